@@ -1,0 +1,76 @@
+import { EventEmitter } from 'node:events';
+import type { Capability, CommandStatus, Value } from '../protocol/types.js';
+
+/** What the hub knows of one device, as the API, the MQTT bridge and the dashboard see it. */
+export interface DeviceInfo {
+  id: string;
+  name: string;
+  /** Free-form kind given at provisioning ('thermostat', 'light', ...). */
+  type: string;
+  /** Model and firmware from the device's last HELLO; '' before the first. */
+  model: string;
+  firmware: string;
+  capabilities: Capability[];
+  online: boolean;
+  /** Milliseconds since the epoch of the last frame received, null if never connected. */
+  lastSeen: number | null;
+  createdAt: number;
+}
+
+/** A reading durably committed, with its metric resolved to the declared capability name. */
+export interface CommittedReading {
+  metric: string;
+  /** Milliseconds since the epoch (device clock, or hub clock when the device had none). */
+  ts: number;
+  value: Value;
+}
+
+export interface CommittedEvent {
+  name: string;
+  ts: number;
+  value: Value;
+}
+
+/** How a command ended: the device's own status, or the hub's when the device never answered. */
+export type CommandOutcomeStatus = CommandStatus | 'offline' | 'timeout';
+
+export interface CommandOutcome {
+  commandId: number;
+  deviceId: string;
+  command: string;
+  status: CommandOutcomeStatus;
+  message: string;
+}
+
+/** The hub's one typed event map. Payloads describe committed facts only. */
+export interface HubEvents {
+  /** Readings of one device, after the transaction that stored them committed. */
+  readings: { deviceId: string; readings: CommittedReading[] };
+  /** Events of one device, after they committed. */
+  event: { deviceId: string; events: CommittedEvent[] };
+  /** A device finished its greeting (online) or its connection ended (offline). */
+  availability: { device: DeviceInfo; online: boolean };
+  /** Provisioned, or its declared capabilities, model or name changed. */
+  'device.updated': { device: DeviceInfo };
+  /** Revoked and removed. */
+  'device.removed': { deviceId: string };
+  'command.result': CommandOutcome;
+}
+
+/** A typed wrapper over EventEmitter: listeners get exactly the payload type of their event. */
+export class EventBus {
+  readonly #emitter = new EventEmitter();
+
+  constructor() {
+    this.#emitter.setMaxListeners(100);
+  }
+
+  on<K extends keyof HubEvents>(event: K, listener: (payload: HubEvents[K]) => void): () => void {
+    this.#emitter.on(event, listener);
+    return () => this.#emitter.off(event, listener);
+  }
+
+  emit<K extends keyof HubEvents>(event: K, payload: HubEvents[K]): void {
+    this.#emitter.emit(event, payload);
+  }
+}

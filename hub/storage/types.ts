@@ -1,0 +1,105 @@
+import type { Capability, Value } from '../../protocol/types.js';
+
+/** A provisioned device as stored. Tokens are never stored, only a salted hash. */
+export interface DeviceRecord {
+  id: string;
+  name: string;
+  type: string;
+  tokenSalt: string;
+  tokenHash: string;
+  model: string;
+  firmware: string;
+  capabilities: Capability[];
+  createdAt: number;
+  lastSeen: number | null;
+  revokedAt: number | null;
+}
+
+export interface NewDevice {
+  id: string;
+  name: string;
+  type: string;
+  tokenSalt: string;
+  tokenHash: string;
+  createdAt: number;
+}
+
+/** One value to store; `series` comes from HubStore.seriesId(). */
+export interface ReadingRow {
+  series: number;
+  ts: number;
+  value: Value;
+}
+
+export interface EventRow {
+  deviceId: string;
+  name: string;
+  ts: number;
+  value: Value;
+}
+
+/** Everything one group commit writes, in one transaction. */
+export interface CommitBatch {
+  readings: ReadingRow[];
+  events: EventRow[];
+  /** Highest accepted sequence per device; stored in the same transaction as the readings. */
+  seqs: Map<string, number>;
+  /** Last frame time per device. */
+  lastSeen: Map<string, number>;
+}
+
+export type HistoryStep = 'raw' | 'minute' | 'hour';
+
+export interface HistoryPoint {
+  ts: number;
+  /** Raw points: the value (number for bool/int/float, string for string, enum index for enum). */
+  value?: number | string | boolean;
+  /** Rolled-up points (numeric series only). */
+  min?: number;
+  max?: number;
+  mean?: number;
+  count?: number;
+}
+
+export interface HistoryQuery {
+  deviceId: string;
+  metric: string;
+  from: number;
+  to: number;
+  step: HistoryStep;
+  limit: number;
+}
+
+export interface StoredEvent {
+  name: string;
+  ts: number;
+  value: Value;
+}
+
+export interface CommandLogEntry {
+  id: number;
+  deviceId: string;
+  command: string;
+  value: Value;
+  source: string;
+  sentAt: number;
+  status: string | null;
+  message: string | null;
+  finishedAt: number | null;
+}
+
+export interface StoreStats {
+  /** Size of the database file plus its WAL, in bytes. */
+  bytes: number;
+  /** Readings in the log not yet moved into chunks. */
+  pendingLogRows: number;
+  chunks: number;
+  storedReadings: number;
+}
+
+export interface RetentionPolicy {
+  /** Raw readings (chunks) older than this are deleted. Default 30 days. */
+  rawMs: number;
+  /** Minute and hour rollups older than this are deleted. Default 365 days. */
+  rollupMs: number;
+}

@@ -1,0 +1,131 @@
+// Numbers and names fixed by firmware-protocol.md. The document's tables and these must agree
+// (protocol/spec-sync.test.ts checks it).
+
+/** Protocol major version carried in every frame header [FP-3.1]. */
+export const PROTOCOL_VERSION = 1;
+/** WebSocket subprotocol token a v1 device must offer [FP-2.2]. */
+export const SUBPROTOCOL = 'hearth.v1';
+/** Device endpoint path prefix; the device id follows: /v1/devices/<id> [FP-2.1]. */
+export const DEVICE_PATH_PREFIX = '/v1/devices/';
+
+/** Wire codes of frame types [FP-3.2]. 0x80-0xFF is the extension range [FP-10.2]. */
+export const FRAME_TYPE_CODES = {
+  hello: 0x01,
+  welcome: 0x02,
+  telemetry: 0x03,
+  batch: 0x04,
+  ack: 0x05,
+  command: 0x06,
+  command_result: 0x07,
+  event: 0x08,
+  error: 0x09,
+} as const;
+export const EXTENSION_TYPE_MIN = 0x80;
+
+/** Header flag bits (low nibble of byte 0) [FP-3.3]. */
+export const FLAG_RESEND = 0x01;
+
+/** Value tags [FP-5.2]. */
+export const VALUE_TAGS = {
+  false: 0x00,
+  true: 0x01,
+  int: 0x02,
+  float32: 0x03,
+  float64: 0x04,
+  string: 0x05,
+  enum: 0x06,
+} as const;
+
+export const COMMAND_STATUS_CODES = {
+  ok: 0,
+  invalid: 1,
+  failed: 2,
+  unsupported: 3,
+  busy: 4,
+} as const;
+
+/** Limits [FP-9]. */
+export const LIMITS = {
+  maxFrameBytes: 65536,
+  maxReadingsPerFrame: 64,
+  maxBatchSamples: 4096,
+  maxCapabilities: 64,
+  maxCapabilityId: 255,
+  maxEnumOptions: 32,
+  maxStringBytes: 255,
+  maxNameBytes: 32,
+  maxUnitBytes: 16,
+  maxModelBytes: 64,
+  maxFirmwareBytes: 32,
+  maxMessageBytes: 255,
+  maxErrorCodeBytes: 32,
+  maxDeviceIdLength: 64,
+} as const;
+
+/** Largest integer a varint carries: 2^53 - 1 [FP-4.1]. */
+export const MAX_VARINT = Number.MAX_SAFE_INTEGER;
+/** `int` values are 53-bit two's complement so that their zigzag form fits a varint [FP-5.3]. */
+export const INT_MIN = -(2 ** 52);
+export const INT_MAX = 2 ** 52 - 1;
+
+/** WebSocket close codes [FP-11.1]. */
+export const CLOSE_CODES = {
+  NORMAL: 1000,
+  GOING_AWAY: 1001,
+  PROTOCOL_ERROR: 1002,
+  UNSUPPORTED_DATA: 1003,
+  INVALID_PAYLOAD: 1007,
+  POLICY_VIOLATION: 1008,
+  MESSAGE_TOO_BIG: 1009,
+  INTERNAL_ERROR: 1011,
+  BAD_VERSION: 4001,
+  UNKNOWN_FRAME_TYPE: 4002,
+  GREETING_REQUIRED: 4003,
+  GREETING_TIMEOUT: 4004,
+  CAPABILITY_VIOLATION: 4005,
+  LIMIT_EXCEEDED: 4007,
+  RATE_LIMITED: 4008,
+  REPLACED: 4009,
+  REVOKED: 4010,
+} as const;
+export type CloseCode = (typeof CLOSE_CODES)[keyof typeof CLOSE_CODES];
+
+/** Errors found while decoding bytes; each carries the close code to send [FP-11.2]. */
+export const PROTOCOL_ERROR_CODES = {
+  PROTO_ERR_TRUNCATED: CLOSE_CODES.INVALID_PAYLOAD,
+  PROTO_ERR_LENGTH_OVERRUN: CLOSE_CODES.INVALID_PAYLOAD,
+  PROTO_ERR_TRAILING_BYTES: CLOSE_CODES.INVALID_PAYLOAD,
+  PROTO_ERR_BAD_VERSION: CLOSE_CODES.BAD_VERSION,
+  PROTO_ERR_UNKNOWN_TYPE: CLOSE_CODES.UNKNOWN_FRAME_TYPE,
+  PROTO_ERR_VARINT: CLOSE_CODES.INVALID_PAYLOAD,
+  PROTO_ERR_BAD_VALUE_TAG: CLOSE_CODES.INVALID_PAYLOAD,
+  PROTO_ERR_BAD_FLOAT: CLOSE_CODES.INVALID_PAYLOAD,
+  PROTO_ERR_BAD_UTF8: CLOSE_CODES.INVALID_PAYLOAD,
+  PROTO_ERR_BAD_FIELD: CLOSE_CODES.INVALID_PAYLOAD,
+  PROTO_ERR_LIMIT: CLOSE_CODES.LIMIT_EXCEEDED,
+} as const;
+export type ProtocolErrorCode = keyof typeof PROTOCOL_ERROR_CODES;
+
+/** Errors the hub reports about a session, in ERROR frames or HTTP bodies, with their close code [FP-11.2]. */
+export const HUB_ERROR_CODES = {
+  /** Upgrade refused with HTTP 401: no device with that id, or it is revoked. */
+  HUB_ERR_UNKNOWN_DEVICE: 401,
+  /** Upgrade refused with HTTP 401: missing or wrong bearer token. */
+  HUB_ERR_BAD_TOKEN: 401,
+  /** Upgrade refused with HTTP 400: the subprotocol token is missing or not one the hub speaks. */
+  HUB_ERR_SUBPROTOCOL: 400,
+  /** A text WebSocket message; frames are binary only. */
+  HUB_ERR_TEXT_FRAME: CLOSE_CODES.UNSUPPORTED_DATA,
+  HUB_ERR_GREETING_REQUIRED: CLOSE_CODES.GREETING_REQUIRED,
+  HUB_ERR_GREETING_TIMEOUT: CLOSE_CODES.GREETING_TIMEOUT,
+  /** A frame a device must not send (WELCOME, ACK, COMMAND, ERROR), or a second HELLO. */
+  HUB_ERR_UNEXPECTED_FRAME: CLOSE_CODES.PROTOCOL_ERROR,
+  /** A reading, event or result names a metric the device did not declare, or has the wrong type. */
+  HUB_ERR_CAPABILITY: CLOSE_CODES.CAPABILITY_VIOLATION,
+  HUB_ERR_RATE_LIMITED: CLOSE_CODES.RATE_LIMITED,
+  HUB_ERR_REPLACED: CLOSE_CODES.REPLACED,
+  HUB_ERR_REVOKED: CLOSE_CODES.REVOKED,
+  HUB_ERR_SHUTDOWN: CLOSE_CODES.GOING_AWAY,
+  HUB_ERR_INTERNAL: CLOSE_CODES.INTERNAL_ERROR,
+} as const;
+export type HubErrorCode = keyof typeof HUB_ERROR_CODES;
