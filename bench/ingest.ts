@@ -1,0 +1,131 @@
+// npm run bench -- ingest: readings/s committed and acknowledged by the hub with 1,000 devices over wss,
+// side by side with a bare ws server that only decodes and acks (the ceiling); ACK latency at 10,000
+// readings/s; memory per idle connection with 10,000 devices. Hub, baseline and load run in separate processes.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { newDeviceCredentials } from '../hub/credentials.js';
+import { HubStore } from '../hub/storage/hub-store.js';
+import { loadOrCreateTls } from '../hub/tls.js';
+import { BENCH_DIR, HUB_CLI, percentile, rssOf, spawnNode, type Child } from './proc.js';
+
+export interface IngestBenchResult {
+  hubReadingsPerSec: number;
+  bareReadingsPerSec: number;
+  ratio: number;
+  latencyP50Ms: number;
+  latencyP99Ms: number;
+  latencyRate: number;
+  idleConnections: number;
+  bytesPerConnection: number;
+  connectSeconds: number;
+}
+
+function provision(dataDir: string, n: number, prefix: string): string {
+  const store = new HubStore({ path: join(dataDir, 'hearth.db') });
+  store.open();
+  const devices: { id: string; token: string }[] = [];
+  for (let i = 0; i < n; i++) {
+    const id = `${prefix}-${String(i).padStart(5, '0')}`;
+    const { record, token } = newDeviceCredentials(id, id, 'bench', Date.now());
+    store.addDevice(record);
+    devices.push({ id, token });
+  }
+  store.close();
+  const file = join(dataDir, 'fleet.json');
+  writeFileSync(file, JSON.stringify({ devices }));
+  return file;
+}
+
+async function startHub(dataDir: string): Promise<{ child: Child; url: string }> {
+  const child = spawnNode(HUB_CLI, ['start', '--data-dir', dataDir, '--host', '127.0.0.1', '--port', '0', '--mqtt-embedded', 'false', '--log-level', 'info',
+    '--devices-max-frames-per-second', '100000']);
+  const line = await child.waitFor((l) => l.msg === 'hub listening');
+  return { child, url: String(line.url).replace('https://', 'wss://') };
+}
+
+/** Readings/s acknowledged between `from` s and the end, from the loader's per-second lines. */
+function steadyRate(lines: Record<string, unknown>[], fromSec: number): number {
+  const ticks = lines.filter((l) => typeof l.acked === 'number' && Number(l.t) >= fromSec * 1000);
+  if (ticks.length < 2) return 0;
+  const a = ticks[0]!;
+  const b = ticks[ticks.length - 1]!;
+  return ((Number(b.acked) - Number(a.acked)) / (Number(b.t) - Number(a.t))) * 1000;
+}
+
+async function load(url: string, fleet: string, args: string[]): Promise<Child> {
+  const child = spawnNode(join(BENCH_DIR, 'ingest-load.js'), ['--url', url, '--credentials', fleet, ...args]);
+  await child.exited;
+  return child;
+}
+
+export async function runIngestBench(opts: { devices?: number; seconds?: number; idle?: number } = {}): Promise<IngestBenchResult> {
+  const devices = opts.devices ?? 1000;
+  const seconds = opts.seconds ?? 12;
+  const idle = opts.idle ?? 10_000;
+  const dir = mkdtempSync(join(tmpdir(), 'hearth-bench-ingest-'));
+  try {
+    const fleet = provision(dir, devices, 'dev');
+    const tls = await loadOrCreateTls({ dataDir: dir });
+
+    // 1. Ceiling: bare ws server, same TLS, same frames.
+    const bare = spawnNode(join(BENCH_DIR, 'bare-ws-server.js'), [join(dir, 'tls', 'hub-cert.pem'), join(dir, 'tls', 'hub-key.pem')]);
+    const { port } = (await bare.waitFor((l) => typeof l.port === 'number')) as { port: number };
+    const bareLoad = await load(`wss://127.0.0.1:${port}`, fleet, ['--seconds', String(seconds)]);
+    bare.proc.kill('SIGTERM');
+    await bare.exited;
+    const bareRate = steadyRate(bareLoad.lines, 4);
+
+    // 2. Hearth: auth, validation, group commit into SQLite, ACK after commit.
+    let hub = await startHub(dir);
+    const hubLoad = await load(hub.url, fleet, ['--seconds', String(seconds)]);
+    const hubRate = steadyRate(hubLoad.lines, 4);
+
+    // 3. Latency at a fixed 10,000 readings/s, 2 readings per frame.
+    const latencyRate = 10_000;
+    const latLoad = await load(hub.url, fleet, ['--seconds', '8', '--rate', String(latencyRate), '--readings', '2']);
+    const lat = latLoad.lines.filter((l) => Number(l.t) >= 3000).flatMap((l) => (l.lat as number[] | undefined) ?? []).sort((a, b) => a - b);
+    hub.child.proc.kill('SIGTERM');
+    await hub.child.exited;
+
+    // 4. Idle connections: hub RSS growth per connection, and time to connect them all.
+    const idleDir = mkdtempSync(join(tmpdir(), 'hearth-bench-idle-'));
+    const idleFleet = provision(idleDir, idle, 'idle');
+    hub = await startHub(idleDir);
+    const before = rssOf(hub.child.proc.pid!);
+    const idleLoad = spawnNode(join(BENCH_DIR, 'ingest-load.js'), ['--url', hub.url, '--credentials', idleFleet, '--idle', '--seconds', '3']);
+    const all = await idleLoad.waitFor((l) => typeof l.connectedAll === 'number', 300_000);
+    const after = rssOf(hub.child.proc.pid!);
+    await idleLoad.exited;
+    hub.child.proc.kill('SIGTERM');
+    await hub.child.exited;
+    rmSync(idleDir, { recursive: true, force: true });
+    void tls;
+
+    return {
+      hubReadingsPerSec: hubRate,
+      bareReadingsPerSec: bareRate,
+      ratio: hubRate / bareRate,
+      latencyP50Ms: percentile(lat, 50),
+      latencyP99Ms: percentile(lat, 99),
+      latencyRate,
+      idleConnections: Number(all.connectedAll),
+      bytesPerConnection: (after - before) / Math.max(1, Number(all.connectedAll)),
+      connectSeconds: Number(all.t) / 1000,
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export function formatIngest(r: IngestBenchResult): string {
+  const k = (n: number) => Math.round(n).toLocaleString('en-US');
+  return [
+    '| measure | Hearth | baseline | ratio | target |',
+    '| --- | --- | --- | --- | --- |',
+    `| readings/s committed + acked, 1,000 devices over wss, 8 readings/frame | ${k(r.hubReadingsPerSec)} | ${k(r.bareReadingsPerSec)} (bare ws: decode + ack only) | ${(r.ratio * 100).toFixed(0)}% | >= 100,000/s and >= 50% |`,
+    `| device send -> ACK latency at ${k(r.latencyRate)} readings/s | p50 ${r.latencyP50Ms.toFixed(1)} ms, p99 ${r.latencyP99Ms.toFixed(1)} ms | | | |`,
+    `| idle wss devices connected | ${k(r.idleConnections)} in ${r.connectSeconds.toFixed(1)} s | | | 10,000 |`,
+    `| hub RSS growth per idle connection | ${(r.bytesPerConnection / 1024).toFixed(1)} KiB | | | |`,
+  ].join('\n');
+}

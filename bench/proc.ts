@@ -1,0 +1,73 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+/** Directory of the compiled bench scripts (dist/bench). */
+export const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url));
+/** The compiled hub CLI. */
+export const HUB_CLI = fileURLToPath(new URL('../hub/cli.js', import.meta.url));
+
+export interface Child {
+  proc: ChildProcess;
+  /** Every JSON line the child printed, in order. */
+  lines: Record<string, unknown>[];
+  /** Resolves with the first JSON line matching `pred`. */
+  waitFor(pred: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+  exited: Promise<number | null>;
+}
+
+/** Spawns `node script args`, collecting its stdout JSON lines; stderr goes to ours. */
+export function spawnNode(script: string, args: string[], env: NodeJS.ProcessEnv = process.env): Child {
+  const proc = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'inherit'], env });
+  const lines: Record<string, unknown>[] = [];
+  const waiters: { pred: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }[] = [];
+  createInterface({ input: proc.stdout! }).on('line', (text) => {
+    let line: Record<string, unknown>;
+    try {
+      line = JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      return;
+    }
+    lines.push(line);
+    for (const w of [...waiters]) {
+      if (w.pred(line)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(line);
+      }
+    }
+  });
+  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
+  return {
+    proc,
+    lines,
+    exited,
+    waitFor(pred, timeoutMs = 60_000) {
+      const found = lines.find(pred);
+      if (found) return Promise.resolve(found);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`child ${script}: no matching line within ${timeoutMs} ms`)), timeoutMs);
+        waiters.push({ pred, resolve: (l) => { clearTimeout(timer); resolve(l); } });
+        void exited.then((code) => reject(new Error(`child ${script} exited (${code}) before the expected line`)));
+      });
+    },
+  };
+}
+
+/** Resident set size of a process, from /proc (Linux), in bytes. */
+export function rssOf(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = /VmRSS:\s+(\d+)/.exec(status)?.[1];
+  return Number(kb ?? 0) * 1024;
+}
+
+/** CPU seconds (user + system) a process has used, from /proc/<pid>/stat. */
+export function cpuSecondsOf(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (100 Hz)
+}
+
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}

@@ -1,0 +1,45 @@
+// npm run bench -- [codec|storage|ingest|mqtt|dashboard|all]: runs benchmarks and appends each result, with
+// the machine and the command, to BENCHMARKS.md.
+import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { fileURLToPath } from 'node:url';
+
+type Bench = () => Promise<string>;
+
+const BENCHES: Record<string, Bench> = {
+  codec: async () => {
+    const m = await import('./codec.js');
+    return m.formatCodecBench(await m.runCodecBench());
+  },
+  storage: async () => {
+    const m = await import('./storage.js');
+    return m.formatStorageBench(await m.runStorageBench());
+  },
+  ingest: async () => {
+    const m = await import('./ingest.js');
+    return m.formatIngest(await m.runIngestBench());
+  },
+};
+
+const FILE = fileURLToPath(new URL('../../BENCHMARKS.md', import.meta.url));
+
+async function main(): Promise<void> {
+  const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+  const names = wanted.length === 0 || wanted.includes('all') ? Object.keys(BENCHES) : wanted;
+  for (const name of names) {
+    if (!BENCHES[name]) {
+      console.error(`unknown benchmark "${name}"; choose from ${Object.keys(BENCHES).join(', ')}, all`);
+      process.exit(2);
+    }
+  }
+  const machine = `${cpus().length} x ${cpus()[0]?.model.trim() ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
+  if (!existsSync(FILE)) writeFileSync(FILE, '# Benchmarks\n\nAppended by `npm run bench`; newest last. Ratios are against a baseline run in the same script.\n');
+  for (const name of names) {
+    console.error(`running ${name} benchmark...`);
+    const table = await BENCHES[name]!();
+    console.log(table);
+    appendFileSync(FILE, `\n## ${name} — ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC\n\nCommand: \`npm run bench -- ${name}\` · Machine: ${machine}\n\n${table}\n`);
+  }
+}
+
+void main();

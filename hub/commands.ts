@@ -1,0 +1,79 @@
+import type { CommandResultFrame } from '../protocol/types.js';
+import type { DeviceRegistry } from './device-registry.js';
+import type { CommandOutcome, EventBus } from './events.js';
+import type { HubStore } from './storage/hub-store.js';
+import { valueFromJson } from './values.js';
+
+interface Waiting {
+  deviceId: string;
+  command: string;
+  resolve: (outcome: CommandOutcome) => void;
+  timer: NodeJS.Timeout;
+}
+
+/** Sends COMMAND frames and pairs each COMMAND_RESULT (or a timeout) with its caller; every command is logged. */
+export class CommandService {
+  readonly #registry: DeviceRegistry;
+  readonly #store: HubStore;
+  readonly #bus: EventBus;
+  readonly #timeoutMs: number;
+  readonly #now: () => number;
+  readonly #waiting = new Map<number, Waiting>();
+
+  constructor(opts: { registry: DeviceRegistry; store: HubStore; bus: EventBus; timeoutMs: number; now: () => number }) {
+    this.#registry = opts.registry;
+    this.#store = opts.store;
+    this.#bus = opts.bus;
+    this.#timeoutMs = opts.timeoutMs;
+    this.#now = opts.now;
+  }
+
+  /** Validates and sends a command; resolves with the device's answer, or offline/timeout/invalid from the hub. */
+  send(deviceId: string, command: string, input: unknown, source: string): Promise<CommandOutcome> {
+    const refuse = (status: 'invalid' | 'offline' | 'unsupported', message: string, commandId = 0): Promise<CommandOutcome> =>
+      Promise.resolve(this.#finish({ commandId, deviceId, command, status, message }));
+    if (!this.#registry.has(deviceId)) return refuse('invalid', `no device "${deviceId}"`);
+    const session = this.#registry.session(deviceId);
+    const online = session !== undefined && this.#registry.info(deviceId)?.online === true;
+    const cap = this.#registry.capabilityByName(deviceId, command);
+    // A device that never said HELLO has no known capabilities: it is offline, not lacking the command.
+    if (!cap && !online) return refuse('offline', `device "${deviceId}" is offline`);
+    if (!cap || !cap.writable) return refuse('unsupported', `device "${deviceId}" has no writable "${command}"`);
+    const parsed = valueFromJson(cap, input);
+    if (!parsed.ok) return refuse('invalid', parsed.problem);
+    const id = this.#store.logCommand({ deviceId, command, value: parsed.value, source, sentAt: this.#now() });
+    if (!online || !session) return refuse('offline', `device "${deviceId}" is offline`, id);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#waiting.delete(id);
+        resolve(this.#finish({ commandId: id, deviceId, command, status: 'timeout', message: `no result within ${this.#timeoutMs} ms` }));
+      }, this.#timeoutMs);
+      this.#waiting.set(id, { deviceId, command, resolve, timer });
+      session.send({ type: 'command', id, metric: cap.id, value: parsed.value });
+    });
+  }
+
+  /** A COMMAND_RESULT from a device; results for unknown ids or another device's commands are ignored. */
+  onResult(deviceId: string, frame: CommandResultFrame): void {
+    const waiting = this.#waiting.get(frame.id);
+    if (!waiting || waiting.deviceId !== deviceId) return;
+    this.#waiting.delete(frame.id);
+    clearTimeout(waiting.timer);
+    waiting.resolve(this.#finish({ commandId: frame.id, deviceId, command: waiting.command, status: frame.status, message: frame.message }));
+  }
+
+  /** Answers every waiting command with 'offline' (hub stopping). */
+  stop(): void {
+    for (const [id, w] of this.#waiting) {
+      clearTimeout(w.timer);
+      w.resolve(this.#finish({ commandId: id, deviceId: w.deviceId, command: w.command, status: 'offline', message: 'hub shutting down' }));
+    }
+    this.#waiting.clear();
+  }
+
+  #finish(outcome: CommandOutcome): CommandOutcome {
+    if (outcome.commandId > 0) this.#store.finishCommand(outcome.commandId, outcome.status, outcome.message, this.#now());
+    this.#bus.emit('command.result', outcome);
+    return outcome;
+  }
+}

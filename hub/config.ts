@@ -1,0 +1,183 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+// One schema for the whole hub: file (hearth.json), HEARTH_* environment variables and CLI flags are all
+// derived from it, applied in that order, validated once with every error reported, then frozen.
+
+type Kind = 'string' | 'int' | 'bool' | 'port' | 'enum';
+
+interface Field {
+  kind: Kind;
+  default: string | number | boolean | null;
+  help: string;
+  secret?: boolean;
+  options?: readonly string[];
+  min?: number;
+  /** A port field: 0 picks a free port, null switches the listener off. */
+}
+
+export const CONFIG_SCHEMA = {
+  dataDir: { kind: 'string', default: './data', help: 'Directory for the database, TLS certificate, tokens and users' },
+  host: { kind: 'string', default: '0.0.0.0', help: 'Address the HTTPS/WSS server binds to' },
+  port: { kind: 'port', default: 8443, help: 'HTTPS port: devices (wss /v1/devices), API (/api), dashboard (/), MQTT over WebSocket (/mqtt)' },
+  'tls.cert': { kind: 'string', default: null, help: 'PEM certificate file; default: a self-signed one generated into dataDir/tls' },
+  'tls.key': { kind: 'string', default: null, help: 'PEM private key file for tls.cert', secret: true },
+  'db.synchronous': { kind: 'enum', default: 'NORMAL', options: ['NORMAL', 'FULL'], help: 'SQLite synchronous mode: NORMAL survives process crashes, FULL also power loss' },
+  'retention.rawDays': { kind: 'int', default: 30, min: 1, help: 'Days raw readings are kept' },
+  'retention.rollupDays': { kind: 'int', default: 365, min: 1, help: 'Days per-minute and per-hour rollups are kept' },
+  'ingest.commitIntervalMs': { kind: 'int', default: 5, min: 0, help: 'Longest a reading waits for its group commit' },
+  'ingest.commitMaxReadings': { kind: 'int', default: 4000, min: 1, help: 'Readings that trigger a group commit at once' },
+  'ingest.maxPendingReadings': { kind: 'int', default: 200000, min: 1000, help: 'Uncommitted readings above which devices are paused (back-pressure)' },
+  'devices.heartbeatMs': { kind: 'int', default: 30000, min: 100, help: 'WebSocket ping interval; 2 missed pongs mark a device offline' },
+  'devices.greetingTimeoutMs': { kind: 'int', default: 10000, min: 100, help: 'Time a device has to send HELLO' },
+  'devices.maxFramesPerSecond': { kind: 'int', default: 200, min: 1, help: 'Sustained data frames per second per device (burst 2x)' },
+  'devices.commandTimeoutMs': { kind: 'int', default: 10000, min: 100, help: 'How long a command waits for its COMMAND_RESULT' },
+  'mqtt.host': { kind: 'string', default: '127.0.0.1', help: 'Address the embedded MQTT listeners bind to' },
+  'mqtt.port': { kind: 'port', default: 1883, help: 'Embedded broker MQTT/TCP port (null: off)' },
+  'mqtt.tlsPort': { kind: 'port', default: 8883, help: 'Embedded broker MQTT/TLS port (null: off)' },
+  'mqtt.websocket': { kind: 'bool', default: true, help: 'Serve MQTT over WebSocket at /mqtt on the HTTPS port' },
+  'mqtt.embedded': { kind: 'bool', default: true, help: 'Run the embedded broker' },
+  'mqtt.allowAnonymous': { kind: 'bool', default: false, help: 'Let MQTT clients connect without a user' },
+  'mqtt.baseTopic': { kind: 'string', default: 'hearth', help: 'Root of the topic tree' },
+  'mqtt.discoveryPrefix': { kind: 'string', default: 'homeassistant', help: 'Home Assistant discovery prefix' },
+  'mqtt.url': { kind: 'string', default: null, help: 'External broker, mqtt[s]://host:port, to publish into as well' },
+  'mqtt.username': { kind: 'string', default: null, help: 'User for the external broker' },
+  'mqtt.password': { kind: 'string', default: null, help: 'Password for the external broker', secret: true },
+  'mqtt.ca': { kind: 'string', default: null, help: 'CA file to trust the external broker' },
+  'log.level': { kind: 'enum', default: 'info', options: ['debug', 'info', 'warn', 'error', 'silent'], help: 'Log level' },
+} as const satisfies Record<string, Field>;
+
+export type ConfigKey = keyof typeof CONFIG_SCHEMA;
+type ValueOf<F> = F extends { kind: 'int' | 'port' } ? number : F extends { kind: 'bool' } ? boolean : string;
+type Nullable<F, T> = F extends { default: null } ? T | null : F extends { kind: 'port' } ? T | null : T;
+export type HubConfig = { readonly [K in ConfigKey]: Nullable<(typeof CONFIG_SCHEMA)[K], ValueOf<(typeof CONFIG_SCHEMA)[K]>> };
+
+export class ConfigError extends Error {
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+/** `mqtt.tlsPort` -> `HEARTH_MQTT_TLS_PORT`. */
+export function envName(key: string): string {
+  return `HEARTH_${key.replace(/\./g, '_').replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase()}`;
+}
+
+/** `mqtt.tlsPort` -> `mqtt-tls-port`. */
+export function flagName(key: string): string {
+  return key.replace(/\./g, '-').replace(/([a-z])([A-Z])/g, '$1-$2').toLowerCase();
+}
+
+export interface ConfigSources {
+  /** Path of a JSON config file; default `hearth.json` in the working directory when it exists; null: none. */
+  file?: string | null;
+  env?: NodeJS.ProcessEnv;
+  /** Flag name (without --) to raw value, as parsed from the command line. */
+  flags?: Record<string, string | boolean | undefined>;
+  /** Values set by code (tests), applied last. */
+  overrides?: Partial<Record<ConfigKey, unknown>>;
+}
+
+/** Builds the effective configuration from file, environment, flags and overrides; throws ConfigError listing every problem. */
+export function loadConfig(sources: ConfigSources = {}): HubConfig {
+  const problems: string[] = [];
+  const raw: Record<string, unknown> = {};
+  const keys = Object.keys(CONFIG_SCHEMA) as ConfigKey[];
+
+  const file = sources.file === null ? undefined : (sources.file ?? (existsSync('hearth.json') ? 'hearth.json' : undefined));
+  if (file) {
+    try {
+      const parsed: unknown = JSON.parse(readFileSync(file, 'utf8'));
+      flatten(parsed, '', raw, problems, file);
+    } catch (err) {
+      problems.push(`${file}: ${(err as Error).message}`);
+    }
+  }
+  for (const key of Object.keys(raw)) {
+    if (!(key in CONFIG_SCHEMA)) problems.push(`${file}: unknown setting "${key}"`);
+  }
+  const env = sources.env ?? {};
+  for (const key of keys) {
+    const value = env[envName(key)];
+    if (value !== undefined) raw[key] = value;
+  }
+  const byFlag = new Map(keys.map((k) => [flagName(k), k]));
+  for (const [flag, value] of Object.entries(sources.flags ?? {})) {
+    if (value === undefined) continue;
+    const key = byFlag.get(flag);
+    if (!key) problems.push(`unknown flag --${flag}`);
+    else raw[key] = value;
+  }
+  Object.assign(raw, sources.overrides ?? {});
+
+  const out: Record<string, unknown> = {};
+  for (const key of keys) {
+    const field: Field = CONFIG_SCHEMA[key];
+    const value = key in raw ? raw[key] : field.default;
+    const parsed = coerce(key, field, value, problems);
+    out[key] = parsed;
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  out.dataDir = resolve(String(out.dataDir));
+  return Object.freeze(out) as HubConfig;
+}
+
+function flatten(value: unknown, prefix: string, out: Record<string, unknown>, problems: string[], file: string): void {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    problems.push(`${file}: expected an object${prefix ? ` at "${prefix}"` : ''}`);
+    return;
+  }
+  for (const [k, v] of Object.entries(value)) {
+    const key = prefix ? `${prefix}.${k}` : k;
+    if (v !== null && typeof v === 'object' && !Array.isArray(v) && !(key in CONFIG_SCHEMA)) flatten(v, key, out, problems, file);
+    else out[key] = v;
+  }
+}
+
+function coerce(key: string, field: Field, value: unknown, problems: string[]): unknown {
+  const bad = (what: string) => {
+    problems.push(`${key} (${envName(key)}, --${flagName(key)}): ${what}, got ${JSON.stringify(value)}`);
+    return field.default;
+  };
+  if (value === null || value === undefined || value === '' || value === 'null' || value === 'off') {
+    if (field.default === null || field.kind === 'port') return null;
+    if (value === 'off' && field.kind === 'bool') return false;
+    return bad('a value is required');
+  }
+  switch (field.kind) {
+    case 'string':
+      return typeof value === 'string' ? value : bad('expected a string');
+    case 'enum':
+      return typeof value === 'string' && field.options?.includes(value) ? value : bad(`expected one of ${field.options?.join(', ')}`);
+    case 'bool':
+      if (typeof value === 'boolean') return value;
+      if (value === 'true' || value === '1' || value === 'on') return true;
+      if (value === 'false' || value === '0') return false;
+      return bad('expected true or false');
+    case 'int':
+    case 'port': {
+      const n = typeof value === 'number' ? value : typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value) : NaN;
+      if (!Number.isInteger(n)) return bad('expected a whole number');
+      if (field.kind === 'port' && (n < 0 || n > 65535)) return bad('expected a port from 0 to 65535');
+      if (field.min !== undefined && n < field.min) return bad(`expected at least ${field.min}`);
+      return n;
+    }
+  }
+}
+
+/** The configuration as `hearth config print` shows it: secrets masked. */
+export function printableConfig(config: HubConfig): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, field] of Object.entries(CONFIG_SCHEMA) as [ConfigKey, Field][]) {
+    const value = config[key];
+    out[key] = field.secret && value !== null ? '********' : value;
+  }
+  return out;
+}
+
+export function dbPath(config: HubConfig): string {
+  return join(config.dataDir, 'hearth.db');
+}

@@ -1,0 +1,211 @@
+import type { Capability, Frame, HelloFrame, Value } from '../protocol/types.js';
+import { newDeviceCredentials, verifyToken } from './credentials.js';
+import type { DeviceInfo, EventBus } from './events.js';
+import type { HubStore } from './storage/hub-store.js';
+import type { DeviceRecord } from './storage/types.js';
+import type { AuthResult } from './transport/device-server.js';
+
+/** What the registry needs of a live session. */
+export interface SessionHandle {
+  send(frame: Frame): void;
+  /** Sends ERROR {code, message} then closes with the code's close code. */
+  fail(code: 'HUB_ERR_REPLACED' | 'HUB_ERR_REVOKED', message: string): void;
+}
+
+interface Runtime {
+  record: DeviceRecord;
+  capsById: Map<number, Capability>;
+  capsByName: Map<string, Capability>;
+  session: SessionHandle | undefined;
+  online: boolean;
+  values: Map<string, { value: Value; ts: number }>;
+}
+
+/** Provisioned devices in memory: credentials, capabilities, live session, online state and current values. */
+export class DeviceRegistry {
+  readonly #store: HubStore;
+  readonly #bus: EventBus;
+  readonly #devices = new Map<string, Runtime>();
+
+  constructor(store: HubStore, bus: EventBus) {
+    this.#store = store;
+    this.#bus = bus;
+  }
+
+  /** Loads every non-revoked device and its latest stored values. */
+  load(): void {
+    for (const record of this.#store.listDevices()) {
+      if (record.revokedAt !== null) continue;
+      const runtime = this.#runtime(record);
+      for (const latest of this.#store.latest(record.id)) runtime.values.set(latest.metric, { value: latest.value, ts: latest.ts });
+      this.#devices.set(record.id, runtime);
+    }
+  }
+
+  /** Re-reads devices after another connection (the CLI) changed them: new ones appear, revoked ones are cut off. */
+  reconcile(now: number): void {
+    const seen = new Set<string>();
+    for (const record of this.#store.listDevices()) {
+      seen.add(record.id);
+      const known = this.#devices.get(record.id);
+      if (record.revokedAt !== null) {
+        if (known) this.#drop(record.id, 'revoked');
+      } else if (!known) {
+        this.#devices.set(record.id, this.#runtime(record));
+        this.#bus.emit('device.updated', { device: this.info(record.id)! });
+      } else if (known.record.name !== record.name) {
+        known.record = { ...known.record, name: record.name };
+        this.#bus.emit('device.updated', { device: this.info(record.id)! });
+      }
+    }
+    for (const id of [...this.#devices.keys()]) if (!seen.has(id)) this.#drop(id, 'removed');
+    void now;
+  }
+
+  /** Creates a device and returns its token, shown once; only a salted hash is kept. */
+  provision(id: string, name: string, type: string, now: number): { device: DeviceInfo; token: string } {
+    const { record: fresh, token } = newDeviceCredentials(id, name, type, now);
+    this.#store.addDevice(fresh);
+    const record = this.#store.getDevice(id)!;
+    this.#devices.set(id, this.#runtime(record));
+    const device = this.info(id)!;
+    this.#bus.emit('device.updated', { device });
+    return { device, token };
+  }
+
+  /** Revokes a device: its session is closed at once with 4010 and it can no longer connect. */
+  revoke(id: string, now: number): boolean {
+    const ok = this.#store.revokeDevice(id, now);
+    if (ok) this.#drop(id, 'revoked');
+    return ok;
+  }
+
+  authenticate(id: string, token: string | undefined): AuthResult {
+    const runtime = this.#devices.get(id);
+    if (!runtime) return { ok: false, status: 401, code: 'HUB_ERR_UNKNOWN_DEVICE', message: `no device "${id}" is provisioned` };
+    if (!token || !verifyToken(token, runtime.record.tokenSalt, runtime.record.tokenHash)) {
+      return { ok: false, status: 401, code: 'HUB_ERR_BAD_TOKEN', message: `wrong or missing bearer token for device "${id}"` };
+    }
+    return { ok: true };
+  }
+
+  /** Makes `session` the device's live one; an older one is closed with 4009 [FP-10.3]. */
+  attach(id: string, session: SessionHandle): void {
+    const runtime = this.#devices.get(id);
+    if (!runtime) return;
+    const previous = runtime.session;
+    runtime.session = session;
+    previous?.fail('HUB_ERR_REPLACED', 'another connection of this device took over');
+  }
+
+  /** Forgets `session` if it is still the live one; returns true when the device went offline. */
+  detach(id: string, session: SessionHandle): boolean {
+    const runtime = this.#devices.get(id);
+    if (!runtime || runtime.session !== session) return false;
+    runtime.session = undefined;
+    if (runtime.online) this.#setOnline(runtime, false);
+    return true;
+  }
+
+  /** Records a HELLO: model, firmware and capabilities, then marks the device online. */
+  greet(id: string, hello: HelloFrame): void {
+    const runtime = this.#devices.get(id);
+    if (!runtime) return;
+    const changed =
+      runtime.record.model !== hello.model ||
+      runtime.record.firmware !== hello.firmware ||
+      JSON.stringify(runtime.record.capabilities) !== JSON.stringify(hello.capabilities);
+    if (changed) {
+      this.#store.updateDeviceHello(id, { model: hello.model, firmware: hello.firmware, capabilities: hello.capabilities });
+      runtime.record = { ...runtime.record, model: hello.model, firmware: hello.firmware, capabilities: hello.capabilities };
+      runtime.capsById = new Map(hello.capabilities.map((c) => [c.id, c]));
+      runtime.capsByName = new Map(hello.capabilities.map((c) => [c.name, c]));
+    }
+    if (changed) this.#bus.emit('device.updated', { device: this.info(id)! });
+    this.#setOnline(runtime, true);
+  }
+
+  session(id: string): SessionHandle | undefined {
+    return this.#devices.get(id)?.session;
+  }
+
+  capability(id: string, metric: number): Capability | undefined {
+    return this.#devices.get(id)?.capsById.get(metric);
+  }
+
+  capabilityByName(id: string, name: string): Capability | undefined {
+    return this.#devices.get(id)?.capsByName.get(name);
+  }
+
+  has(id: string): boolean {
+    return this.#devices.has(id);
+  }
+
+  /** Applies committed values (newest wins) and the time the device was last heard from. */
+  applyCommitted(id: string, values: { metric: string; ts: number; value: Value }[], lastSeen: number | undefined): void {
+    const runtime = this.#devices.get(id);
+    if (!runtime) return;
+    for (const v of values) {
+      const current = runtime.values.get(v.metric);
+      if (!current || current.ts <= v.ts) runtime.values.set(v.metric, { value: v.value, ts: v.ts });
+    }
+    if (lastSeen !== undefined) runtime.record.lastSeen = Math.max(runtime.record.lastSeen ?? 0, lastSeen);
+  }
+
+  values(id: string): Map<string, { value: Value; ts: number }> | undefined {
+    return this.#devices.get(id)?.values;
+  }
+
+  info(id: string): DeviceInfo | undefined {
+    const runtime = this.#devices.get(id);
+    if (!runtime) return undefined;
+    const r = runtime.record;
+    return {
+      id: r.id,
+      name: r.name,
+      type: r.type,
+      model: r.model,
+      firmware: r.firmware,
+      capabilities: r.capabilities,
+      online: runtime.online,
+      lastSeen: r.lastSeen,
+      createdAt: r.createdAt,
+    };
+  }
+
+  list(): DeviceInfo[] {
+    return [...this.#devices.keys()].sort().map((id) => this.info(id)!);
+  }
+
+  get onlineCount(): number {
+    let n = 0;
+    for (const runtime of this.#devices.values()) if (runtime.online) n += 1;
+    return n;
+  }
+
+  #runtime(record: DeviceRecord): Runtime {
+    return {
+      record,
+      capsById: new Map(record.capabilities.map((c) => [c.id, c])),
+      capsByName: new Map(record.capabilities.map((c) => [c.name, c])),
+      session: undefined,
+      online: false,
+      values: new Map(),
+    };
+  }
+
+  #setOnline(runtime: Runtime, online: boolean): void {
+    runtime.online = online;
+    this.#bus.emit('availability', { device: this.info(runtime.record.id)!, online });
+  }
+
+  #drop(id: string, why: 'revoked' | 'removed'): void {
+    const runtime = this.#devices.get(id);
+    if (!runtime) return;
+    runtime.session?.fail('HUB_ERR_REVOKED', `device "${id}" was ${why}`); // [FP-10.3]
+    runtime.session = undefined;
+    if (runtime.online) this.#setOnline(runtime, false);
+    this.#devices.delete(id);
+    this.#bus.emit('device.removed', { deviceId: id });
+  }
+}

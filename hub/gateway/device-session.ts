@@ -1,0 +1,160 @@
+import { encode, decode } from '../../protocol/index.js';
+import { HUB_ERROR_CODES, type HubErrorCode } from '../../protocol/constants.js';
+import { ProtocolError } from '../../protocol/errors.js';
+import type { CommandResultFrame, Frame, WelcomeFrame } from '../../protocol/types.js';
+import type { DeviceRegistry, SessionHandle } from '../device-registry.js';
+import type { IngestPipeline } from '../ingest/ingest-pipeline.js';
+import type { Logger } from '../logger.js';
+import type { DeviceLink, LinkListener } from '../transport/device-server.js';
+import { capabilityProblem } from './validate.js';
+
+export interface SessionDeps {
+  registry: DeviceRegistry;
+  ingest: IngestPipeline;
+  onCommandResult: (deviceId: string, frame: CommandResultFrame) => void;
+  /** WELCOME fields other than hubTime and nextSeq. */
+  welcome: Omit<WelcomeFrame, 'type' | 'hubTime' | 'nextSeq'>;
+  greetingTimeoutMs: number;
+  now: () => number;
+  log: Logger;
+  /** Counts a frame or session refused, by error code (for /metrics). */
+  onRefused: (code: string) => void;
+}
+
+/** One device connection's state machine: greeting, then data frames, command results and the close [FP-7]. */
+export class DeviceSession implements LinkListener, SessionHandle {
+  readonly #link: DeviceLink;
+  readonly #deps: SessionDeps;
+  #state: 'greeting' | 'ready' | 'closed' = 'greeting';
+  #greetingTimer: NodeJS.Timeout | undefined;
+  /** Token bucket of data frames [FP-9.2]: refills at maxFramesPerSecond, holds twice that. */
+  #tokens: number;
+  #refilledAt: number;
+
+  constructor(link: DeviceLink, deps: SessionDeps) {
+    this.#link = link;
+    this.#deps = deps;
+    this.#tokens = deps.welcome.maxFramesPerSecond * 2;
+    this.#refilledAt = deps.now();
+  }
+
+  get deviceId(): string {
+    return this.#link.deviceId;
+  }
+
+  start(): void {
+    this.#deps.registry.attach(this.deviceId, this);
+    this.#greetingTimer = setTimeout(
+      () => this.#refuse('HUB_ERR_GREETING_TIMEOUT', `no HELLO within ${this.#deps.greetingTimeoutMs} ms`),
+      this.#deps.greetingTimeoutMs,
+    );
+  }
+
+  send(frame: Frame): void {
+    if (this.#state !== 'closed') this.#link.send(encode(frame));
+  }
+
+  fail(code: 'HUB_ERR_REPLACED' | 'HUB_ERR_REVOKED', message: string): void {
+    this.#refuse(code, message);
+  }
+
+  /** Closes at shutdown, after the final ACKs went out. */
+  closeGoingAway(): void {
+    if (this.#state === 'closed') return;
+    this.#state = 'closed';
+    clearTimeout(this.#greetingTimer);
+    this.#link.close(HUB_ERROR_CODES.HUB_ERR_SHUTDOWN, 'hub shutting down');
+  }
+
+  pause(): void {
+    this.#link.pause();
+  }
+
+  resume(): void {
+    this.#link.resume();
+  }
+
+  onMessage(data: Uint8Array, binary: boolean): void {
+    if (this.#state === 'closed') return;
+    if (!binary) return this.#refuse('HUB_ERR_TEXT_FRAME', 'frames are binary WebSocket messages; text is not accepted');
+    let frame: Frame;
+    try {
+      frame = decode(data);
+    } catch (err) {
+      if (!(err instanceof ProtocolError)) throw err;
+      this.#deps.onRefused(err.code);
+      this.send({ type: 'error', code: err.code, message: err.message.slice(0, 255) });
+      this.#close(err.closeCode, err.code);
+      return;
+    }
+    if (this.#state === 'greeting') {
+      if (frame.type !== 'hello') return this.#refuse('HUB_ERR_GREETING_REQUIRED', `the first frame must be HELLO, got ${frame.type}`);
+      clearTimeout(this.#greetingTimer);
+      this.#state = 'ready';
+      this.#deps.registry.greet(this.deviceId, frame);
+      this.send({
+        type: 'welcome',
+        hubTime: this.#deps.now(),
+        nextSeq: this.#deps.ingest.committedSeq(this.deviceId) + 1,
+        ...this.#deps.welcome,
+      });
+      return;
+    }
+    switch (frame.type) {
+      case 'telemetry':
+      case 'batch':
+      case 'event': {
+        if (!this.#takeToken()) {
+          return this.#refuse('HUB_ERR_RATE_LIMITED', `more than ${this.#deps.welcome.maxFramesPerSecond} data frames per second`);
+        }
+        const problem = capabilityProblem(frame, (id) => this.#deps.registry.capability(this.deviceId, id));
+        if (problem) return this.#refuse('HUB_ERR_CAPABILITY', problem);
+        this.#deps.ingest.accept(this.deviceId, frame);
+        return;
+      }
+      case 'command_result':
+        this.#deps.onCommandResult(this.deviceId, frame);
+        return;
+      case 'extension':
+        return; // [FP-10.6] unknown extension frames are ignored
+      case 'hello':
+      case 'welcome':
+      case 'ack':
+      case 'command':
+      case 'error':
+        return this.#refuse('HUB_ERR_UNEXPECTED_FRAME', `a device does not send ${frame.type}${frame.type === 'hello' ? ' twice' : ''}`);
+    }
+  }
+
+  onClose(code: number, reason: string): void {
+    const wasOpen = this.#state !== 'closed';
+    this.#state = 'closed';
+    clearTimeout(this.#greetingTimer);
+    const offline = this.#deps.registry.detach(this.deviceId, this);
+    this.#deps.log.debug({ device: this.deviceId, code, reason, offline, wasOpen }, 'device disconnected');
+  }
+
+  #takeToken(): boolean {
+    const now = this.#deps.now();
+    const rate = this.#deps.welcome.maxFramesPerSecond;
+    this.#tokens = Math.min(rate * 2, this.#tokens + ((now - this.#refilledAt) * rate) / 1000);
+    this.#refilledAt = now;
+    if (this.#tokens < 1) return false;
+    this.#tokens -= 1;
+    return true;
+  }
+
+  #refuse(code: HubErrorCode, message: string): void {
+    if (this.#state === 'closed') return;
+    this.#deps.onRefused(code);
+    this.#deps.log.warn({ device: this.deviceId, code }, message);
+    this.send({ type: 'error', code, message: message.slice(0, 255) });
+    this.#close(HUB_ERROR_CODES[code], code);
+  }
+
+  #close(code: number, reason: string): void {
+    this.#state = 'closed';
+    clearTimeout(this.#greetingTimer);
+    this.#link.close(code, reason);
+  }
+}

@@ -1,0 +1,185 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { DeviceRegistry } from '../device-registry.js';
+import type { CommandService } from '../commands.js';
+import type { HubStore } from '../storage/hub-store.js';
+import type { HistoryStep, StoredEvent } from '../storage/types.js';
+import type { Role } from '../users/user-store.js';
+import { valueToJson } from '../values.js';
+import { HttpError, readJsonBody, sendJson } from './respond.js';
+
+
+export interface ApiDeps {
+  registry: DeviceRegistry;
+  store: HubStore;
+  commands: CommandService;
+  now: () => number;
+  /** Role of the bearer of this request, or null when unauthenticated. */
+  authorize: (req: IncomingMessage) => Role | null;
+  health: () => { ok: boolean; detail: Record<string, unknown> };
+  hubInfo: () => Record<string, unknown>;
+}
+
+const DEVICE_ID = /^[A-Za-z0-9_.-]{1,64}$/;
+const MAX_POINTS = 10_000;
+const DEFAULT_POINTS = 2_000;
+const HOUR = 3600_000;
+
+/** Handles /api/* requests; answers JSON, errors as { error: CODE, message } with the right status. */
+export function createApi(deps: ApiDeps): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
+  return async (req, res) => {
+    try {
+      await route(deps, req, res);
+    } catch (err) {
+      if (err instanceof HttpError) return sendJson(res, err.status, { error: err.code, message: err.message });
+      sendJson(res, 500, { error: 'HUB_ERR_INTERNAL', message: (err as Error).message });
+    }
+  };
+}
+
+async function route(deps: ApiDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = new URL(req.url ?? '/', 'https://hub.invalid');
+  const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent); // ['api', ...]
+  const method = req.method ?? 'GET';
+  if (parts[1] === 'health' && parts.length === 2) {
+    const health = deps.health();
+    return sendJson(res, health.ok ? 200 : 503, { status: health.ok ? 'ok' : 'degraded', ...health.detail });
+  }
+  const role = deps.authorize(req);
+  if (!role) throw new HttpError(401, 'HUB_ERR_UNAUTHORIZED', 'send Authorization: Bearer <token> (an admin API token or a dashboard session)');
+  const need = (wanted: Role[]) => {
+    if (!wanted.includes(role)) throw new HttpError(403, 'HUB_ERR_FORBIDDEN', `the ${role} role may not ${method} ${url.pathname}`);
+  };
+
+  if (parts[1] === 'hub' && parts.length === 2 && method === 'GET') return sendJson(res, 200, deps.hubInfo());
+  if (parts[1] !== 'devices') throw new HttpError(404, 'HUB_ERR_NOT_FOUND', `no API endpoint at ${url.pathname}`);
+
+  if (parts.length === 2) {
+    if (method === 'GET') return sendJson(res, 200, { devices: deps.registry.list().map((d) => ({ ...d, state: state(deps, d.id) })) });
+    if (method === 'POST') {
+      need(['admin']);
+      const body = await readJsonBody(req);
+      const id = body.id;
+      if (typeof id !== 'string' || !DEVICE_ID.test(id)) {
+        throw new HttpError(400, 'HUB_ERR_BAD_REQUEST', 'id must be 1-64 characters of A-Z a-z 0-9 _ . -');
+      }
+      const name = optionalString(body, 'name') ?? id;
+      const type = optionalString(body, 'type') ?? '';
+      try {
+        return sendJson(res, 201, deps.registry.provision(id, name, type, deps.now()));
+      } catch (err) {
+        if ((err as { code?: string }).code === 'HUB_ERR_DEVICE_EXISTS') throw new HttpError(409, 'HUB_ERR_DEVICE_EXISTS', `device "${id}" exists`);
+        throw err;
+      }
+    }
+    throw methodNotAllowed(method, url.pathname);
+  }
+
+  const id = parts[2]!;
+  const device = deps.registry.info(id);
+  if (!device) throw new HttpError(404, 'HUB_ERR_UNKNOWN_DEVICE', `no device "${id}"`);
+  if (parts.length === 3) {
+    if (method === 'GET') return sendJson(res, 200, { device: { ...device, state: state(deps, id) } });
+    if (method === 'DELETE') {
+      need(['admin']);
+      deps.registry.revoke(id, deps.now());
+      return sendJson(res, 200, { revoked: id });
+    }
+    throw methodNotAllowed(method, url.pathname);
+  }
+  if (parts.length !== 4) throw new HttpError(404, 'HUB_ERR_NOT_FOUND', `no API endpoint at ${url.pathname}`);
+  const q = url.searchParams;
+  switch (parts[3]) {
+    case 'history': {
+      if (method !== 'GET') throw methodNotAllowed(method, url.pathname);
+      const metric = q.get('metric');
+      if (!metric) throw new HttpError(400, 'HUB_ERR_BAD_REQUEST', 'metric is required (a capability name of the device)');
+      const cap = device.capabilities.find((c) => c.name === metric);
+      if (!cap) throw new HttpError(404, 'HUB_ERR_UNKNOWN_METRIC', `device "${id}" has no metric "${metric}"`);
+      const to = timeParam(q, 'to', deps.now());
+      const from = timeParam(q, 'from', to - HOUR);
+      if (from > to) throw new HttpError(400, 'HUB_ERR_BAD_REQUEST', 'from must not be after to');
+      const limit = intParam(q, 'limit', DEFAULT_POINTS, 1, MAX_POINTS);
+      const step = stepParam(q, to - from, cap.valueType === 'string' || cap.valueType === 'enum');
+      const points = deps.store.history({ deviceId: id, metric, from, to, step, limit });
+      if (cap.valueType === 'enum') for (const p of points) if (typeof p.value === 'number') p.value = cap.options?.[p.value] ?? p.value;
+      return sendJson(res, 200, { device: id, metric, unit: cap.unit, from, to, step, limit, truncated: points.length >= limit, points });
+    }
+    case 'events': {
+      if (method !== 'GET') throw methodNotAllowed(method, url.pathname);
+      const to = timeParam(q, 'to', deps.now());
+      const from = timeParam(q, 'from', to - 24 * HOUR);
+      const limit = intParam(q, 'limit', 200, 1, MAX_POINTS);
+      const events = deps.store.events(id, from, to, limit).map((e: StoredEvent) => ({
+        name: e.name,
+        ts: e.ts,
+        value: valueToJson(device.capabilities.find((c) => c.name === e.name), e.value),
+      }));
+      return sendJson(res, 200, { device: id, events });
+    }
+    case 'commands': {
+      if (method === 'GET') {
+        const limit = intParam(q, 'limit', 50, 1, 1000);
+        return sendJson(res, 200, { device: id, commands: deps.store.commands(id, limit) });
+      }
+      if (method !== 'POST') throw methodNotAllowed(method, url.pathname);
+      need(['admin', 'integration']);
+      const body = await readJsonBody(req);
+      if (typeof body.command !== 'string') throw new HttpError(400, 'HUB_ERR_BAD_REQUEST', 'command is required (a writable capability name)');
+      if (!('value' in body)) throw new HttpError(400, 'HUB_ERR_BAD_REQUEST', 'value is required');
+      const outcome = await deps.commands.send(id, body.command, body.value, `api:${role}`);
+      const status = { ok: 200, invalid: 400, unsupported: 400, offline: 409, timeout: 504, failed: 502, busy: 503 }[outcome.status];
+      return sendJson(res, status, outcome);
+    }
+  }
+  throw new HttpError(404, 'HUB_ERR_NOT_FOUND', `no API endpoint at ${url.pathname}`);
+}
+
+function state(deps: ApiDeps, id: string): Record<string, { value: unknown; ts: number }> {
+  const out: Record<string, { value: unknown; ts: number }> = {};
+  for (const [metric, v] of deps.registry.values(id) ?? []) {
+    out[metric] = { value: valueToJson(deps.registry.capabilityByName(id, metric), v.value), ts: v.ts };
+  }
+  return out;
+}
+
+function methodNotAllowed(method: string, path: string): HttpError {
+  return new HttpError(405, 'HUB_ERR_METHOD_NOT_ALLOWED', `${method} is not allowed on ${path}`);
+}
+
+function optionalString(body: Record<string, unknown>, key: string): string | undefined {
+  const v = body[key];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string' || v.length > 64) throw new HttpError(400, 'HUB_ERR_BAD_REQUEST', `${key} must be a string of at most 64 characters`);
+  return v;
+}
+
+function timeParam(q: URLSearchParams, name: string, fallback: number): number {
+  const raw = q.get(name);
+  if (raw === null || raw === '') return fallback;
+  const n = /^\d+$/.test(raw) ? Number(raw) : Date.parse(raw);
+  if (!Number.isFinite(n)) throw new HttpError(400, 'HUB_ERR_BAD_REQUEST', `${name} must be milliseconds since the epoch or an ISO date, got "${raw}"`);
+  return n;
+}
+
+function intParam(q: URLSearchParams, name: string, fallback: number, min: number, max: number): number {
+  const raw = q.get(name);
+  if (raw === null || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) throw new HttpError(400, 'HUB_ERR_BAD_REQUEST', `${name} must be a whole number from ${min} to ${max}, got "${raw}"`);
+  return n;
+}
+
+/** `auto` picks raw up to 2 hours, minutes up to 2 days, hours beyond; text series only have raw points. */
+function stepParam(q: URLSearchParams, range: number, textual: boolean): HistoryStep {
+  const raw = q.get('step') ?? 'auto';
+  if (!['auto', 'raw', 'minute', 'hour'].includes(raw)) {
+    throw new HttpError(400, 'HUB_ERR_BAD_REQUEST', `step must be one of auto, raw, minute, hour, got "${raw}"`);
+  }
+  if (textual) {
+    if (raw === 'minute' || raw === 'hour') throw new HttpError(400, 'HUB_ERR_BAD_REQUEST', 'step must be raw for string and enum metrics');
+    return 'raw';
+  }
+  if (raw !== 'auto') return raw as HistoryStep;
+  if (range <= 2 * HOUR) return 'raw';
+  return range <= 48 * HOUR ? 'minute' : 'hour';
+}

@@ -1,0 +1,269 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { LIMITS } from '../protocol/constants.js';
+import { CommandService } from './commands.js';
+import { dbPath, type HubConfig } from './config.js';
+import { DeviceRegistry } from './device-registry.js';
+import { EventBus, type CommandOutcome, type DeviceInfo } from './events.js';
+import type { CurrentValue, HubFacade } from './facade.js';
+import { DeviceSession } from './gateway/device-session.js';
+import { createApi } from './http/api.js';
+import type { Role } from './users/user-store.js';
+import { sendJson } from './http/respond.js';
+import { IngestPipeline } from './ingest/ingest-pipeline.js';
+import type { Logger } from './logger.js';
+import { Maintenance } from './maintenance.js';
+import { HubStore } from './storage/hub-store.js';
+import { loadOrCreateTls, type TlsMaterial } from './tls.js';
+import { DeviceServer } from './transport/device-server.js';
+import { UpgradeRouter } from './transport/upgrade-router.js';
+import { valueToJson } from './values.js';
+
+const DAY = 24 * 3600_000;
+
+export interface HubOptions {
+  config: HubConfig;
+  log: Logger;
+  now?: () => number;
+}
+
+/** The hub: devices over wss, storage, HTTP API; built in the constructor, started and stopped in order. */
+export class Hub implements HubFacade {
+  readonly bus = new EventBus();
+  readonly config: HubConfig;
+  readonly store: HubStore;
+  readonly registry: DeviceRegistry;
+  readonly ingest: IngestPipeline;
+  readonly commands: CommandService;
+  readonly #log: Logger;
+  readonly #now: () => number;
+  readonly #router = new UpgradeRouter();
+  readonly #sessions = new Set<DeviceSession>();
+  readonly #refused = new Map<string, number>();
+  readonly #deviceServer: DeviceServer;
+  readonly #maintenance: Maintenance;
+  #server: Server | undefined;
+  #tls: TlsMaterial | undefined;
+  #adminToken = '';
+  #startedAt = 0;
+
+  constructor(opts: HubOptions) {
+    const { config } = opts;
+    this.config = config;
+    this.#log = opts.log;
+    this.#now = opts.now ?? Date.now;
+    this.store = new HubStore({
+      path: dbPath(config),
+      synchronous: config['db.synchronous'] as 'NORMAL' | 'FULL',
+      retention: { rawMs: config['retention.rawDays'] * DAY, rollupMs: config['retention.rollupDays'] * DAY },
+      now: this.#now,
+    });
+    this.registry = new DeviceRegistry(this.store, this.bus);
+    this.ingest = new IngestPipeline(this.store, this.registry, this.bus, {
+      commitIntervalMs: config['ingest.commitIntervalMs'],
+      commitMaxReadings: config['ingest.commitMaxReadings'],
+      maxPendingReadings: config['ingest.maxPendingReadings'],
+      now: this.#now,
+      log: this.#log,
+      onPressure: (paused) => {
+        for (const s of this.#sessions) {
+          if (paused) s.pause();
+          else s.resume();
+        }
+      },
+    });
+    this.commands = new CommandService({
+      registry: this.registry,
+      store: this.store,
+      bus: this.bus,
+      timeoutMs: config['devices.commandTimeoutMs'],
+      now: this.#now,
+    });
+    this.#deviceServer = new DeviceServer({
+      heartbeatMs: config['devices.heartbeatMs'],
+      authenticate: (id, token) => this.registry.authenticate(id, token),
+      open: (link) => {
+        const session = new DeviceSession(link, {
+          registry: this.registry,
+          ingest: this.ingest,
+          onCommandResult: (id, frame) => this.commands.onResult(id, frame),
+          welcome: {
+            heartbeatMs: config['devices.heartbeatMs'],
+            maxFrameBytes: LIMITS.maxFrameBytes,
+            maxReadingsPerFrame: LIMITS.maxReadingsPerFrame,
+            maxBatchSamples: LIMITS.maxBatchSamples,
+            maxFramesPerSecond: config['devices.maxFramesPerSecond'],
+          },
+          greetingTimeoutMs: config['devices.greetingTimeoutMs'],
+          now: this.#now,
+          log: this.#log,
+          onRefused: (code) => this.#refused.set(code, (this.#refused.get(code) ?? 0) + 1),
+        });
+        this.#sessions.add(session);
+        const onClose = session.onClose.bind(session);
+        session.onClose = (code, reason) => {
+          this.#sessions.delete(session);
+          onClose(code, reason);
+        };
+        session.start();
+        return session;
+      },
+    });
+    this.#maintenance = new Maintenance({ store: this.store, registry: this.registry, log: this.#log, now: this.#now });
+  }
+
+  /** Opens storage, then serves HTTPS (devices, API) on the configured port. */
+  async start(): Promise<void> {
+    this.#startedAt = this.#now();
+    mkdirSync(this.config.dataDir, { recursive: true, mode: 0o700 });
+    this.store.open();
+    this.registry.load();
+    this.ingest.start();
+    this.#adminToken = this.#loadAdminToken();
+    this.#tls = await loadOrCreateTls({
+      dataDir: this.config.dataDir,
+      certFile: this.config['tls.cert'] ?? undefined,
+      keyFile: this.config['tls.key'] ?? undefined,
+    });
+    if (this.#tls.generated) this.#log.info({ path: this.#tls.certPath, sha256: this.#tls.fingerprint }, 'generated a self-signed TLS certificate');
+    const api = createApi({
+      registry: this.registry,
+      store: this.store,
+      commands: this.commands,
+      now: this.#now,
+      authorize: (req) => this.#authorize(req),
+      health: () => this.#health(),
+      hubInfo: () => this.hubInfo(),
+    });
+    const server = createServer({ key: this.#tls.key, cert: this.#tls.cert }, (req, res) => {
+      const path = (req.url ?? '/').split('?')[0] ?? '/';
+      if (path.startsWith('/api/')) return void api(req, res);
+      this.#notFound(req, res);
+    });
+    this.#server = server;
+    this.#router.route(DeviceServer.matches, (req, socket, head) => this.#deviceServer.handleUpgrade(req, socket, head));
+    this.#router.attach(server);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.config.port ?? 8443, this.config.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    this.#deviceServer.start();
+    this.#maintenance.start();
+    this.#log.info({ url: this.url, certificate: this.#tls.certPath, sha256: this.#tls.fingerprint }, 'hub listening');
+  }
+
+  /**
+   * Stops taking connections, commits and acknowledges everything received, closes devices with 1001, and
+   * closes storage. Nothing acknowledged is lost; nothing received is dropped silently.
+   */
+  async stop(): Promise<void> {
+    if (!this.#server) return;
+    const server = this.#server;
+    this.#server = undefined;
+    this.#router.refuseAll();
+    server.close();
+    for (const s of this.#sessions) s.pause();
+    this.#maintenance.stop();
+    this.#deviceServer.stop();
+    if (!this.ingest.flush()) this.#log.error('final commit failed: unacknowledged readings stay with their devices');
+    const closed = Promise.all([...this.#sessions].map((s) => new Promise<void>((resolve) => {
+      const onClose = s.onClose.bind(s);
+      s.onClose = (code, reason) => {
+        onClose(code, reason);
+        resolve();
+      };
+    })));
+    for (const s of this.#sessions) s.closeGoingAway();
+    await Promise.race([closed, new Promise((r) => setTimeout(r, 3000).unref())]);
+    this.commands.stop();
+    server.closeAllConnections();
+    this.store.close();
+    this.#log.info('hub stopped');
+  }
+
+  get url(): string {
+    const address = this.#server?.address() as AddressInfo | null | undefined;
+    const host = this.config.host === '0.0.0.0' || this.config.host === '::' ? 'localhost' : this.config.host;
+    return `https://${host}:${address?.port ?? this.config.port}`;
+  }
+
+  get port(): number {
+    return (this.#server?.address() as AddressInfo).port;
+  }
+
+  get tls(): TlsMaterial {
+    if (!this.#tls) throw new Error('hub not started');
+    return this.#tls;
+  }
+
+  get adminToken(): string {
+    return this.#adminToken;
+  }
+
+  devices(): DeviceInfo[] {
+    return this.registry.list();
+  }
+
+  device(id: string): DeviceInfo | undefined {
+    return this.registry.info(id);
+  }
+
+  currentState(id: string): Record<string, CurrentValue> {
+    const out: Record<string, CurrentValue> = {};
+    for (const [metric, v] of this.registry.values(id) ?? []) {
+      out[metric] = { value: valueToJson(this.registry.capabilityByName(id, metric), v.value), ts: v.ts };
+    }
+    return out;
+  }
+
+  sendCommand(deviceId: string, command: string, input: unknown, source: string): Promise<CommandOutcome> {
+    return this.commands.send(deviceId, command, input, source);
+  }
+
+  hubInfo(): Record<string, unknown> {
+    const stats = this.store.stats();
+    return {
+      version: process.env.npm_package_version ?? '0.1.0',
+      uptimeMs: this.#now() - this.#startedAt,
+      devices: { total: this.registry.list().length, online: this.registry.onlineCount, connections: this.#deviceServer.connectionCount },
+      ingest: { ...this.ingest.stats },
+      refused: Object.fromEntries(this.#refused),
+      storage: stats,
+      tls: { sha256: this.#tls?.fingerprint, certificate: this.#tls?.certPath },
+    };
+  }
+
+  #health(): { ok: boolean; detail: Record<string, unknown> } {
+    const faulted = this.ingest.stats.faulted;
+    return { ok: !faulted, detail: { storage: faulted ? 'failing' : 'ok', devicesOnline: this.registry.onlineCount } };
+  }
+
+  #authorize(req: IncomingMessage): Role | null {
+    const header = req.headers.authorization;
+    if (!header?.startsWith('Bearer ')) return null;
+    const given = Buffer.from(header.slice(7).trim());
+    const expected = Buffer.from(this.#adminToken);
+    return given.length === expected.length && timingSafeEqual(given, expected) ? 'admin' : null;
+  }
+
+  /** The admin API token lives in dataDir/admin.token (0600), created on first start. */
+  #loadAdminToken(): string {
+    const file = join(this.config.dataDir, 'admin.token');
+    if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+    const token = `ha1_${randomBytes(24).toString('base64url')}`;
+    writeFileSync(file, `${token}\n`, { mode: 0o600 });
+    this.#log.info({ path: file }, 'created the admin API token');
+    return token;
+  }
+
+  #notFound(req: IncomingMessage, res: ServerResponse): void {
+    sendJson(res, 404, { error: 'HUB_ERR_NOT_FOUND', message: `nothing at ${req.method} ${req.url}` });
+  }
+}

@@ -1,0 +1,216 @@
+import type { DataFrame, Reading, Sample, Value } from '../../protocol/types.js';
+import type { DeviceRegistry } from '../device-registry.js';
+import type { CommittedEvent, CommittedReading, EventBus } from '../events.js';
+import type { Logger } from '../logger.js';
+import type { HubStore } from '../storage/hub-store.js';
+import type { CommitBatch } from '../storage/types.js';
+
+export interface IngestOptions {
+  /** Longest a reading waits for its group commit. */
+  commitIntervalMs: number;
+  /** Pending readings that trigger a commit at once. */
+  commitMaxReadings: number;
+  /** Pending readings above which `onPressure(true)` asks the hub to stop reading from devices. */
+  maxPendingReadings: number;
+  now: () => number;
+  log: Logger;
+  onPressure: (paused: boolean) => void;
+}
+
+/** How far ahead of the hub a device clock may run before its timestamp is replaced [FP-8.5]. */
+export const MAX_CLOCK_AHEAD_MS = 60_000;
+const RETRY_MS = 1000;
+
+export interface IngestStats {
+  framesAccepted: number;
+  duplicates: number;
+  readingsAccepted: number;
+  readingsCommitted: number;
+  eventsCommitted: number;
+  commits: number;
+  commitFailures: number;
+  clockSkewed: number;
+  pendingReadings: number;
+  faulted: boolean;
+  lastCommitMs: number;
+}
+
+interface Pending {
+  batch: CommitBatch;
+  notify: Map<string, { readings: CommittedReading[]; events: CommittedEvent[] }>;
+}
+
+/**
+ * Accepted data frames -> group commit (one transaction per batch) -> ACK -> committed events on the bus.
+ * Sequence state is committed with the readings, so a resent frame is acknowledged but never stored twice.
+ */
+export class IngestPipeline {
+  readonly #store: HubStore;
+  readonly #registry: DeviceRegistry;
+  readonly #bus: EventBus;
+  readonly #opts: IngestOptions;
+  /** Highest seq durably stored, per device. */
+  readonly #committed = new Map<string, number>();
+  /** Highest seq accepted (committed or waiting in #pending), per device. */
+  readonly #accepted = new Map<string, number>();
+  /** Devices owed an ACK after the next commit (duplicates of frames still pending). */
+  readonly #ackWanted = new Set<string>();
+  #pending: Pending = emptyPending();
+  #timer: NodeJS.Timeout | undefined;
+  #paused = false;
+  readonly stats: IngestStats = {
+    framesAccepted: 0,
+    duplicates: 0,
+    readingsAccepted: 0,
+    readingsCommitted: 0,
+    eventsCommitted: 0,
+    commits: 0,
+    commitFailures: 0,
+    clockSkewed: 0,
+    pendingReadings: 0,
+    faulted: false,
+    lastCommitMs: 0,
+  };
+
+  constructor(store: HubStore, registry: DeviceRegistry, bus: EventBus, opts: IngestOptions) {
+    this.#store = store;
+    this.#registry = registry;
+    this.#bus = bus;
+    this.#opts = opts;
+  }
+
+  start(): void {
+    for (const [id, seq] of this.#store.committedSeqs()) {
+      this.#committed.set(id, seq);
+      this.#accepted.set(id, seq);
+    }
+  }
+
+  /** Highest sequence durably stored for the device: WELCOME.nextSeq is this + 1 [FP-8.2]. */
+  committedSeq(deviceId: string): number {
+    return this.#committed.get(deviceId) ?? 0;
+  }
+
+  /** Takes one validated data frame of a device; it is acknowledged once durable. */
+  accept(deviceId: string, frame: DataFrame): void {
+    const now = this.#opts.now();
+    const accepted = this.#accepted.get(deviceId) ?? 0;
+    if (frame.seq <= accepted) {
+      // [FP-8.3] duplicate: acknowledge once its original is durable, store nothing.
+      this.stats.duplicates += 1;
+      if (frame.seq <= this.committedSeq(deviceId)) this.#ack(deviceId);
+      else this.#ackWanted.add(deviceId);
+      return;
+    }
+    this.#accepted.set(deviceId, frame.seq);
+    this.stats.framesAccepted += 1;
+    const { batch, notify } = this.#pending;
+    let note = notify.get(deviceId);
+    if (!note) {
+      note = { readings: [], events: [] };
+      notify.set(deviceId, note);
+    }
+    switch (frame.type) {
+      case 'telemetry': {
+        const ts = this.#stamp(frame.ts, now);
+        for (const r of frame.readings) this.#addReading(deviceId, r, ts, note.readings, batch);
+        break;
+      }
+      case 'batch':
+        for (const s of frame.samples) this.#addReading(deviceId, s, this.#stamp(s.ts, now), note.readings, batch);
+        break;
+      case 'event': {
+        const cap = this.#registry.capability(deviceId, frame.metric);
+        if (!cap) break;
+        const ts = this.#stamp(frame.ts, now);
+        batch.events.push({ deviceId, name: cap.name, ts, value: frame.value });
+        note.events.push({ name: cap.name, ts, value: frame.value });
+        break;
+      }
+    }
+    batch.seqs.set(deviceId, frame.seq);
+    batch.lastSeen.set(deviceId, now);
+    this.stats.pendingReadings = batch.readings.length;
+    if (batch.readings.length >= this.#opts.commitMaxReadings) {
+      if (!this.stats.faulted) this.flush();
+    } else if (!this.#timer) {
+      this.#timer = setTimeout(() => this.flush(), this.#opts.commitIntervalMs);
+    }
+    if (this.#pending.batch.readings.length >= this.#opts.maxPendingReadings && !this.#paused) {
+      this.#paused = true; // storage is failing and the backlog is large: let TCP push back on devices
+      this.#opts.onPressure(true);
+    }
+  }
+
+  /** Commits everything pending in one transaction; false (and a retry scheduled) if the store failed. */
+  flush(): boolean {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const pending = this.#pending;
+    if (pending.batch.seqs.size === 0 && this.#ackWanted.size === 0) return true;
+    const started = performance.now();
+    try {
+      if (pending.batch.seqs.size > 0) this.#store.commit(pending.batch);
+    } catch (err) {
+      this.stats.commitFailures += 1;
+      if (!this.stats.faulted) {
+        this.stats.faulted = true;
+        this.#opts.log.error({ err: (err as Error).message, pending: pending.batch.readings.length },
+          'storage write failed: acknowledgements stopped, devices keep their backlog; retrying every second');
+      }
+      this.#timer = setTimeout(() => this.flush(), RETRY_MS);
+      return false;
+    }
+    this.#pending = emptyPending();
+    this.stats.lastCommitMs = performance.now() - started;
+    this.stats.commits += 1;
+    this.stats.readingsCommitted += pending.batch.readings.length;
+    this.stats.eventsCommitted += pending.batch.events.length;
+    this.stats.pendingReadings = 0;
+    if (this.stats.faulted) {
+      this.stats.faulted = false;
+      this.#opts.log.warn({ readings: pending.batch.readings.length }, 'storage writes succeed again: acknowledging resumed');
+    }
+    if (this.#paused) {
+      this.#paused = false;
+      this.#opts.onPressure(false);
+    }
+    for (const [id, seq] of pending.batch.seqs) this.#committed.set(id, seq);
+    const ackTo = new Set([...pending.batch.seqs.keys(), ...this.#ackWanted]);
+    this.#ackWanted.clear();
+    for (const id of ackTo) this.#ack(id);
+    for (const [deviceId, note] of pending.notify) {
+      this.#registry.applyCommitted(deviceId, note.readings, pending.batch.lastSeen.get(deviceId));
+      if (note.readings.length > 0) this.#bus.emit('readings', { deviceId, readings: note.readings });
+      if (note.events.length > 0) this.#bus.emit('event', { deviceId, events: note.events });
+    }
+    return true;
+  }
+
+  #ack(deviceId: string): void {
+    this.#registry.session(deviceId)?.send({ type: 'ack', seq: this.committedSeq(deviceId) });
+  }
+
+  #addReading(deviceId: string, r: Reading | Sample, ts: number, notes: CommittedReading[], batch: CommitBatch): void {
+    const cap = this.#registry.capability(deviceId, r.metric);
+    if (!cap) return; // the session validated it; a HELLO in between cannot remove it from this frame
+    const series = this.#store.seriesId(deviceId, cap.name, cap.valueType);
+    batch.readings.push({ series, ts, value: r.value });
+    notes.push({ metric: cap.name, ts, value: r.value as Value });
+    this.stats.readingsAccepted += 1;
+  }
+
+  /** [FP-8.5] 0 means "no clock": hub time; a clock far ahead of the hub's is replaced by hub time. */
+  #stamp(ts: number, now: number): number {
+    if (ts === 0) return now;
+    if (ts > now + MAX_CLOCK_AHEAD_MS) {
+      this.stats.clockSkewed += 1;
+      return now;
+    }
+    return ts;
+  }
+}
+
+function emptyPending(): Pending {
+  return { batch: { readings: [], events: [], seqs: new Map(), lastSeen: new Map() }, notify: new Map() };
+}

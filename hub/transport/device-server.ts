@@ -1,0 +1,146 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { DEVICE_PATH_PREFIX, LIMITS, SUBPROTOCOL } from '../../protocol/constants.js';
+import { refuseUpgrade } from './upgrade-router.js';
+
+/** One device's connection as the session layer sees it: bytes in, bytes out, no ws types. */
+export interface DeviceLink {
+  readonly deviceId: string;
+  readonly remoteAddress: string;
+  send(bytes: Uint8Array): void;
+  close(code: number, reason: string): void;
+  /** Drops the TCP connection without a close frame (dead peer). */
+  terminate(): void;
+  /** Stops reading from the socket (back-pressure); resume() reads again. */
+  pause(): void;
+  resume(): void;
+}
+
+export interface LinkListener {
+  onMessage(data: Uint8Array, binary: boolean): void;
+  onClose(code: number, reason: string): void;
+}
+
+export type AuthResult =
+  | { ok: true }
+  | { ok: false; status: 401; code: 'HUB_ERR_UNKNOWN_DEVICE' | 'HUB_ERR_BAD_TOKEN'; message: string };
+
+export interface DeviceServerOptions {
+  heartbeatMs: number;
+  /** Checks a device's bearer token before the upgrade [FP-2.3]. */
+  authenticate(deviceId: string, token: string | undefined): AuthResult;
+  /** Called for each accepted connection; returns who hears its messages. */
+  open(link: DeviceLink): LinkListener;
+}
+
+const DEVICE_ID = /^[A-Za-z0-9_.-]{1,64}$/;
+/** Pongs a device may miss before it is terminated [FP-10.1]. */
+const MAX_MISSED_PONGS = 2;
+
+interface Connection {
+  ws: WebSocket;
+  link: DeviceLink;
+  missed: number;
+}
+
+/** The device endpoint: `wss://<hub>/v1/devices/<id>`, subprotocol and credentials checked before any socket exists. */
+export class DeviceServer {
+  readonly #opts: DeviceServerOptions;
+  readonly #wss: WebSocketServer;
+  readonly #connections = new Set<Connection>();
+  #heartbeat: NodeJS.Timeout | undefined;
+
+  constructor(opts: DeviceServerOptions) {
+    this.#opts = opts;
+    this.#wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: LIMITS.maxFrameBytes, // [FP-9] larger messages get close 1009 from ws
+      clientTracking: false,
+      // [FP-10.4] worth it for BATCH replays only; small TELEMETRY stays under the threshold.
+      perMessageDeflate: { threshold: 1024, serverNoContextTakeover: true, clientNoContextTakeover: true, concurrencyLimit: 4 },
+      handleProtocols: () => SUBPROTOCOL,
+    });
+  }
+
+  static matches(path: string): boolean {
+    return path.startsWith(DEVICE_PATH_PREFIX);
+  }
+
+  get connectionCount(): number {
+    return this.#connections.size;
+  }
+
+  start(): void {
+    this.#heartbeat = setInterval(() => this.#beat(), this.#opts.heartbeatMs);
+    this.#heartbeat.unref();
+  }
+
+  /** Stops the heartbeat; connections are closed by their sessions. */
+  stop(): void {
+    clearInterval(this.#heartbeat);
+  }
+
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const path = (req.url ?? '').split('?')[0] ?? '';
+    const deviceId = decodeURIComponent(path.slice(DEVICE_PATH_PREFIX.length));
+    const offered = String(req.headers['sec-websocket-protocol'] ?? '')
+      .split(',')
+      .map((p) => p.trim());
+    if (!offered.includes(SUBPROTOCOL)) {
+      // [FP-2.2]
+      return refuseUpgrade(socket, 400, {
+        error: 'HUB_ERR_SUBPROTOCOL',
+        message: `offer the WebSocket subprotocol "${SUBPROTOCOL}" (Sec-WebSocket-Protocol), got "${offered.join(', ')}"`,
+      });
+    }
+    if (!DEVICE_ID.test(deviceId)) {
+      return refuseUpgrade(socket, 401, { error: 'HUB_ERR_UNKNOWN_DEVICE', message: `"${deviceId}" is not a valid device id` });
+    }
+    const header = req.headers.authorization;
+    const token = header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
+    const auth = this.#opts.authenticate(deviceId, token); // [FP-2.3]
+    if (!auth.ok) return refuseUpgrade(socket, auth.status, { error: auth.code, message: auth.message });
+    this.#wss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws, deviceId, req.socket.remoteAddress ?? ''));
+  }
+
+  #accept(ws: WebSocket, deviceId: string, remoteAddress: string): void {
+    const link: DeviceLink = {
+      deviceId,
+      remoteAddress,
+      send: (bytes) => {
+        if (ws.readyState === ws.OPEN) ws.send(bytes, { binary: true });
+      },
+      close: (code, reason) => ws.close(code, reason),
+      terminate: () => ws.terminate(),
+      pause: () => ws.pause(),
+      resume: () => ws.resume(),
+    };
+    const conn: Connection = { ws, link, missed: 0 };
+    this.#connections.add(conn);
+    const listener = this.#opts.open(link);
+    ws.on('pong', () => {
+      conn.missed = 0;
+    });
+    ws.on('message', (data, isBinary) => {
+      const bytes = data as Buffer; // binaryType 'nodebuffer', no fragments array: maxPayload bounds it
+      listener.onMessage(bytes, isBinary);
+    });
+    ws.on('error', () => ws.terminate());
+    ws.on('close', (code, reason) => {
+      this.#connections.delete(conn);
+      listener.onClose(code, reason.toString());
+    });
+  }
+
+  #beat(): void {
+    for (const conn of this.#connections) {
+      if (conn.missed >= MAX_MISSED_PONGS) {
+        conn.ws.terminate(); // [FP-10.1] dead peer: no close handshake
+        continue;
+      }
+      conn.missed += 1;
+      conn.ws.ping();
+    }
+  }
+}
