@@ -63,6 +63,8 @@ export class DeviceSession implements LinkListener, SessionHandle {
     if (this.#state === 'closed') return;
     this.#state = 'closed';
     clearTimeout(this.#greetingTimer);
+    // Read again so the close handshake completes; frames still arriving are ignored and, never acked, resent later.
+    this.#link.resume();
     this.#link.close(HUB_ERROR_CODES.HUB_ERR_SHUTDOWN, 'hub shutting down');
   }
 
