@@ -22,6 +22,8 @@ import { loadOrCreateTls, type TlsMaterial } from './tls.js';
 import { DeviceServer } from './transport/device-server.js';
 import { UpgradeRouter } from './transport/upgrade-router.js';
 import { valueToJson } from './values.js';
+import { MqttBridge } from './mqtt/mqtt-bridge.js';
+import { UserStore } from './users/user-store.js';
 
 const DAY = 24 * 3600_000;
 
@@ -39,7 +41,9 @@ export class Hub implements HubFacade {
   readonly registry: DeviceRegistry;
   readonly ingest: IngestPipeline;
   readonly commands: CommandService;
+  readonly users: UserStore;
   readonly #log: Logger;
+  #mqtt: MqttBridge | undefined;
   readonly #now: () => number;
   readonly #router = new UpgradeRouter();
   readonly #sessions = new Set<DeviceSession>();
@@ -63,6 +67,7 @@ export class Hub implements HubFacade {
       now: this.#now,
     });
     this.registry = new DeviceRegistry(this.store, this.bus);
+    this.users = new UserStore({ dataDir: config.dataDir, now: this.#now });
     this.ingest = new IngestPipeline(this.store, this.registry, this.bus, {
       commitIntervalMs: config['ingest.commitIntervalMs'],
       commitMaxReadings: config['ingest.commitMaxReadings'],
@@ -124,6 +129,8 @@ export class Hub implements HubFacade {
     this.registry.load();
     this.ingest.start();
     this.#adminToken = this.#loadAdminToken();
+    this.users.load();
+    await this.#ensureAdminUser();
     this.#tls = await loadOrCreateTls({
       dataDir: this.config.dataDir,
       certFile: this.config['tls.cert'] ?? undefined,
@@ -146,6 +153,10 @@ export class Hub implements HubFacade {
     });
     this.#server = server;
     this.#router.route(DeviceServer.matches, (req, socket, head) => this.#deviceServer.handleUpgrade(req, socket, head));
+    if (this.config['mqtt.embedded'] && this.config['mqtt.websocket']) {
+      // The bridge's own upgrade listener serves /mqtt; the router only keeps it from being answered 404.
+      this.#router.route((path) => path === '/mqtt', () => undefined);
+    }
     this.#router.attach(server);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -156,6 +167,7 @@ export class Hub implements HubFacade {
     });
     this.#deviceServer.start();
     this.#maintenance.start();
+    await this.#startMqtt(server);
     this.#log.info({ url: this.url, certificate: this.#tls.certPath, sha256: this.#tls.fingerprint }, 'hub listening');
   }
 
@@ -183,6 +195,7 @@ export class Hub implements HubFacade {
     for (const s of this.#sessions) s.closeGoingAway();
     await Promise.race([closed, new Promise((r) => setTimeout(r, 3000).unref())]);
     this.commands.stop();
+    await this.#mqtt?.stop();
     server.closeAllConnections();
     this.store.close();
     this.#log.info('hub stopped');
@@ -238,6 +251,51 @@ export class Hub implements HubFacade {
       storage: stats,
       tls: { sha256: this.#tls?.fingerprint, certificate: this.#tls?.certPath },
     };
+  }
+
+  get mqtt(): MqttBridge | undefined {
+    return this.#mqtt;
+  }
+
+  async #startMqtt(server: Server): Promise<void> {
+    const c = this.config;
+    if (!c['mqtt.embedded'] && !c['mqtt.url']) return;
+    this.#mqtt = new MqttBridge({
+      facade: this,
+      users: this.users,
+      baseTopic: c['mqtt.baseTopic'],
+      discoveryPrefix: c['mqtt.discoveryPrefix'],
+      embedded: c['mqtt.embedded'],
+      host: c['mqtt.host'],
+      tcpPort: c['mqtt.port'],
+      tlsPort: c['mqtt.tlsPort'],
+      tls: { key: this.tls.key, cert: this.tls.cert },
+      wsServer: c['mqtt.websocket'] ? server : null,
+      allowAnonymous: c['mqtt.allowAnonymous'],
+      external: c['mqtt.url']
+        ? {
+            url: c['mqtt.url'],
+            ...(c['mqtt.username'] ? { username: c['mqtt.username'] } : {}),
+            ...(c['mqtt.password'] ? { password: c['mqtt.password'] } : {}),
+            ...(c['mqtt.ca'] ? { ca: readFileSync(c['mqtt.ca']) } : {}),
+          }
+        : null,
+      logger: this.#log,
+    });
+    await this.#mqtt.start();
+    const a = this.#mqtt.addresses();
+    this.#log.info({ tcp: a.tcp, tls: a.tls, ws: a.ws, external: c['mqtt.url'] ?? null }, 'MQTT bridge started');
+  }
+
+  /** On first start there are no users: create `admin` with a random password, printed once. */
+  async #ensureAdminUser(): Promise<void> {
+    if (!this.users.isEmpty()) return;
+    const password = randomBytes(12).toString('base64url');
+    await this.users.add('admin', password, 'admin');
+    // Like Jenkins' initialAdminPassword: a 0600 file, so the secret never lands in logs.
+    const file = join(this.config.dataDir, 'initial-admin-password');
+    writeFileSync(file, `${password}\n`, { mode: 0o600 });
+    this.#log.warn({ user: 'admin', passwordFile: file }, 'created the first user (MQTT and dashboard); its password is in passwordFile');
   }
 
   #health(): { ok: boolean; detail: Record<string, unknown> } {
