@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { CONFIG_SCHEMA, ConfigError, dbPath, flagName, loadConfig, printableConfig, type HubConfig } from './config.js';
 import { newDeviceCredentials } from './credentials.js';
+import { deviceIdProblem } from './device-id.js';
 import { HubStore } from './storage/hub-store.js';
 import type { DeviceRecord } from './storage/types.js';
 import { runUserCommand } from './cli-users.js';
@@ -144,7 +145,8 @@ function deviceCommand(config: HubConfig, sub: string | undefined, args: string[
       case 'add': {
         const id = args[0];
         if (!id || args.length > 1) throw new UsageError('usage: hearth device add <id> [--name <name>] [--type <type>]');
-        if (!/^[A-Za-z0-9_.-]{1,64}$/.test(id)) throw new UsageError(`device id "${id}" must be 1-64 characters of A-Z a-z 0-9 _ . -`);
+        const problem = deviceIdProblem(id);
+        if (problem) throw new UsageError(problem);
         const { record, token } = newDeviceCredentials(id, String(values.name ?? id), String(values.type ?? ''), Date.now());
         try {
           store.addDevice(record);

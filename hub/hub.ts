@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import { LIMITS } from '../protocol/constants.js';
 import { CommandService } from './commands.js';
 import { dbPath, type HubConfig } from './config.js';
@@ -13,19 +13,23 @@ import type { CurrentValue, HubFacade } from './facade.js';
 import { DeviceSession } from './gateway/device-session.js';
 import { createApi } from './http/api.js';
 import type { Role } from './users/user-store.js';
-import { sendJson } from './http/respond.js';
+import { createSessionApi, originAllowed, SESSION_MQTT_USER, SESSION_PATH, sessionRole, SessionStore } from './http/sessions.js';
+import { createStaticFiles } from './http/static-files.js';
+import { fileURLToPath } from 'node:url';
 import { IngestPipeline } from './ingest/ingest-pipeline.js';
 import type { Logger } from './logger.js';
 import { Maintenance } from './maintenance.js';
 import { HubStore } from './storage/hub-store.js';
 import { loadOrCreateTls, type TlsMaterial } from './tls.js';
 import { DeviceServer } from './transport/device-server.js';
-import { UpgradeRouter } from './transport/upgrade-router.js';
+import { refuseUpgrade, UpgradeRouter } from './transport/upgrade-router.js';
 import { valueToJson } from './values.js';
 import { MqttBridge } from './mqtt/mqtt-bridge.js';
 import { UserStore } from './users/user-store.js';
 
 const DAY = 24 * 3600_000;
+/** The built dashboard: dist/dashboard beside dist/hub (this file runs from dist/hub or, under jest, hub/). */
+const DASHBOARD_DIR = fileURLToPath(new URL(import.meta.url.includes('/dist/') ? '../dashboard/' : '../dist/dashboard/', import.meta.url));
 
 export interface HubOptions {
   config: HubConfig;
@@ -42,6 +46,7 @@ export class Hub implements HubFacade {
   readonly ingest: IngestPipeline;
   readonly commands: CommandService;
   readonly users: UserStore;
+  readonly sessions: SessionStore;
   readonly #log: Logger;
   #mqtt: MqttBridge | undefined;
   readonly #now: () => number;
@@ -68,6 +73,7 @@ export class Hub implements HubFacade {
     });
     this.registry = new DeviceRegistry(this.store, this.bus);
     this.users = new UserStore({ dataDir: config.dataDir, now: this.#now });
+    this.sessions = new SessionStore({ now: this.#now });
     this.ingest = new IngestPipeline(this.store, this.registry, this.bus, {
       commitIntervalMs: config['ingest.commitIntervalMs'],
       commitMaxReadings: config['ingest.commitMaxReadings'],
@@ -146,16 +152,24 @@ export class Hub implements HubFacade {
       health: () => this.#health(),
       hubInfo: () => this.hubInfo(),
     });
+    const sessionApi = createSessionApi({ sessions: this.sessions, users: this.users, now: this.#now });
+    const dashboard = createStaticFiles({ root: DASHBOARD_DIR });
     const server = createServer({ key: this.#tls.key, cert: this.#tls.cert }, (req, res) => {
       const path = (req.url ?? '/').split('?')[0] ?? '/';
+      if (path === SESSION_PATH) return void sessionApi(req, res);
       if (path.startsWith('/api/')) return void api(req, res);
-      this.#notFound(req, res);
+      void dashboard(req, res);
     });
     this.#server = server;
     this.#router.route(DeviceServer.matches, (req, socket, head) => this.#deviceServer.handleUpgrade(req, socket, head));
     if (this.config['mqtt.embedded'] && this.config['mqtt.websocket']) {
-      // The bridge's own upgrade listener serves /mqtt; the router only keeps it from being answered 404.
-      this.#router.route((path) => path === '/mqtt', () => undefined);
+      // The bridge's own upgrade listener serves /mqtt; the router refuses cross-site browsers first (the
+      // bridge then finds the socket closed) and otherwise only keeps /mqtt from being answered 404.
+      this.#router.route((path) => path === '/mqtt', (req, socket) => {
+        if (!originAllowed(req)) {
+          refuseUpgrade(socket, 403, { error: 'HUB_ERR_ORIGIN', message: `WebSocket from origin ${req.headers.origin} refused: open the dashboard from this hub` });
+        }
+      });
     }
     this.#router.attach(server);
     await new Promise<void>((resolve, reject) => {
@@ -262,7 +276,11 @@ export class Hub implements HubFacade {
     if (!c['mqtt.embedded'] && !c['mqtt.url']) return;
     this.#mqtt = new MqttBridge({
       facade: this,
-      users: this.users,
+      // Dashboard sessions sign in to MQTT over WebSocket as user `session` with their token.
+      users: {
+        verify: async (name, password) =>
+          name === SESSION_MQTT_USER ? (this.sessions.verify(password)?.role ?? null) : this.users.verify(name, password),
+      },
       baseTopic: c['mqtt.baseTopic'],
       discoveryPrefix: c['mqtt.discoveryPrefix'],
       embedded: c['mqtt.embedded'],
@@ -306,6 +324,8 @@ export class Hub implements HubFacade {
   #authorize(req: IncomingMessage): Role | null {
     const header = req.headers.authorization;
     if (!header?.startsWith('Bearer ')) return null;
+    const session = sessionRole(this.sessions, req);
+    if (session) return session;
     const given = Buffer.from(header.slice(7).trim());
     const expected = Buffer.from(this.#adminToken);
     return given.length === expected.length && timingSafeEqual(given, expected) ? 'admin' : null;
@@ -319,9 +339,5 @@ export class Hub implements HubFacade {
     writeFileSync(file, `${token}\n`, { mode: 0o600 });
     this.#log.info({ path: file }, 'created the admin API token');
     return token;
-  }
-
-  #notFound(req: IncomingMessage, res: ServerResponse): void {
-    sendJson(res, 404, { error: 'HUB_ERR_NOT_FOUND', message: `nothing at ${req.method} ${req.url}` });
   }
 }

@@ -52,6 +52,8 @@ describe('HTTP API', () => {
     expect((await api('POST', '/api/devices', { body: { id: 'api-1' } })).status).toBe(409);
     const bad = await api('POST', '/api/devices', { body: { id: 'no spaces' } });
     expect([bad.status, bad.body.message]).toEqual([400, expect.stringContaining('id')]);
+    const reserved = await api('POST', '/api/devices', { body: { id: 'bridge' } });
+    expect([reserved.status, reserved.body.message]).toEqual([400, expect.stringContaining('reserved')]);
     const notJson = await api('POST', '/api/devices', { raw: '{oops' });
     expect([notJson.status, notJson.body.message]).toEqual([400, expect.stringContaining('not JSON')]);
   });

@@ -118,7 +118,7 @@ export class DeviceSession implements LinkListener, SessionHandle {
         this.#deps.onCommandResult(this.deviceId, frame);
         return;
       case 'extension':
-        return; // [FP-10.6] unknown extension frames are ignored
+        return; // [FP-10.2] unknown extension frames are ignored
       case 'hello':
       case 'welcome':
       case 'ack':

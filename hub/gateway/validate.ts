@@ -1,6 +1,6 @@
 import type { Capability, DataFrame, Value } from '../../protocol/types.js';
 
-/** Why a data frame does not fit the device's declared capabilities [FP-7.4], or null when it fits. */
+/** Why a data frame does not fit the device's declared capabilities [FP-7.5] [FP-7.6], or null when it fits. */
 export function capabilityProblem(frame: DataFrame, capability: (id: number) => Capability | undefined): string | null {
   switch (frame.type) {
     case 'telemetry':

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { DeviceRegistry } from '../device-registry.js';
 import type { CommandService } from '../commands.js';
+import { deviceIdProblem } from '../device-id.js';
 import type { HubStore } from '../storage/hub-store.js';
 import type { HistoryStep, StoredEvent } from '../storage/types.js';
 import type { Role } from '../users/user-store.js';
@@ -19,7 +20,6 @@ export interface ApiDeps {
   hubInfo: () => Record<string, unknown>;
 }
 
-const DEVICE_ID = /^[A-Za-z0-9_.-]{1,64}$/;
 const MAX_POINTS = 10_000;
 const DEFAULT_POINTS = 2_000;
 const HOUR = 3600_000;
@@ -59,9 +59,9 @@ async function route(deps: ApiDeps, req: IncomingMessage, res: ServerResponse): 
       need(['admin']);
       const body = await readJsonBody(req);
       const id = body.id;
-      if (typeof id !== 'string' || !DEVICE_ID.test(id)) {
-        throw new HttpError(400, 'HUB_ERR_BAD_REQUEST', 'id must be 1-64 characters of A-Z a-z 0-9 _ . -');
-      }
+      if (typeof id !== 'string') throw new HttpError(400, 'HUB_ERR_BAD_REQUEST', 'id is required: 1-64 characters of A-Z a-z 0-9 _ . -');
+      const problem = deviceIdProblem(id);
+      if (problem) throw new HttpError(400, 'HUB_ERR_BAD_REQUEST', problem);
       const name = optionalString(body, 'name') ?? id;
       const type = optionalString(body, 'type') ?? '';
       try {

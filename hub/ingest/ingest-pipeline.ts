@@ -17,7 +17,7 @@ export interface IngestOptions {
   onPressure: (paused: boolean) => void;
 }
 
-/** How far ahead of the hub a device clock may run before its timestamp is replaced [FP-8.5]. */
+/** How far ahead of the hub a device clock may run before its timestamp is replaced [FP-8.6]. */
 export const MAX_CLOCK_AHEAD_MS = 60_000;
 const RETRY_MS = 1000;
 
@@ -86,7 +86,7 @@ export class IngestPipeline {
     }
   }
 
-  /** Highest sequence durably stored for the device: WELCOME.nextSeq is this + 1 [FP-8.2]. */
+  /** Highest sequence durably stored for the device: WELCOME.nextSeq is this + 1 [FP-8.4]. */
   committedSeq(deviceId: string): number {
     return this.#committed.get(deviceId) ?? 0;
   }
@@ -96,7 +96,7 @@ export class IngestPipeline {
     const now = this.#opts.now();
     const accepted = this.#accepted.get(deviceId) ?? 0;
     if (frame.seq <= accepted) {
-      // [FP-8.3] duplicate: acknowledge once its original is durable, store nothing.
+      // [FP-8.7] duplicate: acknowledge once its original is durable, store nothing.
       this.stats.duplicates += 1;
       if (frame.seq <= this.committedSeq(deviceId)) this.#ack(deviceId);
       else this.#ackWanted.add(deviceId);
@@ -200,7 +200,7 @@ export class IngestPipeline {
     this.stats.readingsAccepted += 1;
   }
 
-  /** [FP-8.5] 0 means "no clock": hub time; a clock far ahead of the hub's is replaced by hub time. */
+  /** [FP-8.6] 0 means "no clock": hub time; a clock far ahead of the hub's is replaced by hub time. */
   #stamp(ts: number, now: number): number {
     if (ts === 0) return now;
     if (ts > now + MAX_CLOCK_AHEAD_MS) {

@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { DEVICE_PATH_PREFIX, LIMITS, SUBPROTOCOL } from '../../protocol/constants.js';
+import { DEVICE_ID_PATTERN } from '../device-id.js';
 import { refuseUpgrade } from './upgrade-router.js';
 
 /** One device's connection as the session layer sees it: bytes in, bytes out, no ws types. */
@@ -34,7 +35,6 @@ export interface DeviceServerOptions {
   open(link: DeviceLink): LinkListener;
 }
 
-const DEVICE_ID = /^[A-Za-z0-9_.-]{1,64}$/;
 /** Pongs a device may miss before it is terminated [FP-10.1]. */
 const MAX_MISSED_PONGS = 2;
 
@@ -55,7 +55,7 @@ export class DeviceServer {
     this.#opts = opts;
     this.#wss = new WebSocketServer({
       noServer: true,
-      maxPayload: LIMITS.maxFrameBytes, // [FP-9] larger messages get close 1009 from ws
+      maxPayload: LIMITS.maxFrameBytes, // [FP-2.5] larger messages get close 1009 from ws
       clientTracking: false,
       // [FP-10.4] worth it for BATCH replays only; small TELEMETRY stays under the threshold.
       perMessageDeflate: { threshold: 1024, serverNoContextTakeover: true, clientNoContextTakeover: true, concurrencyLimit: 4 },
@@ -94,7 +94,7 @@ export class DeviceServer {
         message: `offer the WebSocket subprotocol "${SUBPROTOCOL}" (Sec-WebSocket-Protocol), got "${offered.join(', ')}"`,
       });
     }
-    if (!DEVICE_ID.test(deviceId)) {
+    if (!DEVICE_ID_PATTERN.test(deviceId)) {
       return refuseUpgrade(socket, 401, { error: 'HUB_ERR_UNKNOWN_DEVICE', message: `"${deviceId}" is not a valid device id` });
     }
     const header = req.headers.authorization;
