@@ -129,3 +129,22 @@ export const HUB_ERROR_CODES = {
   HUB_ERR_INTERNAL: CLOSE_CODES.INTERNAL_ERROR,
 } as const;
 export type HubErrorCode = keyof typeof HUB_ERROR_CODES;
+
+/** Wire codes of the value type of a capability in HELLO [FP-5.1]. */
+export const VALUE_TYPE_CODES = {
+  bool: 0,
+  int: 1,
+  float: 2,
+  string: 3,
+  enum: 4,
+} as const;
+
+/** Bits of a capability's flags byte in HELLO; bits 3-7 are reserved [FP-6.1]. */
+export const CAPABILITY_FLAGS = {
+  writable: 0x01,
+  event: 0x02,
+  range: 0x04,
+} as const;
+
+/** Largest enum index a value carries [FP-5.5]. */
+export const MAX_ENUM_INDEX = 255;

@@ -1,0 +1,259 @@
+// firmware-protocol.md is the contract; this test fails when the document and the code disagree:
+// vectors, code tables, limits, the compactness target, and requirement numbers cited in the code.
+import { describe, expect, it } from '@jest/globals';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  CAPABILITY_FLAGS,
+  CLOSE_CODES,
+  COMMAND_STATUS_CODES,
+  encode,
+  FRAME_TYPE_CODES,
+  fromHex,
+  HUB_ERROR_CODES,
+  LIMITS,
+  PROTOCOL_ERROR_CODES,
+  sentByDevice,
+  sentByHub,
+  toHex,
+  VALUE_TAGS,
+  VALUE_TYPE_CODES,
+  Writer,
+  type FrameType,
+  type Value,
+} from './index.js';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const doc = readFileSync(join(root, 'firmware-protocol.md'), 'utf8');
+const vectors = JSON.parse(readFileSync(join(root, 'protocol', 'vectors.json'), 'utf8')) as Record<
+  'valid' | 'decodeOnly' | 'errors',
+  { name: string; hex: string; frame?: unknown; code?: string; closeCode?: number }[]
+>;
+
+// ---- parsing the document -------------------------------------------------------------------------
+
+interface DocVector {
+  kind: 'valid' | 'decode-only' | 'error';
+  name: string;
+  hex: string;
+  result: string;
+  offset: number;
+}
+
+/** Every ```vector <kind> <name> block: hex lines (# starts a comment), then `=> ` and the result. */
+function docVectors(text: string): DocVector[] {
+  const out: DocVector[] = [];
+  for (const m of text.matchAll(/^```vector (valid|decode-only|error) ([a-z0-9-]+)\n([\s\S]*?)^```$/gm)) {
+    const [, kind, name, body] = m as unknown as [string, DocVector['kind'], string, string];
+    const at = body.search(/^=> /m);
+    if (at < 0) throw new Error(`vector block ${name} has no "=> " result line`);
+    const hexText = body
+      .slice(0, at)
+      .split('\n')
+      .map((line) => line.split('#')[0]!)
+      .join(' ');
+    out.push({ kind, name, hex: toHex(fromHex(hexText), ' '), result: body.slice(at + 3).trim(), offset: m.index });
+  }
+  return out;
+}
+
+/** The rows of the markdown table after `<!-- table: name -->`, header and rule excluded, backticks removed. */
+function docTable(name: string): string[][] {
+  const start = doc.indexOf(`<!-- table: ${name} -->`);
+  if (start < 0) throw new Error(`firmware-protocol.md has no table "${name}"`);
+  const lines = doc.slice(start).split('\n').slice(1);
+  const rows: string[][] = [];
+  for (const line of lines) {
+    if (!line.startsWith('|')) break;
+    rows.push(line.split('|').slice(1, -1).map((cell) => cell.trim().replace(/`/g, '')));
+  }
+  return rows.slice(2);
+}
+
+/** Name -> number from two columns of a table, failing on a name listed twice. */
+function tableMap(name: string, keyCol: number, valueCol: number): Record<string, number> {
+  const map: Record<string, number> = {};
+  for (const row of docTable(name)) {
+    const key = row[keyCol]!;
+    expect(map).not.toHaveProperty(key);
+    map[key] = Number(row[valueCol]!.replace(/^HTTP /, ''));
+  }
+  return map;
+}
+
+function section(n: number): string {
+  const start = doc.search(new RegExp(`^## ${n}\\. `, 'm'));
+  const end = doc.search(new RegExp(`^## ${n + 1}\\. `, 'm'));
+  return doc.slice(start, end < 0 ? undefined : end);
+}
+
+// ---- (1) vectors ------------------------------------------------------------------------------------
+
+describe('[FP-12.1] the vectors in firmware-protocol.md are those of protocol/vectors.json', () => {
+  const inDoc = docVectors(doc);
+  const kinds = { valid: 'valid', decodeOnly: 'decode-only', errors: 'error' } as const;
+  const inFile = new Map(
+    (Object.keys(kinds) as (keyof typeof kinds)[]).flatMap((k) => vectors[k].map((v) => [v.name, { ...v, kind: kinds[k] }] as const)),
+  );
+
+  it('[FP-12.1] every vector block of the document is in the file, with the same kind, hex and result', () => {
+    expect(inDoc.length).toBeGreaterThan(0);
+    for (const d of inDoc) {
+      const f = inFile.get(d.name);
+      expect({ name: d.name, kind: f?.kind, hex: f?.hex }).toEqual({ name: d.name, kind: d.kind, hex: d.hex });
+      if (d.kind === 'error') expect(d.result).toBe(`${f!.code} ${f!.closeCode}`);
+      else expect(JSON.parse(d.result)).toEqual(f!.frame);
+    }
+  });
+
+  it('[FP-12.1] every vector of the file is listed in section 12 of the document', () => {
+    const section12 = new Set(docVectors(section(12)).map((d) => d.name));
+    expect([...inFile.keys()].filter((name) => !section12.has(name))).toEqual([]);
+  });
+
+  it('[FP-12.1] each frame type of section 6 has a byte-commented example', () => {
+    const examples = docVectors(section(6)).filter((d) => d.kind === 'valid');
+    const types = new Set(examples.map((d) => (JSON.parse(d.result) as { type: FrameType }).type));
+    expect([...types].sort()).toEqual([...Object.keys(FRAME_TYPE_CODES), 'extension'].sort());
+  });
+});
+
+// ---- (2) codes and numbers ------------------------------------------------------------------------
+
+describe('the tables of firmware-protocol.md are the constants of protocol/constants.ts', () => {
+  it('[FP-11.1] close codes: every CLOSE_CODES entry with its number, and nothing else', () => {
+    expect(tableMap('close-codes', 1, 0)).toEqual({ ...CLOSE_CODES });
+  });
+
+  it('[FP-11.2] error codes: every PROTOCOL_ERROR_CODES and HUB_ERROR_CODES entry with its close code or HTTP status, and nothing else', () => {
+    expect(tableMap('error-codes', 0, 1)).toEqual({ ...PROTOCOL_ERROR_CODES, ...HUB_ERROR_CODES });
+  });
+
+  it('[FP-3.2][FP-7.3] frame type codes and their direction', () => {
+    const rows = docTable('frame-types');
+    expect(Object.fromEntries(rows.map((r) => [r[2], Number(r[0])]))).toEqual({ ...FRAME_TYPE_CODES });
+    for (const [, , type, sender] of rows) {
+      const t = type as FrameType;
+      expect({ type, sender }).toEqual({ type, sender: sentByDevice(t) ? (sentByHub(t) ? 'both' : 'device') : 'hub' });
+    }
+  });
+
+  it('[FP-5.2] value tags', () => {
+    expect(tableMap('value-tags', 1, 0)).toEqual({ ...VALUE_TAGS });
+  });
+
+  it('[FP-5.1][FP-6.1] value type codes and capability flags', () => {
+    expect(tableMap('value-types', 0, 1)).toEqual({ ...VALUE_TYPE_CODES });
+    expect(tableMap('capability-flags', 1, 0)).toEqual({ ...CAPABILITY_FLAGS });
+  });
+
+  it('[FP-6.7] command status codes', () => {
+    expect(tableMap('command-status', 1, 0)).toEqual({ ...COMMAND_STATUS_CODES });
+  });
+
+  it('[FP-9.1] limits', () => {
+    expect(tableMap('limits', 0, 1)).toEqual({ ...LIMITS });
+  });
+
+  it('[FP-4.1] the varint examples are what the Writer produces', () => {
+    for (const [value, bytes] of docTable('varint-examples')) {
+      const n = /^2\^(\d+)-1$/.test(value!) ? 2 ** Number(value!.slice(2, -2)) - 1 : Number(value);
+      const w = new Writer();
+      w.varint(n);
+      expect({ value, bytes: toHex(w.toBytes(), ' ') }).toEqual({ value, bytes });
+    }
+  });
+
+  it('[FP-5.2] the value examples are what the Writer produces', () => {
+    for (const [text, bytes] of docTable('value-examples')) {
+      const [, type, literal] = /^(bool|int|float|string|enum) (\S+)/.exec(text!)!;
+      const value = (type === 'bool' ? { type, value: literal === 'true' } : { type, value: JSON.parse(literal!) as unknown }) as Value;
+      const w = new Writer();
+      w.value(value);
+      expect({ text, bytes: toHex(w.toBytes(), ' ') }).toEqual({ text, bytes });
+    }
+  });
+});
+
+// ---- (3) compactness --------------------------------------------------------------------------------
+
+describe('compactness [FP-6.3]', () => {
+  it('[FP-6.3] a 2-float TELEMETRY is <= 24 bytes and <= 1/3 of the same content as minified JSON', () => {
+    const seq = 123_456;
+    const ts = Date.UTC(2025, 0, 1, 12, 0, 0);
+    const readings = [
+      { metric: 1, name: 'temperature', value: 21.5 },
+      { metric: 2, name: 'humidity', value: 48.25 },
+    ];
+    const binary = encode({
+      type: 'telemetry',
+      seq,
+      ts,
+      readings: readings.map((r) => ({ metric: r.metric, value: { type: 'float', value: r.value } })),
+    }).length;
+    const json = JSON.stringify({ seq, ts, readings: readings.map((r) => ({ metric: r.name, value: r.value })) }).length;
+    expect(binary).toBeLessThanOrEqual(24);
+    expect(binary * 3).toBeLessThanOrEqual(json);
+  });
+});
+
+// ---- requirement numbers ----------------------------------------------------------------------------
+
+describe('requirement numbers', () => {
+  // A requirement is defined where a paragraph starts with it in bold; everywhere else it is referred to.
+  const defined = new Map<string, number>();
+  const misplaced: string[] = [];
+  let currentSection = 0;
+  for (const line of doc.split('\n')) {
+    const heading = /^## (\d+)\. /.exec(line);
+    if (heading) currentSection = Number(heading[1]);
+    const def = /^\*\*\[(FP-(\d+)\.\d+)\]\*\*/.exec(line);
+    if (def) {
+      if (Number(def[2]) !== currentSection) misplaced.push(`${def[1]} in section ${currentSection}`);
+      defined.set(def[1]!, (defined.get(def[1]!) ?? 0) + 1);
+    }
+  }
+  const isDefined = (id: string) => defined.has(id) || (!id.includes('.') && [...defined.keys()].some((d) => d.startsWith(`${id}.`)));
+
+  it('each requirement is defined once, in its own section, and the numbers the constants cite are among them', () => {
+    expect(defined.size).toBeGreaterThan(40);
+    expect([...defined].filter(([, n]) => n > 1)).toEqual([]);
+    expect(misplaced).toEqual([]);
+    for (const id of ['FP-2.1', 'FP-2.2', 'FP-3.1', 'FP-3.2', 'FP-3.3', 'FP-4.1', 'FP-5.1', 'FP-5.2', 'FP-5.3', 'FP-6.1', 'FP-10.2', 'FP-11.1', 'FP-11.2']) {
+      expect({ id, defined: defined.has(id) }).toEqual({ id, defined: true });
+    }
+  });
+
+  it('every [FP-x.y] the document refers to is defined in it', () => {
+    const refs = [...new Set([...doc.matchAll(/FP-\d+(?:\.\d+)?/g)].map((m) => m[0]))];
+    expect(refs.filter((id) => !isDefined(id))).toEqual([]);
+  });
+
+  it('every FP number cited in the TypeScript sources and tests of the repository is defined in the document', () => {
+    const undefinedCitations: string[] = [];
+    const walk = (dir: string): void => {
+      for (const entry of readdirSync(dir)) {
+        const path = join(dir, entry);
+        if (statSync(path).isDirectory()) walk(path);
+        else if (path.endsWith('.ts')) {
+          readFileSync(path, 'utf8')
+            .split('\n')
+            .forEach((line, i) => {
+              for (const m of line.matchAll(/FP-\d+(?:\.\d+)?/g)) {
+                if (!isDefined(m[0])) undefinedCitations.push(`${path.slice(root.length)}:${i + 1} ${m[0]}`);
+              }
+            });
+        }
+      }
+    };
+    for (const dir of ['protocol', 'hub', 'device-sim', 'dashboard', 'bench', 'test']) {
+      try {
+        if (statSync(join(root, dir)).isDirectory()) walk(join(root, dir));
+      } catch {
+        // A part that does not exist yet cites nothing.
+      }
+    }
+    expect(undefinedCitations).toEqual([]);
+  });
+});
