@@ -103,3 +103,43 @@ export interface RetentionPolicy {
   /** Minute and hour rollups older than this are deleted. Default 365 days. */
   rollupMs: number;
 }
+
+/** SQLite `synchronous`: NORMAL survives a process crash (what "ack after commit" needs), FULL also power loss. */
+export type SynchronousMode = 'NORMAL' | 'FULL';
+
+export interface HubStoreOptions {
+  /** Database file; its directory is created on open(). */
+  path: string;
+  /** Defaults: raw 30 days, rollups 365 days. */
+  retention?: Partial<RetentionPolicy>;
+  /** Clock for retention cut-offs; Date.now by default. */
+  now?: () => number;
+  synchronous?: SynchronousMode;
+}
+
+/** What a HELLO tells the hub about a device. */
+export interface DeviceHello {
+  model: string;
+  firmware: string;
+  capabilities: Capability[];
+}
+
+/** The newest stored value of one metric of a device. */
+export interface LatestValue {
+  metric: string;
+  ts: number;
+  value: Value;
+}
+
+/** How a logged command ended: the device's status, or the hub's when the device never answered. */
+export const COMMAND_LOG_STATUSES = ['ok', 'invalid', 'failed', 'unsupported', 'busy', 'offline', 'timeout'] as const;
+export type CommandLogStatus = (typeof COMMAND_LOG_STATUSES)[number];
+
+export interface NewCommand {
+  deviceId: string;
+  command: string;
+  value: Value;
+  /** Who asked: 'api:<user>', 'mqtt', 'dashboard', ... */
+  source: string;
+  sentAt: number;
+}

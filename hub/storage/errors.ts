@@ -1,0 +1,23 @@
+/** Stable codes of the errors HubStore throws itself (SQLite's own errors pass through as SqliteError). */
+export const STORE_ERROR_CODES = {
+  /** The database was written by a newer Hearth (its user_version is above the newest migration). */
+  HUB_ERR_DB_TOO_NEW: 'database schema is newer than this hub',
+  /** addDevice() with an id that exists, revoked or not. */
+  HUB_ERR_DEVICE_EXISTS: 'device id already exists',
+  /** A method that needs the database was called before open() or after close(). */
+  HUB_ERR_STORE_CLOSED: 'store is not open',
+  /** A stored chunk does not decode: the file was damaged or written by an incompatible codec. */
+  HUB_ERR_CHUNK_CORRUPT: 'stored chunk does not decode',
+} as const;
+export type StoreErrorCode = keyof typeof STORE_ERROR_CODES;
+
+/** An error with a stable `code`, for callers to branch on without parsing messages. */
+export class StoreError extends Error {
+  readonly code: StoreErrorCode;
+
+  constructor(code: StoreErrorCode, message: string, options?: { cause?: unknown }) {
+    super(`${code}: ${message}`, options);
+    this.name = 'StoreError';
+    this.code = code;
+  }
+}

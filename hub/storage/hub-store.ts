@@ -1,0 +1,345 @@
+import { mkdirSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Statement, Transaction } from 'better-sqlite3';
+import type { ValueType } from '../../protocol/types.js';
+import { CommandLog } from './command-log.js';
+import { CommitWriter } from './commit-writer.js';
+import { Compactor } from './compactor.js';
+import { openDatabase, type Db } from './database.js';
+import { DeviceTable } from './device-table.js';
+import { StoreError } from './errors.js';
+import { EventLog } from './event-log.js';
+import { History } from './history.js';
+import { fromNative, isNumeric, type Native } from './native-value.js';
+import { DEFAULT_RETENTION, Retention } from './retention.js';
+import { Rollups } from './rollups.js';
+import { SeriesCatalog } from './series-catalog.js';
+import type {
+  CommandLogEntry,
+  CommandLogStatus,
+  CommitBatch,
+  DeviceHello,
+  DeviceRecord,
+  HistoryPoint,
+  HistoryQuery,
+  HubStoreOptions,
+  LatestValue,
+  NewCommand,
+  NewDevice,
+  RetentionPolicy,
+  StoredEvent,
+  StoreStats,
+  SynchronousMode,
+} from './types.js';
+
+/** Everything prepared once per open(), after migration. */
+interface Parts {
+  db: Db;
+  devices: DeviceTable;
+  catalog: SeriesCatalog;
+  writer: CommitWriter;
+  compactor: Compactor;
+  retention: Retention;
+  history: History;
+  events: EventLog;
+  commands: CommandLog;
+  tx: {
+    removeDevice: Transaction<(id: string) => boolean>;
+    resolveSeries: Transaction<(deviceId: string, metric: string, type: ValueType) => number>;
+    compact: Transaction<(maxRows: number) => number>;
+    retention: Transaction<(maxRows: number) => number>;
+  };
+  sql: {
+    stored: Statement<[string], [number, number, Native]>;
+    logTail: Statement<[], [number, number, Native]>;
+    counts: Statement<[], { pending: number; chunks: number; stored: number }>;
+    dataVersion: Statement<[], number>;
+    space: Statement<[], { name: string; bytes: number }>;
+  };
+}
+
+/**
+ * Hearth's SQLite storage: devices, readings (an append-only log compacted into compressed chunks and
+ * rollups), events and the command log. Synchronous and free of hub-wide state: it takes a file path and
+ * plain data, so it can move to a worker thread. Constructing it does no I/O; open() does.
+ */
+export class HubStore {
+  readonly #path: string;
+  readonly #retention: RetentionPolicy;
+  readonly #now: () => number;
+  readonly #synchronous: SynchronousMode;
+  #parts: Parts | undefined;
+  /** Bumped whenever log rows come or go, to know when the cached log tail is stale. */
+  #logEpoch = 0;
+  #tail: { epoch: number; latest: Map<number, [number, Native]> } | undefined;
+
+  constructor(opts: HubStoreOptions) {
+    this.#path = opts.path;
+    this.#retention = { ...DEFAULT_RETENTION, ...opts.retention };
+    this.#now = opts.now ?? Date.now;
+    this.#synchronous = opts.synchronous ?? 'NORMAL';
+  }
+
+  /** Opens and migrates the database (creating its directory); throws HUB_ERR_DB_TOO_NEW for a newer schema. */
+  open(): void {
+    if (this.#parts) return;
+    const db = openDatabase(this.#path, this.#synchronous);
+    try {
+      const catalog = new SeriesCatalog(db);
+      const rollups = new Rollups(db);
+      const events = new EventLog(db);
+      const devices = new DeviceTable(db);
+      const compactor = new Compactor(db, catalog, rollups);
+      const retention = new Retention(db);
+      const removeLog = db.prepare<[string]>('DELETE FROM log WHERE series IN (SELECT id FROM series WHERE device_id = ?)');
+      const dropLatest = db.prepare<[number]>('DELETE FROM series_latest WHERE series = ?');
+      this.#parts = {
+        db,
+        devices,
+        catalog,
+        writer: new CommitWriter(db, events),
+        compactor,
+        retention,
+        history: new History(db, rollups),
+        events,
+        commands: new CommandLog(db),
+        tx: {
+          removeDevice: db.transaction((id: string) => {
+            removeLog.run(id); // the log has no foreign key (see the schema): its rows go by hand
+            return devices.remove(id);
+          }),
+          resolveSeries: db.transaction((deviceId: string, metric: string, type: ValueType) => {
+            const found = catalog.find(deviceId, metric);
+            if (!found) return catalog.create(deviceId, metric, type).id;
+            if (found.type === type) return found.id;
+            compactor.moveSeries(found.id);
+            // The stored latest value has the old type, which the metric no longer declares.
+            dropLatest.run(found.id);
+            return catalog.retype(found, type).id;
+          }),
+          compact: db.transaction((maxRows: number) => compactor.moveOldest(maxRows)),
+          retention: db.transaction((maxRows: number) => retention.step(maxRows, this.#now(), this.#retention)),
+        },
+        sql: {
+          stored: db
+            .prepare('SELECT l.series, l.ts, l.value FROM series_latest l JOIN series s ON s.id = l.series WHERE s.device_id = ?')
+            .raw() as unknown as Statement<[string], [number, number, Native]>,
+          // One value per series: SQLite takes the bare column `value` from the row holding max(ts).
+          logTail: db.prepare('SELECT series, max(ts), value FROM log GROUP BY series').raw() as unknown as Statement<[], [number, number, Native]>,
+          counts: db.prepare(
+            'SELECT (SELECT count(*) FROM log) AS pending, (SELECT count(*) FROM chunks) AS chunks, (SELECT total(n) FROM chunks) AS stored',
+          ),
+          dataVersion: db.prepare('PRAGMA data_version').pluck() as unknown as Statement<[], number>,
+          space: db.prepare('SELECT name, sum(pgsize) AS bytes FROM dbstat GROUP BY name ORDER BY bytes DESC'),
+        },
+      };
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+  }
+
+  /** Closes the database; safe to call twice or without open(). */
+  close(): void {
+    const parts = this.#parts;
+    this.#parts = undefined;
+    this.#tail = undefined;
+    parts?.db.close();
+  }
+
+  get #p(): Parts {
+    if (!this.#parts) throw new StoreError('HUB_ERR_STORE_CLOSED', `${this.#path} is not open`);
+    return this.#parts;
+  }
+
+  // ---- devices -------------------------------------------------------------------------------
+
+  /** Throws StoreError HUB_ERR_DEVICE_EXISTS if the id exists, even revoked. */
+  addDevice(d: NewDevice): void {
+    this.#p.devices.add(d);
+  }
+
+  getDevice(id: string): DeviceRecord | undefined {
+    return this.#p.devices.get(id);
+  }
+
+  /** Every device, revoked ones included, ordered by id. */
+  listDevices(): DeviceRecord[] {
+    return this.#p.devices.list();
+  }
+
+  /** Sets revokedAt; false if the device is unknown or already revoked. */
+  revokeDevice(id: string, at: number): boolean {
+    return this.#p.devices.revoke(id, at);
+  }
+
+  /** Deletes the device and everything stored for it, in one transaction; false if unknown. */
+  removeDevice(id: string): boolean {
+    const p = this.#p;
+    const removed = p.tx.removeDevice.immediate(id);
+    p.catalog.forgetDevice(id);
+    this.#logEpoch += 1;
+    return removed;
+  }
+
+  /** Stores what a HELLO declared (capabilities as JSON); false if the device is unknown. */
+  updateDeviceHello(id: string, hello: DeviceHello): boolean {
+    return this.#p.devices.updateHello(id, hello);
+  }
+
+  /** False if the device is unknown. */
+  renameDevice(id: string, name: string): boolean {
+    return this.#p.devices.rename(id, name);
+  }
+
+  // ---- sequence state ------------------------------------------------------------------------
+
+  /** Highest committed seq of every device (0 if none yet). */
+  committedSeqs(): Map<string, number> {
+    return this.#p.devices.committedSeqs();
+  }
+
+  /** Highest committed seq of one device, 0 if none. */
+  committedSeq(id: string): number {
+    return this.#p.devices.committedSeq(id);
+  }
+
+  // ---- readings ------------------------------------------------------------------------------
+
+  /**
+   * Id of the (device, metric) series, created on first use; a Map lookup once cached. If the metric's
+   * value type changed (a firmware update), its log rows are compacted under the old type first.
+   */
+  seriesId(deviceId: string, metric: string, valueType: ValueType): number {
+    const hit = this.#p.catalog.cached(deviceId, metric);
+    if (hit !== undefined && hit.type === valueType) return hit.id;
+    const p = this.#p;
+    try {
+      return p.tx.resolveSeries.immediate(deviceId, metric, valueType);
+    } catch (err) {
+      p.catalog.forgetDevice(deviceId); // the cache may hold what the rollback undid
+      throw err;
+    } finally {
+      this.#logEpoch += 1;
+    }
+  }
+
+  /** Commits readings, events, seqs and lastSeen in ONE transaction: all or nothing (throws). */
+  commit(batch: CommitBatch): void {
+    this.#p.writer.commit(batch);
+    this.#logEpoch += 1;
+  }
+
+  /**
+   * Moves up to maxRows of the oldest log rows into chunks, rollups and series_latest, in one
+   * transaction; returns how many rows left the log.
+   */
+  compactStep(maxRows = 50_000): number {
+    const moved = this.#p.tx.compact.immediate(maxRows);
+    if (moved > 0) this.#logEpoch += 1;
+    return moved;
+  }
+
+  /** Deletes at most maxRows expired rows (chunks, events, rollups); returns how many. */
+  retentionStep(maxRows = 5_000): number {
+    return this.#p.tx.retention.immediate(maxRows);
+  }
+
+  /** Raw points or rollup buckets of one metric; [] for an unknown device or metric. */
+  history(q: HistoryQuery): HistoryPoint[] {
+    const p = this.#p;
+    if (!(q.limit > 0) || q.from > q.to) return [];
+    const info = p.catalog.find(q.deviceId, q.metric);
+    if (!info) return [];
+    if (q.step === 'raw') return p.history.raw(info.id, q.from, q.to, q.limit);
+    return isNumeric(info.type) ? p.history.rolled(info.id, q.step, q.from, q.to, q.limit) : [];
+  }
+
+  /** The newest stored value of each metric of a device, compacted or still in the log, by metric name. */
+  latest(deviceId: string): LatestValue[] {
+    const p = this.#p;
+    const series = p.catalog.ofDevice(deviceId);
+    if (series.length === 0) return [];
+    const stored = new Map<number, [number, Native]>();
+    for (const [id, ts, raw] of p.sql.stored.all(deviceId)) stored.set(id, [ts, raw]);
+    const tail = this.#logTail(p);
+    const out: LatestValue[] = [];
+    for (const s of series) {
+      const a = stored.get(s.id);
+      const b = tail.get(s.id);
+      const newest = a && b ? (b[0] >= a[0] ? b : a) : (a ?? b);
+      if (newest) out.push({ metric: s.metric, ts: newest[0], value: fromNative(s.type, newest[1]) });
+    }
+    return out;
+  }
+
+  /** Newest log row of every series, cached until the log changes: loading all devices at start scans once. */
+  #logTail(p: Parts): Map<number, [number, Native]> {
+    if (this.#tail?.epoch !== this.#logEpoch) {
+      const latest = new Map<number, [number, Native]>();
+      for (const [series, ts, raw] of p.sql.logTail.all()) latest.set(series, [ts, raw]);
+      this.#tail = { epoch: this.#logEpoch, latest };
+    }
+    return this.#tail.latest;
+  }
+
+  // ---- events and commands -------------------------------------------------------------------
+
+  /** Events of a device with ts in [from, to], newest first, at most `limit`. */
+  events(deviceId: string, from: number, to: number, limit: number): StoredEvent[] {
+    return this.#p.events.list(deviceId, from, to, limit);
+  }
+
+  /** Logs a command before it is sent; returns its id, used as the COMMAND frame id (fits a varint). */
+  logCommand(c: NewCommand): number {
+    return this.#p.commands.log(c);
+  }
+
+  /** Records how a command ended; false if unknown or already finished (the first outcome stands). */
+  finishCommand(id: number, status: CommandLogStatus, message: string, at: number): boolean {
+    return this.#p.commands.finish(id, status, message, at);
+  }
+
+  /** The newest `limit` commands of a device, newest first. */
+  commands(deviceId: string, limit: number): CommandLogEntry[] {
+    return this.#p.commands.list(deviceId, limit);
+  }
+
+  // ---- housekeeping --------------------------------------------------------------------------
+
+  /** Sizes and counts; `bytes` is the database file plus its WAL. */
+  stats(): StoreStats {
+    const c = this.#p.sql.counts.get()!;
+    let bytes = 0;
+    for (const file of [this.#path, `${this.#path}-wal`]) {
+      try {
+        bytes += statSync(file).size;
+      } catch {
+        // No WAL file (yet): it counts as zero.
+      }
+    }
+    return { bytes, pendingLogRows: c.pending, chunks: c.chunks, storedReadings: c.stored + c.pending };
+  }
+
+  /** PRAGMA data_version: changes when another connection (the CLI) commits to the database. */
+  dataVersion(): number {
+    return this.#p.sql.dataVersion.get()!;
+  }
+
+  /** Copies the database to destPath with SQLite's online backup; writes may go on meanwhile. */
+  async backup(destPath: string): Promise<void> {
+    const db = this.#p.db;
+    mkdirSync(dirname(destPath), { recursive: true });
+    await db.backup(destPath);
+  }
+
+  /** Bytes of each table and index in the database file (SQLite's dbstat), largest first. */
+  spaceUsage(): Array<{ name: string; bytes: number }> {
+    return this.#p.sql.space.all();
+  }
+
+  /** Checkpoints the WAL into the database file and truncates it (for size measurements and quiet moments). */
+  checkpoint(): void {
+    this.#p.db.pragma('wal_checkpoint(TRUNCATE)');
+  }
+}
