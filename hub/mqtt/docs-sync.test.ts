@@ -1,0 +1,39 @@
+// docs/mqtt.md and the code must agree: error codes both ways, and the topic table's retained column.
+import { describe, expect, it } from '@jest/globals';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { USER_ERROR_CODES } from '../users/user-store.js';
+import { MQTT_LOG_CODES } from './embedded-broker.js';
+import { RETAINED, Topics, type TopicKind } from './topics.js';
+
+const docs = fs.readFileSync(path.join(fileURLToPath(new URL('.', import.meta.url)), '../../docs/mqtt.md'), 'utf8');
+
+describe('docs/mqtt.md', () => {
+  it('tables every error code of the code, and no other', () => {
+    const inCode = new Set<string>([...MQTT_LOG_CODES, ...USER_ERROR_CODES]);
+    const inDocs = new Set([...docs.matchAll(/^\| `(HUB_ERR_(?:MQTT|USER)[A-Z_]*)` \|/gm)].map((m) => m[1]!));
+    expect([...inDocs].sort()).toEqual([...inCode].sort());
+  });
+
+  it("topic table: every topic kind appears with the code's retained flag", () => {
+    const t = new Topics('<base>', '<prefix>');
+    const rows: Record<TopicKind, string> = {
+      state: t.state('<device>'),
+      metric: t.metric('<device>', '<metric>')!,
+      availability: t.availability('<device>'),
+      event: t.event('<device>', '<name>'),
+      set: t.set('<device>', '<command>'),
+      setResult: t.setResult('<device>', '<command>'),
+      bridgeState: t.bridgeState(),
+      bridgeDevices: t.bridgeDevices(),
+      discovery: t.discovery('<component>', '<node_id>', '<object_id>'),
+    };
+    for (const [kind, topic] of Object.entries(rows) as [TopicKind, string][]) {
+      const row = docs.split('\n').find((l) => l.startsWith(`| \`${topic}\` |`));
+      expect({ kind, row: row ?? 'missing' }).toEqual({ kind, row: expect.stringMatching(/^\| `[^`]+` \| (yes|no|\(in\)) \|/) });
+      const flag = row!.split('|')[2]!.trim();
+      expect({ kind, retained: flag === 'yes' }).toEqual({ kind, retained: RETAINED[kind] });
+    }
+  });
+});

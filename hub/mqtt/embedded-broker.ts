@@ -1,0 +1,260 @@
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
+import net, { type AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import tls from 'node:tls';
+import { Aedes, type AuthenticateError, type Client } from 'aedes';
+import websocketStream from 'websocket-stream';
+import type { Role } from '../users/user-store.js';
+import type { Acl } from './acl.js';
+import type { MqttLogger } from './logger.js';
+import type { Publisher } from './publisher.js';
+
+/** Checks MQTT credentials; UserStore satisfies it. */
+export interface MqttAuthenticator {
+  verify(name: string, password: string): Promise<Role | null>;
+}
+
+export interface EmbeddedBrokerOptions {
+  host: string;
+  /** null: no plain TCP listener. */
+  tcpPort: number | null;
+  /** null: no TLS listener. */
+  tlsPort: number | null;
+  tls: { key: string | Buffer; cert: string | Buffer } | null;
+  /** The hub's HTTP(S) server for MQTT over WebSocket at wsPath; null: none. */
+  wsServer: HttpServer | HttpsServer | null;
+  wsPath: string;
+  /** Largest WebSocket message accepted. */
+  wsMaxPayload: number;
+  users: MqttAuthenticator;
+  allowAnonymous: boolean;
+  anonymousRole: Role;
+  /** Roles that may connect at all; a known user with another role gets CONNACK 5. */
+  allowedRoles: readonly Role[];
+  acl: Acl;
+  logger: MqttLogger;
+  /** A client's publish that passed the ACL (commands). */
+  onClientPublish: (topic: string, payload: Buffer, source: string) => void;
+}
+
+export interface EmbeddedBrokerAddresses {
+  tcp: AddressInfo | null;
+  tls: AddressInfo | null;
+  /** The WebSocket path, when MQTT over WebSocket is attached. */
+  ws: string | null;
+}
+
+interface Session {
+  user: string | null;
+  role: Role;
+}
+
+// CONNACK return codes of MQTT 3.1.1 (aedes's AuthErrorCode enum is type-only).
+const CONNACK_IDENTIFIER_REJECTED = 2;
+const CONNACK_SERVER_UNAVAILABLE = 3;
+const CONNACK_BAD_USERNAME_OR_PASSWORD = 4;
+const CONNACK_NOT_AUTHORIZED = 5;
+
+/** Stable codes in the broker's log lines (tabled in docs/mqtt.md). */
+export const MQTT_LOG_CODES = [
+  'HUB_ERR_MQTT_CLIENT_ID',
+  'HUB_ERR_MQTT_BAD_CREDENTIALS',
+  'HUB_ERR_MQTT_NOT_AUTHORIZED',
+  'HUB_ERR_MQTT_AUTH_FAILED',
+  'HUB_ERR_MQTT_PUBLISH_DENIED',
+  'HUB_ERR_MQTT_SUBSCRIBE_DENIED',
+] as const;
+type MqttLogCode = (typeof MQTT_LOG_CODES)[number];
+
+/**
+ * The embedded aedes broker: MQTT over TCP, TLS and WebSocket (on the hub's HTTPS server), with users,
+ * roles and the ACL. The hub publishes through broker.publish() directly, past the ACL.
+ */
+export class EmbeddedBroker implements Publisher {
+  readonly #opts: EmbeddedBrokerOptions;
+  #broker: Aedes | null = null;
+  #tcp: net.Server | null = null;
+  #tls: tls.Server | null = null;
+  #wss: { handleUpgrade: Function; emit: Function; close: (cb?: () => void) => void } | null = null;
+  #onUpgrade: ((req: IncomingMessage, socket: Duplex, head: Buffer) => void) | null = null;
+  readonly #sessions = new WeakMap<Client, Session>();
+  /** Clients that sent an empty client id with clean=false, refused in authenticate [MQTT-3.1.3-8]. */
+  readonly #emptyIdPersistent = new WeakSet<Client>();
+
+  constructor(opts: EmbeddedBrokerOptions) {
+    this.#opts = opts;
+  }
+
+  /** Creates the broker and opens the listeners; rejects (having closed what it opened) when one cannot bind. */
+  async start(): Promise<void> {
+    const o = this.#opts;
+    if (o.tlsPort !== null && !o.tls) throw new Error('HUB_ERR_CONFIG: the MQTT TLS listener needs a key and a certificate');
+    const broker = await Aedes.createBroker({
+      preConnect: (client, packet, done) => {
+        if (!packet.clientId && !packet.clean) this.#emptyIdPersistent.add(client);
+        done(null, true);
+      },
+      authenticate: (client, username, password, done) => this.#authenticate(client, username, password, done),
+      authorizePublish: (client, packet, done) => {
+        const session = client ? this.#sessions.get(client) : undefined;
+        if (!client || !session || !o.acl.canPublish(session.role, packet.topic)) {
+          this.#refuse('HUB_ERR_MQTT_PUBLISH_DENIED', client, session, { topic: packet.topic }, 'MQTT publish refused');
+          done(new Error(`HUB_ERR_MQTT_PUBLISH_DENIED: ${session?.role ?? 'this client'} may not publish to ${packet.topic}`));
+          return;
+        }
+        // A retained command would be replayed to the hub on every restart.
+        packet.retain = false;
+        done(null);
+      },
+      authorizeSubscribe: (client, sub, done) => {
+        const session = this.#sessions.get(client);
+        if (!session || !o.acl.canSubscribe(session.role, sub.topic)) {
+          this.#refuse('HUB_ERR_MQTT_SUBSCRIBE_DENIED', client, session, { filter: sub.topic }, 'MQTT subscription refused');
+          done(null, null); // SUBACK 0x80 for this filter
+          return;
+        }
+        done(null, sub);
+      },
+    });
+    this.#broker = broker;
+    broker.on('publish', (packet, client) => {
+      if (!client) return;
+      const session = this.#sessions.get(client);
+      o.onClientPublish(packet.topic, packet.payload as Buffer, `mqtt:${session?.user ?? client.id}`);
+    });
+    broker.on('clientError', (client, err) => o.logger.debug({ clientId: client.id, err: err.message }, 'MQTT client error'));
+    broker.on('connectionError', (client, err) => o.logger.debug({ clientId: client.id, err: err.message }, 'MQTT connection error'));
+
+    try {
+      if (o.tcpPort !== null) this.#tcp = await listen(net.createServer(broker.handle), o.tcpPort, o.host);
+      if (o.tlsPort !== null && o.tls) {
+        this.#tls = await listen(tls.createServer({ key: o.tls.key, cert: o.tls.cert }, broker.handle), o.tlsPort, o.host);
+      }
+      if (o.wsServer) this.#attachWebSocket(o.wsServer, broker);
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+  }
+
+  /** Closes the listeners and the broker (disconnecting every client); the HTTP(S) server stays open. */
+  async stop(): Promise<void> {
+    const broker = this.#broker;
+    this.#broker = null;
+    if (this.#onUpgrade && this.#opts.wsServer) this.#opts.wsServer.off('upgrade', this.#onUpgrade);
+    this.#onUpgrade = null;
+    if (broker) await new Promise<void>((resolve) => broker.close(() => resolve()));
+    const wss = this.#wss;
+    this.#wss = null;
+    await Promise.all([
+      close(this.#tcp),
+      close(this.#tls),
+      wss ? new Promise<void>((resolve) => wss.close(() => resolve())) : undefined,
+    ]);
+    this.#tcp = null;
+    this.#tls = null;
+  }
+
+  /** Bound addresses of the listeners that are open. */
+  addresses(): EmbeddedBrokerAddresses {
+    return {
+      tcp: (this.#tcp?.address() as AddressInfo | null) ?? null,
+      tls: (this.#tls?.address() as AddressInfo | null) ?? null,
+      ws: this.#wss ? this.#opts.wsPath : null,
+    };
+  }
+
+  /** Publishes as the hub (no ACL). */
+  publish(topic: string, payload: string, retain: boolean): Promise<void> {
+    const broker = this.#broker;
+    if (!broker) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      broker.publish(
+        { cmd: 'publish', topic, payload: Buffer.from(payload), qos: 0, retain, dup: false },
+        (err) => (err ? reject(err) : resolve()),
+      );
+    });
+  }
+
+  #authenticate(
+    client: Client,
+    username: string | undefined,
+    password: Buffer | undefined,
+    done: (error: AuthenticateError | null, success: boolean | null) => void,
+  ): void {
+    const o = this.#opts;
+    const refuse = (code: MqttLogCode, returnCode: number, message: string) => {
+      this.#refuse(code, client, undefined, { user: username ?? null }, message);
+      done(Object.assign(new Error(`${code}: ${message}`), { returnCode }) as AuthenticateError, null);
+    };
+    if (this.#emptyIdPersistent.has(client)) {
+      refuse('HUB_ERR_MQTT_CLIENT_ID', CONNACK_IDENTIFIER_REJECTED, 'an empty client id needs clean session');
+      return;
+    }
+    if (username === undefined || username === '') {
+      if (!o.allowAnonymous) return refuse('HUB_ERR_MQTT_NOT_AUTHORIZED', CONNACK_NOT_AUTHORIZED, 'anonymous clients are not allowed');
+      this.#sessions.set(client, { user: null, role: o.anonymousRole });
+      done(null, true);
+      return;
+    }
+    o.users.verify(username, password ? password.toString('utf8') : '').then(
+      (role) => {
+        if (role === null) return refuse('HUB_ERR_MQTT_BAD_CREDENTIALS', CONNACK_BAD_USERNAME_OR_PASSWORD, 'bad user name or password');
+        if (!o.allowedRoles.includes(role)) {
+          return refuse('HUB_ERR_MQTT_NOT_AUTHORIZED', CONNACK_NOT_AUTHORIZED, `role ${role} may not use MQTT`);
+        }
+        this.#sessions.set(client, { user: username, role });
+        o.logger.debug({ clientId: client.id, user: username, role }, 'MQTT client authenticated');
+        done(null, true);
+      },
+      (err: unknown) => {
+        o.logger.error({ err }, 'user verification failed');
+        refuse('HUB_ERR_MQTT_AUTH_FAILED', CONNACK_SERVER_UNAVAILABLE, 'cannot check credentials now');
+      },
+    );
+  }
+
+  #refuse(code: MqttLogCode, client: Client | null, session: Session | undefined, detail: object, message: string): void {
+    this.#opts.logger.warn({ code, clientId: client?.id ?? null, user: session?.user ?? null, role: session?.role ?? null, ...detail }, message);
+  }
+
+  /**
+   * MQTT over WebSocket shares the hub's HTTPS server with the device endpoint: a noServer ws server that
+   * takes only upgrades to wsPath, leaving every other path to the gateway's own upgrade listener.
+   */
+  #attachWebSocket(server: HttpServer | HttpsServer, broker: Aedes): void {
+    const o = this.#opts;
+    // websocket-stream's typings predate ws 8; its Server is a ws WebSocketServer emitting 'stream'.
+    const wss = (websocketStream as any).createServer({ noServer: true, maxPayload: o.wsMaxPayload });
+    wss.on('stream', (stream: Duplex, req: IncomingMessage) => broker.handle(stream, req));
+    wss.on('error', (err: Error) => o.logger.warn({ err: err.message }, 'MQTT WebSocket error'));
+    this.#wss = wss;
+    this.#onUpgrade = (req, socket, head) => {
+      if (pathOf(req.url) !== o.wsPath) return;
+      wss.handleUpgrade(req, socket, head, (ws: unknown) => wss.emit('connection', ws, req));
+    };
+    server.on('upgrade', this.#onUpgrade);
+  }
+}
+
+function pathOf(url: string | undefined): string {
+  const q = (url ?? '').indexOf('?');
+  return q === -1 ? (url ?? '') : (url ?? '').slice(0, q);
+}
+
+function listen<S extends net.Server>(server: S, port: number, host: string): Promise<S> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error) => reject(err);
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve(server);
+    });
+  });
+}
+
+function close(server: net.Server | null): Promise<void> {
+  if (!server) return Promise.resolve();
+  return new Promise((resolve) => server.close(() => resolve()));
+}

@@ -1,0 +1,298 @@
+import type { CommittedEvent, DeviceInfo, HubEvents } from '../events.js';
+import type { HubFacade } from '../facade.js';
+import { valueToJson } from '../values.js';
+import { parseCommandPayload } from './command-payload.js';
+import { discoveryFor } from './discovery.js';
+import type { MqttLogger } from './logger.js';
+import type { Publisher } from './publisher.js';
+import {
+  RETAINED,
+  encodePayload,
+  isTopicSafeId,
+  type BridgeDevice,
+  type CommandResultPayload,
+  type DeviceStatePayload,
+  type TopicMessage,
+  type Topics,
+} from './topics.js';
+
+export interface HubMirrorOptions {
+  facade: HubFacade;
+  publisher: Publisher;
+  topics: Topics;
+  /** Publish Home Assistant discovery configs. */
+  discovery: boolean;
+  logger: MqttLogger;
+}
+
+/** Retained topics published for one device, so that they can be cleared when it or a capability goes. */
+interface DeviceTopics {
+  discovery: Set<string>;
+  metrics: Set<string>;
+}
+
+/**
+ * Mirrors the hub into the MQTT topic tree through a Publisher: listens to the EventBus only (so what it
+ * publishes was committed), and turns command messages into HubFacade.sendCommand calls. Publishes go
+ * through one queue so that retained topics are set and cleared in the order the events happened.
+ */
+export class HubMirror {
+  readonly #facade: HubFacade;
+  readonly #publisher: Publisher;
+  readonly #topics: Topics;
+  readonly #discovery: boolean;
+  readonly #log: MqttLogger;
+  #queue: Promise<void> = Promise.resolve();
+  #detach: (() => void)[] = [];
+  readonly #published = new Map<string, DeviceTopics>();
+  /** Metrics with new readings per device, waiting for their state publish (coalesces bursts). */
+  readonly #dirty = new Map<string, Set<string>>();
+  #devicesListPending = false;
+  readonly #skipped = new Set<string>();
+
+  constructor(opts: HubMirrorOptions) {
+    this.#facade = opts.facade;
+    this.#publisher = opts.publisher;
+    this.#topics = opts.topics;
+    this.#discovery = opts.discovery;
+    this.#log = opts.logger;
+  }
+
+  /** Starts following the EventBus. */
+  attach(): void {
+    if (this.#detach.length > 0) return;
+    const bus = this.#facade.bus;
+    this.#detach = [
+      bus.on('readings', (p) => this.#onReadings(p)),
+      bus.on('event', (p) => this.#onEvents(p)),
+      bus.on('availability', (p) => this.#onAvailability(p)),
+      bus.on('device.updated', (p) => this.#enqueue(() => this.#syncDevice(p.device, true))),
+      bus.on('device.removed', (p) => this.#enqueue(() => this.#removeDevice(p.deviceId))),
+    ];
+  }
+
+  /** Stops following the EventBus; queued publishes still go out (see idle()). */
+  detach(): void {
+    for (const off of this.#detach) off();
+    this.#detach = [];
+  }
+
+  /** Publishes every retained topic: bridge online, then per device discovery, availability and state, then the list. */
+  publishAll(): Promise<void> {
+    return this.#enqueue(async () => {
+      await this.#send({ kind: 'bridgeState', topic: this.#topics.bridgeState(), payload: 'online' });
+      for (const device of this.#facade.devices()) {
+        await this.#syncDevice(device, false);
+        await this.#publishState(device.id, null);
+      }
+      await this.#publishDevicesList();
+    });
+  }
+
+  /** Marks the hub offline (retained), after everything queued before. */
+  publishOffline(): Promise<void> {
+    return this.#enqueue(() => this.#send({ kind: 'bridgeState', topic: this.#topics.bridgeState(), payload: 'offline' }));
+  }
+
+  /** Resolves when everything queued so far has been published. */
+  idle(): Promise<void> {
+    return this.#queue;
+  }
+
+  /** Runs the command a client published on `<base>/<device>/set/<command>` and publishes its result. */
+  async handleCommand(deviceId: string, command: string, payload: Uint8Array, source: string): Promise<void> {
+    const result = await this.#runCommand(deviceId, command, payload, source);
+    if (result.status !== 'ok') {
+      this.#log.info({ deviceId, command, source, status: result.status, message: result.message }, 'MQTT command not done');
+    }
+    await this.#enqueue(() =>
+      this.#send({ kind: 'setResult', topic: this.#topics.setResult(deviceId, command), payload: result }),
+    );
+  }
+
+  async #runCommand(deviceId: string, command: string, payload: Uint8Array, source: string): Promise<CommandResultPayload> {
+    const device = this.#facade.device(deviceId);
+    if (!device) return { id: null, status: 'invalid', message: `unknown device ${deviceId}` };
+    const cap = device.capabilities.find((c) => c.name === command);
+    const parsed = parseCommandPayload(cap, payload);
+    if (!parsed.ok) return { id: null, status: 'invalid', message: parsed.problem };
+    try {
+      const outcome = await this.#facade.sendCommand(deviceId, command, parsed.input, source);
+      return { id: outcome.commandId, status: outcome.status, message: outcome.message };
+    } catch (err) {
+      this.#log.error({ err, deviceId, command }, 'sendCommand threw');
+      return { id: null, status: 'failed', message: 'internal error while sending the command' };
+    }
+  }
+
+  #onReadings({ deviceId, readings }: HubEvents['readings']): void {
+    let metrics = this.#dirty.get(deviceId);
+    const scheduled = metrics !== undefined;
+    if (!metrics) {
+      metrics = new Set();
+      this.#dirty.set(deviceId, metrics);
+    }
+    for (const r of readings) metrics.add(r.metric);
+    if (scheduled) return;
+    void this.#enqueue(() => {
+      const pending = this.#dirty.get(deviceId);
+      this.#dirty.delete(deviceId);
+      return this.#publishState(deviceId, pending ?? new Set());
+    });
+  }
+
+  #onEvents({ deviceId, events }: HubEvents['event']): void {
+    void this.#enqueue(async () => {
+      const device = this.#deviceFor(deviceId);
+      if (!device) return;
+      for (const e of events) await this.#publishEvent(device, e);
+    });
+  }
+
+  #onAvailability({ device, online }: HubEvents['availability']): void {
+    void this.#enqueue(async () => {
+      if (!this.#usable(device.id)) return;
+      await this.#send({ kind: 'availability', topic: this.#topics.availability(device.id), payload: online ? 'online' : 'offline' });
+    });
+    this.#scheduleDevicesList();
+  }
+
+  /** Publishes discovery (clearing configs and metric topics of capabilities that went) and availability. */
+  async #syncDevice(device: DeviceInfo, announceList: boolean): Promise<void> {
+    if (!this.#usable(device.id)) return;
+    const known = this.#published.get(device.id) ?? { discovery: new Set<string>(), metrics: new Set<string>() };
+    this.#published.set(device.id, known);
+    if (this.#discovery) {
+      const entries = discoveryFor(device, this.#topics);
+      const fresh = new Set(entries.map((e) => e.topic));
+      for (const topic of known.discovery) {
+        if (!fresh.has(topic)) await this.#send({ kind: 'discovery', topic, payload: null });
+      }
+      for (const e of entries) await this.#send({ kind: 'discovery', topic: e.topic, payload: e.config });
+      known.discovery = fresh;
+    }
+    const names = new Set(device.capabilities.map((c) => c.name));
+    for (const topic of [...known.metrics]) {
+      const metric = topic.slice(topic.lastIndexOf('/') + 1);
+      if (!names.has(metric)) {
+        await this.#clear(topic);
+        known.metrics.delete(topic);
+      }
+    }
+    await this.#send({
+      kind: 'availability',
+      topic: this.#topics.availability(device.id),
+      payload: device.online ? 'online' : 'offline',
+    });
+    if (announceList) this.#scheduleDevicesList();
+  }
+
+  /** Clears every retained topic of a removed device. */
+  async #removeDevice(deviceId: string): Promise<void> {
+    this.#dirty.delete(deviceId);
+    const known = this.#published.get(deviceId);
+    this.#published.delete(deviceId);
+    if (known && this.#usable(deviceId)) {
+      for (const topic of known.discovery) await this.#send({ kind: 'discovery', topic, payload: null });
+      for (const topic of known.metrics) await this.#clear(topic);
+      await this.#clear(this.#topics.state(deviceId));
+      await this.#clear(this.#topics.availability(deviceId));
+    }
+    this.#scheduleDevicesList();
+  }
+
+  /** State JSON plus the plain topic of each metric in `metrics` (every metric when null). */
+  async #publishState(deviceId: string, metrics: Set<string> | null): Promise<void> {
+    if (!this.#deviceFor(deviceId)) return;
+    const state: DeviceStatePayload = this.#facade.currentState(deviceId);
+    const known = this.#published.get(deviceId) ?? { discovery: new Set<string>(), metrics: new Set<string>() };
+    this.#published.set(deviceId, known);
+    // Distinct topics: handed to the broker together rather than one round trip each.
+    const sends: Promise<void>[] = [];
+    for (const [metric, current] of Object.entries(state)) {
+      if (metrics && !metrics.has(metric)) continue;
+      const topic = this.#topics.metric(deviceId, metric);
+      if (topic === null) continue;
+      known.metrics.add(topic);
+      sends.push(this.#send({ kind: 'metric', topic, payload: current.value }));
+    }
+    sends.push(this.#send({ kind: 'state', topic: this.#topics.state(deviceId), payload: state }));
+    await Promise.all(sends);
+  }
+
+  async #publishEvent(device: DeviceInfo, e: CommittedEvent): Promise<void> {
+    const cap = device.capabilities.find((c) => c.name === e.name);
+    await this.#send({
+      kind: 'event',
+      topic: this.#topics.event(device.id, e.name),
+      payload: { value: valueToJson(cap, e.value), ts: e.ts },
+    });
+  }
+
+  #scheduleDevicesList(): void {
+    if (this.#devicesListPending) return;
+    this.#devicesListPending = true;
+    void this.#enqueue(() => {
+      this.#devicesListPending = false;
+      return this.#publishDevicesList();
+    });
+  }
+
+  async #publishDevicesList(): Promise<void> {
+    const list: BridgeDevice[] = this.#facade
+      .devices()
+      .filter((d) => this.#usable(d.id))
+      .map((d) => ({
+        id: d.id,
+        name: d.name,
+        type: d.type,
+        model: d.model,
+        firmware: d.firmware,
+        online: d.online,
+        lastSeen: d.lastSeen,
+        capabilities: d.capabilities.map((c) => ({
+          name: c.name,
+          valueType: c.valueType,
+          unit: c.unit,
+          deviceClass: c.deviceClass,
+          writable: c.writable,
+          event: c.event,
+          ...(c.min !== undefined ? { min: c.min } : {}),
+          ...(c.max !== undefined ? { max: c.max } : {}),
+          ...(c.options !== undefined ? { options: [...c.options] } : {}),
+        })),
+      }));
+    await this.#send({ kind: 'bridgeDevices', topic: this.#topics.bridgeDevices(), payload: list });
+  }
+
+  #deviceFor(deviceId: string): DeviceInfo | undefined {
+    return this.#usable(deviceId) ? this.#facade.device(deviceId) : undefined;
+  }
+
+  /** Device ids that cannot be one topic level are left out of the tree (logged once). */
+  #usable(deviceId: string): boolean {
+    if (isTopicSafeId(deviceId)) return true;
+    if (!this.#skipped.has(deviceId)) {
+      this.#skipped.add(deviceId);
+      this.#log.warn({ deviceId }, 'device id cannot be an MQTT topic level; the device is not published on MQTT');
+    }
+    return false;
+  }
+
+  #send(message: TopicMessage): Promise<void> {
+    return this.#publisher.publish(message.topic, encodePayload(message), RETAINED[message.kind]);
+  }
+
+  /** An empty retained payload deletes the retained message [MQTT-3.3.1-10]. */
+  #clear(topic: string): Promise<void> {
+    return this.#publisher.publish(topic, '', true);
+  }
+
+  #enqueue(job: () => Promise<void>): Promise<void> {
+    const run = this.#queue.then(job).catch((err: unknown) => {
+      this.#log.error({ err }, 'MQTT publish failed');
+    });
+    this.#queue = run;
+    return run;
+  }
+}

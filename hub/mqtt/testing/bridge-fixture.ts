@@ -1,0 +1,97 @@
+// One MqttBridge on loopback with every listener (TCP, TLS, WSS on an https server), real users and a fake
+// hub, for the bridge's integration tests. Everything it opens, close() closes.
+import fs from 'node:fs';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { connectAsync, type IClientOptions, type MqttClient } from 'mqtt';
+import { generate } from 'selfsigned';
+import { UserStore } from '../../users/user-store.js';
+import { MqttBridge, type MqttBridgeOptions } from '../mqtt-bridge.js';
+import { FakeHubFacade } from './fake-hub-facade.js';
+import { memoryLogger } from './mqtt-test-kit.js';
+
+export const PASSWORDS = { admin: 'pw-admin', integration: 'pw-integration', viewer: 'pw-viewer' } as const;
+export type TestUser = keyof typeof PASSWORDS;
+
+/** A self-signed EC certificate for 127.0.0.1 (EC: much faster to make than RSA). */
+export async function makeCert(): Promise<{ key: string; cert: string }> {
+  const pems = await generate([{ name: 'commonName', value: '127.0.0.1' }], {
+    keyType: 'ec',
+    algorithm: 'sha256',
+    extensions: [{ name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }] }],
+  });
+  return { key: pems.private, cert: pems.cert };
+}
+
+export class BridgeFixture {
+  readonly facade = new FakeHubFacade();
+  readonly logger = memoryLogger();
+  dir = '';
+  users!: UserStore;
+  tlsPems!: { key: string; cert: string };
+  https!: https.Server;
+  bridge!: MqttBridge;
+  readonly #clients: MqttClient[] = [];
+
+  /** Users named after their roles (admin, integration, viewer); the bridge with TCP, TLS and WSS on port 0. */
+  async open(extra: Partial<MqttBridgeOptions> = {}): Promise<void> {
+    this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hearth-mqtt-'));
+    this.users = new UserStore({ dataDir: this.dir });
+    this.users.load();
+    await Promise.all(
+      (Object.keys(PASSWORDS) as TestUser[]).map((role) => this.users.add(role, PASSWORDS[role], role)),
+    );
+    this.tlsPems = await makeCert();
+    this.https = https.createServer({ key: this.tlsPems.key, cert: this.tlsPems.cert });
+    await new Promise<void>((resolve) => this.https.listen(0, '127.0.0.1', resolve));
+    this.bridge = new MqttBridge({
+      facade: this.facade,
+      users: this.users,
+      tcpPort: 0,
+      tlsPort: 0,
+      tls: this.tlsPems,
+      wsServer: this.https,
+      logger: this.logger,
+      ...extra,
+    });
+    await this.bridge.start();
+  }
+
+  get tcpPort(): number {
+    return (this.bridge.addresses().tcp as AddressInfo).port;
+  }
+
+  get tlsPort(): number {
+    return (this.bridge.addresses().tls as AddressInfo).port;
+  }
+
+  get httpsPort(): number {
+    return (this.https.address() as AddressInfo).port;
+  }
+
+  /** An mqtt.js client over TCP (or another url), closed by close(). No reconnects. */
+  async client(user: TestUser | null, opts: IClientOptions & { url?: string } = {}): Promise<MqttClient> {
+    const { url, ...rest } = opts;
+    const c = await connectAsync(url ?? `mqtt://127.0.0.1:${this.tcpPort}`, {
+      protocolVersion: 4,
+      reconnectPeriod: 0,
+      connectTimeout: 5000,
+      ...(user ? { username: user, password: PASSWORDS[user] } : {}),
+      ...rest,
+    });
+    this.#clients.push(c);
+    return c;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.#clients.map((c) => c.endAsync(true)));
+    await this.bridge?.stop();
+    if (this.https) {
+      this.https.closeAllConnections();
+      await new Promise<void>((resolve) => this.https.close(() => resolve()));
+    }
+    if (this.dir) fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}

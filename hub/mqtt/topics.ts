@@ -1,0 +1,197 @@
+// The MQTT topic tree (docs/mqtt.md): one typed map from topic kind to payload type, and the builders of
+// each topic. Shared by the bridge, the dashboard and the tests; pure (no Node APIs) so a browser can use it.
+import type { CommandOutcomeStatus } from '../events.js';
+import type { JsonValue } from '../values.js';
+import type { ValueType } from '../../protocol/types.js';
+import type { DiscoveryConfig } from './discovery.js';
+
+export type Availability = 'online' | 'offline';
+
+/** One metric's current value in `<base>/<device>/state`. */
+export interface MetricState {
+  value: JsonValue;
+  ts: number;
+}
+
+/** `<base>/<device>/state`: every current value of the device, by metric name. */
+export type DeviceStatePayload = Record<string, MetricState>;
+
+/** `<base>/<device>/event/<name>`. */
+export interface DeviceEventPayload {
+  value: JsonValue;
+  ts: number;
+}
+
+/** `<base>/<device>/set/<command>/result`. `id` is the hub's command id, null when refused before sending. */
+export interface CommandResultPayload {
+  id: number | null;
+  status: CommandOutcomeStatus;
+  message: string;
+}
+
+export interface CapabilitySummary {
+  name: string;
+  valueType: ValueType;
+  unit: string;
+  deviceClass: string;
+  writable: boolean;
+  event: boolean;
+  min?: number;
+  max?: number;
+  options?: string[];
+}
+
+/** One entry of `<base>/bridge/devices`. */
+export interface BridgeDevice {
+  id: string;
+  name: string;
+  type: string;
+  model: string;
+  firmware: string;
+  online: boolean;
+  lastSeen: number | null;
+  capabilities: CapabilitySummary[];
+}
+
+/** Topic kind -> payload type. `metric` is sent as a plain value (bool as ON/OFF), the rest as JSON. */
+export interface TopicPayloads {
+  state: DeviceStatePayload;
+  metric: JsonValue;
+  availability: Availability;
+  event: DeviceEventPayload;
+  /** Inbound: a plain value or JSON (see parseCommandPayload). */
+  set: string;
+  setResult: CommandResultPayload;
+  bridgeState: Availability;
+  bridgeDevices: BridgeDevice[];
+  /** null clears the retained config (empty payload), which removes the entity from Home Assistant. */
+  discovery: DiscoveryConfig | null;
+}
+export type TopicKind = keyof TopicPayloads;
+
+/** A message of the tree: its kind fixes the payload type. */
+export type TopicMessage = { [K in TopicKind]: { kind: K; topic: string; payload: TopicPayloads[K] } }[TopicKind];
+
+/** Which kinds the broker keeps for late subscribers. */
+export const RETAINED: Readonly<Record<TopicKind, boolean>> = {
+  state: true,
+  metric: true,
+  availability: true,
+  event: false,
+  set: false,
+  setResult: false,
+  bridgeState: true,
+  bridgeDevices: true,
+  discovery: true,
+};
+
+/** Metric names that would collide with a fixed topic of the device: they appear only in `state`. */
+export const RESERVED_METRIC_NAMES: readonly string[] = ['state', 'availability', 'event', 'set'];
+
+/** The device-level segment the bridge's own topics use; no device may have this id. */
+export const BRIDGE_SEGMENT = 'bridge';
+
+export const DEFAULT_BASE_TOPIC = 'hearth';
+export const DEFAULT_DISCOVERY_PREFIX = 'homeassistant';
+
+/** Where an inbound topic points, when it is one the hub reads. */
+export type ParsedTopic = { kind: 'set'; device: string; command: string };
+
+/** Builds and parses the topics of one hub (one base topic, one discovery prefix). */
+export class Topics {
+  readonly base: string;
+  readonly discoveryPrefix: string;
+
+  constructor(base: string = DEFAULT_BASE_TOPIC, discoveryPrefix: string = DEFAULT_DISCOVERY_PREFIX) {
+    this.base = base;
+    this.discoveryPrefix = discoveryPrefix;
+  }
+
+  state(device: string): string {
+    return `${this.base}/${device}/state`;
+  }
+
+  /** Null for a reserved metric name, which has no topic of its own. */
+  metric(device: string, metric: string): string | null {
+    return RESERVED_METRIC_NAMES.includes(metric) ? null : `${this.base}/${device}/${metric}`;
+  }
+
+  availability(device: string): string {
+    return `${this.base}/${device}/availability`;
+  }
+
+  event(device: string, name: string): string {
+    return `${this.base}/${device}/event/${name}`;
+  }
+
+  set(device: string, command: string): string {
+    return `${this.base}/${device}/set/${command}`;
+  }
+
+  setResult(device: string, command: string): string {
+    return `${this.base}/${device}/set/${command}/result`;
+  }
+
+  /** Filter matching every command topic (and no result topic). */
+  setFilter(): string {
+    return `${this.base}/+/set/+`;
+  }
+
+  bridgeState(): string {
+    return `${this.base}/${BRIDGE_SEGMENT}/state`;
+  }
+
+  bridgeDevices(): string {
+    return `${this.base}/${BRIDGE_SEGMENT}/devices`;
+  }
+
+  discovery(component: string, nodeId: string, objectId: string): string {
+    return `${this.discoveryPrefix}/${component}/${nodeId}/${objectId}/config`;
+  }
+
+  /** Home Assistant's birth/will topic, which HA clients publish to. */
+  discoveryStatus(): string {
+    return `${this.discoveryPrefix}/status`;
+  }
+
+  /** The command a topic addresses, or null when the hub does not read that topic. */
+  parse(topic: string): ParsedTopic | null {
+    const prefix = `${this.base}/`;
+    if (!topic.startsWith(prefix)) return null;
+    const rest = topic.slice(prefix.length).split('/');
+    if (rest.length !== 3 || rest[1] !== 'set') return null;
+    const [device, , command] = rest as [string, string, string];
+    if (!isTopicSafeId(device) || command === '') return null;
+    return { kind: 'set', device, command };
+  }
+}
+
+/** True when an id can be one topic level of the tree: non-empty, no wildcard, separator or `$`, not 'bridge'. */
+export function isTopicSafeId(id: string): boolean {
+  return id !== '' && id !== BRIDGE_SEGMENT && !/[/+#\u0000]/.test(id) && !id.startsWith('$');
+}
+
+/** The plain form of a value on `<base>/<device>/<metric>`: ON/OFF for bool, numbers in JS notation, text as-is. */
+export function formatPlain(value: JsonValue): string {
+  if (typeof value === 'boolean') return value ? 'ON' : 'OFF';
+  return String(value);
+}
+
+/** Serializes a message's payload: plain for metrics and availability, JSON otherwise, '' for a cleared config. */
+export function encodePayload(message: TopicMessage): string {
+  switch (message.kind) {
+    case 'metric':
+      return formatPlain(message.payload);
+    case 'availability':
+    case 'bridgeState':
+    case 'set':
+      return message.payload;
+    case 'discovery':
+      return message.payload === null ? '' : JSON.stringify(message.payload);
+    case 'state':
+    case 'event':
+    case 'setResult':
+    case 'bridgeDevices':
+      return JSON.stringify(message.payload);
+  }
+}
