@@ -25,7 +25,7 @@ export const CONFIG_SCHEMA = {
   'db.synchronous': { kind: 'enum', default: 'NORMAL', options: ['NORMAL', 'FULL'], help: 'SQLite synchronous mode: NORMAL survives process crashes, FULL also power loss' },
   'retention.rawDays': { kind: 'int', default: 30, min: 1, help: 'Days raw readings are kept' },
   'retention.rollupDays': { kind: 'int', default: 365, min: 1, help: 'Days per-minute and per-hour rollups are kept' },
-  'ingest.commitIntervalMs': { kind: 'int', default: 5, min: 0, help: 'Longest a reading waits for its group commit' },
+  'ingest.commitIntervalMs': { kind: 'int', default: 0, min: 0, help: 'Longest a reading waits for its group commit; 0: once per event-loop turn' },
   'ingest.commitMaxReadings': { kind: 'int', default: 4000, min: 1, help: 'Readings that trigger a group commit at once' },
   'ingest.maxPendingReadings': { kind: 'int', default: 200000, min: 1000, help: 'Uncommitted readings above which devices are paused (back-pressure)' },
   'devices.heartbeatMs': { kind: 'int', default: 30000, min: 100, help: 'WebSocket ping interval; 2 missed pongs mark a device offline' },

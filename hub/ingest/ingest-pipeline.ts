@@ -6,7 +6,11 @@ import type { HubStore } from '../storage/hub-store.js';
 import type { CommitBatch } from '../storage/types.js';
 
 export interface IngestOptions {
-  /** Longest a reading waits for its group commit. */
+  /**
+   * Longest a reading waits for its group commit. 0: commit once per turn of the event loop, after every
+   * message that arrived in that turn was taken (the group forms itself under load, and a lone reading waits
+   * for no timer).
+   */
   commitIntervalMs: number;
   /** Pending readings that trigger a commit at once. */
   commitMaxReadings: number;
@@ -57,6 +61,7 @@ export class IngestPipeline {
   readonly #ackWanted = new Set<string>();
   #pending: Pending = emptyPending();
   #timer: NodeJS.Timeout | undefined;
+  #immediate: NodeJS.Immediate | undefined;
   #paused = false;
   readonly stats: IngestStats = {
     framesAccepted: 0,
@@ -133,8 +138,9 @@ export class IngestPipeline {
     this.stats.pendingReadings = batch.readings.length;
     if (batch.readings.length >= this.#opts.commitMaxReadings) {
       if (!this.stats.faulted) this.flush();
-    } else if (!this.#timer) {
-      this.#timer = setTimeout(() => this.flush(), this.#opts.commitIntervalMs);
+    } else if (!this.#timer && !this.#immediate) {
+      if (this.#opts.commitIntervalMs === 0) this.#immediate = setImmediate(() => this.flush());
+      else this.#timer = setTimeout(() => this.flush(), this.#opts.commitIntervalMs);
     }
     if (this.#pending.batch.readings.length >= this.#opts.maxPendingReadings && !this.#paused) {
       this.#paused = true; // storage is failing and the backlog is large: let TCP push back on devices
@@ -146,6 +152,8 @@ export class IngestPipeline {
   flush(): boolean {
     clearTimeout(this.#timer);
     this.#timer = undefined;
+    clearImmediate(this.#immediate);
+    this.#immediate = undefined;
     const pending = this.#pending;
     if (pending.batch.seqs.size === 0 && this.#ackWanted.size === 0) return true;
     const started = performance.now();
