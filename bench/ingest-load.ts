@@ -16,6 +16,8 @@ const { values } = parseArgs({
     rate: { type: 'string', default: '0' },
     seconds: { type: 'string', default: '10' },
     idle: { type: 'boolean', default: false },
+    // Each reading's value is its send time (ms since the epoch, sub-ms precision), for latency seen downstream.
+    stamp: { type: 'boolean', default: false },
   },
 });
 const creds = JSON.parse(readFileSync(values.credentials!, 'utf8')) as { devices: { id: string; token: string }[] };
@@ -42,7 +44,10 @@ interface Dev {
 const devices: Dev[] = [];
 
 function frame(dev: Dev): Uint8Array {
-  const readings: Reading[] = caps.map((c) => ({ metric: c.id, value: { type: 'float', value: 20 + Math.random() } }));
+  const readings: Reading[] = caps.map((c) => ({
+    metric: c.id,
+    value: { type: 'float', value: values.stamp ? performance.timeOrigin + performance.now() : 20 + Math.random() },
+  }));
   return encode({ type: 'telemetry', seq: dev.next, ts: Date.now(), readings });
 }
 

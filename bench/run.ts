@@ -15,6 +15,13 @@ const BENCHES: Record<string, Bench> = {
     const m = await import('./storage.js');
     return m.formatStorageBench(await m.runStorageBench());
   },
+  mqtt: async () => {
+    const e2e = await import('./mqtt-e2e.js');
+    const base = await import('./mqtt.js');
+    const rows = await e2e.runMqttE2eBench();
+    const baseline = await base.runMqttBench();
+    return `${e2e.formatMqttE2e(rows)}\n\nBaselines in the same run (bench/mqtt.ts: mqtt.js publishers straight into a bare aedes, and the /mqtt WebSocket stream choice):\n\n${base.formatTable(baseline)}`;
+  },
   ingest: async () => {
     const m = await import('./ingest.js');
     return m.formatIngest(await m.runIngestBench());

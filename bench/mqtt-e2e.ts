@@ -1,0 +1,88 @@
+// npm run bench -- mqtt: real devices -> hub (stored) -> embedded aedes -> one MQTT subscriber, each in its
+// own process: latency from device send to subscriber at 1,000 and 20,000 readings/s, and readings/s
+// delivered at full load, beside the baseline of mqtt.js publishers straight into a bare aedes (bench/mqtt.ts).
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { newDeviceCredentials } from '../hub/credentials.js';
+import { HubStore } from '../hub/storage/hub-store.js';
+import { UserStore } from '../hub/users/user-store.js';
+import { BENCH_DIR, HUB_CLI, percentile, spawnNode } from './proc.js';
+
+export interface MqttE2eRow {
+  scenario: string;
+  offered: number;
+  delivered: number;
+  p50: number;
+  p99: number;
+}
+
+async function prepare(dir: string, devices: number): Promise<string> {
+  const store = new HubStore({ path: join(dir, 'hearth.db') });
+  store.open();
+  const list: { id: string; token: string }[] = [];
+  for (let i = 0; i < devices; i++) {
+    const { record, token } = newDeviceCredentials(`d${i}`, `d${i}`, 'bench', Date.now());
+    store.addDevice(record);
+    list.push({ id: record.id, token });
+  }
+  store.close();
+  const users = new UserStore({ dataDir: dir });
+  users.load();
+  await users.add('bench', 'bench-password', 'integration');
+  const file = join(dir, 'fleet.json');
+  writeFileSync(file, JSON.stringify({ devices: list }));
+  return file;
+}
+
+async function scenario(name: string, rate: number, devices: number, seconds: number): Promise<MqttE2eRow> {
+  const dir = mkdtempSync(join(tmpdir(), 'hearth-bench-mqtt-'));
+  try {
+    const fleet = await prepare(dir, devices);
+    const hub = spawnNode(HUB_CLI, ['start', '--data-dir', dir, '--host', '127.0.0.1', '--port', '0', '--mqtt-port', '0', '--mqtt-tls-port', 'off',
+      '--log-level', 'info', '--devices-max-frames-per-second', '100000']);
+    const listening = await hub.waitFor((l) => l.msg === 'hub listening');
+    const mqttLine = await hub.waitFor((l) => l.msg === 'MQTT bridge started');
+    const mqttPort = (mqttLine.tcp as { port: number }).port;
+    const sub = spawnNode(join(BENCH_DIR, 'mqtt-sub.js'), ['--url', `mqtt://127.0.0.1:${mqttPort}`, '--username', 'bench', '--password', 'bench-password', '--seconds', String(seconds + 6)]);
+    await sub.waitFor((l) => l.ready === true);
+    const url = String(listening.url).replace('https://', 'wss://');
+    const args = ['--url', url, '--credentials', fleet, '--seconds', String(seconds), '--readings', '1', '--stamp'];
+    if (rate > 0) args.push('--rate', String(rate));
+    const load = spawnNode(join(BENCH_DIR, 'ingest-load.js'), args);
+    await load.exited;
+    await sub.exited;
+    hub.proc.kill('SIGTERM');
+    await hub.exited;
+    const ticks = sub.lines.filter((l) => typeof l.count === 'number');
+    const steady = ticks.filter((l) => Number(l.t) >= 4000);
+    const first = steady[0];
+    const last = steady.filter((l) => Number(l.t) <= (seconds + 1) * 1000).at(-1) ?? steady.at(-1);
+    const delivered = first && last && last !== first ? ((Number(last.count) - Number(first.count)) / (Number(last.t) - Number(first.t))) * 1000 : 0;
+    const lat = steady.flatMap((l) => (l.lat as number[]) ?? []).sort((a, b) => a - b);
+    const offeredTicks = load.lines.filter((l) => typeof l.acked === 'number' && Number(l.t) >= 3000);
+    const offered = offeredTicks.length >= 2
+      ? ((Number(offeredTicks.at(-1)!.acked) - Number(offeredTicks[0]!.acked)) / (Number(offeredTicks.at(-1)!.t) - Number(offeredTicks[0]!.t))) * 1000
+      : rate;
+    return { scenario: name, offered, delivered, p50: percentile(lat, 50), p99: percentile(lat, 99) };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export async function runMqttE2eBench(): Promise<MqttE2eRow[]> {
+  return [
+    await scenario('1,000 readings/s (100 devices)', 1000, 100, 10),
+    await scenario('20,000 readings/s (200 devices)', 20_000, 200, 10),
+    await scenario('full load (200 devices, window 8)', 0, 200, 10),
+  ];
+}
+
+export function formatMqttE2e(rows: MqttE2eRow[]): string {
+  const k = (n: number) => Math.round(n).toLocaleString('en-US');
+  return [
+    '| device -> hub (stored) -> MQTT subscriber | readings/s acked by hub | readings/s at subscriber | latency p50 | latency p99 |',
+    '| --- | --- | --- | --- | --- |',
+    ...rows.map((r) => `| ${r.scenario} | ${k(r.offered)} | ${k(r.delivered)} | ${r.p50.toFixed(2)} ms | ${r.p99.toFixed(2)} ms |`),
+  ].join('\n');
+}
