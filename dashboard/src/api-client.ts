@@ -1,0 +1,94 @@
+// The hub's HTTP API as the dashboard uses it: JSON in and out, the session token as a bearer token, errors
+// as ApiError carrying the API's stable code. A 401 on a signed-in call means the session is over.
+import type { JsonValue } from '../../hub/values.js';
+import type { ApiCommand, ApiDevice, ApiEvent, HistoryAnswer, HubInfo, SessionAnswer, SignInAnswer } from './api-types.js';
+
+export class ApiError extends Error {
+  readonly status: number;
+  /** The API's error code (HUB_ERR_...), or HUB_ERR_NETWORK when no answer came. */
+  readonly code: string;
+
+  constructor(status: number, code: string, message: string) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+    this.code = code;
+  }
+}
+
+export interface ApiClientOptions {
+  token: () => string | null;
+  /** Called when the hub answers 401 to a request that carried a token. */
+  onUnauthorized: () => void;
+}
+
+export class ApiClient {
+  readonly #opts: ApiClientOptions;
+
+  constructor(opts: ApiClientOptions) {
+    this.#opts = opts;
+  }
+
+  /** Exchanges credentials for a session; rejects with HUB_ERR_BAD_CREDENTIALS when they are wrong. */
+  signIn(username: string, password: string): Promise<SignInAnswer> {
+    return this.#request('POST', '/api/session', { username, password }, false);
+  }
+
+  session(): Promise<SessionAnswer> {
+    return this.#request('GET', '/api/session');
+  }
+
+  async signOut(): Promise<void> {
+    await this.#request('DELETE', '/api/session', undefined, false);
+  }
+
+  async devices(): Promise<ApiDevice[]> {
+    return (await this.#request<{ devices: ApiDevice[] }>('GET', '/api/devices')).devices;
+  }
+
+  /** `path` from historyPath(). */
+  history(path: string): Promise<HistoryAnswer> {
+    return this.#request('GET', path);
+  }
+
+  async events(deviceId: string, limit = 100): Promise<ApiEvent[]> {
+    return (await this.#request<{ events: ApiEvent[] }>('GET', `${devicePath(deviceId)}/events?limit=${limit}`)).events;
+  }
+
+  async commands(deviceId: string, limit = 50): Promise<ApiCommand[]> {
+    return (await this.#request<{ commands: ApiCommand[] }>('GET', `${devicePath(deviceId)}/commands?limit=${limit}`)).commands;
+  }
+
+  hub(): Promise<HubInfo> {
+    return this.#request('GET', '/api/hub');
+  }
+
+  /** Sends a command over HTTP and waits for its outcome (used while MQTT is down). */
+  sendCommand(deviceId: string, command: string, value: JsonValue): Promise<{ status: string; message: string }> {
+    return this.#request('POST', `${devicePath(deviceId)}/commands`, { command, value }, true, true);
+  }
+
+  async #request<T>(method: string, path: string, body?: unknown, signedIn = true, outcomeOnError = false): Promise<T> {
+    const token = this.#opts.token();
+    const headers: Record<string, string> = {};
+    if (token) headers.authorization = `Bearer ${token}`;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    let res: Response;
+    try {
+      res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), cache: 'no-store' });
+    } catch (err) {
+      throw new ApiError(0, 'HUB_ERR_NETWORK', `the hub did not answer (${(err as Error).message})`);
+    }
+    const data = (await res.json().catch(() => null)) as Record<string, unknown> | null;
+    // A command's outcome comes with a non-2xx status (409 offline, 504 timeout) but is still an answer.
+    if (res.ok || (outcomeOnError && data && typeof data.status === 'string')) return data as T;
+    if (res.status === 401 && signedIn && token) this.#opts.onUnauthorized();
+    const code = typeof data?.error === 'string' ? data.error : `HTTP_${res.status}`;
+    const message = typeof data?.message === 'string' ? data.message : res.statusText;
+    throw new ApiError(res.status, code, message);
+  }
+}
+
+function devicePath(id: string): string {
+  return `/api/devices/${encodeURIComponent(id)}`;
+}

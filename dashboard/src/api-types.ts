@@ -1,0 +1,79 @@
+// Shapes of the hub's HTTP API answers the dashboard reads (docs/api.md). Device metadata is the MQTT
+// bridge's BridgeDevice, which the API's device objects extend.
+import type { BridgeDevice, DeviceStatePayload } from '../../hub/mqtt/topics.js';
+import type { JsonValue } from '../../hub/values.js';
+import type { Role } from '../../hub/users/user-store.js';
+import type { Value } from '../../protocol/types.js';
+
+export type { Role };
+
+/** POST /api/session. */
+export interface SignInAnswer {
+  token: string;
+  role: Role;
+  username: string;
+  expiresAt: number;
+}
+
+/** GET /api/session. */
+export interface SessionAnswer {
+  username: string;
+  role: Role;
+  expiresAt: number;
+}
+
+/** One device of GET /api/devices, with its current values. */
+export interface ApiDevice extends BridgeDevice {
+  state: DeviceStatePayload;
+}
+
+export type HistoryStep = 'raw' | 'minute' | 'hour';
+
+/** A point of GET /api/devices/:id/history: raw points carry `value`, rollups min/max/mean/count. */
+export interface HistoryPoint {
+  ts: number;
+  value?: number | string | boolean;
+  min?: number;
+  max?: number;
+  mean?: number;
+  count?: number;
+}
+
+export interface HistoryAnswer {
+  device: string;
+  metric: string;
+  unit: string;
+  from: number;
+  to: number;
+  step: HistoryStep;
+  truncated: boolean;
+  points: HistoryPoint[];
+}
+
+export interface ApiEvent {
+  name: string;
+  ts: number;
+  value: JsonValue;
+}
+
+export interface ApiCommand {
+  id: number;
+  command: string;
+  value: Value;
+  source: string;
+  sentAt: number;
+  status: string | null;
+  message: string | null;
+  finishedAt: number | null;
+}
+
+/** GET /api/hub; fields the dashboard does not know are ignored, optional ones may be missing. */
+export interface HubInfo {
+  version?: string;
+  uptimeMs?: number;
+  devices?: { total?: number; online?: number; connections?: number };
+  ingest?: { readingsCommitted?: number; readingsAccepted?: number; eventsCommitted?: number; pendingReadings?: number };
+  storage?: { bytes?: number; storedReadings?: number };
+  tls?: { sha256?: string; certificate?: string };
+  mqtt?: { clients?: number; baseTopic?: string };
+}

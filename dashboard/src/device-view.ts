@@ -1,0 +1,226 @@
+// A device's page (#/device/<id>): its tile with every value and control, a chart per numeric metric over
+// 1 h / 24 h / 7 d / 30 d with live points appended, the event log and the command log.
+import type { CapabilitySummary } from '../../hub/mqtt/topics.js';
+import type { JsonValue } from '../../hub/values.js';
+import type { ApiClient } from './api-client.js';
+import type { ApiCommand, ApiEvent } from './api-types.js';
+import { chartMetrics } from './capabilities.js';
+import type { DeviceStore, Dirty } from './device-store.js';
+import { DeviceTile } from './device-tile.js';
+import { h, replaceChildren, setText } from './dom.js';
+import { formatDateTime, formatValue, metricLabel } from './format.js';
+import { historyPath, RANGE_KEYS, RANGES, toSeries, type RangeKey } from './history.js';
+import { MetricChart } from './metric-chart.js';
+import { routeHash } from './routes.js';
+import type { View } from './view.js';
+
+const MAX_EVENT_ROWS = 200;
+
+export interface DeviceViewDeps {
+  id: string;
+  store: DeviceStore;
+  api: ApiClient;
+  send: (deviceId: string, command: string, value: JsonValue) => void;
+  canWrite: boolean;
+  now: () => number;
+  /** Asks for a frame (charts draw in render()). */
+  requestRender: () => void;
+}
+
+export class DeviceView implements View {
+  readonly element: HTMLElement;
+  readonly #deps: DeviceViewDeps;
+  readonly #tile: DeviceTile;
+  readonly #title: HTMLElement;
+  readonly #charts = new Map<string, MetricChart>();
+  readonly #chartBox: HTMLElement;
+  readonly #rangeButtons = new Map<RangeKey, HTMLButtonElement>();
+  readonly #events: HTMLTableSectionElement;
+  readonly #commands: HTMLTableSectionElement;
+  readonly #off: (() => void)[] = [];
+  #range: RangeKey = '1h';
+  #chartShape = '';
+  #load = 0;
+  #commandsTimer: ReturnType<typeof setTimeout> | null = null;
+
+  constructor(deps: DeviceViewDeps) {
+    this.#deps = deps;
+    this.#tile = new DeviceTile(deps.id, { send: deps.send, canWrite: deps.canWrite, full: true });
+    this.#title = h('h1', {}, deps.id);
+    this.#chartBox = h('div', { class: 'charts' });
+    this.#events = h('tbody');
+    this.#commands = h('tbody');
+    const ranges = h('div', { class: 'ranges', role: 'group', 'aria-label': 'Time range' });
+    for (const key of RANGE_KEYS) {
+      const button = h('button', { type: 'button', 'aria-pressed': String(key === this.#range), 'data-range': key }, RANGES[key].label);
+      button.addEventListener('click', () => this.#setRange(key));
+      this.#rangeButtons.set(key, button);
+      ranges.append(button);
+    }
+    this.element = h(
+      'section',
+      { class: 'view view-device', 'data-device': deps.id },
+      h('p', { class: 'back' }, h('a', { href: routeHash({ name: 'home' }) }, '← All devices')),
+      this.#title,
+      this.#tile.element,
+      h('section', { class: 'panel', 'aria-labelledby': 'history-title' }, h('div', { class: 'panel-head' }, h('h2', { id: 'history-title' }, 'History'), ranges), this.#chartBox),
+      h('div', { class: 'logs' },
+        h('section', { class: 'panel', 'aria-labelledby': 'events-title' }, h('h2', { id: 'events-title' }, 'Events'),
+          h('div', { class: 'table-wrap' }, h('table', { class: 'log', 'data-log': 'events' }, h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Time'), h('th', { scope: 'col' }, 'Event'), h('th', { scope: 'col' }, 'Value'))), this.#events))),
+        h('section', { class: 'panel', 'aria-labelledby': 'commands-title' }, h('h2', { id: 'commands-title' }, 'Commands'),
+          h('div', { class: 'table-wrap' }, h('table', { class: 'log', 'data-log': 'commands' }, h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Sent'), h('th', { scope: 'col' }, 'Command'), h('th', { scope: 'col' }, 'Value'), h('th', { scope: 'col', class: 'col-source' }, 'By'), h('th', { scope: 'col' }, 'Result'))), this.#commands))),
+      ),
+    );
+    this.#off.push(
+      deps.store.events.on('point', (p) => {
+        if (p.device !== deps.id || typeof p.value !== 'number') return;
+        this.#charts.get(p.metric)?.append(p.ts, p.value);
+      }),
+      deps.store.events.on('event', (e) => {
+        if (e.device === deps.id) this.#prependEvent({ name: e.name, ts: e.event.ts, value: e.event.value });
+      }),
+      deps.store.events.on('commandResult', (r) => {
+        if (r.device === deps.id) this.#refreshCommandsSoon();
+      }),
+    );
+  }
+
+  get title(): string {
+    return this.#deps.store.get(this.#deps.id)?.meta?.name ?? this.#deps.id;
+  }
+
+  mounted(): void {
+    this.#syncDevice();
+    void this.#loadLogs();
+  }
+
+  render(dirty: Dirty): void {
+    if (dirty.list || dirty.devices.has(this.#deps.id)) this.#syncDevice();
+    for (const chart of this.#charts.values()) chart.flush();
+  }
+
+  destroy(): void {
+    for (const off of this.#off) off();
+    for (const chart of this.#charts.values()) chart.destroy();
+    if (this.#commandsTimer) clearTimeout(this.#commandsTimer);
+    this.#load++;
+  }
+
+  #syncDevice(): void {
+    const entry = this.#deps.store.get(this.#deps.id);
+    this.#tile.element.hidden = !entry?.meta;
+    if (!entry?.meta) {
+      setText(this.#title, this.#deps.store.list().length > 0 ? `No device “${this.#deps.id}”` : this.#deps.id);
+      return;
+    }
+    setText(this.#title, entry.meta.name);
+    this.#tile.update(entry, this.#deps.now());
+    const metrics = chartMetrics(entry.meta);
+    const shape = metrics.map((m) => m.name).join(',');
+    if (shape !== this.#chartShape) {
+      this.#chartShape = shape;
+      this.#buildCharts(metrics);
+    }
+  }
+
+  #buildCharts(metrics: CapabilitySummary[]): void {
+    for (const chart of this.#charts.values()) chart.destroy();
+    this.#charts.clear();
+    for (const cap of metrics) this.#charts.set(cap.name, new MetricChart(cap));
+    if (metrics.length === 0) replaceChildren(this.#chartBox, h('p', { class: 'empty' }, 'This device reports no numeric values.'));
+    else replaceChildren(this.#chartBox, ...[...this.#charts.values()].map((c) => c.element));
+    void this.#loadHistory();
+  }
+
+  #setRange(range: RangeKey): void {
+    if (range === this.#range) return;
+    this.#range = range;
+    for (const [key, button] of this.#rangeButtons) button.setAttribute('aria-pressed', String(key === range));
+    void this.#loadHistory();
+  }
+
+  async #loadHistory(): Promise<void> {
+    const load = ++this.#load;
+    const { api, id, now } = this.#deps;
+    const range = this.#range;
+    await Promise.all(
+      [...this.#charts].map(async ([metric, chart]) => {
+        try {
+          const t = now();
+          let answer = await api.history(historyPath(id, metric, range, t));
+          // A raw hour denser than the limit would be cut short: ask for per-minute rollups instead.
+          if (answer.truncated && answer.step === 'raw') answer = await api.history(historyPath(id, metric, range, t, 'minute'));
+          if (load !== this.#load) return;
+          chart.setSeries(toSeries(answer));
+        } catch (err) {
+          if (load === this.#load) chart.setError(`History unavailable: ${(err as Error).message}`);
+        }
+      }),
+    );
+    if (load === this.#load) this.#deps.requestRender();
+  }
+
+  async #loadLogs(): Promise<void> {
+    const { api, id } = this.#deps;
+    try {
+      const events = await api.events(id, MAX_EVENT_ROWS);
+      // The API lists oldest first within the window; the log reads newest first.
+      const rows = [...events].sort((a, b) => b.ts - a.ts).map((e) => this.#eventRow(e));
+      this.#events.replaceChildren(...rows);
+      if (rows.length === 0) this.#events.append(emptyRow(3, 'No events in the last 24 h.'));
+    } catch (err) {
+      this.#events.replaceChildren(emptyRow(3, `Events unavailable: ${(err as Error).message}`));
+    }
+    await this.#loadCommands();
+  }
+
+  async #loadCommands(): Promise<void> {
+    try {
+      const commands = await this.#deps.api.commands(this.#deps.id);
+      this.#commands.replaceChildren(...commands.map((c) => this.#commandRow(c)));
+      if (commands.length === 0) this.#commands.append(emptyRow(5, 'No commands yet.'));
+    } catch (err) {
+      this.#commands.replaceChildren(emptyRow(5, `Commands unavailable: ${(err as Error).message}`));
+    }
+  }
+
+  #refreshCommandsSoon(): void {
+    if (this.#commandsTimer) return;
+    this.#commandsTimer = setTimeout(() => {
+      this.#commandsTimer = null;
+      void this.#loadCommands();
+    }, 300);
+  }
+
+  #prependEvent(e: ApiEvent): void {
+    this.#events.querySelector('tr.empty')?.remove();
+    this.#events.prepend(this.#eventRow(e));
+    while (this.#events.rows.length > MAX_EVENT_ROWS) this.#events.lastElementChild?.remove();
+  }
+
+  #cap(name: string): CapabilitySummary | undefined {
+    return this.#deps.store.get(this.#deps.id)?.meta?.capabilities.find((c) => c.name === name);
+  }
+
+  #eventRow(e: ApiEvent): HTMLTableRowElement {
+    return h('tr', {}, h('td', {}, h('time', { datetime: new Date(e.ts).toISOString() }, formatDateTime(e.ts))), h('td', {}, metricLabel(e.name)), h('td', {}, formatValue(e.value, this.#cap(e.name))));
+  }
+
+  #commandRow(c: ApiCommand): HTMLTableRowElement {
+    const cap = this.#cap(c.command);
+    const result = c.status === null ? 'pending' : c.status === 'ok' ? 'ok' : `${c.status}${c.message ? `: ${c.message}` : ''}`;
+    return h(
+      'tr',
+      { 'data-status': c.status ?? 'pending' },
+      h('td', {}, h('time', { datetime: new Date(c.sentAt).toISOString() }, formatDateTime(c.sentAt))),
+      h('td', {}, metricLabel(c.command)),
+      h('td', {}, formatValue(c.value.value, cap)),
+      h('td', { class: 'col-source' }, c.source),
+      h('td', {}, result),
+    );
+  }
+}
+
+function emptyRow(columns: number, text: string): HTMLTableRowElement {
+  return h('tr', { class: 'empty' }, h('td', { colspan: columns }, text));
+}
