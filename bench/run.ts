@@ -22,6 +22,10 @@ const BENCHES: Record<string, Bench> = {
     const baseline = await base.runMqttBench();
     return `${e2e.formatMqttE2e(rows)}\n\nBaselines in the same run (bench/mqtt.ts: mqtt.js publishers straight into a bare aedes, and the /mqtt WebSocket stream choice):\n\n${base.formatTable(baseline)}`;
   },
+  dashboard: async () => {
+    const m = await import('./dashboard.js');
+    return m.formatDashboardBench(await m.runDashboardBench());
+  },
   ingest: async () => {
     const m = await import('./ingest.js');
     return m.formatIngest(await m.runIngestBench());

@@ -107,10 +107,11 @@ export class DeviceRegistry {
     return true;
   }
 
-  /** Records a HELLO: model, firmware and capabilities, then marks the device online. */
-  greet(id: string, hello: HelloFrame): void {
+  /** Records a HELLO: model, firmware and capabilities, then marks the device online (and seen). */
+  greet(id: string, hello: HelloFrame, now: number): void {
     const runtime = this.#devices.get(id);
     if (!runtime) return;
+    runtime.record.lastSeen = Math.max(runtime.record.lastSeen ?? 0, now);
     const changed =
       runtime.record.model !== hello.model ||
       runtime.record.firmware !== hello.firmware ||

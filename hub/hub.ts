@@ -263,6 +263,7 @@ export class Hub implements HubFacade {
       ingest: { ...this.ingest.stats },
       refused: Object.fromEntries(this.#refused),
       storage: stats,
+      mqtt: this.#mqtt ? { baseTopic: this.config['mqtt.baseTopic'], ...this.#mqtt.stats(), ...this.#mqtt.addresses() } : null,
       tls: { sha256: this.#tls?.fingerprint, certificate: this.#tls?.certPath },
     };
   }

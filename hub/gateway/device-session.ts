@@ -93,7 +93,7 @@ export class DeviceSession implements LinkListener, SessionHandle {
       if (frame.type !== 'hello') return this.#refuse('HUB_ERR_GREETING_REQUIRED', `the first frame must be HELLO, got ${frame.type}`);
       clearTimeout(this.#greetingTimer);
       this.#state = 'ready';
-      this.#deps.registry.greet(this.deviceId, frame);
+      this.#deps.registry.greet(this.deviceId, frame, this.#deps.now());
       this.send({
         type: 'welcome',
         hubTime: this.#deps.now(),

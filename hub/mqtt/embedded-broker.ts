@@ -74,6 +74,8 @@ type MqttLogCode = (typeof MQTT_LOG_CODES)[number];
 export class EmbeddedBroker implements Publisher {
   readonly #opts: EmbeddedBrokerOptions;
   #broker: Aedes | null = null;
+  /** Messages routed by the broker (the hub's and clients'), for /metrics. */
+  #published = 0;
   #tcp: net.Server | null = null;
   #tls: tls.Server | null = null;
   #wss: { handleUpgrade: Function; emit: Function; close: (cb?: () => void) => void } | null = null;
@@ -119,6 +121,7 @@ export class EmbeddedBroker implements Publisher {
     });
     this.#broker = broker;
     broker.on('publish', (packet, client) => {
+      this.#published += 1;
       if (!client) return;
       const session = this.#sessions.get(client);
       o.onClientPublish(packet.topic, packet.payload as Buffer, `mqtt:${session?.user ?? client.id}`);
@@ -154,6 +157,11 @@ export class EmbeddedBroker implements Publisher {
     ]);
     this.#tcp = null;
     this.#tls = null;
+  }
+
+  /** Connected clients and messages routed so far. */
+  stats(): { clients: number; messages: number } {
+    return { clients: this.#broker?.connectedClients ?? 0, messages: this.#published };
   }
 
   /** Bound addresses of the listeners that are open. */

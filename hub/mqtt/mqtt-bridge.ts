@@ -177,6 +177,11 @@ export class MqttBridge {
     return { ...embedded, externalConnected: this.#external ? this.#external.broker.isConnected() : null };
   }
 
+  /** Clients connected to the embedded broker and messages it routed (zeros without one). */
+  stats(): { clients: number; messages: number } {
+    return this.#embedded?.broker.stats() ?? { clients: 0, messages: 0 };
+  }
+
   /** Resolves when every publish queued so far went out (tests and benchmarks wait on it). */
   async idle(): Promise<void> {
     await Promise.all([this.#embedded?.mirror.idle(), this.#external?.mirror.idle()]);
