@@ -36,6 +36,9 @@ interface DeviceTopics {
  * publishes was committed), and turns command messages into HubFacade.sendCommand calls. Publishes go
  * through one queue so that retained topics are set and cleared in the order the events happened.
  */
+/** Device states handed to the broker and not yet confirmed, beyond which a flush waits for its own. */
+const MAX_STATES_IN_FLIGHT = 1000;
+
 export class HubMirror {
   readonly #facade: HubFacade;
   readonly #publisher: Publisher;
@@ -47,6 +50,10 @@ export class HubMirror {
   readonly #published = new Map<string, DeviceTopics>();
   /** Metrics with new readings per device, waiting for their state publish (coalesces bursts). */
   readonly #dirty = new Map<string, Set<string>>();
+  #flushScheduled: NodeJS.Immediate | undefined;
+  #flushing = false;
+  #inFlight = 0;
+  readonly #flushWaiters: (() => void)[] = [];
   #devicesListPending = false;
   readonly #skipped = new Set<string>();
 
@@ -94,9 +101,13 @@ export class HubMirror {
     return this.#enqueue(() => this.#send({ kind: 'bridgeState', topic: this.#topics.bridgeState(), payload: 'offline' }));
   }
 
-  /** Resolves when everything queued so far has been published. */
-  idle(): Promise<void> {
-    return this.#queue;
+  /** Resolves when everything queued so far has been published, state flushes included. */
+  async idle(): Promise<void> {
+    await this.#queue;
+    if (this.#flushing || this.#flushScheduled || this.#dirty.size > 0) {
+      await new Promise<void>((resolve) => this.#flushWaiters.push(resolve));
+    }
+    await this.#queue;
   }
 
   /** Runs the command a client published on `<base>/<device>/set/<command>` and publishes its result. */
@@ -127,18 +138,45 @@ export class HubMirror {
 
   #onReadings({ deviceId, readings }: HubEvents['readings']): void {
     let metrics = this.#dirty.get(deviceId);
-    const scheduled = metrics !== undefined;
     if (!metrics) {
       metrics = new Set();
       this.#dirty.set(deviceId, metrics);
     }
     for (const r of readings) metrics.add(r.metric);
-    if (scheduled) return;
-    void this.#enqueue(() => {
-      const pending = this.#dirty.get(deviceId);
-      this.#dirty.delete(deviceId);
-      return this.#publishState(deviceId, pending ?? new Set());
-    });
+    this.#scheduleStateFlush();
+  }
+
+  /**
+   * State publishes leave once per event-loop turn for every device with new readings, all at once rather than
+   * one device after another: a serial queue let a busy hub publish only ~100 states/s. While a flush is in
+   * flight, new readings coalesce into the next one (the latest value wins; no backlog can build up).
+   */
+  #scheduleStateFlush(): void {
+    if (this.#flushing || this.#flushScheduled) return;
+    this.#flushScheduled = setImmediate(() => void this.#flushStates());
+  }
+
+  async #flushStates(): Promise<void> {
+    this.#flushScheduled = undefined;
+    this.#flushing = true;
+    const batch = [...this.#dirty];
+    this.#dirty.clear();
+    try {
+      // Behind discovery and removals already queued, so a state never precedes its device's announcement.
+      await this.#queue;
+      const sent = Promise.all(batch.map(([deviceId, metrics]) => this.#publishState(deviceId, metrics)));
+      this.#inFlight += batch.length;
+      void sent.finally(() => (this.#inFlight -= batch.length)).catch(() => undefined);
+      // The broker routes publishes in the order they were handed over, so the next flush need not wait for
+      // this one: only when the broker falls far behind does the mirror wait (and readings coalesce meanwhile).
+      if (this.#inFlight > MAX_STATES_IN_FLIGHT) await sent;
+    } catch (err) {
+      this.#log.error({ err }, 'MQTT publish failed');
+    } finally {
+      this.#flushing = false;
+    }
+    if (this.#dirty.size > 0) this.#scheduleStateFlush();
+    else for (const resolve of this.#flushWaiters.splice(0)) resolve();
   }
 
   #onEvents({ deviceId, events }: HubEvents['event']): void {
