@@ -19,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { IngestPipeline } from './ingest/ingest-pipeline.js';
 import type { Logger } from './logger.js';
 import { Maintenance } from './maintenance.js';
+import { HubMetrics } from './hub-metrics.js';
 import { HubStore } from './storage/hub-store.js';
 import { loadOrCreateTls, type TlsMaterial } from './tls.js';
 import { DeviceServer } from './transport/device-server.js';
@@ -55,6 +56,7 @@ export class Hub implements HubFacade {
   readonly #refused = new Map<string, number>();
   readonly #deviceServer: DeviceServer;
   readonly #maintenance: Maintenance;
+  readonly #metrics: HubMetrics;
   #server: Server | undefined;
   #tls: TlsMaterial | undefined;
   #adminToken = '';
@@ -80,6 +82,7 @@ export class Hub implements HubFacade {
       maxPendingReadings: config['ingest.maxPendingReadings'],
       now: this.#now,
       log: this.#log,
+      onCommit: (readings, commitSeconds, ackWaitSeconds) => this.#metrics.onCommit(readings, commitSeconds, ackWaitSeconds),
       onPressure: (paused) => {
         for (const s of this.#sessions) {
           if (paused) s.pause();
@@ -125,6 +128,18 @@ export class Hub implements HubFacade {
       },
     });
     this.#maintenance = new Maintenance({ store: this.store, registry: this.registry, log: this.#log, now: this.#now });
+    this.#metrics = new HubMetrics(
+      {
+        connections: () => this.#deviceServer.connectionCount,
+        online: () => this.registry.onlineCount,
+        ingest: () => this.ingest.stats,
+        refused: () => this.#refused,
+        mqtt: () => this.#mqtt?.stats() ?? null,
+        storageBytes: () => this.store.stats().bytes,
+        retentionDeleted: () => this.#maintenance.stats()?.retentionDeleted ?? 0,
+      },
+      this.#log,
+    );
   }
 
   /** Opens storage, then serves HTTPS (devices, API) on the configured port. */
@@ -157,6 +172,9 @@ export class Hub implements HubFacade {
     const server = createServer({ key: this.#tls.key, cert: this.#tls.cert }, (req, res) => {
       const path = (req.url ?? '/').split('?')[0] ?? '/';
       if (path === SESSION_PATH) return void sessionApi(req, res);
+      if (path === '/metrics') return this.#metrics.serve(req, res, this.#authorize(req) === 'admin');
+      if (path === '/healthz') return void res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"alive"}');
+      if (path === '/readyz') return this.#ready(res);
       if (path.startsWith('/api/')) return void api(req, res);
       void dashboard(req, res);
     });
@@ -181,6 +199,7 @@ export class Hub implements HubFacade {
     });
     this.#deviceServer.start();
     this.#maintenance.start();
+    this.#metrics.start();
     await this.#startMqtt(server);
     this.#log.info({ url: this.url, certificate: this.#tls.certPath, sha256: this.#tls.fingerprint }, 'hub listening');
   }
@@ -197,6 +216,7 @@ export class Hub implements HubFacade {
     server.close();
     for (const s of this.#sessions) s.pause();
     this.#maintenance.stop();
+    this.#metrics.stop();
     this.#deviceServer.stop();
     if (!this.ingest.flush()) this.#log.error('final commit failed: unacknowledged readings stay with their devices');
     const closed = Promise.all([...this.#sessions].map((s) => new Promise<void>((resolve) => {
@@ -315,6 +335,16 @@ export class Hub implements HubFacade {
     const file = join(this.config.dataDir, 'initial-admin-password');
     writeFileSync(file, `${password}\n`, { mode: 0o600 });
     this.#log.warn({ user: 'admin', passwordFile: file }, 'created the first user (MQTT and dashboard); its password is in passwordFile');
+  }
+
+  /** Ready: the database takes writes (ingest is not failing) and each configured MQTT listener is bound. */
+  #ready(res: import('node:http').ServerResponse): void {
+    const storage = !this.ingest.stats.faulted;
+    const c = this.config;
+    const a = this.#mqtt?.addresses();
+    const broker = !c['mqtt.embedded'] || (a !== undefined && (c['mqtt.port'] === null || a.tcp !== null) && (c['mqtt.tlsPort'] === null || a.tls !== null));
+    const ok = storage && broker;
+    res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ status: ok ? 'ready' : 'not ready', storage: storage ? 'ok' : 'failing', broker: broker ? 'ok' : 'down' }));
   }
 
   #health(): { ok: boolean; detail: Record<string, unknown> } {

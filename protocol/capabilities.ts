@@ -28,7 +28,7 @@ export function checkCapabilities(caps: readonly Capability[]): void {
     checkByte(cap.id, 'capability id');
     checkName(cap.name);
     checkString(cap.unit, LIMITS.maxUnitBytes, 'capability unit');
-    if (!Object.hasOwn(VALUE_TYPE_CODES, cap.valueType)) throw badField(`unknown valueType ${show(cap.valueType)} [FP-6.1]`);
+    if (typeof cap.valueType !== 'string' || !Object.hasOwn(VALUE_TYPE_CODES, cap.valueType)) throw badField(`unknown valueType ${show(cap.valueType)} [FP-6.1]`);
     checkString(cap.deviceClass, LIMITS.maxNameBytes, 'capability deviceClass');
     checkBoolean(cap.writable, 'capability writable');
     checkBoolean(cap.event, 'capability event');

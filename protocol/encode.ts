@@ -184,7 +184,7 @@ function encodeCommand(w: Writer, f: CommandFrame): void {
 
 function encodeCommandResult(w: Writer, f: CommandResultFrame): void {
   checkUint(f.id, 'command id');
-  if (!Object.hasOwn(COMMAND_STATUS_CODES, f.status)) throw badField(`unknown command status ${show(f.status)} [FP-6.7]`);
+  if (typeof f.status !== 'string' || !Object.hasOwn(COMMAND_STATUS_CODES, f.status)) throw badField(`unknown command status ${show(f.status)} [FP-6.7]`);
   checkString(f.message, LIMITS.maxMessageBytes, 'message');
   header(w, FRAME_TYPE_CODES.command_result);
   w.varint(f.id);

@@ -130,6 +130,24 @@ describe('HTTP API', () => {
     await device.close();
   });
 
+  it('serves /healthz, /readyz and Prometheus /metrics fed by real ingest', async () => {
+    expect((await api('GET', '/healthz', { token: null })).body).toEqual({ status: 'alive' });
+    expect((await api('GET', '/readyz', { token: null })).body).toEqual({ status: 'ready', storage: 'ok', broker: 'ok' });
+    const created = await api('POST', '/api/devices', { body: { id: 'api-metrics' } });
+    const { device } = await RawDevice.greet(wss, 'api-metrics', created.body.token, hello());
+    device.send({ type: 'telemetry', seq: 1, ts: Date.now(), readings: [{ metric: 1, value: { type: 'float', value: 1 } }, { metric: 2, value: { type: 'float', value: 50 } }] });
+    await device.ackFor(1);
+    device.send(Uint8Array.from([0x10, 0x42]));
+    await device.closed;
+    const metrics = await api('GET', '/metrics', { token: null });
+    expect(metrics.headers['content-type']).toContain('text/plain; version=0.0.4');
+    const sample = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics.body as string)?.[1]);
+    expect(sample('hearth_readings_committed_total')).toBeGreaterThanOrEqual(2);
+    expect(sample('hearth_commit_batch_size_count')).toBeGreaterThanOrEqual(1);
+    expect(metrics.body).toMatch(/^hearth_frames_refused_total\{code="PROTO_ERR_UNKNOWN_TYPE"\} 1$/m);
+    expect(metrics.body).toMatch(/^process_resident_memory_bytes \d+/m);
+  });
+
   it('revokes a device with DELETE', async () => {
     const created = await api('POST', '/api/devices', { body: { id: 'api-5' } });
     const { device } = await RawDevice.greet(wss, 'api-5', created.body.token, hello());

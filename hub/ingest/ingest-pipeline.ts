@@ -19,6 +19,8 @@ export interface IngestOptions {
   now: () => number;
   log: Logger;
   onPressure: (paused: boolean) => void;
+  /** Told of each successful commit: readings, seconds the transaction took, seconds its oldest frame waited for its ACK. */
+  onCommit?: (readings: number, commitSeconds: number, ackWaitSeconds: number) => void;
 }
 
 /** How far ahead of the hub a device clock may run before its timestamp is replaced [FP-8.6]. */
@@ -60,6 +62,8 @@ export class IngestPipeline {
   /** Devices owed an ACK after the next commit (duplicates of frames still pending). */
   readonly #ackWanted = new Set<string>();
   #pending: Pending = emptyPending();
+  /** When the oldest frame of #pending was accepted (performance.now()). */
+  #pendingSince = 0;
   #timer: NodeJS.Timeout | undefined;
   #immediate: NodeJS.Immediate | undefined;
   #paused = false;
@@ -109,6 +113,7 @@ export class IngestPipeline {
     }
     this.#accepted.set(deviceId, frame.seq);
     this.stats.framesAccepted += 1;
+    if (this.#pending.batch.seqs.size === 0) this.#pendingSince = performance.now();
     const { batch, notify } = this.#pending;
     let note = notify.get(deviceId);
     if (!note) {
@@ -187,6 +192,9 @@ export class IngestPipeline {
     const ackTo = new Set([...pending.batch.seqs.keys(), ...this.#ackWanted]);
     this.#ackWanted.clear();
     for (const id of ackTo) this.#ack(id);
+    if (pending.batch.seqs.size > 0) {
+      this.#opts.onCommit?.(pending.batch.readings.length, this.stats.lastCommitMs / 1000, (performance.now() - this.#pendingSince) / 1000);
+    }
     for (const [deviceId, note] of pending.notify) {
       this.#registry.applyCommitted(deviceId, note.readings, pending.batch.lastSeen.get(deviceId));
       if (note.readings.length > 0) this.#bus.emit('readings', { deviceId, readings: note.readings });

@@ -265,7 +265,7 @@ describe('MetricsRegistry validation', () => {
   it('refuses label names outside [a-zA-Z_][a-zA-Z0-9_]*, reserved __ names, duplicates, and le on a histogram', () => {
     const r = new MetricsRegistry();
     for (const bad of ['1a', 'a-b', 'a:b', '__name', '']) {
-      expect({ bad, code: codeOf(() => r.counter(`c_${r.render().length}`, 'x', [bad])) }).toEqual({ bad, code: 'HUB_ERR_METRIC_NAME' });
+      expect({ bad, code: codeOf(() => r.counter('c_total', 'x', [bad])) }).toEqual({ bad, code: 'HUB_ERR_METRIC_NAME' });
     }
     expect(codeOf(() => r.counter('dup_labels_total', 'x', ['a', 'a']))).toBe('HUB_ERR_METRIC_LABELS');
     expect(codeOf(() => r.histogram('h_seconds', 'x', [1], ['le']))).toBe('HUB_ERR_METRIC_NAME');

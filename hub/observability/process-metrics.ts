@@ -53,7 +53,9 @@ export function registerProcessMetrics(registry: MetricsRegistry, opts: ProcessM
         [{ quantile: '0.99' }, value(h.percentile(99))],
         [{ quantile: '1' }, value(h.max)],
       ];
-      // A window per scrape, as prom-client does: a spike shows in the scrape after it, then ages out.
+      // A window per scrape, as prom-client does: a spike shows in the scrape after it, then ages out. Node's
+      // reset() also drops the monitor's baseline, so a stall starting before its next tick (resolutionMs
+      // after the scrape) goes unseen: a blind spot of ~10 ms per scrape interval.
       h.reset();
       return samples;
     },

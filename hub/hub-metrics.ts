@@ -1,0 +1,74 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { MetricsRegistry } from './observability/metrics-registry.js';
+import { registerProcessMetrics } from './observability/process-metrics.js';
+import type { Logger } from './logger.js';
+
+/** What the hub's metrics read at scrape time. */
+export interface MetricSources {
+  connections: () => number;
+  online: () => number;
+  ingest: () => { framesAccepted: number; readingsAccepted: number; readingsCommitted: number; duplicates: number; clockSkewed: number; pendingReadings: number };
+  refused: () => Map<string, number>;
+  mqtt: () => { clients: number; messages: number } | null;
+  storageBytes: () => number;
+  retentionDeleted: () => number;
+}
+
+/** The hub's Prometheus metrics: gauges and counters read at scrape time, histograms fed by ingest. */
+export class HubMetrics {
+  readonly registry: MetricsRegistry;
+  readonly #process: { start(): void; stop(): void };
+  readonly #batch;
+  readonly #commit;
+  readonly #ack;
+
+  constructor(sources: MetricSources, log: Logger) {
+    const m = new MetricsRegistry({ onCollectError: (metric, err) => log.warn({ metric, err: String(err) }, 'metric collect failed') });
+    this.registry = m;
+    this.#process = registerProcessMetrics(m);
+    m.gauge('hearth_devices_connected', 'Device WebSocket connections open.', sources.connections);
+    m.gauge('hearth_devices_online', 'Devices connected and greeted.', sources.online);
+    m.collectedCounter('hearth_frames_received_total', 'Data frames accepted (duplicates excluded).', () => sources.ingest().framesAccepted);
+    m.collectedCounter('hearth_frames_duplicate_total', 'Data frames acknowledged as duplicates of stored ones.', () => sources.ingest().duplicates);
+    m.collectedCounter('hearth_readings_received_total', 'Readings accepted from devices.', () => sources.ingest().readingsAccepted);
+    m.collectedCounter('hearth_readings_committed_total', 'Readings durably committed.', () => sources.ingest().readingsCommitted);
+    m.collectedCounter('hearth_clock_skew_total', 'Readings whose device timestamp was replaced by hub time.', () => sources.ingest().clockSkewed);
+    m.gauge('hearth_readings_pending', 'Readings received and not yet committed.', () => sources.ingest().pendingReadings);
+    m.collectedCounter('hearth_frames_refused_total', 'Frames and sessions refused, by error code.', () =>
+      [...sources.refused()].map(([code, n]) => [{ code }, n] as [Record<string, string>, number]),
+    );
+    m.gauge('hearth_mqtt_clients', 'MQTT clients connected to the embedded broker.', () => sources.mqtt()?.clients ?? 0);
+    m.collectedCounter('hearth_mqtt_messages_total', 'Messages routed by the embedded broker.', () => sources.mqtt()?.messages ?? 0);
+    m.gauge('hearth_storage_bytes', 'Database file plus WAL, bytes.', sources.storageBytes);
+    m.collectedCounter('hearth_retention_rows_deleted_total', 'Rows deleted by retention.', sources.retentionDeleted);
+    this.#batch = m.histogram('hearth_commit_batch_size', 'Readings per group commit.', MetricsRegistry.exponentialBuckets(1, 4, 7));
+    this.#commit = m.histogram('hearth_commit_duration_seconds', 'Duration of one group-commit transaction.', MetricsRegistry.exponentialBuckets(0.0001, 4, 8));
+    this.#ack = m.histogram('hearth_ack_latency_seconds', 'Oldest frame of a commit: accepted to ACK sent.', MetricsRegistry.exponentialBuckets(0.0005, 2, 12));
+  }
+
+  start(): void {
+    this.#process.start();
+  }
+
+  stop(): void {
+    this.#process.stop();
+  }
+
+  /** Feeds the commit histograms (IngestOptions.onCommit). */
+  onCommit(readings: number, commitSeconds: number, ackWaitSeconds: number): void {
+    this.#batch.observe(readings);
+    this.#commit.observe(commitSeconds);
+    this.#ack.observe(ackWaitSeconds);
+  }
+
+  /** GET /metrics: loopback clients, or the admin token from anywhere else. */
+  serve(req: IncomingMessage, res: ServerResponse, isAdmin: boolean): void {
+    const address = req.socket.remoteAddress ?? '';
+    const loopback = address === '127.0.0.1' || address === '::1' || address === '::ffff:127.0.0.1';
+    if (!loopback && !isAdmin) {
+      res.writeHead(401, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'HUB_ERR_UNAUTHORIZED', message: '/metrics needs the admin token from a non-loopback address' }));
+      return;
+    }
+    res.writeHead(200, { 'content-type': MetricsRegistry.CONTENT_TYPE }).end(this.registry.render());
+  }
+}
