@@ -29,13 +29,13 @@ Commands:
   backup <file>         consistent online copy of the database
 
 Options:
-  --config <file>       configuration file (default: ./hearth.json if present)
+  --config <file>       configuration file, JSON or YAML (default: ./hearth.json or ./hearth.yaml if present)
   --version, --help     (--help works on every command)
 
 Exit codes: 0 ok, 1 operation failed, 2 bad usage, 3 invalid configuration.`,
   start: `Usage: hearth start [options]
 
-Every setting can come from hearth.json, a HEARTH_* environment variable, or a flag (highest precedence):
+Every setting can come from hearth.json or hearth.yaml, a HEARTH_* environment variable, or a flag (highest precedence):
 ${Object.entries(CONFIG_SCHEMA)
   .map(([key, f]) => `  --${flagName(key)} <${f.kind}>`.padEnd(40) + `${f.help} (default ${JSON.stringify(f.default)})`)
   .join('\n')}`,
@@ -54,7 +54,7 @@ Options: --data-dir <dir> (default ./data), --config <file>`,
   hearth user remove <name>
 Options: --data-dir <dir> (default ./data), --config <file>`,
   config: `Usage: hearth config print [options]
-Prints the effective configuration as JSON, after hearth.json, HEARTH_* variables and flags, secrets masked.`,
+Prints the effective configuration as JSON, after hearth.json/hearth.yaml, HEARTH_* variables and flags, secrets masked.`,
   backup: `Usage: hearth backup <file> [--data-dir <dir>]
 Copies the database with SQLite's online backup API; safe while the hub runs.
 Restore: stop the hub, copy <file> to <data-dir>/hearth.db (remove hearth.db-wal and hearth.db-shm), start.`,

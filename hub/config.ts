@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
 
 // One schema for the whole hub: file (hearth.json), HEARTH_* environment variables and CLI flags are all
 // derived from it, applied in that order, validated once with every error reported, then frozen.
@@ -48,6 +49,9 @@ export const CONFIG_SCHEMA = {
 } as const satisfies Record<string, Field>;
 
 export type ConfigKey = keyof typeof CONFIG_SCHEMA;
+
+/** Config files looked for in the working directory, first found wins. */
+export const DEFAULT_FILES = ['hearth.json', 'hearth.yaml', 'hearth.yml'];
 type ValueOf<F> = F extends { kind: 'int' | 'port' } ? number : F extends { kind: 'bool' } ? boolean : string;
 type Nullable<F, T> = F extends { default: null } ? T | null : F extends { kind: 'port' } ? T | null : T;
 export type HubConfig = { readonly [K in ConfigKey]: Nullable<(typeof CONFIG_SCHEMA)[K], ValueOf<(typeof CONFIG_SCHEMA)[K]>> };
@@ -72,7 +76,10 @@ export function flagName(key: string): string {
 }
 
 export interface ConfigSources {
-  /** Path of a JSON config file; default `hearth.json` in the working directory when it exists; null: none. */
+  /**
+   * Path of a config file (`.json`, or `.yaml`/`.yml`); default `hearth.json` or `hearth.yaml` in the working
+   * directory when one exists; null: none.
+   */
   file?: string | null;
   env?: NodeJS.ProcessEnv;
   /** Flag name (without --) to raw value, as parsed from the command line. */
@@ -87,10 +94,11 @@ export function loadConfig(sources: ConfigSources = {}): HubConfig {
   const raw: Record<string, unknown> = {};
   const keys = Object.keys(CONFIG_SCHEMA) as ConfigKey[];
 
-  const file = sources.file === null ? undefined : (sources.file ?? (existsSync('hearth.json') ? 'hearth.json' : undefined));
+  const file = sources.file === null ? undefined : (sources.file ?? DEFAULT_FILES.find((f) => existsSync(f)));
   if (file) {
     try {
-      const parsed: unknown = JSON.parse(readFileSync(file, 'utf8'));
+      const text = readFileSync(file, 'utf8');
+      const parsed: unknown = /\.ya?ml$/i.test(file) ? parseYaml(text) : JSON.parse(text);
       flatten(parsed, '', raw, problems, file);
     } catch (err) {
       problems.push(`${file}: ${(err as Error).message}`);

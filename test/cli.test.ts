@@ -58,6 +58,16 @@ describe('hearth CLI', () => {
     expect(r.out).not.toContain('hunter2');
   });
 
+  it('reads hearth.yaml too, and names a YAML mistake', () => {
+    writeFileSync(join(dir, 'hearth.yaml'), 'port: 9100\nmqtt:\n  baseTopic: house\n  port: off\n');
+    const ok = hearth(['config', 'print']);
+    writeFileSync(join(dir, 'hearth.yaml'), 'port: [unclosed\n');
+    const bad = hearth(['config', 'print']);
+    rmSync(join(dir, 'hearth.yaml'));
+    expect(JSON.parse(ok.out)).toMatchObject({ port: 9100, 'mqtt.baseTopic': 'house', 'mqtt.port': null });
+    expect(bad).toMatchObject({ code: 3, err: expect.stringContaining('hearth.yaml') });
+  });
+
   it('refuses an unknown key in hearth.json', () => {
     writeFileSync(join(dir, 'hearth.json'), JSON.stringify({ prot: 1 }));
     const r = hearth(['config', 'print']);
