@@ -29,6 +29,10 @@ const BENCHES: Record<string, Bench> = {
     const m = await import('./dashboard.js');
     return m.formatDashboardBench(await m.runDashboardBench());
   },
+  compaction: async () => {
+    const m = await import('./compaction.js');
+    return m.formatCompactionBench(await m.runCompactionBench());
+  },
   ingest: async () => {
     const m = await import('./ingest.js');
     return m.formatIngest(await m.runIngestBench());

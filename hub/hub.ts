@@ -127,7 +127,7 @@ export class Hub implements HubFacade {
         return session;
       },
     });
-    this.#maintenance = new Maintenance({ store: this.store, registry: this.registry, log: this.#log, now: this.#now });
+    this.#maintenance = new Maintenance({ store: this.store, registry: this.registry, log: this.#log, now: this.#now, dbPath: dbPath(config) });
     this.#metrics = new HubMetrics(
       {
         connections: () => this.#deviceServer.connectionCount,
@@ -215,7 +215,6 @@ export class Hub implements HubFacade {
     this.#router.refuseAll();
     server.close();
     for (const s of this.#sessions) s.pause();
-    this.#maintenance.stop();
     this.#metrics.stop();
     this.#deviceServer.stop();
     if (!this.ingest.flush()) this.#log.error('final commit failed: unacknowledged readings stay with their devices');
@@ -231,6 +230,7 @@ export class Hub implements HubFacade {
     this.commands.stop();
     await this.#mqtt?.stop();
     server.closeAllConnections();
+    await this.#maintenance.stop(); // the compaction worker finishes its pass and closes its connection
     this.store.close();
     this.#log.info('hub stopped');
   }
@@ -282,7 +282,7 @@ export class Hub implements HubFacade {
       devices: { total: this.registry.list().length, online: this.registry.onlineCount, connections: this.#deviceServer.connectionCount },
       ingest: { ...this.ingest.stats },
       refused: Object.fromEntries(this.#refused),
-      storage: stats,
+      storage: { ...stats, compaction: this.#maintenance.stats() ?? null },
       mqtt: this.#mqtt ? { baseTopic: this.config['mqtt.baseTopic'], ...this.#mqtt.stats(), ...this.#mqtt.addresses() } : null,
       tls: { sha256: this.#tls?.fingerprint, certificate: this.#tls?.certPath },
     };

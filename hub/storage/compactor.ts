@@ -111,7 +111,7 @@ export class Compactor {
 }
 
 /** Sorts parallel arrays by ts, keeping arrival order among equal timestamps (usually already sorted). */
-function sortByTs(ts: number[], raw: Native[]): void {
+export function sortByTs(ts: number[], raw: Native[]): void {
   let sorted = true;
   for (let i = 1; i < ts.length && sorted; i++) if (ts[i]! < ts[i - 1]!) sorted = false;
   if (sorted) return;
@@ -125,7 +125,7 @@ function sortByTs(ts: number[], raw: Native[]): void {
 }
 
 /** Merges two ts-sorted chunks; on equal timestamps the older chunk's readings come first. */
-function mergeSorted(a: ChunkData, b: ChunkData): ChunkData {
+export function mergeSorted(a: ChunkData, b: ChunkData): ChunkData {
   const ts: number[] = [];
   const values: Value[] = [];
   let i = 0;
@@ -143,7 +143,7 @@ function mergeSorted(a: ChunkData, b: ChunkData): ChunkData {
 }
 
 /** Cuts sorted timestamps into [from, to) ranges of at most CHUNK_MAX_READINGS and CHUNK_MAX_SPAN_MS. */
-function pieces(ts: readonly number[]): Array<[number, number]> {
+export function pieces(ts: readonly number[]): Array<[number, number]> {
   const out: Array<[number, number]> = [];
   let start = 0;
   for (let i = 1; i < ts.length; i++) {

@@ -8,6 +8,8 @@ export const STORE_ERROR_CODES = {
   HUB_ERR_STORE_CLOSED: 'store is not open',
   /** A stored chunk does not decode: the file was damaged or written by an incompatible codec. */
   HUB_ERR_CHUNK_CORRUPT: 'stored chunk does not decode',
+  /** The compaction worker thread ended without being stopped; it is restarted, its rows wait in the log. */
+  HUB_ERR_COMPACTION_WORKER_EXIT: 'compaction worker exited',
 } as const;
 export type StoreErrorCode = keyof typeof STORE_ERROR_CODES;
 

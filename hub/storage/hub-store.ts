@@ -14,6 +14,7 @@ import { fromNative, isNumeric, type Native } from './native-value.js';
 import { DEFAULT_RETENTION, Retention } from './retention.js';
 import { Rollups } from './rollups.js';
 import { SeriesCatalog } from './series-catalog.js';
+import type { WriteGate } from './write-gate.js';
 import type {
   CommandLogEntry,
   CommandLogStatus,
@@ -32,6 +33,9 @@ import type {
   SynchronousMode,
 } from './types.js';
 
+/** SQLite's default: a commit that leaves the WAL over this many pages checkpoints it. */
+const DEFAULT_AUTOCHECKPOINT_PAGES = 1000;
+
 /** Everything prepared once per open(), after migration. */
 interface Parts {
   db: Db;
@@ -48,6 +52,8 @@ interface Parts {
     resolveSeries: Transaction<(deviceId: string, metric: string, type: ValueType) => number>;
     compact: Transaction<(maxRows: number) => number>;
     retention: Transaction<(maxRows: number) => number>;
+    /** A read transaction (deferred BEGIN): the log and chunks it reads are one snapshot. */
+    snapshot: <T>(read: () => T) => T;
   };
   sql: {
     stored: Statement<[string], [number, number, Native]>;
@@ -69,6 +75,7 @@ export class HubStore {
   readonly #now: () => number;
   readonly #synchronous: SynchronousMode;
   #parts: Parts | undefined;
+  #gate: WriteGate | undefined;
   /** Bumped whenever log rows come or go, to know when the cached log tail is stale. */
   #logEpoch = 0;
   #tail: { epoch: number; latest: Map<number, [number, Native]> } | undefined;
@@ -93,6 +100,9 @@ export class HubStore {
       const retention = new Retention(db);
       const removeLog = db.prepare<[string]>('DELETE FROM log WHERE series IN (SELECT id FROM series WHERE device_id = ?)');
       const dropLatest = db.prepare<[number]>('DELETE FROM series_latest WHERE series = ?');
+      // Compacting here as well as in a CompactionRunner must make the runner's pending pass redo its reads.
+      const bumpGuard = db.prepare('UPDATE compaction_guard SET generation = generation + 1 WHERE id = 1');
+      const snapshot = db.transaction((read: () => unknown) => read());
       this.#parts = {
         db,
         devices,
@@ -117,8 +127,17 @@ export class HubStore {
             dropLatest.run(found.id);
             return catalog.retype(found, type).id;
           }),
-          compact: db.transaction((maxRows: number) => compactor.moveOldest(maxRows)),
-          retention: db.transaction((maxRows: number) => retention.step(maxRows, this.#now(), this.#retention)),
+          compact: db.transaction((maxRows: number) => {
+            const moved = compactor.moveOldest(maxRows);
+            if (moved > 0) bumpGuard.run();
+            return moved;
+          }),
+          retention: db.transaction((maxRows: number) => {
+            const deleted = retention.step(maxRows, this.#now(), this.#retention);
+            if (deleted > 0) bumpGuard.run();
+            return deleted;
+          }),
+          snapshot: <T>(read: () => T): T => snapshot.deferred(read) as T,
         },
         sql: {
           stored: db
@@ -139,10 +158,16 @@ export class HubStore {
     }
   }
 
+  /** The file and settings a CompactionRunner needs to open its own connection to this database. */
+  get settings(): { path: string; retention: RetentionPolicy; synchronous: SynchronousMode } {
+    return { path: this.#path, retention: { ...this.#retention }, synchronous: this.#synchronous };
+  }
+
   /** Closes the database; safe to call twice or without open(). */
   close(): void {
     const parts = this.#parts;
     this.#parts = undefined;
+    this.#gate = undefined;
     this.#tail = undefined;
     parts?.db.close();
   }
@@ -226,13 +251,26 @@ export class HubStore {
 
   /** Commits readings, events, seqs and lastSeen in ONE transaction: all or nothing (throws). */
   commit(batch: CommitBatch): void {
-    this.#p.writer.commit(batch);
+    const { writer } = this.#p;
+    if (this.#gate) this.#gate.priority(() => writer.commit(batch));
+    else writer.commit(batch);
     this.#logEpoch += 1;
   }
 
   /**
+   * While a CompactionRunner works on this database (pass its gate), commits go before its write
+   * transactions and WAL checkpoints are left to it, off this thread; undefined restores the defaults.
+   */
+  attachCompaction(gate: WriteGate | undefined): void {
+    this.#gate = gate;
+    if (!gate && !this.#parts) return; // detaching after close(): nothing to restore
+    this.#p.db.pragma(`wal_autocheckpoint = ${gate ? 0 : DEFAULT_AUTOCHECKPOINT_PAGES}`);
+  }
+
+  /**
    * Moves up to maxRows of the oldest log rows into chunks, rollups and series_latest, in one
-   * transaction; returns how many rows left the log.
+   * transaction on this connection; returns how many rows left the log. The hub compacts with a
+   * CompactionRunner instead (off its main thread); this stays for tools, tests and benchmarks.
    */
   compactStep(maxRows = 50_000): number {
     const moved = this.#p.tx.compact.immediate(maxRows);
@@ -245,19 +283,30 @@ export class HubStore {
     return this.#p.tx.retention.immediate(maxRows);
   }
 
-  /** Raw points or rollup buckets of one metric; [] for an unknown device or metric. */
+  /**
+   * Raw points or rollup buckets of one metric; [] for an unknown device or metric. Log and chunks (or
+   * rollups) are read in one read transaction, so a reading that compaction (on another connection)
+   * moves meanwhile is counted exactly once.
+   */
   history(q: HistoryQuery): HistoryPoint[] {
     const p = this.#p;
     if (!(q.limit > 0) || q.from > q.to) return [];
-    const info = p.catalog.find(q.deviceId, q.metric);
-    if (!info) return [];
-    if (q.step === 'raw') return p.history.raw(info.id, q.from, q.to, q.limit);
-    return isNumeric(info.type) ? p.history.rolled(info.id, q.step, q.from, q.to, q.limit) : [];
+    return p.tx.snapshot(() => {
+      const info = p.catalog.find(q.deviceId, q.metric);
+      if (!info) return [];
+      if (q.step === 'raw') return p.history.raw(info.id, q.from, q.to, q.limit);
+      return isNumeric(info.type) ? p.history.rolled(info.id, q.step, q.from, q.to, q.limit) : [];
+    });
   }
 
   /** The newest stored value of each metric of a device, compacted or still in the log, by metric name. */
   latest(deviceId: string): LatestValue[] {
     const p = this.#p;
+    // One snapshot: a row compaction moves meanwhile is then in series_latest or the log tail, not neither.
+    return p.tx.snapshot(() => this.#latest(p, deviceId));
+  }
+
+  #latest(p: Parts, deviceId: string): LatestValue[] {
     const series = p.catalog.ofDevice(deviceId);
     if (series.length === 0) return [];
     const stored = new Map<number, [number, Native]>();

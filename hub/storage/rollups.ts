@@ -73,6 +73,12 @@ export class Rollups {
     }
   }
 
+  /** Merges aggregates computed elsewhere (the compaction worker's read phase) into one table: one upsert each. */
+  merge(series: number, step: RollupStep, aggregates: readonly Aggregate[]): void {
+    const { merge } = this.#steps[step];
+    for (const a of aggregates) merge.run(series, a.bucket, a.min, a.max, a.sum, a.count);
+  }
+
   /**
    * The first `limit` buckets whose start lies in [bucketOf(from), to], each { ts: bucket start, min,
    * max, mean, count }, stored rollups merged with the readings of those buckets still in the log.

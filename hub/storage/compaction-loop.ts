@@ -1,0 +1,149 @@
+import type { PassLimits, PassResult } from './compaction-pass.js';
+import type { CompactionStore } from './compaction-store.js';
+
+/**
+ * When to compact, measured with bench/compaction.ts (8,000 series, 100,000 readings/s):
+ * - a pass starts once the log holds MIN_ROWS rows, or any rows for MAX_AGE_MS: at 100k readings/s a
+ *   pass every ~0.5-1 s, so each series brings 6-12 rows and the per-series cost (one chunk rewrite,
+ *   rollup and latest upserts, ~12 us of write) is shared by several rows; a quiet hub still compacts
+ *   within 10 s.
+ * - a pass reads up to 100,000 rows: reading, decoding, merging and encoding is ~2-3 us a row in the
+ *   worker, with no lock held; writing them is ~100 ms in one transaction.
+ * - so the writes are cut into transactions of at most 1,500 rows and 125 series: 5-7 ms each (the hub's
+ *   commits wait at most that), against ~105 ms for one transaction of 8,000 series, ~28 ms for groups of
+ *   12,500 rows / 1,000 series and ~13 ms for 3,000 / 250. The total write time per pass stays ~170 ms
+ *   whatever the group size (deleting a group's rows by rowid costs about what the range delete of a
+ *   single transaction saves), so small groups are nearly free.
+ */
+export const COMPACTION_DEFAULTS: CompactionSchedule = {
+  minRows: 50_000,
+  maxAgeMs: 10_000,
+  checkEveryMs: 250,
+  errorRetryMs: 5_000,
+  limits: { maxRows: 100_000, maxRowsPerTx: 1_500, maxSeriesPerTx: 125 },
+  retentionEveryMs: 60_000,
+  retentionStepRows: 5_000,
+  /** Retention steps in one turn: each is its own short transaction; the rest waits for the next turn. */
+  retentionMaxSteps: 20,
+};
+
+export interface CompactionSchedule {
+  /** Compact once the log holds this many rows... */
+  minRows: number;
+  /** ...or holds any row and the last pass is this old. */
+  maxAgeMs: number;
+  /** How often the backlog is looked at. */
+  checkEveryMs: number;
+  /** Wait after a failed turn. */
+  errorRetryMs: number;
+  limits: PassLimits;
+  retentionEveryMs: number;
+  retentionStepRows: number;
+  retentionMaxSteps: number;
+}
+
+/** What the loop reports; the worker posts each one to the main thread. */
+export interface CompactionSink {
+  pass(result: PassResult, backlog: number): void;
+  retention(deleted: number): void;
+  error(err: unknown): void;
+}
+
+/** Injectable timers, so tests need not wait on wall time. */
+export interface LoopTimers {
+  now: () => number;
+  setTimeout: (fn: () => void, ms: number) => unknown;
+  clearTimeout: (handle: unknown) => void;
+}
+
+/**
+ * The compaction schedule, the same in the worker and in inline mode: every checkEveryMs it looks at the
+ * backlog, runs a pass when due (and at once again while a full pass leaves more), and retention steps
+ * every retentionEveryMs. Each turn is synchronous, so stop() between turns never cuts a pass short.
+ */
+export class CompactionLoop {
+  readonly #store: CompactionStore;
+  readonly #schedule: CompactionSchedule;
+  readonly #sink: CompactionSink;
+  readonly #timers: LoopTimers;
+  #timer: unknown;
+  #running = false;
+  #lastPass = 0;
+  #lastRetention = 0;
+
+  constructor(store: CompactionStore, schedule: CompactionSchedule, sink: CompactionSink, timers: LoopTimers) {
+    this.#store = store;
+    this.#schedule = schedule;
+    this.#sink = sink;
+    this.#timers = timers;
+  }
+
+  start(): void {
+    if (this.#running) return;
+    this.#running = true;
+    this.#lastPass = this.#timers.now();
+    this.#lastRetention = this.#lastPass;
+    this.#arm(this.#schedule.checkEveryMs);
+  }
+
+  stop(): void {
+    this.#running = false;
+    if (this.#timer !== undefined) this.#timers.clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  /** One pass now, whatever the backlog; reported to the sink like a scheduled one (errors too, then rethrown). */
+  runNow(): PassResult {
+    try {
+      return this.#pass();
+    } catch (err) {
+      this.#sink.error(err);
+      throw err;
+    }
+  }
+
+  #arm(ms: number): void {
+    if (!this.#running) return;
+    this.#timer = this.#timers.setTimeout(() => this.#turn(), ms);
+  }
+
+  #turn(): void {
+    this.#timer = undefined;
+    let next = this.#schedule.checkEveryMs;
+    try {
+      const s = this.#schedule;
+      const backlog = this.#store.backlog();
+      if (backlog >= s.minRows || (backlog > 0 && this.#timers.now() - this.#lastPass >= s.maxAgeMs)) {
+        const r = this.#pass();
+        if (r.rows > 0) this.#store.checkpoint();
+        // More waiting than one pass takes, or a conflict to redo: go again without waiting.
+        if (r.conflict || r.rows >= s.limits.maxRows) next = 0;
+      }
+      if (this.#timers.now() - this.#lastRetention >= s.retentionEveryMs) {
+        this.#lastRetention = this.#timers.now();
+        let deleted = 0;
+        for (let i = 0; i < s.retentionMaxSteps; i++) {
+          const n = this.#store.retentionStep(s.retentionStepRows);
+          deleted += n;
+          if (n < s.retentionStepRows) break;
+        }
+        if (deleted > 0) {
+          this.#store.checkpoint();
+          this.#sink.retention(deleted);
+        }
+      }
+    } catch (err) {
+      // The failed transaction rolled back: its rows are still in the log for the retry.
+      this.#sink.error(err);
+      next = this.#schedule.errorRetryMs;
+    }
+    this.#arm(next);
+  }
+
+  #pass(): PassResult {
+    const r = this.#store.compact(this.#schedule.limits);
+    this.#lastPass = this.#timers.now();
+    this.#sink.pass(r, this.#store.backlog());
+    return r;
+  }
+}

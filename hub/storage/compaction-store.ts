@@ -1,0 +1,102 @@
+import type { Statement, Transaction } from 'better-sqlite3';
+import { CompactionPass, type PassHooks, type PassLimits, type PassResult } from './compaction-pass.js';
+import { openDatabase, type Db } from './database.js';
+import { StoreError } from './errors.js';
+import { DEFAULT_RETENTION, Retention } from './retention.js';
+import type { RetentionPolicy, SynchronousMode } from './types.js';
+import type { WriteGate } from './write-gate.js';
+
+export interface CompactionStoreOptions {
+  /** The hub's database file; HubStore has opened (and migrated) it already. */
+  path: string;
+  retention?: Partial<RetentionPolicy>;
+  /** Clock for retention cut-offs; Date.now by default. */
+  now?: () => number;
+  synchronous?: SynchronousMode;
+  /** Shared with the hub's HubStore (attachCompaction): its commits go before our write transactions. */
+  gate?: WriteGate;
+}
+
+interface Parts {
+  db: Db;
+  pass: CompactionPass;
+  retention: Transaction<(maxRows: number) => number>;
+  backlog: Statement<[], number>;
+}
+
+/**
+ * The compaction worker's own connection to the hub's database: two-phase compaction passes, bounded
+ * retention steps and the log backlog, nothing else. WAL lets it read while the hub writes; its write
+ * transactions are short (see CompactionPass). Constructing it does no I/O; open() does.
+ */
+export class CompactionStore {
+  readonly #path: string;
+  readonly #retention: RetentionPolicy;
+  readonly #now: () => number;
+  readonly #synchronous: SynchronousMode;
+  readonly #gate: WriteGate | undefined;
+  #parts: Parts | undefined;
+
+  constructor(opts: CompactionStoreOptions) {
+    this.#path = opts.path;
+    this.#retention = { ...DEFAULT_RETENTION, ...opts.retention };
+    this.#now = opts.now ?? Date.now;
+    this.#synchronous = opts.synchronous ?? 'NORMAL';
+    this.#gate = opts.gate;
+  }
+
+  /** Opens the database (migrating it if the hub has not). */
+  open(): void {
+    if (this.#parts) return;
+    const db = openDatabase(this.#path, this.#synchronous);
+    try {
+      // Checkpoints run from checkpoint(), between passes: an automatic one would run inside COMMIT,
+      // while the gate still holds the hub's commits back.
+      db.pragma('wal_autocheckpoint = 0');
+      const retention = new Retention(db);
+      this.#parts = {
+        db,
+        pass: new CompactionPass(db, this.#gate),
+        retention: db.transaction((maxRows: number) => retention.step(maxRows, this.#now(), this.#retention)),
+        // An upper bound in two index probes: rows of removed devices leave holes until compaction drops them.
+        backlog: db.prepare('SELECT coalesce(max(rowid) - min(rowid) + 1, 0) FROM log').pluck() as unknown as Statement<[], number>,
+      };
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+  }
+
+  /** Closes the connection; safe to call twice or without open(). */
+  close(): void {
+    const parts = this.#parts;
+    this.#parts = undefined;
+    parts?.db.close();
+  }
+
+  get #p(): Parts {
+    if (!this.#parts) throw new StoreError('HUB_ERR_STORE_CLOSED', `${this.#path} is not open`);
+    return this.#parts;
+  }
+
+  /** One compaction pass (see CompactionPass.run). */
+  compact(limits: PassLimits, hooks?: PassHooks): PassResult {
+    return this.#p.pass.run(limits, hooks);
+  }
+
+  /** Deletes at most maxRows expired rows in one transaction; returns how many. */
+  retentionStep(maxRows: number): number {
+    const { retention } = this.#p;
+    return this.#gate ? this.#gate.yielding(() => retention.immediate(maxRows)) : retention.immediate(maxRows);
+  }
+
+  /** Copies what it can of the WAL into the database file without waiting on anyone (PASSIVE). */
+  checkpoint(): void {
+    this.#p.db.pragma('wal_checkpoint(PASSIVE)');
+  }
+
+  /** Log rows waiting for compaction (an upper bound, exact when no device was removed meanwhile). */
+  backlog(): number {
+    return this.#p.backlog.get()!;
+  }
+}

@@ -1,0 +1,76 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { bundleForWorker } from './compaction-check.js';
+import { WriteGate } from './write-gate.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'hearth-gate-'));
+/** write-gate.ts bundled for the other thread, which cannot load TypeScript. */
+let built: URL;
+beforeAll(async () => {
+  built = await bundleForWorker(new URL('./write-gate.ts', import.meta.url), dir);
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/**
+ * Runs `side` ('yielding' or 'priority') of a WriteGate on `buffer` in another thread. Inside the gate it
+ * sets log[0] = 1 ("inside"), holds for `holdMs`, then sets log[0] = 2 ("left"); before entering it sets
+ * log[1] = 1 ("trying").
+ */
+function otherThread(buffer: SharedArrayBuffer, log: Int32Array, side: 'yielding' | 'priority', holdMs: number): Promise<number> {
+  const code = `
+    const { workerData } = require('node:worker_threads');
+    import(workerData.url).then(({ WriteGate }) => {
+      const gate = new WriteGate(workerData.buffer);
+      const log = new Int32Array(workerData.log);
+      Atomics.store(log, 1, 1);
+      gate[workerData.side](() => {
+        Atomics.store(log, 0, 1);
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, workerData.holdMs);
+        Atomics.store(log, 0, 2);
+      });
+    });`;
+  const worker = new Worker(code, { eval: true, workerData: { url: built.href, buffer, log: log.buffer, side, holdMs } });
+  return new Promise((resolve, reject) => {
+    worker.on('error', reject);
+    worker.on('exit', resolve);
+  });
+}
+
+/** Blocks this thread until `cond` holds (bounded): the other side is another thread, so it makes progress. */
+function spinUntil(cond: () => boolean): void {
+  const deadline = Date.now() + 5000;
+  while (!cond()) if (Date.now() > deadline) throw new Error('timed out');
+}
+
+describe('WriteGate', () => {
+  it('makes the main thread wait for a compaction transaction in flight, then go at once', async () => {
+    const gate = new WriteGate();
+    const log = new Int32Array(new SharedArrayBuffer(8));
+    const done = otherThread(gate.buffer, log, 'yielding', 60);
+    spinUntil(() => Atomics.load(log, 0) === 1); // the compaction side is inside its transaction
+    let seen = -1;
+    gate.priority(() => (seen = Atomics.load(log, 0)));
+    expect(seen).toBe(2); // it had left before our write ran
+    expect(await done).toBe(0);
+  });
+
+  it('holds a compaction transaction back while the main thread commits', async () => {
+    const gate = new WriteGate();
+    const log = new Int32Array(new SharedArrayBuffer(8));
+    let done: Promise<number> | undefined;
+    let insideDuringOurs = -1;
+    gate.priority(() => {
+      done = otherThread(gate.buffer, log, 'yielding', 0);
+      spinUntil(() => Atomics.load(log, 1) === 1); // it is trying to enter
+      const until = Date.now() + 50;
+      while (Date.now() < until); // our "commit": it must not enter meanwhile
+      insideDuringOurs = Atomics.load(log, 0);
+    });
+    expect(insideDuringOurs).toBe(0);
+    expect(await done).toBe(0);
+    expect(Atomics.load(log, 0)).toBe(2); // and it went once we were done
+  });
+});
