@@ -1,0 +1,199 @@
+// hearth-sim's command line, parsed and validated in one place (node:util parseArgs). Every refusal
+// names the flag it is about, so `hearth-sim --rate x` says what to fix; the CLI maps UsageError to exit 2.
+import { parseArgs } from 'node:util';
+import { parseMix } from './fleet-plan.js';
+
+/** A command line the user must fix (exit code 2). */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+export interface SimArgs {
+  help: boolean;
+  hub: string;
+  devices?: number;
+  mix?: [string, number][];
+  scenario?: string;
+  credentials?: string;
+  /** Readings per second per device. */
+  rate: number;
+  /** How long to run, ms; undefined: until SIGINT/SIGTERM. */
+  durationMs?: number;
+  provision: boolean;
+  adminToken?: string;
+  /** API origin for --provision; default derived from --hub. */
+  api?: string;
+  idPrefix: string;
+  seed: string;
+  ca?: string;
+  insecure: boolean;
+  stateDir?: string;
+  json: boolean;
+  /** Dials per second while the fleet starts. */
+  ramp: number;
+  bufferFrames?: number;
+  bufferBytes?: number;
+}
+
+export const USAGE = `Usage: hearth-sim --hub wss://host:port (--devices N | --mix model=N,... | --scenario FILE | --credentials FILE) [options]
+
+A fleet of simulated Hearth devices speaking the device protocol to a hub.
+
+Fleet:
+  --devices N              N devices, spread over every model (with --credentials: its first N entries)
+  --mix m=N,...            devices per model: thermostat, light, smart_plug, motion_sensor, door_contact, air_quality
+  --scenario FILE          JSON array of { "id", "model", "rate"? }
+  --credentials FILE       JSON { "devices": [ { "id", "token", "model"? } ] }, as written by hearth device add --credentials
+  --provision              create the devices through the hub's API (POST /api/devices); needs --admin-token
+  --admin-token TOKEN      admin API token for --provision
+  --api URL                API origin for --provision (default: the --hub origin over https)
+  --id-prefix PREFIX       prefix of generated device ids (default "sim-")
+  --seed SEED              seed of every random choice (default "hearth")
+
+Running:
+  --rate R                 readings per second per device (default 1)
+  --duration D             run for D (500ms, 30s, 5m, 1h), then stop gracefully; default: until Ctrl-C
+  --ramp R                 connections opened per second while starting (default 500)
+  --state-dir DIR          keep each device's unacknowledged frames and sequence numbers here across runs
+  --buffer-frames N        frames a device buffers while offline before dropping the oldest (default 10000)
+  --buffer-bytes N         bytes a device buffers while offline before dropping the oldest (default 1048576)
+
+TLS:
+  --ca FILE                trust this CA / self-signed certificate (the hub prints its path)
+  --insecure               do not verify the hub's certificate (testing only)
+
+Output:
+  --json                   print one machine-readable summary at the end instead of the live status line
+  -h, --help               show this help
+
+Exit codes: 0 all devices connected and nothing lost; 1 readings dropped/unacknowledged or devices never
+connected; 2 bad usage.`;
+
+const OPTIONS = {
+  help: { type: 'boolean', short: 'h' },
+  hub: { type: 'string' },
+  devices: { type: 'string' },
+  mix: { type: 'string' },
+  scenario: { type: 'string' },
+  credentials: { type: 'string' },
+  rate: { type: 'string' },
+  duration: { type: 'string' },
+  provision: { type: 'boolean' },
+  'admin-token': { type: 'string' },
+  api: { type: 'string' },
+  'id-prefix': { type: 'string' },
+  seed: { type: 'string' },
+  ca: { type: 'string' },
+  insecure: { type: 'boolean' },
+  'state-dir': { type: 'string' },
+  json: { type: 'boolean' },
+  ramp: { type: 'string' },
+  'buffer-frames': { type: 'string' },
+  'buffer-bytes': { type: 'string' },
+} as const;
+
+type Raw = Partial<Record<keyof typeof OPTIONS, string | boolean>>;
+
+/** Parses hearth-sim's argv (without node and script); throws UsageError naming the offending flag. */
+export function parseSimArgs(argv: string[]): SimArgs {
+  const { values, tokens } = parseArgs({ args: argv, options: OPTIONS, strict: false, allowPositionals: true, tokens: true });
+  for (const t of tokens) {
+    if (t.kind === 'positional') throw new UsageError(`unexpected argument "${t.value}"`);
+    if (t.kind !== 'option') continue;
+    const spec = (OPTIONS as Record<string, { type: string }>)[t.name];
+    if (spec === undefined) throw new UsageError(`unknown flag ${t.rawName}`);
+    if (spec.type === 'boolean' && t.value !== undefined) throw new UsageError(`${t.rawName} takes no value`);
+    // parseArgs (non-strict) would take the next flag as the value: `--rate --json`.
+    if (spec.type === 'string' && (t.value === undefined || (!t.inlineValue && t.value.startsWith('--')))) {
+      throw new UsageError(`${t.rawName} needs a value`);
+    }
+  }
+  const raw = values as Raw;
+  const str = (k: keyof typeof OPTIONS): string | undefined => (typeof raw[k] === 'string' ? (raw[k] as string) : undefined);
+  const help = raw.help === true;
+  if (help) return { help, hub: '', rate: 1, provision: false, idPrefix: 'sim-', seed: 'hearth', insecure: false, json: false, ramp: 500 };
+
+  const hub = str('hub');
+  if (hub === undefined) throw new UsageError('--hub is required (e.g. --hub wss://localhost:8443)');
+  if (!/^wss?:\/\/[^/\s]+\/?$/.test(hub)) throw new UsageError(`--hub needs a ws:// or wss:// URL like wss://host:8443, got "${hub}"`);
+
+  const args: SimArgs = {
+    help,
+    hub,
+    rate: positiveNumber('--rate', str('rate')) ?? 1,
+    provision: raw.provision === true,
+    idPrefix: str('id-prefix') ?? 'sim-',
+    seed: str('seed') ?? 'hearth',
+    insecure: raw.insecure === true,
+    json: raw.json === true,
+    ramp: positiveNumber('--ramp', str('ramp')) ?? 500,
+  };
+  const optional = {
+    devices: positiveInteger('--devices', str('devices')),
+    mix: str('mix') === undefined ? undefined : mixOf(str('mix')!),
+    scenario: str('scenario'),
+    credentials: str('credentials'),
+    durationMs: str('duration') === undefined ? undefined : durationOf(str('duration')!),
+    adminToken: str('admin-token'),
+    api: str('api'),
+    ca: str('ca'),
+    stateDir: str('state-dir'),
+    bufferFrames: positiveInteger('--buffer-frames', str('buffer-frames')),
+    bufferBytes: positiveInteger('--buffer-bytes', str('buffer-bytes')),
+  };
+  for (const [k, v] of Object.entries(optional)) if (v !== undefined) (args as unknown as Record<string, unknown>)[k] = v;
+
+  const kinds = (['--devices', '--mix', '--scenario'] as const).filter((f) => ({ '--devices': args.devices, '--mix': args.mix, '--scenario': args.scenario })[f] !== undefined);
+  if (kinds.length > 1) throw new UsageError(`${kinds.join(' and ')} exclude each other: describe the fleet one way`);
+  if (kinds.length === 0 && args.credentials === undefined) {
+    throw new UsageError('say which devices to run: --devices N, --mix model=N,..., --scenario FILE or --credentials FILE');
+  }
+  if (args.provision && args.adminToken === undefined) throw new UsageError('--provision needs --admin-token <token>');
+  if (!args.provision && args.adminToken !== undefined) throw new UsageError('--admin-token is only used with --provision');
+  if (!args.provision && args.api !== undefined) throw new UsageError('--api is only used with --provision');
+  if (args.api !== undefined && !/^https?:\/\/[^/\s]+\/?$/.test(args.api)) throw new UsageError(`--api needs an http(s):// origin, got "${args.api}"`);
+  if (args.provision && args.credentials === undefined && args.devices === undefined && args.mix === undefined && args.scenario === undefined) {
+    throw new UsageError('--provision needs --devices, --mix or --scenario to know what to create');
+  }
+  if (args.ca !== undefined && args.insecure) throw new UsageError('--ca and --insecure exclude each other');
+  if (!/^[A-Za-z0-9_.-]{0,40}$/.test(args.idPrefix)) throw new UsageError(`--id-prefix takes up to 40 of A-Z a-z 0-9 _ . -, got "${args.idPrefix}"`);
+  return args;
+}
+
+/** Parses a duration: 500ms, 30s, 5m, 1h, or plain seconds. */
+export function parseDuration(text: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
+  if (m === null) return undefined;
+  const n = Number(m[1]);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h'];
+  const ms = Math.round(n * unit);
+  return ms > 0 ? ms : undefined;
+}
+
+function durationOf(text: string): number {
+  const ms = parseDuration(text);
+  if (ms === undefined) throw new UsageError(`--duration needs a duration like 30s, 5m or 500ms, got "${text}"`);
+  return ms;
+}
+
+function mixOf(text: string): [string, number][] {
+  try {
+    return parseMix(text);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+function positiveNumber(flag: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (text.trim() === '' || !Number.isFinite(n) || n <= 0) throw new UsageError(`${flag} needs a positive number, got "${text}"`);
+  return n;
+}
+
+function positiveInteger(flag: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(n) || n <= 0) throw new UsageError(`${flag} needs a positive integer, got "${text}"`);
+  return n;
+}
