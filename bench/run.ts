@@ -33,6 +33,10 @@ const BENCHES: Record<string, Bench> = {
     const m = await import('./compaction.js');
     return m.formatCompactionBench(await m.runCompactionBench());
   },
+  sim: async () => {
+    const m = await import('./sim-fleet.js');
+    return m.formatSimFleet(await m.runSimFleetBench());
+  },
   ingest: async () => {
     const m = await import('./ingest.js');
     return m.formatIngest(await m.runIngestBench());

@@ -27,17 +27,9 @@ export interface ApiDevice extends BridgeDevice {
   state: DeviceStatePayload;
 }
 
-export type HistoryStep = 'raw' | 'minute' | 'hour';
-
-/** A point of GET /api/devices/:id/history: raw points carry `value`, rollups min/max/mean/count. */
-export interface HistoryPoint {
-  ts: number;
-  value?: number | string | boolean;
-  min?: number;
-  max?: number;
-  mean?: number;
-  count?: number;
-}
+// The history API answers what the store returns: one definition for both.
+import type { HistoryPoint, HistoryStep } from '../../hub/storage/types.js';
+export type { HistoryPoint, HistoryStep };
 
 export interface HistoryAnswer {
   device: string;
