@@ -42,7 +42,7 @@ A fleet of simulated Hearth devices speaking the device protocol to a hub.
 Fleet:
   --devices N              N devices, spread over every model (with --credentials: its first N entries)
   --mix m=N,...            devices per model: thermostat, light, smart_plug, motion_sensor, door_contact, air_quality
-  --scenario FILE          JSON array of { "id", "model", "rate"? }
+  --scenario FILE          JSON, or YAML (.yaml/.yml), array of { id, model, rate? }
   --credentials FILE       JSON { "devices": [ { "id", "token", "model"? } ] }, as written by hearth device add --credentials
   --provision              create the devices through the hub's API (POST /api/devices); needs --admin-token
   --admin-token TOKEN      admin API token for --provision

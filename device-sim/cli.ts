@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { parseSimArgs, USAGE, UsageError, type SimArgs } from './args.js';
 import { Fleet, type FleetStats } from './fleet.js';
+import { parse as parseYaml } from 'yaml';
 import { attachTokens, parseCredentials, parseScenario, planCount, planFromCredentials, planMix, PlanError, type Credential, type DevicePlan, type DeviceSpec } from './fleet-plan.js';
 import { apiBaseOf, provisionDevices } from './provision.js';
 import { formatStatus, formatSummary } from './status-line.js';
@@ -145,12 +146,14 @@ async function readText(flag: string, file: string): Promise<string> {
   }
 }
 
+/** A JSON file, or YAML when its name ends in .yaml/.yml (scenarios are pleasant to write as YAML). */
 async function readJson(flag: string, file: string): Promise<unknown> {
   const text = await readText(flag, file);
+  const yaml = /\.ya?ml$/i.test(file);
   try {
-    return JSON.parse(text) as unknown;
+    return yaml ? (parseYaml(text) as unknown) : (JSON.parse(text) as unknown);
   } catch (err) {
-    throw new UsageError(`${flag}: ${file} is not JSON: ${(err as Error).message}`);
+    throw new UsageError(`${flag}: ${file} is not ${yaml ? 'YAML' : 'JSON'}: ${(err as Error).message}`);
   }
 }
 

@@ -73,7 +73,7 @@ export function planMix(mix: [string, number][], idPrefix: string): DevicePlan[]
 
 /** Validates a scenario file's JSON: `[{ "id", "model", "rate"? }]`. */
 export function parseScenario(json: unknown, source: string): DevicePlan[] {
-  if (!Array.isArray(json)) throw new PlanError(`${source}: a scenario is a JSON array of { "id", "model", "rate"? }`);
+  if (!Array.isArray(json)) throw new PlanError(`${source}: a scenario is a JSON or YAML array of { id, model, rate? }`);
   const seen = new Set<string>();
   return json.map((entry: unknown, i) => {
     const e = entry as { id?: unknown; model?: unknown; rate?: unknown };
