@@ -1,6 +1,7 @@
 // npm run bench -- mqtt: real devices -> hub (stored) -> embedded aedes -> one MQTT subscriber, each in its
 // own process: latency from device send to subscriber at 1,000 and 20,000 readings/s, and readings/s
-// delivered at full load, beside the baseline of mqtt.js publishers straight into a bare aedes (bench/mqtt.ts).
+// delivered at full load on the lossless `<base>/<device>/readings` stream, beside the baseline of mqtt.js
+// publishers straight into a bare aedes (bench/mqtt.ts).
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -81,7 +82,7 @@ export async function runMqttE2eBench(): Promise<MqttE2eRow[]> {
 export function formatMqttE2e(rows: MqttE2eRow[]): string {
   const k = (n: number) => Math.round(n).toLocaleString('en-US');
   return [
-    '| device -> hub (stored) -> MQTT subscriber | readings/s acked by hub | readings/s at subscriber | latency p50 | latency p99 |',
+    '| device -> hub (stored) -> MQTT subscriber on `hearth/+/+` | readings/s acked by hub | readings/s at subscriber (`<device>/readings` stream) | latency p50 | latency p99 |',
     '| --- | --- | --- | --- | --- |',
     ...rows.map((r) => `| ${r.scenario} | ${k(r.offered)} | ${k(r.delivered)} | ${r.p50.toFixed(2)} ms | ${r.p99.toFixed(2)} ms |`),
   ].join('\n');

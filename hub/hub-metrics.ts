@@ -9,7 +9,7 @@ export interface MetricSources {
   online: () => number;
   ingest: () => { framesAccepted: number; readingsAccepted: number; readingsCommitted: number; duplicates: number; clockSkewed: number; pendingReadings: number };
   refused: () => Map<string, number>;
-  mqtt: () => { clients: number; messages: number } | null;
+  mqtt: () => { clients: number; messages: number; streamDropped: number } | null;
   storageBytes: () => number;
   retentionDeleted: () => number;
 }
@@ -39,6 +39,7 @@ export class HubMetrics {
     );
     m.gauge('hearth_mqtt_clients', 'MQTT clients connected to the embedded broker.', () => sources.mqtt()?.clients ?? 0);
     m.collectedCounter('hearth_mqtt_messages_total', 'Messages routed by the embedded broker.', () => sources.mqtt()?.messages ?? 0);
+    m.collectedCounter('hearth_mqtt_stream_dropped_total', 'Readings dropped from <base>/<device>/readings for a consumer too far behind.', () => sources.mqtt()?.streamDropped ?? 0);
     m.gauge('hearth_storage_bytes', 'Database file plus WAL, bytes.', sources.storageBytes);
     m.collectedCounter('hearth_retention_rows_deleted_total', 'Rows deleted by retention.', sources.retentionDeleted);
     this.#batch = m.histogram('hearth_commit_batch_size', 'Readings per group commit.', MetricsRegistry.exponentialBuckets(1, 4, 7));

@@ -54,6 +54,13 @@ describe('hub -> MQTT', () => {
     expect(await waitForMessage('hearth/mq-1/temperature')).toBe('21.25');
     const state = JSON.parse(await waitForMessage('hearth/mq-1/state', (p) => p.includes('temperature')));
     expect(state.temperature).toEqual({ value: 21.25, ts: 1_700_000_000_000 });
+    // The lossless stream goes out in the same turn as the retained state (aedes once lost one of the two).
+    expect(JSON.parse(await waitForMessage('hearth/mq-1/readings'))).toEqual([{ metric: 'temperature', value: 21.25, ts: 1_700_000_000_000 }]);
+    const burst = [1, 2, 3].map((i) => ({ metric: 1, value: { type: 'float' as const, value: 21 + i } }));
+    device.send({ type: 'batch', seq: 2, samples: burst.map((r, i) => ({ ...r, ts: 1_700_000_001_000 + i })) });
+    const streamed = JSON.parse(await waitForMessage('hearth/mq-1/readings', (p) => p.includes('24'))) as { value: number }[];
+    expect(streamed.map((r) => r.value)).toEqual([22, 23, 24]);
+    expect(await waitForMessage('hearth/mq-1/temperature', (p) => p === '24')).toBe('24');
 
     const resultTopic = 'hearth/mq-1/set/setpoint/result';
     await client.publishAsync('hearth/mq-1/set/setpoint', '23');

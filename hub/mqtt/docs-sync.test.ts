@@ -22,6 +22,7 @@ describe('docs/mqtt.md', () => {
       state: t.state('<device>'),
       metric: t.metric('<device>', '<metric>')!,
       availability: t.availability('<device>'),
+      readings: t.readings('<device>'),
       event: t.event('<device>', '<name>'),
       set: t.set('<device>', '<command>'),
       setResult: t.setResult('<device>', '<command>'),

@@ -74,6 +74,9 @@ type MqttLogCode = (typeof MQTT_LOG_CODES)[number];
 export class EmbeddedBroker implements Publisher {
   readonly #opts: EmbeddedBrokerOptions;
   #broker: Aedes | null = null;
+  #inFlight = 0;
+  #inFlightRetain = false;
+  readonly #waiting: { retain: boolean; go: () => void }[] = [];
   /** Messages routed by the broker (the hub's and clients'), for /metrics. */
   #published = 0;
   #tcp: net.Server | null = null;
@@ -178,11 +181,30 @@ export class EmbeddedBroker implements Publisher {
     const broker = this.#broker;
     if (!broker) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      broker.publish(
-        { cmd: 'publish', topic, payload: Buffer.from(payload), qos: 0, retain, dup: false },
-        (err) => (err ? reject(err) : resolve()),
-      );
+      const go = () => {
+        this.#inFlight += 1;
+        this.#inFlightRetain = retain;
+        broker.publish({ cmd: 'publish', topic, payload: Buffer.from(payload), qos: 0, retain, dup: false }, (err) => {
+          this.#inFlight -= 1;
+          if (this.#inFlight === 0) this.#drain();
+          if (err) reject(err);
+          else resolve();
+        });
+      };
+      // aedes 1.2 loses retained publishes handed to it while a non-retained one is in flight (and the other
+      // way round), seen by live subscribers: publishes of one kind run together, a change of kind waits.
+      if (this.#waiting.length === 0 && (this.#inFlight === 0 || this.#inFlightRetain === retain)) go();
+      else this.#waiting.push({ retain, go });
     });
+  }
+
+  /** Starts the queued publishes of the next kind, in order. */
+  #drain(): void {
+    const first = this.#waiting[0];
+    if (!first) return;
+    let n = 0;
+    while (n < this.#waiting.length && this.#waiting[n]!.retain === first.retain) n += 1;
+    for (const { go } of this.#waiting.splice(0, n)) go();
   }
 
   #authenticate(

@@ -12,6 +12,7 @@ import {
   type BridgeDevice,
   type CommandResultPayload,
   type DeviceStatePayload,
+  type StreamReading,
   type TopicMessage,
   type Topics,
 } from './topics.js';
@@ -36,6 +37,9 @@ interface DeviceTopics {
  * publishes was committed), and turns command messages into HubFacade.sendCommand calls. Publishes go
  * through one queue so that retained topics are set and cleared in the order the events happened.
  */
+/** Unpublished stream readings kept per device; beyond it the oldest are dropped (and counted). */
+const MAX_STREAM_PER_DEVICE = 20_000;
+
 /** Device states handed to the broker and not yet confirmed, beyond which a flush waits for its own. */
 const MAX_STATES_IN_FLIGHT = 1000;
 
@@ -53,6 +57,10 @@ export class HubMirror {
   #flushScheduled: NodeJS.Immediate | undefined;
   #flushing = false;
   #inFlight = 0;
+  /** Committed readings per device not yet published on `<base>/<device>/readings`. */
+  readonly #stream = new Map<string, StreamReading[]>();
+  /** Readings dropped from the stream because a device got more than MAX_STREAM_PER_DEVICE ahead. */
+  streamDropped = 0;
   readonly #flushWaiters: (() => void)[] = [];
   #devicesListPending = false;
   readonly #skipped = new Set<string>();
@@ -143,6 +151,15 @@ export class HubMirror {
       this.#dirty.set(deviceId, metrics);
     }
     for (const r of readings) metrics.add(r.metric);
+    let stream = this.#stream.get(deviceId);
+    if (!stream) this.#stream.set(deviceId, (stream = []));
+    const caps = this.#facade.device(deviceId)?.capabilities;
+    for (const r of readings) stream.push({ metric: r.metric, value: valueToJson(caps?.find((c) => c.name === r.metric), r.value), ts: r.ts });
+    if (stream.length > MAX_STREAM_PER_DEVICE) {
+      const excess = stream.length - MAX_STREAM_PER_DEVICE;
+      stream.splice(0, excess);
+      this.streamDropped += excess;
+    }
     this.#scheduleStateFlush();
   }
 
@@ -161,12 +178,19 @@ export class HubMirror {
     this.#flushing = true;
     const batch = [...this.#dirty];
     this.#dirty.clear();
+    const streams = [...this.#stream];
+    this.#stream.clear();
     try {
       // Behind discovery and removals already queued, so a state never precedes its device's announcement.
       await this.#queue;
-      const sent = Promise.all(batch.map(([deviceId, metrics]) => this.#publishState(deviceId, metrics)));
+      const sent = Promise.all([
+        ...batch.map(([deviceId, metrics]) => this.#publishState(deviceId, metrics)),
+        ...streams.map(([deviceId, readings]) =>
+          this.#deviceFor(deviceId) ? this.#send({ kind: 'readings', topic: this.#topics.readings(deviceId), payload: readings }) : undefined,
+        ),
+      ]);
       this.#inFlight += batch.length;
-      void sent.finally(() => (this.#inFlight -= batch.length)).catch(() => undefined);
+      void sent.finally(() => (this.#inFlight -= batch.length)).catch((err: unknown) => this.#log.error({ err: String(err) }, 'MQTT publish failed'));
       // The broker routes publishes in the order they were handed over, so the next flush need not wait for
       // this one: only when the broker falls far behind does the mirror wait (and readings coalesce meanwhile).
       if (this.#inFlight > MAX_STATES_IN_FLIGHT) await sent;

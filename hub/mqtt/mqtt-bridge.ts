@@ -177,9 +177,10 @@ export class MqttBridge {
     return { ...embedded, externalConnected: this.#external ? this.#external.broker.isConnected() : null };
   }
 
-  /** Clients connected to the embedded broker and messages it routed (zeros without one). */
-  stats(): { clients: number; messages: number } {
-    return this.#embedded?.broker.stats() ?? { clients: 0, messages: 0 };
+  /** Clients connected to the embedded broker, messages it routed, and stream readings dropped for slow consumers. */
+  stats(): { clients: number; messages: number; streamDropped: number } {
+    const streamDropped = (this.#embedded?.mirror.streamDropped ?? 0) + (this.#external?.mirror.streamDropped ?? 0);
+    return { ...(this.#embedded?.broker.stats() ?? { clients: 0, messages: 0 }), streamDropped };
   }
 
   /** Resolves when every publish queued so far went out (tests and benchmarks wait on it). */

@@ -21,7 +21,7 @@ describe('topic tree', () => {
   });
 
   it('reserved metric names have no plain topic', () => {
-    for (const name of ['state', 'availability', 'event', 'set']) expect(t.metric('d1', name)).toBeNull();
+    for (const name of ['state', 'availability', 'event', 'set', 'readings']) expect(t.metric('d1', name)).toBeNull();
   });
 
   it('parses command topics only', () => {

@@ -22,6 +22,13 @@ export interface DeviceEventPayload {
   ts: number;
 }
 
+/** One committed reading in `<base>/<device>/readings`. */
+export interface StreamReading {
+  metric: string;
+  value: JsonValue;
+  ts: number;
+}
+
 /** `<base>/<device>/set/<command>/result`. `id` is the hub's command id, null when refused before sending. */
 export interface CommandResultPayload {
   id: number | null;
@@ -58,6 +65,8 @@ export interface TopicPayloads {
   state: DeviceStatePayload;
   metric: JsonValue;
   availability: Availability;
+  /** Every reading committed since the last message of the device, oldest first (not coalesced). */
+  readings: StreamReading[];
   event: DeviceEventPayload;
   /** Inbound: a plain value or JSON (see parseCommandPayload). */
   set: string;
@@ -77,6 +86,7 @@ export const RETAINED: Readonly<Record<TopicKind, boolean>> = {
   state: true,
   metric: true,
   availability: true,
+  readings: false,
   event: false,
   set: false,
   setResult: false,
@@ -86,7 +96,7 @@ export const RETAINED: Readonly<Record<TopicKind, boolean>> = {
 };
 
 /** Metric names that would collide with a fixed topic of the device: they appear only in `state`. */
-export const RESERVED_METRIC_NAMES: readonly string[] = ['state', 'availability', 'event', 'set'];
+export const RESERVED_METRIC_NAMES: readonly string[] = ['state', 'availability', 'event', 'set', 'readings'];
 
 /** The device-level segment the bridge's own topics use; no device may have this id. */
 export const BRIDGE_SEGMENT = 'bridge';
@@ -118,6 +128,10 @@ export class Topics {
 
   availability(device: string): string {
     return `${this.base}/${device}/availability`;
+  }
+
+  readings(device: string): string {
+    return `${this.base}/${device}/readings`;
   }
 
   event(device: string, name: string): string {
@@ -189,6 +203,7 @@ export function encodePayload(message: TopicMessage): string {
     case 'discovery':
       return message.payload === null ? '' : JSON.stringify(message.payload);
     case 'state':
+    case 'readings':
     case 'event':
     case 'setResult':
     case 'bridgeDevices':
