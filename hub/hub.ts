@@ -218,6 +218,7 @@ export class Hub implements HubFacade {
     this.#metrics.stop();
     this.#deviceServer.stop();
     if (!this.ingest.flush()) this.#log.error('final commit failed: unacknowledged readings stay with their devices');
+    this.ingest.stop();
     const closed = Promise.all([...this.#sessions].map((s) => new Promise<void>((resolve) => {
       const onClose = s.onClose.bind(s);
       s.onClose = (code, reason) => {

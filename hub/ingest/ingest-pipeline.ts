@@ -95,6 +95,14 @@ export class IngestPipeline {
     }
   }
 
+  /** Cancels pending commit and retry timers (after the hub's final flush; what is left stays unacknowledged). */
+  stop(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    clearImmediate(this.#immediate);
+    this.#immediate = undefined;
+  }
+
   /** Highest sequence durably stored for the device: WELCOME.nextSeq is this + 1 [FP-8.4]. */
   committedSeq(deviceId: string): number {
     return this.#committed.get(deviceId) ?? 0;
