@@ -1,7 +1,8 @@
 import type { Capability, Reading } from '../../protocol/index.js';
 import type { DeviceModel, ModelEvent } from './model.js';
+import { batteryCapability, batteryReading, drainIdle, refuseCommand } from './battery.js';
 import { occurrences, type BurstShape } from './bursts.js';
-import { elapsedSeconds, enumValue, int, occupancy } from './values.js';
+import { enumValue, occupancy } from './values.js';
 
 const CONTACT = 1;
 const BATTERY = 2;
@@ -20,7 +21,7 @@ export interface DoorContactState {
 
 const capabilities: Capability[] = [
   { id: CONTACT, name: 'contact', unit: '', valueType: 'enum', deviceClass: 'door', writable: false, event: true, options: ['closed', 'open'] },
-  { id: BATTERY, name: 'battery', unit: '%', valueType: 'int', deviceClass: 'battery', writable: false, event: false, min: 0, max: 100 },
+  batteryCapability(BATTERY),
 ];
 
 const shape: BurstShape = { baseRate: (t) => (6 * occupancy(t)) / 3600, branching: 0.6, decayMs: 300_000 };
@@ -55,18 +56,15 @@ export const doorContact: DeviceModel<DoorContactState> = {
       state.open = false;
       report(state.closesAt, false);
     }
-    state.battery = Math.max(0, state.battery - DRAIN_PER_SECOND * elapsedSeconds(state.last, now));
-    state.last = now;
+    drainIdle(state, now, DRAIN_PER_SECOND);
     return { readings: read(state), events };
   },
 
   readings: read,
 
-  applyCommand(_state, capability) {
-    return { status: 'unsupported', message: `${capability.name} is not writable` };
-  },
+  applyCommand: refuseCommand,
 };
 
 function read(state: DoorContactState): Reading[] {
-  return [{ metric: BATTERY, value: int(Math.ceil(state.battery)) }];
+  return batteryReading(BATTERY, state);
 }

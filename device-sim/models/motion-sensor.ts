@@ -1,7 +1,8 @@
 import type { Capability, Reading } from '../../protocol/index.js';
 import type { DeviceModel, ModelEvent } from './model.js';
+import { batteryCapability, batteryReading, drainIdle, refuseCommand } from './battery.js';
 import { occurrences, type BurstShape } from './bursts.js';
-import { bool, elapsedSeconds, int, occupancy } from './values.js';
+import { bool, occupancy } from './values.js';
 
 const MOTION = 1;
 const BATTERY = 2;
@@ -24,7 +25,7 @@ export interface MotionSensorState {
 
 const capabilities: Capability[] = [
   { id: MOTION, name: 'motion', unit: '', valueType: 'bool', deviceClass: 'motion', writable: false, event: true },
-  { id: BATTERY, name: 'battery', unit: '%', valueType: 'int', deviceClass: 'battery', writable: false, event: false, min: 0, max: 100 },
+  batteryCapability(BATTERY),
 ];
 
 const shape: BurstShape = { baseRate: (t) => (20 * occupancy(t)) / 3600, branching: 0.8, decayMs: 120_000 };
@@ -62,18 +63,15 @@ export const motionSensor: DeviceModel<MotionSensorState> = {
       state.motion = false;
       report(state.lastTrigger + CLEAR_AFTER_MS, false);
     }
-    state.battery = Math.max(0, state.battery - DRAIN_PER_SECOND * elapsedSeconds(state.last, now));
-    state.last = now;
+    drainIdle(state, now, DRAIN_PER_SECOND);
     return { readings: read(state), events };
   },
 
   readings: read,
 
-  applyCommand(_state, capability) {
-    return { status: 'unsupported', message: `${capability.name} is not writable` };
-  },
+  applyCommand: refuseCommand,
 };
 
 function read(state: MotionSensorState): Reading[] {
-  return [{ metric: BATTERY, value: int(Math.ceil(state.battery)) }];
+  return batteryReading(BATTERY, state);
 }
