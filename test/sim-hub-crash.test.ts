@@ -30,7 +30,10 @@ describe('hub killed with SIGKILL mid-stream [FP-8]', () => {
     });
     store.close();
     const port = await freePort();
-    let hub = await spawnHub(dir, port);
+    // A 100 ms group-commit window makes sure the kill lands while received frames are not yet committed:
+    // the devices must resend them, and the hub must store them once.
+    const slowCommits = ['--ingest-commit-interval-ms', '100'];
+    let hub = await spawnHub(dir, port, slowCommits);
     const ca = readFileSync(join(dir, 'tls', 'hub-cert.pem'));
     const fleet = new Fleet({
       hubUrl: `wss://127.0.0.1:${port}`,
@@ -50,7 +53,7 @@ describe('hub killed with SIGKILL mid-stream [FP-8]', () => {
     // Readings keep coming while the hub is down; they wait in the devices' buffers.
     const sentBefore = fleet.stats().sent;
     await eventually(() => expect(fleet.stats().pendingItems).toBeGreaterThan(50), 15_000);
-    hub = await spawnHub(dir, port);
+    hub = await spawnHub(dir, port, slowCommits);
     await fleet.waitConnected(specs.length, 20_000);
     await eventually(() => expect(fleet.stats().acked).toBeGreaterThan(sentBefore), 20_000);
     const final = await fleet.stop({ ackTimeoutMs: 10_000 });
@@ -59,6 +62,7 @@ describe('hub killed with SIGKILL mid-stream [FP-8]', () => {
 
     expect(final.pendingItems).toBe(0);
     expect(final.drops).toBe(0);
+    expect(final.resent).toBeGreaterThan(0);
 
     const after = new HubStore({ path: join(dir, 'hearth.db') });
     after.open();
