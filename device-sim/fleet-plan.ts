@@ -1,6 +1,6 @@
 // Which devices a fleet has: from a count, a model mix, a scenario file or a credentials file. Pure
 // functions over parsed input; reading the files is the CLI's job.
-import { LIMITS } from '../protocol/index.js';
+import { DEVICE_ID_PATTERN } from '../protocol/index.js';
 import { MODELS, modelByName } from './models/index.js';
 
 /** One device of a fleet, before it has a token. */
@@ -29,7 +29,6 @@ export class PlanError extends Error {
   override name = 'PlanError';
 }
 
-const DEVICE_ID = /^[A-Za-z0-9_.-]{1,64}$/;
 const MODEL_ALIASES: Record<string, string> = { plug: 'smart_plug', motion: 'motion_sensor', door: 'door_contact', contact: 'door_contact', air: 'air_quality' };
 
 /** The registry name for a user-typed model name ('smart-plug', 'plug', 'Smart_Plug'), or undefined. */
@@ -130,6 +129,6 @@ export function attachTokens(plans: DevicePlan[], tokens: ReadonlyMap<string, st
 }
 
 function checkId(id: string, what: string): string {
-  if (!DEVICE_ID.test(id) || id.length > LIMITS.maxDeviceIdLength) throw new PlanError(`${what}: device id "${id}" is not 1-64 characters of A-Z a-z 0-9 _ . -`);
+  if (!DEVICE_ID_PATTERN.test(id)) throw new PlanError(`${what}: device id "${id}" is not 1-64 characters of A-Z a-z 0-9 _ . -`);
   return id;
 }

@@ -1,5 +1,6 @@
-/** Device ids [FP-2.1]: 1-64 characters of A-Z a-z 0-9 _ . - so they are safe in URLs and MQTT topics. */
-export const DEVICE_ID_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
+import { DEVICE_ID_PATTERN } from '../protocol/constants.js';
+
+// Device ids follow DEVICE_ID_PATTERN [FP-2.1]; the hub also keeps some for its own topics.
 /** Ids the MQTT topic tree uses for itself (`<base>/bridge/...`). */
 const RESERVED_IDS = new Set(['bridge']);
 

@@ -1,6 +1,8 @@
 import type { Capability, Frame, HelloFrame, Value } from '../protocol/types.js';
 import { newDeviceCredentials, verifyToken } from './credentials.js';
 import type { DeviceInfo, EventBus } from './events.js';
+import type { CurrentValue } from './facade.js';
+import { valueToJson } from './values.js';
 import type { HubStore } from './storage/hub-store.js';
 import type { DeviceRecord } from './storage/types.js';
 import type { AuthResult } from './transport/device-server.js';
@@ -153,8 +155,13 @@ export class DeviceRegistry {
     if (lastSeen !== undefined) runtime.record.lastSeen = Math.max(runtime.record.lastSeen ?? 0, lastSeen);
   }
 
-  values(id: string): Map<string, { value: Value; ts: number }> | undefined {
-    return this.#devices.get(id)?.values;
+  /** Latest committed value of each metric of a device, in its JSON form (enums by option name). */
+  currentState(id: string): Record<string, CurrentValue> {
+    const out: Record<string, CurrentValue> = {};
+    const runtime = this.#devices.get(id);
+    if (!runtime) return out;
+    for (const [metric, v] of runtime.values) out[metric] = { value: valueToJson(runtime.capsByName.get(metric), v.value), ts: v.ts };
+    return out;
   }
 
   info(id: string): DeviceInfo | undefined {

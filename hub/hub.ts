@@ -24,7 +24,6 @@ import { HubStore } from './storage/hub-store.js';
 import { loadOrCreateTls, type TlsMaterial } from './tls.js';
 import { DeviceServer } from './transport/device-server.js';
 import { refuseUpgrade, UpgradeRouter } from './transport/upgrade-router.js';
-import { valueToJson } from './values.js';
 import { MqttBridge } from './mqtt/mqtt-bridge.js';
 import { UserStore } from './users/user-store.js';
 
@@ -264,11 +263,7 @@ export class Hub implements HubFacade {
   }
 
   currentState(id: string): Record<string, CurrentValue> {
-    const out: Record<string, CurrentValue> = {};
-    for (const [metric, v] of this.registry.values(id) ?? []) {
-      out[metric] = { value: valueToJson(this.registry.capabilityByName(id, metric), v.value), ts: v.ts };
-    }
-    return out;
+    return this.registry.currentState(id);
   }
 
   sendCommand(deviceId: string, command: string, input: unknown, source: string): Promise<CommandOutcome> {

@@ -62,6 +62,9 @@ export const LIMITS = {
   maxDeviceIdLength: 64,
 } as const;
 
+/** Device ids [FP-2.1]: 1-64 characters of A-Z a-z 0-9 _ . - (safe in URLs and MQTT topic levels). */
+export const DEVICE_ID_PATTERN = new RegExp(`^[A-Za-z0-9_.-]{1,${LIMITS.maxDeviceIdLength}}$`);
+
 /** Largest integer a varint carries: 2^53 - 1 [FP-4.1]. */
 export const MAX_VARINT = Number.MAX_SAFE_INTEGER;
 /** `int` values are 53-bit two's complement so that their zigzag form fits a varint [FP-5.3]. */

@@ -54,7 +54,7 @@ async function route(deps: ApiDeps, req: IncomingMessage, res: ServerResponse): 
   if (parts[1] !== 'devices') throw new HttpError(404, 'HUB_ERR_NOT_FOUND', `no API endpoint at ${url.pathname}`);
 
   if (parts.length === 2) {
-    if (method === 'GET') return sendJson(res, 200, { devices: deps.registry.list().map((d) => ({ ...d, state: state(deps, d.id) })) });
+    if (method === 'GET') return sendJson(res, 200, { devices: deps.registry.list().map((d) => ({ ...d, state: deps.registry.currentState(d.id) })) });
     if (method === 'POST') {
       need(['admin']);
       const body = await readJsonBody(req);
@@ -78,7 +78,7 @@ async function route(deps: ApiDeps, req: IncomingMessage, res: ServerResponse): 
   const device = deps.registry.info(id);
   if (!device) throw new HttpError(404, 'HUB_ERR_UNKNOWN_DEVICE', `no device "${id}"`);
   if (parts.length === 3) {
-    if (method === 'GET') return sendJson(res, 200, { device: { ...device, state: state(deps, id) } });
+    if (method === 'GET') return sendJson(res, 200, { device: { ...device, state: deps.registry.currentState(id) } });
     if (method === 'DELETE') {
       need(['admin']);
       deps.registry.revoke(id, deps.now());
@@ -132,14 +132,6 @@ async function route(deps: ApiDeps, req: IncomingMessage, res: ServerResponse): 
     }
   }
   throw new HttpError(404, 'HUB_ERR_NOT_FOUND', `no API endpoint at ${url.pathname}`);
-}
-
-function state(deps: ApiDeps, id: string): Record<string, { value: unknown; ts: number }> {
-  const out: Record<string, { value: unknown; ts: number }> = {};
-  for (const [metric, v] of deps.registry.values(id) ?? []) {
-    out[metric] = { value: valueToJson(deps.registry.capabilityByName(id, metric), v.value), ts: v.ts };
-  }
-  return out;
 }
 
 function methodNotAllowed(method: string, path: string): HttpError {

@@ -1,8 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { DEVICE_PATH_PREFIX, LIMITS, SUBPROTOCOL } from '../../protocol/constants.js';
-import { DEVICE_ID_PATTERN } from '../device-id.js';
+import { DEVICE_ID_PATTERN, DEVICE_PATH_PREFIX, LIMITS, SUBPROTOCOL } from '../../protocol/constants.js';
 import { refuseUpgrade } from './upgrade-router.js';
 
 /** One device's connection as the session layer sees it: bytes in, bytes out, no ws types. */
