@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { MetricsRegistry } from './observability/metrics-registry.js';
 import { registerProcessMetrics } from './observability/process-metrics.js';
+import { sendJson } from './http/respond.js';
 import type { Logger } from './logger.js';
 
 /** What the hub's metrics read at scrape time. */
@@ -67,8 +68,7 @@ export class HubMetrics {
     const address = req.socket.remoteAddress ?? '';
     const loopback = address === '127.0.0.1' || address === '::1' || address === '::ffff:127.0.0.1';
     if (!loopback && !isAdmin) {
-      res.writeHead(401, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'HUB_ERR_UNAUTHORIZED', message: '/metrics needs the admin token from a non-loopback address' }));
-      return;
+      return sendJson(res, 401, { error: 'HUB_ERR_UNAUTHORIZED', message: '/metrics needs the admin token from a non-loopback address' });
     }
     res.writeHead(200, { 'content-type': MetricsRegistry.CONTENT_TYPE }).end(this.registry.render());
   }

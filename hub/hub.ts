@@ -12,6 +12,7 @@ import { EventBus, type CommandOutcome, type DeviceInfo } from './events.js';
 import type { CurrentValue, HubFacade } from './facade.js';
 import { DeviceSession } from './gateway/device-session.js';
 import { createApi } from './http/api.js';
+import { sendJson } from './http/respond.js';
 import type { Role } from './users/user-store.js';
 import { createSessionApi, originAllowed, SESSION_MQTT_USER, SESSION_PATH, sessionRole, SessionStore } from './http/sessions.js';
 import { createStaticFiles } from './http/static-files.js';
@@ -117,11 +118,7 @@ export class Hub implements HubFacade {
           onRefused: (code) => this.#refused.set(code, (this.#refused.get(code) ?? 0) + 1),
         });
         this.#sessions.add(session);
-        const onClose = session.onClose.bind(session);
-        session.onClose = (code, reason) => {
-          this.#sessions.delete(session);
-          onClose(code, reason);
-        };
+        void session.closed.then(() => this.#sessions.delete(session));
         session.start();
         return session;
       },
@@ -172,7 +169,7 @@ export class Hub implements HubFacade {
       const path = (req.url ?? '/').split('?')[0] ?? '/';
       if (path === SESSION_PATH) return void sessionApi(req, res);
       if (path === '/metrics') return this.#metrics.serve(req, res, this.#authorize(req) === 'admin');
-      if (path === '/healthz') return void res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"alive"}');
+      if (path === '/healthz') return sendJson(res, 200, { status: 'alive' });
       if (path === '/readyz') return this.#ready(res);
       if (path.startsWith('/api/')) return void api(req, res);
       void dashboard(req, res);
@@ -218,13 +215,7 @@ export class Hub implements HubFacade {
     this.#deviceServer.stop();
     if (!this.ingest.flush()) this.#log.error('final commit failed: unacknowledged readings stay with their devices');
     this.ingest.stop();
-    const closed = Promise.all([...this.#sessions].map((s) => new Promise<void>((resolve) => {
-      const onClose = s.onClose.bind(s);
-      s.onClose = (code, reason) => {
-        onClose(code, reason);
-        resolve();
-      };
-    })));
+    const closed = Promise.all([...this.#sessions].map((s) => s.closed));
     for (const s of this.#sessions) s.closeGoingAway();
     await Promise.race([closed, new Promise((r) => setTimeout(r, 3000).unref())]);
     this.commands.stop();
@@ -340,7 +331,7 @@ export class Hub implements HubFacade {
     const a = this.#mqtt?.addresses();
     const broker = !c['mqtt.embedded'] || (a !== undefined && (c['mqtt.port'] === null || a.tcp !== null) && (c['mqtt.tlsPort'] === null || a.tls !== null));
     const ok = storage && broker;
-    res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ status: ok ? 'ready' : 'not ready', storage: storage ? 'ok' : 'failing', broker: broker ? 'ok' : 'down' }));
+    sendJson(res, ok ? 200 : 503, { status: ok ? 'ready' : 'not ready', storage: storage ? 'ok' : 'failing', broker: broker ? 'ok' : 'down' });
   }
 
   #health(): { ok: boolean; detail: Record<string, unknown> } {

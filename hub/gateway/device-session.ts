@@ -30,6 +30,9 @@ export class DeviceSession implements LinkListener, SessionHandle {
   /** Token bucket of data frames [FP-9.2]: refills at maxFramesPerSecond, holds twice that. */
   #tokens: number;
   #refilledAt: number;
+  #onClosed!: () => void;
+  /** Resolves when the connection has closed (handshake done or socket dropped). */
+  readonly closed = new Promise<void>((resolve) => (this.#onClosed = resolve));
 
   constructor(link: DeviceLink, deps: SessionDeps) {
     this.#link = link;
@@ -134,6 +137,7 @@ export class DeviceSession implements LinkListener, SessionHandle {
     clearTimeout(this.#greetingTimer);
     const offline = this.#deps.registry.detach(this.deviceId, this);
     this.#deps.log.debug({ device: this.deviceId, code, reason, offline, wasOpen }, 'device disconnected');
+    this.#onClosed();
   }
 
   #takeToken(): boolean {
