@@ -3,17 +3,15 @@
 // the page handled, on the home view and on a device view. The hub, the fleet (hearth-sim) and Chromium each
 // run in their own processes; this one only orchestrates. Run alone: node dist/bench/dashboard.js
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type CDPSession, type Page } from 'playwright-core';
 import { MODELS } from '../device-sim/models/index.js';
-import { newDeviceCredentials } from '../hub/credentials.js';
-import { HubStore } from '../hub/storage/hub-store.js';
 import { UserStore } from '../hub/users/user-store.js';
-import { HUB_CLI, spawnNode, type Child } from './proc.js';
+import { provisionFleet, spawnNode, startHubProcess, type Child } from './proc.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run'];
@@ -70,11 +68,11 @@ export async function runDashboardBench(opts: DashboardBenchOptions = {}): Promi
     for (const perSecond of [Math.round(target / 3), target]) synthetic.push(await syntheticPhase(browser, count, perSecond, seconds));
 
     const { credentials, rate } = await prepare(dir, count, target);
-    hub = spawnNode(HUB_CLI, [
-      'start', '--data-dir', dir, '--host', '127.0.0.1', '--port', '0', '--mqtt-port', 'off', '--mqtt-tls-port', 'off',
-      '--mqtt-embedded', 'true', '--mqtt-websocket', 'true', '--log-level', 'info', '--devices-max-frames-per-second', '1000',
+    const started = await startHubProcess(dir, [
+      '--mqtt-port', 'off', '--mqtt-tls-port', 'off', '--mqtt-embedded', 'true', '--mqtt-websocket', 'true', '--devices-max-frames-per-second', '1000',
     ]);
-    const url = String((await hub.waitFor((l) => l.msg === 'hub listening')).url);
+    hub = started.child;
+    const url = started.url;
     const adminToken = readFileSync(join(dir, 'admin.token'), 'utf8').trim();
     const committed = async () => Number(((await hubInfo(url, adminToken)).ingest as { readingsCommitted?: number } | undefined)?.readingsCommitted ?? 0);
 
@@ -120,25 +118,19 @@ export async function runDashboardBench(opts: DashboardBenchOptions = {}): Promi
 
 /** Devices over every simulated model, in named rooms; the per-device rate that makes `target` readings/s. */
 async function prepare(dir: string, count: number, target: number): Promise<{ credentials: string; rate: number }> {
-  const store = new HubStore({ path: join(dir, 'hearth.db') });
-  store.open();
   const models = Object.values(MODELS);
-  const devices: { id: string; token: string; model: string }[] = [];
-  let readingsPerTick = 0;
-  for (let i = 0; i < count; i++) {
+  const credentials = provisionFleet(dir, count, (i) => {
     const model = models[i % models.length]!;
-    const id = `bench-${model.name}-${String(i).padStart(4, '0')}`;
-    const name = `${ROOMS[i % ROOMS.length]} / ${model.name.replace(/_/g, ' ')} ${i}`;
-    const { record, token } = newDeviceCredentials(id, name, model.name, Date.now());
-    store.addDevice(record);
-    devices.push({ id, token, model: model.name });
-    readingsPerTick += model.capabilities.filter((c) => !c.event).length;
-  }
-  store.close();
+    return {
+      id: `bench-${model.name}-${String(i).padStart(4, '0')}`,
+      name: `${ROOMS[i % ROOMS.length]} / ${model.name.replace(/_/g, ' ')} ${i}`,
+      model: model.name,
+    };
+  });
+  let readingsPerTick = 0;
+  for (let i = 0; i < count; i++) readingsPerTick += models[i % models.length]!.capabilities.filter((c) => !c.event).length;
   const users = new UserStore({ dataDir: dir });
   await users.add(USER.name, USER.password, 'viewer');
-  const credentials = join(dir, 'fleet.json');
-  writeFileSync(credentials, JSON.stringify({ devices }));
   return { credentials, rate: target / readingsPerTick };
 }
 

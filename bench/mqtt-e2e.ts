@@ -2,13 +2,11 @@
 // own process: latency from device send to subscriber at 1,000 and 20,000 readings/s, and readings/s
 // delivered at full load on the lossless `<base>/<device>/readings` stream, beside the baseline of mqtt.js
 // publishers straight into a bare aedes (bench/mqtt.ts).
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { newDeviceCredentials } from '../hub/credentials.js';
-import { HubStore } from '../hub/storage/hub-store.js';
 import { UserStore } from '../hub/users/user-store.js';
-import { BENCH_DIR, HUB_CLI, percentile, spawnNode } from './proc.js';
+import { BENCH_DIR, percentile, provisionFleet, spawnNode, startHubProcess } from './proc.js';
 
 export interface MqttE2eRow {
   scenario: string;
@@ -19,20 +17,10 @@ export interface MqttE2eRow {
 }
 
 async function prepare(dir: string, devices: number): Promise<string> {
-  const store = new HubStore({ path: join(dir, 'hearth.db') });
-  store.open();
-  const list: { id: string; token: string }[] = [];
-  for (let i = 0; i < devices; i++) {
-    const { record, token } = newDeviceCredentials(`d${i}`, `d${i}`, 'bench', Date.now());
-    store.addDevice(record);
-    list.push({ id: record.id, token });
-  }
-  store.close();
+  const file = provisionFleet(dir, devices, (i) => ({ id: `d${i}` }));
   const users = new UserStore({ dataDir: dir });
   users.load();
   await users.add('bench', 'bench-password', 'integration');
-  const file = join(dir, 'fleet.json');
-  writeFileSync(file, JSON.stringify({ devices: list }));
   return file;
 }
 
@@ -40,14 +28,12 @@ async function scenario(name: string, rate: number, devices: number, seconds: nu
   const dir = mkdtempSync(join(tmpdir(), 'hearth-bench-mqtt-'));
   try {
     const fleet = await prepare(dir, devices);
-    const hub = spawnNode(HUB_CLI, ['start', '--data-dir', dir, '--host', '127.0.0.1', '--port', '0', '--mqtt-port', '0', '--mqtt-tls-port', 'off',
-      '--log-level', 'info', '--devices-max-frames-per-second', '100000']);
-    const listening = await hub.waitFor((l) => l.msg === 'hub listening');
+    const { child: hub, url: httpsUrl } = await startHubProcess(dir, ['--mqtt-port', '0', '--mqtt-tls-port', 'off', '--devices-max-frames-per-second', '100000']);
     const mqttLine = await hub.waitFor((l) => l.msg === 'MQTT bridge started');
     const mqttPort = (mqttLine.tcp as { port: number }).port;
     const sub = spawnNode(join(BENCH_DIR, 'mqtt-sub.js'), ['--url', `mqtt://127.0.0.1:${mqttPort}`, '--username', 'bench', '--password', 'bench-password', '--seconds', String(seconds + 6)]);
     await sub.waitFor((l) => l.ready === true);
-    const url = String(listening.url).replace('https://', 'wss://');
+    const url = httpsUrl.replace('https://', 'wss://');
     const args = ['--url', url, '--credentials', fleet, '--seconds', String(seconds), '--readings', '1', '--stamp'];
     if (rate > 0) args.push('--rate', String(rate));
     const load = spawnNode(join(BENCH_DIR, 'ingest-load.js'), args);

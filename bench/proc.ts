@@ -1,7 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { newDeviceCredentials } from '../hub/credentials.js';
+import { HubStore } from '../hub/storage/hub-store.js';
 
 /** Directory of the compiled bench scripts (dist/bench). */
 export const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url));
@@ -70,4 +73,41 @@ export function cpuSecondsOf(pid: number): number {
 export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+/** One device to provision for a benchmark; `model` is written to the credentials file when given. */
+export interface FleetEntry {
+  id: string;
+  name?: string;
+  model?: string;
+}
+
+/**
+ * Provisions `count` devices straight into `<dataDir>/hearth.db` (before the hub starts) and writes their
+ * tokens to `<dataDir>/fleet.json` in the format `hearth-sim --credentials` reads; returns that path.
+ */
+export function provisionFleet(dataDir: string, count: number, entry: (i: number) => FleetEntry): string {
+  const store = new HubStore({ path: join(dataDir, 'hearth.db') });
+  store.open();
+  const devices: { id: string; token: string; model?: string }[] = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      const e = entry(i);
+      const { record, token } = newDeviceCredentials(e.id, e.name ?? e.id, e.model ?? 'bench', Date.now());
+      store.addDevice(record);
+      devices.push(e.model === undefined ? { id: e.id, token } : { id: e.id, token, model: e.model });
+    }
+  } finally {
+    store.close();
+  }
+  const file = join(dataDir, 'fleet.json');
+  writeFileSync(file, JSON.stringify({ devices }));
+  return file;
+}
+
+/** Starts `hearth start` in its own process on 127.0.0.1, port 0; resolves once it listens. */
+export async function startHubProcess(dataDir: string, flags: string[] = []): Promise<{ child: Child; url: string; port: number }> {
+  const child = spawnNode(HUB_CLI, ['start', '--data-dir', dataDir, '--host', '127.0.0.1', '--port', '0', '--log-level', 'info', ...flags]);
+  const url = String((await child.waitFor((l) => l.msg === 'hub listening')).url);
+  return { child, url, port: Number(new URL(url).port) };
 }

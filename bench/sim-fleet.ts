@@ -1,12 +1,10 @@
 // npm run bench -- sim: one hearth-sim process drives 10,000 devices (1 reading/s each) over wss against a
 // hub in its own process; reports the simulator's own CPU and memory and whether anything was lost.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { newDeviceCredentials } from '../hub/credentials.js';
-import { HubStore } from '../hub/storage/hub-store.js';
-import { HUB_CLI, spawnNode } from './proc.js';
+import { provisionFleet, spawnNode, startHubProcess } from './proc.js';
 
 const SIM_CLI = fileURLToPath(new URL('../device-sim/cli.js', import.meta.url));
 
@@ -29,20 +27,9 @@ export async function runSimFleetBench(opts: { devices?: number; seconds?: numbe
   const seconds = opts.seconds ?? 45;
   const dir = mkdtempSync(join(tmpdir(), 'hearth-bench-sim-'));
   try {
-    const store = new HubStore({ path: join(dir, 'hearth.db') });
-    store.open();
-    const list = [];
-    for (let i = 0; i < devices; i++) {
-      const model = ['thermostat', 'light', 'smart_plug', 'motion_sensor', 'door_contact', 'air_quality'][i % 6]!;
-      const { record, token } = newDeviceCredentials(`sim-${i}`, `sim-${i}`, model, Date.now());
-      store.addDevice(record);
-      list.push({ id: record.id, token, model });
-    }
-    store.close();
-    const creds = join(dir, 'fleet.json');
-    writeFileSync(creds, JSON.stringify({ devices: list }));
-    const hub = spawnNode(HUB_CLI, ['start', '--data-dir', dir, '--host', '127.0.0.1', '--port', '0', '--mqtt-embedded', 'false', '--log-level', 'info']);
-    const port = await waitForPort(hub);
+    const models = ['thermostat', 'light', 'smart_plug', 'motion_sensor', 'door_contact', 'air_quality'];
+    const creds = provisionFleet(dir, devices, (i) => ({ id: `sim-${i}`, model: models[i % models.length]! }));
+    const { child: hub, port } = await startHubProcess(dir, ['--mqtt-embedded', 'false']);
     const sim = spawnNode(SIM_CLI, ['--hub', `wss://127.0.0.1:${port}`, '--credentials', creds, '--ca', join(dir, 'tls', 'hub-cert.pem'), '--rate', '1', '--duration', `${seconds}s`, '--json']);
     const exitCode = await sim.exited;
     hub.proc.kill('SIGTERM');
@@ -65,11 +52,6 @@ export async function runSimFleetBench(opts: { devices?: number; seconds?: numbe
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-}
-
-async function waitForPort(hub: ReturnType<typeof spawnNode>): Promise<number> {
-  const line = await hub.waitFor((l) => l.msg === 'hub listening');
-  return Number(new URL(String(line.url)).port);
 }
 
 export function formatSimFleet(r: SimFleetResult): string {
