@@ -61,6 +61,8 @@ describe('hub -> MQTT', () => {
     const streamed = JSON.parse(await waitForMessage('hearth/mq-1/readings', (p) => p.includes('24'))) as { value: number }[];
     expect(streamed.map((r) => r.value)).toEqual([22, 23, 24]);
     expect(await waitForMessage('hearth/mq-1/temperature', (p) => p === '24')).toBe('24');
+    device.send({ type: 'telemetry', seq: 3, ts: 1_700_000_002_000, readings: [{ metric: 5, value: { type: 'enum', value: 2 } }] });
+    expect(JSON.parse(await waitForMessage('hearth/mq-1/readings', (p) => p.includes('mode')))).toEqual([{ metric: 'mode', value: 'eco', ts: 1_700_000_002_000 }]);
 
     const resultTopic = 'hearth/mq-1/set/setpoint/result';
     await client.publishAsync('hearth/mq-1/set/setpoint', '23');

@@ -153,8 +153,12 @@ export class HubMirror {
     for (const r of readings) metrics.add(r.metric);
     let stream = this.#stream.get(deviceId);
     if (!stream) this.#stream.set(deviceId, (stream = []));
-    const caps = this.#facade.device(deviceId)?.capabilities;
-    for (const r of readings) stream.push({ metric: r.metric, value: valueToJson(caps?.find((c) => c.name === r.metric), r.value), ts: r.ts });
+    // Only enum values need their capability (option names); the rest skip the device lookup on this hot path.
+    let caps: DeviceInfo['capabilities'] | undefined;
+    for (const r of readings) {
+      const value = r.value.type === 'enum' ? valueToJson((caps ??= this.#facade.device(deviceId)?.capabilities)?.find((c) => c.name === r.metric), r.value) : r.value.value;
+      stream.push({ metric: r.metric, value, ts: r.ts });
+    }
     if (stream.length > MAX_STREAM_PER_DEVICE) {
       const excess = stream.length - MAX_STREAM_PER_DEVICE;
       stream.splice(0, excess);
