@@ -1,25 +1,15 @@
-import { describe, it, expect, afterEach } from '@jest/globals';
+import { describe, it, expect } from '@jest/globals';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli, type SimSummary } from './cli.js';
-import { TestHub } from './test-hub.js';
+import { testHubs } from './test-hubs.js';
 
-const cleanups: (() => Promise<unknown> | void)[] = [];
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()!();
-});
-
-async function startHub(options: ConstructorParameters<typeof TestHub>[0] = {}): Promise<TestHub> {
-  const hub = new TestHub(options);
-  await hub.start();
-  cleanups.push(() => hub.stop());
-  return hub;
-}
+const { defer, startHub } = testHubs({});
 
 function tempDir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'hearth-sim-cli-'));
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  defer(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
 }
 

@@ -1,4 +1,4 @@
-import { describe, it, expect, afterEach } from '@jest/globals';
+import { describe, it, expect } from '@jest/globals';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,29 +8,20 @@ import { light, motionSensor, thermostat } from './models/index.js';
 import type { DeviceModel } from './models/model.js';
 import { Rng } from './rng.js';
 import { SimDevice, type SimDeviceOptions } from './sim-device.js';
-import { TestHub, waitUntil, type StoredItem } from './test-hub.js';
+import { waitUntil, type StoredItem, type TestHub } from './test-hub.js';
+import { testHubs } from './test-hubs.js';
 
-const cleanups: (() => Promise<unknown> | void)[] = [];
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()!();
-});
-
-async function startHub(options: ConstructorParameters<typeof TestHub>[0] = {}): Promise<TestHub> {
-  const hub = new TestHub({ acceptAnyToken: true, ...options });
-  await hub.start();
-  cleanups.push(() => hub.stop());
-  return hub;
-}
+const { defer, startHub } = testHubs({ acceptAnyToken: true });
 
 function device(hub: TestHub, model: DeviceModel, extra: Partial<SimDeviceOptions> = {}): SimDevice {
   const d = new SimDevice({ id: 'dev-1', token: 'secret', model, hubUrl: hub.url, rate: 0, recordSent: true, ...extra });
-  cleanups.push(() => d.stop({ ackTimeoutMs: 0 }));
+  defer(() => d.stop({ ackTimeoutMs: 0 }));
   return d;
 }
 
 function tempDir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'hearth-sim-'));
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  defer(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
 }
 

@@ -1,26 +1,17 @@
-import { describe, it, expect, afterEach } from '@jest/globals';
+import { describe, it, expect } from '@jest/globals';
 import { ManualClock } from './manual-clock.js';
 import { Fleet, type FleetOptions } from './fleet.js';
 import { planMix } from './fleet-plan.js';
 import { MODELS } from './models/index.js';
-import { TestHub, waitUntil } from './test-hub.js';
+import { waitUntil, type TestHub } from './test-hub.js';
+import { testHubs } from './test-hubs.js';
 
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()!();
-});
-
-async function startHub(options: ConstructorParameters<typeof TestHub>[0] = {}): Promise<TestHub> {
-  const hub = new TestHub({ acceptAnyToken: true, ...options });
-  await hub.start();
-  cleanups.push(() => hub.stop());
-  return hub;
-}
+const { defer, startHub } = testHubs({ acceptAnyToken: true });
 
 function fleet(hub: TestHub, perModel: number, extra: Partial<FleetOptions> = {}): Fleet {
   const plans = planMix(Object.keys(MODELS).map((m): [string, number] => [m, perModel]), 'fleet-');
   const f = new Fleet({ hubUrl: hub.url, devices: plans.map((p) => ({ ...p, token: 't' })), rampPerSecond: Infinity, recordSent: true, seed: 'fleet-test', ...extra });
-  cleanups.push(() => f.stop({ ackTimeoutMs: 0 }));
+  defer(() => f.stop({ ackTimeoutMs: 0 }));
   return f;
 }
 

@@ -1,26 +1,17 @@
-import { describe, it, expect, afterEach } from '@jest/globals';
+import { describe, it, expect } from '@jest/globals';
 import { CLOSE_CODES, fromHex } from '../protocol/index.js';
 import { ManualClock } from './manual-clock.js';
 import { MODELS, thermostat, light } from './models/index.js';
 import type { DeviceModel } from './models/model.js';
 import { SimDevice, type SimDeviceOptions } from './sim-device.js';
-import { TestHub, waitUntil } from './test-hub.js';
+import { waitUntil, type TestHub } from './test-hub.js';
+import { testHubs } from './test-hubs.js';
 
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()!();
-});
-
-async function startHub(options: ConstructorParameters<typeof TestHub>[0] = {}): Promise<TestHub> {
-  const hub = new TestHub({ acceptAnyToken: true, ...options });
-  await hub.start();
-  cleanups.push(() => hub.stop());
-  return hub;
-}
+const { defer, startHub } = testHubs({ acceptAnyToken: true });
 
 function device(hub: TestHub, model: DeviceModel, extra: Partial<SimDeviceOptions> = {}): SimDevice {
   const d = new SimDevice({ id: `dev-${model.name}`, token: 'secret', model, hubUrl: hub.url, ca: hub.ca, rate: 0, recordSent: true, ...extra });
-  cleanups.push(() => d.stop({ ackTimeoutMs: 0 }));
+  defer(() => d.stop({ ackTimeoutMs: 0 }));
   return d;
 }
 
