@@ -1,14 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { decode, encode, LIMITS, ProtocolError } from './index.js';
-
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    return err instanceof ProtocolError ? err.code : `not a ProtocolError: ${String(err)}`;
-  }
-  return 'nothing thrown';
-}
+import { codeOf } from './test-support.js';
 
 describe('decode', () => {
   it('[FP-3.4][FP-9] a frame of maxFrameBytes decodes; one byte more is PROTO_ERR_LIMIT with close 4007', () => {

@@ -1,15 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { decode, encode, FLAG_RESEND, LIMITS, ProtocolError, type Capability, type Frame, type Value } from './index.js';
-
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    return err instanceof ProtocolError ? err.code : `not a ProtocolError: ${String(err)}`;
-  }
-  return 'nothing thrown';
-}
+import { codeOf } from './test-support.js';
 
 const float = (value: number): Value => ({ type: 'float', value });
 const telemetry = (over: object = {}): Frame =>

@@ -1,14 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { MAX_VARINT, ProtocolError, Reader } from './index.js';
-
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    return err instanceof ProtocolError ? err.code : `not a ProtocolError: ${String(err)}`;
-  }
-  return 'nothing thrown';
-}
+import { MAX_VARINT, Reader } from './index.js';
+import { codeOf } from './test-support.js';
 
 const reader = (...bytes: number[]) => new Reader(Uint8Array.from(bytes));
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
-import { checkValue, INT_MAX, INT_MIN, ProtocolError, Reader, readValue, VALUE_TAGS, Writer, writeValue, type Value } from './index.js';
+import { checkValue, INT_MAX, INT_MIN, Reader, readValue, VALUE_TAGS, Writer, writeValue, type Value } from './index.js';
+import { codeOf } from './test-support.js';
 
 // Supplementary to properties.test.ts (which HEARTH_PROPERTY_RUNS scales): a fixed, quick count.
 const numRuns = 2000;
@@ -16,15 +17,6 @@ function roundTrip(v: Value): Value {
   const out = readValue(r);
   r.expectEnd();
   return out;
-}
-
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    return err instanceof ProtocolError ? err.code : `not a ProtocolError: ${String(err)}`;
-  }
-  return 'nothing thrown';
 }
 
 describe('int values [FP-5.3]', () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
-import { MAX_VARINT, ProtocolError, Reader, Writer } from './index.js';
+import { MAX_VARINT, Reader, Writer } from './index.js';
+import { codeOf } from './test-support.js';
 
 // Supplementary to properties.test.ts (which HEARTH_PROPERTY_RUNS scales): a fixed, quick count.
 const numRuns = 2000;
@@ -21,15 +22,6 @@ function written(fill: (w: Writer) => void): number[] {
   const w = new Writer(16);
   fill(w);
   return Array.from(w.toBytes());
-}
-
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    return err instanceof ProtocolError ? err.code : `not a ProtocolError: ${String(err)}`;
-  }
-  return 'nothing thrown';
 }
 
 describe('Writer.varint [FP-4.1]', () => {

@@ -48,16 +48,8 @@ export interface ApiEvent {
   value: JsonValue;
 }
 
-export interface ApiCommand {
-  id: number;
-  command: string;
-  value: Value;
-  source: string;
-  sentAt: number;
-  status: string | null;
-  message: string | null;
-  finishedAt: number | null;
-}
+/** One entry of GET /api/devices/:id/commands: the store's command log entry. */
+export type { CommandLogEntry as ApiCommand } from '../../hub/storage/types.js';
 
 /** GET /api/hub; fields the dashboard does not know are ignored, optional ones may be missing. */
 export interface HubInfo {
