@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type CDPSession, type Page } from 'playwright-core';
 import { MODELS } from '../device-sim/models/index.js';
-import { UserStore } from '../hub/users/user-store.js';
+import { UserStore } from '../hub/auth/user-store.js';
 import { provisionFleet, spawnNode, startHubProcess, type Child } from './proc.js';
 
 const CHROMIUM = '/usr/bin/chromium';

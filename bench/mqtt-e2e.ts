@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { UserStore } from '../hub/users/user-store.js';
+import { UserStore } from '../hub/auth/user-store.js';
 import { BENCH_DIR, percentile, provisionFleet, spawnNode, startHubProcess } from './proc.js';
 
 export interface MqttE2eRow {

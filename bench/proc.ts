@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { newDeviceCredentials } from '../hub/credentials.js';
+import { newDeviceCredentials } from '../hub/auth/device-tokens.js';
 import { HubStore } from '../hub/storage/hub-store.js';
 
 /** Directory of the compiled bench scripts (dist/bench). */

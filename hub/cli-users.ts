@@ -1,6 +1,6 @@
 import { createInterface } from 'node:readline';
 import type { HubConfig } from './config.js';
-import { ROLES, UserStore, type Role } from './users/user-store.js';
+import { ROLES, UserStore, type Role } from './auth/user-store.js';
 
 class UsageError extends Error {
   readonly code = 'ERR_PARSE_ARGS_USAGE';

@@ -1,4 +1,4 @@
-import type { DeviceRegistry } from './device-registry.js';
+import type { DeviceRegistry } from './devices/device-registry.js';
 import type { Logger } from './logger.js';
 import { CompactionRunner, type CompactionRunnerOptions, type CompactionStats } from './storage/compaction-runner.js';
 import type { HubStore } from './storage/hub-store.js';

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import WebSocket from 'ws';
 import type { Hub } from '../hub/hub.js';
-import { UserStore } from '../hub/users/user-store.js';
+import { UserStore } from '../hub/auth/user-store.js';
 import type { Capability, CommandFrame } from '../protocol/types.js';
 import { startHub } from './support/hub-harness.js';
 import { eventually } from './support/eventually.js';

@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from '@jest/globals';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { newDeviceCredentials } from '../hub/credentials.js';
+import { newDeviceCredentials } from '../hub/auth/device-tokens.js';
 import { HubStore } from '../hub/storage/hub-store.js';
 import { Fleet, MODELS } from '../device-sim/index.js';
 import type { Value } from '../protocol/types.js';

@@ -2,7 +2,7 @@
 // bridge's BridgeDevice, which the API's device objects extend.
 import type { BridgeDevice, DeviceStatePayload } from '../../hub/mqtt/topics.js';
 import type { JsonValue } from '../../hub/values.js';
-import type { Role } from '../../hub/users/user-store.js';
+import type { Role } from '../../hub/auth/user-store.js';
 import type { Value } from '../../protocol/types.js';
 
 export type { Role };

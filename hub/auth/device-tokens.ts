@@ -1,5 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { NewDevice } from './storage/types.js';
+import type { NewDevice } from '../storage/types.js';
 
 // Device tokens are 192-bit random secrets, so a salted SHA-256 is enough to keep a stolen database from
 // yielding usable tokens; a slow KDF (scrypt) would cost ~50 ms per connect and stall 10,000 reconnecting

@@ -1,4 +1,4 @@
-import { DEVICE_ID_PATTERN } from '../protocol/constants.js';
+import { DEVICE_ID_PATTERN } from '../../protocol/constants.js';
 
 // Device ids follow DEVICE_ID_PATTERN [FP-2.1]; the hub also keeps some for its own topics.
 /** Ids the MQTT topic tree uses for itself (`<base>/bridge/...`). */

@@ -1,11 +1,11 @@
-import type { Capability, Frame, HelloFrame, Value } from '../protocol/types.js';
-import { newDeviceCredentials, verifyToken } from './credentials.js';
-import type { DeviceInfo, EventBus } from './events.js';
-import type { CurrentValue } from './facade.js';
-import { valueToJson } from './values.js';
-import type { HubStore } from './storage/hub-store.js';
-import type { DeviceRecord } from './storage/types.js';
-import type { AuthResult } from './transport/device-server.js';
+import type { Capability, Frame, HelloFrame, Value } from '../../protocol/types.js';
+import { newDeviceCredentials, verifyToken } from '../auth/device-tokens.js';
+import type { DeviceInfo, EventBus } from '../events.js';
+import type { CurrentValue } from '../facade.js';
+import { valueToJson } from '../values.js';
+import type { HubStore } from '../storage/hub-store.js';
+import type { DeviceRecord } from '../storage/types.js';
+import type { AuthResult } from '../transport/device-server.js';
 
 /** What the registry needs of a live session. */
 export interface SessionHandle {

@@ -1,12 +1,12 @@
 import { encode, decode } from '../../protocol/index.js';
 import { HUB_ERROR_CODES, type HubErrorCode } from '../../protocol/constants.js';
 import { ProtocolError } from '../../protocol/errors.js';
-import type { CommandResultFrame, Frame, WelcomeFrame } from '../../protocol/types.js';
-import type { DeviceRegistry, SessionHandle } from '../device-registry.js';
-import type { IngestPipeline } from '../ingest/ingest-pipeline.js';
+import type { Capability, CommandResultFrame, Frame, WelcomeFrame } from '../../protocol/types.js';
+import type { DeviceRegistry, SessionHandle } from '../devices/device-registry.js';
+import type { AckChannel, IngestPipeline } from '../ingest/ingest-pipeline.js';
 import type { Logger } from '../logger.js';
 import type { DeviceLink, LinkListener } from '../transport/device-server.js';
-import { capabilityProblem } from './validate.js';
+import { resolveCapabilities } from './validate.js';
 
 export interface SessionDeps {
   registry: DeviceRegistry;
@@ -22,7 +22,7 @@ export interface SessionDeps {
 }
 
 /** One device connection's state machine: greeting, then data frames, command results and the close [FP-7]. */
-export class DeviceSession implements LinkListener, SessionHandle {
+export class DeviceSession implements LinkListener, SessionHandle, AckChannel {
   readonly #link: DeviceLink;
   readonly #deps: SessionDeps;
   #state: 'greeting' | 'ready' | 'closed' = 'greeting';
@@ -30,6 +30,8 @@ export class DeviceSession implements LinkListener, SessionHandle {
   /** Token bucket of data frames [FP-9.2]: refills at maxFramesPerSecond, holds twice that. */
   #tokens: number;
   #refilledAt: number;
+  /** Capabilities of the frame being accepted, resolved once by validation and handed to ingest. */
+  readonly #caps: Capability[] = [];
   #onClosed!: () => void;
   /** Resolves when the connection has closed (handshake done or socket dropped). */
   readonly closed = new Promise<void>((resolve) => (this.#onClosed = resolve));
@@ -55,6 +57,11 @@ export class DeviceSession implements LinkListener, SessionHandle {
 
   send(frame: Frame): void {
     if (this.#state !== 'closed') this.#link.send(encode(frame));
+  }
+
+  /** ACK{seq} for the frames this connection delivered, once they are durable [FP-8.2]. */
+  ack(seq: number): void {
+    this.send({ type: 'ack', seq });
   }
 
   fail(code: 'HUB_ERR_REPLACED' | 'HUB_ERR_REVOKED', message: string): void {
@@ -112,9 +119,9 @@ export class DeviceSession implements LinkListener, SessionHandle {
         if (!this.#takeToken()) {
           return this.#refuse('HUB_ERR_RATE_LIMITED', `more than ${this.#deps.welcome.maxFramesPerSecond} data frames per second`);
         }
-        const problem = capabilityProblem(frame, (id) => this.#deps.registry.capability(this.deviceId, id));
+        const problem = resolveCapabilities(frame, (id) => this.#deps.registry.capability(this.deviceId, id), this.#caps);
         if (problem) return this.#refuse('HUB_ERR_CAPABILITY', problem);
-        this.#deps.ingest.accept(this.deviceId, frame);
+        this.#deps.ingest.accept(this, frame, this.#caps);
         return;
       }
       case 'command_result':

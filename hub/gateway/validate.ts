@@ -1,23 +1,34 @@
 import type { Capability, DataFrame, Value } from '../../protocol/types.js';
 
-/** Why a data frame does not fit the device's declared capabilities [FP-7.5] [FP-7.6], or null when it fits. */
-export function capabilityProblem(frame: DataFrame, capability: (id: number) => Capability | undefined): string | null {
+/**
+ * Resolves the capability of each reading of a data frame into `caps` (frame order: readings, samples, or the
+ * one event) and checks it [FP-7.5] [FP-7.6]. Returns why the frame does not fit the device's declared
+ * capabilities, or null when it fits; ingest then uses `caps` and never looks them up again.
+ */
+export function resolveCapabilities(frame: DataFrame, capability: (id: number) => Capability | undefined, caps: Capability[]): string | null {
+  caps.length = 0;
   switch (frame.type) {
     case 'telemetry':
       for (const r of frame.readings) {
-        const problem = valueProblem(capability(r.metric), r.metric, r.value, false);
+        const problem = check(capability(r.metric), r.metric, r.value, false, caps);
         if (problem) return problem;
       }
       return null;
     case 'batch':
       for (const s of frame.samples) {
-        const problem = valueProblem(capability(s.metric), s.metric, s.value, false);
+        const problem = check(capability(s.metric), s.metric, s.value, false, caps);
         if (problem) return problem;
       }
       return null;
     case 'event':
-      return valueProblem(capability(frame.metric), frame.metric, frame.value, true);
+      return check(capability(frame.metric), frame.metric, frame.value, true, caps);
   }
+}
+
+function check(cap: Capability | undefined, id: number, value: Value, asEvent: boolean, caps: Capability[]): string | null {
+  const problem = valueProblem(cap, id, value, asEvent);
+  if (problem === null) caps.push(cap!);
+  return problem;
 }
 
 function valueProblem(cap: Capability | undefined, id: number, value: Value, asEvent: boolean): string | null {

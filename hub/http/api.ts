@@ -1,10 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { DeviceRegistry } from '../device-registry.js';
-import type { CommandService } from '../commands.js';
-import { deviceIdProblem } from '../device-id.js';
+import type { DeviceRegistry } from '../devices/device-registry.js';
+import type { CommandService } from '../devices/command-service.js';
+import { deviceIdProblem } from '../devices/device-id.js';
 import type { HubStore } from '../storage/hub-store.js';
 import type { HistoryStep, StoredEvent } from '../storage/types.js';
-import type { Role } from '../users/user-store.js';
+import type { Role } from '../auth/user-store.js';
 import { valueToJson } from '../values.js';
 import { HttpError, readJsonBody, sendJson } from './respond.js';
 

@@ -4,7 +4,7 @@ import { createServer, request, type IncomingMessage, type Server } from 'node:h
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { UserStore } from '../users/user-store.js';
+import { UserStore } from '../auth/user-store.js';
 import { bearerToken, createSessionApi, originAllowed, SESSION_TTL_MS, SessionStore, sessionRole } from './sessions.js';
 
 describe('SessionStore', () => {

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Role } from '../users/user-store.js';
+import type { Role } from '../auth/user-store.js';
 import { HttpError, readJsonBody, sendJson } from './respond.js';
 
 // Dashboard sign-in: a user name and password are exchanged once for a random session token that the

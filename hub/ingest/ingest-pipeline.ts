@@ -1,5 +1,5 @@
-import type { DataFrame, Reading, Sample, Value } from '../../protocol/types.js';
-import type { DeviceRegistry } from '../device-registry.js';
+import type { Capability, DataFrame, Reading, Sample, Value } from '../../protocol/types.js';
+import type { DeviceRegistry } from '../devices/device-registry.js';
 import type { CommittedEvent, CommittedReading, EventBus } from '../events.js';
 import type { Logger } from '../logger.js';
 import type { HubStore } from '../storage/hub-store.js';
@@ -41,9 +41,18 @@ export interface IngestStats {
   lastCommitMs: number;
 }
 
+/** The connection a frame arrived on: its ACK goes back the same way, with no lookup by device id. */
+export interface AckChannel {
+  readonly deviceId: string;
+  /** Sends ACK{seq}; a no-op once the connection is closed. */
+  ack(seq: number): void;
+}
+
 interface Pending {
   batch: CommitBatch;
   notify: Map<string, { readings: CommittedReading[]; events: CommittedEvent[] }>;
+  /** Connections whose frames are in this batch, acknowledged after it commits. */
+  ackTo: Set<AckChannel>;
 }
 
 /**
@@ -59,8 +68,8 @@ export class IngestPipeline {
   readonly #committed = new Map<string, number>();
   /** Highest seq accepted (committed or waiting in #pending), per device. */
   readonly #accepted = new Map<string, number>();
-  /** Devices owed an ACK after the next commit (duplicates of frames still pending). */
-  readonly #ackWanted = new Set<string>();
+  /** Connections owed an ACK after the next commit (they resent frames still pending). */
+  readonly #ackWanted = new Set<AckChannel>();
   #pending: Pending = emptyPending();
   /** When the oldest frame of #pending was accepted (performance.now()). */
   #pendingSince = 0;
@@ -108,21 +117,26 @@ export class IngestPipeline {
     return this.#committed.get(deviceId) ?? 0;
   }
 
-  /** Takes one validated data frame of a device; it is acknowledged once durable. */
-  accept(deviceId: string, frame: DataFrame): void {
+  /**
+   * Takes one validated data frame that arrived on `from`, with the capability of each of its readings (in
+   * frame order, as resolveCapabilities gives them); it is acknowledged on `from` once durable.
+   */
+  accept(from: AckChannel, frame: DataFrame, caps: readonly Capability[]): void {
+    const deviceId = from.deviceId;
     const now = this.#opts.now();
     const accepted = this.#accepted.get(deviceId) ?? 0;
     if (frame.seq <= accepted) {
       // [FP-8.7] duplicate: acknowledge once its original is durable, store nothing.
       this.stats.duplicates += 1;
-      if (frame.seq <= this.committedSeq(deviceId)) this.#ack(deviceId);
-      else this.#ackWanted.add(deviceId);
+      if (frame.seq <= this.committedSeq(deviceId)) from.ack(this.committedSeq(deviceId));
+      else this.#ackWanted.add(from);
       return;
     }
     this.#accepted.set(deviceId, frame.seq);
     this.stats.framesAccepted += 1;
     if (this.#pending.batch.seqs.size === 0) this.#pendingSince = performance.now();
-    const { batch, notify } = this.#pending;
+    const { batch, notify, ackTo } = this.#pending;
+    ackTo.add(from);
     let note = notify.get(deviceId);
     if (!note) {
       note = { readings: [], events: [] };
@@ -131,15 +145,17 @@ export class IngestPipeline {
     switch (frame.type) {
       case 'telemetry': {
         const ts = this.#stamp(frame.ts, now);
-        for (const r of frame.readings) this.#addReading(deviceId, r, ts, note.readings, batch);
+        for (let i = 0; i < frame.readings.length; i++) this.#addReading(deviceId, caps[i]!, frame.readings[i]!, ts, note.readings, batch);
         break;
       }
       case 'batch':
-        for (const s of frame.samples) this.#addReading(deviceId, s, this.#stamp(s.ts, now), note.readings, batch);
+        for (let i = 0; i < frame.samples.length; i++) {
+          const s = frame.samples[i]!;
+          this.#addReading(deviceId, caps[i]!, s, this.#stamp(s.ts, now), note.readings, batch);
+        }
         break;
       case 'event': {
-        const cap = this.#registry.capability(deviceId, frame.metric);
-        if (!cap) break;
+        const cap = caps[0]!;
         const ts = this.#stamp(frame.ts, now);
         batch.events.push({ deviceId, name: cap.name, ts, value: frame.value });
         note.events.push({ name: cap.name, ts, value: frame.value });
@@ -197,9 +213,9 @@ export class IngestPipeline {
       this.#opts.onPressure(false);
     }
     for (const [id, seq] of pending.batch.seqs) this.#committed.set(id, seq);
-    const ackTo = new Set([...pending.batch.seqs.keys(), ...this.#ackWanted]);
+    for (const channel of this.#ackWanted) pending.ackTo.add(channel);
     this.#ackWanted.clear();
-    for (const id of ackTo) this.#ack(id);
+    for (const channel of pending.ackTo) channel.ack(this.committedSeq(channel.deviceId));
     if (pending.batch.seqs.size > 0) {
       this.#opts.onCommit?.(pending.batch.readings.length, this.stats.lastCommitMs / 1000, (performance.now() - this.#pendingSince) / 1000);
     }
@@ -211,13 +227,7 @@ export class IngestPipeline {
     return true;
   }
 
-  #ack(deviceId: string): void {
-    this.#registry.session(deviceId)?.send({ type: 'ack', seq: this.committedSeq(deviceId) });
-  }
-
-  #addReading(deviceId: string, r: Reading | Sample, ts: number, notes: CommittedReading[], batch: CommitBatch): void {
-    const cap = this.#registry.capability(deviceId, r.metric);
-    if (!cap) return; // the session validated it; a HELLO in between cannot remove it from this frame
+  #addReading(deviceId: string, cap: Capability, r: Reading | Sample, ts: number, notes: CommittedReading[], batch: CommitBatch): void {
     const series = this.#store.seriesId(deviceId, cap.name, cap.valueType);
     batch.readings.push({ series, ts, value: r.value });
     notes.push({ metric: cap.name, ts, value: r.value as Value });
@@ -236,5 +246,5 @@ export class IngestPipeline {
 }
 
 function emptyPending(): Pending {
-  return { batch: { readings: [], events: [], seqs: new Map(), lastSeen: new Map() }, notify: new Map() };
+  return { batch: { readings: [], events: [], seqs: new Map(), lastSeen: new Map() }, notify: new Map(), ackTo: new Set() };
 }

@@ -1,4 +1,4 @@
-import type { Role } from '../users/user-store.js';
+import type { Role } from '../auth/user-store.js';
 import type { Topics } from './topics.js';
 
 /**

@@ -3,7 +3,7 @@ import { describe, expect, it } from '@jest/globals';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { USER_ERROR_CODES } from '../users/user-store.js';
+import { USER_ERROR_CODES } from '../auth/user-store.js';
 import { MQTT_LOG_CODES } from './embedded-broker.js';
 import { RETAINED, Topics, type TopicKind } from './topics.js';
 

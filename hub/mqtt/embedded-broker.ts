@@ -5,7 +5,7 @@ import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import { Aedes, type AuthenticateError, type Client } from 'aedes';
 import websocketStream from 'websocket-stream';
-import type { Role } from '../users/user-store.js';
+import type { Role } from '../auth/user-store.js';
 import type { Acl } from './acl.js';
 import type { MqttLogger } from './logger.js';
 import type { Publisher } from './publisher.js';

@@ -1,7 +1,7 @@
 import type { Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { HubFacade } from '../facade.js';
-import { ROLES, type Role } from '../users/user-store.js';
+import { ROLES, type Role } from '../auth/user-store.js';
 import { Acl } from './acl.js';
 import { EmbeddedBroker, type EmbeddedBrokerAddresses, type MqttAuthenticator } from './embedded-broker.js';
 import { ExternalBroker } from './external-broker.js';

@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { MetricsRegistry } from './observability/metrics-registry.js';
-import { registerProcessMetrics } from './observability/process-metrics.js';
-import { sendJson } from './http/respond.js';
-import type { Logger } from './logger.js';
+import { MetricsRegistry } from './metrics-registry.js';
+import { registerProcessMetrics } from './process-metrics.js';
+import { sendJson } from '../http/respond.js';
+import type { Logger } from '../logger.js';
 
 /** What the hub's metrics read at scrape time. */
 export interface MetricSources {

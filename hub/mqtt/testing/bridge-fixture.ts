@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { connectAsync, type IClientOptions, type MqttClient } from 'mqtt';
 import { generate } from 'selfsigned';
-import { UserStore } from '../../users/user-store.js';
+import { UserStore } from '../../auth/user-store.js';
 import { MqttBridge, type MqttBridgeOptions } from '../mqtt-bridge.js';
 import { FakeHubFacade } from './fake-hub-facade.js';
 import { memoryLogger } from './mqtt-test-kit.js';
