@@ -1,4 +1,9 @@
+import type { CommandService } from './devices/command-service.js';
+import type { DeviceRegistry } from './devices/device-registry.js';
 import type { CommandOutcome, DeviceInfo, EventBus } from './events.js';
+import type { IngestPipeline } from './ingest/ingest-pipeline.js';
+import type { HubStore } from './storage/hub-store.js';
+import type { CommandLogEntry, HistoryPoint, HistoryQuery, StoredEvent } from './storage/types.js';
 import type { JsonValue } from './values.js';
 
 /** Current value of one metric, as the API and MQTT show it. */
@@ -7,11 +12,18 @@ export interface CurrentValue {
   ts: number;
 }
 
+/** Whether the hub takes writes and serves its broker: /api/health, /readyz. */
+export interface HubHealth {
+  ok: boolean;
+  storage: 'ok' | 'failing';
+  devicesOnline: number;
+}
+
 /**
- * What the parts around the device gateway (MQTT bridge, HTTP API, dashboard) may ask of the hub.
- * They never see frames, sockets or SQL.
+ * What the MQTT bridge asks of the hub: devices, their current state, commands, and the bus of committed facts.
+ * It never sees frames, sockets or SQL.
  */
-export interface HubFacade {
+export interface DeviceFacade {
   readonly bus: EventBus;
   /** Every provisioned, non-revoked device. */
   devices(): DeviceInfo[];
@@ -23,4 +35,88 @@ export interface HubFacade {
    * with the device's result, or 'offline' / 'timeout' / 'invalid' (with a message naming the problem).
    */
   sendCommand(deviceId: string, command: string, input: unknown, source: string): Promise<CommandOutcome>;
+}
+
+/** The one facade of a running hub, handed to the HTTP API and (as a DeviceFacade) the MQTT bridge. */
+export interface HubFacade extends DeviceFacade {
+  /** Creates a device; its token is answered once. Throws code HUB_ERR_DEVICE_EXISTS for a taken id. */
+  provision(id: string, name: string, type: string): { device: DeviceInfo; token: string };
+  /** Revokes a device (its connection closes with 4010); false when there was none. */
+  revoke(id: string): boolean;
+  /** Stored readings of one metric (raw points or rollup buckets). */
+  history(q: HistoryQuery): HistoryPoint[];
+  events(deviceId: string, from: number, to: number, limit: number): StoredEvent[];
+  /** The newest `limit` commands sent to a device, newest first. */
+  commandLog(deviceId: string, limit: number): CommandLogEntry[];
+  health(): HubHealth;
+  /** The hub's own state for GET /api/hub: version, uptime, devices, ingest, storage, MQTT, TLS. */
+  hubInfo(): Record<string, unknown>;
+}
+
+/** The facade's sources. */
+export interface FacadeParts {
+  bus: EventBus;
+  registry: DeviceRegistry;
+  commands: CommandService;
+  store: HubStore;
+  ingest: IngestPipeline;
+  now: () => number;
+  /** GET /api/hub (hub/observability/hub-status.ts). */
+  info: () => Record<string, unknown>;
+}
+
+/** The one HubFacade of a running hub: the device registry, the command service and the store's queries. */
+export class Facade implements HubFacade {
+  readonly bus: EventBus;
+  readonly #p: FacadeParts;
+
+  constructor(parts: FacadeParts) {
+    this.#p = parts;
+    this.bus = parts.bus;
+  }
+
+  devices(): DeviceInfo[] {
+    return this.#p.registry.list();
+  }
+
+  device(id: string): DeviceInfo | undefined {
+    return this.#p.registry.info(id);
+  }
+
+  currentState(id: string): Record<string, CurrentValue> {
+    return this.#p.registry.currentState(id);
+  }
+
+  sendCommand(deviceId: string, command: string, input: unknown, source: string): Promise<CommandOutcome> {
+    return this.#p.commands.send(deviceId, command, input, source);
+  }
+
+  provision(id: string, name: string, type: string): { device: DeviceInfo; token: string } {
+    return this.#p.registry.provision(id, name, type, this.#p.now());
+  }
+
+  revoke(id: string): boolean {
+    return this.#p.registry.revoke(id, this.#p.now());
+  }
+
+  history(q: HistoryQuery): HistoryPoint[] {
+    return this.#p.store.history(q);
+  }
+
+  events(deviceId: string, from: number, to: number, limit: number): StoredEvent[] {
+    return this.#p.store.events(deviceId, from, to, limit);
+  }
+
+  commandLog(deviceId: string, limit: number): CommandLogEntry[] {
+    return this.#p.store.commands(deviceId, limit);
+  }
+
+  health(): HubHealth {
+    const faulted = this.#p.ingest.stats.faulted;
+    return { ok: !faulted, storage: faulted ? 'failing' : 'ok', devicesOnline: this.#p.registry.onlineCount };
+  }
+
+  hubInfo(): Record<string, unknown> {
+    return this.#p.info();
+  }
 }

@@ -98,7 +98,7 @@ describe('restart', () => {
     const again = await RawDevice.greet(h.wssUrl, 'rs-1', token, hello(1));
     device = again.device;
     expect(again.welcome.nextSeq).toBe(2);
-    expect(h.hub.currentState('rs-1')).toEqual({ temperature: { value: 19.5, ts: 1_700_000_000_000 } });
+    expect(h.hub.facade.currentState('rs-1')).toEqual({ temperature: { value: 19.5, ts: 1_700_000_000_000 } });
     await device.close();
     await h.stop();
   });

@@ -48,7 +48,7 @@ describe('upgrade: refused before a socket exists [FP-2.2] [FP-2.3]', () => {
     const refusal = (await RawDevice.connect(wss, 'ghost', 'x').catch((e: Refusal) => e)) as Refusal;
     expect(refusal.status).toBe(401);
     expect(refusal.body.error).toBe('HUB_ERR_UNKNOWN_DEVICE');
-    expect(hub.hubInfo().devices).toMatchObject({ connections: 0 });
+    expect(hub.facade.hubInfo().devices).toMatchObject({ connections: 0 });
   });
 
   it('answers 401 HUB_ERR_BAD_TOKEN for a wrong or missing token', async () => {
@@ -57,7 +57,7 @@ describe('upgrade: refused before a socket exists [FP-2.2] [FP-2.3]', () => {
     const missing = (await RawDevice.connect(wss, 'auth-1', null).catch((e: Refusal) => e)) as Refusal;
     expect([wrong.status, wrong.body.error]).toEqual([401, 'HUB_ERR_BAD_TOKEN']);
     expect([missing.status, missing.body.error]).toEqual([401, 'HUB_ERR_BAD_TOKEN']);
-    expect(hub.hubInfo().devices).toMatchObject({ connections: 0 });
+    expect(hub.facade.hubInfo().devices).toMatchObject({ connections: 0 });
   });
 
   it('answers 400 HUB_ERR_SUBPROTOCOL when hearth.v1 is not offered', async () => {
@@ -199,7 +199,7 @@ describe('one live connection per device, revocation [FP-10.3]', () => {
     expect((await first.device.closed).code).toBe(CLOSE_CODES.REPLACED);
     second.device.send({ type: 'telemetry', seq: 1, ts: Date.now(), readings: [{ metric: 1, value: { type: 'float', value: 1 } }] });
     expect((await second.device.ackFor(1)).type).toBe('ack');
-    expect(hub.device('dup-1')?.online).toBe(true);
+    expect(hub.facade.device('dup-1')?.online).toBe(true);
   });
 
   it('disconnects a revoked device at once with 4010 and refuses it afterwards', async () => {

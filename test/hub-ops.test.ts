@@ -57,11 +57,11 @@ describe('heartbeats and compression [FP-10.1] [FP-10.4]', () => {
     try {
       const { token } = h.hub.registry.provision('hb-1', 'hb', 'thermostat', Date.now());
       const { device } = await RawDevice.greet(h.wssUrl, 'hb-1', token, hello());
-      expect(h.hub.device('hb-1')?.online).toBe(true);
+      expect(h.hub.facade.device('hb-1')?.online).toBe(true);
       // The device hangs: its socket is no longer read, so pings go unanswered.
       (device.ws as unknown as { _socket: { pause(): void } })._socket.pause();
-      await eventually(() => expect(h.hub.device('hb-1')?.online).toBe(false), 5000);
-      expect(h.hub.hubInfo().devices).toMatchObject({ connections: 0 });
+      await eventually(() => expect(h.hub.facade.device('hb-1')?.online).toBe(false), 5000);
+      expect(h.hub.facade.hubInfo().devices).toMatchObject({ connections: 0 });
       device.ws.terminate();
     } finally {
       await h.stop();

@@ -27,14 +27,14 @@ describe('device-sim against the real hub', () => {
     const fleet = new Fleet({ hubUrl: wss, devices: [{ id: 'sim-light', token, model: 'light' }], rate: 0, ca: hub.tls.cert });
     await fleet.start();
     await fleet.waitConnected();
-    const on = await hub.sendCommand('sim-light', 'on', 'ON', 'test');
+    const on = await hub.facade.sendCommand('sim-light', 'on', 'ON', 'test');
     expect(on).toMatchObject({ status: 'ok' });
-    await eventually(() => expect(hub.currentState('sim-light').on?.value).toBe(true));
-    const dim = await hub.sendCommand('sim-light', 'brightness', 35, 'test');
+    await eventually(() => expect(hub.facade.currentState('sim-light').on?.value).toBe(true));
+    const dim = await hub.facade.sendCommand('sim-light', 'brightness', 35, 'test');
     expect(dim.status).toBe('ok');
-    await eventually(() => expect(hub.currentState('sim-light').brightness?.value).toBe(35));
+    await eventually(() => expect(hub.facade.currentState('sim-light').brightness?.value).toBe(35));
     await fleet.stop();
-    await eventually(() => expect(hub.device('sim-light')?.online).toBe(false));
+    await eventually(() => expect(hub.facade.device('sim-light')?.online).toBe(false));
   });
 
   it('hearth-sim --provision with a YAML scenario creates, connects and drains a fleet, then prints a JSON summary', async () => {
@@ -50,7 +50,7 @@ describe('device-sim against the real hub', () => {
     expect(code).toBe(0);
     expect(summary).toMatchObject({ ok: true, lostReadings: 0, neverConnected: [] });
     expect(summary.stats.acked).toBeGreaterThan(0);
-    expect(hub.devices().map((d) => d.id)).toEqual(expect.arrayContaining(['yaml-thermo', 'yaml-plug', 'yaml-door']));
+    expect(hub.facade.devices().map((d) => d.id)).toEqual(expect.arrayContaining(['yaml-thermo', 'yaml-plug', 'yaml-door']));
     const temps = hub.store.history({ deviceId: 'yaml-thermo', metric: 'temperature', from: 0, to: Date.now() + 60_000, step: 'raw', limit: 1000 });
     expect(temps.length).toBeGreaterThan(0);
   });

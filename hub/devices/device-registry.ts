@@ -1,11 +1,10 @@
 import type { Capability, Frame, HelloFrame, Value } from '../../protocol/types.js';
-import { newDeviceCredentials, verifyToken } from '../auth/device-tokens.js';
+import { newDeviceCredentials } from '../auth/device-tokens.js';
 import type { DeviceInfo, EventBus } from '../events.js';
 import type { CurrentValue } from '../facade.js';
 import { valueToJson } from '../values.js';
 import type { HubStore } from '../storage/hub-store.js';
 import type { DeviceRecord } from '../storage/types.js';
-import type { AuthResult } from '../transport/device-server.js';
 
 /** What the registry needs of a live session. */
 export interface SessionHandle {
@@ -82,13 +81,9 @@ export class DeviceRegistry {
     return ok;
   }
 
-  authenticate(id: string, token: string | undefined): AuthResult {
-    const runtime = this.#devices.get(id);
-    if (!runtime) return { ok: false, status: 401, code: 'HUB_ERR_UNKNOWN_DEVICE', message: `no device "${id}" is provisioned` };
-    if (!token || !verifyToken(token, runtime.record.tokenSalt, runtime.record.tokenHash)) {
-      return { ok: false, status: 401, code: 'HUB_ERR_BAD_TOKEN', message: `wrong or missing bearer token for device "${id}"` };
-    }
-    return { ok: true };
+  /** The stored token hash of a live device, for hub/auth's device check [FP-2.3]; undefined if unknown or revoked. */
+  deviceCredentials(id: string): { tokenSalt: string; tokenHash: string } | undefined {
+    return this.#devices.get(id)?.record;
   }
 
   /** Makes `session` the device's live one; an older one is closed with 4009 [FP-10.3]. */

@@ -1,8 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { DeviceRegistry } from '../devices/device-registry.js';
-import type { CommandService } from '../devices/command-service.js';
 import { deviceIdProblem } from '../devices/device-id.js';
-import type { HubStore } from '../storage/hub-store.js';
+import type { HubFacade } from '../facade.js';
 import type { HistoryStep, StoredEvent } from '../storage/types.js';
 import type { Role } from '../auth/user-store.js';
 import { valueToJson } from '../values.js';
@@ -10,14 +8,10 @@ import { HttpError, readJsonBody, sendJson } from './respond.js';
 
 
 export interface ApiDeps {
-  registry: DeviceRegistry;
-  store: HubStore;
-  commands: CommandService;
+  facade: HubFacade;
   now: () => number;
-  /** Role of the bearer of this request, or null when unauthenticated. */
+  /** Role of the bearer of this request, or null when unauthenticated (hub/auth). */
   authorize: (req: IncomingMessage) => Role | null;
-  health: () => { ok: boolean; detail: Record<string, unknown> };
-  hubInfo: () => Record<string, unknown>;
 }
 
 const MAX_POINTS = 10_000;
@@ -38,11 +32,11 @@ export function createApi(deps: ApiDeps): (req: IncomingMessage, res: ServerResp
 
 async function route(deps: ApiDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? '/', 'https://hub.invalid');
-  const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent); // ['api', ...]
+  const parts = pathSegments(url.pathname); // ['api', ...]
   const method = req.method ?? 'GET';
   if (parts[1] === 'health' && parts.length === 2) {
-    const health = deps.health();
-    return sendJson(res, health.ok ? 200 : 503, { status: health.ok ? 'ok' : 'degraded', ...health.detail });
+    const { ok, storage, devicesOnline } = deps.facade.health();
+    return sendJson(res, ok ? 200 : 503, { status: ok ? 'ok' : 'degraded', storage, devicesOnline });
   }
   const role = deps.authorize(req);
   if (!role) throw new HttpError(401, 'HUB_ERR_UNAUTHORIZED', 'send Authorization: Bearer <token> (an admin API token or a dashboard session)');
@@ -50,11 +44,11 @@ async function route(deps: ApiDeps, req: IncomingMessage, res: ServerResponse): 
     if (!wanted.includes(role)) throw new HttpError(403, 'HUB_ERR_FORBIDDEN', `the ${role} role may not ${method} ${url.pathname}`);
   };
 
-  if (parts[1] === 'hub' && parts.length === 2 && method === 'GET') return sendJson(res, 200, deps.hubInfo());
+  if (parts[1] === 'hub' && parts.length === 2 && method === 'GET') return sendJson(res, 200, deps.facade.hubInfo());
   if (parts[1] !== 'devices') throw new HttpError(404, 'HUB_ERR_NOT_FOUND', `no API endpoint at ${url.pathname}`);
 
   if (parts.length === 2) {
-    if (method === 'GET') return sendJson(res, 200, { devices: deps.registry.list().map((d) => ({ ...d, state: deps.registry.currentState(d.id) })) });
+    if (method === 'GET') return sendJson(res, 200, { devices: deps.facade.devices().map((d) => ({ ...d, state: deps.facade.currentState(d.id) })) });
     if (method === 'POST') {
       need(['admin']);
       const body = await readJsonBody(req);
@@ -65,7 +59,7 @@ async function route(deps: ApiDeps, req: IncomingMessage, res: ServerResponse): 
       const name = optionalString(body, 'name') ?? id;
       const type = optionalString(body, 'type') ?? '';
       try {
-        return sendJson(res, 201, deps.registry.provision(id, name, type, deps.now()));
+        return sendJson(res, 201, deps.facade.provision(id, name, type));
       } catch (err) {
         if ((err as { code?: string }).code === 'HUB_ERR_DEVICE_EXISTS') throw new HttpError(409, 'HUB_ERR_DEVICE_EXISTS', `device "${id}" exists`);
         throw err;
@@ -75,13 +69,13 @@ async function route(deps: ApiDeps, req: IncomingMessage, res: ServerResponse): 
   }
 
   const id = parts[2]!;
-  const device = deps.registry.info(id);
+  const device = deps.facade.device(id);
   if (!device) throw new HttpError(404, 'HUB_ERR_UNKNOWN_DEVICE', `no device "${id}"`);
   if (parts.length === 3) {
-    if (method === 'GET') return sendJson(res, 200, { device: { ...device, state: deps.registry.currentState(id) } });
+    if (method === 'GET') return sendJson(res, 200, { device: { ...device, state: deps.facade.currentState(id) } });
     if (method === 'DELETE') {
       need(['admin']);
-      deps.registry.revoke(id, deps.now());
+      deps.facade.revoke(id);
       return sendJson(res, 200, { revoked: id });
     }
     throw methodNotAllowed(method, url.pathname);
@@ -100,7 +94,7 @@ async function route(deps: ApiDeps, req: IncomingMessage, res: ServerResponse): 
       if (from > to) throw new HttpError(400, 'HUB_ERR_BAD_REQUEST', 'from must not be after to');
       const limit = intParam(q, 'limit', DEFAULT_POINTS, 1, MAX_POINTS);
       const step = stepParam(q, to - from, cap.valueType === 'string' || cap.valueType === 'enum');
-      const points = deps.store.history({ deviceId: id, metric, from, to, step, limit });
+      const points = deps.facade.history({ deviceId: id, metric, from, to, step, limit });
       if (cap.valueType === 'enum') for (const p of points) if (typeof p.value === 'number') p.value = cap.options?.[p.value] ?? p.value;
       return sendJson(res, 200, { device: id, metric, unit: cap.unit, from, to, step, limit, truncated: points.length >= limit, points });
     }
@@ -109,7 +103,7 @@ async function route(deps: ApiDeps, req: IncomingMessage, res: ServerResponse): 
       const to = timeParam(q, 'to', deps.now());
       const from = timeParam(q, 'from', to - 24 * HOUR);
       const limit = intParam(q, 'limit', 200, 1, MAX_POINTS);
-      const events = deps.store.events(id, from, to, limit).map((e: StoredEvent) => ({
+      const events = deps.facade.events(id, from, to, limit).map((e: StoredEvent) => ({
         name: e.name,
         ts: e.ts,
         value: valueToJson(device.capabilities.find((c) => c.name === e.name), e.value),
@@ -119,19 +113,28 @@ async function route(deps: ApiDeps, req: IncomingMessage, res: ServerResponse): 
     case 'commands': {
       if (method === 'GET') {
         const limit = intParam(q, 'limit', 50, 1, 1000);
-        return sendJson(res, 200, { device: id, commands: deps.store.commands(id, limit) });
+        return sendJson(res, 200, { device: id, commands: deps.facade.commandLog(id, limit) });
       }
       if (method !== 'POST') throw methodNotAllowed(method, url.pathname);
       need(['admin', 'integration']);
       const body = await readJsonBody(req);
       if (typeof body.command !== 'string') throw new HttpError(400, 'HUB_ERR_BAD_REQUEST', 'command is required (a writable capability name)');
       if (!('value' in body)) throw new HttpError(400, 'HUB_ERR_BAD_REQUEST', 'value is required');
-      const outcome = await deps.commands.send(id, body.command, body.value, `api:${role}`);
+      const outcome = await deps.facade.sendCommand(id, body.command, body.value, `api:${role}`);
       const status = { ok: 200, invalid: 400, unsupported: 400, offline: 409, timeout: 504, failed: 502, busy: 503 }[outcome.status];
       return sendJson(res, status, outcome);
     }
   }
   throw new HttpError(404, 'HUB_ERR_NOT_FOUND', `no API endpoint at ${url.pathname}`);
+}
+
+/** The decoded segments of a path; a malformed %-escape is a 400, not a crash. */
+function pathSegments(path: string): string[] {
+  try {
+    return path.split('/').filter(Boolean).map(decodeURIComponent);
+  } catch {
+    throw new HttpError(400, 'HUB_ERR_BAD_REQUEST', `malformed %-escape in ${path}`);
+  }
 }
 
 function methodNotAllowed(method: string, path: string): HttpError {

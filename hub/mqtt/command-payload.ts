@@ -6,7 +6,7 @@ const MAX_COMMAND_PAYLOAD_BYTES = 4096;
 
 /**
  * Reads a command payload: a plain value (`21.5`, `ON`, `auto`), a JSON value, or `{"value": ...}`. The result
- * goes to HubFacade.sendCommand, which checks it against the capability. Text capabilities take the payload
+ * goes to DeviceFacade.sendCommand, which checks it against the capability. Text capabilities take the payload
  * as-is unless it is a JSON string, so that `123` stays the text "123".
  */
 export function parseCommandPayload(cap: Capability | undefined, payload: Uint8Array): ParsedCommandPayload {

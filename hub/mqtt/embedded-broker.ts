@@ -1,5 +1,4 @@
-import type { IncomingMessage, Server as HttpServer } from 'node:http';
-import type { Server as HttpsServer } from 'node:https';
+import type { IncomingMessage } from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
@@ -9,6 +8,7 @@ import type { Role } from '../auth/user-store.js';
 import type { Acl } from './acl.js';
 import type { MqttLogger } from './logger.js';
 import type { Publisher } from './publisher.js';
+import { refuseUpgrade } from '../http/refuse-upgrade.js';
 
 /** Checks MQTT credentials; UserStore satisfies it. */
 export interface MqttAuthenticator {
@@ -22,8 +22,9 @@ export interface EmbeddedBrokerOptions {
   /** null: no TLS listener. */
   tlsPort: number | null;
   tls: { key: string | Buffer; cert: string | Buffer } | null;
-  /** The hub's HTTP(S) server for MQTT over WebSocket at wsPath; null: none. */
-  wsServer: HttpServer | HttpsServer | null;
+  /** Serve MQTT over WebSocket through handleUpgrade (the HTTPS front routes `wsPath` there). */
+  websocket: boolean;
+  /** The path the front serves it at, for addresses(). */
   wsPath: string;
   /** Largest WebSocket message accepted. */
   wsMaxPayload: number;
@@ -82,7 +83,6 @@ export class EmbeddedBroker implements Publisher {
   #tcp: net.Server | null = null;
   #tls: tls.Server | null = null;
   #wss: { handleUpgrade: Function; emit: Function; close: (cb?: () => void) => void } | null = null;
-  #onUpgrade: ((req: IncomingMessage, socket: Duplex, head: Buffer) => void) | null = null;
   readonly #sessions = new WeakMap<Client, Session>();
   /** Clients that sent an empty client id with clean=false, refused in authenticate [MQTT-3.1.3-8]. */
   readonly #emptyIdPersistent = new WeakSet<Client>();
@@ -137,7 +137,7 @@ export class EmbeddedBroker implements Publisher {
       if (o.tlsPort !== null && o.tls) {
         this.#tls = await listen(tls.createServer({ key: o.tls.key, cert: o.tls.cert }, broker.handle), o.tlsPort, o.host);
       }
-      if (o.wsServer) this.#attachWebSocket(o.wsServer, broker);
+      if (o.websocket) this.#openWebSocket(broker);
     } catch (err) {
       await this.stop();
       throw err;
@@ -148,8 +148,6 @@ export class EmbeddedBroker implements Publisher {
   async stop(): Promise<void> {
     const broker = this.#broker;
     this.#broker = null;
-    if (this.#onUpgrade && this.#opts.wsServer) this.#opts.wsServer.off('upgrade', this.#onUpgrade);
-    this.#onUpgrade = null;
     if (broker) await new Promise<void>((resolve) => broker.close(() => resolve()));
     const wss = this.#wss;
     this.#wss = null;
@@ -250,27 +248,24 @@ export class EmbeddedBroker implements Publisher {
   }
 
   /**
-   * MQTT over WebSocket shares the hub's HTTPS server with the device endpoint: a noServer ws server that
-   * takes only upgrades to wsPath, leaving every other path to the gateway's own upgrade listener.
+   * Takes one WebSocket upgrade to the MQTT endpoint (the HTTPS front has routed it and checked its Origin);
+   * answered 503 while the broker is not running.
    */
-  #attachWebSocket(server: HttpServer | HttpsServer, broker: Aedes): void {
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const wss = this.#wss;
+    if (!wss) return refuseUpgrade(socket, 503, { error: 'HUB_ERR_SHUTDOWN', message: 'the MQTT broker is not running' });
+    wss.handleUpgrade(req, socket, head, (ws: unknown) => wss.emit('connection', ws, req));
+  }
+
+  /** MQTT over WebSocket: a noServer ws server; the front hands it the upgrades (handleUpgrade). */
+  #openWebSocket(broker: Aedes): void {
     const o = this.#opts;
     // websocket-stream's typings predate ws 8; its Server is a ws WebSocketServer emitting 'stream'.
     const wss = (websocketStream as any).createServer({ noServer: true, maxPayload: o.wsMaxPayload });
     wss.on('stream', (stream: Duplex, req: IncomingMessage) => broker.handle(stream, req));
     wss.on('error', (err: Error) => o.logger.warn({ err: err.message }, 'MQTT WebSocket error'));
     this.#wss = wss;
-    this.#onUpgrade = (req, socket, head) => {
-      if (pathOf(req.url) !== o.wsPath) return;
-      wss.handleUpgrade(req, socket, head, (ws: unknown) => wss.emit('connection', ws, req));
-    };
-    server.on('upgrade', this.#onUpgrade);
   }
-}
-
-function pathOf(url: string | undefined): string {
-  const q = (url ?? '').indexOf('?');
-  return q === -1 ? (url ?? '') : (url ?? '').slice(0, q);
 }
 
 function listen<S extends net.Server>(server: S, port: number, host: string): Promise<S> {

@@ -1,5 +1,5 @@
 import type { CommittedEvent, DeviceInfo, HubEvents } from '../events.js';
-import type { HubFacade } from '../facade.js';
+import type { DeviceFacade } from '../facade.js';
 import { valueToJson } from '../values.js';
 import { parseCommandPayload } from './command-payload.js';
 import { discoveryFor } from './discovery.js';
@@ -18,7 +18,7 @@ import {
 } from './topics.js';
 
 export interface HubMirrorOptions {
-  facade: HubFacade;
+  facade: DeviceFacade;
   publisher: Publisher;
   topics: Topics;
   /** Publish Home Assistant discovery configs. */
@@ -34,7 +34,7 @@ interface DeviceTopics {
 
 /**
  * Mirrors the hub into the MQTT topic tree through a Publisher: listens to the EventBus only (so what it
- * publishes was committed), and turns command messages into HubFacade.sendCommand calls. Publishes go
+ * publishes was committed), and turns command messages into DeviceFacade.sendCommand calls. Publishes go
  * through one queue so that retained topics are set and cleared in the order the events happened.
  */
 /** Unpublished stream readings kept per device; beyond it the oldest are dropped (and counted). */
@@ -44,7 +44,7 @@ const MAX_STREAM_PER_DEVICE = 20_000;
 const MAX_STATES_IN_FLIGHT = 1000;
 
 export class HubMirror {
-  readonly #facade: HubFacade;
+  readonly #facade: DeviceFacade;
   readonly #publisher: Publisher;
   readonly #topics: Topics;
   readonly #discovery: boolean;

@@ -44,7 +44,7 @@ describe('MqttBridge options', () => {
   });
 
   it('listeners can be switched off; addresses() reports only the open ones', async () => {
-    const f = await open({ tcpPort: null, tlsPort: false, wsServer: null });
+    const f = await open({ tcpPort: null, tlsPort: false, websocket: false });
     expect(f.bridge.addresses()).toEqual({ tcp: null, tls: null, ws: null, externalConnected: null });
   });
 

@@ -1,6 +1,7 @@
-import type { Server as HttpServer } from 'node:http';
-import type { Server as HttpsServer } from 'node:https';
-import type { HubFacade } from '../facade.js';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { refuseUpgrade } from '../http/refuse-upgrade.js';
+import type { DeviceFacade } from '../facade.js';
 import { ROLES, type Role } from '../auth/user-store.js';
 import { Acl } from './acl.js';
 import { EmbeddedBroker, type EmbeddedBrokerAddresses, type MqttAuthenticator } from './embedded-broker.js';
@@ -41,7 +42,7 @@ export interface MqttExternalOptions {
 }
 
 export interface MqttBridgeOptions {
-  facade: HubFacade;
+  facade: DeviceFacade;
   /** Checks MQTT credentials (the UserStore). */
   users: MqttAuthenticator;
   /** Root of the topic tree; default 'hearth'. */
@@ -60,9 +61,9 @@ export interface MqttBridgeOptions {
   tlsPort?: number | null | false;
   /** The hub's key and certificate (PEM) for the TLS listener. */
   tls?: { key: string | Buffer; cert: string | Buffer } | null;
-  /** The hub's HTTP(S) server: MQTT over WebSocket is served there at wsPath. null/absent: none. */
-  wsServer?: HttpServer | HttpsServer | null;
-  /** Default '/mqtt'. */
+  /** Serve MQTT over WebSocket: the HTTPS front hands upgrades of wsPath to handleUpgrade(). Default false. */
+  websocket?: boolean;
+  /** Where the front serves it, for addresses(); default '/mqtt'. */
   wsPath?: string;
   /** Largest WebSocket message; default 256 KiB. */
   wsMaxPayload?: number;
@@ -114,7 +115,7 @@ export class MqttBridge {
           tcpPort: portOption(o.tcpPort, MQTT_DEFAULTS.tcpPort),
           tlsPort,
           tls: o.tls ?? null,
-          wsServer: o.wsServer ?? null,
+          websocket: o.websocket ?? false,
           wsPath: o.wsPath ?? MQTT_DEFAULTS.wsPath,
           wsMaxPayload: o.wsMaxPayload ?? MQTT_DEFAULTS.wsMaxPayload,
           users: o.users,
@@ -169,6 +170,13 @@ export class MqttBridge {
     for (const { mirror } of parts) mirror.detach();
     await Promise.all(parts.map(({ mirror }) => mirror.publishOffline()));
     for (const { broker } of parts) await broker.stop();
+  }
+
+  /** An upgrade the HTTPS front routed to MQTT over WebSocket; 503 without a running embedded broker. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const broker = this.#embedded?.broker;
+    if (!broker) return refuseUpgrade(socket, 503, { error: 'HUB_ERR_SHUTDOWN', message: 'the MQTT broker is not running' });
+    broker.handleUpgrade(req, socket, head);
   }
 
   /** Bound addresses of the embedded listeners, and the external connection state. */

@@ -9,7 +9,7 @@ export interface MetricSources {
   connections: () => number;
   online: () => number;
   ingest: () => { framesAccepted: number; readingsAccepted: number; readingsCommitted: number; duplicates: number; clockSkewed: number; pendingReadings: number };
-  refused: () => Map<string, number>;
+  refused: () => ReadonlyMap<string, number>;
   mqtt: () => { clients: number; messages: number; streamDropped: number } | null;
   storageBytes: () => number;
   retentionDeleted: () => number;

@@ -2,7 +2,9 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { DEVICE_ID_PATTERN, DEVICE_PATH_PREFIX, LIMITS, SUBPROTOCOL } from '../../protocol/constants.js';
-import { refuseUpgrade } from './upgrade-router.js';
+import type { DeviceAuthResult } from '../auth/authorizer.js';
+import { bearerToken, requestPath } from '../http/request.js';
+import { refuseUpgrade } from '../http/refuse-upgrade.js';
 
 /** One device's connection as the session layer sees it: bytes in, bytes out, no ws types. */
 export interface DeviceLink {
@@ -22,14 +24,10 @@ export interface LinkListener {
   onClose(code: number, reason: string): void;
 }
 
-export type AuthResult =
-  | { ok: true }
-  | { ok: false; status: 401; code: 'HUB_ERR_UNKNOWN_DEVICE' | 'HUB_ERR_BAD_TOKEN'; message: string };
-
 export interface DeviceServerOptions {
   heartbeatMs: number;
   /** Checks a device's bearer token before the upgrade [FP-2.3]. */
-  authenticate(deviceId: string, token: string | undefined): AuthResult;
+  authenticate(deviceId: string, token: string | undefined): DeviceAuthResult;
   /** Called for each accepted connection; returns who hears its messages. */
   open(link: DeviceLink): LinkListener;
 }
@@ -81,8 +79,8 @@ export class DeviceServer {
   }
 
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    const path = (req.url ?? '').split('?')[0] ?? '';
-    const deviceId = decodeURIComponent(path.slice(DEVICE_PATH_PREFIX.length));
+    const path = requestPath(req.url);
+    const deviceId = decodePathSegment(path.slice(DEVICE_PATH_PREFIX.length));
     const offered = String(req.headers['sec-websocket-protocol'] ?? '')
       .split(',')
       .map((p) => p.trim());
@@ -96,9 +94,7 @@ export class DeviceServer {
     if (!DEVICE_ID_PATTERN.test(deviceId)) {
       return refuseUpgrade(socket, 401, { error: 'HUB_ERR_UNKNOWN_DEVICE', message: `"${deviceId}" is not a valid device id` });
     }
-    const header = req.headers.authorization;
-    const token = header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
-    const auth = this.#opts.authenticate(deviceId, token); // [FP-2.3]
+    const auth = this.#opts.authenticate(deviceId, bearerToken(req) ?? undefined); // [FP-2.3]
     if (!auth.ok) return refuseUpgrade(socket, auth.status, { error: auth.code, message: auth.message });
     this.#wss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws, deviceId, req.socket.remoteAddress ?? ''));
   }
@@ -141,5 +137,14 @@ export class DeviceServer {
       conn.missed += 1;
       conn.ws.ping();
     }
+  }
+}
+
+/** decodeURIComponent that answers '' for a malformed escape (refused as an invalid id) instead of throwing. */
+function decodePathSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return '';
   }
 }

@@ -1,7 +1,11 @@
 // One MqttBridge on loopback with every listener (TCP, TLS, WSS on an https server), real users and a fake
 // hub, for the bridge's integration tests. Everything it opens, close() closes.
 import fs from 'node:fs';
+import type { IncomingMessage } from 'node:http';
 import https from 'node:https';
+import type { Duplex } from 'node:stream';
+import { refuseUpgrade } from '../../http/refuse-upgrade.js';
+import { requestPath } from '../../http/request.js';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -45,6 +49,11 @@ export class BridgeFixture {
     );
     this.tlsPems = await makeCert();
     this.https = https.createServer({ key: this.tlsPems.key, cert: this.tlsPems.cert });
+    // Like the hub's HTTPS front (hub/http/server.ts): /mqtt upgrades go to the bridge, any other path gets 404.
+    this.https.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      if (requestPath(req.url) === '/mqtt') return this.bridge.handleUpgrade(req, socket, head);
+      refuseUpgrade(socket, 404, { error: 'HUB_ERR_NOT_FOUND', message: `no WebSocket endpoint at ${requestPath(req.url)}` });
+    });
     await new Promise<void>((resolve) => this.https.listen(0, '127.0.0.1', resolve));
     this.bridge = new MqttBridge({
       facade: this.facade,
@@ -52,7 +61,7 @@ export class BridgeFixture {
       tcpPort: 0,
       tlsPort: 0,
       tls: this.tlsPems,
-      wsServer: this.https,
+      websocket: true,
       logger: this.logger,
       ...extra,
     });

@@ -2,7 +2,7 @@
 // sendCommand, so the bridge is exercised without the device gateway.
 import type { Capability, Value } from '../../../protocol/types.js';
 import { EventBus, type CommandOutcome, type CommandOutcomeStatus, type DeviceInfo } from '../../events.js';
-import type { CurrentValue, HubFacade } from '../../facade.js';
+import type { CurrentValue, DeviceFacade } from '../../facade.js';
 import { valueFromJson, valueToJson } from '../../values.js';
 
 export interface SentCommand {
@@ -15,7 +15,7 @@ export interface SentCommand {
 /** What the device "answers" to a valid command; default ok. */
 export type CommandScript = (cmd: SentCommand) => { status: CommandOutcomeStatus; message: string };
 
-export class FakeHubFacade implements HubFacade {
+export class FakeHubFacade implements DeviceFacade {
   readonly bus = new EventBus();
   readonly #devices = new Map<string, DeviceInfo>();
   readonly #state = new Map<string, Record<string, CurrentValue>>();

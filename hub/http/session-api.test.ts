@@ -4,108 +4,35 @@ import { createServer, request, type IncomingMessage, type Server } from 'node:h
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pino } from 'pino';
+import { Authorizer } from '../auth/authorizer.js';
+import { SESSION_TTL_MS, SessionStore } from '../auth/session-store.js';
 import { UserStore } from '../auth/user-store.js';
-import { bearerToken, createSessionApi, originAllowed, SESSION_TTL_MS, SessionStore, sessionRole } from './sessions.js';
+import { bearerToken } from './request.js';
+import { createSessionApi } from './session-api.js';
 
-describe('SessionStore', () => {
-  it('creates random 32-byte base64url tokens that expire 12 h after creation by default', () => {
-    let now = 1_000_000;
-    const store = new SessionStore({ now: () => now });
-    const a = store.create('alice', 'admin');
-    const b = store.create('alice', 'admin');
-    expect(a.token).toMatch(/^[A-Za-z0-9_-]{43}$/);
-    expect(Buffer.from(a.token, 'base64url')).toHaveLength(32);
-    expect(a.token).not.toBe(b.token);
-    expect(a.expiresAt).toBe(now + SESSION_TTL_MS);
-    expect(store.verify(a.token)).toEqual({ username: 'alice', role: 'admin', expiresAt: now + SESSION_TTL_MS });
-  });
+/** The real credential checks over the given sessions (and users); no admin token, no devices. */
+function authorizerOf(sessions: SessionStore, users = new UserStore({ dataDir: mkdtempSync(join(tmpdir(), 'hearth-auth-')) })): Authorizer {
+  return new Authorizer({ dataDir: tmpdir(), users, sessions, devices: { deviceCredentials: () => undefined }, log: pino({ level: 'silent' }) });
+}
 
-  it('slides the expiry on each use and forgets a session left idle past its TTL', () => {
-    let now = 0;
-    const store = new SessionStore({ ttlMs: 1000, now: () => now });
-    const { token } = store.create('bob', 'viewer');
-    now = 900;
-    expect(store.verify(token)?.expiresAt).toBe(1900);
-    now = 1899;
-    expect(store.verify(token)?.role).toBe('viewer');
-    now = 1899 + 1000;
-    expect(store.verify(token)).toBeNull();
-    expect(store.size).toBe(0);
-  });
-
-  it('revokes one token, or every session of a user', () => {
-    const store = new SessionStore();
-    const a = store.create('alice', 'admin');
-    const b = store.create('alice', 'admin');
-    const c = store.create('carol', 'integration');
-    expect(store.revoke(a.token)).toBe(true);
-    expect(store.revoke(a.token)).toBe(false);
-    expect(store.verify(a.token)).toBeNull();
-    expect(store.revokeUser('alice')).toBe(1);
-    expect(store.verify(b.token)).toBeNull();
-    expect(store.verify(c.token)?.username).toBe('carol');
-  });
-
-  it('refuses tokens of the wrong shape without looking them up', () => {
-    const store = new SessionStore();
-    store.create('alice', 'admin');
-    for (const bad of ['', 'x'.repeat(65), 'not-a-token']) expect(store.verify(bad)).toBeNull();
-    expect(store.verify(undefined as unknown as string)).toBeNull();
-    expect(store.revoke('')).toBe(false);
-  });
-
-  it('drops the least recently used session beyond maxSessions', () => {
-    const store = new SessionStore({ maxSessions: 3 });
-    const [a, b, c] = [store.create('a', 'viewer'), store.create('b', 'viewer'), store.create('c', 'viewer')];
-    store.verify(a.token);
-    const d = store.create('d', 'viewer');
-    expect(store.size).toBe(3);
-    expect(store.verify(b.token)).toBeNull();
-    for (const t of [a, c, d]) expect(store.verify(t.token)).not.toBeNull();
-  });
-
-  it('sweeps expired sessions when new ones are created', () => {
-    let now = 0;
-    const store = new SessionStore({ ttlMs: 1000, now: () => now });
-    for (let i = 0; i < 5; i++) store.create(`u${i}`, 'viewer');
-    now = 120_000;
-    store.create('late', 'viewer');
-    expect(store.size).toBe(1);
-  });
-});
-
-describe('originAllowed', () => {
-  const req = (headers: Record<string, string>) => ({ headers }) as unknown as IncomingMessage;
-  it.each([
-    [{ host: 'hub.local:8443' }, true],
-    [{ host: 'hub.local:8443', origin: 'https://hub.local:8443' }, true],
-    [{ host: 'Hub.Local:8443', origin: 'https://hub.local:8443' }, true],
-    [{ host: 'hub.local:443', origin: 'https://hub.local' }, true],
-    [{ host: '[::1]:8443', origin: 'https://[::1]:8443' }, true],
-    [{ host: 'hub.local:8443', origin: 'https://evil.example' }, false],
-    [{ host: 'hub.local:8443', origin: 'http://hub.local:8443' }, false],
-    [{ host: 'hub.local:8443', origin: 'https://hub.local:8444' }, false],
-    [{ host: 'hub.local:8443', origin: 'https://hub.local:8443.evil.example' }, false],
-    [{ host: 'hub.local:8443', origin: 'null' }, false],
-    [{ origin: 'https://hub.local:8443' }, false],
-    [{ host: 'hub.local:8443', origin: 'https://hub.local:8443/path' }, false],
-  ])('%j -> %s', (headers, allowed) => {
-    expect(originAllowed(req(headers))).toBe(allowed);
-  });
-});
-
-describe('bearerToken and sessionRole', () => {
+describe('bearerToken and the bearer\'s session role', () => {
   const req = (authorization?: string) => ({ headers: authorization === undefined ? {} : { authorization } }) as unknown as IncomingMessage;
   it('reads the bearer token and the role of a live session', () => {
     const store = new SessionStore();
+    const auth = authorizerOf(store);
+    const sessionRole = (r: IncomingMessage) => {
+      const t = bearerToken(r);
+      return t === null ? null : (auth.authorizeBearer(t)?.role ?? null);
+    };
     const { token } = store.create('carol', 'integration');
     expect(bearerToken(req(`Bearer ${token}`))).toBe(token);
     expect(bearerToken(req('Basic abc'))).toBeNull();
     expect(bearerToken(req('Bearer  '))).toBeNull();
     expect(bearerToken(req())).toBeNull();
-    expect(sessionRole(store, req(`Bearer ${token}`))).toBe('integration');
-    expect(sessionRole(store, req('Bearer nope'))).toBeNull();
-    expect(sessionRole(store, req())).toBeNull();
+    expect(sessionRole(req(`Bearer ${token}`))).toBe('integration');
+    expect(sessionRole(req('Bearer nope'))).toBeNull();
+    expect(sessionRole(req())).toBeNull();
   });
 });
 
@@ -121,7 +48,7 @@ describe('session API', () => {
     const users = new UserStore({ dataDir });
     await users.add('alice', 'correct horse', 'admin');
     await users.add('vic', 'viewer pw', 'viewer');
-    const api = createSessionApi({ sessions, users, now: () => now });
+    const api = createSessionApi({ auth: authorizerOf(sessions, users), now: () => now });
     server = createServer((req, res) => void api(req, res));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

@@ -1,0 +1,136 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from '../logger.js';
+import { loadOrCreateAdminToken } from './admin-token.js';
+import { verifyToken } from './device-tokens.js';
+import { SESSION_MQTT_USER, type SessionInfo, type SessionStore } from './session-store.js';
+import type { Role, UserStore } from './user-store.js';
+
+/** What a client presents: a bearer token (HTTP API, dashboard) or a user name and password (MQTT CONNECT). */
+export type Credentials = { kind: 'bearer'; token: string } | { kind: 'password'; username: string; password: string };
+
+/** Who the credentials belong to. */
+export interface Principal {
+  role: Role;
+  /** The user name; 'admin-token' for the admin API token. */
+  username: string;
+}
+
+/** A new dashboard session, answered once to the browser that signed in. */
+export interface SessionGrant {
+  token: string;
+  role: Role;
+  username: string;
+  expiresAt: number;
+}
+
+/** The stored hash of a device token (the device registry keeps it). */
+export interface DeviceCredentialSource {
+  deviceCredentials(id: string): { tokenSalt: string; tokenHash: string } | undefined;
+}
+
+/** A device upgrade's answer [FP-2.3]: accepted, or refused before any socket exists. */
+export type DeviceAuthResult =
+  | { ok: true }
+  | { ok: false; status: 401; code: 'HUB_ERR_UNKNOWN_DEVICE' | 'HUB_ERR_BAD_TOKEN'; message: string };
+
+export interface AuthorizerOptions {
+  dataDir: string;
+  users: UserStore;
+  sessions: SessionStore;
+  devices: DeviceCredentialSource;
+  log: Logger;
+}
+
+/**
+ * Every credential check of the hub: the admin API token, dashboard sessions, MQTT users and device tokens.
+ * The HTTP front and the MQTT broker both call `authorize`; the device endpoint calls `authenticateDevice`.
+ */
+export class Authorizer {
+  readonly #opts: AuthorizerOptions;
+  #adminToken: Buffer | undefined;
+
+  constructor(opts: AuthorizerOptions) {
+    this.#opts = opts;
+  }
+
+  /** Loads (or creates) the admin token and the users; on first start creates user `admin`. */
+  async start(): Promise<void> {
+    const { token, path, created } = loadOrCreateAdminToken(this.#opts.dataDir);
+    if (created) this.#opts.log.info({ path }, 'created the admin API token');
+    this.#adminToken = Buffer.from(token);
+    this.#opts.users.load();
+    await this.#ensureAdminUser();
+  }
+
+  /** The admin API token (after start()). */
+  get adminToken(): string {
+    return this.#adminToken?.toString() ?? '';
+  }
+
+  /**
+   * The principal behind `credentials`, or null. A bearer token is the admin token or a live dashboard
+   * session (its expiry slides); a password is a user's, or a session token under MQTT user `session`.
+   */
+  async authorize(credentials: Credentials): Promise<Principal | null> {
+    if (credentials.kind === 'bearer') return this.authorizeBearer(credentials.token);
+    const { username, password } = credentials;
+    if (username === SESSION_MQTT_USER) return this.#sessionPrincipal(this.#opts.sessions.verify(password));
+    const role = await this.#opts.users.verify(username, password);
+    return role ? { role, username } : null;
+  }
+
+  /** authorize() for a bearer token, which needs no I/O: the HTTP front's synchronous paths use it. */
+  authorizeBearer(token: string): Principal | null {
+    const session = this.#opts.sessions.verify(token);
+    if (session) return this.#sessionPrincipal(session);
+    const expected = this.#adminToken;
+    const given = Buffer.from(token);
+    return expected && given.length === expected.length && timingSafeEqual(given, expected) ? { role: 'admin', username: 'admin-token' } : null;
+  }
+
+  /** Checks a device's bearer token before its WebSocket upgrade [FP-2.3]. */
+  authenticateDevice(id: string, token: string | undefined): DeviceAuthResult {
+    const stored = this.#opts.devices.deviceCredentials(id);
+    if (!stored) return { ok: false, status: 401, code: 'HUB_ERR_UNKNOWN_DEVICE', message: `no device "${id}" is provisioned` };
+    if (!token || !verifyToken(token, stored.tokenSalt, stored.tokenHash)) {
+      return { ok: false, status: 401, code: 'HUB_ERR_BAD_TOKEN', message: `wrong or missing bearer token for device "${id}"` };
+    }
+    return { ok: true };
+  }
+
+  /** Exchanges a user's password for a new dashboard session, or null when they do not match. */
+  async signIn(username: string, password: string): Promise<SessionGrant | null> {
+    const role = await this.#opts.users.verify(username, password);
+    if (!role) return null;
+    const { token, expiresAt } = this.#opts.sessions.create(username, role);
+    return { token, role, username, expiresAt };
+  }
+
+  /** The live session of a token (sliding its expiry), or null. */
+  session(token: string): SessionInfo | null {
+    return this.#opts.sessions.verify(token);
+  }
+
+  /** Ends a session; false when the token was not live. */
+  signOut(token: string): boolean {
+    return this.#opts.sessions.revoke(token);
+  }
+
+  #sessionPrincipal(session: SessionInfo | null): Principal | null {
+    return session ? { role: session.role, username: session.username } : null;
+  }
+
+  /** On first start there are no users: create `admin` with a random password, written to a 0600 file. */
+  async #ensureAdminUser(): Promise<void> {
+    const users = this.#opts.users;
+    if (!users.isEmpty()) return;
+    const password = randomBytes(12).toString('base64url');
+    await users.add('admin', password, 'admin');
+    // Like Jenkins' initialAdminPassword: a 0600 file, so the secret never lands in logs.
+    const file = join(this.#opts.dataDir, 'initial-admin-password');
+    writeFileSync(file, `${password}\n`, { mode: 0o600 });
+    this.#opts.log.warn({ user: 'admin', passwordFile: file }, 'created the first user (MQTT and dashboard); its password is in passwordFile');
+  }
+}

@@ -1,0 +1,162 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { DEVICE_PATH_PREFIX } from '../../protocol/constants.js';
+import { fileURLToPath } from 'node:url';
+import type { Authorizer } from '../auth/authorizer.js';
+import type { Role } from '../auth/user-store.js';
+import type { HubFacade } from '../facade.js';
+import type { Logger } from '../logger.js';
+import { createApi } from './api.js';
+import { originAllowed } from './origin.js';
+import { refuseUpgrade } from './refuse-upgrade.js';
+import { bearerToken, requestPath } from './request.js';
+import { sendJson } from './respond.js';
+import { createSessionApi, SESSION_PATH } from './session-api.js';
+import { createStaticFiles } from './static-files.js';
+
+export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
+export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+
+/** The path MQTT over WebSocket is served at. */
+export const MQTT_WS_PATH = '/mqtt';
+
+/** The built dashboard: dist/dashboard beside dist/hub (this file runs from dist/hub/http or, under jest, hub/http/). */
+const DASHBOARD_DIR = fileURLToPath(new URL(import.meta.url.includes('/dist/') ? '../../dashboard/' : '../../dist/dashboard/', import.meta.url));
+
+/** What /readyz reports: the database takes writes and each configured MQTT listener is bound. */
+export interface Readiness {
+  storage: boolean;
+  broker: boolean;
+}
+
+export interface HttpFrontOptions {
+  host: string;
+  port: number;
+  /** The key and certificate, read at start() (they are loaded by then). */
+  tls: () => { key: string | Buffer; cert: string | Buffer };
+  /** Every credential check (bearer tokens of the API and /metrics, sign-in). */
+  auth: Authorizer;
+  /** What the API answers from. */
+  facade: HubFacade;
+  /** `/metrics`: Prometheus text; `isAdmin` tells whether the request carries admin credentials. */
+  metrics: (req: IncomingMessage, res: ServerResponse, isAdmin: boolean) => void;
+  ready: () => Readiness;
+  /** Upgrades to `/v1/devices/<id>`. */
+  devices: UpgradeHandler;
+  /** Upgrades to `/mqtt` after the Origin check; null: MQTT over WebSocket is off (404). */
+  mqtt: UpgradeHandler | null;
+  /** Default: the built dashboard in dist/dashboard. */
+  dashboardDir?: string;
+  now: () => number;
+  log: Logger;
+}
+
+/**
+ * The HTTPS port: one request listener and one upgrade listener that own every route, so no two listeners'
+ * order matters. Unknown upgrade paths get 404 and, once stopping, every upgrade gets 503: no socket hangs.
+ */
+export class HttpFront {
+  readonly #opts: HttpFrontOptions;
+  readonly #session: RequestHandler;
+  readonly #api: RequestHandler;
+  readonly #dashboard: RequestHandler;
+  #server: Server | undefined;
+  #refusing = false;
+
+  constructor(opts: HttpFrontOptions) {
+    this.#opts = opts;
+    this.#session = createSessionApi({ auth: opts.auth, now: opts.now });
+    this.#api = createApi({ facade: opts.facade, now: opts.now, authorize: (req) => this.#role(req) });
+    this.#dashboard = createStaticFiles({ root: opts.dashboardDir ?? DASHBOARD_DIR });
+  }
+
+  /** Listens on host:port; rejects when the port cannot be bound. */
+  async start(): Promise<void> {
+    const o = this.#opts;
+    const { key, cert } = o.tls();
+    const server = createServer({ key, cert }, (req, res) => this.#request(req, res));
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#upgrade(req, socket, head));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(o.port, o.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    this.#server = server;
+  }
+
+  /** Refuses further upgrades, stops listening and closes the HTTP connections still open. */
+  async stop(): Promise<void> {
+    const server = this.#server;
+    if (!server) return;
+    this.#server = undefined;
+    this.#refusing = true;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeAllConnections();
+    await closed;
+  }
+
+  /** The port bound (after start()). */
+  get port(): number {
+    return (this.#server?.address() as AddressInfo | null)?.port ?? this.#opts.port;
+  }
+
+  /** https://host:port, with `localhost` for a wildcard host. */
+  get url(): string {
+    const host = this.#opts.host === '0.0.0.0' || this.#opts.host === '::' ? 'localhost' : this.#opts.host;
+    return `https://${host}:${this.port}`;
+  }
+
+  #request(req: IncomingMessage, res: ServerResponse): void {
+    const path = requestPath(req.url);
+    const run = (handler: RequestHandler) => {
+      Promise.resolve(handler(req, res)).catch((err: Error) => {
+        this.#opts.log.error({ path, err: err.message }, 'HTTP handler failed');
+        if (!res.headersSent) sendJson(res, 500, { error: 'HUB_ERR_INTERNAL', message: 'internal error' });
+        else res.destroy();
+      });
+    };
+    if (path === SESSION_PATH) return run(this.#session);
+    if (path === '/metrics') return this.#opts.metrics(req, res, this.#role(req) === 'admin');
+    if (path === '/healthz') return sendJson(res, 200, { status: 'alive' });
+    if (path === '/readyz') return this.#readyz(res);
+    if (path.startsWith('/api/')) return run(this.#api);
+    run(this.#dashboard);
+  }
+
+  #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', () => socket.destroy());
+    if (this.#refusing) return refuseUpgrade(socket, 503, { error: 'HUB_ERR_SHUTDOWN', message: 'hub is shutting down' });
+    const path = requestPath(req.url);
+    const o = this.#opts;
+    try {
+      if (path.startsWith(DEVICE_PATH_PREFIX)) return o.devices(req, socket, head);
+      if (path === MQTT_WS_PATH && o.mqtt) {
+        if (!originAllowed(req)) {
+          return refuseUpgrade(socket, 403, { error: 'HUB_ERR_ORIGIN', message: `WebSocket from origin ${req.headers.origin} refused: open the dashboard from this hub` });
+        }
+        return o.mqtt(req, socket, head);
+      }
+    } catch (err) {
+      // One malformed upgrade must not take the listener (and every other client) down with it.
+      this.#opts.log.warn({ path, err: (err as Error).message }, 'WebSocket upgrade failed');
+      return refuseUpgrade(socket, 400, { error: 'HUB_ERR_BAD_REQUEST', message: 'malformed WebSocket upgrade' });
+    }
+    refuseUpgrade(socket, 404, { error: 'HUB_ERR_NOT_FOUND', message: `no WebSocket endpoint at ${path}` });
+  }
+
+  /** The role of the request's bearer token (admin token or dashboard session), or null. */
+  #role(req: IncomingMessage): Role | null {
+    const token = bearerToken(req);
+    return token === null ? null : (this.#opts.auth.authorizeBearer(token)?.role ?? null);
+  }
+
+  #readyz(res: ServerResponse): void {
+    const { storage, broker } = this.#opts.ready();
+    const ok = storage && broker;
+    sendJson(res, ok ? 200 : 503, { status: ok ? 'ready' : 'not ready', storage: storage ? 'ok' : 'failing', broker: broker ? 'ok' : 'down' });
+  }
+}

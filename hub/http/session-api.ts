@@ -1,0 +1,140 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Authorizer } from '../auth/authorizer.js';
+import { DEFAULT_MAX_SESSIONS, type SessionInfo } from '../auth/session-store.js';
+import { bearerToken, requestPath } from './request.js';
+import { HttpError, readJsonBody, sendJson } from './respond.js';
+
+// Dashboard sign-in: a user name and password are exchanged once for a random session token that the
+// browser keeps in sessionStorage and sends as `Authorization: Bearer <token>` (API) or as the password of
+// MQTT user `session` (MQTT over WebSocket). The password never stays in the browser.
+
+/** The one path the session API answers. */
+export const SESSION_PATH = '/api/session';
+
+const MAX_USERNAME_CHARS = 64;
+const MAX_PASSWORD_CHARS = 1024;
+/** Failed sign-ins per client address within FAILURE_WINDOW_MS before further attempts get 429. */
+const MAX_FAILURES = 10;
+const FAILURE_WINDOW_MS = 60_000;
+
+export interface SessionApiDeps {
+  /** Signs users in and out and describes sessions (hub/auth). */
+  auth: Pick<Authorizer, 'signIn' | 'session' | 'signOut'>;
+  now?: () => number;
+}
+
+/**
+ * Handles `/api/session`: POST {username, password} signs in (200 {token, role, username, expiresAt} or 401
+ * HUB_ERR_BAD_CREDENTIALS), GET describes the bearer's session, DELETE signs it out. Errors are JSON
+ * {error, message}; a client address with too many failed sign-ins gets 429 HUB_ERR_TOO_MANY_ATTEMPTS.
+ */
+export function createSessionApi(deps: SessionApiDeps): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
+  const now = deps.now ?? Date.now;
+  const failures = new FailureCounter(now);
+  return async (req, res) => {
+    try {
+      const path = requestPath(req.url);
+      if (path !== SESSION_PATH) throw new HttpError(404, 'HUB_ERR_NOT_FOUND', `no API endpoint at ${path}`);
+      switch (req.method) {
+        case 'POST':
+          return await signIn(deps, failures, req, res);
+        case 'GET': {
+          const session = liveSession(deps.auth, req);
+          return sendJson(res, 200, session);
+        }
+        case 'DELETE': {
+          const token = bearerToken(req);
+          if (token === null) throw unauthorized();
+          // Idempotent: signing out an expired session still leaves the browser signed out.
+          return sendJson(res, 200, { revoked: deps.auth.signOut(token) });
+        }
+        default:
+          res.setHeader('allow', 'GET, POST, DELETE');
+          throw new HttpError(405, 'HUB_ERR_METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${SESSION_PATH}`);
+      }
+    } catch (err) {
+      if (err instanceof HttpError) return sendJson(res, err.status, { error: err.code, message: err.message });
+      sendJson(res, 500, { error: 'HUB_ERR_INTERNAL', message: (err as Error).message });
+    }
+  };
+}
+
+async function signIn(deps: SessionApiDeps, failures: FailureCounter, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const client = req.socket.remoteAddress ?? 'unknown';
+  const wait = failures.blockedFor(client);
+  if (wait > 0) {
+    res.setHeader('retry-after', String(Math.ceil(wait / 1000)));
+    throw new HttpError(429, 'HUB_ERR_TOO_MANY_ATTEMPTS', `too many failed sign-ins; try again in ${Math.ceil(wait / 1000)} s`);
+  }
+  // A JSON content type makes a cross-site form post impossible without a CORS preflight (login CSRF).
+  const type = req.headers['content-type'] ?? '';
+  if (!/^application\/json\b/i.test(type)) {
+    throw new HttpError(400, 'HUB_ERR_BAD_REQUEST', 'send the credentials as Content-Type: application/json');
+  }
+  const body = await readJsonBody(req);
+  const { username, password } = body;
+  if (typeof username !== 'string' || username.length === 0 || username.length > MAX_USERNAME_CHARS) {
+    throw new HttpError(400, 'HUB_ERR_BAD_REQUEST', `username must be a string of 1-${MAX_USERNAME_CHARS} characters`);
+  }
+  if (typeof password !== 'string' || password.length > MAX_PASSWORD_CHARS) {
+    throw new HttpError(400, 'HUB_ERR_BAD_REQUEST', `password must be a string of at most ${MAX_PASSWORD_CHARS} characters`);
+  }
+  const granted = await deps.auth.signIn(username, password);
+  if (!granted) {
+    failures.record(client);
+    throw new HttpError(401, 'HUB_ERR_BAD_CREDENTIALS', 'wrong user name or password');
+  }
+  failures.clear(client);
+  sendJson(res, 200, granted);
+}
+
+function liveSession(auth: SessionApiDeps['auth'], req: IncomingMessage): SessionInfo {
+  const token = bearerToken(req);
+  const session = token === null ? null : auth.session(token);
+  if (!session) throw unauthorized();
+  return session;
+}
+
+function unauthorized(): HttpError {
+  return new HttpError(401, 'HUB_ERR_UNAUTHORIZED', 'send Authorization: Bearer <session token>');
+}
+
+/** Failed sign-ins per client address in a fixed window; each attempt already costs one scrypt. */
+class FailureCounter {
+  readonly #now: () => number;
+  readonly #byClient = new Map<string, { count: number; since: number }>();
+
+  constructor(now: () => number) {
+    this.#now = now;
+  }
+
+  blockedFor(client: string): number {
+    const entry = this.#byClient.get(client);
+    if (!entry) return 0;
+    const left = entry.since + FAILURE_WINDOW_MS - this.#now();
+    if (left <= 0) {
+      this.#byClient.delete(client);
+      return 0;
+    }
+    return entry.count >= MAX_FAILURES ? left : 0;
+  }
+
+  record(client: string): void {
+    const now = this.#now();
+    const entry = this.#byClient.get(client);
+    if (!entry || now - entry.since >= FAILURE_WINDOW_MS) {
+      // Bounded: drop stale entries before adding one, so scanning addresses cannot fill memory.
+      if (this.#byClient.size >= DEFAULT_MAX_SESSIONS) {
+        for (const [k, e] of this.#byClient) if (now - e.since >= FAILURE_WINDOW_MS) this.#byClient.delete(k);
+        if (this.#byClient.size >= DEFAULT_MAX_SESSIONS) this.#byClient.clear();
+      }
+      this.#byClient.set(client, { count: 1, since: now });
+    } else {
+      entry.count++;
+    }
+  }
+
+  clear(client: string): void {
+    this.#byClient.delete(client);
+  }
+}

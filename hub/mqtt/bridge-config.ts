@@ -1,0 +1,46 @@
+import { readFileSync } from 'node:fs';
+import type { HubConfig } from '../config.js';
+import type { DeviceFacade } from '../facade.js';
+import type { Logger } from '../logger.js';
+import type { MqttAuthenticator } from './embedded-broker.js';
+import type { MqttBridgeOptions } from './mqtt-bridge.js';
+
+/** Whether the config asks for an MQTT bridge at all (embedded broker, external broker, or both). */
+export function mqttConfigured(c: HubConfig): boolean {
+  return c['mqtt.embedded'] || c['mqtt.url'] !== null;
+}
+
+/** The bridge's options from the hub's `mqtt.*` settings. */
+export function bridgeOptions(
+  c: HubConfig,
+  deps: { facade: DeviceFacade; users: MqttAuthenticator; tls: { key: string | Buffer; cert: string | Buffer }; log: Logger },
+): MqttBridgeOptions {
+  return {
+    facade: deps.facade,
+    users: deps.users,
+    baseTopic: c['mqtt.baseTopic'],
+    discoveryPrefix: c['mqtt.discoveryPrefix'],
+    embedded: c['mqtt.embedded'],
+    host: c['mqtt.host'],
+    tcpPort: c['mqtt.port'],
+    tlsPort: c['mqtt.tlsPort'],
+    tls: deps.tls,
+    websocket: c['mqtt.websocket'],
+    allowAnonymous: c['mqtt.allowAnonymous'],
+    external: c['mqtt.url']
+      ? {
+          url: c['mqtt.url'],
+          ...(c['mqtt.username'] ? { username: c['mqtt.username'] } : {}),
+          ...(c['mqtt.password'] ? { password: c['mqtt.password'] } : {}),
+          ...(c['mqtt.ca'] ? { ca: readFileSync(c['mqtt.ca']) } : {}),
+        }
+      : null,
+    logger: deps.log,
+  };
+}
+
+/** Ready as far as MQTT goes: each configured embedded listener is bound (always true without the embedded broker). */
+export function brokerReady(c: HubConfig, a: { tcp: unknown; tls: unknown } | undefined): boolean {
+  if (!c['mqtt.embedded']) return true;
+  return a !== undefined && (c['mqtt.port'] === null || a.tcp !== null) && (c['mqtt.tlsPort'] === null || a.tls !== null);
+}

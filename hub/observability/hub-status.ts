@@ -1,0 +1,53 @@
+import type { DeviceRegistry } from '../devices/device-registry.js';
+import type { IngestPipeline, IngestStats } from '../ingest/ingest-pipeline.js';
+import type { HubStore } from '../storage/hub-store.js';
+import type { MetricSources } from './hub-metrics.js';
+
+/** The running parts the hub's status is read from; getters, since some exist only once started. */
+export interface HubStatusParts {
+  version: string;
+  registry: DeviceRegistry;
+  ingest: IngestPipeline;
+  store: HubStore;
+  gateway: { readonly connectionCount: number; readonly refused: ReadonlyMap<string, number> };
+  compaction: () => { retentionDeleted: number } | undefined;
+  mqtt: () => { stats(): { clients: number; messages: number; streamDropped: number }; addresses(): object } | undefined;
+  baseTopic: string;
+  tls: () => { fingerprint: string; certPath: string } | undefined;
+  startedAt: () => number;
+  now: () => number;
+}
+
+/** One reading of the hub's state for both GET /api/hub and /metrics, so the two never disagree. */
+export class HubStatus implements MetricSources {
+  readonly #p: HubStatusParts;
+
+  constructor(parts: HubStatusParts) {
+    this.#p = parts;
+  }
+
+  connections = (): number => this.#p.gateway.connectionCount;
+  online = (): number => this.#p.registry.onlineCount;
+  ingest = (): IngestStats => this.#p.ingest.stats;
+  refused = (): ReadonlyMap<string, number> => this.#p.gateway.refused;
+  mqtt = (): { clients: number; messages: number; streamDropped: number } | null => this.#p.mqtt()?.stats() ?? null;
+  storageBytes = (): number => this.#p.store.stats().bytes;
+  retentionDeleted = (): number => this.#p.compaction()?.retentionDeleted ?? 0;
+
+  /** GET /api/hub: version, uptime, devices, ingest, refusals, storage, MQTT and TLS. */
+  info(): Record<string, unknown> {
+    const { registry, store, version, now, startedAt } = this.#p;
+    const mqtt = this.#p.mqtt();
+    const tls = this.#p.tls();
+    return {
+      version,
+      uptimeMs: now() - startedAt(),
+      devices: { total: registry.list().length, online: registry.onlineCount, connections: this.connections() },
+      ingest: { ...this.ingest() },
+      refused: Object.fromEntries(this.refused()),
+      storage: { ...store.stats(), compaction: this.#p.compaction() ?? null },
+      mqtt: mqtt ? { baseTopic: this.#p.baseTopic, ...mqtt.stats(), ...mqtt.addresses() } : null,
+      tls: { sha256: tls?.fingerprint, certificate: tls?.certPath },
+    };
+  }
+}
