@@ -122,7 +122,7 @@ async function benchBridge(readings: number, devices: number): Promise<MqttBench
   for (let i = 0; i < devices; i++) {
     facade.upsertDevice(device({ id: `dev${i}`, type: 'thermostat', online: true, capabilities: [SAMPLE_CAPS.temperature, SAMPLE_CAPS.setpoint] }));
   }
-  const bridge = new MqttBridge({ facade, users: { verify: async () => null }, allowAnonymous: true, tcpPort: 0, tlsPort: null });
+  const bridge = new MqttBridge({ facade, auth: { authorize: async () => null }, allowAnonymous: true, tcpPort: 0, tlsPort: null });
   await bridge.start();
   try {
     const url = `mqtt://127.0.0.1:${bridge.addresses().tcp!.port}`;

@@ -8,7 +8,6 @@ import { DeviceRegistry } from './devices/device-registry.js';
 import { EventBus } from './events.js';
 import { Facade } from './facade.js';
 import { DeviceGateway } from './gateway/device-gateway.js';
-import { refuseUpgrade } from './http/refuse-upgrade.js';
 import { HttpFront } from './http/server.js';
 import { IngestPipeline } from './ingest/ingest-pipeline.js';
 import { Lifecycle, type Part } from './lifecycle.js';
@@ -37,17 +36,17 @@ export class Hub {
   readonly store: HubStore;
   readonly registry: DeviceRegistry;
   readonly ingest: IngestPipeline;
-  readonly commands: CommandService;
   readonly users: UserStore;
   readonly auth: Authorizer;
   readonly facade: Facade;
   readonly #log: Logger;
+  readonly #now: () => number;
   readonly #gateway: DeviceGateway;
   readonly #maintenance: Maintenance;
   readonly #metrics: HubMetrics;
   readonly #lifecycle: Lifecycle;
   readonly #front: HttpFront;
-  #mqtt: MqttBridge | undefined;
+  readonly #mqtt: MqttBridge | undefined;
   #tls: TlsMaterial | undefined;
   #startedAt = 0;
   #started = false;
@@ -55,7 +54,7 @@ export class Hub {
   constructor(opts: HubOptions) {
     const c = (this.config = opts.config);
     const log = (this.#log = opts.log);
-    const now = opts.now ?? Date.now;
+    const now = (this.#now = opts.now ?? Date.now);
     const retention = { rawMs: c['retention.rawDays'] * DAY, rollupMs: c['retention.rollupDays'] * DAY };
     this.store = new HubStore({ path: dbPath(c), synchronous: c['db.synchronous'] as 'NORMAL' | 'FULL', retention, now });
     this.registry = new DeviceRegistry(this.store, this.bus);
@@ -68,11 +67,11 @@ export class Hub {
       onCommit: (readings, commitSeconds, ackWaitSeconds) => this.#metrics.onCommit(readings, commitSeconds, ackWaitSeconds),
       onPressure: (paused) => this.#gateway.setPaused(paused),
     });
-    this.commands = new CommandService({ registry: this.registry, store: this.store, bus: this.bus, timeoutMs: c['devices.commandTimeoutMs'], now });
+    const commands = new CommandService({ registry: this.registry, store: this.store, bus: this.bus, timeoutMs: c['devices.commandTimeoutMs'], now });
     this.#gateway = new DeviceGateway({
       ...{ heartbeatMs: c['devices.heartbeatMs'], greetingTimeoutMs: c['devices.greetingTimeoutMs'], maxFramesPerSecond: c['devices.maxFramesPerSecond'] },
       authenticate: (id, token) => this.auth.authenticateDevice(id, token),
-      ...{ registry: this.registry, ingest: this.ingest, commands: this.commands, now, log },
+      ...{ registry: this.registry, ingest: this.ingest, commands, now, log },
     });
     this.#maintenance = new Maintenance({ store: this.store, registry: this.registry, log, now, dbPath: dbPath(c) });
     const status = new HubStatus({
@@ -83,24 +82,24 @@ export class Hub {
       tls: () => this.#tls,
       startedAt: () => this.#startedAt,
     });
-    this.facade = new Facade({ bus: this.bus, registry: this.registry, commands: this.commands, store: this.store, ingest: this.ingest, now, info: () => status.info() });
+    this.facade = new Facade({ bus: this.bus, registry: this.registry, commands, store: this.store, ingest: this.ingest, now, info: () => status.info() });
     this.#metrics = new HubMetrics(status, log);
-    const mqttWs = c['mqtt.embedded'] && c['mqtt.websocket'];
+    this.#mqtt = mqttConfigured(c) ? new MqttBridge(bridgeOptions(c, { facade: this.facade, auth: this.auth, tls: () => this.tls, log })) : undefined;
+    const mqtt = c['mqtt.embedded'] && c['mqtt.websocket'] ? this.#mqtt : undefined;
     this.#front = new HttpFront({
       ...{ host: c.host, port: c.port ?? 8443, tls: () => this.tls },
       ...{ auth: this.auth, facade: this.facade, now, log },
       metrics: (req, res, isAdmin) => this.#metrics.serve(req, res, isAdmin),
       ready: () => ({ storage: !this.ingest.stats.faulted, broker: brokerReady(c, this.#mqtt?.addresses()) }),
       devices: (req, socket, head) => this.#gateway.handleUpgrade(req, socket, head),
-      mqtt: !mqttWs ? null : (req, socket, head) =>
-        this.#mqtt ? this.#mqtt.handleUpgrade(req, socket, head) : refuseUpgrade(socket, 503, { error: 'HUB_ERR_SHUTDOWN', message: 'MQTT is not running' }),
+      mqtt: mqtt ? (req, socket, head) => mqtt.handleUpgrade(req, socket, head) : null,
     });
     this.#lifecycle = new Lifecycle(log);
   }
 
   /** Starts storage, credentials, TLS, compaction, the HTTPS port, MQTT, the device gateway and metrics, in that order. */
   async start(): Promise<void> {
-    this.#startedAt = Date.now();
+    this.#startedAt = this.#now();
     this.#started = true;
     await this.#lifecycle.start(this.#parts());
     this.#log.info({ url: this.url, certificate: this.tls.certPath, sha256: this.tls.fingerprint }, 'hub listening');
@@ -115,39 +114,17 @@ export class Hub {
   }
 
   #parts(): Part[] {
-    const c = this.config;
-    const parts: Part[] = [
-      { name: 'storage', start: () => this.#openStorage(), stop: () => this.store.close() },
+    const [c, mqtt] = [this.config, this.#mqtt];
+    return [
+      { name: 'storage', start: () => (mkdirSync(c.dataDir, { recursive: true, mode: 0o700 }), this.store.open(), this.registry.load(), this.ingest.start()), stop: () => this.store.close() },
       { name: 'auth', start: () => this.auth.start(), stop: () => undefined },
-      { name: 'tls', start: () => this.#loadTls(), stop: () => undefined },
+      { name: 'tls', start: async () => void (this.#tls = await loadOrCreateTls({ dataDir: c.dataDir, certFile: c['tls.cert'], keyFile: c['tls.key'], log: this.#log })), stop: () => undefined },
       { name: 'compaction', start: () => this.#maintenance.start(), stop: () => this.#maintenance.stop() },
       { name: 'https', start: () => this.#front.start(), stop: () => this.#front.stop() },
-      { name: 'mqtt', start: () => this.#startMqtt(), stop: () => this.#mqtt?.stop() },
+      ...(mqtt ? [{ name: 'mqtt', start: () => mqtt.start(), stop: () => mqtt.stop() }] : []),
       { name: 'devices', start: () => this.#gateway.start(), stop: () => this.#gateway.stop() },
       { name: 'metrics', start: () => this.#metrics.start(), stop: () => this.#metrics.stop() },
     ];
-    return parts.filter((p) => p.name !== 'mqtt' || mqttConfigured(c));
-  }
-
-  #openStorage(): void {
-    mkdirSync(this.config.dataDir, { recursive: true, mode: 0o700 });
-    this.store.open();
-    this.registry.load();
-    this.ingest.start();
-  }
-
-  async #loadTls(): Promise<void> {
-    const c = this.config;
-    this.#tls = await loadOrCreateTls({ dataDir: c.dataDir, certFile: c['tls.cert'] ?? undefined, keyFile: c['tls.key'] ?? undefined });
-    if (this.#tls.generated) this.#log.info({ path: this.#tls.certPath, sha256: this.#tls.fingerprint }, 'generated a self-signed TLS certificate');
-  }
-
-  async #startMqtt(): Promise<void> {
-    const users = { verify: async (username: string, password: string) => (await this.auth.authorize({ kind: 'password', username, password }))?.role ?? null };
-    this.#mqtt = new MqttBridge(bridgeOptions(this.config, { facade: this.facade, users, tls: this.tls, log: this.#log }));
-    await this.#mqtt.start();
-    const a = this.#mqtt.addresses();
-    this.#log.info({ tcp: a.tcp, tls: a.tls, ws: a.ws, external: this.config['mqtt.url'] ?? null }, 'MQTT bridge started');
   }
 
   get url(): string {

@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import selfsigned from 'selfsigned';
+import type { Logger } from './logger.js';
 
 export interface TlsMaterial {
   key: string;
@@ -18,7 +19,7 @@ export interface TlsMaterial {
  * Loads the configured certificate pair, or the one generated earlier into `dataDir/tls`, or generates a
  * self-signed one there (subjectAltName: localhost, 127.0.0.1, ::1 and the host name).
  */
-export async function loadOrCreateTls(opts: { dataDir: string; certFile?: string; keyFile?: string }): Promise<TlsMaterial> {
+export async function loadOrCreateTls(opts: { dataDir: string; certFile?: string | null; keyFile?: string | null; log?: Logger }): Promise<TlsMaterial> {
   if (opts.certFile || opts.keyFile) {
     if (!opts.certFile || !opts.keyFile) throw new Error('tls: set both tls.cert and tls.key, or neither');
     const cert = readFileSync(opts.certFile, 'utf8');
@@ -59,7 +60,9 @@ export async function loadOrCreateTls(opts: { dataDir: string; certFile?: string
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   writeFileSync(keyPath, pems.private, { mode: 0o600 });
   writeFileSync(certPath, pems.cert, { mode: 0o644 });
-  return { key: pems.private, cert: pems.cert, certPath, fingerprint: fingerprintOf(pems.cert), generated: true };
+  const fingerprint = fingerprintOf(pems.cert);
+  opts.log?.info({ path: certPath, sha256: fingerprint }, 'generated a self-signed TLS certificate');
+  return { key: pems.private, cert: pems.cert, certPath, fingerprint, generated: true };
 }
 
 function fingerprintOf(certPem: string): string {

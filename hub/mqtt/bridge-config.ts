@@ -3,7 +3,7 @@ import type { HubConfig } from '../config.js';
 import type { DeviceFacade } from '../facade.js';
 import type { Logger } from '../logger.js';
 import type { MqttAuthenticator } from './embedded-broker.js';
-import type { MqttBridgeOptions } from './mqtt-bridge.js';
+import type { MqttBridgeOptions, TlsPems } from './mqtt-bridge.js';
 
 /** Whether the config asks for an MQTT bridge at all (embedded broker, external broker, or both). */
 export function mqttConfigured(c: HubConfig): boolean {
@@ -13,11 +13,11 @@ export function mqttConfigured(c: HubConfig): boolean {
 /** The bridge's options from the hub's `mqtt.*` settings. */
 export function bridgeOptions(
   c: HubConfig,
-  deps: { facade: DeviceFacade; users: MqttAuthenticator; tls: { key: string | Buffer; cert: string | Buffer }; log: Logger },
+  deps: { facade: DeviceFacade; auth: MqttAuthenticator; tls: () => TlsPems; log: Logger },
 ): MqttBridgeOptions {
   return {
     facade: deps.facade,
-    users: deps.users,
+    auth: deps.auth,
     baseTopic: c['mqtt.baseTopic'],
     discoveryPrefix: c['mqtt.discoveryPrefix'],
     embedded: c['mqtt.embedded'],

@@ -4,16 +4,15 @@ import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import { Aedes, type AuthenticateError, type Client } from 'aedes';
 import websocketStream from 'websocket-stream';
+import type { Authorizer } from '../auth/authorizer.js';
 import type { Role } from '../auth/user-store.js';
 import type { Acl } from './acl.js';
 import type { MqttLogger } from './logger.js';
 import type { Publisher } from './publisher.js';
 import { refuseUpgrade } from '../http/refuse-upgrade.js';
 
-/** Checks MQTT credentials; UserStore satisfies it. */
-export interface MqttAuthenticator {
-  verify(name: string, password: string): Promise<Role | null>;
-}
+/** Checks MQTT credentials: the hub's one credential check (hub/auth Authorizer). */
+export type MqttAuthenticator = Pick<Authorizer, 'authorize'>;
 
 export interface EmbeddedBrokerOptions {
   host: string;
@@ -28,7 +27,7 @@ export interface EmbeddedBrokerOptions {
   wsPath: string;
   /** Largest WebSocket message accepted. */
   wsMaxPayload: number;
-  users: MqttAuthenticator;
+  auth: MqttAuthenticator;
   allowAnonymous: boolean;
   anonymousRole: Role;
   /** Roles that may connect at all; a known user with another role gets CONNACK 5. */
@@ -226,8 +225,9 @@ export class EmbeddedBroker implements Publisher {
       done(null, true);
       return;
     }
-    o.users.verify(username, password ? password.toString('utf8') : '').then(
-      (role) => {
+    o.auth.authorize({ kind: 'password', username, password: password ? password.toString('utf8') : '' }).then(
+      (principal) => {
+        const role = principal?.role ?? null;
         if (role === null) return refuse('HUB_ERR_MQTT_BAD_CREDENTIALS', CONNACK_BAD_USERNAME_OR_PASSWORD, 'bad user name or password');
         if (!o.allowedRoles.includes(role)) {
           return refuse('HUB_ERR_MQTT_NOT_AUTHORIZED', CONNACK_NOT_AUTHORIZED, `role ${role} may not use MQTT`);

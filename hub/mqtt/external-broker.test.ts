@@ -91,7 +91,7 @@ run('external broker mode (real Mosquitto)', () => {
     facade.pushReadings('th1', [{ metric: 'temperature', value: { type: 'float', value: 21 }, ts: 100 }]);
     bridge = new MqttBridge({
       facade,
-      users: { verify: async () => null },
+      auth: { authorize: async () => null },
       embedded: false,
       external: { url: `mqtt://127.0.0.1:${linkPort}`, username: 'hub', password: USERS.hub, reconnectPeriodMs: 100, clientId: 'hearth-test' },
       logger,
@@ -160,7 +160,7 @@ run('external broker mode (real Mosquitto)', () => {
   it('runs beside the embedded broker: the same tree in both, under its own base topic outside', async () => {
     const both = new MqttBridge({
       facade,
-      users: { verify: async () => null },
+      auth: { authorize: async () => null },
       allowAnonymous: true,
       tcpPort: 0,
       tlsPort: null,

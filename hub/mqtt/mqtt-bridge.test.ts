@@ -71,11 +71,11 @@ describe('MqttBridge options', () => {
 
   it('start() refuses a TLS port without a key and certificate, and a port in use', async () => {
     const facade = new FakeHubFacade();
-    const users = { verify: async () => null };
-    const noTls = new MqttBridge({ facade, users, tcpPort: null, tlsPort: 0 });
+    const auth = { authorize: async () => null };
+    const noTls = new MqttBridge({ facade, auth, tcpPort: null, tlsPort: 0 });
     await expect(noTls.start()).rejects.toThrow(/HUB_ERR_CONFIG/);
     const f = await open({});
-    const clash = new MqttBridge({ facade, users, tcpPort: f.tcpPort });
+    const clash = new MqttBridge({ facade, auth, tcpPort: f.tcpPort });
     await expect(clash.start()).rejects.toThrow(/EADDRINUSE/);
     await clash.stop();
   });

@@ -43,8 +43,8 @@ export interface MqttExternalOptions {
 
 export interface MqttBridgeOptions {
   facade: DeviceFacade;
-  /** Checks MQTT credentials (the UserStore). */
-  users: MqttAuthenticator;
+  /** Checks MQTT credentials (hub/auth). */
+  auth: MqttAuthenticator;
   /** Root of the topic tree; default 'hearth'. */
   baseTopic?: string;
   /** Home Assistant discovery prefix; default 'homeassistant'. */
@@ -60,7 +60,7 @@ export interface MqttBridgeOptions {
   /** MQTT over TLS; default 8883 when `tls` is given, else none; null/false for none. */
   tlsPort?: number | null | false;
   /** The hub's key and certificate (PEM) for the TLS listener. */
-  tls?: { key: string | Buffer; cert: string | Buffer } | null;
+  tls?: TlsPems | (() => TlsPems) | null;
   /** Serve MQTT over WebSocket: the HTTPS front hands upgrades of wsPath to handleUpgrade(). Default false. */
   websocket?: boolean;
   /** Where the front serves it, for addresses(); default '/mqtt'. */
@@ -76,6 +76,12 @@ export interface MqttBridgeOptions {
   /** Also (or only, with embedded: false) publish into an external broker. */
   external?: MqttExternalOptions | null;
   logger?: MqttLogger;
+}
+
+/** A key and certificate in PEM. */
+export interface TlsPems {
+  key: string | Buffer;
+  cert: string | Buffer;
 }
 
 export interface MqttBridgeAddresses extends EmbeddedBrokerAddresses {
@@ -102,8 +108,10 @@ export class MqttBridge {
     const log = o.logger ?? SILENT_LOGGER;
     const prefix = o.discoveryPrefix ?? MQTT_DEFAULTS.discoveryPrefix;
     const discovery = o.discovery ?? true;
-    const tlsPort = portOption(o.tlsPort, o.tls ? MQTT_DEFAULTS.tlsPort : null);
-    if (tlsPort !== null && !o.tls) throw new Error('HUB_ERR_CONFIG: mqtt tlsPort is set but no TLS key/certificate was given');
+    // A function: the hub loads its certificate after building the bridge, before starting it.
+    const tls = typeof o.tls === 'function' ? o.tls() : (o.tls ?? null);
+    const tlsPort = portOption(o.tlsPort, tls ? MQTT_DEFAULTS.tlsPort : null);
+    if (tlsPort !== null && !tls) throw new Error('HUB_ERR_CONFIG: mqtt tlsPort is set but no TLS key/certificate was given');
     const allowedRoles = o.allowedRoles ?? ROLES;
 
     try {
@@ -114,11 +122,11 @@ export class MqttBridge {
           host: o.host ?? MQTT_DEFAULTS.host,
           tcpPort: portOption(o.tcpPort, MQTT_DEFAULTS.tcpPort),
           tlsPort,
-          tls: o.tls ?? null,
+          tls,
           websocket: o.websocket ?? false,
           wsPath: o.wsPath ?? MQTT_DEFAULTS.wsPath,
           wsMaxPayload: o.wsMaxPayload ?? MQTT_DEFAULTS.wsMaxPayload,
-          users: o.users,
+          auth: o.auth,
           allowAnonymous: o.allowAnonymous ?? false,
           anonymousRole: o.anonymousRole ?? 'viewer',
           allowedRoles,
@@ -156,6 +164,8 @@ export class MqttBridge {
         mirror.attach();
         await broker.start();
       }
+      const a = this.addresses();
+      log.info({ tcp: a.tcp, tls: a.tls, ws: a.ws, external: o.external?.url ?? null }, 'MQTT bridge started');
     } catch (err) {
       await this.stop();
       throw err;

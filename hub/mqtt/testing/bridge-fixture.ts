@@ -11,6 +11,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { connectAsync, type IClientOptions, type MqttClient } from 'mqtt';
 import { generate } from 'selfsigned';
+import { pino } from 'pino';
+import { Authorizer } from '../../auth/authorizer.js';
+import { SessionStore } from '../../auth/session-store.js';
 import { UserStore } from '../../auth/user-store.js';
 import { MqttBridge, type MqttBridgeOptions } from '../mqtt-bridge.js';
 import { FakeHubFacade } from './fake-hub-facade.js';
@@ -57,7 +60,7 @@ export class BridgeFixture {
     await new Promise<void>((resolve) => this.https.listen(0, '127.0.0.1', resolve));
     this.bridge = new MqttBridge({
       facade: this.facade,
-      users: this.users,
+      auth: new Authorizer({ dataDir: this.dir, users: this.users, sessions: new SessionStore(), devices: { deviceCredentials: () => undefined }, log: pino({ level: 'silent' }) }),
       tcpPort: 0,
       tlsPort: 0,
       tls: this.tlsPems,
