@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { DEVICE_ID_PATTERN, DEVICE_PATH_PREFIX, LIMITS, SUBPROTOCOL } from '../../protocol/constants.js';
+import { UPGRADE_STATUSES } from '../../protocol/error-codes.js';
 import { refuseUpgrade } from './upgrade-router.js';
 
 /** One device's connection as the session layer sees it: bytes in, bytes out, no ws types. */
@@ -88,13 +89,13 @@ export class DeviceServer {
       .map((p) => p.trim());
     if (!offered.includes(SUBPROTOCOL)) {
       // [FP-2.2]
-      return refuseUpgrade(socket, 400, {
+      return refuseUpgrade(socket, UPGRADE_STATUSES.HUB_ERR_SUBPROTOCOL, {
         error: 'HUB_ERR_SUBPROTOCOL',
         message: `offer the WebSocket subprotocol "${SUBPROTOCOL}" (Sec-WebSocket-Protocol), got "${offered.join(', ')}"`,
       });
     }
     if (!DEVICE_ID_PATTERN.test(deviceId)) {
-      return refuseUpgrade(socket, 401, { error: 'HUB_ERR_UNKNOWN_DEVICE', message: `"${deviceId}" is not a valid device id` });
+      return refuseUpgrade(socket, UPGRADE_STATUSES.HUB_ERR_UNKNOWN_DEVICE, { error: 'HUB_ERR_UNKNOWN_DEVICE', message: `"${deviceId}" is not a valid device id` });
     }
     const header = req.headers.authorization;
     const token = header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;

@@ -1,5 +1,6 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { UPGRADE_STATUSES } from '../../protocol/error-codes.js';
 
 export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
 
@@ -18,10 +19,10 @@ export class UpgradeRouter {
   attach(server: Server): void {
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       socket.on('error', () => socket.destroy());
-      if (this.#refusing) return refuseUpgrade(socket, 503, { error: 'HUB_ERR_SHUTDOWN', message: 'hub is shutting down' });
+      if (this.#refusing) return refuseUpgrade(socket, UPGRADE_STATUSES.HUB_ERR_SHUTDOWN, { error: 'HUB_ERR_SHUTDOWN', message: 'hub is shutting down' });
       const path = (req.url ?? '/').split('?')[0] ?? '/';
       const route = this.#routes.find((r) => r.matches(path));
-      if (!route) return refuseUpgrade(socket, 404, { error: 'HUB_ERR_NOT_FOUND', message: `no WebSocket endpoint at ${path}` });
+      if (!route) return refuseUpgrade(socket, UPGRADE_STATUSES.HUB_ERR_NOT_FOUND, { error: 'HUB_ERR_NOT_FOUND', message: `no WebSocket endpoint at ${path}` });
       route.handler(req, socket, head);
     });
   }
