@@ -13,7 +13,7 @@ export interface ErrorAnswers {
   readonly http?: number;
   /** MQTT 3.1.1 CONNACK return code refusing a connection. */
   readonly connack?: number;
-  /** Named in a hub log line (the broker's refusals). */
+  /** Named in a hub log line (the broker's refusals, a restarted compaction worker). */
   readonly log?: true;
   /** The `code` of an error a part throws to its caller; in `hearth` it ends the command with exit 1. */
   readonly thrown?: true;
@@ -98,7 +98,7 @@ export const ERROR_CODES = {
   HUB_ERR_DB_TOO_NEW: { meaning: 'the database was written by a newer Hearth', answered: { thrown: true }, docs: [OPS] },
   HUB_ERR_STORE_CLOSED: { meaning: 'the store was used before open() or after close()', answered: { thrown: true }, docs: [OPS] },
   HUB_ERR_CHUNK_CORRUPT: { meaning: 'a stored chunk does not decode', answered: { thrown: true }, docs: [OPS] },
-  HUB_ERR_COMPACTION_WORKER_EXIT: { meaning: 'the compaction worker thread ended without being stopped', answered: { thrown: true }, docs: [OPS] },
+  HUB_ERR_COMPACTION_WORKER_EXIT: { meaning: 'the compaction worker thread ended without being stopped', answered: { log: true }, docs: [OPS] },
   HUB_ERR_METRIC_NAME: { meaning: 'an invalid metric or label name', answered: { thrown: true }, docs: [OPS] },
   HUB_ERR_METRIC_DUPLICATE: { meaning: 'a metric name registered twice', answered: { thrown: true }, docs: [OPS] },
   HUB_ERR_METRIC_LABELS: { meaning: 'labels other than the declared label names', answered: { thrown: true }, docs: [OPS] },
