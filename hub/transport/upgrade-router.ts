@@ -1,6 +1,6 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { UPGRADE_STATUSES } from '../../protocol/error-codes.js';
+import { UPGRADE_STATUSES, type UpgradeErrorCode } from '../../protocol/error-codes.js';
 
 export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
 
@@ -36,7 +36,7 @@ export class UpgradeRouter {
 const REASONS: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 503: 'Service Unavailable' };
 
 /** Answers an upgrade request with an HTTP error and a JSON body, then closes the socket: no WebSocket is created. */
-export function refuseUpgrade(socket: Duplex, status: number, body: { error: string; message: string }): void {
+export function refuseUpgrade(socket: Duplex, status: number, body: { error: UpgradeErrorCode; message: string }): void {
   const text = JSON.stringify(body);
   if (!socket.writable) {
     socket.destroy();
