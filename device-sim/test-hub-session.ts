@@ -1,8 +1,8 @@
 // Test support: the protocol side of the fake hub, one object per device connection. It follows the
 // hub's rules of firmware-protocol.md closely enough to catch a simulator that breaks them: greeting
 // first, capabilities checked, duplicates by seq acknowledged but not stored again, rate limited.
-import { CLOSE_CODES, decode, encode, ProtocolError } from '../protocol/index.js';
-import type { Capability, CommandResultFrame, DataFrame, Frame, HelloFrame, Value, WelcomeFrame } from '../protocol/index.js';
+import { decode, encode, ProtocolError, SESSION_CLOSE_CODES } from '../protocol/index.js';
+import type { Capability, CommandResultFrame, DataFrame, Frame, HelloFrame, SessionErrorCode, Value, WelcomeFrame } from '../protocol/index.js';
 
 /** One stored reading, sample or event. */
 export interface StoredItem {
@@ -69,7 +69,7 @@ export class TestHubSession {
   /** Handles one WebSocket message. */
   onMessage(data: Uint8Array, isBinary: boolean): void {
     if (this.#closed) return;
-    if (!isBinary) return this.fail('HUB_ERR_TEXT_FRAME', CLOSE_CODES.UNSUPPORTED_DATA, 'frames are binary');
+    if (!isBinary) return this.#refuse('HUB_ERR_TEXT_FRAME', 'frames are binary');
     let frame: Frame;
     try {
       frame = decode(data);
@@ -78,7 +78,7 @@ export class TestHubSession {
       throw err;
     }
     if (!this.#greeted) {
-      if (frame.type !== 'hello') return this.fail('HUB_ERR_GREETING_REQUIRED', CLOSE_CODES.GREETING_REQUIRED, 'HELLO first');
+      if (frame.type !== 'hello') return this.#refuse('HUB_ERR_GREETING_REQUIRED', 'HELLO first');
       return this.#hello(frame);
     }
     switch (frame.type) {
@@ -94,7 +94,7 @@ export class TestHubSession {
       case 'extension':
         return;
       default:
-        return this.fail('HUB_ERR_UNEXPECTED_FRAME', CLOSE_CODES.PROTOCOL_ERROR, `a device does not send ${frame.type}`);
+        return this.#refuse('HUB_ERR_UNEXPECTED_FRAME', `a device does not send ${frame.type}`);
     }
   }
 
@@ -119,6 +119,11 @@ export class TestHubSession {
     this.#link.close(closeCode, code);
   }
 
+  /** A hub rule broken: ERROR then the hub's close code for `code`. */
+  #refuse(code: SessionErrorCode, message: string): void {
+    this.fail(code, SESSION_CLOSE_CODES[code], message);
+  }
+
   /** The socket is gone. */
   closed(): void {
     this.#closed = true;
@@ -133,9 +138,9 @@ export class TestHubSession {
   }
 
   #data(frame: DataFrame): void {
-    if (!this.#takeToken()) return this.fail('HUB_ERR_RATE_LIMITED', CLOSE_CODES.RATE_LIMITED, 'too many frames');
+    if (!this.#takeToken()) return this.#refuse('HUB_ERR_RATE_LIMITED', 'too many frames');
     const problem = this.#capabilityProblem(frame);
-    if (problem !== null) return this.fail('HUB_ERR_CAPABILITY', CLOSE_CODES.CAPABILITY_VIOLATION, problem);
+    if (problem !== null) return this.#refuse('HUB_ERR_CAPABILITY', problem);
     const r = this.record;
     r.frames++;
     if (frame.resend === true) r.resends++;

@@ -6,8 +6,8 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import selfsigned from 'selfsigned';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { CLOSE_CODES, DEVICE_PATH_PREFIX, LIMITS, SUBPROTOCOL } from '../protocol/index.js';
-import type { CommandResultFrame, Value } from '../protocol/index.js';
+import { DEVICE_PATH_PREFIX, LIMITS, SESSION_CLOSE_CODES, SUBPROTOCOL, UPGRADE_STATUSES } from '../protocol/index.js';
+import type { CommandResultFrame, UpgradeErrorCode, Value } from '../protocol/index.js';
 import { commit, loseUncommitted, newDeviceRecord, TestHubSession, type HubDeviceRecord, type SessionRules } from './test-hub-session.js';
 
 export type { HubDeviceRecord, StoredItem } from './test-hub-session.js';
@@ -128,7 +128,7 @@ export class TestHub {
     }
     const closing = [...this.#sessions.values()].map(({ ws, session }) => {
       const closed = new Promise<void>((resolve) => ws.once('close', () => resolve()));
-      session.fail('HUB_ERR_SHUTDOWN', CLOSE_CODES.GOING_AWAY, 'hub restarting');
+      session.fail('HUB_ERR_SHUTDOWN', SESSION_CLOSE_CODES.HUB_ERR_SHUTDOWN, 'hub restarting');
       // A device that does not complete the closing handshake promptly is cut off.
       const timer = setTimeout(() => ws.terminate(), 1000);
       return closed.then(() => clearTimeout(timer));
@@ -218,11 +218,13 @@ export class TestHub {
     const offered = String(req.headers['sec-websocket-protocol'] ?? '').split(',').map((s) => s.trim());
     const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
     const expected = this.#tokens.get(deviceId);
+    // The hub's statuses, so that a simulator test cannot pass against refusals the hub never sends.
+    const refusalOf = (code: UpgradeErrorCode) => ({ status: UPGRADE_STATUSES[code], code });
     let refusal: { status: number; code: string } | null = this.refuseWith;
-    if (refusal === null && !offered.includes(SUBPROTOCOL)) refusal = { status: 400, code: 'HUB_ERR_SUBPROTOCOL' };
-    else if (refusal === null && deviceId === '') refusal = { status: 401, code: 'HUB_ERR_UNKNOWN_DEVICE' };
-    else if (refusal === null && this.#o.acceptAnyToken !== true && expected === undefined) refusal = { status: 401, code: 'HUB_ERR_UNKNOWN_DEVICE' };
-    else if (refusal === null && (token === undefined || (this.#o.acceptAnyToken !== true && token !== expected))) refusal = { status: 401, code: 'HUB_ERR_BAD_TOKEN' };
+    if (refusal === null && !offered.includes(SUBPROTOCOL)) refusal = refusalOf('HUB_ERR_SUBPROTOCOL');
+    else if (refusal === null && deviceId === '') refusal = refusalOf('HUB_ERR_UNKNOWN_DEVICE');
+    else if (refusal === null && this.#o.acceptAnyToken !== true && expected === undefined) refusal = refusalOf('HUB_ERR_UNKNOWN_DEVICE');
+    else if (refusal === null && (token === undefined || (this.#o.acceptAnyToken !== true && token !== expected))) refusal = refusalOf('HUB_ERR_BAD_TOKEN');
     if (refusal !== null) {
       this.refusals.push({ deviceId, ...refusal });
       const body = JSON.stringify({ error: refusal.code, message: 'refused by the test hub' });
@@ -235,7 +237,7 @@ export class TestHub {
   #accept(deviceId: string, ws: WebSocket, socket: Duplex): void {
     this.connections++;
     const previous = this.#sessions.get(deviceId);
-    previous?.session.fail('HUB_ERR_REPLACED', CLOSE_CODES.REPLACED, 'another connection took over');
+    previous?.session.fail('HUB_ERR_REPLACED', SESSION_CLOSE_CODES.HUB_ERR_REPLACED, 'another connection took over');
     const o = this.#o;
     const rules: SessionRules = {
       welcome: {

@@ -8,16 +8,15 @@ import { deviceIdProblem } from './devices/device-id.js';
 import { HubStore } from './storage/hub-store.js';
 import type { DeviceRecord } from './storage/types.js';
 import { runUserCommand } from './cli-users.js';
+import { HUB_VERSION } from './version.js';
 
 /** Exit codes: 0 done, 1 the operation failed, 2 bad usage, 3 invalid configuration. */
 export const EXIT = { OK: 0, FAILED: 1, USAGE: 2, CONFIG: 3 } as const;
 
 export class UsageError extends Error {}
 
-const VERSION = '0.1.0';
-
 const HELP: Record<string, string> = {
-  main: `hearth ${VERSION}: the Hearth smart-home hub
+  main: `hearth ${HUB_VERSION}: the Hearth smart-home hub
 
 Usage: hearth <command> [options]
 
@@ -86,7 +85,7 @@ export async function main(argv: string[], io = { out: process.stdout, err: proc
       },
     });
     const [command, sub, ...rest] = positionals;
-    if (values.version) return say(VERSION), EXIT.OK;
+    if (values.version) return say(HUB_VERSION), EXIT.OK;
     if (!command || command === 'help') return say(HELP.main!), command ? EXIT.OK : values.help ? EXIT.OK : EXIT.USAGE;
     if (!(command in HELP) || command === 'main') throw new UsageError(`unknown command "${command}" (try hearth --help)`);
     if (values.help) return say(HELP[command]!), EXIT.OK;

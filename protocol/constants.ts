@@ -93,45 +93,7 @@ export const CLOSE_CODES = {
 } as const;
 export type CloseCode = (typeof CLOSE_CODES)[keyof typeof CLOSE_CODES];
 
-/** Errors found while decoding bytes; each carries the close code to send [FP-11.2]. */
-export const PROTOCOL_ERROR_CODES = {
-  PROTO_ERR_TRUNCATED: CLOSE_CODES.INVALID_PAYLOAD,
-  PROTO_ERR_LENGTH_OVERRUN: CLOSE_CODES.INVALID_PAYLOAD,
-  PROTO_ERR_TRAILING_BYTES: CLOSE_CODES.INVALID_PAYLOAD,
-  PROTO_ERR_BAD_VERSION: CLOSE_CODES.BAD_VERSION,
-  PROTO_ERR_UNKNOWN_TYPE: CLOSE_CODES.UNKNOWN_FRAME_TYPE,
-  PROTO_ERR_VARINT: CLOSE_CODES.INVALID_PAYLOAD,
-  PROTO_ERR_BAD_VALUE_TAG: CLOSE_CODES.INVALID_PAYLOAD,
-  PROTO_ERR_BAD_FLOAT: CLOSE_CODES.INVALID_PAYLOAD,
-  PROTO_ERR_BAD_UTF8: CLOSE_CODES.INVALID_PAYLOAD,
-  PROTO_ERR_BAD_FIELD: CLOSE_CODES.INVALID_PAYLOAD,
-  PROTO_ERR_LIMIT: CLOSE_CODES.LIMIT_EXCEEDED,
-} as const;
-export type ProtocolErrorCode = keyof typeof PROTOCOL_ERROR_CODES;
-
-/** Errors the hub reports about a session, in ERROR frames or HTTP bodies, with their close code [FP-11.2]. */
-export const HUB_ERROR_CODES = {
-  /** Upgrade refused with HTTP 401: no device with that id, or it is revoked. */
-  HUB_ERR_UNKNOWN_DEVICE: 401,
-  /** Upgrade refused with HTTP 401: missing or wrong bearer token. */
-  HUB_ERR_BAD_TOKEN: 401,
-  /** Upgrade refused with HTTP 400: the subprotocol token is missing or not one the hub speaks. */
-  HUB_ERR_SUBPROTOCOL: 400,
-  /** A text WebSocket message; frames are binary only. */
-  HUB_ERR_TEXT_FRAME: CLOSE_CODES.UNSUPPORTED_DATA,
-  HUB_ERR_GREETING_REQUIRED: CLOSE_CODES.GREETING_REQUIRED,
-  HUB_ERR_GREETING_TIMEOUT: CLOSE_CODES.GREETING_TIMEOUT,
-  /** A frame a device must not send (WELCOME, ACK, COMMAND, ERROR), or a second HELLO. */
-  HUB_ERR_UNEXPECTED_FRAME: CLOSE_CODES.PROTOCOL_ERROR,
-  /** A reading, event or result names a metric the device did not declare, or has the wrong type. */
-  HUB_ERR_CAPABILITY: CLOSE_CODES.CAPABILITY_VIOLATION,
-  HUB_ERR_RATE_LIMITED: CLOSE_CODES.RATE_LIMITED,
-  HUB_ERR_REPLACED: CLOSE_CODES.REPLACED,
-  HUB_ERR_REVOKED: CLOSE_CODES.REVOKED,
-  HUB_ERR_SHUTDOWN: CLOSE_CODES.GOING_AWAY,
-  HUB_ERR_INTERNAL: CLOSE_CODES.INTERNAL_ERROR,
-} as const;
-export type HubErrorCode = keyof typeof HUB_ERROR_CODES;
+// The error codes and their close codes and HTTP statuses: protocol/error-codes.ts.
 
 /** Wire codes of the value type of a capability in HELLO [FP-5.1]. */
 export const VALUE_TYPE_CODES = {

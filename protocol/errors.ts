@@ -1,4 +1,4 @@
-import { PROTOCOL_ERROR_CODES, type ProtocolErrorCode } from './constants.js';
+import { PROTOCOL_ERROR_CODES, type ProtocolErrorCode } from './error-codes.js';
 
 /** The only error decode() and encode() throw: a stable code plus the WebSocket close code to send. */
 export class ProtocolError extends Error {

@@ -2,6 +2,7 @@
 // Pure TypeScript over Uint8Array: no sockets, timers or Node-only APIs (see /work/shared/STYLE.md).
 export type * from './types.js';
 export * from './constants.js';
+export * from './error-codes.js';
 export { ProtocolError } from './errors.js';
 export { encode } from './encode.js';
 export { decode } from './decode.js';

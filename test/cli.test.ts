@@ -34,6 +34,12 @@ describe('hearth CLI', () => {
     expect(hearth(['--version']).out.trim()).toMatch(/^\d+\.\d+\.\d+$/);
   });
 
+  it("prints package.json's version, read at run time by the compiled bin", () => {
+    const { version } = JSON.parse(readFileSync(fileURLToPath(new URL('../package.json', import.meta.url)), 'utf8')) as { version: string };
+    expect(hearth(['--version'])).toMatchObject({ code: 0, out: `${version}\n` });
+    expect(hearth(['--help']).out.split('\n')[0]).toBe(`hearth ${version}: the Hearth smart-home hub`);
+  });
+
   it('exits 2 naming an unknown command or flag', () => {
     expect(hearth(['frobnicate'])).toMatchObject({ code: 2, err: expect.stringContaining('unknown command "frobnicate"') });
     expect(hearth(['start', '--prot', '1'])).toMatchObject({ code: 2, err: expect.stringContaining("'--prot'") });

@@ -33,7 +33,7 @@ export interface DeviceCredentialSource {
 /** A device upgrade's answer [FP-2.3]: accepted, or refused before any socket exists. */
 export type DeviceAuthResult =
   | { ok: true }
-  | { ok: false; status: 401; code: 'HUB_ERR_UNKNOWN_DEVICE' | 'HUB_ERR_BAD_TOKEN'; message: string };
+  | { ok: false; code: 'HUB_ERR_UNKNOWN_DEVICE' | 'HUB_ERR_BAD_TOKEN'; message: string };
 
 export interface AuthorizerOptions {
   dataDir: string;
@@ -93,9 +93,9 @@ export class Authorizer {
   /** Checks a device's bearer token before its WebSocket upgrade [FP-2.3]. */
   authenticateDevice(id: string, token: string | undefined): DeviceAuthResult {
     const stored = this.#opts.devices.deviceCredentials(id);
-    if (!stored) return { ok: false, status: 401, code: 'HUB_ERR_UNKNOWN_DEVICE', message: `no device "${id}" is provisioned` };
+    if (!stored) return { ok: false, code: 'HUB_ERR_UNKNOWN_DEVICE', message: `no device "${id}" is provisioned` };
     if (!token || !verifyToken(token, stored.tokenSalt, stored.tokenHash)) {
-      return { ok: false, status: 401, code: 'HUB_ERR_BAD_TOKEN', message: `wrong or missing bearer token for device "${id}"` };
+      return { ok: false, code: 'HUB_ERR_BAD_TOKEN', message: `wrong or missing bearer token for device "${id}"` };
     }
     return { ok: true };
   }

@@ -80,7 +80,7 @@ export class DeviceGateway {
 
   /** The HTTP front's handler for `/v1/devices/<id>` upgrades; 503 once stopping. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    if (this.#stopping) return refuseUpgrade(socket, 503, { error: 'HUB_ERR_SHUTDOWN', message: 'hub is shutting down' });
+    if (this.#stopping) return refuseUpgrade(socket, 'HUB_ERR_SHUTDOWN', 'hub is shutting down');
     this.#server.handleUpgrade(req, socket, head);
   }
 

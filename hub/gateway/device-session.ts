@@ -1,5 +1,5 @@
 import { encode, decode } from '../../protocol/index.js';
-import { HUB_ERROR_CODES, type HubErrorCode } from '../../protocol/constants.js';
+import { SESSION_CLOSE_CODES, type SessionErrorCode } from '../../protocol/error-codes.js';
 import { ProtocolError } from '../../protocol/errors.js';
 import type { Capability, CommandResultFrame, Frame, WelcomeFrame } from '../../protocol/types.js';
 import type { DeviceRegistry, SessionHandle } from '../devices/device-registry.js';
@@ -75,7 +75,7 @@ export class DeviceSession implements LinkListener, SessionHandle, AckChannel {
     clearTimeout(this.#greetingTimer);
     // Read again so the close handshake completes; frames still arriving are ignored and, never acked, resent later.
     this.#link.resume();
-    this.#link.close(HUB_ERROR_CODES.HUB_ERR_SHUTDOWN, 'hub shutting down');
+    this.#link.close(SESSION_CLOSE_CODES.HUB_ERR_SHUTDOWN, 'hub shutting down');
   }
 
   pause(): void {
@@ -157,12 +157,12 @@ export class DeviceSession implements LinkListener, SessionHandle, AckChannel {
     return true;
   }
 
-  #refuse(code: HubErrorCode, message: string): void {
+  #refuse(code: SessionErrorCode, message: string): void {
     if (this.#state === 'closed') return;
     this.#deps.onRefused(code);
     this.#deps.log.warn({ device: this.deviceId, code }, message);
     this.send({ type: 'error', code, message: message.slice(0, 255) });
-    this.#close(HUB_ERROR_CODES[code], code);
+    this.#close(SESSION_CLOSE_CODES[code], code);
   }
 
   #close(code: number, reason: string): void {

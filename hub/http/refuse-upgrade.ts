@@ -1,10 +1,15 @@
 import type { Duplex } from 'node:stream';
+import { UPGRADE_STATUSES, type UpgradeErrorCode } from '../../protocol/error-codes.js';
 
 const REASONS: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 503: 'Service Unavailable' };
 
-/** Answers an upgrade request with an HTTP error and a JSON body, then closes the socket: no WebSocket is created. */
-export function refuseUpgrade(socket: Duplex, status: number, body: { error: string; message: string }): void {
-  const text = JSON.stringify(body);
+/**
+ * Answers an upgrade request with the HTTP status the error registry gives `code` and a JSON body
+ * {error, message}, then closes the socket: no WebSocket is created.
+ */
+export function refuseUpgrade(socket: Duplex, code: UpgradeErrorCode, message: string): void {
+  const status = UPGRADE_STATUSES[code];
+  const text = JSON.stringify({ error: code, message });
   if (!socket.writable) {
     socket.destroy();
     return;

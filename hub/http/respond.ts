@@ -1,10 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { HttpErrorCode } from '../../protocol/error-codes.js';
 
 /** An HTTP error with the status and stable code the API answers with. */
 export class HttpError extends Error {
   readonly status: number;
-  readonly code: string;
-  constructor(status: number, code: string, message: string) {
+  readonly code: HttpErrorCode;
+  constructor(status: number, code: HttpErrorCode, message: string) {
     super(message);
     this.status = status;
     this.code = code;

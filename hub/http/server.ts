@@ -129,23 +129,23 @@ export class HttpFront {
 
   #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => socket.destroy());
-    if (this.#refusing) return refuseUpgrade(socket, 503, { error: 'HUB_ERR_SHUTDOWN', message: 'hub is shutting down' });
+    if (this.#refusing) return refuseUpgrade(socket, 'HUB_ERR_SHUTDOWN', 'hub is shutting down');
     const path = requestPath(req.url);
     const o = this.#opts;
     try {
       if (path.startsWith(DEVICE_PATH_PREFIX)) return o.devices(req, socket, head);
       if (path === MQTT_WS_PATH && o.mqtt) {
         if (!originAllowed(req)) {
-          return refuseUpgrade(socket, 403, { error: 'HUB_ERR_ORIGIN', message: `WebSocket from origin ${req.headers.origin} refused: open the dashboard from this hub` });
+          return refuseUpgrade(socket, 'HUB_ERR_ORIGIN', `WebSocket from origin ${req.headers.origin} refused: open the dashboard from this hub`);
         }
         return o.mqtt(req, socket, head);
       }
     } catch (err) {
       // One malformed upgrade must not take the listener (and every other client) down with it.
       this.#opts.log.warn({ path, err: (err as Error).message }, 'WebSocket upgrade failed');
-      return refuseUpgrade(socket, 400, { error: 'HUB_ERR_BAD_REQUEST', message: 'malformed WebSocket upgrade' });
+      return refuseUpgrade(socket, 'HUB_ERR_BAD_REQUEST', 'malformed WebSocket upgrade');
     }
-    refuseUpgrade(socket, 404, { error: 'HUB_ERR_NOT_FOUND', message: `no WebSocket endpoint at ${path}` });
+    refuseUpgrade(socket, 'HUB_ERR_NOT_FOUND', `no WebSocket endpoint at ${path}`);
   }
 
   /** The role of the request's bearer token (admin token or dashboard session), or null. */

@@ -253,7 +253,7 @@ export class EmbeddedBroker implements Publisher {
    */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const wss = this.#wss;
-    if (!wss) return refuseUpgrade(socket, 503, { error: 'HUB_ERR_SHUTDOWN', message: 'the MQTT broker is not running' });
+    if (!wss) return refuseUpgrade(socket, 'HUB_ERR_SHUTDOWN', 'the MQTT broker is not running');
     wss.handleUpgrade(req, socket, head, (ws: unknown) => wss.emit('connection', ws, req));
   }
 

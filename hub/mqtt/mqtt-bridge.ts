@@ -185,7 +185,7 @@ export class MqttBridge {
   /** An upgrade the HTTPS front routed to MQTT over WebSocket; 503 without a running embedded broker. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const broker = this.#embedded?.broker;
-    if (!broker) return refuseUpgrade(socket, 503, { error: 'HUB_ERR_SHUTDOWN', message: 'the MQTT broker is not running' });
+    if (!broker) return refuseUpgrade(socket, 'HUB_ERR_SHUTDOWN', 'the MQTT broker is not running');
     broker.handleUpgrade(req, socket, head);
   }
 

@@ -86,16 +86,13 @@ export class DeviceServer {
       .map((p) => p.trim());
     if (!offered.includes(SUBPROTOCOL)) {
       // [FP-2.2]
-      return refuseUpgrade(socket, 400, {
-        error: 'HUB_ERR_SUBPROTOCOL',
-        message: `offer the WebSocket subprotocol "${SUBPROTOCOL}" (Sec-WebSocket-Protocol), got "${offered.join(', ')}"`,
-      });
+      return refuseUpgrade(socket, 'HUB_ERR_SUBPROTOCOL', `offer the WebSocket subprotocol "${SUBPROTOCOL}" (Sec-WebSocket-Protocol), got "${offered.join(', ')}"`);
     }
     if (!DEVICE_ID_PATTERN.test(deviceId)) {
-      return refuseUpgrade(socket, 401, { error: 'HUB_ERR_UNKNOWN_DEVICE', message: `"${deviceId}" is not a valid device id` });
+      return refuseUpgrade(socket, 'HUB_ERR_UNKNOWN_DEVICE', `"${deviceId}" is not a valid device id`);
     }
     const auth = this.#opts.authenticate(deviceId, bearerToken(req) ?? undefined); // [FP-2.3]
-    if (!auth.ok) return refuseUpgrade(socket, auth.status, { error: auth.code, message: auth.message });
+    if (!auth.ok) return refuseUpgrade(socket, auth.code, auth.message);
     this.#wss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws, deviceId, req.socket.remoteAddress ?? ''));
   }
 

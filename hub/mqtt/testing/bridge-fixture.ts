@@ -55,7 +55,7 @@ export class BridgeFixture {
     // Like the hub's HTTPS front (hub/http/server.ts): /mqtt upgrades go to the bridge, any other path gets 404.
     this.https.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       if (requestPath(req.url) === '/mqtt') return this.bridge.handleUpgrade(req, socket, head);
-      refuseUpgrade(socket, 404, { error: 'HUB_ERR_NOT_FOUND', message: `no WebSocket endpoint at ${requestPath(req.url)}` });
+      refuseUpgrade(socket, 'HUB_ERR_NOT_FOUND', `no WebSocket endpoint at ${requestPath(req.url)}`);
     });
     await new Promise<void>((resolve) => this.https.listen(0, '127.0.0.1', resolve));
     this.bridge = new MqttBridge({
