@@ -3,12 +3,14 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import Database from 'better-sqlite3';
 import { eventually } from '../../test/support/eventually.js';
-import { bundleForWorker, readStoredState, roundedRollups } from './compaction-check.js';
 import type { ErrorInfo } from './compaction-messages.js';
 import { CompactionRunner, type CompactionRunnerOptions } from './compaction-runner.js';
 import { HubStore } from './hub-store.js';
 import { BUCKET_MS } from './rollups.js';
-import { ReadingLedger, StoreFixture, batchOf, float, int, newDevice, prng } from './test-fixtures.js';
+import { bundleForWorker } from './testing/bundle-for-worker.js';
+import { ReadingLedger } from './testing/reading-ledger.js';
+import { StoreFixture, batchOf, float, int, newDevice, prng } from './testing/store-fixture.js';
+import { readStoredState, roundedRollups } from './testing/stored-state.js';
 import type { ReadingRow } from './types.js';
 
 const fx = new StoreFixture();

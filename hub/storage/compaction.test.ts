@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import { CHUNK_MAX_READINGS } from './compactor.js';
 import { HubStore } from './hub-store.js';
 import { CHUNK_MAX_SPAN_MS } from './migrations/0001-initial.js';
-import { StoreFixture, batchOf, float, newDevice, prng } from './test-fixtures.js';
+import { StoreFixture, batchOf, float, newDevice, prng } from './testing/store-fixture.js';
 import type { HistoryPoint, ReadingRow } from './types.js';
 
 const fx = new StoreFixture();
