@@ -11,8 +11,8 @@ import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import type { Value } from '../protocol/types.js';
-import { CompactionRunner } from '../hub/storage/compaction-runner.js';
-import type { PassResult } from '../hub/storage/compaction-pass.js';
+import { CompactionRunner } from '../hub/storage/compaction/runner.js';
+import type { PassResult } from '../hub/storage/compaction/pass.js';
 import { HubStore } from '../hub/storage/hub-store.js';
 import type { ReadingRow } from '../hub/storage/types.js';
 

@@ -1,6 +1,6 @@
 import type { DeviceRegistry } from './device-registry.js';
 import type { Logger } from './logger.js';
-import { CompactionRunner, type CompactionRunnerOptions, type CompactionStats } from './storage/compaction-runner.js';
+import { CompactionRunner, type CompactionRunnerOptions, type CompactionStats } from './storage/compaction/runner.js';
 import type { HubStore } from './storage/hub-store.js';
 
 const WATCH_EVERY_MS = 1000;

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import Database from 'better-sqlite3';
-import { CHUNK_MAX_READINGS } from './compactor.js';
+import { CHUNK_MAX_READINGS } from './compaction/compactor.js';
 import { HubStore } from './hub-store.js';
 import { CHUNK_MAX_SPAN_MS } from './migrations/0001-initial.js';
 import { StoreFixture, batchOf, float, newDevice, prng } from './testing/store-fixture.js';

@@ -4,7 +4,7 @@ import type { Statement, Transaction } from 'better-sqlite3';
 import type { ValueType } from '../../protocol/types.js';
 import { CommandLog } from './command-log.js';
 import { CommitWriter } from './commit-writer.js';
-import { Compactor } from './compactor.js';
+import { Compactor } from './compaction/compactor.js';
 import { openDatabase, type Db } from './database.js';
 import { DeviceTable } from './device-table.js';
 import { StoreError } from './errors.js';

@@ -1,15 +1,15 @@
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import Database from 'better-sqlite3';
-import type { PassLimits } from './compaction-pass.js';
-import { CompactionStore } from './compaction-store.js';
-import { HubStore } from './hub-store.js';
-import { CHUNK_MAX_SPAN_MS } from './migrations/0001-initial.js';
-import { BUCKET_MS } from './rollups.js';
-import { ReadingLedger } from './testing/reading-ledger.js';
-import { StoreFixture, batchOf, float, int, newDevice, prng } from './testing/store-fixture.js';
-import { readStoredState, roundedRollups } from './testing/stored-state.js';
-import type { ReadingRow } from './types.js';
+import { HubStore } from '../hub-store.js';
+import { CHUNK_MAX_SPAN_MS } from '../migrations/0001-initial.js';
+import { BUCKET_MS } from '../rollups.js';
+import { ReadingLedger } from '../testing/reading-ledger.js';
+import { StoreFixture, batchOf, float, int, newDevice, prng } from '../testing/store-fixture.js';
+import { readStoredState, roundedRollups } from '../testing/stored-state.js';
+import type { ReadingRow } from '../types.js';
+import type { PassLimits } from './pass.js';
+import { CompactionStore } from './store.js';
 
 const fx = new StoreFixture();
 const compactors: CompactionStore[] = [];

@@ -1,11 +1,11 @@
 import type { Statement } from 'better-sqlite3';
-import type { Value, ValueType } from '../../protocol/types.js';
-import { decodeChunk, encodeChunk, type ChunkData } from './chunk-codec.js';
-import type { Db } from './database.js';
-import { CHUNK_MAX_SPAN_MS } from './migrations/0001-initial.js';
-import { fromNative, isNumeric, nativeSql, type Native } from './native-value.js';
-import type { Rollups } from './rollups.js';
-import type { SeriesCatalog, SeriesInfo } from './series-catalog.js';
+import type { Value, ValueType } from '../../../protocol/types.js';
+import { decodeChunk, encodeChunk, type ChunkData } from '../chunk-codec.js';
+import type { Db } from '../database.js';
+import { CHUNK_MAX_SPAN_MS } from '../migrations/0001-initial.js';
+import { fromNative, isNumeric, nativeSql, type Native } from '../native-value.js';
+import type { Rollups } from '../rollups.js';
+import type { SeriesCatalog, SeriesInfo } from '../series-catalog.js';
 
 /**
  * Most readings in one chunk. The newest chunk of a series keeps taking readings (decoded, merged,

@@ -1,11 +1,11 @@
 import type { Statement } from 'better-sqlite3';
-import type { Value, ValueType } from '../../protocol/types.js';
-import { decodeChunk, encodeChunk, type ChunkData } from './chunk-codec.js';
+import type { Value, ValueType } from '../../../protocol/types.js';
+import { decodeChunk, encodeChunk, type ChunkData } from '../chunk-codec.js';
+import type { Db } from '../database.js';
+import { fromNative, isNumeric, nativeSql, type Native } from '../native-value.js';
+import { aggregateSorted, BUCKET_MS, type Aggregate, Rollups } from '../rollups.js';
+import type { WriteGate } from '../write-gate.js';
 import { CHUNK_MAX_READINGS, mergeSorted, pieces, sortByTs } from './compactor.js';
-import type { Db } from './database.js';
-import { fromNative, isNumeric, nativeSql, type Native } from './native-value.js';
-import { aggregateSorted, BUCKET_MS, type Aggregate, Rollups } from './rollups.js';
-import type { WriteGate } from './write-gate.js';
 
 /** How much one pass reads and how much one write transaction may carry. */
 export interface PassLimits {

@@ -1,10 +1,10 @@
 import type { Statement, Transaction } from 'better-sqlite3';
-import { CompactionPass, type PassHooks, type PassLimits, type PassResult } from './compaction-pass.js';
-import { openDatabase, type Db } from './database.js';
-import { StoreError } from './errors.js';
-import { DEFAULT_RETENTION, Retention } from './retention.js';
-import type { RetentionPolicy, SynchronousMode } from './types.js';
-import type { WriteGate } from './write-gate.js';
+import { openDatabase, type Db } from '../database.js';
+import { StoreError } from '../errors.js';
+import { DEFAULT_RETENTION, Retention } from '../retention.js';
+import type { RetentionPolicy, SynchronousMode } from '../types.js';
+import type { WriteGate } from '../write-gate.js';
+import { CompactionPass, type PassHooks, type PassLimits, type PassResult } from './pass.js';
 
 export interface CompactionStoreOptions {
   /** The hub's database file; HubStore has opened (and migrated) it already. */
