@@ -21,6 +21,7 @@ import { IngestPipeline } from './ingest/ingest-pipeline.js';
 import type { Logger } from './logger.js';
 import { Maintenance } from './maintenance.js';
 import { HubMetrics } from './hub-metrics.js';
+import { CompactionService } from './storage/compaction/service.js';
 import { HubStore } from './storage/hub-store.js';
 import { loadOrCreateTls, type TlsMaterial } from './tls.js';
 import { DeviceServer } from './transport/device-server.js';
@@ -56,6 +57,7 @@ export class Hub implements HubFacade {
   readonly #refused = new Map<string, number>();
   readonly #deviceServer: DeviceServer;
   readonly #maintenance: Maintenance;
+  readonly #compaction: CompactionService;
   readonly #metrics: HubMetrics;
   #server: Server | undefined;
   #tls: TlsMaterial | undefined;
@@ -123,7 +125,8 @@ export class Hub implements HubFacade {
         return session;
       },
     });
-    this.#maintenance = new Maintenance({ store: this.store, registry: this.registry, log: this.#log, now: this.#now, dbPath: dbPath(config) });
+    this.#maintenance = new Maintenance({ store: this.store, registry: this.registry, log: this.#log, now: this.#now });
+    this.#compaction = new CompactionService({ store: this.store, log: this.#log, now: this.#now, dbPath: dbPath(config) });
     this.#metrics = new HubMetrics(
       {
         connections: () => this.#deviceServer.connectionCount,
@@ -132,7 +135,7 @@ export class Hub implements HubFacade {
         refused: () => this.#refused,
         mqtt: () => this.#mqtt?.stats() ?? null,
         storageBytes: () => this.store.stats().bytes,
-        retentionDeleted: () => this.#maintenance.stats()?.retentionDeleted ?? 0,
+        retentionDeleted: () => this.#compaction.stats()?.retentionDeleted ?? 0,
       },
       this.#log,
     );
@@ -195,6 +198,7 @@ export class Hub implements HubFacade {
     });
     this.#deviceServer.start();
     this.#maintenance.start();
+    this.#compaction.start();
     this.#metrics.start();
     await this.#startMqtt(server);
     this.#log.info({ url: this.url, certificate: this.#tls.certPath, sha256: this.#tls.fingerprint }, 'hub listening');
@@ -221,7 +225,8 @@ export class Hub implements HubFacade {
     this.commands.stop();
     await this.#mqtt?.stop();
     server.closeAllConnections();
-    await this.#maintenance.stop(); // the compaction worker finishes its pass and closes its connection
+    this.#maintenance.stop();
+    await this.#compaction.stop(); // the compaction worker finishes its pass and closes its connection
     this.store.close();
     this.#log.info('hub stopped');
   }
@@ -269,7 +274,7 @@ export class Hub implements HubFacade {
       devices: { total: this.registry.list().length, online: this.registry.onlineCount, connections: this.#deviceServer.connectionCount },
       ingest: { ...this.ingest.stats },
       refused: Object.fromEntries(this.#refused),
-      storage: { ...stats, compaction: this.#maintenance.stats() ?? null },
+      storage: { ...stats, compaction: this.#compaction.stats() ?? null },
       mqtt: this.#mqtt ? { baseTopic: this.config['mqtt.baseTopic'], ...this.#mqtt.stats(), ...this.#mqtt.addresses() } : null,
       tls: { sha256: this.#tls?.fingerprint, certificate: this.#tls?.certPath },
     };

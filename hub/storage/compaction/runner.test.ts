@@ -100,7 +100,7 @@ describe.each(['worker', 'inline'] as const)('CompactionRunner (%s)', (mode) => 
     const env = setup(mode);
     const ledger = new ReadingLedger();
     await env.runner.start();
-    env.store.attachCompaction(env.runner.gate); // as Maintenance does: commits go first
+    env.store.attachCompaction(env.runner.gate); // as CompactionService does: commits go first
     expect(env.runner.stats()).toMatchObject({ mode, running: true });
     const checked = await ingestWhileCompacting(env, ledger, 60);
     expect(checked).toBeGreaterThan(0);
