@@ -1,6 +1,6 @@
 // Compaction benchmark: what compaction costs the hub's main thread. A store is fed 100,000 readings/s over
 // 8,000 series from the main thread in 2,000-reading commits (one every 20 ms, at fixed times), with
-// (a) compaction inline on the main thread as hub/maintenance.ts ran it before (compactStep(20,000) every
+// (a) compaction inline on the main thread as the hub ran it before the worker (compactStep(20,000) every
 // 250 ms, in turns of at most 40 ms) and (b) the compaction worker (CompactionRunner). Measures commit()
 // time, how late each commit finished against its due time (what an ACK waits: the event loop was busy or
 // the write lock was held), main-thread event-loop utilisation, and the worker's throughput and write
@@ -11,8 +11,8 @@ import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import type { Value } from '../protocol/types.js';
-import { CompactionRunner } from '../hub/storage/compaction-runner.js';
-import type { PassResult } from '../hub/storage/compaction-pass.js';
+import { CompactionRunner } from '../hub/storage/compaction/runner.js';
+import type { PassResult } from '../hub/storage/compaction/pass.js';
 import { HubStore } from '../hub/storage/hub-store.js';
 import type { ReadingRow } from '../hub/storage/types.js';
 
@@ -100,7 +100,7 @@ async function runMode(mode: 'inline (before)' | 'worker', o: Required<Compactio
     return out;
   };
 
-  // (a) as hub/maintenance.ts did before the worker: compactStep(20,000) every 250 ms, turns of <= 40 ms.
+  // (a) as the hub did before the worker: compactStep(20,000) every 250 ms, turns of <= 40 ms.
   let inlineTimer: NodeJS.Timeout | undefined;
   let runner: CompactionRunner | undefined;
   const passes: PassResult[] = [];

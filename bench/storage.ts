@@ -6,9 +6,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Value } from '../protocol/types.js';
-import { BareLog } from '../hub/storage/bare-log.js';
 import { HubStore } from '../hub/storage/hub-store.js';
 import type { CommitBatch, ReadingRow } from '../hub/storage/types.js';
+import { BareLog } from './bare-log.js';
 
 export interface StorageBenchOptions {
   /** Readings committed in the main run (default 2,000,000). */

@@ -3,6 +3,7 @@ import { Authorizer } from './auth/authorizer.js';
 import { SessionStore } from './auth/session-store.js';
 import { UserStore } from './auth/user-store.js';
 import { dbPath, type HubConfig } from './config.js';
+import { CliChangeWatch } from './devices/cli-change-watch.js';
 import { CommandService } from './devices/command-service.js';
 import { DeviceRegistry } from './devices/device-registry.js';
 import { EventBus } from './events.js';
@@ -12,11 +13,11 @@ import { HttpFront } from './http/server.js';
 import { IngestPipeline } from './ingest/ingest-pipeline.js';
 import { Lifecycle, type Part } from './lifecycle.js';
 import type { Logger } from './logger.js';
-import { Maintenance } from './maintenance.js';
 import { bridgeOptions, brokerReady, mqttConfigured } from './mqtt/bridge-config.js';
 import { MqttBridge } from './mqtt/mqtt-bridge.js';
 import { HubMetrics } from './observability/hub-metrics.js';
 import { HubStatus } from './observability/hub-status.js';
+import { CompactionService } from './storage/compaction/service.js';
 import { HubStore } from './storage/hub-store.js';
 import { loadOrCreateTls, type TlsMaterial } from './tls.js';
 import { HUB_VERSION } from './version.js';
@@ -42,7 +43,8 @@ export class Hub {
   readonly #log: Logger;
   readonly #now: () => number;
   readonly #gateway: DeviceGateway;
-  readonly #maintenance: Maintenance;
+  readonly #compaction: CompactionService;
+  readonly #cliWatch: CliChangeWatch;
   readonly #metrics: HubMetrics;
   readonly #lifecycle: Lifecycle;
   readonly #front: HttpFront;
@@ -73,10 +75,11 @@ export class Hub {
       authenticate: (id, token) => this.auth.authenticateDevice(id, token),
       ...{ registry: this.registry, ingest: this.ingest, commands, now, log },
     });
-    this.#maintenance = new Maintenance({ store: this.store, registry: this.registry, log, now, dbPath: dbPath(c) });
+    this.#compaction = new CompactionService({ store: this.store, log, now, dbPath: dbPath(c) });
+    this.#cliWatch = new CliChangeWatch({ store: this.store, registry: this.registry, log, now });
     const status = new HubStatus({
       ...{ version: HUB_VERSION, registry: this.registry, ingest: this.ingest, store: this.store, gateway: this.#gateway, now },
-      compaction: () => this.#maintenance.stats(),
+      compaction: () => this.#compaction.stats(),
       mqtt: () => this.#mqtt,
       baseTopic: c['mqtt.baseTopic'],
       tls: () => this.#tls,
@@ -119,11 +122,12 @@ export class Hub {
       { name: 'storage', start: () => (mkdirSync(c.dataDir, { recursive: true, mode: 0o700 }), this.store.open(), this.registry.load(), this.ingest.start()), stop: () => this.store.close() },
       { name: 'auth', start: () => this.auth.start(), stop: () => undefined },
       { name: 'tls', start: async () => void (this.#tls = await loadOrCreateTls({ dataDir: c.dataDir, certFile: c['tls.cert'], keyFile: c['tls.key'], log: this.#log })), stop: () => undefined },
-      { name: 'compaction', start: () => this.#maintenance.start(), stop: () => this.#maintenance.stop() },
+      { name: 'compaction', start: () => this.#compaction.start(), stop: () => this.#compaction.stop() },
       { name: 'https', start: () => this.#front.start(), stop: () => this.#front.stop() },
       ...(mqtt ? [{ name: 'mqtt', start: () => mqtt.start(), stop: () => mqtt.stop() }] : []),
       { name: 'devices', start: () => this.#gateway.start(), stop: () => this.#gateway.stop() },
       { name: 'metrics', start: () => this.#metrics.start(), stop: () => this.#metrics.stop() },
+      { name: 'cli-watch', start: () => this.#cliWatch.start(), stop: () => this.#cliWatch.stop() },
     ];
   }
 

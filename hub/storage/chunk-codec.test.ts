@@ -4,7 +4,7 @@ import { INT_MAX, INT_MIN, MAX_VARINT } from '../../protocol/index.js';
 import type { Value } from '../../protocol/types.js';
 import { CHUNK_FORMAT, decodeChunk, encodeChunk, unzigzag, zigzag } from './chunk-codec.js';
 import { StoreError } from './errors.js';
-import { prng } from './test-fixtures.js';
+import { prng } from './testing/store-fixture.js';
 
 const valueArb: Record<Value['type'], fc.Arbitrary<Value>> = {
   bool: fc.boolean().map((value) => ({ type: 'bool', value })),

@@ -7,7 +7,7 @@ import { CHUNK_RANGE_SQL } from './history.js';
 import { HubStore } from './hub-store.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations/index.js';
 import { rollupRangeSql } from './rollups.js';
-import { StoreFixture, newDevice } from './test-fixtures.js';
+import { StoreFixture, newDevice } from './testing/store-fixture.js';
 import { COMMAND_LOG_STATUSES } from './types.js';
 
 const fx = new StoreFixture();

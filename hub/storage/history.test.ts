@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
 import type { HubStore } from './hub-store.js';
-import { StoreFixture, batchOf, float, newDevice, prng } from './test-fixtures.js';
+import { StoreFixture, batchOf, float, newDevice, prng } from './testing/store-fixture.js';
 import type { HistoryPoint, ReadingRow } from './types.js';
 
 const fx = new StoreFixture();

@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import type { Capability } from '../../protocol/types.js';
 import { StoreError } from './errors.js';
 import { HubStore } from './hub-store.js';
-import { StoreFixture, batchOf, float, int, newDevice } from './test-fixtures.js';
+import { StoreFixture, batchOf, float, int, newDevice } from './testing/store-fixture.js';
 import type { CommitBatch } from './types.js';
 
 const fx = new StoreFixture();

@@ -4,7 +4,7 @@ import type { Statement, Transaction } from 'better-sqlite3';
 import type { ValueType } from '../../protocol/types.js';
 import { CommandLog } from './command-log.js';
 import { CommitWriter } from './commit-writer.js';
-import { Compactor } from './compactor.js';
+import { CompactionPass } from './compaction/pass.js';
 import { openDatabase, type Db } from './database.js';
 import { DeviceTable } from './device-table.js';
 import { StoreError } from './errors.js';
@@ -42,7 +42,7 @@ interface Parts {
   devices: DeviceTable;
   catalog: SeriesCatalog;
   writer: CommitWriter;
-  compactor: Compactor;
+  compaction: CompactionPass;
   retention: Retention;
   history: History;
   events: EventLog;
@@ -50,8 +50,6 @@ interface Parts {
   tx: {
     removeDevice: Transaction<(id: string) => boolean>;
     resolveSeries: Transaction<(deviceId: string, metric: string, type: ValueType) => number>;
-    compact: Transaction<(maxRows: number) => number>;
-    retention: Transaction<(maxRows: number) => number>;
     /** A read transaction (deferred BEGIN): the log and chunks it reads are one snapshot. */
     snapshot: <T>(read: () => T) => T;
   };
@@ -96,20 +94,17 @@ export class HubStore {
       const rollups = new Rollups(db);
       const events = new EventLog(db);
       const devices = new DeviceTable(db);
-      const compactor = new Compactor(db, catalog, rollups);
-      const retention = new Retention(db);
+      const compaction = new CompactionPass(db);
       const removeLog = db.prepare<[string]>('DELETE FROM log WHERE series IN (SELECT id FROM series WHERE device_id = ?)');
       const dropLatest = db.prepare<[number]>('DELETE FROM series_latest WHERE series = ?');
-      // Compacting here as well as in a CompactionRunner must make the runner's pending pass redo its reads.
-      const bumpGuard = db.prepare('UPDATE compaction_guard SET generation = generation + 1 WHERE id = 1');
       const snapshot = db.transaction((read: () => unknown) => read());
       this.#parts = {
         db,
         devices,
         catalog,
         writer: new CommitWriter(db, events),
-        compactor,
-        retention,
+        compaction,
+        retention: new Retention(db, this.#retention, this.#now),
         history: new History(db, rollups),
         events,
         commands: new CommandLog(db),
@@ -122,20 +117,10 @@ export class HubStore {
             const found = catalog.find(deviceId, metric);
             if (!found) return catalog.create(deviceId, metric, type).id;
             if (found.type === type) return found.id;
-            compactor.moveSeries(found.id);
+            compaction.moveSeries(found.id);
             // The stored latest value has the old type, which the metric no longer declares.
             dropLatest.run(found.id);
             return catalog.retype(found, type).id;
-          }),
-          compact: db.transaction((maxRows: number) => {
-            const moved = compactor.moveOldest(maxRows);
-            if (moved > 0) bumpGuard.run();
-            return moved;
-          }),
-          retention: db.transaction((maxRows: number) => {
-            const deleted = retention.step(maxRows, this.#now(), this.#retention);
-            if (deleted > 0) bumpGuard.run();
-            return deleted;
           }),
           snapshot: <T>(read: () => T): T => snapshot.deferred(read) as T,
         },
@@ -273,14 +258,14 @@ export class HubStore {
    * CompactionRunner instead (off its main thread); this stays for tools, tests and benchmarks.
    */
   compactStep(maxRows = 50_000): number {
-    const moved = this.#p.tx.compact.immediate(maxRows);
+    const moved = this.#p.compaction.moveOldest(maxRows);
     if (moved > 0) this.#logEpoch += 1;
     return moved;
   }
 
   /** Deletes at most maxRows expired rows (chunks, events, rollups); returns how many. */
   retentionStep(maxRows = 5_000): number {
-    return this.#p.tx.retention.immediate(maxRows);
+    return this.#p.retention.step(maxRows);
   }
 
   /**

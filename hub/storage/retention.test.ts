@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import Database from 'better-sqlite3';
 import { HubStore } from './hub-store.js';
-import { StoreFixture, batchOf, float, newDevice } from './test-fixtures.js';
+import { StoreFixture, batchOf, float, newDevice } from './testing/store-fixture.js';
 import type { ReadingRow } from './types.js';
 
 const fx = new StoreFixture();

@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
 import type { Value } from '../../protocol/types.js';
 import { BUCKET_MS, aggregateSorted, bucketOf } from './rollups.js';
-import { StoreFixture, batchOf, newDevice, prng } from './test-fixtures.js';
+import { StoreFixture, batchOf, newDevice, prng } from './testing/store-fixture.js';
 import type { HistoryPoint, HistoryStep, ReadingRow } from './types.js';
 
 const fx = new StoreFixture();

@@ -65,15 +65,7 @@ export class Rollups {
     this.#steps = { minute: prepareStep(db, 'rollup_minute', BUCKET_MS.minute), hour: prepareStep(db, 'rollup_hour', BUCKET_MS.hour) };
   }
 
-  /** Merges readings of one numeric series, sorted by ts, into both tables: one upsert per bucket. */
-  add(series: number, ts: readonly number[], nums: readonly number[]): void {
-    for (const step of ['minute', 'hour'] as const) {
-      const { merge } = this.#steps[step];
-      for (const a of aggregateSorted(ts, nums, BUCKET_MS[step])) merge.run(series, a.bucket, a.min, a.max, a.sum, a.count);
-    }
-  }
-
-  /** Merges aggregates computed elsewhere (the compaction worker's read phase) into one table: one upsert each. */
+  /** Merges aggregates computed elsewhere (compaction's plan, see CompactionPass) into one table: one upsert each. */
   merge(series: number, step: RollupStep, aggregates: readonly Aggregate[]): void {
     const { merge } = this.#steps[step];
     for (const a of aggregates) merge.run(series, a.bucket, a.min, a.max, a.sum, a.count);

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { bundleForWorker } from './compaction-check.js';
+import { bundleForWorker } from './testing/bundle-for-worker.js';
 import { WriteGate } from './write-gate.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'hearth-gate-'));

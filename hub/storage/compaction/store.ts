@@ -1,10 +1,10 @@
-import type { Statement, Transaction } from 'better-sqlite3';
-import { CompactionPass, type PassHooks, type PassLimits, type PassResult } from './compaction-pass.js';
-import { openDatabase, type Db } from './database.js';
-import { StoreError } from './errors.js';
-import { DEFAULT_RETENTION, Retention } from './retention.js';
-import type { RetentionPolicy, SynchronousMode } from './types.js';
-import type { WriteGate } from './write-gate.js';
+import type { Statement } from 'better-sqlite3';
+import { openDatabase, type Db } from '../database.js';
+import { StoreError } from '../errors.js';
+import { DEFAULT_RETENTION, Retention } from '../retention.js';
+import type { RetentionPolicy, SynchronousMode } from '../types.js';
+import type { WriteGate } from '../write-gate.js';
+import { CompactionPass, type PassHooks, type PassLimits, type PassResult } from './pass.js';
 
 export interface CompactionStoreOptions {
   /** The hub's database file; HubStore has opened (and migrated) it already. */
@@ -20,7 +20,7 @@ export interface CompactionStoreOptions {
 interface Parts {
   db: Db;
   pass: CompactionPass;
-  retention: Transaction<(maxRows: number) => number>;
+  retention: Retention;
   backlog: Statement<[], number>;
 }
 
@@ -53,11 +53,10 @@ export class CompactionStore {
       // Checkpoints run from checkpoint(), between passes: an automatic one would run inside COMMIT,
       // while the gate still holds the hub's commits back.
       db.pragma('wal_autocheckpoint = 0');
-      const retention = new Retention(db);
       this.#parts = {
         db,
         pass: new CompactionPass(db, this.#gate),
-        retention: db.transaction((maxRows: number) => retention.step(maxRows, this.#now(), this.#retention)),
+        retention: new Retention(db, this.#retention, this.#now),
         // An upper bound in two index probes: rows of removed devices leave holes until compaction drops them.
         backlog: db.prepare('SELECT coalesce(max(rowid) - min(rowid) + 1, 0) FROM log').pluck() as unknown as Statement<[], number>,
       };
@@ -87,7 +86,7 @@ export class CompactionStore {
   /** Deletes at most maxRows expired rows in one transaction; returns how many. */
   retentionStep(maxRows: number): number {
     const { retention } = this.#p;
-    return this.#gate ? this.#gate.yielding(() => retention.immediate(maxRows)) : retention.immediate(maxRows);
+    return this.#gate ? this.#gate.yielding(() => retention.step(maxRows)) : retention.step(maxRows);
   }
 
   /** Copies what it can of the WAL into the database file without waiting on anyone (PASSIVE). */

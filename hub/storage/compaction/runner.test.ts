@@ -2,14 +2,16 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import Database from 'better-sqlite3';
-import { eventually } from '../../test/support/eventually.js';
-import { bundleForWorker, readStoredState, roundedRollups } from './compaction-check.js';
-import type { ErrorInfo } from './compaction-messages.js';
-import { CompactionRunner, type CompactionRunnerOptions } from './compaction-runner.js';
-import { HubStore } from './hub-store.js';
-import { BUCKET_MS } from './rollups.js';
-import { ReadingLedger, StoreFixture, batchOf, float, int, newDevice, prng } from './test-fixtures.js';
-import type { ReadingRow } from './types.js';
+import { eventually } from '../../../test/support/eventually.js';
+import { HubStore } from '../hub-store.js';
+import { BUCKET_MS } from '../rollups.js';
+import { bundleForWorker } from '../testing/bundle-for-worker.js';
+import { ReadingLedger } from '../testing/reading-ledger.js';
+import { StoreFixture, batchOf, float, int, newDevice, prng } from '../testing/store-fixture.js';
+import { readStoredState, roundedRollups } from '../testing/stored-state.js';
+import type { ReadingRow } from '../types.js';
+import type { ErrorInfo } from './messages.js';
+import { CompactionRunner, type CompactionRunnerOptions } from './runner.js';
 
 const fx = new StoreFixture();
 const runners: CompactionRunner[] = [];
@@ -23,7 +25,7 @@ const HERE = fileURLToPath(new URL('.', import.meta.url));
 let workerUrl: URL;
 beforeAll(async () => {
   // The worker from the sources under test, bundled as `npm run build` would compile it.
-  workerUrl = await bundleForWorker(new URL('./compaction-worker.ts', import.meta.url), fx.dir());
+  workerUrl = await bundleForWorker(new URL('./worker.ts', import.meta.url), fx.dir());
 });
 
 /** Schedules that compact as soon as anything is waiting, in small bounded transactions. */
@@ -98,7 +100,7 @@ describe.each(['worker', 'inline'] as const)('CompactionRunner (%s)', (mode) => 
     const env = setup(mode);
     const ledger = new ReadingLedger();
     await env.runner.start();
-    env.store.attachCompaction(env.runner.gate); // as Maintenance does: commits go first
+    env.store.attachCompaction(env.runner.gate); // as CompactionService does: commits go first
     expect(env.runner.stats()).toMatchObject({ mode, running: true });
     const checked = await ingestWhileCompacting(env, ledger, 60);
     expect(checked).toBeGreaterThan(0);

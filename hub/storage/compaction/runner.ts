@@ -1,13 +1,13 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { COMPACTION_DEFAULTS, CompactionLoop, type CompactionSchedule, type LoopTimers } from './compaction-loop.js';
-import { errorInfo, type CompactionWorkerInit, type ErrorInfo, type FromCompactionWorker, type ToCompactionWorker } from './compaction-messages.js';
-import type { PassResult } from './compaction-pass.js';
-import { CompactionStore } from './compaction-store.js';
-import type { StoreErrorCode } from './errors.js';
-import type { RetentionPolicy, SynchronousMode } from './types.js';
-import { WriteGate } from './write-gate.js';
+import type { StoreErrorCode } from '../errors.js';
+import type { RetentionPolicy, SynchronousMode } from '../types.js';
+import { WriteGate } from '../write-gate.js';
+import { COMPACTION_DEFAULTS, CompactionLoop, type CompactionSchedule, type LoopTimers } from './loop.js';
+import { errorInfo, type CompactionWorkerInit, type ErrorInfo, type FromCompactionWorker, type ToCompactionWorker } from './messages.js';
+import type { PassResult } from './pass.js';
+import { CompactionStore } from './store.js';
 
 /** Where compaction runs: a worker thread (the hub), the calling thread (tests, benchmarks), or worker when built. */
 export type CompactionMode = 'worker' | 'inline' | 'auto';
@@ -23,7 +23,7 @@ export interface CompactionRunnerOptions {
    * otherwise: under jest this module is TypeScript source, which a worker thread cannot load.
    */
   mode?: CompactionMode;
-  /** The worker entry; default ./compaction-worker.js next to this module. */
+  /** The worker entry; default ./worker.js next to this module. */
   workerUrl?: URL;
   /** Inline mode only: the schedule's timers (a worker uses its own). */
   timers?: LoopTimers;
@@ -66,7 +66,7 @@ const WORKER_EXIT: StoreErrorCode = 'HUB_ERR_COMPACTION_WORKER_EXIT';
 
 /**
  * Runs compaction and retention away from the hub's main thread: a worker thread with its own database
- * connection (see compaction-worker.ts), or the same loop inline. The hub's main thread then spends no
+ * connection (see worker.ts), or the same loop inline. The hub's main thread then spends no
  * CPU on compaction; it only waits, in commit(), while a short write transaction holds the lock.
  * Constructing it does no I/O; start() does.
  */
@@ -104,7 +104,7 @@ export class CompactionRunner {
   /** Starts the worker (resolving once its connection is open; rejecting if it cannot open) or the inline loop. */
   async start(): Promise<void> {
     if (this.#stats.running) return;
-    const url = this.#opts.workerUrl ?? new URL('./compaction-worker.js', import.meta.url);
+    const url = this.#opts.workerUrl ?? new URL('./worker.js', import.meta.url);
     const mode = this.#opts.mode ?? 'auto';
     const useWorker = mode === 'worker' || (mode === 'auto' && url.protocol === 'file:' && existsSync(fileURLToPath(url)));
     this.#stats.mode = useWorker ? 'worker' : 'inline';

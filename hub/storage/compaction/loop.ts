@@ -1,5 +1,5 @@
-import type { PassLimits, PassResult } from './compaction-pass.js';
-import type { CompactionStore } from './compaction-store.js';
+import type { PassLimits, PassResult } from './pass.js';
+import type { CompactionStore } from './store.js';
 
 /**
  * When to compact, measured with bench/compaction.ts (8,000 series, 100,000 readings/s):

@@ -1,10 +1,11 @@
-import { openDatabase, type Db } from './database.js';
-import type { ReadingRow } from './types.js';
+import { openDatabase, type Db } from '../hub/storage/database.js';
+import type { ReadingRow } from '../hub/storage/types.js';
 
 /**
  * The ceiling HubStore.commit() is measured against (bench/storage.ts): the same file settings and
  * schema as the store, and nothing but one prepared insert per reading into the rowid log, in one
- * transaction per batch. Lives here because only hub/storage imports better-sqlite3.
+ * transaction per batch. A benchmark baseline, not storage: it reaches SQLite through openDatabase(), so
+ * better-sqlite3 is still imported by hub/storage alone.
  */
 export class BareLog {
   readonly #path: string;

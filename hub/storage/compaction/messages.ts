@@ -1,6 +1,6 @@
-import type { CompactionSchedule } from './compaction-loop.js';
-import type { PassResult } from './compaction-pass.js';
-import type { RetentionPolicy, SynchronousMode } from './types.js';
+import type { RetentionPolicy, SynchronousMode } from '../types.js';
+import type { CompactionSchedule } from './loop.js';
+import type { PassResult } from './pass.js';
 
 /** What the compaction worker is started with (its workerData). */
 export interface CompactionWorkerInit {

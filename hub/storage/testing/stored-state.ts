@@ -1,12 +1,8 @@
-// Test helpers (not production code): what compaction stored, read through a raw read-only connection, and
-// worker entries bundled from source.
-import { createRequire } from 'node:module';
-import { basename, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+// Test support: what compaction stored, read through a raw read-only connection, in ReadingLedger's form.
 import Database from 'better-sqlite3';
-import { decodeChunk } from './chunk-codec.js';
-import { pointValue } from './history.js';
-import { comparePair, type ReadingsBySeries, type RollupRows } from './test-fixtures.js';
+import { decodeChunk } from '../chunk-codec.js';
+import { pointValue } from '../history.js';
+import { comparePair, type ReadingsBySeries, type RollupRows } from './reading-ledger.js';
 
 /** What the database holds: chunk readings, log rows, rollups and latest timestamps, in ledger form. */
 export interface StoredState {
@@ -58,26 +54,4 @@ export function roundedRollups(rows: RollupRows): RollupRows {
   const out: RollupRows = {};
   for (const [k, [min, max, sum, count]] of Object.entries(rows)) out[k] = [min, max, Math.round(sum * 1e6) / 1e6, count];
   return out;
-}
-
-/**
- * Bundles a TypeScript worker entry and everything it imports into one ESM file in `outDir`, so tests can
- * start real worker threads from the sources they test (a worker cannot load .ts, and dist/ may be stale).
- * better-sqlite3 stays external, imported by absolute path so it resolves from a temp directory.
- */
-export async function bundleForWorker(entry: URL, outDir: string): Promise<URL> {
-  const { build } = await import('esbuild');
-  const sqlite = createRequire(import.meta.url).resolve('better-sqlite3');
-  const outfile = join(outDir, basename(fileURLToPath(entry)).replace(/\.ts$/, '.mjs'));
-  await build({
-    entryPoints: [fileURLToPath(entry)],
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    outfile,
-    logLevel: 'silent',
-    plugins: [{ name: 'absolute-better-sqlite3', setup: (b) => void b.onResolve({ filter: /^better-sqlite3$/ }, () => ({ path: sqlite, external: true })) }],
-  });
-  return pathToFileURL(outfile);
 }

@@ -1,13 +1,13 @@
 // Entry of the compaction worker thread (started by CompactionRunner): its own database connection,
 // compaction and retention on the CompactionLoop schedule, results and errors posted to the main thread.
 import { parentPort, workerData } from 'node:worker_threads';
-import { CompactionLoop } from './compaction-loop.js';
-import { errorInfo, type CompactionWorkerInit, type FromCompactionWorker, type ToCompactionWorker } from './compaction-messages.js';
-import { CompactionStore } from './compaction-store.js';
-import { WriteGate } from './write-gate.js';
+import { WriteGate } from '../write-gate.js';
+import { CompactionLoop } from './loop.js';
+import { errorInfo, type CompactionWorkerInit, type FromCompactionWorker, type ToCompactionWorker } from './messages.js';
+import { CompactionStore } from './store.js';
 
 const port = parentPort;
-if (!port) throw new Error('compaction-worker.js runs as a worker thread (see CompactionRunner)');
+if (!port) throw new Error('compaction/worker.js runs as a worker thread (see CompactionRunner)');
 const init = workerData as CompactionWorkerInit;
 const post = (m: FromCompactionWorker): void => port.postMessage(m);
 

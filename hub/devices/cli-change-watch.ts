@@ -1,0 +1,58 @@
+import type { Logger } from '../logger.js';
+import type { HubStore } from '../storage/hub-store.js';
+import type { DeviceRegistry } from './device-registry.js';
+
+const WATCH_EVERY_MS = 1000;
+
+export interface CliChangeWatchOptions {
+  store: HubStore;
+  registry: DeviceRegistry;
+  log: Logger;
+  now: () => number;
+}
+
+/**
+ * Notices CLI changes: the CLI writes devices straight to the database, on a connection of its own;
+ * PRAGMA data_version, polled on the store's connection, tells when, and the registry reconciles.
+ */
+export class CliChangeWatch {
+  readonly #store: HubStore;
+  readonly #registry: DeviceRegistry;
+  readonly #log: Logger;
+  readonly #now: () => number;
+  #watch: NodeJS.Timeout | undefined;
+  #dataVersion = 0;
+
+  constructor(opts: CliChangeWatchOptions) {
+    this.#store = opts.store;
+    this.#registry = opts.registry;
+    this.#log = opts.log;
+    this.#now = opts.now;
+  }
+
+  /** Starts the data_version watch. */
+  start(): void {
+    if (this.#watch) return;
+    this.#dataVersion = this.#store.dataVersion();
+    this.#watch = setInterval(() => this.#checkDataVersion(), WATCH_EVERY_MS);
+    this.#watch.unref();
+  }
+
+  /** Stops the watch. */
+  stop(): void {
+    if (this.#watch) clearInterval(this.#watch);
+    this.#watch = undefined;
+  }
+
+  /** The CLI writes devices straight to the database; PRAGMA data_version tells us when. */
+  #checkDataVersion(): void {
+    try {
+      const version = this.#store.dataVersion();
+      if (version === this.#dataVersion) return;
+      this.#dataVersion = version;
+      this.#registry.reconcile(this.#now());
+    } catch (err) {
+      this.#log.error({ err: (err as Error).message }, 'checking for CLI changes failed; will retry');
+    }
+  }
+}
