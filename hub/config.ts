@@ -189,3 +189,14 @@ export function printableConfig(config: HubConfig): Record<string, unknown> {
 export function dbPath(config: HubConfig): string {
   return join(config.dataDir, 'hearth.db');
 }
+
+const DAY_MS = 24 * 3600_000;
+
+/** The store's settings from `db.*` and `retention.*`. */
+export function storeSettings(config: HubConfig): { path: string; synchronous: 'NORMAL' | 'FULL'; retention: { rawMs: number; rollupMs: number } } {
+  return {
+    path: dbPath(config),
+    synchronous: config['db.synchronous'] as 'NORMAL' | 'FULL',
+    retention: { rawMs: config['retention.rawDays'] * DAY_MS, rollupMs: config['retention.rollupDays'] * DAY_MS },
+  };
+}

@@ -1,8 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { Authorizer } from './auth/authorizer.js';
-import { SessionStore } from './auth/session-store.js';
-import { UserStore } from './auth/user-store.js';
-import { dbPath, type HubConfig } from './config.js';
+import { dbPath, storeSettings, type HubConfig } from './config.js';
 import { CliChangeWatch } from './devices/cli-change-watch.js';
 import { CommandService } from './devices/command-service.js';
 import { DeviceRegistry } from './devices/device-registry.js';
@@ -11,7 +9,7 @@ import { Facade } from './facade.js';
 import { DeviceGateway } from './gateway/device-gateway.js';
 import { HttpFront } from './http/server.js';
 import { IngestPipeline } from './ingest/ingest-pipeline.js';
-import { Lifecycle, type Part } from './lifecycle.js';
+import { Lifecycle, part, type Part } from './lifecycle.js';
 import type { Logger } from './logger.js';
 import { bridgeOptions, brokerReady, mqttConfigured } from './mqtt/bridge-config.js';
 import { MqttBridge } from './mqtt/mqtt-bridge.js';
@@ -21,8 +19,6 @@ import { CompactionService } from './storage/compaction/service.js';
 import { HubStore } from './storage/hub-store.js';
 import { loadOrCreateTls, type TlsMaterial } from './tls.js';
 import { HUB_VERSION } from './version.js';
-
-const DAY = 24 * 3600_000;
 
 export interface HubOptions {
   config: HubConfig;
@@ -37,7 +33,6 @@ export class Hub {
   readonly store: HubStore;
   readonly registry: DeviceRegistry;
   readonly ingest: IngestPipeline;
-  readonly users: UserStore;
   readonly auth: Authorizer;
   readonly facade: Facade;
   readonly #log: Logger;
@@ -48,20 +43,18 @@ export class Hub {
   readonly #metrics: HubMetrics;
   readonly #lifecycle: Lifecycle;
   readonly #front: HttpFront;
-  readonly #mqtt: MqttBridge | undefined;
+  /** The MQTT bridge, when the config asks for one. */
+  readonly mqtt: MqttBridge | undefined;
   #tls: TlsMaterial | undefined;
   #startedAt = 0;
-  #started = false;
 
   constructor(opts: HubOptions) {
     const c = (this.config = opts.config);
     const log = (this.#log = opts.log);
     const now = (this.#now = opts.now ?? Date.now);
-    const retention = { rawMs: c['retention.rawDays'] * DAY, rollupMs: c['retention.rollupDays'] * DAY };
-    this.store = new HubStore({ path: dbPath(c), synchronous: c['db.synchronous'] as 'NORMAL' | 'FULL', retention, now });
+    this.store = new HubStore({ ...storeSettings(c), now });
     this.registry = new DeviceRegistry(this.store, this.bus);
-    this.users = new UserStore({ dataDir: c.dataDir, now });
-    this.auth = new Authorizer({ dataDir: c.dataDir, users: this.users, sessions: new SessionStore({ now }), devices: this.registry, log });
+    this.auth = new Authorizer({ dataDir: c.dataDir, devices: this.registry, log, now });
     this.ingest = new IngestPipeline(this.store, this.registry, this.bus, {
       ...{ commitIntervalMs: c['ingest.commitIntervalMs'], commitMaxReadings: c['ingest.commitMaxReadings'], maxPendingReadings: c['ingest.maxPendingReadings'] },
       now,
@@ -80,22 +73,22 @@ export class Hub {
     const status = new HubStatus({
       ...{ version: HUB_VERSION, registry: this.registry, ingest: this.ingest, store: this.store, gateway: this.#gateway, now },
       compaction: () => this.#compaction.stats(),
-      mqtt: () => this.#mqtt,
+      mqtt: () => this.mqtt,
       baseTopic: c['mqtt.baseTopic'],
       tls: () => this.#tls,
       startedAt: () => this.#startedAt,
     });
     this.facade = new Facade({ bus: this.bus, registry: this.registry, commands, store: this.store, ingest: this.ingest, now, info: () => status.info() });
     this.#metrics = new HubMetrics(status, log);
-    this.#mqtt = mqttConfigured(c) ? new MqttBridge(bridgeOptions(c, { facade: this.facade, auth: this.auth, tls: () => this.tls, log })) : undefined;
-    const mqtt = c['mqtt.embedded'] && c['mqtt.websocket'] ? this.#mqtt : undefined;
+    this.mqtt = mqttConfigured(c) ? new MqttBridge(bridgeOptions(c, { facade: this.facade, auth: this.auth, tls: () => this.tls, log })) : undefined;
+    const ws = c['mqtt.embedded'] && c['mqtt.websocket'] ? this.mqtt : undefined;
     this.#front = new HttpFront({
       ...{ host: c.host, port: c.port ?? 8443, tls: () => this.tls },
       ...{ auth: this.auth, facade: this.facade, now, log },
       metrics: (req, res, isAdmin) => this.#metrics.serve(req, res, isAdmin),
-      ready: () => ({ storage: !this.ingest.stats.faulted, broker: brokerReady(c, this.#mqtt?.addresses()) }),
+      ready: () => ({ storage: !this.ingest.stats.faulted, broker: brokerReady(c, this.mqtt?.addresses()) }),
       devices: (req, socket, head) => this.#gateway.handleUpgrade(req, socket, head),
-      mqtt: mqtt ? (req, socket, head) => mqtt.handleUpgrade(req, socket, head) : null,
+      mqtt: ws ? (req, socket, head) => ws.handleUpgrade(req, socket, head) : null,
     });
     this.#lifecycle = new Lifecycle(log);
   }
@@ -103,32 +96,35 @@ export class Hub {
   /** Starts storage, credentials, TLS, compaction, the HTTPS port, MQTT, the device gateway and metrics, in that order. */
   async start(): Promise<void> {
     this.#startedAt = this.#now();
-    this.#started = true;
     await this.#lifecycle.start(this.#parts());
     this.#log.info({ url: this.url, certificate: this.tls.certPath, sha256: this.tls.fingerprint }, 'hub listening');
   }
 
   /** Stops in reverse: devices get their final ACKs and 1001 while MQTT still runs; nothing acknowledged is lost. */
   async stop(): Promise<void> {
-    if (!this.#started) return;
-    this.#started = false;
-    await this.#lifecycle.stop();
-    this.#log.info('hub stopped');
+    if (await this.#lifecycle.stop()) this.#log.info('hub stopped');
   }
 
   #parts(): Part[] {
-    const [c, mqtt] = [this.config, this.#mqtt];
+    const c = this.config;
     return [
-      { name: 'storage', start: () => (mkdirSync(c.dataDir, { recursive: true, mode: 0o700 }), this.store.open(), this.registry.load(), this.ingest.start()), stop: () => this.store.close() },
+      { name: 'storage', start: () => this.#openStorage(), stop: () => this.store.close() },
       { name: 'auth', start: () => this.auth.start(), stop: () => undefined },
       { name: 'tls', start: async () => void (this.#tls = await loadOrCreateTls({ dataDir: c.dataDir, certFile: c['tls.cert'], keyFile: c['tls.key'], log: this.#log })), stop: () => undefined },
-      { name: 'compaction', start: () => this.#compaction.start(), stop: () => this.#compaction.stop() },
-      { name: 'https', start: () => this.#front.start(), stop: () => this.#front.stop() },
-      ...(mqtt ? [{ name: 'mqtt', start: () => mqtt.start(), stop: () => mqtt.stop() }] : []),
-      { name: 'devices', start: () => this.#gateway.start(), stop: () => this.#gateway.stop() },
-      { name: 'metrics', start: () => this.#metrics.start(), stop: () => this.#metrics.stop() },
-      { name: 'cli-watch', start: () => this.#cliWatch.start(), stop: () => this.#cliWatch.stop() },
+      part('compaction', this.#compaction),
+      part('https', this.#front),
+      ...(this.mqtt ? [part('mqtt', this.mqtt)] : []),
+      part('devices', this.#gateway),
+      part('metrics', this.#metrics),
+      part('cli-watch', this.#cliWatch),
     ];
+  }
+
+  #openStorage(): void {
+    mkdirSync(this.config.dataDir, { recursive: true, mode: 0o700 });
+    this.store.open();
+    this.registry.load();
+    this.ingest.start();
   }
 
   get url(): string {
@@ -146,9 +142,5 @@ export class Hub {
 
   get adminToken(): string {
     return this.auth.adminToken;
-  }
-
-  get mqtt(): MqttBridge | undefined {
-    return this.#mqtt;
   }
 }

@@ -7,6 +7,11 @@ export interface Part {
   stop(): void | Promise<void>;
 }
 
+/** A Part named `name` whose start and stop are `target`'s. */
+export function part(name: string, target: { start(): unknown; stop(): unknown }): Part {
+  return { name, start: async () => void (await target.start()), stop: async () => void (await target.stop()) };
+}
+
 /**
  * Starts parts in order and stops them in reverse. When a part fails to start, the failure is logged with
  * the part's name, the parts already started are stopped (newest first), and start() rejects.
@@ -33,8 +38,9 @@ export class Lifecycle {
     }
   }
 
-  /** Stops the started parts, newest first; a part that fails to stop is logged and the rest still stop. */
-  async stop(): Promise<void> {
+  /** Stops the started parts, newest first (a part that fails to stop is logged, the rest still stop); false if none ran. */
+  async stop(): Promise<boolean> {
+    const any = this.#started.length > 0;
     for (let part = this.#started.pop(); part; part = this.#started.pop()) {
       try {
         await part.stop();
@@ -42,5 +48,6 @@ export class Lifecycle {
         this.#log.error({ part: part.name, err: (err as Error).message }, `${part.name} failed to stop`);
       }
     }
+    return any;
   }
 }

@@ -33,7 +33,7 @@ beforeAll(async () => {
   hub = h.hub;
   wss = h.wssUrl;
   stop = h.stop;
-  await hub.users.add('ha', 'integration-pass', 'integration');
+  await hub.auth.users.add('ha', 'integration-pass', 'integration');
   const port = hub.mqtt!.addresses().tcp!.port;
   client = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { username: 'ha', password: 'integration-pass', reconnectPeriod: 0 });
   client.on('message', (topic, payload) => received.set(topic, payload.toString()));

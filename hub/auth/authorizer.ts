@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import type { Logger } from '../logger.js';
 import { loadOrCreateAdminToken } from './admin-token.js';
 import { verifyToken } from './device-tokens.js';
-import { SESSION_MQTT_USER, type SessionInfo, type SessionStore } from './session-store.js';
-import type { Role, UserStore } from './user-store.js';
+import { SESSION_MQTT_USER, SessionStore, type SessionInfo } from './session-store.js';
+import { UserStore, type Role } from './user-store.js';
 
 /** What a client presents: a bearer token (HTTP API, dashboard) or a user name and password (MQTT CONNECT). */
 export type Credentials = { kind: 'bearer'; token: string } | { kind: 'password'; username: string; password: string };
@@ -36,11 +36,15 @@ export type DeviceAuthResult =
   | { ok: false; code: 'HUB_ERR_UNKNOWN_DEVICE' | 'HUB_ERR_BAD_TOKEN'; message: string };
 
 export interface AuthorizerOptions {
+  /** Where admin.token and users.json live. */
   dataDir: string;
-  users: UserStore;
-  sessions: SessionStore;
   devices: DeviceCredentialSource;
   log: Logger;
+  now?: () => number;
+  /** Default: the users of dataDir/users.json. */
+  users?: UserStore;
+  /** Default: dashboard sessions in memory. */
+  sessions?: SessionStore;
 }
 
 /**
@@ -48,11 +52,17 @@ export interface AuthorizerOptions {
  * The HTTP front and the MQTT broker both call `authorize`; the device endpoint calls `authenticateDevice`.
  */
 export class Authorizer {
+  /** MQTT and dashboard users (users.json). */
+  readonly users: UserStore;
+  /** Dashboard sessions. */
+  readonly sessions: SessionStore;
   readonly #opts: AuthorizerOptions;
   #adminToken: Buffer | undefined;
 
   constructor(opts: AuthorizerOptions) {
     this.#opts = opts;
+    this.users = opts.users ?? new UserStore({ dataDir: opts.dataDir, ...(opts.now ? { now: opts.now } : {}) });
+    this.sessions = opts.sessions ?? new SessionStore(opts.now ? { now: opts.now } : {});
   }
 
   /** Loads (or creates) the admin token and the users; on first start creates user `admin`. */
@@ -60,7 +70,7 @@ export class Authorizer {
     const { token, path, created } = loadOrCreateAdminToken(this.#opts.dataDir);
     if (created) this.#opts.log.info({ path }, 'created the admin API token');
     this.#adminToken = Buffer.from(token);
-    this.#opts.users.load();
+    this.users.load();
     await this.#ensureAdminUser();
   }
 
@@ -76,14 +86,14 @@ export class Authorizer {
   async authorize(credentials: Credentials): Promise<Principal | null> {
     if (credentials.kind === 'bearer') return this.authorizeBearer(credentials.token);
     const { username, password } = credentials;
-    if (username === SESSION_MQTT_USER) return this.#sessionPrincipal(this.#opts.sessions.verify(password));
-    const role = await this.#opts.users.verify(username, password);
+    if (username === SESSION_MQTT_USER) return this.#sessionPrincipal(this.sessions.verify(password));
+    const role = await this.users.verify(username, password);
     return role ? { role, username } : null;
   }
 
   /** authorize() for a bearer token, which needs no I/O: the HTTP front's synchronous paths use it. */
   authorizeBearer(token: string): Principal | null {
-    const session = this.#opts.sessions.verify(token);
+    const session = this.sessions.verify(token);
     if (session) return this.#sessionPrincipal(session);
     const expected = this.#adminToken;
     const given = Buffer.from(token);
@@ -102,20 +112,20 @@ export class Authorizer {
 
   /** Exchanges a user's password for a new dashboard session, or null when they do not match. */
   async signIn(username: string, password: string): Promise<SessionGrant | null> {
-    const role = await this.#opts.users.verify(username, password);
+    const role = await this.users.verify(username, password);
     if (!role) return null;
-    const { token, expiresAt } = this.#opts.sessions.create(username, role);
+    const { token, expiresAt } = this.sessions.create(username, role);
     return { token, role, username, expiresAt };
   }
 
   /** The live session of a token (sliding its expiry), or null. */
   session(token: string): SessionInfo | null {
-    return this.#opts.sessions.verify(token);
+    return this.sessions.verify(token);
   }
 
   /** Ends a session; false when the token was not live. */
   signOut(token: string): boolean {
-    return this.#opts.sessions.revoke(token);
+    return this.sessions.revoke(token);
   }
 
   #sessionPrincipal(session: SessionInfo | null): Principal | null {
@@ -124,7 +134,7 @@ export class Authorizer {
 
   /** On first start there are no users: create `admin` with a random password, written to a 0600 file. */
   async #ensureAdminUser(): Promise<void> {
-    const users = this.#opts.users;
+    const users = this.users;
     if (!users.isEmpty()) return;
     const password = randomBytes(12).toString('base64url');
     await users.add('admin', password, 'admin');

@@ -86,6 +86,7 @@ export class HttpFront {
       });
     });
     this.#server = server;
+    o.log.debug({ host: o.host, port: this.port }, 'HTTPS listening');
   }
 
   /** Refuses further upgrades, stops listening and closes the HTTP connections still open. */

@@ -37,7 +37,12 @@ export async function startHub(opts: HarnessOptions = {}): Promise<{ hub: Hub; d
     },
   });
   const hub = new Hub({ config, log: createLogger('debug', { pretty: false, destination: sink }), now: opts.now });
-  await hub.start();
+  try {
+    await hub.start();
+  } catch (err) {
+    // For tests of start failures: what the hub logged, and where (the caller removes the directory).
+    throw Object.assign(err as Error, { logs, dataDir });
+  }
   return {
     hub,
     dataDir,
