@@ -1,5 +1,5 @@
 import type { CommandOutcome, DeviceInfo, EventBus } from './events.js';
-import type { JsonValue } from './values.js';
+import type { JsonValue } from '../protocol/value-form.js';
 
 /** Current value of one metric, as the API and MQTT show it. */
 export interface CurrentValue {

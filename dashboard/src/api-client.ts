@@ -1,6 +1,6 @@
 // The hub's HTTP API as the dashboard uses it: JSON in and out, the session token as a bearer token, errors
 // as ApiError carrying the API's stable code. A 401 on a signed-in call means the session is over.
-import type { JsonValue } from '../../hub/values.js';
+import type { JsonValue } from '../../protocol/value-form.js';
 import type { ApiCommand, ApiDevice, ApiEvent, HistoryAnswer, HubInfo, SessionAnswer, SignInAnswer } from './api-types.js';
 
 export class ApiError extends Error {

@@ -1,7 +1,7 @@
 // Shapes of the hub's HTTP API answers the dashboard reads (docs/api.md). Device metadata is the MQTT
 // bridge's BridgeDevice, which the API's device objects extend.
 import type { BridgeDevice, DeviceStatePayload } from '../../hub/mqtt/topics.js';
-import type { JsonValue } from '../../hub/values.js';
+import type { JsonValue } from '../../protocol/value-form.js';
 import type { Role } from '../../hub/users/user-store.js';
 import type { Value } from '../../protocol/types.js';
 

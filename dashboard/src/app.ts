@@ -1,7 +1,7 @@
 // The dashboard's composition root: signs in (or resumes the tab's session), then wires the store, the live
 // MQTT connection, the command sender and the views, and draws at most once per animation frame.
 import { Topics, DEFAULT_BASE_TOPIC } from '../../hub/mqtt/topics.js';
-import type { JsonValue } from '../../hub/values.js';
+import type { JsonValue } from '../../protocol/value-form.js';
 import { ApiClient, ApiError } from './api-client.js';
 import type { Role, SessionAnswer } from './api-types.js';
 import { CommandSender } from './command-sender.js';

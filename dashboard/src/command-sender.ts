@@ -1,7 +1,7 @@
 // Sends a control's command: over MQTT (`<base>/<device>/set/<command>`, result on `.../result`) when the live
 // connection is up, else over HTTP. Either way the store shows it pending until the result or the wait ends.
 import type { CommandResultPayload, Topics } from '../../hub/mqtt/topics.js';
-import type { JsonValue } from '../../hub/values.js';
+import type { JsonValue } from '../../protocol/value-form.js';
 import type { ApiClient } from './api-client.js';
 import type { DeviceStore } from './device-store.js';
 

@@ -1,7 +1,7 @@
 // A device's page (#/device/<id>): its tile with every value and control, a chart per numeric metric over
 // 1 h / 24 h / 7 d / 30 d with live points appended, the event log and the command log.
 import type { CapabilitySummary } from '../../hub/mqtt/topics.js';
-import type { JsonValue } from '../../hub/values.js';
+import type { JsonValue } from '../../protocol/value-form.js';
 import type { ApiClient } from './api-client.js';
 import type { ApiCommand, ApiEvent } from './api-types.js';
 import { chartMetrics } from './capabilities.js';

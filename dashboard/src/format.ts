@@ -1,6 +1,6 @@
 // Text shown to people: values with units, times, sizes, rates. Pure, so views stay thin and tests are exact.
 import type { CapabilitySummary } from '../../hub/mqtt/topics.js';
-import type { JsonValue } from '../../hub/values.js';
+import type { JsonValue } from '../../protocol/value-form.js';
 
 const SECOND = 1000;
 const MINUTE = 60 * SECOND;

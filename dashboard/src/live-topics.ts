@@ -10,7 +10,7 @@ import {
   type DeviceStatePayload,
   type Topics,
 } from '../../hub/mqtt/topics.js';
-import type { JsonValue } from '../../hub/values.js';
+import type { JsonValue } from '../../protocol/value-form.js';
 import type { DeviceStore } from './device-store.js';
 
 export type LiveMessage =

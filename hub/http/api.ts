@@ -5,7 +5,7 @@ import { deviceIdProblem } from '../device-id.js';
 import type { HubStore } from '../storage/hub-store.js';
 import type { HistoryStep, StoredEvent } from '../storage/types.js';
 import type { Role } from '../users/user-store.js';
-import { valueToJson } from '../values.js';
+import { valueToJson } from '../../protocol/value-form.js';
 import { HttpError, readJsonBody, sendJson } from './respond.js';
 
 

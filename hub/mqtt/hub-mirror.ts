@@ -1,6 +1,6 @@
 import type { CommittedEvent, DeviceInfo, HubEvents } from '../events.js';
 import type { HubFacade } from '../facade.js';
-import { valueToJson } from '../values.js';
+import { valueToJson } from '../../protocol/value-form.js';
 import { parseCommandPayload } from './command-payload.js';
 import { discoveryFor } from './discovery.js';
 import type { MqttLogger } from './logger.js';

@@ -1,7 +1,7 @@
 // The MQTT topic tree (docs/mqtt.md): one typed map from topic kind to payload type, and the builders of
 // each topic. Shared by the bridge, the dashboard and the tests; pure (no Node APIs) so a browser can use it.
 import type { CommandOutcomeStatus } from '../events.js';
-import type { JsonValue } from '../values.js';
+import type { JsonValue } from '../../protocol/value-form.js';
 import type { ValueType } from '../../protocol/types.js';
 import type { DiscoveryConfig } from './discovery.js';
 
