@@ -27,8 +27,9 @@ export interface ApiDevice extends BridgeDevice {
   state: DeviceStatePayload;
 }
 
-// The history API answers what the store returns: one definition for both.
-import type { HistoryPoint, HistoryStep } from '../../hub/storage/types.js';
+// History points in JSON form, as the API answers them (pointToJson).
+import type { HistoryStep } from '../../hub/storage/types.js';
+import type { JsonPoint as HistoryPoint } from '../../protocol/value-form.js';
 export type { HistoryPoint, HistoryStep };
 
 export interface HistoryAnswer {

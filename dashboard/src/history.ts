@@ -1,6 +1,7 @@
 // Chart data for the device view: which history to ask for per range, the API answer as uPlot's column arrays,
 // and live points folded in as they arrive (appended raw, or merged into the current rollup bucket).
 import type { HistoryAnswer, HistoryStep } from './api-types.js';
+import { chartNumber } from '../../protocol/value-form.js';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -51,17 +52,17 @@ export interface SeriesData {
   counts: number[];
 }
 
-/** The API answer as chart columns; non-numeric points (never expected for numeric metrics) are skipped. */
+/** The API answer as chart columns (chartNumber's y); text points (never expected for numeric metrics) are skipped. */
 export function toSeries(answer: Pick<HistoryAnswer, 'step' | 'points' | 'from' | 'to'>): SeriesData {
   const s: SeriesData = { step: answer.step, windowMs: answer.to - answer.from, toMs: answer.to, xs: [], values: [], mins: [], maxs: [], counts: [] };
   for (const p of answer.points) {
     if (answer.step === 'raw') {
-      const v = typeof p.value === 'boolean' ? Number(p.value) : p.value;
-      if (typeof v !== 'number' || !Number.isFinite(v)) continue;
+      const v = chartNumber(p.value);
+      if (v === null) continue;
       push(s, p.ts, v, v, v, 1);
     } else {
       if (typeof p.mean !== 'number') continue;
-      push(s, p.ts, p.mean, p.min ?? p.mean, p.max ?? p.mean, p.count ?? 1);
+      push(s, p.ts, p.mean, chartNumber(p.min) ?? p.mean, chartNumber(p.max) ?? p.mean, p.count ?? 1);
     }
   }
   return s;

@@ -5,7 +5,7 @@ import { deviceIdProblem } from '../device-id.js';
 import type { HubStore } from '../storage/hub-store.js';
 import type { HistoryStep, StoredEvent } from '../storage/types.js';
 import type { Role } from '../users/user-store.js';
-import { valueToJson } from '../../protocol/value-form.js';
+import { pointToJson, valueToJson } from '../../protocol/value-form.js';
 import { HttpError, readJsonBody, sendJson } from './respond.js';
 
 
@@ -100,8 +100,7 @@ async function route(deps: ApiDeps, req: IncomingMessage, res: ServerResponse): 
       if (from > to) throw new HttpError(400, 'HUB_ERR_BAD_REQUEST', 'from must not be after to');
       const limit = intParam(q, 'limit', DEFAULT_POINTS, 1, MAX_POINTS);
       const step = stepParam(q, to - from, cap.valueType === 'string' || cap.valueType === 'enum');
-      const points = deps.store.history({ deviceId: id, metric, from, to, step, limit });
-      if (cap.valueType === 'enum') for (const p of points) if (typeof p.value === 'number') p.value = cap.options?.[p.value] ?? p.value;
+      const points = deps.store.history({ deviceId: id, metric, from, to, step, limit }).map((p) => pointToJson(cap, p));
       return sendJson(res, 200, { device: id, metric, unit: cap.unit, from, to, step, limit, truncated: points.length >= limit, points });
     }
     case 'events': {
