@@ -1,9 +1,9 @@
 // A device's page (#/device/<id>): its tile with every value and control, a chart per numeric metric over
 // 1 h / 24 h / 7 d / 30 d with live points appended, the event log and the command log.
+import type { ApiCommandLogEntry, ApiEvent } from '../../hub/http/api-types.js';
 import type { CapabilitySummary } from '../../hub/mqtt/topics.js';
 import type { JsonValue } from '../../protocol/value-form.js';
 import type { ApiClient } from './api-client.js';
-import type { ApiCommand, ApiEvent } from './api-types.js';
 import { chartMetrics } from './capabilities.js';
 import type { DeviceStore, Dirty } from './device-store.js';
 import { DeviceTile } from './device-tile.js';
@@ -206,7 +206,7 @@ export class DeviceView implements View {
     return h('tr', {}, h('td', {}, h('time', { datetime: new Date(e.ts).toISOString() }, formatDateTime(e.ts))), h('td', {}, metricLabel(e.name)), h('td', {}, formatValue(e.value, this.#cap(e.name))));
   }
 
-  #commandRow(c: ApiCommand): HTMLTableRowElement {
+  #commandRow(c: ApiCommandLogEntry): HTMLTableRowElement {
     const cap = this.#cap(c.command);
     const result = c.status === null ? 'pending' : c.status === 'ok' ? 'ok' : `${c.status}${c.message ? `: ${c.message}` : ''}`;
     return h(

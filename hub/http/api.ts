@@ -6,6 +6,7 @@ import type { HubStore } from '../storage/hub-store.js';
 import type { HistoryStep, StoredEvent } from '../storage/types.js';
 import type { Role } from '../users/user-store.js';
 import { pointToJson, valueToJson } from '../../protocol/value-form.js';
+import type * as Api from './api-types.js';
 import { HttpError, readJsonBody, sendJson } from './respond.js';
 
 
@@ -30,8 +31,8 @@ export function createApi(deps: ApiDeps): (req: IncomingMessage, res: ServerResp
     try {
       await route(deps, req, res);
     } catch (err) {
-      if (err instanceof HttpError) return sendJson(res, err.status, { error: err.code, message: err.message });
-      sendJson(res, 500, { error: 'HUB_ERR_INTERNAL', message: (err as Error).message });
+      if (err instanceof HttpError) return sendJson(res, err.status, { error: err.code, message: err.message } satisfies Api.ApiErrorResponse);
+      sendJson(res, 500, { error: 'HUB_ERR_INTERNAL', message: (err as Error).message } satisfies Api.ApiErrorResponse);
     }
   };
 }
@@ -54,7 +55,7 @@ async function route(deps: ApiDeps, req: IncomingMessage, res: ServerResponse): 
   if (parts[1] !== 'devices') throw new HttpError(404, 'HUB_ERR_NOT_FOUND', `no API endpoint at ${url.pathname}`);
 
   if (parts.length === 2) {
-    if (method === 'GET') return sendJson(res, 200, { devices: deps.registry.list().map((d) => ({ ...d, state: deps.registry.currentState(d.id) })) });
+    if (method === 'GET') return sendJson(res, 200, { devices: deps.registry.list().map((d) => ({ ...d, state: deps.registry.currentState(d.id) })) } satisfies Api.DevicesResponse);
     if (method === 'POST') {
       need(['admin']);
       const body = await readJsonBody(req);
@@ -65,7 +66,7 @@ async function route(deps: ApiDeps, req: IncomingMessage, res: ServerResponse): 
       const name = optionalString(body, 'name') ?? id;
       const type = optionalString(body, 'type') ?? '';
       try {
-        return sendJson(res, 201, deps.registry.provision(id, name, type, deps.now()));
+        return sendJson(res, 201, deps.registry.provision(id, name, type, deps.now()) satisfies Api.ProvisionResponse);
       } catch (err) {
         if ((err as { code?: string }).code === 'HUB_ERR_DEVICE_EXISTS') throw new HttpError(409, 'HUB_ERR_DEVICE_EXISTS', `device "${id}" exists`);
         throw err;
@@ -78,11 +79,11 @@ async function route(deps: ApiDeps, req: IncomingMessage, res: ServerResponse): 
   const device = deps.registry.info(id);
   if (!device) throw new HttpError(404, 'HUB_ERR_UNKNOWN_DEVICE', `no device "${id}"`);
   if (parts.length === 3) {
-    if (method === 'GET') return sendJson(res, 200, { device: { ...device, state: deps.registry.currentState(id) } });
+    if (method === 'GET') return sendJson(res, 200, { device: { ...device, state: deps.registry.currentState(id) } } satisfies Api.DeviceResponse);
     if (method === 'DELETE') {
       need(['admin']);
       deps.registry.revoke(id, deps.now());
-      return sendJson(res, 200, { revoked: id });
+      return sendJson(res, 200, { revoked: id } satisfies Api.RevokeResponse);
     }
     throw methodNotAllowed(method, url.pathname);
   }
@@ -101,7 +102,7 @@ async function route(deps: ApiDeps, req: IncomingMessage, res: ServerResponse): 
       const limit = intParam(q, 'limit', DEFAULT_POINTS, 1, MAX_POINTS);
       const step = stepParam(q, to - from, cap.valueType === 'string' || cap.valueType === 'enum');
       const points = deps.store.history({ deviceId: id, metric, from, to, step, limit }).map((p) => pointToJson(cap, p));
-      return sendJson(res, 200, { device: id, metric, unit: cap.unit, from, to, step, limit, truncated: points.length >= limit, points });
+      return sendJson(res, 200, { device: id, metric, unit: cap.unit, from, to, step, limit, truncated: points.length >= limit, points } satisfies Api.HistoryResponse);
     }
     case 'events': {
       if (method !== 'GET') throw methodNotAllowed(method, url.pathname);
@@ -113,12 +114,12 @@ async function route(deps: ApiDeps, req: IncomingMessage, res: ServerResponse): 
         ts: e.ts,
         value: valueToJson(device.capabilities.find((c) => c.name === e.name), e.value),
       }));
-      return sendJson(res, 200, { device: id, events });
+      return sendJson(res, 200, { device: id, events } satisfies Api.EventsResponse);
     }
     case 'commands': {
       if (method === 'GET') {
         const limit = intParam(q, 'limit', 50, 1, 1000);
-        return sendJson(res, 200, { device: id, commands: deps.store.commands(id, limit) });
+        return sendJson(res, 200, { device: id, commands: deps.store.commands(id, limit) } satisfies Api.CommandsResponse);
       }
       if (method !== 'POST') throw methodNotAllowed(method, url.pathname);
       need(['admin', 'integration']);
@@ -127,7 +128,7 @@ async function route(deps: ApiDeps, req: IncomingMessage, res: ServerResponse): 
       if (!('value' in body)) throw new HttpError(400, 'HUB_ERR_BAD_REQUEST', 'value is required');
       const outcome = await deps.commands.send(id, body.command, body.value, `api:${role}`);
       const status = { ok: 200, invalid: 400, unsupported: 400, offline: 409, timeout: 504, failed: 502, busy: 503 }[outcome.status];
-      return sendJson(res, status, outcome);
+      return sendJson(res, status, outcome satisfies Api.CommandResponse);
     }
   }
   throw new HttpError(404, 'HUB_ERR_NOT_FOUND', `no API endpoint at ${url.pathname}`);

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Role } from '../users/user-store.js';
+import type { ApiErrorResponse, SessionResponse, SignInResponse, SignOutResponse } from './api-types.js';
 import { HttpError, readJsonBody, sendJson } from './respond.js';
 
 // Dashboard sign-in: a user name and password are exchanged once for a random session token that the
@@ -177,21 +178,21 @@ export function createSessionApi(deps: SessionApiDeps): (req: IncomingMessage, r
           return await signIn(deps, failures, req, res);
         case 'GET': {
           const session = liveSession(deps.sessions, req);
-          return sendJson(res, 200, session);
+          return sendJson(res, 200, session satisfies SessionResponse);
         }
         case 'DELETE': {
           const token = bearerToken(req);
           if (token === null) throw unauthorized();
           // Idempotent: signing out an expired session still leaves the browser signed out.
-          return sendJson(res, 200, { revoked: deps.sessions.revoke(token) });
+          return sendJson(res, 200, { revoked: deps.sessions.revoke(token) } satisfies SignOutResponse);
         }
         default:
           res.setHeader('allow', 'GET, POST, DELETE');
           throw new HttpError(405, 'HUB_ERR_METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${SESSION_PATH}`);
       }
     } catch (err) {
-      if (err instanceof HttpError) return sendJson(res, err.status, { error: err.code, message: err.message });
-      sendJson(res, 500, { error: 'HUB_ERR_INTERNAL', message: (err as Error).message });
+      if (err instanceof HttpError) return sendJson(res, err.status, { error: err.code, message: err.message } satisfies ApiErrorResponse);
+      sendJson(res, 500, { error: 'HUB_ERR_INTERNAL', message: (err as Error).message } satisfies ApiErrorResponse);
     }
   };
 }
@@ -223,7 +224,7 @@ async function signIn(deps: SessionApiDeps, failures: FailureCounter, req: Incom
   }
   failures.clear(client);
   const { token, expiresAt } = deps.sessions.create(username, role);
-  sendJson(res, 200, { token, role, username, expiresAt });
+  sendJson(res, 200, { token, role, username, expiresAt } satisfies SignInResponse);
 }
 
 function liveSession(sessions: SessionStore, req: IncomingMessage): SessionInfo {
