@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { Capability, Value } from './types.js';
 import {
   chartNumber,
+  commandToMqtt,
   inputFromMqtt,
   isJsonValue,
   MQTT_OFF,
@@ -32,6 +33,15 @@ const C = {
   label: cap({ name: 'label', valueType: 'string' }),
   mode: cap({ name: 'mode', valueType: 'enum', options: ['eco', 'comfort', 'away'] }),
 };
+
+describe('value-form.ts', () => {
+  it('is pure, so the browser can run it: imports only protocol modules, uses no Node globals', () => {
+    const source = readFileSync(fileURLToPath(new URL('./value-form.ts', import.meta.url)), 'utf8');
+    const imports = [...source.matchAll(/from '([^']+)'/g)].map((m) => m[1]);
+    expect(imports.filter((i) => !/^\.\/[a-z-]+\.js$/.test(i!))).toEqual([]);
+    expect(source.match(/\b(Buffer|process|require|globalThis)\b/g)).toBeNull();
+  });
+});
 
 describe('the JSON form of a value [FP-5.1]', () => {
   it('[FP-5.1] bool as true/false, numbers as numbers, text as-is, enum by option name', () => {
@@ -142,6 +152,13 @@ describe('MQTT payloads', () => {
     expect(inputFromMqtt(C.on, '{"v": 1}')).toEqual({ ok: false, problem: 'JSON object payload needs a "value" field, got {"v": 1}' });
     const long = `[${'1,'.repeat(30)}1]`;
     expect(inputFromMqtt(C.on, long)).toEqual({ ok: false, problem: `payload must be a value or {"value": ...}, got ${long.slice(0, 40)}...` });
+  });
+
+  it('wraps a command value as {"value": ...}, which reads back as the same input for every value type', () => {
+    expect(commandToMqtt('123')).toBe('{"value":"123"}');
+    expect(commandToMqtt(true)).toBe('{"value":true}');
+    const cases: [Capability, JsonValue][] = [[C.on, false], [C.level, 42], [C.setpoint, 21.5], [C.label, '123'], [C.mode, 'away']];
+    for (const [c, value] of cases) expect({ value, back: inputFromMqtt(c, commandToMqtt(value)) }).toEqual({ value, back: { ok: true, input: value } });
   });
 
   it('MQTT payload -> input -> value -> JSON -> payload is the identity for every value type', () => {

@@ -78,6 +78,11 @@ export function valueToMqtt(value: JsonValue): string {
   return String(value);
 }
 
+/** The command payload that carries a value unambiguously, `{"value": ...}`: text that looks like a number stays text. */
+export function commandToMqtt(value: JsonValue): string {
+  return JSON.stringify({ value });
+}
+
 /** A chart's y for a JSON value: numbers as they are, booleans 1/0, text none (null). */
 export function chartNumber(value: JsonValue | undefined): number | null {
   if (typeof value === 'boolean') return value ? 1 : 0;
