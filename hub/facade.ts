@@ -1,10 +1,11 @@
 import type { CommandService } from './devices/command-service.js';
 import type { DeviceRegistry } from './devices/device-registry.js';
 import type { CommandOutcome, DeviceInfo, EventBus } from './events.js';
+import type { HubInfoResponse } from './http/api-types.js';
 import type { IngestPipeline } from './ingest/ingest-pipeline.js';
 import type { HubStore } from './storage/hub-store.js';
 import type { CommandLogEntry, HistoryPoint, HistoryQuery, StoredEvent } from './storage/types.js';
-import type { JsonValue } from './values.js';
+import type { JsonValue } from '../protocol/value-form.js';
 
 /** Current value of one metric, as the API and MQTT show it. */
 export interface CurrentValue {
@@ -50,7 +51,7 @@ export interface HubFacade extends DeviceFacade {
   commandLog(deviceId: string, limit: number): CommandLogEntry[];
   health(): HubHealth;
   /** The hub's own state for GET /api/hub: version, uptime, devices, ingest, storage, MQTT, TLS. */
-  hubInfo(): Record<string, unknown>;
+  hubInfo(): HubInfoResponse;
 }
 
 /** The facade's sources. */
@@ -62,7 +63,7 @@ export interface FacadeParts {
   ingest: IngestPipeline;
   now: () => number;
   /** GET /api/hub (hub/observability/hub-status.ts). */
-  info: () => Record<string, unknown>;
+  info: () => HubInfoResponse;
 }
 
 /** The one HubFacade of a running hub: the device registry, the command service and the store's queries. */
@@ -116,7 +117,7 @@ export class Facade implements HubFacade {
     return { ok: !faulted, storage: faulted ? 'failing' : 'ok', devicesOnline: this.#p.registry.onlineCount };
   }
 
-  hubInfo(): Record<string, unknown> {
+  hubInfo(): HubInfoResponse {
     return this.#p.info();
   }
 }

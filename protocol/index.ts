@@ -13,3 +13,4 @@ export { utf8ByteLength } from './utf8.js';
 export { toHex, fromHex } from './hex.js';
 export { frameToJson, frameFromJson, type JsonFrame } from './frame-json.js';
 export { isDataFrame, sentByDevice, sentByHub } from './frame-kind.js';
+export * from './value-form.js';

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { CommandFrame } from '../protocol/types.js';
+import type { Capability, CommandFrame } from '../protocol/types.js';
 import type { Hub } from '../hub/hub.js';
 import { RawDevice } from './support/raw-device.js';
-import { hello } from './support/fixtures.js';
+import { hello, THERMO_CAPS } from './support/fixtures.js';
 import { startHub } from './support/hub-harness.js';
 import { call } from './support/http.js';
 import { eventually } from './support/eventually.js';
@@ -105,6 +105,30 @@ describe('HTTP API', () => {
       expect([res.status, res.body.message]).toEqual([400, expect.stringContaining(names)]);
     }
     expect((await api('GET', '/api/devices/api-3/history?metric=pressure')).status).toBe(404);
+    await device.close();
+  });
+
+  it('[FP-5.1] serves history in JSON form: bool as true/false (rollups: min/max booleans, mean the share of true), enum by name', async () => {
+    const heating: Capability = { id: 6, name: 'heating', unit: '', valueType: 'bool', deviceClass: '', writable: false, event: false };
+    const created = await api('POST', '/api/devices', { body: { id: 'api-bool' } });
+    const { device } = await RawDevice.greet(wss, 'api-bool', created.body.token, hello(0, [...THERMO_CAPS, heating]));
+    const t0 = Date.UTC(2026, 0, 1, 11, 0, 0);
+    const on = [true, true, false, true];
+    const samples = [
+      { ts: t0, metric: 5, value: { type: 'enum' as const, value: 2 } },
+      ...on.map((value, i) => ({ ts: t0 + i * 1000, metric: 6, value: { type: 'bool' as const, value } })),
+    ];
+    device.send({ type: 'batch', seq: 1, samples });
+    await device.ackFor(1);
+    const query = (metric: string, step: string) => api('GET', `/api/devices/api-bool/history?metric=${metric}&from=${t0}&to=${t0 + 59_999}&step=${step}`);
+    const expectedRaw = on.map((value, i) => ({ ts: t0 + i * 1000, value }));
+    expect((await query('heating', 'raw')).body.points).toEqual(expectedRaw);
+    expect((await query('mode', 'raw')).body.points).toEqual([{ ts: t0, value: 'eco' }]);
+    const rollup = [{ ts: t0, min: false, max: true, mean: 0.75, count: 4 }];
+    expect((await query('heating', 'minute')).body.points).toEqual(rollup);
+    hub.store.compactStep();
+    expect((await query('heating', 'raw')).body.points).toEqual(expectedRaw);
+    expect((await query('heating', 'minute')).body.points).toEqual(rollup);
     await device.close();
   });
 

@@ -77,7 +77,7 @@ describe('hub killed with SIGKILL mid-stream [FP-8]', () => {
         for (const cap of device.model.capabilities) {
           if (cap.event) continue;
           for (const p of after.history({ deviceId: spec.id, metric: cap.name, from: 0, to: Number.MAX_SAFE_INTEGER, step: 'raw', limit: 1_000_000 })) {
-            const value: Value = cap.valueType === 'bool' ? { type: 'bool', value: p.value === 1 || p.value === true } : ({ type: cap.valueType, value: p.value } as Value);
+            const value: Value = cap.valueType === 'bool' ? { type: 'bool', value: p.value === 1 } : ({ type: cap.valueType, value: p.value } as Value);
             stored.push(key(p.ts, cap.name, value));
           }
         }

@@ -1,7 +1,23 @@
-// The hub's HTTP API as the dashboard uses it: JSON in and out, the session token as a bearer token, errors
-// as ApiError carrying the API's stable code. A 401 on a signed-in call means the session is over.
-import type { JsonValue } from '../../hub/values.js';
-import type { ApiCommand, ApiDevice, ApiEvent, HistoryAnswer, HubInfo, SessionAnswer, SignInAnswer } from './api-types.js';
+// The hub's HTTP API as the dashboard uses it: JSON in and out as the API's contract (hub/http/api-types.ts)
+// types them, the session token as a bearer token, errors as ApiError carrying the API's stable code. A 401
+// on a signed-in call means the session is over.
+import type {
+  ApiCommandLogEntry,
+  ApiDevice,
+  ApiEvent,
+  CommandRequest,
+  CommandResponse,
+  CommandsResponse,
+  DevicesResponse,
+  EventsResponse,
+  HistoryResponse,
+  HubInfoResponse,
+  SessionResponse,
+  SignInRequest,
+  SignInResponse,
+  SignOutResponse,
+} from '../../hub/http/api-types.js';
+import type { JsonValue } from '../../protocol/value-form.js';
 
 export class ApiError extends Error {
   readonly status: number;
@@ -30,42 +46,42 @@ export class ApiClient {
   }
 
   /** Exchanges credentials for a session; rejects with HUB_ERR_BAD_CREDENTIALS when they are wrong. */
-  signIn(username: string, password: string): Promise<SignInAnswer> {
-    return this.#request('POST', '/api/session', { username, password }, false);
+  signIn(username: string, password: string): Promise<SignInResponse> {
+    return this.#request('POST', '/api/session', { username, password } satisfies SignInRequest, false);
   }
 
-  session(): Promise<SessionAnswer> {
+  session(): Promise<SessionResponse> {
     return this.#request('GET', '/api/session');
   }
 
   async signOut(): Promise<void> {
-    await this.#request('DELETE', '/api/session', undefined, false);
+    await this.#request<SignOutResponse>('DELETE', '/api/session', undefined, false);
   }
 
   async devices(): Promise<ApiDevice[]> {
-    return (await this.#request<{ devices: ApiDevice[] }>('GET', '/api/devices')).devices;
+    return (await this.#request<DevicesResponse>('GET', '/api/devices')).devices;
   }
 
   /** `path` from historyPath(). */
-  history(path: string): Promise<HistoryAnswer> {
+  history(path: string): Promise<HistoryResponse> {
     return this.#request('GET', path);
   }
 
   async events(deviceId: string, limit = 100): Promise<ApiEvent[]> {
-    return (await this.#request<{ events: ApiEvent[] }>('GET', `${devicePath(deviceId)}/events?limit=${limit}`)).events;
+    return (await this.#request<EventsResponse>('GET', `${devicePath(deviceId)}/events?limit=${limit}`)).events;
   }
 
-  async commands(deviceId: string, limit = 50): Promise<ApiCommand[]> {
-    return (await this.#request<{ commands: ApiCommand[] }>('GET', `${devicePath(deviceId)}/commands?limit=${limit}`)).commands;
+  async commands(deviceId: string, limit = 50): Promise<ApiCommandLogEntry[]> {
+    return (await this.#request<CommandsResponse>('GET', `${devicePath(deviceId)}/commands?limit=${limit}`)).commands;
   }
 
-  hub(): Promise<HubInfo> {
+  hub(): Promise<HubInfoResponse> {
     return this.#request('GET', '/api/hub');
   }
 
   /** Sends a command over HTTP and waits for its outcome (used while MQTT is down). */
-  sendCommand(deviceId: string, command: string, value: JsonValue): Promise<{ status: string; message: string }> {
-    return this.#request('POST', `${devicePath(deviceId)}/commands`, { command, value }, true, true);
+  sendCommand(deviceId: string, command: string, value: JsonValue): Promise<CommandResponse> {
+    return this.#request('POST', `${devicePath(deviceId)}/commands`, { command, value } satisfies CommandRequest, true, true);
   }
 
   async #request<T>(method: string, path: string, body?: unknown, signedIn = true, outcomeOnError = false): Promise<T> {

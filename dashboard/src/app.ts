@@ -1,9 +1,9 @@
 // The dashboard's composition root: signs in (or resumes the tab's session), then wires the store, the live
 // MQTT connection, the command sender and the views, and draws at most once per animation frame.
+import type { ApiRole, SessionResponse } from '../../hub/http/api-types.js';
 import { Topics, DEFAULT_BASE_TOPIC } from '../../hub/mqtt/topics.js';
-import type { JsonValue } from '../../hub/values.js';
+import type { JsonValue } from '../../protocol/value-form.js';
 import { ApiClient, ApiError } from './api-client.js';
-import type { Role, SessionAnswer } from './api-types.js';
 import { CommandSender } from './command-sender.js';
 import { DeviceStore } from './device-store.js';
 import { DeviceView } from './device-view.js';
@@ -48,7 +48,7 @@ export class App {
   #everOnline = false;
   #startedAt = 0;
   #timers: ReturnType<typeof setInterval>[] = [];
-  #role: Role = 'viewer';
+  #role: ApiRole = 'viewer';
 
   constructor(root: HTMLElement) {
     this.#root = root;
@@ -56,7 +56,7 @@ export class App {
 
   async start(): Promise<void> {
     if (!this.#tokens.get()) return this.#showSignIn('');
-    let session: SessionAnswer;
+    let session: SessionResponse;
     try {
       session = await this.#api.session();
     } catch (err) {
@@ -82,7 +82,7 @@ export class App {
     this.#showSignIn(notice);
   }
 
-  async #enter(session: SessionAnswer): Promise<void> {
+  async #enter(session: SessionResponse): Promise<void> {
     this.#role = session.role;
     const info = await this.#api.hub().catch(() => ({}) as { mqtt?: { baseTopic?: string } });
     const topics = new Topics(info.mqtt?.baseTopic ?? DEFAULT_BASE_TOPIC);
@@ -136,7 +136,7 @@ export class App {
     await Promise.all([worker(), worker(), worker()]);
   }
 
-  #buildShell(session: SessionAnswer): void {
+  #buildShell(session: SessionResponse): void {
     const signOut = h('button', { type: 'button', class: 'link-button', 'data-action': 'sign-out' }, 'Sign out');
     signOut.addEventListener('click', () => {
       void this.#api.signOut().catch(() => {});

@@ -1,7 +1,7 @@
 // Sends a control's command: over MQTT (`<base>/<device>/set/<command>`, result on `.../result`) when the live
 // connection is up, else over HTTP. Either way the store shows it pending until the result or the wait ends.
-import type { CommandResultPayload, Topics } from '../../hub/mqtt/topics.js';
-import type { JsonValue } from '../../hub/values.js';
+import type { Topics } from '../../hub/mqtt/topics.js';
+import { commandToMqtt, type JsonValue } from '../../protocol/value-form.js';
 import type { ApiClient } from './api-client.js';
 import type { DeviceStore } from './device-store.js';
 
@@ -29,12 +29,10 @@ export class CommandSender {
   send(deviceId: string, command: string, value: JsonValue): void {
     this.#store.startCommand(deviceId, command, value, this.#now());
     this.#armExpiry();
-    // {"value": ...} keeps a text value that looks like a number from being read as one.
-    const payload = JSON.stringify({ value });
-    if (this.#live.publish(this.#topics.set(deviceId, command), payload)) return;
+    if (this.#live.publish(this.#topics.set(deviceId, command), commandToMqtt(value))) return;
     this.#api.sendCommand(deviceId, command, value).then(
       (outcome) =>
-        this.#store.applyCommandResult(deviceId, command, { id: null, status: outcome.status as CommandResultPayload['status'], message: outcome.message }, this.#now()),
+        this.#store.applyCommandResult(deviceId, command, { id: null, status: outcome.status, message: outcome.message }, this.#now()),
       (err: Error) => this.#store.failCommand(deviceId, command, err.message, this.#now()),
     );
   }

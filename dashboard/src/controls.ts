@@ -3,7 +3,7 @@
 // value, "sending…" while its command is pending, and the failure reason when it fails. Updates happen in
 // place, so a control keeps focus while values stream in.
 import type { CapabilitySummary } from '../../hub/mqtt/topics.js';
-import type { JsonValue } from '../../hub/values.js';
+import type { JsonValue } from '../../protocol/value-form.js';
 import type { ControlSpec } from './capabilities.js';
 import type { CommandState, DeviceEntry } from './device-store.js';
 import { h, setAttr, setText } from './dom.js';

@@ -9,7 +9,7 @@ import type {
   DeviceStatePayload,
   MetricState,
 } from '../../hub/mqtt/topics.js';
-import type { JsonValue } from '../../hub/values.js';
+import type { JsonValue } from '../../protocol/value-form.js';
 import { Emitter } from './emitter.js';
 
 export type CommandState =

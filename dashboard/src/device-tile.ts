@@ -1,7 +1,7 @@
 // A device as a tile: name (a link to its page), model, online/offline with last seen, its main values with
 // units, the battery, and a control per writable capability. Built once, then updated in place.
 import type { CapabilitySummary } from '../../hub/mqtt/topics.js';
-import type { JsonValue } from '../../hub/values.js';
+import type { JsonValue } from '../../protocol/value-form.js';
 import { controlFor, tileLayout } from './capabilities.js';
 import { createControl, type Control } from './controls.js';
 import type { DeviceEntry } from './device-store.js';

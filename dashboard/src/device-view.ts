@@ -1,9 +1,9 @@
 // A device's page (#/device/<id>): its tile with every value and control, a chart per numeric metric over
 // 1 h / 24 h / 7 d / 30 d with live points appended, the event log and the command log.
+import type { ApiCommandLogEntry, ApiEvent } from '../../hub/http/api-types.js';
 import type { CapabilitySummary } from '../../hub/mqtt/topics.js';
-import type { JsonValue } from '../../hub/values.js';
+import { chartNumber, valueToJson, type JsonValue } from '../../protocol/value-form.js';
 import type { ApiClient } from './api-client.js';
-import type { ApiCommand, ApiEvent } from './api-types.js';
 import { chartMetrics } from './capabilities.js';
 import type { DeviceStore, Dirty } from './device-store.js';
 import { DeviceTile } from './device-tile.js';
@@ -73,8 +73,9 @@ export class DeviceView implements View {
     );
     this.#off.push(
       deps.store.events.on('point', (p) => {
-        if (p.device !== deps.id || typeof p.value !== 'number') return;
-        this.#charts.get(p.metric)?.append(p.ts, p.value);
+        const y = chartNumber(p.value);
+        if (p.device !== deps.id || y === null) return;
+        this.#charts.get(p.metric)?.append(p.ts, y);
       }),
       deps.store.events.on('event', (e) => {
         if (e.device === deps.id) this.#prependEvent({ name: e.name, ts: e.event.ts, value: e.event.value });
@@ -206,7 +207,7 @@ export class DeviceView implements View {
     return h('tr', {}, h('td', {}, h('time', { datetime: new Date(e.ts).toISOString() }, formatDateTime(e.ts))), h('td', {}, metricLabel(e.name)), h('td', {}, formatValue(e.value, this.#cap(e.name))));
   }
 
-  #commandRow(c: ApiCommand): HTMLTableRowElement {
+  #commandRow(c: ApiCommandLogEntry): HTMLTableRowElement {
     const cap = this.#cap(c.command);
     const result = c.status === null ? 'pending' : c.status === 'ok' ? 'ok' : `${c.status}${c.message ? `: ${c.message}` : ''}`;
     return h(
@@ -214,7 +215,7 @@ export class DeviceView implements View {
       { 'data-status': c.status ?? 'pending' },
       h('td', {}, h('time', { datetime: new Date(c.sentAt).toISOString() }, formatDateTime(c.sentAt))),
       h('td', {}, metricLabel(c.command)),
-      h('td', {}, formatValue(c.value.value, cap)),
+      h('td', {}, formatValue(valueToJson(cap, c.value), cap)),
       h('td', { class: 'col-source' }, c.source),
       h('td', {}, result),
     );

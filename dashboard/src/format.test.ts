@@ -38,6 +38,7 @@ describe('formatValue', () => {
   it('names enum options, passes text through and shows a dash for no value', () => {
     expect(formatValue('heat', { valueType: 'enum', unit: '', deviceClass: '', options: ['off', 'heat'] })).toBe('heat');
     expect(formatValue(1, { valueType: 'enum', unit: '', deviceClass: '', options: ['off', 'heat'] })).toBe('heat');
+    expect(formatValue(7, { valueType: 'enum', unit: 'x', deviceClass: '', options: ['off', 'heat'] })).toBe('7');
     expect(formatValue('v1.2', { valueType: 'string', unit: '', deviceClass: '' })).toBe('v1.2');
     expect(formatValue(undefined)).toBe('—');
     expect(formatValue(null)).toBe('—');

@@ -1,6 +1,6 @@
 // Text shown to people: values with units, times, sizes, rates. Pure, so views stay thin and tests are exact.
 import type { CapabilitySummary } from '../../hub/mqtt/topics.js';
-import type { JsonValue } from '../../hub/values.js';
+import { storedToJson, type JsonValue } from '../../protocol/value-form.js';
 
 const SECOND = 1000;
 const MINUTE = 60 * SECOND;
@@ -63,7 +63,7 @@ export function withUnit(text: string, unit: string): string {
   return unit === '%' ? `${text}%` : `${text} ${unit}`;
 }
 
-type ValueCap = Pick<CapabilitySummary, 'valueType' | 'unit' | 'deviceClass'> & { options?: string[] };
+type ValueCap = Pick<CapabilitySummary, 'valueType' | 'unit' | 'deviceClass' | 'options'>;
 
 /** A metric's value as people read it: units on numbers, words for booleans, enum option names. */
 export function formatValue(value: JsonValue | null | undefined, cap?: ValueCap, locale?: string): string {
@@ -73,8 +73,10 @@ export function formatValue(value: JsonValue | null | undefined, cap?: ValueCap,
     return value ? words[0] : words[1];
   }
   if (typeof value === 'number') {
-    if (cap?.valueType === 'enum') return cap.options?.[value] ?? String(value);
-    if (cap?.valueType === 'bool') return formatValue(value !== 0, cap, locale);
+    // Charts and sliders hand over numbers: a bool's 0/1 or an enum's index, which storedToJson names.
+    const json = cap ? storedToJson(cap, value) : value;
+    if (typeof json !== 'number') return formatValue(json, cap, locale);
+    if (cap?.valueType === 'enum') return String(value);
     return withUnit(formatNumber(value, locale), cap?.unit ?? '');
   }
   return value;

@@ -22,6 +22,11 @@ describe('toSeries', () => {
     expect([s.xs, s.values]).toEqual([[1, 3], [1.5, 1]]);
   });
 
+  it('charts a bool rollup (min/max booleans, mean the share of true) as a 0..1 band', () => {
+    const s = toSeries({ step: 'minute', from: 0, to: 3600_000, points: [{ ts: 0, min: false, max: true, mean: 0.25, count: 4 }] });
+    expect([s.values, s.mins, s.maxs, s.counts]).toEqual([[0.25], [0], [1], [4]]);
+  });
+
   it('turns rollups into mean with a min/max band', () => {
     const s = toSeries({ step: 'minute', from: 0, to: 3600_000, points: [{ ts: 0, min: 1, max: 3, mean: 2, count: 4 }, { ts: MIN, mean: 5 }] });
     expect([s.xs, s.values, s.mins, s.maxs, s.counts]).toEqual([[0, 60], [2, 5], [1, 5], [3, 5], [4, 1]]);

@@ -1,6 +1,7 @@
 // Chart data for the device view: which history to ask for per range, the API answer as uPlot's column arrays,
 // and live points folded in as they arrive (appended raw, or merged into the current rollup bucket).
-import type { HistoryAnswer, HistoryStep } from './api-types.js';
+import type { ApiHistoryStep, HistoryResponse } from '../../hub/http/api-types.js';
+import { chartNumber } from '../../protocol/value-form.js';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -12,7 +13,7 @@ export interface RangeSpec {
   label: string;
   ms: number;
   /** What to ask the API for; raw for the last hour, rolled-up mean with min/max beyond. */
-  step: HistoryStep;
+  step: ApiHistoryStep;
 }
 
 export const RANGES: Readonly<Record<RangeKey, RangeSpec>> = {
@@ -26,10 +27,10 @@ export const RANGE_KEYS = Object.keys(RANGES) as RangeKey[];
 /** Points asked for at most; a raw hour denser than this is asked again per minute. */
 export const HISTORY_LIMIT = 10_000;
 
-const STEP_MS: Record<HistoryStep, number> = { raw: 0, minute: MINUTE, hour: HOUR };
+const STEP_MS: Record<ApiHistoryStep, number> = { raw: 0, minute: MINUTE, hour: HOUR };
 
 /** The history API path for one metric over `range` ending at `now`, at `step` (default: the range's). */
-export function historyPath(deviceId: string, metric: string, range: RangeKey, now: number, step: HistoryStep = RANGES[range].step): string {
+export function historyPath(deviceId: string, metric: string, range: RangeKey, now: number, step: ApiHistoryStep = RANGES[range].step): string {
   const q = new URLSearchParams({ metric, from: String(now - RANGES[range].ms), to: String(now), step, limit: String(HISTORY_LIMIT) });
   return `/api/devices/${encodeURIComponent(deviceId)}/history?${q}`;
 }
@@ -39,7 +40,7 @@ export function historyPath(deviceId: string, metric: string, range: RangeKey, n
  * rollups `mins`/`maxs` bound the band and `counts` lets live points update the mean.
  */
 export interface SeriesData {
-  step: HistoryStep;
+  step: ApiHistoryStep;
   /** Window length, so live appends can drop what slid out of view. */
   windowMs: number;
   /** End of the window (the query's `to`, moved on by live points); the chart shows [toMs - windowMs, toMs]. */
@@ -51,17 +52,17 @@ export interface SeriesData {
   counts: number[];
 }
 
-/** The API answer as chart columns; non-numeric points (never expected for numeric metrics) are skipped. */
-export function toSeries(answer: Pick<HistoryAnswer, 'step' | 'points' | 'from' | 'to'>): SeriesData {
+/** The API answer as chart columns (chartNumber's y); text points (never expected for numeric metrics) are skipped. */
+export function toSeries(answer: Pick<HistoryResponse, 'step' | 'points' | 'from' | 'to'>): SeriesData {
   const s: SeriesData = { step: answer.step, windowMs: answer.to - answer.from, toMs: answer.to, xs: [], values: [], mins: [], maxs: [], counts: [] };
   for (const p of answer.points) {
     if (answer.step === 'raw') {
-      const v = typeof p.value === 'boolean' ? Number(p.value) : p.value;
-      if (typeof v !== 'number' || !Number.isFinite(v)) continue;
+      const v = chartNumber(p.value);
+      if (v === null) continue;
       push(s, p.ts, v, v, v, 1);
     } else {
       if (typeof p.mean !== 'number') continue;
-      push(s, p.ts, p.mean, p.min ?? p.mean, p.max ?? p.mean, p.count ?? 1);
+      push(s, p.ts, p.mean, chartNumber(p.min) ?? p.mean, chartNumber(p.max) ?? p.mean, p.count ?? 1);
     }
   }
   return s;

@@ -1,5 +1,5 @@
 // The home view: a tile per device, grouped by room or type, in a responsive grid.
-import type { JsonValue } from '../../hub/values.js';
+import type { JsonValue } from '../../protocol/value-form.js';
 import { groupDevices, nameInRoom } from './device-groups.js';
 import type { DeviceStore, Dirty } from './device-store.js';
 import { DeviceTile } from './device-tile.js';

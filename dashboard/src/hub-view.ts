@@ -1,7 +1,7 @@
 // The hub's page (#/hub): connected devices, readings per second (from successive /api/hub counters), MQTT
 // clients when the hub reports them, storage size, uptime and the TLS certificate's fingerprint.
+import type { HubInfoResponse } from '../../hub/http/api-types.js';
 import type { ApiClient } from './api-client.js';
-import type { HubInfo } from './api-types.js';
 import type { Dirty } from './device-store.js';
 import { h, setText } from './dom.js';
 import { formatBytes, formatDuration, formatFingerprint, formatNumber, formatRate } from './format.js';
@@ -88,7 +88,7 @@ export class HubView implements View {
     this.#timer = setTimeout(() => void this.#poll(), this.#polls++ === 0 ? FIRST_POLL_MS : POLL_MS);
   }
 
-  #show(info: HubInfo): void {
+  #show(info: HubInfoResponse): void {
     const now = this.#deps.now();
     const set = (field: Field, text: string) => setText(this.#values.get(field)!, text);
     const d = info.devices ?? {};

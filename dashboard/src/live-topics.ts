@@ -10,7 +10,7 @@ import {
   type DeviceStatePayload,
   type Topics,
 } from '../../hub/mqtt/topics.js';
-import type { JsonValue } from '../../hub/values.js';
+import { isJsonValue } from '../../protocol/value-form.js';
 import type { DeviceStore } from './device-store.js';
 
 export type LiveMessage =
@@ -149,10 +149,6 @@ function parseCapability(c: unknown): CapabilitySummary | null {
 
 function isAvailability(text: string): text is Availability {
   return text === 'online' || text === 'offline';
-}
-
-function isJsonValue(v: unknown): v is JsonValue {
-  return typeof v === 'boolean' || typeof v === 'string' || isFiniteNumber(v);
 }
 
 function isFiniteNumber(v: unknown): v is number {

@@ -1,14 +1,14 @@
 // The sign-in form. The password goes once to POST /api/session and is cleared from the form; only the
 // session token it returns is kept.
+import type { SignInResponse } from '../../hub/http/api-types.js';
 import { ApiError, type ApiClient } from './api-client.js';
-import type { SignInAnswer } from './api-types.js';
 import { h, setText } from './dom.js';
 
 export class SignInView {
   readonly element: HTMLElement;
   readonly #form: HTMLFormElement;
 
-  constructor(api: ApiClient, onSignedIn: (answer: SignInAnswer) => void, notice = '') {
+  constructor(api: ApiClient, onSignedIn: (answer: SignInResponse) => void, notice = '') {
     const username = h('input', { id: 'username', name: 'username', autocomplete: 'username', required: true, maxlength: 64, autocapitalize: 'none', spellcheck: 'false' });
     const password = h('input', { id: 'password', name: 'password', type: 'password', autocomplete: 'current-password', required: true, maxlength: 1024 });
     const error = h('p', { class: 'error', role: 'alert', 'data-error': '' }, notice);

@@ -3,7 +3,7 @@ import type { NewDevice } from '../storage/types.js';
 
 // Device tokens are 192-bit random secrets, so a salted SHA-256 is enough to keep a stolen database from
 // yielding usable tokens; a slow KDF (scrypt) would cost ~50 ms per connect and stall 10,000 reconnecting
-// devices for minutes. User passwords, which humans choose, use scrypt (hub/users).
+// devices for minutes. User passwords, which humans choose, use scrypt (hub/auth/user-store.ts).
 
 /** A new random device token, URL-safe. */
 export function newToken(): string {

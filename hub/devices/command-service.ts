@@ -2,7 +2,7 @@ import type { CommandResultFrame } from '../../protocol/types.js';
 import type { DeviceRegistry } from './device-registry.js';
 import type { CommandOutcome, EventBus } from '../events.js';
 import type { HubStore } from '../storage/hub-store.js';
-import { valueFromJson } from '../values.js';
+import { valueFromJson } from '../../protocol/value-form.js';
 
 interface Waiting {
   deviceId: string;

@@ -2,7 +2,7 @@ import type { Capability, Frame, HelloFrame, Value } from '../../protocol/types.
 import { newDeviceCredentials } from '../auth/device-tokens.js';
 import type { DeviceInfo, EventBus } from '../events.js';
 import type { CurrentValue } from '../facade.js';
-import { valueToJson } from '../values.js';
+import { valueToJson } from '../../protocol/value-form.js';
 import type { HubStore } from '../storage/hub-store.js';
 import type { DeviceRecord } from '../storage/types.js';
 

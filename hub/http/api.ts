@@ -3,7 +3,8 @@ import { deviceIdProblem } from '../devices/device-id.js';
 import type { HubFacade } from '../facade.js';
 import type { HistoryStep, StoredEvent } from '../storage/types.js';
 import type { Role } from '../auth/user-store.js';
-import { valueToJson } from '../values.js';
+import { pointToJson, valueToJson } from '../../protocol/value-form.js';
+import type * as Api from './api-types.js';
 import { HttpError, readJsonBody, sendJson } from './respond.js';
 
 
@@ -24,8 +25,8 @@ export function createApi(deps: ApiDeps): (req: IncomingMessage, res: ServerResp
     try {
       await route(deps, req, res);
     } catch (err) {
-      if (err instanceof HttpError) return sendJson(res, err.status, { error: err.code, message: err.message });
-      sendJson(res, 500, { error: 'HUB_ERR_INTERNAL', message: (err as Error).message });
+      if (err instanceof HttpError) return sendJson(res, err.status, { error: err.code, message: err.message } satisfies Api.ApiErrorResponse);
+      sendJson(res, 500, { error: 'HUB_ERR_INTERNAL', message: (err as Error).message } satisfies Api.ApiErrorResponse);
     }
   };
 }
@@ -36,7 +37,7 @@ async function route(deps: ApiDeps, req: IncomingMessage, res: ServerResponse): 
   const method = req.method ?? 'GET';
   if (parts[1] === 'health' && parts.length === 2) {
     const { ok, storage, devicesOnline } = deps.facade.health();
-    return sendJson(res, ok ? 200 : 503, { status: ok ? 'ok' : 'degraded', storage, devicesOnline });
+    return sendJson(res, ok ? 200 : 503, { status: ok ? 'ok' : 'degraded', storage, devicesOnline } satisfies Api.HealthResponse);
   }
   const role = deps.authorize(req);
   if (!role) throw new HttpError(401, 'HUB_ERR_UNAUTHORIZED', 'send Authorization: Bearer <token> (an admin API token or a dashboard session)');
@@ -44,11 +45,11 @@ async function route(deps: ApiDeps, req: IncomingMessage, res: ServerResponse): 
     if (!wanted.includes(role)) throw new HttpError(403, 'HUB_ERR_FORBIDDEN', `the ${role} role may not ${method} ${url.pathname}`);
   };
 
-  if (parts[1] === 'hub' && parts.length === 2 && method === 'GET') return sendJson(res, 200, deps.facade.hubInfo());
+  if (parts[1] === 'hub' && parts.length === 2 && method === 'GET') return sendJson(res, 200, deps.facade.hubInfo() satisfies Api.HubInfoResponse);
   if (parts[1] !== 'devices') throw new HttpError(404, 'HUB_ERR_NOT_FOUND', `no API endpoint at ${url.pathname}`);
 
   if (parts.length === 2) {
-    if (method === 'GET') return sendJson(res, 200, { devices: deps.facade.devices().map((d) => ({ ...d, state: deps.facade.currentState(d.id) })) });
+    if (method === 'GET') return sendJson(res, 200, { devices: deps.facade.devices().map((d) => ({ ...d, state: deps.facade.currentState(d.id) })) } satisfies Api.DevicesResponse);
     if (method === 'POST') {
       need(['admin']);
       const body = await readJsonBody(req);
@@ -59,7 +60,7 @@ async function route(deps: ApiDeps, req: IncomingMessage, res: ServerResponse): 
       const name = optionalString(body, 'name') ?? id;
       const type = optionalString(body, 'type') ?? '';
       try {
-        return sendJson(res, 201, deps.facade.provision(id, name, type));
+        return sendJson(res, 201, deps.facade.provision(id, name, type) satisfies Api.ProvisionResponse);
       } catch (err) {
         if ((err as { code?: string }).code === 'HUB_ERR_DEVICE_EXISTS') throw new HttpError(409, 'HUB_ERR_DEVICE_EXISTS', `device "${id}" exists`);
         throw err;
@@ -72,11 +73,11 @@ async function route(deps: ApiDeps, req: IncomingMessage, res: ServerResponse): 
   const device = deps.facade.device(id);
   if (!device) throw new HttpError(404, 'HUB_ERR_UNKNOWN_DEVICE', `no device "${id}"`);
   if (parts.length === 3) {
-    if (method === 'GET') return sendJson(res, 200, { device: { ...device, state: deps.facade.currentState(id) } });
+    if (method === 'GET') return sendJson(res, 200, { device: { ...device, state: deps.facade.currentState(id) } } satisfies Api.DeviceResponse);
     if (method === 'DELETE') {
       need(['admin']);
       deps.facade.revoke(id);
-      return sendJson(res, 200, { revoked: id });
+      return sendJson(res, 200, { revoked: id } satisfies Api.RevokeResponse);
     }
     throw methodNotAllowed(method, url.pathname);
   }
@@ -94,9 +95,8 @@ async function route(deps: ApiDeps, req: IncomingMessage, res: ServerResponse): 
       if (from > to) throw new HttpError(400, 'HUB_ERR_BAD_REQUEST', 'from must not be after to');
       const limit = intParam(q, 'limit', DEFAULT_POINTS, 1, MAX_POINTS);
       const step = stepParam(q, to - from, cap.valueType === 'string' || cap.valueType === 'enum');
-      const points = deps.facade.history({ deviceId: id, metric, from, to, step, limit });
-      if (cap.valueType === 'enum') for (const p of points) if (typeof p.value === 'number') p.value = cap.options?.[p.value] ?? p.value;
-      return sendJson(res, 200, { device: id, metric, unit: cap.unit, from, to, step, limit, truncated: points.length >= limit, points });
+      const points = deps.facade.history({ deviceId: id, metric, from, to, step, limit }).map((p) => pointToJson(cap, p));
+      return sendJson(res, 200, { device: id, metric, unit: cap.unit, from, to, step, limit, truncated: points.length >= limit, points } satisfies Api.HistoryResponse);
     }
     case 'events': {
       if (method !== 'GET') throw methodNotAllowed(method, url.pathname);
@@ -108,12 +108,12 @@ async function route(deps: ApiDeps, req: IncomingMessage, res: ServerResponse): 
         ts: e.ts,
         value: valueToJson(device.capabilities.find((c) => c.name === e.name), e.value),
       }));
-      return sendJson(res, 200, { device: id, events });
+      return sendJson(res, 200, { device: id, events } satisfies Api.EventsResponse);
     }
     case 'commands': {
       if (method === 'GET') {
         const limit = intParam(q, 'limit', 50, 1, 1000);
-        return sendJson(res, 200, { device: id, commands: deps.facade.commandLog(id, limit) });
+        return sendJson(res, 200, { device: id, commands: deps.facade.commandLog(id, limit) } satisfies Api.CommandsResponse);
       }
       if (method !== 'POST') throw methodNotAllowed(method, url.pathname);
       need(['admin', 'integration']);
@@ -122,7 +122,7 @@ async function route(deps: ApiDeps, req: IncomingMessage, res: ServerResponse): 
       if (!('value' in body)) throw new HttpError(400, 'HUB_ERR_BAD_REQUEST', 'value is required');
       const outcome = await deps.facade.sendCommand(id, body.command, body.value, `api:${role}`);
       const status = { ok: 200, invalid: 400, unsupported: 400, offline: 409, timeout: 504, failed: 502, busy: 503 }[outcome.status];
-      return sendJson(res, status, outcome);
+      return sendJson(res, status, outcome satisfies Api.CommandResponse);
     }
   }
   throw new HttpError(404, 'HUB_ERR_NOT_FOUND', `no API endpoint at ${url.pathname}`);

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Authorizer } from '../auth/authorizer.js';
 import { DEFAULT_MAX_SESSIONS, type SessionInfo } from '../auth/session-store.js';
+import type { ApiErrorResponse, SessionResponse, SignInResponse, SignOutResponse } from './api-types.js';
 import { bearerToken, requestPath } from './request.js';
 import { HttpError, readJsonBody, sendJson } from './respond.js';
 
@@ -40,21 +41,21 @@ export function createSessionApi(deps: SessionApiDeps): (req: IncomingMessage, r
           return await signIn(deps, failures, req, res);
         case 'GET': {
           const session = liveSession(deps.auth, req);
-          return sendJson(res, 200, session);
+          return sendJson(res, 200, session satisfies SessionResponse);
         }
         case 'DELETE': {
           const token = bearerToken(req);
           if (token === null) throw unauthorized();
           // Idempotent: signing out an expired session still leaves the browser signed out.
-          return sendJson(res, 200, { revoked: deps.auth.signOut(token) });
+          return sendJson(res, 200, { revoked: deps.auth.signOut(token) } satisfies SignOutResponse);
         }
         default:
           res.setHeader('allow', 'GET, POST, DELETE');
           throw new HttpError(405, 'HUB_ERR_METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${SESSION_PATH}`);
       }
     } catch (err) {
-      if (err instanceof HttpError) return sendJson(res, err.status, { error: err.code, message: err.message });
-      sendJson(res, 500, { error: 'HUB_ERR_INTERNAL', message: (err as Error).message });
+      if (err instanceof HttpError) return sendJson(res, err.status, { error: err.code, message: err.message } satisfies ApiErrorResponse);
+      sendJson(res, 500, { error: 'HUB_ERR_INTERNAL', message: (err as Error).message } satisfies ApiErrorResponse);
     }
   };
 }
@@ -85,7 +86,7 @@ async function signIn(deps: SessionApiDeps, failures: FailureCounter, req: Incom
     throw new HttpError(401, 'HUB_ERR_BAD_CREDENTIALS', 'wrong user name or password');
   }
   failures.clear(client);
-  sendJson(res, 200, granted);
+  sendJson(res, 200, granted satisfies SignInResponse);
 }
 
 function liveSession(auth: SessionApiDeps['auth'], req: IncomingMessage): SessionInfo {

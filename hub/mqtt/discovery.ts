@@ -1,6 +1,7 @@
 // Home Assistant MQTT discovery: one retained config per entity under
 // <prefix>/<component>/<node_id>/<object_id>/config. Pure: builds payloads, publishes nothing.
 import type { Capability } from '../../protocol/types.js';
+import { MQTT_OFF, MQTT_ON } from '../../protocol/value-form.js';
 import type { DeviceInfo } from '../events.js';
 import type { Topics } from './topics.js';
 
@@ -104,6 +105,8 @@ const EVENT_CLASSES = new Set(['button', 'doorbell', 'motion']);
 const TOTAL_INCREASING_CLASSES = new Set(['energy', 'gas', 'water']);
 const LIGHT_ON_NAMES = ['on', 'power', 'state', 'light', 'switch'];
 const FLOAT_STEP = 0.1;
+/** A bool's plain MQTT payloads (valueToMqtt), so HA reads the metric topics as they are. */
+const BOOL_PAYLOADS = { payload_on: MQTT_ON, payload_off: MQTT_OFF };
 
 /** Every discovery entry of a device, one per entity, in capability order. */
 export function discoveryFor(device: DeviceInfo, topics: Topics): DiscoveryEntry[] {
@@ -170,8 +173,8 @@ function single(device: DeviceInfo, topics: Topics, base: BaseOf, cap: Capabilit
   switch (cap.valueType) {
     case 'bool':
       return cap.writable
-        ? entry('switch', { ...src, command_topic: command, payload_on: 'ON', payload_off: 'OFF', ...cls(SWITCH_CLASSES, dc) })
-        : entry('binary_sensor', { ...src, payload_on: 'ON', payload_off: 'OFF', ...cls(BINARY_SENSOR_CLASSES, dc) });
+        ? entry('switch', { ...src, command_topic: command, ...BOOL_PAYLOADS, ...cls(SWITCH_CLASSES, dc) })
+        : entry('binary_sensor', { ...src, ...BOOL_PAYLOADS, ...cls(BINARY_SENSOR_CLASSES, dc) });
     case 'int':
     case 'float': {
       const unit = cap.unit ? { unit_of_measurement: cap.unit } : {};
@@ -208,8 +211,8 @@ function eventFields(deviceId: string, topics: Topics, cap: Capability): Partial
     types = [...(cap.options ?? [])];
     template = '{"event_type": {{ value_json.value | tojson }}}';
   } else if (cap.valueType === 'bool') {
-    types = ['ON', 'OFF'];
-    template = `{"event_type": "{{ 'ON' if value_json.value else 'OFF' }}"}`;
+    types = [MQTT_ON, MQTT_OFF];
+    template = `{"event_type": "{{ ${boolTemplate('value_json.value')} }}"}`;
   } else {
     types = [cap.name];
     template = `{"event_type": "${cap.name}", "value": {{ value_json.value | tojson }}}`;
@@ -234,8 +237,7 @@ function lightEntity(
     ...base('light', on.name, null),
     ...src,
     command_topic: topics.set(device.id, on.name),
-    payload_on: 'ON',
-    payload_off: 'OFF',
+    ...BOOL_PAYLOADS,
   };
   if (brightness) {
     const b = stateSource(device.id, topics, brightness);
@@ -310,8 +312,13 @@ function stateSource(deviceId: string, topics: Topics, cap: Capability): { state
   const v = `value_json['${cap.name}'].value`;
   return {
     state_topic: topics.state(deviceId),
-    value_template: cap.valueType === 'bool' ? `{{ 'ON' if ${v} else 'OFF' }}` : `{{ ${v} }}`,
+    value_template: cap.valueType === 'bool' ? `{{ ${boolTemplate(v)} }}` : `{{ ${v} }}`,
   };
+}
+
+/** A Jinja expression turning a JSON bool into the plain payload valueToMqtt gives it. */
+function boolTemplate(json: string): string {
+  return `'${MQTT_ON}' if ${json} else '${MQTT_OFF}'`;
 }
 
 function cls(allowed: Set<string>, deviceClass: string): { device_class?: string } {

@@ -1,6 +1,6 @@
 import type { CommittedEvent, DeviceInfo, HubEvents } from '../events.js';
 import type { DeviceFacade } from '../facade.js';
-import { valueToJson } from '../values.js';
+import { valueToJson } from '../../protocol/value-form.js';
 import { parseCommandPayload } from './command-payload.js';
 import { discoveryFor } from './discovery.js';
 import type { MqttLogger } from './logger.js';
@@ -156,8 +156,8 @@ export class HubMirror {
     // Only enum values need their capability (option names); the rest skip the device lookup on this hot path.
     let caps: DeviceInfo['capabilities'] | undefined;
     for (const r of readings) {
-      const value = r.value.type === 'enum' ? valueToJson((caps ??= this.#facade.device(deviceId)?.capabilities)?.find((c) => c.name === r.metric), r.value) : r.value.value;
-      stream.push({ metric: r.metric, value, ts: r.ts });
+      const cap = r.value.type === 'enum' ? (caps ??= this.#facade.device(deviceId)?.capabilities)?.find((c) => c.name === r.metric) : undefined;
+      stream.push({ metric: r.metric, value: valueToJson(cap, r.value), ts: r.ts });
     }
     if (stream.length > MAX_STREAM_PER_DEVICE) {
       const excess = stream.length - MAX_STREAM_PER_DEVICE;

@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { Acl } from './acl.js';
 import { parseCommandPayload } from './command-payload.js';
 import { SAMPLE_CAPS as C } from './testing/fake-hub-facade.js';
-import { RETAINED, Topics, encodePayload, formatPlain, isTopicSafeId } from './topics.js';
+import { RETAINED, Topics, encodePayload, isTopicSafeId } from './topics.js';
 
 const t = new Topics('hearth', 'homeassistant');
 const bytes = (s: string) => new TextEncoder().encode(s);
@@ -39,11 +39,9 @@ describe('topic tree', () => {
     for (const bad of ['', 'bridge', 'a/b', 'a+', 'a#', '$sys']) expect(isTopicSafeId(bad)).toBe(false);
   });
 
-  it('encodes plain values the way Home Assistant expects', () => {
-    expect(formatPlain(true)).toBe('ON');
-    expect(formatPlain(false)).toBe('OFF');
-    expect(formatPlain(21.5)).toBe('21.5');
-    expect(formatPlain('comfort')).toBe('comfort');
+  it('encodes metrics as plain values (valueToMqtt), the rest as JSON or as-is', () => {
+    expect(encodePayload({ kind: 'metric', topic: 'x', payload: false })).toBe('OFF');
+    expect(encodePayload({ kind: 'metric', topic: 'x', payload: 21.5 })).toBe('21.5');
     expect(encodePayload({ kind: 'metric', topic: 'x', payload: true })).toBe('ON');
     expect(encodePayload({ kind: 'availability', topic: 'x', payload: 'offline' })).toBe('offline');
     expect(encodePayload({ kind: 'state', topic: 'x', payload: { t: { value: 1, ts: 2 } } })).toBe('{"t":{"value":1,"ts":2}}');

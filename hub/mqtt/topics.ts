@@ -1,8 +1,8 @@
 // The MQTT topic tree (docs/mqtt.md): one typed map from topic kind to payload type, and the builders of
 // each topic. Shared by the bridge, the dashboard and the tests; pure (no Node APIs) so a browser can use it.
 import type { CommandOutcomeStatus } from '../events.js';
-import type { JsonValue } from '../values.js';
 import type { ValueType } from '../../protocol/types.js';
+import { valueToMqtt, type JsonValue } from '../../protocol/value-form.js';
 import type { DiscoveryConfig } from './discovery.js';
 
 export type Availability = 'online' | 'offline';
@@ -60,7 +60,7 @@ export interface BridgeDevice {
   capabilities: CapabilitySummary[];
 }
 
-/** Topic kind -> payload type. `metric` is sent as a plain value (bool as ON/OFF), the rest as JSON. */
+/** Topic kind -> payload type. `metric` is sent as a plain value (valueToMqtt: bool as ON/OFF), the rest as JSON. */
 export interface TopicPayloads {
   state: DeviceStatePayload;
   metric: JsonValue;
@@ -185,17 +185,11 @@ export function isTopicSafeId(id: string): boolean {
   return id !== '' && id !== BRIDGE_SEGMENT && !/[/+#\u0000]/.test(id) && !id.startsWith('$');
 }
 
-/** The plain form of a value on `<base>/<device>/<metric>`: ON/OFF for bool, numbers in JS notation, text as-is. */
-export function formatPlain(value: JsonValue): string {
-  if (typeof value === 'boolean') return value ? 'ON' : 'OFF';
-  return String(value);
-}
-
 /** Serializes a message's payload: plain for metrics and availability, JSON otherwise, '' for a cleared config. */
 export function encodePayload(message: TopicMessage): string {
   switch (message.kind) {
     case 'metric':
-      return formatPlain(message.payload);
+      return valueToMqtt(message.payload);
     case 'availability':
     case 'bridgeState':
     case 'set':

@@ -1,4 +1,5 @@
 import type { DeviceRegistry } from '../devices/device-registry.js';
+import type { HubInfoResponse } from '../http/api-types.js';
 import type { IngestPipeline, IngestStats } from '../ingest/ingest-pipeline.js';
 import type { HubStore } from '../storage/hub-store.js';
 import type { MetricSources } from './hub-metrics.js';
@@ -35,7 +36,7 @@ export class HubStatus implements MetricSources {
   retentionDeleted = (): number => this.#p.compaction()?.retentionDeleted ?? 0;
 
   /** GET /api/hub: version, uptime, devices, ingest, refusals, storage, MQTT and TLS. */
-  info(): Record<string, unknown> {
+  info(): HubInfoResponse {
     const { registry, store, version, now, startedAt } = this.#p;
     const mqtt = this.#p.mqtt();
     const tls = this.#p.tls();
@@ -45,9 +46,9 @@ export class HubStatus implements MetricSources {
       devices: { total: registry.list().length, online: registry.onlineCount, connections: this.connections() },
       ingest: { ...this.ingest() },
       refused: Object.fromEntries(this.refused()),
-      storage: { ...store.stats(), compaction: this.#p.compaction() ?? null },
+      storage: { ...store.stats(), compaction: (this.#p.compaction() as Record<string, unknown> | undefined) ?? null },
       mqtt: mqtt ? { baseTopic: this.#p.baseTopic, ...mqtt.stats(), ...mqtt.addresses() } : null,
-      tls: { sha256: tls?.fingerprint, certificate: tls?.certPath },
+      tls: { sha256: tls?.fingerprint ?? '', certificate: tls?.certPath ?? '' },
     };
   }
 }

@@ -1,9 +1,8 @@
 import type { Statement } from 'better-sqlite3';
-import type { Value } from '../../protocol/types.js';
 import { decodeChunk } from './chunk-codec.js';
 import type { Db } from './database.js';
 import { CHUNK_MAX_SPAN_MS } from './migrations/0001-initial.js';
-import type { Native } from './native-value.js';
+import { toNative, type Native } from './native-value.js';
 import type { Rollups } from './rollups.js';
 import type { HistoryPoint } from './types.js';
 
@@ -52,7 +51,7 @@ export class History {
       const chunk = decodeChunk(this.#chunkData.get(ref.id)!);
       for (let i = 0; i < chunk.ts.length; i++) {
         const ts = chunk.ts[i]!;
-        if (ts >= from && ts <= to) points.push({ ts, value: pointValue(chunk.values[i]!) });
+        if (ts >= from && ts <= to) points.push({ ts, value: toNative(chunk.values[i]!) });
       }
     }
     truncate(points, limit);
@@ -63,11 +62,6 @@ export class History {
   rolled(series: number, step: 'minute' | 'hour', from: number, to: number, limit: number): HistoryPoint[] {
     return this.#rollups.query(series, step, from, to, limit);
   }
-}
-
-/** A history point's value: number for bool (0/1), int, float and enum (the index); string for string. */
-export function pointValue(v: Value): number | string {
-  return v.type === 'bool' ? (v.value ? 1 : 0) : v.value;
 }
 
 /** Sorts by (ts, value) and keeps the first `limit`: a total order, so ties come out the same every time. */

@@ -52,8 +52,11 @@ export type HistoryStep = 'raw' | 'minute' | 'hour';
 
 export interface HistoryPoint {
   ts: number;
-  /** Raw points: the value (number for bool/int/float, string for string, enum index for enum). */
-  value?: number | string | boolean;
+  /**
+   * Raw points: the value in its stored form, as the log holds it (bool 0/1, enum index; see native-value.ts).
+   * Its JSON form (bool true/false, enum by name) is protocol/value-form.ts's pointToJson.
+   */
+  value?: number | string;
   /** Rolled-up points (numeric series only). */
   min?: number;
   max?: number;

@@ -3,7 +3,7 @@
 import type { Capability, Value } from '../../../protocol/types.js';
 import { EventBus, type CommandOutcome, type CommandOutcomeStatus, type DeviceInfo } from '../../events.js';
 import type { CurrentValue, DeviceFacade } from '../../facade.js';
-import { valueFromJson, valueToJson } from '../../values.js';
+import { valueFromJson, valueToJson } from '../../../protocol/value-form.js';
 
 export interface SentCommand {
   deviceId: string;

@@ -1,7 +1,7 @@
 // Test support: what compaction stored, read through a raw read-only connection, in ReadingLedger's form.
 import Database from 'better-sqlite3';
 import { decodeChunk } from '../chunk-codec.js';
-import { pointValue } from '../history.js';
+import { toNative } from '../native-value.js';
 import { comparePair, type ReadingsBySeries, type RollupRows } from './reading-ledger.js';
 
 /** What the database holds: chunk readings, log rows, rollups and latest timestamps, in ledger form. */
@@ -24,7 +24,7 @@ export function readStoredState(path: string): StoredState {
       for (const c of db.prepare('SELECT series, data FROM chunks').all() as Array<{ series: number; data: Uint8Array }>) {
         const d = decodeChunk(c.data);
         const list = (chunks[c.series] ??= []);
-        d.ts.forEach((ts, i) => list.push([ts, pointValue(d.values[i]!)]));
+        d.ts.forEach((ts, i) => list.push([ts, toNative(d.values[i]!)]));
       }
       const log: ReadingsBySeries = {};
       for (const r of db.prepare('SELECT series, ts, value FROM log').all() as Array<{ series: number; ts: number; value: number | string }>) {

@@ -1,0 +1,228 @@
+// The HTTP API's contract (docs/api.md): the request and response bodies of every /api endpoint, shared by
+// the hub (hub/http/api.ts and sessions.ts type what they send with it) and the dashboard (api-client.ts).
+// Its own types on purpose: storage rows and MQTT payloads may change without changing what the API answers,
+// so this file imports only the protocol (values in their JSON form [FP-5.1] come from value-form.ts).
+import type { Capability, CommandStatus, Value } from '../../protocol/types.js';
+import type { JsonPoint, JsonValue } from '../../protocol/value-form.js';
+
+/** Who may do what (docs/api.md); the same union as the user store's Role, which a test checks. */
+export type ApiRole = 'admin' | 'integration' | 'viewer';
+
+/** Every error answer: a stable code (HUB_ERR_...) and a message naming the problem. */
+export interface ApiErrorResponse {
+  error: string;
+  message: string;
+}
+
+// ---- /api/session ---------------------------------------------------------------------------------
+
+/** POST /api/session, as JSON. */
+export interface SignInRequest {
+  username: string;
+  password: string;
+}
+
+/** POST /api/session: 200. */
+export interface SignInResponse {
+  token: string;
+  role: ApiRole;
+  username: string;
+  expiresAt: number;
+}
+
+/** GET /api/session: 200. */
+export interface SessionResponse {
+  username: string;
+  role: ApiRole;
+  expiresAt: number;
+}
+
+/** DELETE /api/session: 200; false when the session had already ended. */
+export interface SignOutResponse {
+  revoked: boolean;
+}
+
+// ---- the hub ----------------------------------------------------------------------------------------
+
+/** GET /api/health: 200 when ok, 503 when degraded (SQLite writes failing). */
+export interface HealthResponse {
+  status: 'ok' | 'degraded';
+  storage: 'ok' | 'failing';
+  devicesOnline: number;
+}
+
+/** Ingest counters of GET /api/hub; the ones the dashboard reads are named. */
+export interface ApiIngestStats {
+  readingsAccepted: number;
+  readingsCommitted: number;
+  eventsCommitted: number;
+  pendingReadings: number;
+  [counter: string]: number | boolean;
+}
+
+/** GET /api/hub: 200. */
+export interface HubInfoResponse {
+  version: string;
+  uptimeMs: number;
+  devices: { total: number; online: number; connections: number };
+  ingest: ApiIngestStats;
+  /** Frames refused since start, by error code. */
+  refused: Record<string, number>;
+  storage: { bytes: number; pendingLogRows: number; chunks: number; storedReadings: number; compaction: Record<string, unknown> | null };
+  /** null when MQTT is off; listener addresses come with the counters. */
+  mqtt: { baseTopic: string; clients: number; messages: number; streamDropped: number; [address: string]: unknown } | null;
+  tls: { sha256: string; certificate: string };
+}
+
+// ---- devices ----------------------------------------------------------------------------------------
+
+/** A capability as the device declared it in HELLO [FP-6.1]. */
+export type ApiCapability = Capability;
+
+/** A provisioned device. */
+export interface ApiDeviceInfo {
+  id: string;
+  name: string;
+  type: string;
+  /** From the device's last HELLO; '' before the first. */
+  model: string;
+  firmware: string;
+  capabilities: ApiCapability[];
+  online: boolean;
+  /** Milliseconds since the epoch of the last frame, null if never connected. */
+  lastSeen: number | null;
+  createdAt: number;
+}
+
+/** The current value of one metric, in its JSON form [FP-5.1]. */
+export interface ApiMetricState {
+  value: JsonValue;
+  ts: number;
+}
+
+/** A device with its current values, by metric name. */
+export interface ApiDevice extends ApiDeviceInfo {
+  state: Record<string, ApiMetricState>;
+}
+
+/** GET /api/devices: 200. */
+export interface DevicesResponse {
+  devices: ApiDevice[];
+}
+
+/** GET /api/devices/:id: 200. */
+export interface DeviceResponse {
+  device: ApiDevice;
+}
+
+/** POST /api/devices (admin). */
+export interface ProvisionRequest {
+  id: string;
+  name?: string;
+  type?: string;
+}
+
+/** POST /api/devices: 201; the token is shown this once. */
+export interface ProvisionResponse {
+  device: ApiDeviceInfo;
+  token: string;
+}
+
+/** DELETE /api/devices/:id (admin): 200. */
+export interface RevokeResponse {
+  revoked: string;
+}
+
+// ---- history and events -----------------------------------------------------------------------------
+
+export type ApiHistoryStep = 'raw' | 'minute' | 'hour';
+
+/** GET /api/devices/:id/history query; times as milliseconds since the epoch or ISO 8601 dates. */
+export interface HistoryRequest {
+  metric: string;
+  from?: number | string;
+  to?: number | string;
+  step?: ApiHistoryStep | 'auto';
+  limit?: number;
+}
+
+/** A raw point {ts, value} or a rollup bucket {ts, min, max, mean, count}, in JSON form (see JsonPoint). */
+export type ApiHistoryPoint = JsonPoint;
+
+/** GET /api/devices/:id/history: 200. */
+export interface HistoryResponse {
+  device: string;
+  metric: string;
+  unit: string;
+  from: number;
+  to: number;
+  step: ApiHistoryStep;
+  limit: number;
+  truncated: boolean;
+  points: ApiHistoryPoint[];
+}
+
+/** GET /api/devices/:id/events query. */
+export interface EventsRequest {
+  from?: number | string;
+  to?: number | string;
+  limit?: number;
+}
+
+/** One event, its value in JSON form [FP-5.1]. */
+export interface ApiEvent {
+  name: string;
+  ts: number;
+  value: JsonValue;
+}
+
+/** GET /api/devices/:id/events: 200. */
+export interface EventsResponse {
+  device: string;
+  events: ApiEvent[];
+}
+
+// ---- commands ---------------------------------------------------------------------------------------
+
+/** How a command ended: the device's status [FP-6.7], or the hub's when the device never answered. */
+export type ApiCommandStatus = CommandStatus | 'offline' | 'timeout';
+
+/** GET /api/devices/:id/commands query. */
+export interface CommandsRequest {
+  limit?: number;
+}
+
+/** One entry of the command log; `value` is the typed value sent [FP-5.2], status null while pending. */
+export interface ApiCommandLogEntry {
+  id: number;
+  deviceId: string;
+  command: string;
+  value: Value;
+  source: string;
+  sentAt: number;
+  status: string | null;
+  message: string | null;
+  finishedAt: number | null;
+}
+
+/** GET /api/devices/:id/commands: 200, newest first. */
+export interface CommandsResponse {
+  device: string;
+  commands: ApiCommandLogEntry[];
+}
+
+/** POST /api/devices/:id/commands (admin, integration); the value is checked against the capability. */
+export interface CommandRequest {
+  command: string;
+  value: JsonValue;
+}
+
+/** POST /api/devices/:id/commands: the outcome, with the HTTP status docs/api.md tables for it. */
+export interface CommandResponse {
+  /** 0 when the hub refused the command before sending it. */
+  commandId: number;
+  deviceId: string;
+  command: string;
+  status: ApiCommandStatus;
+  message: string;
+}
