@@ -135,6 +135,7 @@ export class Hub implements HubFacade {
         retentionDeleted: () => this.#maintenance.stats()?.retentionDeleted ?? 0,
       },
       this.#log,
+      this.bus,
     );
   }
 
