@@ -1,10 +1,11 @@
 // The topic tree as the hub's events drive it, seen by real MQTT clients of the embedded broker.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { eventually } from '../../test/support/eventually.js';
 import type { MqttClient } from 'mqtt';
 import { discoveryFor } from './discovery.js';
 import { BridgeFixture, type TestUser } from './testing/bridge-fixture.js';
 import { SAMPLE_CAPS as C, device } from './testing/fake-hub-facade.js';
-import { record, waitFor, waitForMessage, type Received } from './testing/mqtt-test-kit.js';
+import { record, waitForMessage, type Received } from './testing/mqtt-test-kit.js';
 import { Topics } from './topics.js';
 
 const fx = new BridgeFixture();
@@ -48,7 +49,7 @@ describe('retained tree on start', () => {
   it('publishes discovery for every capability of every device, as discoveryFor builds it', async () => {
     const expected = DEVICES.flatMap((d) => discoveryFor(d, topics));
     const { got } = await watch(['homeassistant/#']);
-    await waitFor(() => expected.every((e) => got.some((m) => m.topic === e.topic)), 5000, () => 'every discovery config');
+    await eventually(() => expected.every((e) => got.some((m) => m.topic === e.topic)), { timeoutMs: 5000, what: 'every discovery config' });
     for (const e of expected) {
       const m = got.find((x) => x.topic === e.topic)!;
       expect(m.retain).toBe(true);
