@@ -7,7 +7,7 @@ import https from 'node:https';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { BridgeFixture, PASSWORDS } from './testing/bridge-fixture.js';
-import { SAMPLE_CAPS as C, device } from './testing/fake-hub-facade.js';
+import { SAMPLE_CAPS as C, device } from './testing/sample-devices.js';
 import {
   mosquittoGate,
   mosquittoPub,

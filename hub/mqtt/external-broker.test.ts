@@ -9,7 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { connectAsync, type MqttClient } from 'mqtt';
 import { MqttBridge } from './mqtt-bridge.js';
-import { SAMPLE_CAPS as C, FakeHubFacade, device } from './testing/fake-hub-facade.js';
+import { SAMPLE_CAPS as C, device } from './testing/sample-devices.js';
+import { TestHubFacade } from './testing/test-hub-facade.js';
 import {
   MosquittoServer,
   freePort,
@@ -63,7 +64,7 @@ class CuttableLink {
 const run = mosquittoGate() === 'run' ? describe : describe.skip;
 
 run('external broker mode (real Mosquitto)', () => {
-  const facade = new FakeHubFacade();
+  const facade = new TestHubFacade();
   const logger = memoryLogger();
   let dir = '';
   let mosquitto: MosquittoServer;
@@ -105,6 +106,7 @@ run('external broker mode (real Mosquitto)', () => {
     await link?.close();
     await mosquitto?.stop();
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
+    facade.close();
   });
 
   it('publishes the retained tree into the external broker', async () => {

@@ -1,5 +1,6 @@
-// One MqttBridge on loopback with every listener (TCP, TLS, WSS on an https server), real users and a fake
-// hub, for the bridge's integration tests. Everything it opens, close() closes.
+// One MqttBridge on loopback with every listener (TCP, TLS, WSS on an https server), real users and the hub's
+// real registry and command rules (TestHubFacade), for the bridge's integration tests. Everything it opens,
+// close() closes.
 import fs from 'node:fs';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -9,7 +10,7 @@ import { connectAsync, type IClientOptions, type MqttClient } from 'mqtt';
 import { generate } from 'selfsigned';
 import { UserStore } from '../../auth/user-store.js';
 import { MqttBridge, type MqttBridgeOptions } from '../mqtt-bridge.js';
-import { FakeHubFacade } from './fake-hub-facade.js';
+import { TestHubFacade } from './test-hub-facade.js';
 import { memoryLogger } from './mqtt-test-kit.js';
 
 export const PASSWORDS = { admin: 'pw-admin', integration: 'pw-integration', viewer: 'pw-viewer' } as const;
@@ -26,7 +27,7 @@ export async function makeCert(): Promise<{ key: string; cert: string }> {
 }
 
 export class BridgeFixture {
-  readonly facade = new FakeHubFacade();
+  readonly facade = new TestHubFacade();
   readonly logger = memoryLogger();
   dir = '';
   users!: UserStore;
@@ -93,5 +94,6 @@ export class BridgeFixture {
       await new Promise<void>((resolve) => this.https.close(() => resolve()));
     }
     if (this.dir) fs.rmSync(this.dir, { recursive: true, force: true });
+    this.facade.close();
   }
 }
