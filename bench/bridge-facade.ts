@@ -11,6 +11,7 @@ import { EventBus, type CommandOutcome, type DeviceInfo } from '../hub/events.js
 import type { CurrentValue, HubFacade } from '../hub/facade.js';
 import { HubStore } from '../hub/storage/hub-store.js';
 
+/** The hub's real registry and command service behind a HubFacade, fed readings by commit(). */
 export class BridgeFacade implements HubFacade {
   readonly bus = new EventBus();
   readonly #dir: string;

@@ -7,6 +7,7 @@ import type { DataFrame, Frame, HelloFrame } from '../../protocol/index.js';
 import type { DeviceLink } from '../../hub/transport/device-server.js';
 import { itemsOf, type RecordedItem } from '../send-record.js';
 
+/** One device's traffic with the hub, as seen on its links. */
 export class DeviceTap {
   readonly id: string;
   /** Every HELLO the device sent, in order. */

@@ -4,6 +4,7 @@ import { decode } from '../../../protocol/index.js';
 import type { Frame } from '../../../protocol/types.js';
 import type { DeviceLink } from '../../transport/device-server.js';
 
+/** A DeviceLink that records frames sent (decoded), the close asked for, pauses and pings. */
 export class RecordingLink implements DeviceLink {
   readonly deviceId: string;
   readonly remoteAddress = '127.0.0.1';

@@ -22,6 +22,7 @@ export interface SentCommand {
 /** What a connected device answers to a COMMAND it received; default ok. */
 export type CommandScript = (received: { deviceId: string; command: CommandFrame }) => { status: CommandStatus; message: string };
 
+/** The hub's real registry and command rules behind the HubFacade the bridge sees; devices answer by `script`. */
 export class TestHubFacade implements HubFacade {
   readonly bus = new EventBus();
   /** Every command the bridge asked for, before the hub's checks. */
