@@ -4,7 +4,8 @@
 // ~100k msg/s with the subscriber in its own process).
 //
 //   (1) baseline: mqtt.js publishers -> bare aedes over TCP -> one subscriber on '#'
-//   (2) bridge: readings emitted on a fake hub's EventBus -> MqttBridge -> subscriber on 'hearth/#'
+//   (2) bridge: readings announced on the hub's EventBus (real registry, BridgeFacade) -> MqttBridge ->
+//       subscriber on 'hearth/#'
 //   (3) /mqtt over WebSocket: websocket-stream vs ws's createWebSocketStream, publishers on TCP, the
 //       subscriber on WebSocket
 //
@@ -19,7 +20,8 @@ import { connectAsync, type MqttClient } from 'mqtt';
 import websocketStream from 'websocket-stream';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import { MqttBridge } from '../hub/mqtt/mqtt-bridge.js';
-import { FakeHubFacade, SAMPLE_CAPS, device } from '../hub/mqtt/testing/fake-hub-facade.js';
+import type { Capability } from '../protocol/types.js';
+import { BridgeFacade } from './bridge-facade.js';
 
 export interface MqttBenchRow {
   name: string;
@@ -43,6 +45,11 @@ export interface MqttBenchOptions {
 const SELF = fileURLToPath(import.meta.url);
 const PAYLOAD = '{"value":21.5,"ts":1767225600000}';
 const CHILD_TIMEOUT_MS = 120_000;
+/** A thermostat's capabilities: a reading and a writable setpoint. */
+const THERMOSTAT: Capability[] = [
+  { id: 1, name: 'temperature', unit: '°C', valueType: 'float', deviceClass: 'temperature', writable: false, event: false },
+  { id: 2, name: 'setpoint', unit: '°C', valueType: 'float', deviceClass: 'temperature', writable: true, event: false, min: 5, max: 30 },
+];
 /** Wall-clock milliseconds with sub-millisecond precision, comparable across processes. */
 const now = (): number => performance.timeOrigin + performance.now();
 
@@ -118,10 +125,8 @@ async function benchWebSocket(kind: 'websocket-stream' | 'ws createWebSocketStre
 }
 
 async function benchBridge(readings: number, devices: number): Promise<MqttBenchRow> {
-  const facade = new FakeHubFacade();
-  for (let i = 0; i < devices; i++) {
-    facade.upsertDevice(device({ id: `dev${i}`, type: 'thermostat', online: true, capabilities: [SAMPLE_CAPS.temperature, SAMPLE_CAPS.setpoint] }));
-  }
+  const facade = new BridgeFacade();
+  for (let i = 0; i < devices; i++) facade.addDevice(`dev${i}`, 'thermostat', THERMOSTAT);
   const bridge = new MqttBridge({ facade, auth: { authorize: async () => null }, allowAnonymous: true, tcpPort: 0, tlsPort: null });
   await bridge.start();
   try {
@@ -132,7 +137,7 @@ async function benchBridge(readings: number, devices: number): Promise<MqttBench
     const t0 = now();
     for (let n = 1; n <= readings; ) {
       for (let k = 0; k < devices && n <= readings; k++, n++) {
-        facade.pushReadings(`dev${n % devices}`, [{ metric: 'temperature', value: { type: 'float', value: n / 100 }, ts: n }]);
+        facade.commit(`dev${n % devices}`, [{ metric: 'temperature', value: { type: 'float', value: n / 100 }, ts: n }]);
       }
       await new Promise((r) => setImmediate(r));
     }
@@ -149,6 +154,7 @@ async function benchBridge(readings: number, devices: number): Promise<MqttBench
     };
   } finally {
     await bridge.stop();
+    facade.close();
   }
 }
 

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli, type SimSummary } from './cli.js';
-import { testHubs } from './test-hubs.js';
+import { testHubs } from './testing/test-hubs.js';
 
 const { defer, startHub } = testHubs({});
 

@@ -4,8 +4,10 @@ import { ManualClock } from './manual-clock.js';
 import { MODELS, thermostat, light } from './models/index.js';
 import type { DeviceModel } from './models/model.js';
 import { SimDevice, type SimDeviceOptions } from './sim-device.js';
-import { waitUntil, type TestHub } from './test-hub.js';
-import { testHubs } from './test-hubs.js';
+import { eventually } from '../test/support/eventually.js';
+import { byTime } from './testing/stored-items.js';
+import type { TestHub } from './testing/test-hub.js';
+import { testHubs } from './testing/test-hubs.js';
 
 const { defer, startHub } = testHubs({ acceptAnyToken: true });
 
@@ -15,9 +17,9 @@ function device(hub: TestHub, model: DeviceModel, extra: Partial<SimDeviceOption
   return d;
 }
 
-/** Items the hub stored for a device, flattened in seq order. */
-function storedItems(hub: TestHub, id: string) {
-  return [...hub.device(id).stored.entries()].sort((a, b) => a[0] - b[0]).flatMap(([, items]) => items);
+/** Items of the frames the hub acknowledged for a device, in seq order (the database's view: hub.stored()). */
+function ackedItems(hub: TestHub, id: string) {
+  return [...hub.device(id).acked.entries()].sort((a, b) => a[0] - b[0]).flatMap(([, items]) => items);
 }
 
 describe('SimDevice session', () => {
@@ -26,15 +28,16 @@ describe('SimDevice session', () => {
     const hub = await startHub({ tls: true, tokens: Object.fromEntries(models.map((m) => [`dev-${m.name}`, `token-${m.name}`])), acceptAnyToken: false });
     const devices = models.map((m) => device(hub, m, { token: `token-${m.name}` }));
     await Promise.all(devices.map((d) => d.start()));
-    await waitUntil(() => devices.every((d) => d.online), 'every model online');
+    await eventually(() => devices.every((d) => d.online), { what: 'every model online' });
     for (const d of devices) d.sendNow();
-    await waitUntil(() => devices.every((d) => d.outbox.length === 0 && d.counters.acked > 0), 'telemetry acknowledged');
+    await eventually(() => devices.every((d) => d.outbox.length === 0 && d.counters.acked > 0), { what: 'telemetry acknowledged' });
     for (const d of devices) {
       const record = hub.device(d.id);
       expect(record.hellos).toHaveLength(1);
       expect(record.hellos[0]).toEqual({ type: 'hello', model: d.model.model, firmware: d.model.firmware, lastAckedSeq: 0, capabilities: d.model.capabilities });
-      expect(storedItems(hub, d.id)).toEqual(d.record!.kept().flatMap((f) => f.items));
-      expect(storedItems(hub, d.id).length).toBeGreaterThan(0);
+      expect(ackedItems(hub, d.id)).toEqual(d.record!.kept().flatMap((f) => f.items));
+      expect(hub.stored(d.id)).toEqual(byTime(d.record!.kept().flatMap((f) => f.items)));
+      expect(ackedItems(hub, d.id).length).toBeGreaterThan(0);
     }
     expect(hub.refusals).toEqual([]);
   });
@@ -49,7 +52,7 @@ describe('SimDevice session', () => {
     expect(hub.connections).toBe(0);
     const insecure = device(hub, light, { id: 'insecure', ca: undefined, insecure: true });
     await insecure.start();
-    await waitUntil(() => insecure.online, 'insecure device online');
+    await eventually(() => insecure.online, { what: 'insecure device online' });
   });
 
   it('a refusal with 401 backs off straight to the cap instead of hammering [FP-2.3]', async () => {
@@ -70,12 +73,13 @@ describe('SimDevice session', () => {
     const hub = await startHub();
     const d = device(hub, thermostat);
     await d.start();
-    await waitUntil(() => d.online, 'online');
+    await eventually(() => d.online, { what: 'online' });
     const setpoint = thermostat.capabilities.find((c) => c.name === 'setpoint')!;
     const result = await hub.command(d.id, setpoint.id, { type: 'float', value: 26.5 });
     expect(result).toEqual({ type: 'command_result', id: result.id, status: 'ok', message: '' });
-    await waitUntil(() => storedItems(hub, d.id).some((i) => i.metric === setpoint.id), 'telemetry after the command');
-    expect(storedItems(hub, d.id).filter((i) => i.metric === setpoint.id).map((i) => i.value)).toEqual([{ type: 'float', value: 26.5 }]);
+    await eventually(() => ackedItems(hub, d.id).some((i) => i.metric === setpoint.id), { what: 'telemetry after the command' });
+    expect(ackedItems(hub, d.id).filter((i) => i.metric === setpoint.id).map((i) => i.value)).toEqual([{ type: 'float', value: 26.5 }]);
+    expect(hub.stored(d.id).filter((i) => i.metric === setpoint.id).map((i) => i.value)).toEqual([{ type: 'float', value: 26.5 }]);
     expect(d.counters.commands).toBe(1);
   });
 
@@ -88,13 +92,14 @@ describe('SimDevice session', () => {
     const hub = await startHub();
     const d = device(hub, thermostat);
     await d.start();
-    await waitUntil(() => d.online, 'online');
+    await eventually(() => d.online, { what: 'online' });
     const result = await hub.command(d.id, metric, value);
     expect(result.status).toBe(status);
     expect(result.message).toMatch(message);
     d.sendNow();
-    await waitUntil(() => d.outbox.length === 0 && d.counters.acked === 1, 'next telemetry');
-    const setpoints = storedItems(hub, d.id).filter((i) => i.metric === 3).map((i) => i.value.value as number);
+    await eventually(() => d.outbox.length === 0 && d.counters.acked === 1, { what: 'next telemetry' });
+    const setpoints = ackedItems(hub, d.id).filter((i) => i.metric === 3).map((i) => i.value.value as number);
+    expect(hub.stored(d.id).filter((i) => i.metric === 3).map((i) => i.value.value)).toEqual(setpoints);
     expect(setpoints).toHaveLength(1);
     expect(setpoints[0]).not.toBe(value.value);
   });
@@ -104,7 +109,7 @@ describe('SimDevice session', () => {
     const hub = await startHub({ heartbeatMs: 1000, now: () => clock.now() });
     const d = device(hub, light, { clock });
     await d.start();
-    await waitUntil(() => d.online, 'online');
+    await eventually(() => d.online, { what: 'online' });
     clock.advance(2000);
     await hub.ping(d.id); // a ping is a sign of life
     clock.advance(2000);
@@ -117,7 +122,7 @@ describe('SimDevice session', () => {
     await offline;
     expect(d.counters.watchdogTimeouts).toBe(1);
     expect(clock.advanceToNext()).toBe(true);
-    await waitUntil(() => d.online, 'back online');
+    await eventually(() => d.online, { what: 'back online' });
     expect(d.counters.reconnects).toBe(1);
   });
 
@@ -126,13 +131,15 @@ describe('SimDevice session', () => {
     const hub = await startHub({ now: () => clock.now() });
     const d = device(hub, light, { clock });
     await d.start();
-    await waitUntil(() => d.online, 'online');
+    await eventually(() => d.online, { what: 'online' });
     hub.sendRaw(d.id, fromHex('1080010203')); // header v1, type 0x80 (extension), payload
     await hub.command(d.id, 1, { type: 'bool', value: false });
     expect(d.online).toBe(true);
+    // The telemetry that follows the command commits on the hub's next turn: hold commits only after it did.
+    await eventually(() => hub.device(d.id).frames === 1 && d.outbox.length === 0, { what: 'the telemetry after the command acknowledged' });
     hub.ackMode = 'hold';
     d.sendNow();
-    await waitUntil(() => hub.device(d.id).frames === 2, 'a frame waiting for its ACK');
+    await eventually(() => hub.device(d.id).frames === 2, { what: 'a frame waiting for its ACK' });
     const offline = d.once('offline');
     hub.sendRaw(d.id, fromHex('1005')); // an ACK without its seq: PROTO_ERR_TRUNCATED
     expect(await offline).toEqual({ code: 1007, reason: 'PROTO_ERR_TRUNCATED' });
@@ -147,11 +154,11 @@ describe('SimDevice session', () => {
     const hub = await startHub({ now: () => clock.now() });
     const d = device(hub, light, { clock });
     await d.start();
-    await waitUntil(() => d.online, 'online');
+    await eventually(() => d.online, { what: 'online' });
     let waits = 0;
     d.on('waiting', () => waits++);
     hub.kick(d.id, 'HUB_ERR_REVOKED', CLOSE_CODES.REVOKED);
-    await waitUntil(() => d.state === 'revoked', 'revoked');
+    await eventually(() => d.state === 'revoked', { what: 'revoked' });
     expect(d.lastHubError).toEqual({ type: 'error', code: 'HUB_ERR_REVOKED', message: 'kicked by test' });
     expect(waits).toBe(0);
     expect(clock.pendingDelays()).toEqual([]);
@@ -167,14 +174,14 @@ describe('SimDevice session', () => {
     const hub = await startHub({ now: () => clock.now() });
     const d = device(hub, light, { clock });
     await d.start();
-    await waitUntil(() => d.online, 'online');
+    await eventually(() => d.online, { what: 'online' });
     const waiting = d.once('waiting');
     hub.kick(d.id, code, closeCode);
     const w = await waiting;
     expect(w).toEqual({ delayMs: expect.any(Number), attempt: 0, ceilingMs: 1000 });
     expect(clock.pendingDelays()).toEqual([w.delayMs]);
     clock.advanceToNext();
-    await waitUntil(() => d.online, 'back online');
+    await eventually(() => d.online, { what: 'back online' });
     expect(d.counters.reconnects).toBe(1);
   });
 
@@ -183,7 +190,7 @@ describe('SimDevice session', () => {
     const hub = await startHub({ now: () => clock.now() });
     const d = device(hub, light, { clock, backoff: { baseMs: 10, capMs: 60_000 } });
     await d.start();
-    await waitUntil(() => d.online, 'online');
+    await eventually(() => d.online, { what: 'online' });
     const waiting = d.once('waiting');
     hub.kick(d.id, 'HUB_ERR_RATE_LIMITED', CLOSE_CODES.RATE_LIMITED);
     expect((await waiting).delayMs).toBeGreaterThanOrEqual(1000);
@@ -193,16 +200,16 @@ describe('SimDevice session', () => {
     const hub = await startHub();
     const d = device(hub, light, { backoff: { baseMs: 1, capMs: 10 } });
     await d.start();
-    await waitUntil(() => d.online, 'online');
+    await eventually(() => d.online, { what: 'online' });
     hub.ackMode = 'hold';
     d.sendNow();
     d.sendNow();
-    await waitUntil(() => hub.device(d.id).frames === 2, 'two frames received');
+    await eventually(() => hub.device(d.id).frames === 2, { what: 'two frames received' });
     hub.kick(d.id, 'HUB_ERR_CAPABILITY', CLOSE_CODES.CAPABILITY_VIOLATION);
-    await waitUntil(() => d.counters.drops === 1, 'the oldest frame dropped');
+    await eventually(() => d.counters.drops === 1, { what: 'the oldest frame dropped' });
     expect(d.record!.dropped).toEqual(new Set([1]));
     hub.resumeAcking();
-    await waitUntil(() => d.online && d.outbox.length === 0, 'the rest delivered');
+    await eventually(() => d.online && d.outbox.length === 0, { what: 'the rest delivered' });
     expect(d.outbox.lastAckedSeq).toBe(2);
   });
 });

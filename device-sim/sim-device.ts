@@ -14,7 +14,7 @@ import { DEFAULT_OUTBOX_BOUNDS, Outbox, type OutboxBounds } from './outbox.js';
 import { Rng } from './rng.js';
 import { SendRecord } from './send-record.js';
 import { StateStore } from './state-store.js';
-import { TypedEmitter } from './typed-emitter.js';
+import { TypedEmitter } from '../protocol/typed-emitter.js';
 import { Watchdog } from './watchdog.js';
 
 export type { DeviceCounters } from './device-counters.js';

@@ -1,4 +1,4 @@
-import { EventEmitter } from 'node:events';
+import { TypedEmitter } from '../protocol/typed-emitter.js';
 import type { Capability, CommandStatus, Value } from '../protocol/types.js';
 
 /** What the hub knows of one device, as the API, the MQTT bridge and the dashboard see it. */
@@ -57,20 +57,8 @@ export interface HubEvents {
   'command.result': CommandOutcome;
 }
 
-/** A typed wrapper over EventEmitter: listeners get exactly the payload type of their event. */
-export class EventBus {
-  readonly #emitter = new EventEmitter();
-
-  constructor() {
-    this.#emitter.setMaxListeners(100);
-  }
-
-  on<K extends keyof HubEvents>(event: K, listener: (payload: HubEvents[K]) => void): () => void {
-    this.#emitter.on(event, listener);
-    return () => this.#emitter.off(event, listener);
-  }
-
-  emit<K extends keyof HubEvents>(event: K, payload: HubEvents[K]): void {
-    this.#emitter.emit(event, payload);
-  }
-}
+/**
+ * The hub's bus: the shared TypedEmitter over HubEvents. A throwing listener does not keep the others (or the
+ * emitting part, such as ingest after a commit) from running; its error is rethrown from a microtask.
+ */
+export class EventBus extends TypedEmitter<HubEvents> {}

@@ -79,7 +79,7 @@ export class Hub {
       startedAt: () => this.#startedAt,
     });
     this.facade = new Facade({ bus: this.bus, registry: this.registry, commands, store: this.store, ingest: this.ingest, now, info: () => status.info() });
-    this.#metrics = new HubMetrics(status, log);
+    this.#metrics = new HubMetrics(status, log, this.bus);
     this.mqtt = mqttConfigured(c) ? new MqttBridge(bridgeOptions(c, { facade: this.facade, auth: this.auth, tls: () => this.tls, log })) : undefined;
     const ws = c['mqtt.embedded'] && c['mqtt.websocket'] ? this.mqtt : undefined;
     this.#front = new HttpFront({

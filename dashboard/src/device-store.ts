@@ -10,7 +10,7 @@ import type {
   MetricState,
 } from '../../hub/mqtt/topics.js';
 import type { JsonValue } from '../../protocol/value-form.js';
-import { Emitter } from './emitter.js';
+import { TypedEmitter } from '../../protocol/typed-emitter.js';
 
 export type CommandState =
   | { status: 'pending'; value: JsonValue; deadline: number }
@@ -48,7 +48,7 @@ export interface Dirty {
 export const COMMAND_WAIT_MS = 15_000;
 
 export class DeviceStore {
-  readonly events = new Emitter<DeviceStoreEvents>();
+  readonly events = new TypedEmitter<DeviceStoreEvents>();
   readonly #entries = new Map<string, DeviceEntry>();
   readonly #onChange: () => void;
   #haveList = false;

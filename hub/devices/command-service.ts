@@ -2,13 +2,14 @@ import type { CommandResultFrame } from '../../protocol/types.js';
 import type { DeviceRegistry } from './device-registry.js';
 import type { CommandOutcome, EventBus } from '../events.js';
 import type { HubStore } from '../storage/hub-store.js';
+import { systemTimers, type TimerHandle, type Timers } from '../timers.js';
 import { valueFromJson } from '../../protocol/value-form.js';
 
 interface Waiting {
   deviceId: string;
   command: string;
   resolve: (outcome: CommandOutcome) => void;
-  timer: NodeJS.Timeout;
+  timer: TimerHandle;
 }
 
 /** Sends COMMAND frames and pairs each COMMAND_RESULT (or a timeout) with its caller; every command is logged. */
@@ -18,14 +19,17 @@ export class CommandService {
   readonly #bus: EventBus;
   readonly #timeoutMs: number;
   readonly #now: () => number;
+  readonly #timers: Timers;
   readonly #waiting = new Map<number, Waiting>();
 
-  constructor(opts: { registry: DeviceRegistry; store: HubStore; bus: EventBus; timeoutMs: number; now: () => number }) {
+  /** `timers` runs the result timeouts (default Node's). */
+  constructor(opts: { registry: DeviceRegistry; store: HubStore; bus: EventBus; timeoutMs: number; now: () => number; timers?: Timers }) {
     this.#registry = opts.registry;
     this.#store = opts.store;
     this.#bus = opts.bus;
     this.#timeoutMs = opts.timeoutMs;
     this.#now = opts.now;
+    this.#timers = opts.timers ?? systemTimers;
   }
 
   /** Validates and sends a command; resolves with the device's answer, or offline/timeout/invalid from the hub. */
@@ -44,7 +48,7 @@ export class CommandService {
     const id = this.#store.logCommand({ deviceId, command, value: parsed.value, source, sentAt: this.#now() });
     if (!online || !session) return refuse('offline', `device "${deviceId}" is offline`, id);
     return new Promise((resolve) => {
-      const timer = setTimeout(() => {
+      const timer = this.#timers.setTimeout(() => {
         this.#waiting.delete(id);
         resolve(this.#finish({ commandId: id, deviceId, command, status: 'timeout', message: `no result within ${this.#timeoutMs} ms` }));
       }, this.#timeoutMs);
@@ -58,14 +62,14 @@ export class CommandService {
     const waiting = this.#waiting.get(frame.id);
     if (!waiting || waiting.deviceId !== deviceId) return;
     this.#waiting.delete(frame.id);
-    clearTimeout(waiting.timer);
+    this.#timers.clearTimeout(waiting.timer);
     waiting.resolve(this.#finish({ commandId: frame.id, deviceId, command: waiting.command, status: frame.status, message: frame.message }));
   }
 
   /** Answers every waiting command with 'offline' (hub stopping). */
   stop(): void {
     for (const [id, w] of this.#waiting) {
-      clearTimeout(w.timer);
+      this.#timers.clearTimeout(w.timer);
       w.resolve(this.#finish({ commandId: id, deviceId: w.deviceId, command: w.command, status: 'offline', message: 'hub shutting down' }));
     }
     this.#waiting.clear();

@@ -5,6 +5,7 @@ import type { Capability, CommandResultFrame, Frame, WelcomeFrame } from '../../
 import type { DeviceRegistry, SessionHandle } from '../devices/device-registry.js';
 import type { AckChannel, IngestPipeline } from '../ingest/ingest-pipeline.js';
 import type { Logger } from '../logger.js';
+import { systemTimers, type TimerHandle, type Timers } from '../timers.js';
 import type { DeviceLink, LinkListener } from '../transport/device-server.js';
 import { resolveCapabilities } from './validate.js';
 
@@ -19,14 +20,17 @@ export interface SessionDeps {
   log: Logger;
   /** Counts a frame or session refused, by error code (for /metrics). */
   onRefused: (code: string) => void;
+  /** The greeting timer's clock; default Node's. */
+  timers?: Timers;
 }
 
 /** One device connection's state machine: greeting, then data frames, command results and the close [FP-7]. */
 export class DeviceSession implements LinkListener, SessionHandle, AckChannel {
   readonly #link: DeviceLink;
   readonly #deps: SessionDeps;
+  readonly #timers: Timers;
   #state: 'greeting' | 'ready' | 'closed' = 'greeting';
-  #greetingTimer: NodeJS.Timeout | undefined;
+  #greetingTimer: TimerHandle | undefined;
   /** Token bucket of data frames [FP-9.2]: refills at maxFramesPerSecond, holds twice that. */
   #tokens: number;
   #refilledAt: number;
@@ -39,6 +43,7 @@ export class DeviceSession implements LinkListener, SessionHandle, AckChannel {
   constructor(link: DeviceLink, deps: SessionDeps) {
     this.#link = link;
     this.#deps = deps;
+    this.#timers = deps.timers ?? systemTimers;
     this.#tokens = deps.welcome.maxFramesPerSecond * 2;
     this.#refilledAt = deps.now();
   }
@@ -49,7 +54,7 @@ export class DeviceSession implements LinkListener, SessionHandle, AckChannel {
 
   start(): void {
     this.#deps.registry.attach(this.deviceId, this);
-    this.#greetingTimer = setTimeout(
+    this.#greetingTimer = this.#timers.setTimeout(
       () => this.#refuse('HUB_ERR_GREETING_TIMEOUT', `no HELLO within ${this.#deps.greetingTimeoutMs} ms`),
       this.#deps.greetingTimeoutMs,
     );
@@ -72,7 +77,7 @@ export class DeviceSession implements LinkListener, SessionHandle, AckChannel {
   closeGoingAway(): void {
     if (this.#state === 'closed') return;
     this.#state = 'closed';
-    clearTimeout(this.#greetingTimer);
+    this.#stopGreetingTimer();
     // Read again so the close handshake completes; frames still arriving are ignored and, never acked, resent later.
     this.#link.resume();
     this.#link.close(SESSION_CLOSE_CODES.HUB_ERR_SHUTDOWN, 'hub shutting down');
@@ -101,7 +106,7 @@ export class DeviceSession implements LinkListener, SessionHandle, AckChannel {
     }
     if (this.#state === 'greeting') {
       if (frame.type !== 'hello') return this.#refuse('HUB_ERR_GREETING_REQUIRED', `the first frame must be HELLO, got ${frame.type}`);
-      clearTimeout(this.#greetingTimer);
+      this.#stopGreetingTimer();
       this.#state = 'ready';
       this.#deps.registry.greet(this.deviceId, frame, this.#deps.now());
       this.send({
@@ -141,10 +146,15 @@ export class DeviceSession implements LinkListener, SessionHandle, AckChannel {
   onClose(code: number, reason: string): void {
     const wasOpen = this.#state !== 'closed';
     this.#state = 'closed';
-    clearTimeout(this.#greetingTimer);
+    this.#stopGreetingTimer();
     const offline = this.#deps.registry.detach(this.deviceId, this);
     this.#deps.log.debug({ device: this.deviceId, code, reason, offline, wasOpen }, 'device disconnected');
     this.#onClosed();
+  }
+
+  #stopGreetingTimer(): void {
+    if (this.#greetingTimer !== undefined) this.#timers.clearTimeout(this.#greetingTimer);
+    this.#greetingTimer = undefined;
   }
 
   #takeToken(): boolean {
@@ -167,7 +177,7 @@ export class DeviceSession implements LinkListener, SessionHandle, AckChannel {
 
   #close(code: number, reason: string): void {
     this.#state = 'closed';
-    clearTimeout(this.#greetingTimer);
+    this.#stopGreetingTimer();
     this.#link.close(code, reason);
   }
 }

@@ -4,6 +4,10 @@ import type { CommittedEvent, CommittedReading, EventBus } from '../events.js';
 import type { Logger } from '../logger.js';
 import type { HubStore } from '../storage/hub-store.js';
 import type { CommitBatch } from '../storage/types.js';
+import { systemTimers, type TimerHandle, type Timers } from '../timers.js';
+
+/** What ingest needs of storage: sequence state, series ids and the group commit (HubStore in production). */
+export type IngestStore = Pick<HubStore, 'committedSeqs' | 'seriesId' | 'commit'>;
 
 export interface IngestOptions {
   /**
@@ -21,11 +25,14 @@ export interface IngestOptions {
   onPressure: (paused: boolean) => void;
   /** Told of each successful commit: readings, seconds the transaction took, seconds its oldest frame waited for its ACK. */
   onCommit?: (readings: number, commitSeconds: number, ackWaitSeconds: number) => void;
+  /** Runs the commit-interval and retry timers (default Node's); a 0 interval always uses setImmediate. */
+  timers?: Timers;
 }
 
 /** How far ahead of the hub a device clock may run before its timestamp is replaced [FP-8.6]. */
 export const MAX_CLOCK_AHEAD_MS = 60_000;
-const RETRY_MS = 1000;
+/** How often a failed commit is retried. */
+export const COMMIT_RETRY_MS = 1000;
 
 export interface IngestStats {
   framesAccepted: number;
@@ -60,10 +67,11 @@ interface Pending {
  * Sequence state is committed with the readings, so a resent frame is acknowledged but never stored twice.
  */
 export class IngestPipeline {
-  readonly #store: HubStore;
+  readonly #store: IngestStore;
   readonly #registry: DeviceRegistry;
   readonly #bus: EventBus;
   readonly #opts: IngestOptions;
+  readonly #timers: Timers;
   /** Highest seq durably stored, per device. */
   readonly #committed = new Map<string, number>();
   /** Highest seq accepted (committed or waiting in #pending), per device. */
@@ -73,7 +81,7 @@ export class IngestPipeline {
   #pending: Pending = emptyPending();
   /** When the oldest frame of #pending was accepted (performance.now()). */
   #pendingSince = 0;
-  #timer: NodeJS.Timeout | undefined;
+  #timer: TimerHandle | undefined;
   #immediate: NodeJS.Immediate | undefined;
   #paused = false;
   readonly stats: IngestStats = {
@@ -90,11 +98,12 @@ export class IngestPipeline {
     lastCommitMs: 0,
   };
 
-  constructor(store: HubStore, registry: DeviceRegistry, bus: EventBus, opts: IngestOptions) {
+  constructor(store: IngestStore, registry: DeviceRegistry, bus: EventBus, opts: IngestOptions) {
     this.#store = store;
     this.#registry = registry;
     this.#bus = bus;
     this.#opts = opts;
+    this.#timers = opts.timers ?? systemTimers;
   }
 
   start(): void {
@@ -106,10 +115,7 @@ export class IngestPipeline {
 
   /** Cancels pending commit and retry timers (after the hub's final flush; what is left stays unacknowledged). */
   stop(): void {
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-    clearImmediate(this.#immediate);
-    this.#immediate = undefined;
+    this.#cancelTimers();
   }
 
   /** Highest sequence durably stored for the device: WELCOME.nextSeq is this + 1 [FP-8.4]. */
@@ -169,7 +175,7 @@ export class IngestPipeline {
       if (!this.stats.faulted) this.flush();
     } else if (!this.#timer && !this.#immediate) {
       if (this.#opts.commitIntervalMs === 0) this.#immediate = setImmediate(() => this.flush());
-      else this.#timer = setTimeout(() => this.flush(), this.#opts.commitIntervalMs);
+      else this.#timer = this.#timers.setTimeout(() => this.flush(), this.#opts.commitIntervalMs);
     }
     if (this.#pending.batch.readings.length >= this.#opts.maxPendingReadings && !this.#paused) {
       this.#paused = true; // storage is failing and the backlog is large: let TCP push back on devices
@@ -179,10 +185,7 @@ export class IngestPipeline {
 
   /** Commits everything pending in one transaction; false (and a retry scheduled) if the store failed. */
   flush(): boolean {
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-    clearImmediate(this.#immediate);
-    this.#immediate = undefined;
+    this.#cancelTimers();
     const pending = this.#pending;
     if (pending.batch.seqs.size === 0 && this.#ackWanted.size === 0) return true;
     const started = performance.now();
@@ -195,7 +198,7 @@ export class IngestPipeline {
         this.#opts.log.error({ err: (err as Error).message, pending: pending.batch.readings.length },
           'storage write failed: acknowledgements stopped, devices keep their backlog; retrying every second');
       }
-      this.#timer = setTimeout(() => this.flush(), RETRY_MS);
+      this.#timer = this.#timers.setTimeout(() => this.flush(), COMMIT_RETRY_MS);
       return false;
     }
     this.#pending = emptyPending();
@@ -225,6 +228,13 @@ export class IngestPipeline {
       if (note.events.length > 0) this.#bus.emit('event', { deviceId, events: note.events });
     }
     return true;
+  }
+
+  #cancelTimers(): void {
+    if (this.#timer !== undefined) this.#timers.clearTimeout(this.#timer);
+    this.#timer = undefined;
+    clearImmediate(this.#immediate);
+    this.#immediate = undefined;
   }
 
   #addReading(deviceId: string, cap: Capability, r: Reading | Sample, ts: number, notes: CommittedReading[], batch: CommitBatch): void {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { discoveryFor, type DiscoveryEntry } from './discovery.js';
-import { SAMPLE_CAPS as C, cap, device } from './testing/fake-hub-facade.js';
+import { SAMPLE_CAPS as C, cap, device } from './testing/sample-devices.js';
 import { Topics } from './topics.js';
 
 const topics = new Topics('hearth', 'homeassistant');

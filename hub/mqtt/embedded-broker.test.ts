@@ -1,12 +1,13 @@
 // The embedded broker's doors: TCP (driven by the real mosquitto_sub/mosquitto_pub), TLS, WebSocket on the
 // hub's HTTPS server, authentication return codes and the per-role ACL.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { eventually } from '../../test/support/eventually.js';
 import type { IncomingMessage } from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { BridgeFixture, PASSWORDS } from './testing/bridge-fixture.js';
-import { SAMPLE_CAPS as C, device } from './testing/fake-hub-facade.js';
+import { SAMPLE_CAPS as C, device } from './testing/sample-devices.js';
 import {
   mosquittoGate,
   mosquittoPub,
@@ -14,7 +15,6 @@ import {
   parseSubLines,
   record,
   requireMosquitto,
-  waitFor,
   waitForMessage,
 } from './testing/mqtt-test-kit.js';
 
@@ -144,7 +144,7 @@ describe('ACL', () => {
     const closed = new Promise<void>((resolve) => c.once('close', () => resolve()));
     c.publish('hearth/th1/set/setpoint', '22');
     await closed; // MQTT 3.1.1 has no negative PUBACK: the broker drops the connection
-    await waitFor(() => fx.logger.records.some((l) => l.obj['code'] === 'HUB_ERR_MQTT_PUBLISH_DENIED' && l.obj['user'] === 'viewer'));
+    await eventually(() => fx.logger.records.some((l) => l.obj['code'] === 'HUB_ERR_MQTT_PUBLISH_DENIED' && l.obj['user'] === 'viewer'));
     const line = fx.logger.records.find((l) => l.obj['code'] === 'HUB_ERR_MQTT_PUBLISH_DENIED')!;
     expect(line).toMatchObject({ level: 'warn', obj: { role: 'viewer', topic: 'hearth/th1/set/setpoint' } });
     expect(fx.facade.sent.length).toBe(sentBefore);

@@ -2,13 +2,15 @@
 // the same topic tree published there, commands read from there, the last will, and re-publishing after
 // the connection or the broker itself comes back.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { eventually } from '../../test/support/eventually.js';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { connectAsync, type MqttClient } from 'mqtt';
 import { MqttBridge } from './mqtt-bridge.js';
-import { SAMPLE_CAPS as C, FakeHubFacade, device } from './testing/fake-hub-facade.js';
+import { SAMPLE_CAPS as C, device } from './testing/sample-devices.js';
+import { TestHubFacade } from './testing/test-hub-facade.js';
 import {
   MosquittoServer,
   freePort,
@@ -19,7 +21,6 @@ import {
   parseSubLines,
   record,
   requireMosquitto,
-  waitFor,
   waitForMessage,
 } from './testing/mqtt-test-kit.js';
 
@@ -63,7 +64,7 @@ class CuttableLink {
 const run = mosquittoGate() === 'run' ? describe : describe.skip;
 
 run('external broker mode (real Mosquitto)', () => {
-  const facade = new FakeHubFacade();
+  const facade = new TestHubFacade();
   const logger = memoryLogger();
   let dir = '';
   let mosquitto: MosquittoServer;
@@ -105,6 +106,7 @@ run('external broker mode (real Mosquitto)', () => {
     await link?.close();
     await mosquitto?.stop();
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
+    facade.close();
   });
 
   it('publishes the retained tree into the external broker', async () => {
@@ -138,17 +140,17 @@ run('external broker mode (real Mosquitto)', () => {
     const connectsBefore = bridge.externalConnectCount();
     link.cut();
     await waitForMessage(got, 'hearth/bridge/state', (m) => m.payload === 'offline' && !m.retain);
-    await waitFor(() => bridge.externalConnectCount() > connectsBefore, 10_000, () => 'the bridge to reconnect');
+    await eventually(() => bridge.externalConnectCount() > connectsBefore, { timeoutMs: 10_000, what: 'the bridge to reconnect' });
     await waitForMessage(got, 'hearth/bridge/state', (m) => m.payload === 'online' && !m.retain);
   });
 
   it('after a broker restart it reconnects and re-publishes all retained state, including what changed meanwhile', async () => {
     const connectsBefore = bridge.externalConnectCount();
     await mosquitto.stop(); // persistence is off: Mosquitto forgets every retained message
-    await waitFor(() => bridge.addresses().externalConnected === false, 10_000, () => 'the bridge to notice');
+    await eventually(() => bridge.addresses().externalConnected === false, { timeoutMs: 10_000, what: 'the bridge to notice' });
     facade.pushReadings('th1', [{ metric: 'temperature', value: { type: 'float', value: 23.25 }, ts: 200 }]);
     await mosquitto.start();
-    await waitFor(() => bridge.externalConnectCount() > connectsBefore, 10_000, () => 'the bridge to reconnect');
+    await eventually(() => bridge.externalConnectCount() > connectsBefore, { timeoutMs: 10_000, what: 'the bridge to reconnect' });
     const r = await sub(['hearth/bridge/state', 'hearth/th1/state', 'hearth/th1/temperature'], 3);
     expect(r.code).toBe(0);
     const got = parseSubLines(r.stdout);

@@ -1,10 +1,11 @@
 // The topic tree as the hub's events drive it, seen by real MQTT clients of the embedded broker.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { eventually } from '../../test/support/eventually.js';
 import type { MqttClient } from 'mqtt';
 import { discoveryFor } from './discovery.js';
 import { BridgeFixture, type TestUser } from './testing/bridge-fixture.js';
-import { SAMPLE_CAPS as C, device } from './testing/fake-hub-facade.js';
-import { record, waitFor, waitForMessage, type Received } from './testing/mqtt-test-kit.js';
+import { SAMPLE_CAPS as C, device } from './testing/sample-devices.js';
+import { record, waitForMessage, type Received } from './testing/mqtt-test-kit.js';
 import { Topics } from './topics.js';
 
 const fx = new BridgeFixture();
@@ -48,7 +49,7 @@ describe('retained tree on start', () => {
   it('publishes discovery for every capability of every device, as discoveryFor builds it', async () => {
     const expected = DEVICES.flatMap((d) => discoveryFor(d, topics));
     const { got } = await watch(['homeassistant/#']);
-    await waitFor(() => expected.every((e) => got.some((m) => m.topic === e.topic)), 5000, () => 'every discovery config');
+    await eventually(() => expected.every((e) => got.some((m) => m.topic === e.topic)), { timeoutMs: 5000, what: 'every discovery config' });
     for (const e of expected) {
       const m = got.find((x) => x.topic === e.topic)!;
       expect(m.retain).toBe(true);
@@ -65,7 +66,7 @@ describe('retained tree on start', () => {
     expect(by.get('hearth/pir1/motion')).toBe('OFF');
     expect(JSON.parse(by.get('hearth/pir1/state')!)).toEqual({ motion: { value: false, ts: 500 } });
     const list = JSON.parse(by.get('hearth/bridge/devices')!) as { id: string; online: boolean; capabilities: { name: string }[] }[];
-    expect(list.map((d) => d.id)).toEqual(DEVICES.map((d) => d.id));
+    expect(list.map((d) => d.id)).toEqual(DEVICES.map((d) => d.id).sort()); // the registry lists devices by id
     expect(list.find((d) => d.id === 'lamp1')).toMatchObject({ online: false, type: 'light', capabilities: [{ name: 'on' }, { name: 'brightness' }] });
   });
 });
@@ -165,7 +166,7 @@ describe('commands', () => {
 
   it('an offline device: result offline', async () => {
     const result = await command('lamp1', 'on', 'ON');
-    expect(result).toMatchObject({ status: 'offline', message: 'lamp1 is offline' });
+    expect(result).toMatchObject({ status: 'offline', message: 'device "lamp1" is offline' });
     expect(result.id).toEqual(expect.any(Number));
   });
 
@@ -177,6 +178,10 @@ describe('commands', () => {
 
   it('a value the capability refuses: result invalid with the hub message', async () => {
     expect(await command('th1', 'setpoint', '99')).toMatchObject({ status: 'invalid', message: 'setpoint must be between 5 and 30, got 99' });
+  });
+
+  it('a capability that is not writable: result unsupported, as the hub rules', async () => {
+    expect(await command('th1', 'temperature', '20')).toMatchObject({ status: 'unsupported', message: 'device "th1" has no writable "temperature"' });
   });
 
   it('an unknown device: result invalid', async () => {

@@ -2,14 +2,18 @@
 // discovery switches, and the configuration errors start() reports.
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { BridgeFixture } from './testing/bridge-fixture.js';
-import { SAMPLE_CAPS as C, FakeHubFacade, device } from './testing/fake-hub-facade.js';
+import { SAMPLE_CAPS as C, device } from './testing/sample-devices.js';
+import { TestHubFacade } from './testing/test-hub-facade.js';
 import { record, waitForMessage } from './testing/mqtt-test-kit.js';
 import { MqttBridge, type MqttBridgeOptions } from './mqtt-bridge.js';
 
 let fx: BridgeFixture | null = null;
+const cleanups: (() => void)[] = [];
+const defer = (cleanup: () => void) => void cleanups.push(cleanup);
 afterEach(async () => {
   await fx?.close();
   fx = null;
+  for (const cleanup of cleanups.splice(0)) cleanup();
 });
 
 async function open(opts: Partial<MqttBridgeOptions>): Promise<BridgeFixture> {
@@ -70,7 +74,8 @@ describe('MqttBridge options', () => {
   });
 
   it('start() refuses a TLS port without a key and certificate, and a port in use', async () => {
-    const facade = new FakeHubFacade();
+    const facade = new TestHubFacade();
+    defer(() => facade.close());
     const auth = { authorize: async () => null };
     const noTls = new MqttBridge({ facade, auth, tcpPort: null, tlsPort: 0 });
     await expect(noTls.start()).rejects.toThrow(/HUB_ERR_CONFIG/);

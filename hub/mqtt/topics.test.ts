@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { Acl } from './acl.js';
 import { parseCommandPayload } from './command-payload.js';
-import { SAMPLE_CAPS as C } from './testing/fake-hub-facade.js';
+import { SAMPLE_CAPS as C } from './testing/sample-devices.js';
 import { RETAINED, Topics, encodePayload, isTopicSafeId } from './topics.js';
 
 const t = new Topics('hearth', 'homeassistant');

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { MetricsRegistry } from './metrics-registry.js';
 import { registerProcessMetrics } from './process-metrics.js';
+import type { EventBus } from '../events.js';
 import { sendJson } from '../http/respond.js';
 import type { Logger } from '../logger.js';
 
@@ -15,15 +16,22 @@ export interface MetricSources {
   retentionDeleted: () => number;
 }
 
-/** The hub's Prometheus metrics: gauges and counters read at scrape time, histograms fed by ingest. */
+/**
+ * The hub's Prometheus metrics: gauges and counters read at scrape time, histograms fed by ingest, and the
+ * command outcomes counted from the bus's 'command.result' while started.
+ */
 export class HubMetrics {
   readonly registry: MetricsRegistry;
   readonly #process: { start(): void; stop(): void };
+  readonly #bus: EventBus;
   readonly #batch;
   readonly #commit;
   readonly #ack;
+  readonly #commands;
+  #unsubscribe: (() => void) | undefined;
 
-  constructor(sources: MetricSources, log: Logger) {
+  constructor(sources: MetricSources, log: Logger, bus: EventBus) {
+    this.#bus = bus;
     const m = new MetricsRegistry({ onCollectError: (metric, err) => log.warn({ metric, err: String(err) }, 'metric collect failed') });
     this.registry = m;
     this.#process = registerProcessMetrics(m);
@@ -46,14 +54,18 @@ export class HubMetrics {
     this.#batch = m.histogram('hearth_commit_batch_size', 'Readings per group commit.', MetricsRegistry.exponentialBuckets(1, 4, 7));
     this.#commit = m.histogram('hearth_commit_duration_seconds', 'Duration of one group-commit transaction.', MetricsRegistry.exponentialBuckets(0.0001, 4, 8));
     this.#ack = m.histogram('hearth_ack_latency_seconds', 'Oldest frame of a commit: accepted to ACK sent.', MetricsRegistry.exponentialBuckets(0.0005, 2, 12));
+    this.#commands = m.counter('hearth_commands_total', 'Commands answered, by outcome (the device\'s status, or offline/timeout/invalid/unsupported from the hub).', ['status']);
   }
 
   start(): void {
     this.#process.start();
+    this.#unsubscribe ??= this.#bus.on('command.result', (outcome) => this.#commands.inc({ status: outcome.status }));
   }
 
   stop(): void {
     this.#process.stop();
+    this.#unsubscribe?.();
+    this.#unsubscribe = undefined;
   }
 
   /** Feeds the commit histograms (IngestOptions.onCommit). */

@@ -3,6 +3,7 @@ import { closeSync, existsSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { eventually } from '../../test/support/eventually.js';
 import { MetricsRegistry } from './metrics-registry.js';
 import { registerProcessMetrics, type ProcessMetrics } from './process-metrics.js';
 
@@ -80,17 +81,17 @@ describe('registerProcessMetrics', () => {
     handle.start();
     handle.start(); // idempotent: one monitor
     // Block the loop for 60 ms between two turns of the loop (the monitor needs a tick before the block as its
-    // baseline, and one after to record it), until a scrape shows it; bounded retries.
+    // baseline, and one after to record it), until a scrape shows it.
     const turn = () => new Promise((resolve) => setTimeout(resolve, 20));
-    let values = new Map<string, number>();
-    for (let attempt = 0; attempt < 50; attempt++) {
+    const values = await eventually(async () => {
       await turn();
       const until = performance.now() + 60;
       while (performance.now() < until);
       await turn();
-      values = scrape(registry).values;
-      if (values.get('nodejs_eventloop_lag_seconds{quantile="1"}')! >= 0.05) break;
-    }
+      const scraped = scrape(registry).values;
+      expect(scraped.get('nodejs_eventloop_lag_seconds{quantile="1"}')).toBeGreaterThanOrEqual(0.05);
+      return scraped;
+    }, 10_000);
     const lag = {
       p50: values.get('nodejs_eventloop_lag_seconds{quantile="0.5"}')!,
       p99: values.get('nodejs_eventloop_lag_seconds{quantile="0.99"}')!,

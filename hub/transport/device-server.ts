@@ -17,11 +17,15 @@ export interface DeviceLink {
   /** Stops reading from the socket (back-pressure); resume() reads again. */
   pause(): void;
   resume(): void;
+  /** Sends a WebSocket ping now (the heartbeat does so on its own); the pong reaches LinkListener.onPong. */
+  ping(): void;
 }
 
 export interface LinkListener {
   onMessage(data: Uint8Array, binary: boolean): void;
   onClose(code: number, reason: string): void;
+  /** The device answered a ping. */
+  onPong?(): void;
 }
 
 export interface DeviceServerOptions {
@@ -107,12 +111,16 @@ export class DeviceServer {
       terminate: () => ws.terminate(),
       pause: () => ws.pause(),
       resume: () => ws.resume(),
+      ping: () => {
+        if (ws.readyState === ws.OPEN) ws.ping();
+      },
     };
     const conn: Connection = { ws, link, missed: 0 };
     this.#connections.add(conn);
     const listener = this.#opts.open(link);
     ws.on('pong', () => {
       conn.missed = 0;
+      listener.onPong?.();
     });
     ws.on('message', (data, isBinary) => {
       const bytes = data as Buffer; // binaryType 'nodebuffer', no fragments array: maxPayload bounds it

@@ -1,5 +1,6 @@
-// One MqttBridge on loopback with every listener (TCP, TLS, WSS on an https server), real users and a fake
-// hub, for the bridge's integration tests. Everything it opens, close() closes.
+// One MqttBridge on loopback with every listener (TCP, TLS, WSS on an https server), real users and the hub's
+// real registry and command rules (TestHubFacade), for the bridge's integration tests. Everything it opens,
+// close() closes.
 import fs from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import https from 'node:https';
@@ -16,7 +17,7 @@ import { Authorizer } from '../../auth/authorizer.js';
 import { SessionStore } from '../../auth/session-store.js';
 import { UserStore } from '../../auth/user-store.js';
 import { MqttBridge, type MqttBridgeOptions } from '../mqtt-bridge.js';
-import { FakeHubFacade } from './fake-hub-facade.js';
+import { TestHubFacade } from './test-hub-facade.js';
 import { memoryLogger } from './mqtt-test-kit.js';
 
 export const PASSWORDS = { admin: 'pw-admin', integration: 'pw-integration', viewer: 'pw-viewer' } as const;
@@ -33,7 +34,7 @@ export async function makeCert(): Promise<{ key: string; cert: string }> {
 }
 
 export class BridgeFixture {
-  readonly facade = new FakeHubFacade();
+  readonly facade = new TestHubFacade();
   readonly logger = memoryLogger();
   dir = '';
   users!: UserStore;
@@ -105,5 +106,6 @@ export class BridgeFixture {
       await new Promise<void>((resolve) => this.https.close(() => resolve()));
     }
     if (this.dir) fs.rmSync(this.dir, { recursive: true, force: true });
+    this.facade.close();
   }
 }

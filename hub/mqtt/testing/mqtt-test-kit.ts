@@ -1,10 +1,11 @@
 // Helpers for the MQTT tests: Mosquitto's binaries (broker, sub, pub, passwd) spawned for real, mqtt.js
-// clients that collect messages, and bounded waits instead of sleeps.
+// clients that collect messages, and bounded waits (test/support/eventually.ts) instead of sleeps.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import type { MqttClient } from 'mqtt';
+import { eventually } from '../../../test/support/eventually.js';
 import type { MqttLogger } from '../logger.js';
 
 export const MOSQUITTO = '/usr/sbin/mosquitto';
@@ -152,20 +153,15 @@ export class MosquittoServer {
     );
   }
 
-  /** Spawns Mosquitto and resolves once it accepts TCP connections. */
+  /** Spawns Mosquitto and resolves once it accepts TCP connections (rejects at once if it exits). */
   async start(): Promise<void> {
     const proc = spawn(MOSQUITTO, ['-c', path.join(this.#dir, 'mosquitto.conf')], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.#proc = proc;
     proc.stdout?.on('data', (d: Buffer) => (this.log += d.toString()));
     proc.stderr?.on('data', (d: Buffer) => (this.log += d.toString()));
-    await waitFor(
-      () => {
-        if (proc.exitCode !== null) throw new Error(`mosquitto exited with ${proc.exitCode}: ${this.log}`);
-        return canConnect(this.port);
-      },
-      10_000,
-      () => `mosquitto to listen: ${this.log}`,
-    );
+    const exited = new Promise<never>((_, reject) => proc.once('exit', (code) => reject(new Error(`mosquitto exited with ${code}: ${this.log}`))));
+    exited.catch(() => {}); // after a successful start, a later exit (stop()) is no failure
+    await Promise.race([exited, eventually(() => canConnect(this.port), { timeoutMs: 10_000, what: () => `mosquitto to listen: ${this.log}` })]);
   }
 
   /** Stops Mosquitto and waits for the process to end. */
@@ -190,20 +186,6 @@ function canConnect(port: number): Promise<boolean> {
   });
 }
 
-/** Polls `cond` every 20 ms until it is true, or throws after timeoutMs. */
-export async function waitFor(
-  cond: () => boolean | Promise<boolean>,
-  timeoutMs = 5000,
-  describe: () => string = () => 'condition',
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await cond()) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${describe()}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 export interface Received {
   topic: string;
   payload: string;
@@ -224,13 +206,10 @@ export async function waitForMessage(
   pred: (r: Received) => boolean = () => true,
   timeoutMs = 5000,
 ): Promise<Received> {
-  let found: Received | undefined;
-  await waitFor(
-    () => (found = got.find((r) => r.topic === topic && pred(r))) !== undefined,
+  return eventually(() => got.find((r) => r.topic === topic && pred(r)) ?? false, {
     timeoutMs,
-    () => `a message on ${topic}; got ${got.map((r) => r.topic).join(', ')}`,
-  );
-  return found as Received;
+    what: () => `a message on ${topic}; got ${got.map((r) => r.topic).join(', ')}`,
+  });
 }
 
 export interface LogRecord {

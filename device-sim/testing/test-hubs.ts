@@ -3,7 +3,7 @@ import { TestHub, type TestHubOptions } from './test-hub.js';
 
 /**
  * Test support, once per test file: `defer` registers a cleanup run after each test (newest first), and
- * `startHub` starts a TestHub (with `defaults` under its options) that is stopped the same way.
+ * `startHub` starts a TestHub (with `defaults` under its options) that is disposed of the same way.
  */
 export function testHubs(defaults: TestHubOptions = {}): {
   defer: (cleanup: () => Promise<unknown> | void) => void;
@@ -17,8 +17,8 @@ export function testHubs(defaults: TestHubOptions = {}): {
     defer: (cleanup) => void cleanups.push(cleanup),
     startHub: async (options = {}) => {
       const hub = new TestHub({ ...defaults, ...options });
+      cleanups.push(() => hub.dispose());
       await hub.start();
-      cleanups.push(() => hub.stop());
       return hub;
     },
   };

@@ -1,0 +1,226 @@
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { ManualClock } from '../../device-sim/manual-clock.js';
+import { CLOSE_CODES, encode, fromHex } from '../../protocol/index.js';
+import type { CommandResultFrame, Frame } from '../../protocol/types.js';
+import { hello } from '../../test/support/fixtures.js';
+import { DeviceRegistry } from '../devices/device-registry.js';
+import { EventBus } from '../events.js';
+import { IngestPipeline } from '../ingest/ingest-pipeline.js';
+import { createLogger } from '../logger.js';
+import { TempStore } from '../testing/temp-store.js';
+import { DeviceSession, type SessionDeps } from './device-session.js';
+import { RecordingLink } from './testing/recording-link.js';
+
+const GREETING_MS = 10_000;
+const COMMIT_MS = 20;
+const RATE = 5;
+const temp = new TempStore();
+afterEach(() => temp.cleanup());
+
+/** The real registry and ingest on a temp store, sessions on recording links, time on a manual clock. */
+function setUp(devices = ['th1']) {
+  const clock = new ManualClock();
+  const store = temp.open(() => clock.now());
+  const bus = new EventBus();
+  const registry = new DeviceRegistry(store, bus);
+  registry.load();
+  for (const id of devices) registry.provision(id, id, 'thermostat', clock.now());
+  const log = createLogger('silent');
+  const ingest = new IngestPipeline(store, registry, bus, {
+    commitIntervalMs: COMMIT_MS, commitMaxReadings: 1000, maxPendingReadings: 10_000, now: () => clock.now(), log, onPressure: () => {}, timers: clock,
+  });
+  ingest.start();
+  const results: [string, CommandResultFrame][] = [];
+  const refused: string[] = [];
+  const deps: SessionDeps = {
+    registry,
+    ingest,
+    onCommandResult: (id, frame) => results.push([id, frame]),
+    welcome: { heartbeatMs: 30_000, maxFrameBytes: 65536, maxReadingsPerFrame: 64, maxBatchSamples: 4096, maxFramesPerSecond: RATE },
+    greetingTimeoutMs: GREETING_MS,
+    now: () => clock.now(),
+    log,
+    onRefused: (code) => refused.push(code),
+    timers: clock,
+  };
+  /** Opens a session for `id` (start() attaches it); `greet` also sends HELLO. */
+  const open = (id = 'th1', { greet = true } = {}) => {
+    const link = new RecordingLink(id);
+    const session = new DeviceSession(link, deps);
+    session.start();
+    const receive = (frame: Frame | Uint8Array, binary = true) => session.onMessage(frame instanceof Uint8Array ? frame : encode(frame), binary);
+    if (greet) receive({ type: 'hello', ...hello() });
+    return { link, session, receive };
+  };
+  return { clock, store, registry, ingest, results, refused, open };
+}
+
+const reading = (seq: number, value = 20): Frame => ({ type: 'telemetry', seq, ts: 0, readings: [{ metric: 1, value: { type: 'float', value } }] });
+const lastError = (link: RecordingLink) => link.sentOf('error').at(-1);
+
+describe('DeviceSession', () => {
+  it('closes with 4004 when no HELLO arrives within the greeting timeout [FP-7.1]', () => {
+    const s = setUp();
+    const { link } = s.open('th1', { greet: false });
+    s.clock.advance(GREETING_MS - 1);
+    expect(link.closed).toBeNull();
+    s.clock.advance(1);
+    expect(lastError(link)).toEqual({ type: 'error', code: 'HUB_ERR_GREETING_TIMEOUT', message: `no HELLO within ${GREETING_MS} ms` });
+    expect(link.closed).toEqual({ code: CLOSE_CODES.GREETING_TIMEOUT, reason: 'HUB_ERR_GREETING_TIMEOUT' });
+    expect(s.refused).toEqual(['HUB_ERR_GREETING_TIMEOUT']);
+  });
+
+  it('closes with 4003 when the first frame is not HELLO [FP-7.1]', () => {
+    const s = setUp();
+    const { link, receive } = s.open('th1', { greet: false });
+    receive(reading(1));
+    expect(lastError(link)).toEqual({ type: 'error', code: 'HUB_ERR_GREETING_REQUIRED', message: 'the first frame must be HELLO, got telemetry' });
+    expect(link.closed?.code).toBe(CLOSE_CODES.GREETING_REQUIRED);
+    expect(s.ingest.stats.framesAccepted).toBe(0);
+  });
+
+  it('answers HELLO with WELCOME (hub time, nextSeq after what is stored, the limits) and puts the device online [FP-7.2, FP-8.4]', () => {
+    const s = setUp();
+    const first = s.open();
+    first.receive(reading(1));
+    first.receive(reading(2));
+    s.clock.advance(COMMIT_MS);
+    first.session.onClose(1000, '');
+    s.clock.advance(5);
+    const { link } = s.open();
+    expect(link.sentOf('welcome')).toEqual([{
+      type: 'welcome', hubTime: s.clock.now(), nextSeq: 3, heartbeatMs: 30_000, maxFrameBytes: 65536, maxReadingsPerFrame: 64, maxBatchSamples: 4096, maxFramesPerSecond: RATE,
+    }]);
+    expect(s.registry.info('th1')).toMatchObject({ online: true, model: 'test-thermo' });
+    s.clock.advance(GREETING_MS);
+    expect(link.closed).toBeNull(); // the greeting timer stopped with the HELLO
+  });
+
+  it('acknowledges data frames on the connection they came on, once committed [FP-8.2]', () => {
+    const s = setUp(['th1', 'th2']);
+    const a = s.open('th1');
+    const b = s.open('th2');
+    a.receive(reading(1));
+    b.receive(reading(1));
+    b.receive(reading(2));
+    expect([a.link.sentOf('ack'), b.link.sentOf('ack')]).toEqual([[], []]);
+    s.clock.advance(COMMIT_MS);
+    expect(a.link.sentOf('ack')).toEqual([{ type: 'ack', seq: 1 }]);
+    expect(b.link.sentOf('ack')).toEqual([{ type: 'ack', seq: 2 }]);
+    expect(s.store.committedSeqs()).toEqual(new Map([['th1', 1], ['th2', 2]]));
+  });
+
+  it('limits data frames with a token bucket: maxFramesPerSecond sustained, bursts of twice that, then 4008 [FP-9.2]', () => {
+    const s = setUp();
+    const { link, receive } = s.open();
+    let seq = 0;
+    for (let i = 0; i < 2 * RATE; i++) receive(reading(++seq)); // the full burst
+    s.clock.advance(1000); // refills RATE tokens
+    for (let i = 0; i < RATE; i++) receive(reading(++seq));
+    s.clock.advance(1000 / RATE); // one more
+    receive(reading(++seq));
+    expect(link.closed).toBeNull();
+    expect(s.ingest.stats.framesAccepted).toBe(seq);
+    receive(reading(++seq));
+    expect(lastError(link)).toEqual({ type: 'error', code: 'HUB_ERR_RATE_LIMITED', message: `more than ${RATE} data frames per second` });
+    expect(link.closed?.code).toBe(CLOSE_CODES.RATE_LIMITED);
+    expect(s.ingest.stats.framesAccepted).toBe(seq - 1);
+  });
+
+  it('refuses a frame that does not fit the declared capabilities with 4005; it is neither stored nor acknowledged [FP-7.5, FP-7.6]', () => {
+    const s = setUp();
+    const { link, receive } = s.open();
+    receive(reading(1));
+    receive({ type: 'telemetry', seq: 2, ts: 0, readings: [{ metric: 2, value: { type: 'float', value: 101 } }] });
+    expect(lastError(link)).toEqual({ type: 'error', code: 'HUB_ERR_CAPABILITY', message: 'metric 2 (humidity) value 101 is outside 0..100' });
+    expect(link.closed?.code).toBe(CLOSE_CODES.CAPABILITY_VIOLATION);
+    s.clock.advance(COMMIT_MS);
+    expect(link.sentOf('ack')).toEqual([]); // closed before the commit: ACKs of this connection are no-ops
+    expect(s.store.committedSeqs().get('th1')).toBe(1);
+    expect(s.refused).toEqual(['HUB_ERR_CAPABILITY']);
+  });
+
+  it.each([
+    ['a second HELLO', { type: 'hello', ...hello() }, 'a device does not send hello twice'],
+    ['WELCOME', { type: 'welcome', hubTime: 1, heartbeatMs: 1, nextSeq: 1, maxFrameBytes: 1, maxReadingsPerFrame: 1, maxBatchSamples: 1, maxFramesPerSecond: 1 }, 'a device does not send welcome'],
+    ['ACK', { type: 'ack', seq: 1 }, 'a device does not send ack'],
+    ['COMMAND', { type: 'command', id: 1, metric: 3, value: { type: 'float', value: 20 } }, 'a device does not send command'],
+    ['ERROR', { type: 'error', code: 'X', message: '' }, 'a device does not send error'],
+  ] as [string, Frame, string][])('%s from a device closes with 1002 [FP-7.3]', (_what, frame, message) => {
+    const s = setUp();
+    const { link, receive } = s.open();
+    receive(frame);
+    expect(lastError(link)).toEqual({ type: 'error', code: 'HUB_ERR_UNEXPECTED_FRAME', message });
+    expect(link.closed?.code).toBe(CLOSE_CODES.PROTOCOL_ERROR);
+  });
+
+  it('ignores an unknown extension frame; answers a frame that does not decode with its PROTO_ERR code and close code [FP-10.2, FP-11.2]', () => {
+    const s = setUp();
+    const { link, receive } = s.open();
+    receive(fromHex('1080010203')); // header v1, type 0x80 (extension), payload
+    expect(link.closed).toBeNull();
+    receive(fromHex('1002')); // a TELEMETRY header and nothing else
+    expect(lastError(link)).toMatchObject({ type: 'error', code: 'PROTO_ERR_TRUNCATED' });
+    expect(link.closed).toEqual({ code: CLOSE_CODES.INVALID_PAYLOAD, reason: 'PROTO_ERR_TRUNCATED' });
+    expect(s.refused).toEqual(['PROTO_ERR_TRUNCATED']);
+  });
+
+  it('refuses a text message with 1003', () => {
+    const s = setUp();
+    const { link, receive } = s.open();
+    receive(new TextEncoder().encode('{"type":"telemetry"}'), false);
+    expect(lastError(link)?.code).toBe('HUB_ERR_TEXT_FRAME');
+    expect(link.closed?.code).toBe(CLOSE_CODES.UNSUPPORTED_DATA);
+  });
+
+  it('hands COMMAND_RESULT to the command service with the device id [FP-7.7]', () => {
+    const s = setUp();
+    const { receive } = s.open();
+    receive({ type: 'command_result', id: 9, status: 'ok', message: '' });
+    expect(s.results).toEqual([['th1', { type: 'command_result', id: 9, status: 'ok', message: '' }]]);
+  });
+
+  it('a newer connection of the device replaces this one with 4009 [FP-10.3]', () => {
+    const s = setUp();
+    const old = s.open();
+    const current = s.open();
+    expect(lastError(old.link)).toEqual({ type: 'error', code: 'HUB_ERR_REPLACED', message: 'another connection of this device took over' });
+    expect(old.link.closed?.code).toBe(CLOSE_CODES.REPLACED);
+    old.session.onClose(CLOSE_CODES.REPLACED, '');
+    expect(s.registry.info('th1')?.online).toBe(true); // the replaced session's end leaves the new one online
+    expect(s.registry.session('th1')).toBe(current.session);
+  });
+
+  it('revoking the device closes its session with 4010 [FP-10.3]', () => {
+    const s = setUp();
+    const { link } = s.open();
+    s.registry.revoke('th1', s.clock.now());
+    expect(lastError(link)).toEqual({ type: 'error', code: 'HUB_ERR_REVOKED', message: 'device "th1" was revoked' });
+    expect(link.closed?.code).toBe(CLOSE_CODES.REVOKED);
+  });
+
+  it('closeGoingAway() closes with 1001 and keeps reading so the handshake completes; later frames are ignored [FP-10.5]', () => {
+    const s = setUp();
+    const { link, session, receive } = s.open();
+    session.pause();
+    expect(link.paused).toBe(true);
+    session.closeGoingAway();
+    expect(link.paused).toBe(false);
+    expect(link.closed).toEqual({ code: CLOSE_CODES.GOING_AWAY, reason: 'hub shutting down' });
+    const sent = link.sent.length;
+    receive(reading(1));
+    session.send({ type: 'ack', seq: 1 });
+    expect(link.sent.length).toBe(sent);
+    expect(s.ingest.stats.framesAccepted).toBe(0);
+  });
+
+  it('onClose() takes the device offline and resolves closed', async () => {
+    const s = setUp();
+    const { session } = s.open();
+    expect(s.registry.info('th1')?.online).toBe(true);
+    session.onClose(1000, 'bye');
+    await session.closed;
+    expect(s.registry.info('th1')?.online).toBe(false);
+    expect(s.clock.pendingDelays()).toEqual([]);
+  });
+});
