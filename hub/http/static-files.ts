@@ -3,6 +3,7 @@ import { realpath, stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import { sendJson } from './respond.js';
+import { requestPath } from './request.js';
 
 // Serves the built dashboard (dist/dashboard) over the hub's HTTPS server. The build names bundles by content
 // hash, so those are cached for a year; everything else (index.html) is revalidated with its ETag on each load.
@@ -82,7 +83,7 @@ export function createStaticFiles(opts: StaticFilesOptions): (req: IncomingMessa
 }
 
 function pathOf(req: IncomingMessage): string {
-  return (req.url ?? '/').split('?')[0]!.split('#')[0]!;
+  return requestPath(req.url);
 }
 
 /**
