@@ -7,13 +7,15 @@ import { join } from 'node:path';
 import type { Capability, Value } from '../protocol/types.js';
 import { CommandService } from '../hub/devices/command-service.js';
 import { DeviceRegistry } from '../hub/devices/device-registry.js';
-import { EventBus, type CommandOutcome, type DeviceInfo } from '../hub/events.js';
-import type { CurrentValue, DeviceFacade } from '../hub/facade.js';
+import { pino } from 'pino';
+import { EventBus } from '../hub/events.js';
+import { Facade } from '../hub/facade.js';
+import type { HubInfoResponse } from '../hub/http/api-types.js';
+import { IngestPipeline } from '../hub/ingest/ingest-pipeline.js';
 import { HubStore } from '../hub/storage/hub-store.js';
 
-/** The hub's real registry and command service behind a HubFacade, fed readings by commit(). */
-export class BridgeFacade implements DeviceFacade {
-  readonly bus = new EventBus();
+/** The hub's real Facade (registry and command service) without a device gateway, fed readings by commit(). */
+export class BridgeFacade extends Facade {
   readonly #dir: string;
   readonly #store: HubStore;
   readonly #registry: DeviceRegistry;
@@ -21,12 +23,16 @@ export class BridgeFacade implements DeviceFacade {
 
   /** Opens a fresh database in a temp directory; close() deletes it. */
   constructor() {
-    this.#dir = mkdtempSync(join(tmpdir(), 'hearth-bench-mqtt-'));
-    this.#store = new HubStore({ path: join(this.#dir, 'hub.db') });
-    this.#store.open();
-    this.#registry = new DeviceRegistry(this.#store, this.bus);
-    this.#registry.load();
-    this.#commands = new CommandService({ registry: this.#registry, store: this.#store, bus: this.bus, timeoutMs: 10_000, now: Date.now });
+    const dir = mkdtempSync(join(tmpdir(), 'hearth-bench-mqtt-'));
+    const store = new HubStore({ path: join(dir, 'hub.db') });
+    store.open();
+    const bus = new EventBus();
+    const registry = new DeviceRegistry(store, bus);
+    registry.load();
+    const commands = new CommandService({ registry, store, bus, timeoutMs: 10_000, now: Date.now });
+    const ingest = new IngestPipeline(store, registry, bus, { commitIntervalMs: 0, commitMaxReadings: 4000, maxPendingReadings: 200_000, now: Date.now, log: pino({ level: 'silent' }), onPressure: () => {} });
+    super({ bus, registry, commands, store, ingest, now: Date.now, info: () => ({}) as HubInfoResponse });
+    [this.#dir, this.#store, this.#registry, this.#commands] = [dir, store, registry, commands];
   }
 
   /** Provisions a device and brings it online with `capabilities`, as its HELLO would; its commands go unanswered. */
@@ -40,22 +46,6 @@ export class BridgeFacade implements DeviceFacade {
   commit(id: string, readings: { metric: string; value: Value; ts: number }[]): void {
     this.#registry.applyCommitted(id, readings, undefined);
     this.bus.emit('readings', { deviceId: id, readings });
-  }
-
-  devices(): DeviceInfo[] {
-    return this.#registry.list();
-  }
-
-  device(id: string): DeviceInfo | undefined {
-    return this.#registry.info(id);
-  }
-
-  currentState(id: string): Record<string, CurrentValue> {
-    return this.#registry.currentState(id);
-  }
-
-  sendCommand(deviceId: string, command: string, input: unknown, source: string): Promise<CommandOutcome> {
-    return this.#commands.send(deviceId, command, input, source);
   }
 
   close(): void {

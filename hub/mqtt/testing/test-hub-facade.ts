@@ -8,8 +8,11 @@ import { join } from 'node:path';
 import type { CommandFrame, CommandStatus, Frame, Value } from '../../../protocol/types.js';
 import { CommandService } from '../../devices/command-service.js';
 import { DeviceRegistry, type SessionHandle } from '../../devices/device-registry.js';
+import { pino } from 'pino';
 import { EventBus, type CommandOutcome, type DeviceInfo } from '../../events.js';
-import type { CurrentValue, DeviceFacade } from '../../facade.js';
+import { Facade } from '../../facade.js';
+import type { HubInfoResponse } from '../../http/api-types.js';
+import { IngestPipeline } from '../../ingest/ingest-pipeline.js';
 import { HubStore } from '../../storage/hub-store.js';
 
 export interface SentCommand {
@@ -22,13 +25,12 @@ export interface SentCommand {
 /** What a connected device answers to a COMMAND it received; default ok. */
 export type CommandScript = (received: { deviceId: string; command: CommandFrame }) => { status: CommandStatus; message: string };
 
-/** The hub's real registry and command rules behind the HubFacade the bridge sees; devices answer by `script`. */
-export class TestHubFacade implements DeviceFacade {
-  readonly bus = new EventBus();
+/** The hub's real Facade (registry and command rules) as the bridge sees it, without a gateway; devices answer by `script`. */
+export class TestHubFacade extends Facade {
   /** Every command the bridge asked for, before the hub's checks. */
   readonly sent: SentCommand[] = [];
   script: CommandScript = () => ({ status: 'ok', message: '' });
-  readonly #dir = mkdtempSync(join(tmpdir(), 'hearth-mqtt-hub-'));
+  readonly #dir: string;
   readonly #store: HubStore;
   readonly #registry: DeviceRegistry;
   readonly #commands: CommandService;
@@ -36,28 +38,21 @@ export class TestHubFacade implements DeviceFacade {
 
   /** Opens its database at once, so a test can add devices before the bridge starts; close() deletes it. */
   constructor() {
-    this.#store = new HubStore({ path: join(this.#dir, 'hub.db') });
-    this.#store.open();
-    this.#registry = new DeviceRegistry(this.#store, this.bus);
-    this.#registry.load();
-    this.#commands = new CommandService({ registry: this.#registry, store: this.#store, bus: this.bus, timeoutMs: 5000, now: Date.now });
+    const dir = mkdtempSync(join(tmpdir(), 'hearth-mqtt-hub-'));
+    const store = new HubStore({ path: join(dir, 'hub.db') });
+    store.open();
+    const bus = new EventBus();
+    const registry = new DeviceRegistry(store, bus);
+    registry.load();
+    const commands = new CommandService({ registry, store, bus, timeoutMs: 5000, now: Date.now });
+    const ingest = new IngestPipeline(store, registry, bus, { commitIntervalMs: 0, commitMaxReadings: 4000, maxPendingReadings: 200_000, now: Date.now, log: pino({ level: 'silent' }), onPressure: () => {} });
+    super({ bus, registry, commands, store, ingest, now: Date.now, info: () => ({}) as HubInfoResponse });
+    [this.#dir, this.#store, this.#registry, this.#commands] = [dir, store, registry, commands];
   }
 
-  devices(): DeviceInfo[] {
-    return this.#registry.list();
-  }
-
-  device(id: string): DeviceInfo | undefined {
-    return this.#registry.info(id);
-  }
-
-  currentState(id: string): Record<string, CurrentValue> {
-    return this.#registry.currentState(id);
-  }
-
-  sendCommand(deviceId: string, command: string, input: unknown, source: string): Promise<CommandOutcome> {
+  override sendCommand(deviceId: string, command: string, input: unknown, source: string): Promise<CommandOutcome> {
     this.sent.push({ deviceId, command, input, source });
-    return this.#commands.send(deviceId, command, input, source);
+    return super.sendCommand(deviceId, command, input, source);
   }
 
   /**
