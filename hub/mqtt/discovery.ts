@@ -214,7 +214,7 @@ function wrap(entities: HaEntity[], node: string, dev: DiscoveryDevice, shared: 
   }
   for (const e of entities) cmps[e.key] = { p: e.platform, ...e.fields };
   const config: DeviceDiscoveryConfig = { dev, o, ...shared, cmps };
-  return [{ component: 'device', capabilities: entities.flatMap((e) => e.capabilities), topic, config }];
+  return [{ component: 'device', capabilities: [...new Set(entities.flatMap((e) => e.capabilities))], topic, config }];
 }
 
 function avail(topic: string): DiscoveryAvailability {

@@ -50,7 +50,7 @@ function fleetEntities(): Map<string, Record<string, unknown>> {
   const out = new Map<string, Record<string, unknown>>();
   for (const d of FLEET) {
     const [entry] = discoveryFor(d, topics, { hubUrl: HUB });
-    for (const [key, c] of Object.entries((entry!.config as DeviceDiscoveryConfig).cmps)) out.set(`${d.type}.${key}`, c);
+    for (const [key, c] of Object.entries((entry!.config as DeviceDiscoveryConfig).cmps)) out.set(`${d.type}.${key}`, c as Record<string, unknown>);
   }
   return out;
 }
