@@ -214,6 +214,19 @@ describe('device-based discovery (the default)', () => {
     expect('status' in (third!.config as DeviceDiscoveryConfig).cmps).toBe(false);
   });
 
+  it("clearOtherMode: first clears the other mode's configs of the same entities", () => {
+    const entries = discoveryFor(th, topics, { clearOtherMode: true });
+    expect(entries.map((e) => [e.topic, e.config === null])).toEqual([
+      ['homeassistant/climate/hearth_th1/climate/config', true],
+      ['homeassistant/sensor/hearth_th1/temperature/config', true],
+      ['homeassistant/sensor/hearth_th1/status/config', true],
+      ['homeassistant/device/hearth_th1/config', false],
+    ]);
+    const perEntityFirst = discoveryFor(th, topics, { mode: 'entity', clearOtherMode: true });
+    expect(perEntityFirst[0]).toEqual({ component: 'device', capabilities: [], topic: 'homeassistant/device/hearth_th1/config', config: null });
+    expect(perEntityFirst.slice(1).every((e) => e.config !== null)).toBe(true);
+  });
+
   it('a device with no capability yet has no config', () => {
     expect(discoveryFor(dev('new1', 'x', []), topics)).toEqual([]);
     expect(discoveryFor(dev('new1', 'x', []), topics, { mode: 'entity' })).toEqual([]);

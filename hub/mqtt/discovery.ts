@@ -64,7 +64,8 @@ export interface DiscoveryEntry {
   /** Capability names the config shows. */
   capabilities: string[];
   topic: string;
-  config: DiscoveryConfig;
+  /** null: clear the retained config there (the other mode's topic, see clearOtherMode). */
+  config: DiscoveryConfig | null;
 }
 
 export interface DiscoveryOptions {
@@ -76,6 +77,11 @@ export interface DiscoveryOptions {
   hubUrl?: string | null;
   /** What was last published on each discovery topic: a component it had and this one lacks is removed. */
   previous?: ReadonlyMap<string, DiscoveryConfig | null>;
+  /**
+   * Also clear the other mode's topics for these entities, first: retained configs of an earlier run in the other
+   * mode would otherwise hold the same unique_ids, and HA would refuse the new ones.
+   */
+  clearOtherMode?: boolean;
 }
 
 /** Every discovery config of a device: one device-based config, or one per entity; none without capabilities. */
@@ -197,15 +203,18 @@ export function bridgeDiscovery(topics: Topics, opts: DiscoveryOptions = {}): Di
 
 function wrap(entities: HaEntity[], node: string, dev: DiscoveryDevice, shared: Shared, topics: Topics, opts: DiscoveryOptions): DiscoveryEntry[] {
   const o: DiscoveryOrigin = { name: 'Hearth', ...(opts.hubVersion ? { sw: opts.hubVersion } : {}) };
+  const deviceTopic = `${topics.discoveryPrefix}/device/${node}/config`;
+  const clear = (topic: string): DiscoveryEntry => ({ component: 'device', capabilities: [], topic, config: null });
   if ((opts.mode ?? 'device') === 'entity') {
-    return entities.map((e) => ({
+    const stale = opts.clearOtherMode ? [clear(deviceTopic)] : [];
+    return stale.concat(entities.map((e) => ({
       component: e.platform,
       capabilities: e.capabilities,
       topic: topics.discovery(e.platform, node, e.key),
       config: { ...e.fields, ...shared, device: dev, origin: o },
-    }));
+    })));
   }
-  const topic = `${topics.discoveryPrefix}/device/${node}/config`;
+  const topic = deviceTopic;
   const cmps: Record<string, DeviceComponentConfig> = {};
   // A component gone since the last publish is sent as its platform alone, which HA takes as its removal.
   const before = opts.previous?.get(topic);
@@ -214,7 +223,8 @@ function wrap(entities: HaEntity[], node: string, dev: DiscoveryDevice, shared: 
   }
   for (const e of entities) cmps[e.key] = { p: e.platform, ...e.fields };
   const config: DeviceDiscoveryConfig = { dev, o, ...shared, cmps };
-  return [{ component: 'device', capabilities: [...new Set(entities.flatMap((e) => e.capabilities))], topic, config }];
+  const stale = opts.clearOtherMode ? entities.map((e) => ({ ...clear(topics.discovery(e.platform, node, e.key)), component: e.platform })) : [];
+  return [...stale, { component: 'device', capabilities: [...new Set(entities.flatMap((e) => e.capabilities))], topic, config }];
 }
 
 function avail(topic: string): DiscoveryAvailability {

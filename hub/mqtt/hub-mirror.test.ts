@@ -129,6 +129,18 @@ describe('events from the hub', () => {
     expect(after.on).toMatchObject({ p: 'switch', command_topic: 'hearth/plug1/set/on' });
   });
 
+  it("a device's first config in a run clears the per-entity config an earlier run may have left, first", async () => {
+    const { got } = await watch(['homeassistant/+/hearth_new2/#']);
+    fx.facade.upsertDevice(device({ id: 'new2', type: 'motion', capabilities: [C.motion] }));
+    await waitForMessage(got, 'homeassistant/device/hearth_new2/config');
+    expect(got.map((m) => [m.topic, m.payload === ''])).toEqual([
+      ['homeassistant/binary_sensor/hearth_new2/motion/config', true],
+      ['homeassistant/device/hearth_new2/config', false],
+    ]);
+    fx.facade.removeDevice('new2');
+    await fx.bridge.idle();
+  });
+
   it('a device left with no capability has no discovery config', async () => {
     fx.facade.upsertDevice({ ...DEVICES[4]!, capabilities: [] });
     await fx.bridge.idle();

@@ -102,7 +102,9 @@ export class HubMirror {
     return this.#enqueue(async () => {
       await this.#send({ kind: 'bridgeState', topic: this.#topics.bridgeState(), payload: 'online' });
       if (this.#discovery) {
-        for (const e of bridgeDiscovery(this.#topics, this.#discoveryOptions)) await this.#send({ kind: 'discovery', topic: e.topic, payload: e.config });
+        for (const e of bridgeDiscovery(this.#topics, { ...this.#discoveryOptions, clearOtherMode: true })) {
+          await this.#send({ kind: 'discovery', topic: e.topic, payload: e.config });
+        }
       }
       for (const device of this.#facade.devices()) {
         await this.#syncDevice(device, false);
@@ -237,8 +239,10 @@ export class HubMirror {
     const known = this.#published.get(device.id) ?? { discovery: new Map<string, DiscoveryConfig>(), metrics: new Set<string>() };
     this.#published.set(device.id, known);
     if (this.#discovery) {
-      const entries = discoveryFor(device, this.#topics, { ...this.#discoveryOptions, previous: known.discovery });
-      const fresh = new Map(entries.map((e) => [e.topic, e.config]));
+      // The first publish of a device in this run also clears the other discovery mode's configs (null entries).
+      const first = known.discovery.size === 0;
+      const entries = discoveryFor(device, this.#topics, { ...this.#discoveryOptions, previous: known.discovery, clearOtherMode: first });
+      const fresh = new Map(entries.flatMap((e) => (e.config ? [[e.topic, e.config] as const] : [])));
       for (const topic of known.discovery.keys()) {
         if (!fresh.has(topic)) await this.#send({ kind: 'discovery', topic, payload: null });
       }
