@@ -41,6 +41,7 @@ export const CONFIG_SCHEMA = {
   'mqtt.allowAnonymous': { kind: 'bool', default: false, help: 'Let MQTT clients connect without a user' },
   'mqtt.baseTopic': { kind: 'string', default: 'hearth', help: 'Root of the topic tree' },
   'mqtt.discoveryPrefix': { kind: 'string', default: 'homeassistant', help: 'Home Assistant discovery prefix' },
+  'mqtt.discoveryMode': { kind: 'enum', default: 'device', options: ['device', 'entity'], help: 'Home Assistant discovery: one config per device (HA 2024.11+) or one per entity (older HA)' },
   'mqtt.url': { kind: 'string', default: null, help: 'External broker, mqtt[s]://host:port, to publish into as well' },
   'mqtt.username': { kind: 'string', default: null, help: 'User for the external broker' },
   'mqtt.password': { kind: 'string', default: null, help: 'Password for the external broker', secret: true },

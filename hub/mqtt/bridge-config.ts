@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import type { HubConfig } from '../config.js';
 import type { DeviceFacade } from '../facade.js';
 import type { Logger } from '../logger.js';
+import { HUB_VERSION } from '../version.js';
 import type { MqttAuthenticator } from './embedded-broker.js';
 import type { MqttBridgeOptions, TlsPems } from './mqtt-bridge.js';
 
@@ -20,6 +22,9 @@ export function bridgeOptions(
     auth: deps.auth,
     baseTopic: c['mqtt.baseTopic'],
     discoveryPrefix: c['mqtt.discoveryPrefix'],
+    discoveryMode: c['mqtt.discoveryMode'] === 'entity' ? 'entity' : 'device',
+    hubVersion: HUB_VERSION,
+    hubUrl: hubUrl(c),
     embedded: c['mqtt.embedded'],
     host: c['mqtt.host'],
     tcpPort: c['mqtt.port'],
@@ -43,4 +48,12 @@ export function bridgeOptions(
 export function brokerReady(c: HubConfig, a: { tcp: unknown; tls: unknown } | undefined): boolean {
   if (!c['mqtt.embedded']) return true;
   return a !== undefined && (c['mqtt.port'] === null || a.tcp !== null) && (c['mqtt.tlsPort'] === null || a.tls !== null);
+}
+
+/** The hub's public HTTPS base URL from `host`/`port` (the machine's hostname for a wildcard bind); null without a port. */
+export function hubUrl(c: Pick<HubConfig, 'host' | 'port'>, machine: () => string = hostname): string | null {
+  if (c.port === null || c.port === 0) return null;
+  const wildcard = c.host === '0.0.0.0' || c.host === '::' || c.host === '';
+  const host = wildcard ? machine() : c.host;
+  return `https://${host.includes(':') ? `[${host}]` : host}:${c.port}`;
 }

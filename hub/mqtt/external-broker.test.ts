@@ -110,13 +110,13 @@ run('external broker mode (real Mosquitto)', () => {
   });
 
   it('publishes the retained tree into the external broker', async () => {
-    const r = await sub(['hearth/bridge/state', 'hearth/th1/state', 'hearth/th1/availability', 'homeassistant/climate/hearth_th1/climate/config'], 4);
+    const r = await sub(['hearth/bridge/state', 'hearth/th1/state', 'hearth/th1/availability', 'homeassistant/device/hearth_th1/config'], 4);
     expect(r.code).toBe(0);
     const got = parseSubLines(r.stdout);
     expect(got.get('hearth/bridge/state')).toBe('online');
     expect(got.get('hearth/th1/availability')).toBe('online');
     expect(JSON.parse(got.get('hearth/th1/state')!)).toEqual({ temperature: { value: 21, ts: 100 } });
-    expect(JSON.parse(got.get('homeassistant/climate/hearth_th1/climate/config')!)).toMatchObject({ temperature_command_topic: 'hearth/th1/set/setpoint' });
+    expect(JSON.parse(got.get('homeassistant/device/hearth_th1/config')!)).toMatchObject({ cmps: { climate: { p: 'climate', temperature_command_topic: 'hearth/th1/set/setpoint' } } });
     expect(bridge.addresses().externalConnected).toBe(true);
   });
 

@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { eventually } from '../../test/support/eventually.js';
 import type { MqttClient } from 'mqtt';
-import { discoveryFor } from './discovery.js';
+import { bridgeDiscovery, discoveryFor, type DeviceDiscoveryConfig } from './discovery.js';
 import { BridgeFixture, type TestUser } from './testing/bridge-fixture.js';
 import { SAMPLE_CAPS as C, device } from './testing/sample-devices.js';
 import { record, waitForMessage, type Received } from './testing/mqtt-test-kit.js';
@@ -46,8 +46,8 @@ async function retainedFor(filters: string[]): Promise<Received[]> {
 }
 
 describe('retained tree on start', () => {
-  it('publishes discovery for every capability of every device, as discoveryFor builds it', async () => {
-    const expected = DEVICES.flatMap((d) => discoveryFor(d, topics));
+  it('publishes discovery for every device and the hub, as discoveryFor and bridgeDiscovery build it', async () => {
+    const expected = [...bridgeDiscovery(topics), ...DEVICES.flatMap((d) => discoveryFor(d, topics))];
     const { got } = await watch(['homeassistant/#']);
     await eventually(() => expected.every((e) => got.some((m) => m.topic === e.topic)), { timeoutMs: 5000, what: 'every discovery config' });
     for (const e of expected) {
@@ -55,7 +55,10 @@ describe('retained tree on start', () => {
       expect(m.retain).toBe(true);
       expect(JSON.parse(m.payload)).toEqual(e.config);
     }
-    expect(new Set(expected.map((e) => e.component))).toEqual(new Set(['climate', 'sensor', 'light', 'binary_sensor', 'event', 'switch']));
+    // Device-based discovery (the default): one config per device, its entities under cmps.
+    expect(new Set(expected.map((e) => e.component))).toEqual(new Set(['device']));
+    const platforms = expected.slice(1).flatMap((e) => Object.values((e.config as DeviceDiscoveryConfig).cmps).map((c) => c.p));
+    expect(new Set(platforms)).toEqual(new Set(['climate', 'sensor', 'light', 'binary_sensor', 'event', 'switch']));
   });
 
   it('publishes bridge state, the device list, availability and current state', async () => {
@@ -110,23 +113,48 @@ describe('events from the hub', () => {
     expect(retained!.payload).toBe('offline');
   });
 
-  it('clears discovery configs and metric topics of a capability that went away', async () => {
+  it('removes the entity and clears the metric topic of a capability that went away', async () => {
     fx.facade.pushReadings('plug1', [{ metric: 'energy', value: { type: 'float', value: 1.5 }, ts: 4000 }]);
     await fx.bridge.idle();
-    const energyConfig = discoveryFor(DEVICES[4]!, topics).find((e) => e.capabilities.includes('energy'))!.topic;
-    expect((await retainedFor([energyConfig, 'hearth/plug1/energy'])).length).toBe(2);
+    const config = 'homeassistant/device/hearth_plug1/config';
+    const cmps = async () => (JSON.parse((await retainedFor([config]))[0]!.payload) as DeviceDiscoveryConfig).cmps;
+    expect((await retainedFor(['hearth/plug1/energy'])).length).toBe(1);
+    expect((await cmps()).energy).toMatchObject({ p: 'sensor', device_class: 'energy' });
     fx.facade.upsertDevice({ ...DEVICES[4]!, capabilities: [C.on] });
     await fx.bridge.idle();
-    expect(await retainedFor([energyConfig, 'hearth/plug1/energy'])).toEqual([]);
-    const [switchConfig] = await retainedFor(['homeassistant/switch/hearth_plug1/on/config']);
-    expect(switchConfig).toBeDefined();
+    expect(await retainedFor(['hearth/plug1/energy'])).toEqual([]);
+    // HA removes a component sent as its platform alone.
+    const after = await cmps();
+    expect(after.energy).toEqual({ p: 'sensor' });
+    expect(after.on).toMatchObject({ p: 'switch', command_topic: 'hearth/plug1/set/on' });
+  });
+
+  it("a device's first config in a run clears the per-entity config an earlier run may have left, first", async () => {
+    const { got } = await watch(['homeassistant/+/hearth_new2/#']);
+    fx.facade.upsertDevice(device({ id: 'new2', type: 'motion', capabilities: [C.motion] }));
+    await waitForMessage(got, 'homeassistant/device/hearth_new2/config');
+    expect(got.map((m) => [m.topic, m.payload === ''])).toEqual([
+      ['homeassistant/binary_sensor/hearth_new2/motion/config', true],
+      ['homeassistant/device/hearth_new2/config', false],
+    ]);
+    fx.facade.removeDevice('new2');
+    await fx.bridge.idle();
+  });
+
+  it('a device left with no capability has no discovery config', async () => {
+    fx.facade.upsertDevice({ ...DEVICES[4]!, capabilities: [] });
+    await fx.bridge.idle();
+    expect(await retainedFor(['homeassistant/device/hearth_plug1/config'])).toEqual([]);
+    fx.facade.upsertDevice(DEVICES[4]!);
+    await fx.bridge.idle();
+    expect((await retainedFor(['homeassistant/device/hearth_plug1/config'])).length).toBe(1);
   });
 
   it('device removal clears its discovery configs and every retained topic', async () => {
     const filters = ['homeassistant/+/hearth_pir1/#', 'hearth/pir1/#'];
     const before = await retainedFor(filters);
     expect(before.map((m) => m.topic).sort()).toEqual(
-      ['homeassistant/binary_sensor/hearth_pir1/motion/config', 'hearth/pir1/availability', 'hearth/pir1/motion', 'hearth/pir1/state'].sort(),
+      ['homeassistant/device/hearth_pir1/config', 'hearth/pir1/availability', 'hearth/pir1/motion', 'hearth/pir1/state'].sort(),
     );
     const { got } = await watch(filters);
     fx.facade.removeDevice('pir1');

@@ -2,7 +2,7 @@ import type { CommittedEvent, DeviceInfo, HubEvents } from '../events.js';
 import type { DeviceFacade } from '../facade.js';
 import { valueToJson } from '../../protocol/value-form.js';
 import { parseCommandPayload } from './command-payload.js';
-import { discoveryFor } from './discovery.js';
+import { bridgeDiscovery, discoveryFor, eventHasState, type DiscoveryConfig, type DiscoveryOptions } from './discovery.js';
 import type { MqttLogger } from './logger.js';
 import type { Publisher } from './publisher.js';
 import {
@@ -23,12 +23,15 @@ export interface HubMirrorOptions {
   topics: Topics;
   /** Publish Home Assistant discovery configs. */
   discovery: boolean;
+  /** Mode, hub version and URL for the discovery configs (default: device-based, no URL). */
+  discoveryOptions?: DiscoveryOptions;
   logger: MqttLogger;
 }
 
 /** Retained topics published for one device, so that they can be cleared when it or a capability goes. */
 interface DeviceTopics {
-  discovery: Set<string>;
+  /** Discovery topic -> the config last published there. */
+  discovery: Map<string, DiscoveryConfig>;
   metrics: Set<string>;
 }
 
@@ -48,6 +51,7 @@ export class HubMirror {
   readonly #publisher: Publisher;
   readonly #topics: Topics;
   readonly #discovery: boolean;
+  readonly #discoveryOptions: DiscoveryOptions;
   readonly #log: MqttLogger;
   #queue: Promise<void> = Promise.resolve();
   #detach: (() => void)[] = [];
@@ -70,6 +74,7 @@ export class HubMirror {
     this.#publisher = opts.publisher;
     this.#topics = opts.topics;
     this.#discovery = opts.discovery;
+    this.#discoveryOptions = opts.discoveryOptions ?? {};
     this.#log = opts.logger;
   }
 
@@ -96,6 +101,11 @@ export class HubMirror {
   publishAll(): Promise<void> {
     return this.#enqueue(async () => {
       await this.#send({ kind: 'bridgeState', topic: this.#topics.bridgeState(), payload: 'online' });
+      if (this.#discovery) {
+        for (const e of bridgeDiscovery(this.#topics, { ...this.#discoveryOptions, clearOtherMode: true })) {
+          await this.#send({ kind: 'discovery', topic: e.topic, payload: e.config });
+        }
+      }
       for (const device of this.#facade.devices()) {
         await this.#syncDevice(device, false);
         await this.#publishState(device.id, null);
@@ -226,12 +236,14 @@ export class HubMirror {
   /** Publishes discovery (clearing configs and metric topics of capabilities that went) and availability. */
   async #syncDevice(device: DeviceInfo, announceList: boolean): Promise<void> {
     if (!this.#usable(device.id)) return;
-    const known = this.#published.get(device.id) ?? { discovery: new Set<string>(), metrics: new Set<string>() };
+    const known = this.#published.get(device.id) ?? { discovery: new Map<string, DiscoveryConfig>(), metrics: new Set<string>() };
     this.#published.set(device.id, known);
     if (this.#discovery) {
-      const entries = discoveryFor(device, this.#topics);
-      const fresh = new Set(entries.map((e) => e.topic));
-      for (const topic of known.discovery) {
+      // The first publish of a device in this run also clears the other discovery mode's configs (null entries).
+      const first = known.discovery.size === 0;
+      const entries = discoveryFor(device, this.#topics, { ...this.#discoveryOptions, previous: known.discovery, clearOtherMode: first });
+      const fresh = new Map(entries.flatMap((e) => (e.config ? [[e.topic, e.config] as const] : [])));
+      for (const topic of known.discovery.keys()) {
         if (!fresh.has(topic)) await this.#send({ kind: 'discovery', topic, payload: null });
       }
       for (const e of entries) await this.#send({ kind: 'discovery', topic: e.topic, payload: e.config });
@@ -259,7 +271,7 @@ export class HubMirror {
     const known = this.#published.get(deviceId);
     this.#published.delete(deviceId);
     if (known && this.#usable(deviceId)) {
-      for (const topic of known.discovery) await this.#send({ kind: 'discovery', topic, payload: null });
+      for (const topic of known.discovery.keys()) await this.#send({ kind: 'discovery', topic, payload: null });
       for (const topic of known.metrics) await this.#clear(topic);
       await this.#clear(this.#topics.state(deviceId));
       await this.#clear(this.#topics.availability(deviceId));
@@ -271,7 +283,7 @@ export class HubMirror {
   async #publishState(deviceId: string, metrics: Set<string> | null): Promise<void> {
     if (!this.#deviceFor(deviceId)) return;
     const state: DeviceStatePayload = this.#facade.currentState(deviceId);
-    const known = this.#published.get(deviceId) ?? { discovery: new Set<string>(), metrics: new Set<string>() };
+    const known = this.#published.get(deviceId) ?? { discovery: new Map<string, DiscoveryConfig>(), metrics: new Set<string>() };
     this.#published.set(deviceId, known);
     // Distinct topics: handed to the broker together rather than one round trip each.
     const sends: Promise<void>[] = [];
@@ -293,6 +305,12 @@ export class HubMirror {
       topic: this.#topics.event(device.id, e.name),
       payload: { value: valueToJson(cap, e.value), ts: e.ts },
     });
+    // A state reported as events (motion, door) is a binary_sensor in HA: keep its latest value retained.
+    const stateTopic = cap && eventHasState(cap) ? this.#topics.metric(device.id, e.name) : null;
+    if (stateTopic !== null) {
+      this.#published.get(device.id)?.metrics.add(stateTopic);
+      await this.#send({ kind: 'metric', topic: stateTopic, payload: valueToJson(cap, e.value) });
+    }
   }
 
   #scheduleDevicesList(): void {

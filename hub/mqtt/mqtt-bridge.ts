@@ -6,6 +6,7 @@ import { ROLES, type Role } from '../auth/user-store.js';
 import { Acl } from './acl.js';
 import { EmbeddedBroker, type EmbeddedBrokerAddresses, type MqttAuthenticator } from './embedded-broker.js';
 import { ExternalBroker } from './external-broker.js';
+import type { DiscoveryMode } from './discovery.js';
 import { HubMirror } from './hub-mirror.js';
 import { SILENT_LOGGER, type MqttLogger } from './logger.js';
 import { DEFAULT_BASE_TOPIC, DEFAULT_DISCOVERY_PREFIX, Topics } from './topics.js';
@@ -51,6 +52,12 @@ export interface MqttBridgeOptions {
   discoveryPrefix?: string;
   /** Publish Home Assistant discovery configs; default true. */
   discovery?: boolean;
+  /** Device-based discovery (HA 2024.11+, the default) or one config per entity for older HA. */
+  discoveryMode?: DiscoveryMode;
+  /** The hub's version, in discovery's origin and the hub's own device. */
+  hubVersion?: string;
+  /** The hub's public base URL (`https://host:port`) for configuration_url; none when absent. */
+  hubUrl?: string | null;
   /** Run the embedded broker; default true. */
   embedded?: boolean;
   /** Address the TCP and TLS listeners bind to; default 127.0.0.1. */
@@ -108,6 +115,7 @@ export class MqttBridge {
     const log = o.logger ?? SILENT_LOGGER;
     const prefix = o.discoveryPrefix ?? MQTT_DEFAULTS.discoveryPrefix;
     const discovery = o.discovery ?? true;
+    const discoveryOptions = { mode: o.discoveryMode ?? 'device', hubVersion: o.hubVersion ?? '', hubUrl: o.hubUrl ?? null };
     // A function: the hub loads its certificate after building the bridge, before starting it.
     const tls = typeof o.tls === 'function' ? o.tls() : (o.tls ?? null);
     const tlsPort = portOption(o.tlsPort, tls ? MQTT_DEFAULTS.tlsPort : null);
@@ -134,7 +142,7 @@ export class MqttBridge {
           logger: log,
           onClientPublish: (topic, payload, source) => mirror && route(mirror, topics, topic, payload, source),
         });
-        mirror = new HubMirror({ facade: o.facade, publisher: broker, topics, discovery, logger: log });
+        mirror = new HubMirror({ facade: o.facade, publisher: broker, topics, discovery, discoveryOptions, logger: log });
         this.#embedded = { broker, mirror };
         await broker.start();
         mirror.attach();
@@ -159,7 +167,7 @@ export class MqttBridge {
           onConnect: () => void mirror?.publishAll(),
           onMessage: (topic, payload, source) => mirror && route(mirror, topics, topic, payload, source),
         });
-        mirror = new HubMirror({ facade: o.facade, publisher: broker, topics, discovery, logger: log });
+        mirror = new HubMirror({ facade: o.facade, publisher: broker, topics, discovery, discoveryOptions, logger: log });
         this.#external = { broker, mirror };
         mirror.attach();
         await broker.start();
