@@ -111,6 +111,14 @@ describe('crowds on the HTTPS port', () => {
     expect(await eventually(async () => (await h.get('/healthz')).status)).toBe(200);
   });
 
+  it('does not cap loopback with http.capLoopback false (a local reverse proxy is one address)', async () => {
+    const h = await hub({ 'http.maxConnectionsPerAddress': 1, 'http.capLoopback': false, 'http.handshakeTimeoutMs': 60_000 });
+    const held = await Promise.all(Array.from({ length: 3 }, () => silentSocket(h.hub.port)));
+    expect((await h.get('/healthz')).status).toBe(200);
+    expect(await h.metric('hearth_connections_refused_total{reason="per_address"}')).toBe(0);
+    expect(held.some((s) => s.socket.destroyed)).toBe(false);
+  });
+
   it('counts refused device upgrades by code and API 401s in /metrics, logging each cause once per window', async () => {
     const h = await hub();
     h.hub.registry.provision('auth-1', 'auth-1', 'thermostat', Date.now());

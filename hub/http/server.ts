@@ -75,8 +75,6 @@ export interface HttpFrontOptions {
   dashboardDir?: string;
   limits: HttpLimits;
   counters: FrontCounters;
-  /** Descriptor directory for the busy check; default /proc/self/fd. */
-  fdDir?: string;
   now: () => number;
   log: Logger;
 }
@@ -101,7 +99,7 @@ export class HttpFront {
     this.#warn = new RateLimitedLog({ log: opts.log, now: opts.now });
     this.#guard = new ConnectionGuard({
       ...{ maxPerAddress: l.maxConnectionsPerAddress, capLoopback: l.capLoopback, idleMs: l.headersTimeoutMs },
-      ...{ maxOpenFiles: l.maxOpenFiles, busyPercent: l.busyOpenFilesPercent, ...(opts.fdDir ? { fdDir: opts.fdDir } : {}) },
+      ...{ maxOpenFiles: l.maxOpenFiles, busyPercent: l.busyOpenFilesPercent },
       ...{ now: opts.now, log: opts.log, warn: this.#warn, onRefused: (reason) => opts.counters.connectionRefused(reason) },
     });
     this.#session = createSessionApi({ auth: opts.auth, now: opts.now });
