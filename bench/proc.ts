@@ -105,9 +105,12 @@ export function provisionFleet(dataDir: string, count: number, entry: (i: number
   return file;
 }
 
-/** Starts `hearth start` in its own process on 127.0.0.1, port 0; resolves once it listens. */
+/**
+ * Starts `hearth start` in its own process on 127.0.0.1, port 0; resolves once it listens. A bench's whole
+ * fleet comes from 127.0.0.1, so loopback is exempt from http.maxConnectionsPerAddress here.
+ */
 export async function startHubProcess(dataDir: string, flags: string[] = []): Promise<{ child: Child; url: string; port: number }> {
-  const child = spawnNode(HUB_CLI, ['start', '--data-dir', dataDir, '--host', '127.0.0.1', '--port', '0', '--log-level', 'info', ...flags]);
+  const child = spawnNode(HUB_CLI, ['start', '--data-dir', dataDir, '--host', '127.0.0.1', '--port', '0', '--log-level', 'info', '--http-cap-loopback', 'false', ...flags]);
   const url = String((await child.waitFor((l) => l.msg === 'hub listening')).url);
   return { child, url, port: Number(new URL(url).port) };
 }

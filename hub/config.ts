@@ -23,6 +23,12 @@ export const CONFIG_SCHEMA = {
   port: { kind: 'port', default: 8443, help: 'HTTPS port: devices (wss /v1/devices), API (/api), dashboard (/), MQTT over WebSocket (/mqtt)' },
   'tls.cert': { kind: 'string', default: null, help: 'PEM certificate file; default: a self-signed one generated into dataDir/tls' },
   'tls.key': { kind: 'string', default: null, help: 'PEM private key file for tls.cert', secret: true },
+  'http.handshakeTimeoutMs': { kind: 'int', default: 5000, min: 100, help: 'Time a client has to finish the TLS handshake on the HTTPS port' },
+  'http.headersTimeoutMs': { kind: 'int', default: 5000, min: 100, help: 'Time from the TLS handshake to a complete first request or upgrade (and for the headers of later requests)' },
+  'http.maxConnectionsPerAddress': { kind: 'int', default: 200, min: 1, help: 'Connections one remote address may hold open on the HTTPS port' },
+  'http.capLoopback': { kind: 'bool', default: true, help: 'Apply http.maxConnectionsPerAddress to loopback addresses too (false behind a local reverse proxy)' },
+  'http.maxOpenFiles': { kind: 'int', default: 0, min: 0, help: 'Descriptor ceiling the HTTPS port guards; 0: the process soft open-file limit' },
+  'http.busyOpenFilesPercent': { kind: 'int', default: 95, min: 1, help: 'Percent of the descriptor ceiling from which new requests and upgrades get 503 HUB_ERR_BUSY' },
   'db.synchronous': { kind: 'enum', default: 'NORMAL', options: ['NORMAL', 'FULL'], help: 'SQLite synchronous mode: NORMAL survives process crashes, FULL also power loss' },
   'retention.rawDays': { kind: 'int', default: 30, min: 1, help: 'Days raw readings are kept' },
   'retention.rollupDays': { kind: 'int', default: 365, min: 1, help: 'Days per-minute and per-hour rollups are kept' },
@@ -189,6 +195,18 @@ export function printableConfig(config: HubConfig): Record<string, unknown> {
 
 export function dbPath(config: HubConfig): string {
   return join(config.dataDir, 'hearth.db');
+}
+
+/** The HTTPS port's crowd limits from `http.*`. */
+export function httpLimits(config: HubConfig): { handshakeTimeoutMs: number; headersTimeoutMs: number; maxConnectionsPerAddress: number; capLoopback: boolean; maxOpenFiles: number; busyOpenFilesPercent: number } {
+  return {
+    handshakeTimeoutMs: config['http.handshakeTimeoutMs'],
+    headersTimeoutMs: config['http.headersTimeoutMs'],
+    maxConnectionsPerAddress: config['http.maxConnectionsPerAddress'],
+    capLoopback: config['http.capLoopback'],
+    maxOpenFiles: config['http.maxOpenFiles'],
+    busyOpenFilesPercent: config['http.busyOpenFilesPercent'],
+  };
 }
 
 const DAY_MS = 24 * 3600_000;

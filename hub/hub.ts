@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { Authorizer } from './auth/authorizer.js';
-import { dbPath, storeSettings, type HubConfig } from './config.js';
+import { dbPath, httpLimits, storeSettings, type HubConfig } from './config.js';
 import { CliChangeWatch } from './devices/cli-change-watch.js';
 import { CommandService } from './devices/command-service.js';
 import { DeviceRegistry } from './devices/device-registry.js';
@@ -84,7 +84,7 @@ export class Hub {
     const ws = c['mqtt.embedded'] && c['mqtt.websocket'] ? this.mqtt : undefined;
     this.#front = new HttpFront({
       ...{ host: c.host, port: c.port ?? 8443, tls: () => this.tls },
-      ...{ auth: this.auth, facade: this.facade, now, log },
+      ...{ auth: this.auth, facade: this.facade, now, log, limits: httpLimits(c), counters: this.#metrics },
       metrics: (req, res, isAdmin) => this.#metrics.serve(req, res, isAdmin),
       ready: () => ({ storage: !this.ingest.stats.faulted, broker: brokerReady(c, this.mqtt?.addresses()) }),
       devices: (req, socket, head) => this.#gateway.handleUpgrade(req, socket, head),

@@ -1,6 +1,14 @@
 import type { Duplex } from 'node:stream';
 import { UPGRADE_STATUSES, type UpgradeErrorCode } from '../../protocol/error-codes.js';
 
+/** Who hears of a refusal on a socket (the HTTP front, to count and log it); per socket, so hubs sharing a process never mix. */
+const observers = new WeakMap<Duplex, (code: UpgradeErrorCode) => void>();
+
+/** Calls `listener` with the code if an upgrade on `socket` is refused (by whichever part refuses it). */
+export function onUpgradeRefused(socket: Duplex, listener: (code: UpgradeErrorCode) => void): void {
+  observers.set(socket, listener);
+}
+
 const REASONS: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 503: 'Service Unavailable' };
 
 /**
@@ -8,6 +16,8 @@ const REASONS: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized
  * {error, message}, then closes the socket: no WebSocket is created.
  */
 export function refuseUpgrade(socket: Duplex, code: UpgradeErrorCode, message: string): void {
+  observers.get(socket)?.(code);
+  observers.delete(socket);
   const status = UPGRADE_STATUSES[code];
   const text = JSON.stringify({ error: code, message });
   if (!socket.writable) {

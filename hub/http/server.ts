@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { DEVICE_PATH_PREFIX } from '../../protocol/constants.js';
 import { fileURLToPath } from 'node:url';
@@ -8,9 +8,12 @@ import type { Authorizer } from '../auth/authorizer.js';
 import type { Role } from '../auth/user-store.js';
 import type { HubFacade } from '../facade.js';
 import type { Logger } from '../logger.js';
+import type { UpgradeErrorCode } from '../../protocol/error-codes.js';
+import { RateLimitedLog } from '../observability/rate-limited-log.js';
 import { createApi } from './api.js';
+import { ConnectionGuard, type RefusalReason } from './connection-guard.js';
 import { originAllowed } from './origin.js';
-import { refuseUpgrade } from './refuse-upgrade.js';
+import { onUpgradeRefused, refuseUpgrade } from './refuse-upgrade.js';
 import { bearerToken, requestPath } from './request.js';
 import { sendJson } from './respond.js';
 import { createSessionApi, SESSION_PATH } from './session-api.js';
@@ -31,6 +34,27 @@ export interface Readiness {
   broker: boolean;
 }
 
+/** The crowd limits of the HTTPS port (`http.*` keys, docs/operations.md "Crowds"). */
+export interface HttpLimits {
+  handshakeTimeoutMs: number;
+  headersTimeoutMs: number;
+  maxConnectionsPerAddress: number;
+  capLoopback: boolean;
+  /** 0: the process's soft open-file limit. */
+  maxOpenFiles: number;
+  busyOpenFilesPercent: number;
+}
+
+/** What the front counts for /metrics (HubMetrics). */
+export interface FrontCounters {
+  connectionRefused(reason: RefusalReason): void;
+  upgradeRefused(code: UpgradeErrorCode): void;
+  unauthorized(): void;
+}
+
+/** Paths answered even while descriptors run short: monitoring must see the condition. */
+const ALWAYS_SERVED = new Set(['/healthz', '/readyz', '/metrics']);
+
 export interface HttpFrontOptions {
   host: string;
   port: number;
@@ -49,6 +73,8 @@ export interface HttpFrontOptions {
   mqtt: UpgradeHandler | null;
   /** Default: the built dashboard in dist/dashboard. */
   dashboardDir?: string;
+  limits: HttpLimits;
+  counters: FrontCounters;
   now: () => number;
   log: Logger;
 }
@@ -62,11 +88,20 @@ export class HttpFront {
   readonly #session: RequestHandler;
   readonly #api: RequestHandler;
   readonly #dashboard: RequestHandler;
+  readonly #guard: ConnectionGuard;
+  readonly #warn: RateLimitedLog;
   #server: Server | undefined;
   #refusing = false;
 
   constructor(opts: HttpFrontOptions) {
     this.#opts = opts;
+    const l = opts.limits;
+    this.#warn = new RateLimitedLog({ log: opts.log, now: opts.now });
+    this.#guard = new ConnectionGuard({
+      ...{ maxPerAddress: l.maxConnectionsPerAddress, capLoopback: l.capLoopback, idleMs: l.headersTimeoutMs },
+      ...{ maxOpenFiles: l.maxOpenFiles, busyPercent: l.busyOpenFilesPercent },
+      ...{ now: opts.now, log: opts.log, warn: this.#warn, onRefused: (reason) => opts.counters.connectionRefused(reason) },
+    });
     this.#session = createSessionApi({ auth: opts.auth, now: opts.now });
     this.#api = createApi({ facade: opts.facade, now: opts.now, authorize: (req) => this.#role(req) });
     this.#dashboard = createStaticFiles({ root: opts.dashboardDir ?? DASHBOARD_DIR });
@@ -76,7 +111,18 @@ export class HttpFront {
   async start(): Promise<void> {
     const o = this.#opts;
     const { key, cert } = o.tls();
-    const server = createServer({ key, cert }, (req, res) => this.#request(req, res));
+    const l = o.limits;
+    // headersTimeout bounds later requests of a kept-alive connection; the guard's idle timer bounds the first.
+    const http = { headersTimeout: l.headersTimeoutMs, requestTimeout: Math.max(l.headersTimeoutMs, 300_000), connectionsCheckingInterval: Math.min(1000, l.headersTimeoutMs) };
+    const server = createServer({ key, cert, handshakeTimeout: l.handshakeTimeoutMs, ...http }, (req, res) => this.#request(req, res));
+    this.#guard.start();
+    // Prepended, so a socket over a cap is destroyed before the TLS server wraps it.
+    server.prependListener('connection', (socket: Socket) => void this.#guard.admit(socket));
+    server.on('secureConnection', (socket: Duplex) => this.#guard.watchIdle(socket));
+    server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+      if (err.code === 'ERR_TLS_HANDSHAKE_TIMEOUT') this.#guard.handshakeTimedOut((socket as Socket).remoteAddress);
+      socket.destroy();
+    });
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#upgrade(req, socket, head));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -112,7 +158,17 @@ export class HttpFront {
   }
 
   #request(req: IncomingMessage, res: ServerResponse): void {
+    this.#guard.served(req.socket);
     const path = requestPath(req.url);
+    res.once('finish', () => {
+      if (res.statusCode !== 401) return;
+      this.#opts.counters.unauthorized();
+      this.#warn.warn('http_401', { path, address: req.socket.remoteAddress }, 'HTTP request refused with 401');
+    });
+    if (!ALWAYS_SERVED.has(path) && this.#guard.busy()) {
+      res.setHeader('connection', 'close');
+      return sendJson(res, 503, { error: 'HUB_ERR_BUSY', message: 'the hub is near its open-file limit; retry later' });
+    }
     const run = (handler: RequestHandler) => {
       Promise.resolve(handler(req, res)).catch((err: Error) => {
         this.#opts.log.error({ path, err: err.message }, 'HTTP handler failed');
@@ -130,8 +186,14 @@ export class HttpFront {
 
   #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => socket.destroy());
-    if (this.#refusing) return refuseUpgrade(socket, 'HUB_ERR_SHUTDOWN', 'hub is shutting down');
+    this.#guard.served(socket);
     const path = requestPath(req.url);
+    onUpgradeRefused(socket, (code) => {
+      this.#opts.counters.upgradeRefused(code);
+      this.#warn.warn(`upgrade_${code}`, { code, path, address: req.socket.remoteAddress }, 'WebSocket upgrade refused');
+    });
+    if (this.#refusing) return refuseUpgrade(socket, 'HUB_ERR_SHUTDOWN', 'hub is shutting down');
+    if (this.#guard.busy()) return refuseUpgrade(socket, 'HUB_ERR_BUSY', 'the hub is near its open-file limit; retry later');
     const o = this.#opts;
     try {
       if (path.startsWith(DEVICE_PATH_PREFIX)) return o.devices(req, socket, head);

@@ -28,6 +28,9 @@ export class HubMetrics {
   readonly #commit;
   readonly #ack;
   readonly #commands;
+  readonly #connectionsRefused;
+  readonly #upgradesRefused;
+  readonly #unauthorized;
   #unsubscribe: (() => void) | undefined;
 
   constructor(sources: MetricSources, log: Logger, bus: EventBus) {
@@ -54,6 +57,9 @@ export class HubMetrics {
     this.#batch = m.histogram('hearth_commit_batch_size', 'Readings per group commit.', MetricsRegistry.exponentialBuckets(1, 4, 7));
     this.#commit = m.histogram('hearth_commit_duration_seconds', 'Duration of one group-commit transaction.', MetricsRegistry.exponentialBuckets(0.0001, 4, 8));
     this.#ack = m.histogram('hearth_ack_latency_seconds', 'Oldest frame of a commit: accepted to ACK sent.', MetricsRegistry.exponentialBuckets(0.0005, 2, 12));
+    this.#connectionsRefused = m.counter('hearth_connections_refused_total', 'HTTPS connections refused or closed before serving, by reason (per_address, open_files, busy, handshake_timeout, idle_timeout).', ['reason']);
+    this.#upgradesRefused = m.counter('hearth_upgrades_refused_total', 'WebSocket upgrades refused on the HTTPS port, by error code.', ['code']);
+    this.#unauthorized = m.counter('hearth_http_unauthorized_total', 'HTTP requests answered 401 (API, sign-in, /metrics).');
     this.#commands = m.counter('hearth_commands_total', 'Commands answered, by outcome (the device\'s status, or offline/timeout/invalid/unsupported from the hub).', ['status']);
   }
 
@@ -73,6 +79,21 @@ export class HubMetrics {
     this.#batch.observe(readings);
     this.#commit.observe(commitSeconds);
     this.#ack.observe(ackWaitSeconds);
+  }
+
+  /** Counts a connection the HTTPS port refused or closed unserved (HttpFront's FrontCounters). */
+  connectionRefused(reason: string): void {
+    this.#connectionsRefused.inc({ reason });
+  }
+
+  /** Counts a refused WebSocket upgrade by its error code. */
+  upgradeRefused(code: string): void {
+    this.#upgradesRefused.inc({ code });
+  }
+
+  /** Counts an HTTP 401 answer. */
+  unauthorized(): void {
+    this.#unauthorized.inc();
   }
 
   /** GET /metrics: loopback clients, or the admin token from anywhere else. */

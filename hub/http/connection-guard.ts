@@ -1,0 +1,145 @@
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { Logger } from '../logger.js';
+import { countOpenFiles, PROC_FD_DIR, raiseOpenFileLimit } from '../observability/open-files.js';
+import type { RateLimitedLog } from '../observability/rate-limited-log.js';
+
+/** Why the HTTPS port closed or refused a connection (label `reason` of hearth_connections_refused_total). */
+export type RefusalReason = 'per_address' | 'open_files' | 'busy' | 'handshake_timeout' | 'idle_timeout';
+
+export interface ConnectionGuardOptions {
+  /** Sockets one remote address may hold open at once. */
+  maxPerAddress: number;
+  /** Whether loopback addresses are capped too (a local reverse proxy would otherwise be one address). */
+  capLoopback: boolean;
+  /** Time from the end of the TLS handshake to the first request or upgrade, ms. */
+  idleMs: number;
+  /** Descriptor ceiling; 0: the process's soft RLIMIT_NOFILE. */
+  maxOpenFiles: number;
+  /** Percent of the ceiling from which new requests and upgrades get 503 HUB_ERR_BUSY. */
+  busyPercent: number;
+  /** Where open descriptors are counted; default /proc/self/fd. */
+  fdDir?: string;
+  now: () => number;
+  log: Logger;
+  warn: RateLimitedLog;
+  onRefused: (reason: RefusalReason) => void;
+}
+
+/** Descriptors kept free below the ceiling: sockets past it are dropped before TLS (SQLite, logs, the WAL need some). */
+const RESERVE_MIN = 32;
+const RESERVE_RATIO = 0.02;
+/** A fresh count of /proc/self/fd at most this often; in between, sockets opened and closed are added up. */
+const SAMPLE_MS = 250;
+
+const isLoopback = (a: string) => a.startsWith('127.') || a === '::1' || a.startsWith('::ffff:127.');
+
+/**
+ * The crowd limits of the HTTPS port, all O(1) per connection: a per-address cap and a descriptor guard at
+ * `connection` (before TLS), an idle timer from `secureConnection` to the first request, and the busy check
+ * that turns new requests and upgrades away with 503 while descriptors run short.
+ */
+export class ConnectionGuard {
+  readonly #o: ConnectionGuardOptions;
+  readonly #perAddress = new Map<string, number>();
+  readonly #idle = new WeakMap<Duplex, NodeJS.Timeout>();
+  #limit = Infinity;
+  #busyAt = Infinity;
+  #dropAt = Infinity;
+  #live = 0;
+  #sampled = 0;
+  #liveAtSample = 0;
+  #sampledAt = -Infinity;
+
+  constructor(opts: ConnectionGuardOptions) {
+    this.#o = opts;
+  }
+
+  /** Raises the soft open-file limit where allowed, logs the limits and fixes the thresholds. */
+  start(): void {
+    const { before, after, raised } = raiseOpenFileLimit();
+    const soft = after?.soft ?? Infinity;
+    this.#limit = this.#o.maxOpenFiles > 0 ? Math.min(this.#o.maxOpenFiles, soft) : soft;
+    this.#busyAt = Math.floor((this.#limit * this.#o.busyPercent) / 100);
+    this.#dropAt = this.#limit - Math.max(RESERVE_MIN, Math.ceil(this.#limit * RESERVE_RATIO));
+    this.#sampledAt = -Infinity;
+    const fields = { soft: before?.soft ?? null, hard: before?.hard ?? null, raised, ceiling: this.#limit, busyAt: this.#busyAt, dropAt: this.#dropAt };
+    this.#o.log.info(fields, before ? 'open-file limit' : 'open-file limit unknown (no /proc/self/limits): descriptor guard off');
+  }
+
+  /** Descriptors open now, as estimated (O(1) between samples). */
+  get openFiles(): number {
+    const now = this.#o.now();
+    if (now - this.#sampledAt >= SAMPLE_MS) {
+      this.#sampled = countOpenFiles(this.#o.fdDir ?? PROC_FD_DIR) ?? 0;
+      this.#liveAtSample = this.#live;
+      this.#sampledAt = now;
+    }
+    return this.#sampled + (this.#live - this.#liveAtSample);
+  }
+
+  /** At `connection`, before TLS: counts the socket, or destroys it (false) over a cap. */
+  admit(socket: Socket): boolean {
+    const address = socket.remoteAddress ?? '';
+    if (this.#limit !== Infinity && this.openFiles >= this.#dropAt) {
+      return this.#drop(socket, 'open_files', { address, openFiles: this.openFiles, dropAt: this.#dropAt }, 'connection dropped: open descriptors near the limit');
+    }
+    const capped = this.#o.capLoopback || !isLoopback(address);
+    const held = capped ? (this.#perAddress.get(address) ?? 0) : 0;
+    if (capped && held >= this.#o.maxPerAddress) {
+      return this.#drop(socket, 'per_address', { address, limit: this.#o.maxPerAddress }, 'connection refused: too many connections from one address');
+    }
+    if (capped) this.#perAddress.set(address, held + 1);
+    this.#live += 1;
+    socket.once('close', () => {
+      this.#live -= 1;
+      if (!capped) return;
+      const n = (this.#perAddress.get(address) ?? 1) - 1;
+      if (n > 0) this.#perAddress.set(address, n);
+      else this.#perAddress.delete(address);
+    });
+    return true;
+  }
+
+  /** At `secureConnection`: the socket must send a request or an upgrade within idleMs. */
+  watchIdle(socket: Duplex): void {
+    const timer = setTimeout(() => {
+      this.#idle.delete(socket);
+      this.#drop(socket, 'idle_timeout', { address: (socket as Socket).remoteAddress }, 'connection closed: no request after the TLS handshake');
+    }, this.#o.idleMs);
+    timer.unref();
+    this.#idle.set(socket, timer);
+    socket.once('close', () => clearTimeout(timer));
+  }
+
+  /** A request or upgrade arrived on `socket`: its idle timer ends. */
+  served(socket: Duplex): void {
+    const timer = this.#idle.get(socket);
+    if (timer === undefined) return;
+    clearTimeout(timer);
+    this.#idle.delete(socket);
+  }
+
+  /** A TLS handshake did not finish in time (the tls server destroys the socket itself). */
+  handshakeTimedOut(address: string | undefined): void {
+    this.#o.onRefused('handshake_timeout');
+    this.#o.warn.warn('handshake_timeout', { address }, 'connection closed: TLS handshake not finished in time');
+  }
+
+  /** True when new requests and upgrades should get 503 HUB_ERR_BUSY; counted and logged (bounded) when so. */
+  busy(): boolean {
+    if (this.#limit === Infinity) return false;
+    const open = this.openFiles;
+    if (open < this.#busyAt) return false;
+    this.#o.onRefused('busy');
+    this.#o.warn.warn('busy', { openFiles: open, busyAt: this.#busyAt, ceiling: this.#limit }, 'request refused with 503: open descriptors near the limit');
+    return true;
+  }
+
+  #drop(socket: Duplex, reason: RefusalReason, fields: Record<string, unknown>, msg: string): false {
+    socket.destroy();
+    this.#o.onRefused(reason);
+    this.#o.warn.warn(reason, fields, msg);
+    return false;
+  }
+}
