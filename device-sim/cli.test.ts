@@ -74,6 +74,14 @@ describe('hearth-sim CLI', () => {
     expect(again.err).toBe('');
     expect(again.code).toBe(0);
     expect((JSON.parse(again.out) as SimSummary).stats.everConnected).toBe(2);
+    // A hub reset since (a fresh database): the same command creates the devices again and replaces the stale tokens.
+    const fresh = await startHub({ adminToken: 'admin-secret' });
+    const reset = await run(argv.map((a) => (a === hub.url ? fresh.url : a)));
+    expect(reset.err).toBe('');
+    expect(reset.code).toBe(0);
+    const resaved = JSON.parse(readFileSync(join(dir, 'credentials.json'), 'utf8')) as { devices: { id: string; token: string }[] };
+    expect(resaved.devices.map((d) => d.id).sort()).toEqual(['sim-light-1', 'sim-light-2']);
+    expect(resaved.devices.map((d) => d.token)).not.toEqual(saved.devices.map((d) => (d as { token?: string }).token));
   });
 
   it('prints the final summary when stdout is a pipe, not a terminal (the real process)', async () => {
