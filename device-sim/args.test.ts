@@ -33,7 +33,7 @@ describe('hearth-sim arguments', () => {
   });
 
   it('has defaults for everything but the hub and the fleet', () => {
-    expect(parseSimArgs([...HUB, '--devices', '3'])).toEqual({ help: false, hub: 'wss://localhost:8443', devices: 3, rate: 1, provision: false, idPrefix: 'sim-', seed: 'hearth', insecure: false, json: false, ramp: 500 });
+    expect(parseSimArgs([...HUB, '--devices', '3'])).toEqual({ help: false, hub: 'wss://localhost:8443', devices: 3, rate: 1, provision: false, idPrefix: 'sim-', seed: 'hearth', insecure: false, record: false, json: false, ramp: 500 });
   });
 
   it('--help needs nothing else', () => {
@@ -62,6 +62,7 @@ describe('hearth-sim arguments', () => {
     [['--devices', '2', '--ca', 'a.pem', '--insecure'], '--ca and --insecure exclude each other'],
     [['--devices', '2', '--id-prefix', 'a b'], '--id-prefix takes up to 40 of'],
     [[], 'say which devices to run'],
+    [['--devices', '2', '--record'], '--record needs --state-dir DIR'],
   ])('%j is refused: %s', (extra, message) => {
     expect(refusal([...HUB, ...extra])).toContain(message);
   });
@@ -76,6 +77,13 @@ describe('hearth-sim arguments', () => {
   it('accepts --credentials alone and with --devices', () => {
     expect(parseSimArgs([...HUB, '--credentials', 'c.json'])).toMatchObject({ credentials: 'c.json' });
     expect(parseSimArgs([...HUB, '--credentials', 'c.json', '--devices', '5'])).toMatchObject({ credentials: 'c.json', devices: 5 });
+  });
+
+  it('--provision keeps new tokens in --credentials, by default in the state dir or the working directory', () => {
+    const provision = [...HUB, '--devices', '2', '--provision', '--admin-token', 't'];
+    expect(parseSimArgs([...provision, '--credentials', 'c.json']).credentials).toBe('c.json');
+    expect(parseSimArgs([...provision, '--state-dir', 'st']).credentials).toBe('st/credentials.json');
+    expect(parseSimArgs(provision).credentials).toBe('hearth-sim-credentials.json');
   });
 
   it('parses durations', () => {

@@ -1,5 +1,6 @@
 // hearth-sim's command line, parsed and validated in one place (node:util parseArgs). Every refusal
 // names the flag it is about, so `hearth-sim --rate x` says what to fix; the CLI maps UsageError to exit 2.
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseMix } from './fleet-plan.js';
 
@@ -15,7 +16,7 @@ export interface SimArgs {
   mix?: [string, number][];
   scenario?: string;
   credentials?: string;
-  /** Readings per second per device. */
+  /** Reading ticks per second per device: each takes one reading of every metric of the model (one TELEMETRY frame). */
   rate: number;
   /** How long to run, ms; undefined: until SIGINT/SIGTERM. */
   durationMs?: number;
@@ -28,6 +29,8 @@ export interface SimArgs {
   ca?: string;
   insecure: boolean;
   stateDir?: string;
+  /** With --state-dir: keep each device's never-compacted journal there (device-<id>.record.jsonl). */
+  record: boolean;
   json: boolean;
   /** Dials per second while the fleet starts. */
   ramp: number;
@@ -44,17 +47,24 @@ Fleet:
   --mix m=N,...            devices per model: thermostat, light, smart_plug, motion_sensor, door_contact, air_quality
   --scenario FILE          JSON, or YAML (.yaml/.yml), array of { id, model, rate? }
   --credentials FILE       JSON { "devices": [ { "id", "token", "model"? } ] }, as written by hearth device add --credentials
-  --provision              create the devices through the hub's API (POST /api/devices); needs --admin-token
+  --provision              create the devices through the hub's API (POST /api/devices); needs --admin-token.
+                           Their tokens go to --credentials FILE (default: <state-dir>/credentials.json,
+                           or ./hearth-sim-credentials.json), so the same command can run again
   --admin-token TOKEN      admin API token for --provision
   --api URL                API origin for --provision (default: the --hub origin over https)
   --id-prefix PREFIX       prefix of generated device ids (default "sim-")
   --seed SEED              seed of every random choice (default "hearth")
 
 Running:
-  --rate R                 readings per second per device (default 1)
+  --rate R                 reading ticks per second per device (default 1): each tick reads every metric of
+                           the model, so it is R TELEMETRY frames/s, each with one reading per metric
+                           (1 to 4 by model), plus the model's events
   --duration D             run for D (500ms, 30s, 5m, 1h), then stop gracefully; default: until Ctrl-C
   --ramp R                 connections opened per second while starting (default 500)
-  --state-dir DIR          keep each device's unacknowledged frames and sequence numbers here across runs
+  --state-dir DIR          keep each device's unacknowledged frames and sequence numbers here across runs,
+                           journaled before each frame is sent: a killed run resumes losing nothing
+  --record                 with --state-dir: also write device-<id>.record.jsonl there, every reading
+                           generated, sent, acknowledged or dropped, never compacted (for audits)
   --buffer-frames N        frames a device buffers while offline before dropping the oldest (default 10000)
   --buffer-bytes N         bytes a device buffers while offline before dropping the oldest (default 1048576)
 
@@ -86,6 +96,7 @@ const OPTIONS = {
   ca: { type: 'string' },
   insecure: { type: 'boolean' },
   'state-dir': { type: 'string' },
+  record: { type: 'boolean' },
   json: { type: 'boolean' },
   ramp: { type: 'string' },
   'buffer-frames': { type: 'string' },
@@ -111,7 +122,7 @@ export function parseSimArgs(argv: string[]): SimArgs {
   const raw = values as Raw;
   const str = (k: keyof typeof OPTIONS): string | undefined => (typeof raw[k] === 'string' ? (raw[k] as string) : undefined);
   const help = raw.help === true;
-  if (help) return { help, hub: '', rate: 1, provision: false, idPrefix: 'sim-', seed: 'hearth', insecure: false, json: false, ramp: 500 };
+  if (help) return { help, hub: '', rate: 1, provision: false, idPrefix: 'sim-', seed: 'hearth', insecure: false, record: false, json: false, ramp: 500 };
 
   const hub = str('hub');
   if (hub === undefined) throw new UsageError('--hub is required (e.g. --hub wss://localhost:8443)');
@@ -125,6 +136,7 @@ export function parseSimArgs(argv: string[]): SimArgs {
     idPrefix: str('id-prefix') ?? 'sim-',
     seed: str('seed') ?? 'hearth',
     insecure: raw.insecure === true,
+    record: raw.record === true,
     json: raw.json === true,
     ramp: positiveNumber('--ramp', str('ramp')) ?? 500,
   };
@@ -155,6 +167,8 @@ export function parseSimArgs(argv: string[]): SimArgs {
   if (args.provision && args.credentials === undefined && args.devices === undefined && args.mix === undefined && args.scenario === undefined) {
     throw new UsageError('--provision needs --devices, --mix or --scenario to know what to create');
   }
+  if (args.record && args.stateDir === undefined) throw new UsageError('--record needs --state-dir DIR (the record is kept there)');
+  if (args.provision && args.credentials === undefined) args.credentials = args.stateDir === undefined ? 'hearth-sim-credentials.json' : join(args.stateDir, 'credentials.json');
   if (args.ca !== undefined && args.insecure) throw new UsageError('--ca and --insecure exclude each other');
   if (!/^[A-Za-z0-9_.-]{0,40}$/.test(args.idPrefix)) throw new UsageError(`--id-prefix takes up to 40 of A-Z a-z 0-9 _ . -, got "${args.idPrefix}"`);
   return args;

@@ -2,7 +2,12 @@ import { describe, it, expect } from '@jest/globals';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { runCli, type SimSummary } from './cli.js';
+
+/** The compiled hearth-sim (npm test builds it first). */
+const SIM_CLI = fileURLToPath(new URL('../dist/device-sim/cli.js', import.meta.url));
 import { testHubs } from './testing/test-hubs.js';
 
 const { defer, startHub } = testHubs({});
@@ -58,6 +63,40 @@ describe('hearth-sim CLI', () => {
     expect(JSON.parse(readFileSync(creds, 'utf8')).devices).toHaveLength(3);
   });
 
+  it('--provision with --state-dir keeps the tokens in <state-dir>/credentials.json: the same command runs again', async () => {
+    const dir = tempDir();
+    const hub = await startHub({ adminToken: 'admin-secret' });
+    const argv = ['--hub', hub.url, '--mix', 'light=2', '--provision', '--admin-token', 'admin-secret', '--state-dir', dir, '--duration', '100ms', '--json'];
+    expect((await run(argv)).code).toBe(0);
+    const saved = JSON.parse(readFileSync(join(dir, 'credentials.json'), 'utf8')) as { devices: { id: string }[] };
+    expect(saved.devices.map((d) => d.id)).toEqual(['sim-light-1', 'sim-light-2']);
+    const again = await run(argv);
+    expect(again.err).toBe('');
+    expect(again.code).toBe(0);
+    expect((JSON.parse(again.out) as SimSummary).stats.everConnected).toBe(2);
+    // A hub reset since (a fresh database): the same command creates the devices again and replaces the stale tokens.
+    const fresh = await startHub({ adminToken: 'admin-secret' });
+    const reset = await run(argv.map((a) => (a === hub.url ? fresh.url : a)));
+    expect(reset.err).toBe('');
+    expect(reset.code).toBe(0);
+    const resaved = JSON.parse(readFileSync(join(dir, 'credentials.json'), 'utf8')) as { devices: { id: string; token: string }[] };
+    expect(resaved.devices.map((d) => d.id).sort()).toEqual(['sim-light-1', 'sim-light-2']);
+    expect(resaved.devices.map((d) => d.token)).not.toEqual(saved.devices.map((d) => (d as { token?: string }).token));
+  });
+
+  it('prints the final summary when stdout is a pipe, not a terminal (the real process)', async () => {
+    const dir = tempDir();
+    const hub = await startHub({ acceptAnyToken: true });
+    writeFileSync(join(dir, 'creds.json'), JSON.stringify({ devices: [{ id: 'p1', token: 'y', model: 'smart_plug' }] }));
+    const child = spawn(process.execPath, [SIM_CLI, '--hub', hub.url, '--credentials', join(dir, 'creds.json'), '--rate', '20', '--duration', '300ms'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    expect(code).toBe(0);
+    expect(out).toMatch(/^OK: 1\/1 devices connected, \d+ readings generated/m);
+    expect(out).toContain('ACK latency p50');
+  });
+
   it('--provision without the tokens of existing devices is a usage error naming them (exit 2)', async () => {
     const hub = await startHub({ adminToken: 'admin-secret' });
     hub.addDevice('sim-light-1', 'unknown-to-us');
@@ -105,6 +144,6 @@ describe('hearth-sim CLI', () => {
     const { code, out } = await run(['--help']);
     expect(code).toBe(0);
     expect(out).toContain('Usage: hearth-sim --hub');
-    for (const flag of ['--devices', '--mix', '--rate', '--duration', '--scenario', '--credentials', '--provision', '--admin-token', '--id-prefix', '--seed', '--ca', '--insecure', '--state-dir', '--json']) expect(out).toContain(flag);
+    for (const flag of ['--devices', '--mix', '--rate', '--duration', '--scenario', '--credentials', '--provision', '--admin-token', '--id-prefix', '--seed', '--ca', '--insecure', '--state-dir', '--record', '--json']) expect(out).toContain(flag);
   });
 });

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // hearth-sim: runs a simulated fleet against a hub. Composition only: arguments (args.ts), fleet plan
 // (fleet-plan.ts), provisioning (provision.ts), the fleet itself (fleet.ts) and the status line.
-import { existsSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, realpathSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { parseSimArgs, USAGE, UsageError, type SimArgs } from './args.js';
@@ -64,6 +65,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     insecure: args.insecure,
     rampPerSecond: args.ramp,
     stateDir: args.stateDir,
+    journalRecord: args.record,
     buffer: { ...(args.bufferFrames ? { maxFrames: args.bufferFrames } : {}), ...(args.bufferBytes ? { maxBytes: args.bufferBytes } : {}) },
   });
   const live = !args.json && io.stdout.isTTY === true;
@@ -119,23 +121,31 @@ async function planDevices(args: SimArgs, ca: string | undefined): Promise<Devic
   else plans = planCount(args.devices ?? 0, args.idPrefix);
   const tokens = new Map(credentials.map((c) => [c.id, c.token]));
   if (args.provision) {
-    const wanted = plans.filter((p) => !tokens.has(p.id));
-    const result = await provisionDevices(wanted, { apiBase: args.api ?? apiBaseOf(args.hub), adminToken: args.adminToken!, ca, insecure: args.insecure });
+    // Every planned device is asked for, known token or not: a hub that was reset answers 201 with a new
+    // token (which replaces the stale one), one that has the device answers 409 and the saved token stands.
+    // Tokens are shown once: each is saved as soon as it is created, even by a run that fails later, so
+    // the same command can simply be run again.
+    const result = await provisionDevices(plans, { apiBase: args.api ?? apiBaseOf(args.hub), adminToken: args.adminToken!, ca, insecure: args.insecure, created: (c) => saveCredentials(args.credentials!, c) });
     for (const c of result.created) tokens.set(c.id, c.token);
-    // Tokens are shown once: keep them where the next run (and hearth device add) looks.
-    if (args.credentials !== undefined && result.created.length > 0) appendCredentials(args.credentials, result.created);
-    if (result.existing.length > 0) {
-      const shown = result.existing.slice(0, 5).join(', ') + (result.existing.length > 5 ? `, and ${result.existing.length - 5} more` : '');
+    const unknown = result.existing.filter((id) => !tokens.has(id));
+    if (unknown.length > 0) {
+      const shown = unknown.slice(0, 5).join(', ') + (unknown.length > 5 ? `, and ${unknown.length - 5} more` : '');
       throw new PlanError(`the hub already has ${shown} but no token for them is known: pass the --credentials file they were created with, or another --id-prefix`);
     }
   }
   return attachTokens(plans, tokens);
 }
 
-function appendCredentials(file: string, entries: Credential[]): void {
+/** Adds or replaces (by id) credentials in the file, created if missing, atomically: a kill mid-write leaves the old file. */
+function saveCredentials(file: string, entries: Credential[]): void {
   const existing = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as { devices?: unknown[] }) : {};
-  const devices = [...(Array.isArray(existing.devices) ? existing.devices : []), ...entries];
-  writeFileSync(file, `${JSON.stringify({ ...existing, devices }, null, 2)}\n`, { mode: 0o600 });
+  const ids = new Set(entries.map((e) => e.id));
+  const kept = (Array.isArray(existing.devices) ? existing.devices : []).filter((d) => !ids.has((d as { id?: unknown }).id as string));
+  const devices = [...kept, ...entries];
+  mkdirSync(dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify({ ...existing, devices }, null, 2)}\n`, { mode: 0o600 });
+  renameSync(tmp, file);
 }
 
 async function readText(flag: string, file: string): Promise<string> {
@@ -189,7 +199,9 @@ async function main(): Promise<void> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   const code = await runCli(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, signal: controller.signal });
-  process.exit(code);
+  // On a pipe or file stdout is asynchronous: exiting at once would cut the final summary off. Exit once
+  // both streams have flushed what was written before this empty write.
+  process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
 }
 
 /** True when this file is the program node was started with (not imported as a library). */

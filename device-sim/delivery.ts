@@ -16,8 +16,6 @@ export interface DeliveryParts {
   counters: DeviceCounters;
   latency: LatencyHistogram;
   record: SendRecord | null;
-  /** Called whenever the persistent state changed (frames, acks, sent flags). */
-  changed(): void;
 }
 
 /** Sends one encoded frame on the current connection; false when it could not. */
@@ -56,7 +54,6 @@ export class Delivery {
     counters.acked += outbox.welcome(w.nextSeq).length;
     this.#sealed(outbox.sealPending(this.#limits));
     this.#cursor = 0;
-    this.#p.changed();
     this.#pump();
   }
 
@@ -87,7 +84,6 @@ export class Delivery {
       const samples: Sample[] = readings.map((r) => ({ ts: now, metric: r.metric, value: r.value }));
       this.#sealed(outbox.addOffline(samples, this.#limits));
     }
-    this.#p.changed();
   }
 
   /** A cumulative ACK [FP-8.2]: frees every frame up to `seq` and records their ACK latency. Returns how many. */
@@ -97,7 +93,6 @@ export class Delivery {
     const acked = outbox.ack(seq);
     for (const e of acked) if (e.sentAt >= 0) latency.record(now - e.sentAt);
     counters.acked += acked.length;
-    if (acked.length > 0) this.#p.changed();
     return acked.length;
   }
 
@@ -111,7 +106,6 @@ export class Delivery {
     // first candidate; none was sent on this connection when the refusal came before any data frame.
     if ((this.#p.outbox.entries()[0]?.sentAt ?? -1) < 0) return;
     this.#p.outbox.dropOldest();
-    this.#p.changed();
   }
 
   #push(frame: DataFrame): void {
@@ -129,7 +123,6 @@ export class Delivery {
   #pump(): void {
     const { outbox, counters, clock, record } = this.#p;
     if (this.#send === null || this.#pumpTimer !== null || this.#pacer === null) return;
-    let sentAny = false;
     for (;;) {
       const entry = outbox.nextAfter(this.#cursor);
       if (entry === undefined) break;
@@ -143,16 +136,16 @@ export class Delivery {
       }
       const resend = entry.sent;
       // A frame sent before goes out unchanged but for RESEND [FP-8.4].
-      if (!this.#send(outbox.wireBytes(entry))) break;
-      entry.sent = true;
+      const bytes = outbox.wireBytes(entry);
+      // Journaled as sent before it is sent: a kill in between costs only a needless RESEND flag.
+      outbox.markSent(entry);
+      if (!this.#send(bytes)) break;
       entry.sentAt = clock.now();
       this.#cursor = entry.seq;
       counters.sent++;
       if (resend) counters.resent++;
       record?.sent.push(entry.seq);
-      sentAny = true;
     }
-    if (sentAny) this.#p.changed();
   }
 
   #cancelPump(): void {

@@ -27,7 +27,9 @@ export interface FleetOptions {
   backoff?: BackoffOptions;
   buffer?: Partial<OutboxBounds>;
   stateDir?: string;
-  persistDebounceMs?: number;
+  /** With stateDir: keep each device's never-compacted journal record there (see SimDeviceOptions). */
+  journalRecord?: boolean;
+  compactBytes?: number;
   recordSent?: boolean;
 }
 
@@ -201,7 +203,8 @@ export class Fleet {
       backoff: o.backoff,
       buffer: o.buffer,
       stateDir: o.stateDir,
-      persistDebounceMs: o.persistDebounceMs,
+      journalRecord: o.journalRecord,
+      compactBytes: o.compactBytes,
       recordSent: o.recordSent,
     });
     let online = false;

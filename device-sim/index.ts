@@ -19,7 +19,8 @@ export { provisionDevices, apiBaseOf, ProvisionError, type ProvisionOptions, typ
 export { DeviceConnection, deviceUrl, type ConnectionHandler, type ConnectionOptions } from './connection.js';
 export { Outbox, DEFAULT_OUTBOX_BOUNDS, DEFAULT_FRAME_LIMITS, type OutboxEntry, type OutboxBounds, type FrameLimits, type OutboxSnapshot } from './outbox.js';
 export { SendRecord, itemsOf, type RecordedItem } from './send-record.js';
-export { StateStore } from './state-store.js';
+export { StateStore, type StateStoreOptions } from './state-store.js';
+export { applyRecord, parseJournal, sampleKey, type JournalRecord, type JournalLine } from './journal-record.js';
 export { Backoff, DEFAULT_BACKOFF_BASE_MS, DEFAULT_BACKOFF_CAP_MS, type BackoffOptions } from './backoff.js';
 export { Pacer } from './pacer.js';
 export { LatencyHistogram } from './latency-histogram.js';

@@ -1,5 +1,6 @@
 import { decode, encode, LIMITS, utf8ByteLength } from '../protocol/index.js';
 import type { DataFrame, Sample, Value } from '../protocol/index.js';
+import type { JournalRecord } from './journal-record.js';
 
 /** One numbered data frame kept until an ACK covers it [FP-8.3]. */
 export interface OutboxEntry {
@@ -40,6 +41,8 @@ export interface OutboxHooks {
   drop?(entry: OutboxEntry): void;
   /** Never-sent frames got new seqs (see welcome()): pairs of [old, new]. */
   renumber?(moves: [number, number][]): void;
+  /** Every change of the state, before it can reach the wire (the write-ahead journal). */
+  journal?(record: JournalRecord): void;
 }
 
 /** What a state file keeps of an outbox. */
@@ -105,6 +108,7 @@ export class Outbox {
     const bytes = encode(numbered);
     this.nextSeq++;
     const entry: OutboxEntry = { seq: numbered.seq, kind: numbered.type, bytes, items: itemsOf(numbered), sent: false, sentAt: -1 };
+    this.#hooks.journal?.({ k: 'frame', seq: entry.seq, data: base64(bytes) });
     this.#append(entry);
     return entry;
   }
@@ -115,13 +119,24 @@ export class Outbox {
    */
   addOffline(samples: Sample[], limits: FrameLimits): OutboxEntry[] {
     const sealed: OutboxEntry[] = [];
+    // Journal order is state order: the samples added so far, then a seal, then the rest.
+    let unjournaled: Sample[] = [];
+    const journalPending = (): void => {
+      if (unjournaled.length > 0) this.#hooks.journal?.({ k: 'pend', samples: unjournaled });
+      unjournaled = [];
+    };
     for (const sample of samples) {
       const size = sampleBytesUpperBound(sample, this.#pending[this.#pending.length - 1]?.ts);
       const full = this.#pending.length >= limits.maxBatchSamples || BATCH_OVERHEAD_BYTES + this.#pendingBytes + size > limits.maxFrameBytes;
-      if (full) sealed.push(...this.sealPending(limits));
+      if (full) {
+        journalPending();
+        sealed.push(...this.sealPending(limits));
+      }
       this.#pending.push(sample);
+      unjournaled.push(sample);
       this.#pendingBytes += size;
     }
+    journalPending();
     return sealed;
   }
 
@@ -137,10 +152,12 @@ export class Outbox {
 
   /** Removes every frame with seq <= `seq` (a cumulative ACK [FP-8.2]) and returns them. */
   ack(seq: number): OutboxEntry[] {
+    const before = this.lastAckedSeq;
     if (seq > this.lastAckedSeq) this.lastAckedSeq = Math.min(seq, this.nextSeq - 1);
     const removed: OutboxEntry[] = [];
     while (this.#head < this.#entries.length && this.#entries[this.#head]!.seq <= seq) removed.push(this.#shift());
     this.#compact();
+    if (removed.length > 0 || this.lastAckedSeq !== before) this.#hooks.journal?.({ k: 'ack', seq });
     return removed;
   }
 
@@ -159,6 +176,7 @@ export class Outbox {
       this.#head = 0;
       this.#bytes = 0;
       this.nextSeq = hubNextSeq;
+      this.#hooks.journal?.({ k: 'renumber', nextSeq: hubNextSeq });
       const moves = held.map((e): [number, number] => [e.seq, this.#renumber(e)]);
       this.renumbered += held.length;
       this.#hooks.renumber?.(moves);
@@ -167,6 +185,7 @@ export class Outbox {
     for (let i = 0; i < stale.length; i++) this.#shift();
     this.#compact();
     this.nextSeq = Math.max(this.nextSeq, hubNextSeq);
+    this.#hooks.journal?.({ k: 'welcome', nextSeq: hubNextSeq });
     return stale;
   }
 
@@ -175,10 +194,14 @@ export class Outbox {
     if (this.length === 0) return undefined;
     const dropped = this.#shift();
     this.#compact();
-    this.drops++;
-    this.droppedItems += dropped.items;
-    this.#hooks.drop?.(dropped);
+    this.#dropped(dropped);
     return dropped;
+  }
+
+  /** Notes that `entry` is about to be sent (call before the send: a resumed run then sets RESEND [FP-8.4]). */
+  markSent(entry: OutboxEntry): void {
+    if (!entry.sent) this.#hooks.journal?.({ k: 'sent', seq: entry.seq });
+    entry.sent = true;
   }
 
   /** The first held frame with seq > `seq`, by binary search. */
@@ -206,7 +229,7 @@ export class Outbox {
       lastAckedSeq: this.lastAckedSeq,
       drops: this.drops,
       droppedItems: this.droppedItems,
-      frames: this.entries().map((e) => ({ seq: e.seq, sent: e.sent, data: Buffer.from(e.bytes).toString('base64') })),
+      frames: this.entries().map((e) => ({ seq: e.seq, sent: e.sent, data: base64(e.bytes) })),
       pending: this.#pending.map((s) => ({ ...s, value: { ...s.value } }) as Sample),
     };
   }
@@ -243,13 +266,16 @@ export class Outbox {
     }
     this.nextSeq++;
     const entry: OutboxEntry = { seq: frame.seq, kind: 'batch', bytes, items: samples.length, sent: false, sentAt: -1 };
+    this.#hooks.journal?.({ k: 'frame', seq: entry.seq, data: base64(bytes), sealed: true });
     this.#append(entry);
     return [entry];
   }
 
   #renumber(entry: OutboxEntry): number {
     const frame = { ...(decode(entry.bytes) as DataFrame), seq: this.nextSeq++ };
-    this.#append({ ...entry, seq: frame.seq, bytes: encode(frame) });
+    const bytes = encode(frame);
+    this.#hooks.journal?.({ k: 'frame', seq: frame.seq, data: base64(bytes), movedFrom: entry.seq });
+    this.#append({ ...entry, seq: frame.seq, bytes });
     return frame.seq;
   }
 
@@ -258,12 +284,16 @@ export class Outbox {
     this.#bytes += entry.bytes.length;
     // Drop the oldest only once past a bound; the newest frame always stays.
     while (this.length > 1 && (this.length > this.bounds.maxFrames || this.#bytes > this.bounds.maxBytes)) {
-      const dropped = this.#shift();
-      this.drops++;
-      this.droppedItems += dropped.items;
-      this.#hooks.drop?.(dropped);
+      this.#dropped(this.#shift());
     }
     this.#compact();
+  }
+
+  #dropped(entry: OutboxEntry): void {
+    this.drops++;
+    this.droppedItems += entry.items;
+    this.#hooks.journal?.({ k: 'drop', seq: entry.seq, items: entry.items });
+    this.#hooks.drop?.(entry);
   }
 
   #shift(): OutboxEntry {
@@ -280,6 +310,10 @@ export class Outbox {
       this.#head = 0;
     }
   }
+}
+
+function base64(bytes: Uint8Array): string {
+  return Buffer.from(bytes).toString('base64');
 }
 
 function itemsOf(frame: DataFrame): number {

@@ -12,6 +12,8 @@ export interface ProvisionOptions {
   insecure?: boolean;
   /** Requests in flight at once (default 8). */
   concurrency?: number;
+  /** Called with each device as soon as it is created (its token is shown only once). */
+  created?(credentials: Credential[]): void;
 }
 
 export interface ProvisionResult {
@@ -52,7 +54,11 @@ export async function provisionDevices(plans: DevicePlan[], options: ProvisionOp
       const plan = plans[next++]!;
       const { status, body } = await postJson(`${options.apiBase}/api/devices`, { id: plan.id, name: plan.id, type: plan.model }, options.adminToken, agent);
       const parsed = parseBody(body);
-      if (status === 201 && typeof parsed.token === 'string') result.created.push({ id: plan.id, token: parsed.token, model: plan.model });
+      if (status === 201 && typeof parsed.token === 'string') {
+        const credential = { id: plan.id, token: parsed.token, model: plan.model };
+        result.created.push(credential);
+        options.created?.([credential]);
+      }
       else if (status === 409) result.existing.push(plan.id);
       else throw new ProvisionError(`POST /api/devices for "${plan.id}" answered ${status}${parsed.error ? ` ${parsed.error}` : ''}${parsed.message ? `: ${parsed.message}` : ''}`, status, parsed.error ?? '');
     }

@@ -1,5 +1,6 @@
 // One simulated device: the reference implementation of the device side of firmware-protocol.md.
 // Behaviour only: bytes and sockets live in DeviceConnection, the delivery rules in Delivery and Outbox.
+import { join } from 'node:path';
 import { CLOSE_CODES } from '../protocol/index.js';
 import type { CommandFrame, CommandResultFrame, ErrorFrame, Frame, WelcomeFrame } from '../protocol/index.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
@@ -45,10 +46,12 @@ export interface SimDeviceOptions {
   rate?: number;
   backoff?: BackoffOptions;
   buffer?: Partial<OutboxBounds>;
-  /** Directory for the state file; none: state lives in memory only. */
+  /** Directory for the state (snapshot and write-ahead journal); none: state lives in memory only. */
   stateDir?: string;
-  /** Debounce of state-file saves, ms (default 1000). */
-  persistDebounceMs?: number;
+  /** With stateDir: also keep `device-<id>.record.jsonl` there, every journal line, never compacted. */
+  journalRecord?: boolean;
+  /** Journal size at which it is folded into the snapshot, bytes (default 4 MiB). */
+  compactBytes?: number;
   /** Keep a SendRecord of every generated item and every send (tests). */
   recordSent?: boolean;
 }
@@ -116,9 +119,13 @@ export class SimDevice extends TypedEmitter<SimDeviceEvents> implements Connecti
         this.emit('drop', { seq: entry.seq, items: entry.items });
       },
       renumber: (moves) => this.record?.renumber(moves),
+      journal: (record) => this.#store?.append(record),
     });
-    this.#store = options.stateDir === undefined ? null : new StateStore(options.stateDir, options.id, this.#clock, options.persistDebounceMs ?? 1000, () => this.outbox.snapshot());
-    this.#delivery = new Delivery({ clock: this.#clock, outbox: this.outbox, counters: this.counters, latency: this.latency, record: this.record, changed: () => this.#store?.markDirty() });
+    this.#store = options.stateDir === undefined ? null : new StateStore(options.stateDir, options.id, this.#clock, () => this.outbox.snapshot(), {
+      compactBytes: options.compactBytes,
+      recordFile: options.journalRecord === true ? join(options.stateDir, `device-${options.id}.record.jsonl`) : undefined,
+    });
+    this.#delivery = new Delivery({ clock: this.#clock, outbox: this.outbox, counters: this.counters, latency: this.latency, record: this.record });
     this.#watchdog = new Watchdog(this.#clock, () => {
       // Nothing heard for 3 heartbeats: the hub or the path is dead [FP-10.1].
       this.counters.watchdogTimeouts++;
@@ -157,8 +164,7 @@ export class SimDevice extends TypedEmitter<SimDeviceEvents> implements Connecti
   async start(): Promise<void> {
     if (this.#lifecycle !== 'idle') throw new Error(`device ${this.id} already started`);
     this.#lifecycle = 'starting';
-    const saved = (await this.#store?.load()) ?? null;
-    if (this.#lifecycle !== 'starting') return; // stopped while loading
+    const saved = this.#store?.load() ?? null;
     if (saved !== null) this.outbox.restore(saved);
     this.#modelState = this.model.init(this.deviceTime(), this.#rng);
     this.#lifecycle = 'running';
@@ -210,10 +216,7 @@ export class SimDevice extends TypedEmitter<SimDeviceEvents> implements Connecti
       clearTimeout(cutOff);
     }
     this.#watchdog.stop();
-    if (this.#store !== null) {
-      this.#store.markDirty();
-      await this.#store.flush();
-    }
+    this.#store?.close();
     this.#lifecycle = 'stopped';
   }
 
@@ -361,7 +364,6 @@ export class SimDevice extends TypedEmitter<SimDeviceEvents> implements Connecti
   #park(reason: 'revoked' | 'incompatible'): void {
     this.#lifecycle = reason;
     this.#cancelTimers();
-    this.#store?.markDirty();
   }
 
   // --- readings ----------------------------------------------------------------------------------

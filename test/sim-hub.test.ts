@@ -43,7 +43,7 @@ describe('device-sim against the real hub', () => {
     const out: string[] = [];
     const io = { stdout: { write: (t: string) => out.push(t) }, stderr: { write: (t: string) => out.push(t) } };
     const code = await runCli(
-      ['--hub', wss, '--scenario', scenario, '--provision', '--admin-token', hub.adminToken, '--insecure', '--rate', '4', '--duration', '1500ms', '--json'],
+      ['--hub', wss, '--scenario', scenario, '--provision', '--admin-token', hub.adminToken, '--credentials', join(dataDir, 'credentials.json'), '--insecure', '--rate', '4', '--duration', '1500ms', '--json'],
       io,
     );
     const summary = JSON.parse(out.find((t) => t.trim().startsWith('{'))!) as SimSummary;
