@@ -65,7 +65,7 @@ export function parseDeviceChange(body: Record<string, unknown>): { ok: true; ch
 }
 
 /** What the MQTT bridge API (`<base>/bridge/request/...`) asks of the hub beyond the DeviceFacade. */
-export type DeviceAdmin = Pick<HubFacade, 'provision' | 'revoke' | 'rename' | 'remove' | 'health' | 'hubInfo'>;
+export type DeviceAdmin = Pick<HubFacade, 'provision' | 'revoke' | 'rename' | 'remove' | 'health'>;
 
 /** The one facade of a running hub, handed to the HTTP API and (as a DeviceFacade) the MQTT bridge. */
 export interface HubFacade extends DeviceFacade {

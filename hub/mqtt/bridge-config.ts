@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { HubConfig } from '../config.js';
-import type { DeviceFacade } from '../facade.js';
+import type { DeviceAdmin, DeviceFacade } from '../facade.js';
 import type { Logger } from '../logger.js';
 import type { MqttAuthenticator } from './embedded-broker.js';
 import type { MqttBridgeOptions, TlsPems } from './mqtt-bridge.js';
@@ -13,11 +13,18 @@ export function mqttConfigured(c: HubConfig): boolean {
 /** The bridge's options from the hub's `mqtt.*` settings. */
 export function bridgeOptions(
   c: HubConfig,
-  deps: { facade: DeviceFacade; auth: MqttAuthenticator; tls: () => TlsPems; log: Logger },
+  deps: { facade: DeviceFacade & DeviceAdmin; auth: MqttAuthenticator; tls: () => TlsPems; log: Logger },
 ): MqttBridgeOptions {
   return {
     facade: deps.facade,
+    admin: deps.facade,
     auth: deps.auth,
+    rediscoverDelayMs: c['mqtt.rediscoverDelayMs'],
+    rediscoverRate: c['mqtt.rediscoverRate'],
+    stateHeartbeatMs: c['mqtt.stateHeartbeatMs'],
+    healthIntervalMs: c['mqtt.healthIntervalMs'],
+    // mqtt.discoveryMode belongs to the discovery work; until the schema has it, discovery is per device.
+    discoveryMode: String((c as Record<string, unknown>)['mqtt.discoveryMode'] ?? 'device'),
     baseTopic: c['mqtt.baseTopic'],
     discoveryPrefix: c['mqtt.discoveryPrefix'],
     embedded: c['mqtt.embedded'],

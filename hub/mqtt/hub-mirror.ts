@@ -2,9 +2,12 @@ import type { CommittedEvent, DeviceInfo, HubEvents } from '../events.js';
 import type { DeviceFacade } from '../facade.js';
 import { valueToJson } from '../../protocol/value-form.js';
 import { parseCommandPayload } from './command-payload.js';
+import { bridgeDevice } from './bridge-device.js';
 import { discoveryFor } from './discovery.js';
 import type { MqttLogger } from './logger.js';
 import type { Publisher } from './publisher.js';
+import { RatePacer } from './rate-pacer.js';
+import type { Timers } from '../timers.js';
 import {
   RETAINED,
   encodePayload,
@@ -24,7 +27,22 @@ export interface HubMirrorOptions {
   /** Publish Home Assistant discovery configs. */
   discovery: boolean;
   logger: MqttLogger;
+  /** Longest random wait before re-publishing after Home Assistant's birth message (mqtt.rediscoverDelayMs). */
+  rediscoverDelayMs: number;
+  /** Retained publishes per second while re-publishing (mqtt.rediscoverRate). */
+  rediscoverRate: number;
+  /** An unchanged state is re-sent at most this often, when a reading arrives; 0: never (mqtt.stateHeartbeatMs). */
+  stateHeartbeatMs: number;
+  /** Retained `<base>/bridge/canary` payload marking this hub's retained set (external brokers); null: none. */
+  canary: string | null;
+  now: () => number;
+  timers: Timers;
+  /** In [0, 1); Math.random in production. */
+  random: () => number;
 }
+
+/** `<base>/bridge/devices` goes out at most once per this, and only when its content changed. */
+const DEVICES_LIST_INTERVAL_MS = 1000;
 
 /** Retained topics published for one device, so that they can be cleared when it or a capability goes. */
 interface DeviceTopics {
@@ -62,10 +80,23 @@ export class HubMirror {
   /** Readings dropped from the stream because a device got more than MAX_STREAM_PER_DEVICE ahead. */
   streamDropped = 0;
   readonly #flushWaiters: (() => void)[] = [];
-  #devicesListPending = false;
   readonly #skipped = new Set<string>();
+  /** The devices list scheduled (its timer) and the promise of its publish, for idle(). */
+  #listTimer: object | undefined;
+  #listDone: Promise<void> | undefined;
+  #lastList = '';
+  #lastListAt = -Infinity;
+  /** Per device: its values (no timestamps) as last published, and when; state goes out on change [issue §2]. */
+  readonly #lastState = new Map<string, { values: string; at: number }>();
+  /** Plain metric topic -> payload last published. */
+  readonly #lastMetric = new Map<string, string>();
+  #rediscover: Promise<void> | undefined;
+  #pacer: RatePacer | null = null;
+
+  readonly #o: HubMirrorOptions;
 
   constructor(opts: HubMirrorOptions) {
+    this.#o = opts;
     this.#facade = opts.facade;
     this.#publisher = opts.publisher;
     this.#topics = opts.topics;
@@ -92,16 +123,48 @@ export class HubMirror {
     this.#detach = [];
   }
 
-  /** Publishes every retained topic: bridge online, then per device discovery, availability and state, then the list. */
+  /**
+   * Publishes every retained topic: bridge online, then per device discovery, availability and state, then the
+   * list, then the canary (last: its presence on the broker vouches for everything before it).
+   */
   publishAll(): Promise<void> {
     return this.#enqueue(async () => {
       await this.#send({ kind: 'bridgeState', topic: this.#topics.bridgeState(), payload: 'online' });
       for (const device of this.#facade.devices()) {
         await this.#syncDevice(device, false);
-        await this.#publishState(device.id, null);
+        await this.#publishState(device.id, null, true);
       }
-      await this.#publishDevicesList();
+      await this.#publishDevicesList(true);
+      if (this.#o.canary !== null) {
+        await this.#send({ kind: 'bridgeCanary', topic: this.#topics.bridgeCanary(), payload: { instance: this.#o.canary } });
+      }
     });
+  }
+
+  /**
+   * Home Assistant came online (`<prefix>/status` = online): after a random wait of up to rediscoverDelayMs
+   * (so that many hubs do not answer at once), re-publishes discovery, then availability and state, at no more
+   * than rediscoverRate retained publishes a second. Births arriving meanwhile join the pending re-publish.
+   */
+  rediscover(): Promise<void> {
+    if (this.#rediscover) return this.#rediscover;
+    const delay = Math.floor(this.#o.random() * this.#o.rediscoverDelayMs);
+    const run = new Promise<void>((resolve) => this.#o.timers.setTimeout(resolve, delay)).then(() => {
+      // Taken when the job starts: a birth during the re-publish asks for another one after it.
+      return this.#enqueue(async () => {
+        this.#rediscover = undefined;
+        this.#pacer = new RatePacer(this.#o.rediscoverRate, this.#o.now, this.#o.timers);
+        try {
+          const devices = this.#facade.devices();
+          for (const device of devices) await this.#syncDevice(device, false);
+          for (const device of devices) await this.#publishState(device.id, null, true);
+        } finally {
+          this.#pacer = null;
+        }
+      });
+    });
+    this.#rediscover = run;
+    return run;
   }
 
   /** Marks the hub offline (retained), after everything queued before. */
@@ -111,6 +174,7 @@ export class HubMirror {
 
   /** Resolves when everything queued so far has been published, state flushes included. */
   async idle(): Promise<void> {
+    await this.#listDone;
     await this.#queue;
     if (this.#flushing || this.#flushScheduled || this.#dirty.size > 0) {
       await new Promise<void>((resolve) => this.#flushWaiters.push(resolve));
@@ -188,7 +252,7 @@ export class HubMirror {
       // Behind discovery and removals already queued, so a state never precedes its device's announcement.
       await this.#queue;
       const sent = Promise.all([
-        ...batch.map(([deviceId, metrics]) => this.#publishState(deviceId, metrics)),
+        ...batch.map(([deviceId, metrics]) => this.#publishState(deviceId, metrics, false)),
         ...streams.map(([deviceId, readings]) =>
           this.#deviceFor(deviceId) ? this.#send({ kind: 'readings', topic: this.#topics.readings(deviceId), payload: readings }) : undefined,
         ),
@@ -256,21 +320,35 @@ export class HubMirror {
   /** Clears every retained topic of a removed device. */
   async #removeDevice(deviceId: string): Promise<void> {
     this.#dirty.delete(deviceId);
+    this.#lastState.delete(deviceId);
     const known = this.#published.get(deviceId);
     this.#published.delete(deviceId);
     if (known && this.#usable(deviceId)) {
       for (const topic of known.discovery) await this.#send({ kind: 'discovery', topic, payload: null });
-      for (const topic of known.metrics) await this.#clear(topic);
+      for (const topic of known.metrics) {
+        this.#lastMetric.delete(topic);
+        await this.#clear(topic);
+      }
       await this.#clear(this.#topics.state(deviceId));
       await this.#clear(this.#topics.availability(deviceId));
     }
     this.#scheduleDevicesList();
   }
 
-  /** State JSON plus the plain topic of each metric in `metrics` (every metric when null). */
-  async #publishState(deviceId: string, metrics: Set<string> | null): Promise<void> {
+  /**
+   * State JSON plus the plain topic of each metric in `metrics` (every metric when null), only when a value
+   * changed since the last publish, or stateHeartbeatMs passed, or `force` (re-publishing the retained tree).
+   * Readings that repeat a value still go out on the lossless `readings` stream.
+   */
+  async #publishState(deviceId: string, metrics: Set<string> | null, force: boolean): Promise<void> {
     if (!this.#deviceFor(deviceId)) return;
     const state: DeviceStatePayload = this.#facade.currentState(deviceId);
+    const values = JSON.stringify(Object.entries(state).map(([m, v]) => [m, v.value]));
+    const now = this.#o.now();
+    const last = this.#lastState.get(deviceId);
+    const heartbeat = this.#o.stateHeartbeatMs > 0 && last !== undefined && now - last.at >= this.#o.stateHeartbeatMs;
+    if (!force && !heartbeat && last?.values === values) return;
+    this.#lastState.set(deviceId, { values, at: now });
     const known = this.#published.get(deviceId) ?? { discovery: new Set<string>(), metrics: new Set<string>() };
     this.#published.set(deviceId, known);
     // Distinct topics: handed to the broker together rather than one round trip each.
@@ -279,8 +357,12 @@ export class HubMirror {
       if (metrics && !metrics.has(metric)) continue;
       const topic = this.#topics.metric(deviceId, metric);
       if (topic === null) continue;
+      const message: TopicMessage = { kind: 'metric', topic, payload: current.value };
+      const payload = encodePayload(message);
+      if (!force && !heartbeat && this.#lastMetric.get(topic) === payload) continue;
+      this.#lastMetric.set(topic, payload);
       known.metrics.add(topic);
-      sends.push(this.#send({ kind: 'metric', topic, payload: current.value }));
+      sends.push(this.#send(message));
     }
     sends.push(this.#send({ kind: 'state', topic: this.#topics.state(deviceId), payload: state }));
     await Promise.all(sends);
@@ -295,40 +377,29 @@ export class HubMirror {
     });
   }
 
+  /**
+   * Coalesces `<base>/bridge/devices`: at most one publish per DEVICES_LIST_INTERVAL_MS, and none when the list
+   * did not change. Building the whole list on every connect was 69% of the main thread while a fleet
+   * reconnected after a hub restart (issue §3); now 1,000 reconnects cost a few lists.
+   */
   #scheduleDevicesList(): void {
-    if (this.#devicesListPending) return;
-    this.#devicesListPending = true;
-    void this.#enqueue(() => {
-      this.#devicesListPending = false;
-      return this.#publishDevicesList();
+    if (this.#listTimer !== undefined) return;
+    const wait = Math.max(0, this.#lastListAt + DEVICES_LIST_INTERVAL_MS - this.#o.now());
+    this.#listDone = new Promise<void>((resolve) => {
+      this.#listTimer = this.#o.timers.setTimeout(() => {
+        this.#listTimer = undefined;
+        void this.#enqueue(() => this.#publishDevicesList(false)).then(resolve);
+      }, wait);
     });
   }
 
-  async #publishDevicesList(): Promise<void> {
-    const list: BridgeDevice[] = this.#facade
-      .devices()
-      .filter((d) => this.#usable(d.id))
-      .map((d) => ({
-        id: d.id,
-        name: d.name,
-        type: d.type,
-        model: d.model,
-        firmware: d.firmware,
-        online: d.online,
-        lastSeen: d.lastSeen,
-        capabilities: d.capabilities.map((c) => ({
-          name: c.name,
-          valueType: c.valueType,
-          unit: c.unit,
-          deviceClass: c.deviceClass,
-          writable: c.writable,
-          event: c.event,
-          ...(c.min !== undefined ? { min: c.min } : {}),
-          ...(c.max !== undefined ? { max: c.max } : {}),
-          ...(c.options !== undefined ? { options: [...c.options] } : {}),
-        })),
-      }));
-    await this.#send({ kind: 'bridgeDevices', topic: this.#topics.bridgeDevices(), payload: list });
+  async #publishDevicesList(force: boolean): Promise<void> {
+    const list: BridgeDevice[] = this.#facade.devices().filter((d) => this.#usable(d.id)).map(bridgeDevice);
+    const payload = JSON.stringify(list);
+    this.#lastListAt = this.#o.now();
+    if (!force && payload === this.#lastList) return;
+    this.#lastList = payload;
+    await this.#publisher.publish(this.#topics.bridgeDevices(), payload, RETAINED.bridgeDevices);
   }
 
   #deviceFor(deviceId: string): DeviceInfo | undefined {
@@ -346,12 +417,20 @@ export class HubMirror {
   }
 
   #send(message: TopicMessage): Promise<void> {
-    return this.#publisher.publish(message.topic, encodePayload(message), RETAINED[message.kind]);
+    const retain = RETAINED[message.kind];
+    const pacer = this.#pacer;
+    if (pacer && retain) return pacer.take().then(() => this.#publisher.publish(message.topic, encodePayload(message), retain));
+    return this.#publisher.publish(message.topic, encodePayload(message), retain);
   }
 
   /** An empty retained payload deletes the retained message [MQTT-3.3.1-10]. */
   #clear(topic: string): Promise<void> {
     return this.#publisher.publish(topic, '', true);
+  }
+
+  /** Publishes a message of the tree after everything queued before (the bridge API's responses and events). */
+  publish(message: TopicMessage): Promise<void> {
+    return this.#enqueue(() => this.#send(message));
   }
 
   #enqueue(job: () => Promise<void>): Promise<void> {
@@ -362,3 +441,4 @@ export class HubMirror {
     return run;
   }
 }
+
