@@ -28,6 +28,8 @@ export interface DiscoveryDevice {
   model: string;
   sw_version: string;
   manufacturer: 'Hearth';
+  /** The device's room, which Home Assistant offers as its area. */
+  suggested_area?: string;
 }
 
 /** The fields Hearth sends; Home Assistant ignores the ones a component does not take. */
@@ -151,6 +153,7 @@ function baseConfig(device: DeviceInfo, topics: Topics): BaseOf {
         model: device.model,
         sw_version: device.firmware,
         manufacturer: 'Hearth',
+        ...(device.room ? { suggested_area: device.room } : {}),
       },
       origin: { name: 'Hearth' },
     };

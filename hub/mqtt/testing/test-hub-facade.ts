@@ -9,7 +9,7 @@ import type { CommandFrame, CommandStatus, Frame, Value } from '../../../protoco
 import { CommandService } from '../../devices/command-service.js';
 import { DeviceRegistry, type SessionHandle } from '../../devices/device-registry.js';
 import { EventBus, type CommandOutcome, type DeviceInfo } from '../../events.js';
-import type { CurrentValue, DeviceFacade } from '../../facade.js';
+import type { CurrentValue, DeviceAdmin, DeviceChange, DeviceFacade, HubHealth } from '../../facade.js';
 import { HubStore } from '../../storage/hub-store.js';
 
 export interface SentCommand {
@@ -23,7 +23,7 @@ export interface SentCommand {
 export type CommandScript = (received: { deviceId: string; command: CommandFrame }) => { status: CommandStatus; message: string };
 
 /** The hub's real registry and command rules behind the HubFacade the bridge sees; devices answer by `script`. */
-export class TestHubFacade implements DeviceFacade {
+export class TestHubFacade implements DeviceFacade, DeviceAdmin {
   readonly bus = new EventBus();
   /** Every command the bridge asked for, before the hub's checks. */
   readonly sent: SentCommand[] = [];
@@ -58,6 +58,32 @@ export class TestHubFacade implements DeviceFacade {
   sendCommand(deviceId: string, command: string, input: unknown, source: string): Promise<CommandOutcome> {
     this.sent.push({ deviceId, command, input, source });
     return this.#commands.send(deviceId, command, input, source);
+  }
+
+  /** As the hub's Facade: the real registry's provisioning (token shown once). */
+  provision(id: string, name: string, type: string): { device: DeviceInfo; token: string } {
+    return this.#registry.provision(id, name, type, Date.now());
+  }
+
+  revoke(id: string): boolean {
+    this.#sessions.delete(id);
+    return this.#registry.revoke(id, Date.now());
+  }
+
+  rename(id: string, change: DeviceChange): DeviceInfo | undefined {
+    return this.#registry.rename(id, change);
+  }
+
+  remove(id: string): boolean {
+    this.#sessions.delete(id);
+    return this.#registry.remove(id);
+  }
+
+  /** Storage 'failing' when a test sets storageFailing (the hub's is the ingest's faulted flag). */
+  storageFailing = false;
+
+  health(): HubHealth {
+    return { ok: !this.storageFailing, storage: this.storageFailing ? 'failing' : 'ok', devicesOnline: this.#registry.onlineCount };
   }
 
   /**
