@@ -1,8 +1,8 @@
 import type { CommittedEvent, DeviceInfo, HubEvents } from '../events.js';
 import type { DeviceFacade } from '../facade.js';
 import { valueToJson } from '../../protocol/value-form.js';
-import { parseCommandPayload } from './command-payload.js';
-import { bridgeDevice } from './bridge-device.js';
+import { runCommand } from './run-command.js';
+import { DevicesList } from './devices-list.js';
 import { discoveryFor } from './discovery.js';
 import type { MqttLogger } from './logger.js';
 import type { Publisher } from './publisher.js';
@@ -12,8 +12,6 @@ import {
   RETAINED,
   encodePayload,
   isTopicSafeId,
-  type BridgeDevice,
-  type CommandResultPayload,
   type DeviceStatePayload,
   type StreamReading,
   type TopicMessage,
@@ -41,8 +39,6 @@ export interface HubMirrorOptions {
   random: () => number;
 }
 
-/** `<base>/bridge/devices` goes out at most once per this, and only when its content changed. */
-const DEVICES_LIST_INTERVAL_MS = 1000;
 
 /** Retained topics published for one device, so that they can be cleared when it or a capability goes. */
 interface DeviceTopics {
@@ -81,11 +77,7 @@ export class HubMirror {
   streamDropped = 0;
   readonly #flushWaiters: (() => void)[] = [];
   readonly #skipped = new Set<string>();
-  /** The devices list scheduled (its timer) and the promise of its publish, for idle(). */
-  #listTimer: object | undefined;
-  #listDone: Promise<void> | undefined;
-  #lastList = '';
-  #lastListAt = -Infinity;
+  readonly #list: DevicesList;
   /** Per device: its values (no timestamps) as last published, and when; state goes out on change [issue §2]. */
   readonly #lastState = new Map<string, { values: string; at: number }>();
   /** Plain metric topic -> payload last published. */
@@ -102,6 +94,15 @@ export class HubMirror {
     this.#topics = opts.topics;
     this.#discovery = opts.discovery;
     this.#log = opts.logger;
+    this.#list = new DevicesList({
+      facade: opts.facade,
+      publisher: opts.publisher,
+      topics: opts.topics,
+      usable: (id) => this.#usable(id),
+      enqueue: (job) => this.#enqueue(job),
+      now: opts.now,
+      timers: opts.timers,
+    });
   }
 
   /** Starts following the EventBus. */
@@ -134,7 +135,7 @@ export class HubMirror {
         await this.#syncDevice(device, false);
         await this.#publishState(device.id, null, true);
       }
-      await this.#publishDevicesList(true);
+      await this.#list.publish(true);
       if (this.#o.canary !== null) {
         await this.#send({ kind: 'bridgeCanary', topic: this.#topics.bridgeCanary(), payload: { instance: this.#o.canary } });
       }
@@ -174,7 +175,7 @@ export class HubMirror {
 
   /** Resolves when everything queued so far has been published, state flushes included. */
   async idle(): Promise<void> {
-    await this.#listDone;
+    await this.#list.idle();
     await this.#queue;
     if (this.#flushing || this.#flushScheduled || this.#dirty.size > 0) {
       await new Promise<void>((resolve) => this.#flushWaiters.push(resolve));
@@ -184,28 +185,13 @@ export class HubMirror {
 
   /** Runs the command a client published on `<base>/<device>/set/<command>` and publishes its result. */
   async handleCommand(deviceId: string, command: string, payload: Uint8Array, source: string): Promise<void> {
-    const result = await this.#runCommand(deviceId, command, payload, source);
+    const result = await runCommand(this.#facade, this.#log, deviceId, command, payload, source);
     if (result.status !== 'ok') {
       this.#log.info({ deviceId, command, source, status: result.status, message: result.message }, 'MQTT command not done');
     }
     await this.#enqueue(() =>
       this.#send({ kind: 'setResult', topic: this.#topics.setResult(deviceId, command), payload: result }),
     );
-  }
-
-  async #runCommand(deviceId: string, command: string, payload: Uint8Array, source: string): Promise<CommandResultPayload> {
-    const device = this.#facade.device(deviceId);
-    if (!device) return { id: null, status: 'invalid', message: `unknown device ${deviceId}` };
-    const cap = device.capabilities.find((c) => c.name === command);
-    const parsed = parseCommandPayload(cap, payload);
-    if (!parsed.ok) return { id: null, status: 'invalid', message: parsed.problem };
-    try {
-      const outcome = await this.#facade.sendCommand(deviceId, command, parsed.input, source);
-      return { id: outcome.commandId, status: outcome.status, message: outcome.message };
-    } catch (err) {
-      this.#log.error({ err, deviceId, command }, 'sendCommand threw');
-      return { id: null, status: 'failed', message: 'internal error while sending the command' };
-    }
   }
 
   #onReadings({ deviceId, readings }: HubEvents['readings']): void {
@@ -284,7 +270,7 @@ export class HubMirror {
       if (!this.#usable(device.id)) return;
       await this.#send({ kind: 'availability', topic: this.#topics.availability(device.id), payload: online ? 'online' : 'offline' });
     });
-    this.#scheduleDevicesList();
+    this.#list.schedule();
   }
 
   /** Publishes discovery (clearing configs and metric topics of capabilities that went) and availability. */
@@ -314,7 +300,7 @@ export class HubMirror {
       topic: this.#topics.availability(device.id),
       payload: device.online ? 'online' : 'offline',
     });
-    if (announceList) this.#scheduleDevicesList();
+    if (announceList) this.#list.schedule();
   }
 
   /** Clears every retained topic of a removed device. */
@@ -332,7 +318,7 @@ export class HubMirror {
       await this.#clear(this.#topics.state(deviceId));
       await this.#clear(this.#topics.availability(deviceId));
     }
-    this.#scheduleDevicesList();
+    this.#list.schedule();
   }
 
   /**
@@ -375,31 +361,6 @@ export class HubMirror {
       topic: this.#topics.event(device.id, e.name),
       payload: { value: valueToJson(cap, e.value), ts: e.ts },
     });
-  }
-
-  /**
-   * Coalesces `<base>/bridge/devices`: at most one publish per DEVICES_LIST_INTERVAL_MS, and none when the list
-   * did not change. Building the whole list on every connect was 69% of the main thread while a fleet
-   * reconnected after a hub restart (issue §3); now 1,000 reconnects cost a few lists.
-   */
-  #scheduleDevicesList(): void {
-    if (this.#listTimer !== undefined) return;
-    const wait = Math.max(0, this.#lastListAt + DEVICES_LIST_INTERVAL_MS - this.#o.now());
-    this.#listDone = new Promise<void>((resolve) => {
-      this.#listTimer = this.#o.timers.setTimeout(() => {
-        this.#listTimer = undefined;
-        void this.#enqueue(() => this.#publishDevicesList(false)).then(resolve);
-      }, wait);
-    });
-  }
-
-  async #publishDevicesList(force: boolean): Promise<void> {
-    const list: BridgeDevice[] = this.#facade.devices().filter((d) => this.#usable(d.id)).map(bridgeDevice);
-    const payload = JSON.stringify(list);
-    this.#lastListAt = this.#o.now();
-    if (!force && payload === this.#lastList) return;
-    this.#lastList = payload;
-    await this.#publisher.publish(this.#topics.bridgeDevices(), payload, RETAINED.bridgeDevices);
   }
 
   #deviceFor(deviceId: string): DeviceInfo | undefined {
