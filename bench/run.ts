@@ -1,4 +1,4 @@
-// npm run bench -- [codec|storage|ingest|mqtt|dashboard|all]: runs benchmarks and appends each result, with
+// npm run bench -- [codec|storage|ingest|mqtt|dashboard|compaction|sim|reconnect|all]: runs benchmarks and appends each result, with
 // the machine and the command, to BENCHMARKS.md.
 import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
@@ -40,6 +40,10 @@ const BENCHES: Record<string, Bench> = {
   ingest: async () => {
     const m = await import('./ingest.js');
     return m.formatIngest(await m.runIngestBench());
+  },
+  reconnect: async () => {
+    const m = await import('./reconnect.js');
+    return m.formatReconnect(await m.runReconnectBench());
   },
 };
 

@@ -52,6 +52,10 @@ export const CONFIG_SCHEMA = {
   'mqtt.username': { kind: 'string', default: null, help: 'User for the external broker' },
   'mqtt.password': { kind: 'string', default: null, help: 'Password for the external broker', secret: true },
   'mqtt.ca': { kind: 'string', default: null, help: 'CA file to trust the external broker' },
+  'mqtt.rediscoverDelayMs': { kind: 'int', default: 5000, min: 0, help: 'Longest random wait before re-publishing discovery and state after Home Assistant comes online' },
+  'mqtt.rediscoverRate': { kind: 'int', default: 500, min: 1, help: 'Retained publishes per second while re-publishing after Home Assistant comes online' },
+  'mqtt.stateHeartbeatMs': { kind: 'int', default: 300000, min: 0, help: 'Re-send an unchanged device state at most this often, when a reading arrives; 0: only on change' },
+  'mqtt.healthIntervalMs': { kind: 'int', default: 10000, min: 0, help: 'Interval of <base>/bridge/health messages; 0: none' },
   'log.level': { kind: 'enum', default: 'info', options: ['debug', 'info', 'warn', 'error', 'silent'], help: 'Log level' },
 } as const satisfies Record<string, Field>;
 

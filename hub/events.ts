@@ -15,6 +15,8 @@ export interface DeviceInfo {
   /** Milliseconds since the epoch of the last frame received, null if never connected. */
   lastSeen: number | null;
   createdAt: number;
+  /** Where the device is (Home Assistant's area); null until set. */
+  room: string | null;
 }
 
 /** A reading durably committed, with its metric resolved to the declared capability name. */
@@ -50,7 +52,7 @@ export interface HubEvents {
   event: { deviceId: string; events: CommittedEvent[] };
   /** A device finished its greeting (online) or its connection ended (offline). */
   availability: { device: DeviceInfo; online: boolean };
-  /** Provisioned, or its declared capabilities, model or name changed. */
+  /** Provisioned, or its declared capabilities, model, name or room changed. */
   'device.updated': { device: DeviceInfo };
   /** Revoked and removed. */
   'device.removed': { deviceId: string };

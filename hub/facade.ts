@@ -38,12 +38,45 @@ export interface DeviceFacade {
   sendCommand(deviceId: string, command: string, input: unknown, source: string): Promise<CommandOutcome>;
 }
 
+/** A change of a device's labels: PATCH /api/devices/:id and the MQTT request device/rename. */
+export interface DeviceChange {
+  name?: string;
+  /** null clears the room. */
+  room?: string | null;
+}
+
+/** Names and rooms are 1-64 characters, as the devices table's CHECKs allow; shown in HA and the dashboard. */
+const MAX_LABEL = 64;
+
+/** Reads a DeviceChange from a JSON body, or the problem with it (for a 400 or an MQTT error response). */
+export function parseDeviceChange(body: Record<string, unknown>): { ok: true; change: DeviceChange } | { ok: false; problem: string } {
+  const change: DeviceChange = {};
+  const label = (v: unknown) => typeof v === 'string' && v.trim() !== '' && v.length <= MAX_LABEL;
+  if (body['name'] !== undefined) {
+    if (!label(body['name'])) return { ok: false, problem: `name must be a non-blank string of at most ${MAX_LABEL} characters` };
+    change.name = body['name'] as string;
+  }
+  if (body['room'] !== undefined) {
+    if (body['room'] !== null && !label(body['room'])) return { ok: false, problem: `room must be null or a non-blank string of at most ${MAX_LABEL} characters` };
+    change.room = body['room'] as string | null;
+  }
+  if (change.name === undefined && change.room === undefined) return { ok: false, problem: 'give name, room or both' };
+  return { ok: true, change };
+}
+
+/** What the MQTT bridge API (`<base>/bridge/request/...`) asks of the hub beyond the DeviceFacade. */
+export type DeviceAdmin = Pick<HubFacade, 'provision' | 'revoke' | 'rename' | 'remove' | 'health'>;
+
 /** The one facade of a running hub, handed to the HTTP API and (as a DeviceFacade) the MQTT bridge. */
 export interface HubFacade extends DeviceFacade {
   /** Creates a device; its token is answered once. Throws code HUB_ERR_DEVICE_EXISTS for a taken id. */
   provision(id: string, name: string, type: string): { device: DeviceInfo; token: string };
   /** Revokes a device (its connection closes with 4010); false when there was none. */
   revoke(id: string): boolean;
+  /** Sets name and/or room (checked by parseDeviceChange) and emits device.updated; undefined for an unknown device. */
+  rename(id: string, change: DeviceChange): DeviceInfo | undefined;
+  /** Deletes a device and all it stored (its connection closes with 4010); false when there was none. */
+  remove(id: string): boolean;
   /** Stored readings of one metric (raw points or rollup buckets). */
   history(q: HistoryQuery): HistoryPoint[];
   events(deviceId: string, from: number, to: number, limit: number): StoredEvent[];
@@ -98,6 +131,14 @@ export class Facade implements HubFacade {
 
   revoke(id: string): boolean {
     return this.#p.registry.revoke(id, this.#p.now());
+  }
+
+  rename(id: string, change: DeviceChange): DeviceInfo | undefined {
+    return this.#p.registry.rename(id, change);
+  }
+
+  remove(id: string): boolean {
+    return this.#p.registry.remove(id);
   }
 
   history(q: HistoryQuery): HistoryPoint[] {

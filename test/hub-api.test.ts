@@ -179,4 +179,19 @@ describe('HTTP API', () => {
     expect((await device.closed).code).toBe(4010);
     expect((await api('GET', '/api/devices/api-5')).status).toBe(404);
   });
+
+  it('renames a device and sets or clears its room with PATCH (admin); bad bodies and unknown devices answered clearly', async () => {
+    await api('POST', '/api/devices', { body: { id: 'api-6', name: 'Sensor' } });
+    const patched = await api('PATCH', '/api/devices/api-6', { body: { name: 'Hall sensor', room: 'Hall' } });
+    expect([patched.status, patched.body.device]).toEqual([200, expect.objectContaining({ id: 'api-6', name: 'Hall sensor', room: 'Hall', state: {} })]);
+    expect((await api('GET', '/api/devices/api-6')).body.device).toMatchObject({ name: 'Hall sensor', room: 'Hall' });
+    expect((await api('PATCH', '/api/devices/api-6', { body: { room: null } })).body.device).toMatchObject({ name: 'Hall sensor', room: null });
+    const empty = await api('PATCH', '/api/devices/api-6', { body: {} });
+    expect([empty.status, empty.body]).toEqual([400, { error: 'HUB_ERR_BAD_REQUEST', message: 'give name, room or both' }]);
+    const blank = await api('PATCH', '/api/devices/api-6', { body: { name: '  ' } });
+    expect([blank.status, blank.body.message]).toEqual([400, expect.stringContaining('name')]);
+    const long = await api('PATCH', '/api/devices/api-6', { body: { room: 'x'.repeat(65) } });
+    expect([long.status, long.body.message]).toEqual([400, expect.stringContaining('room')]);
+    expect((await api('PATCH', '/api/devices/nope', { body: { name: 'x' } })).status).toBe(404);
+  });
 });

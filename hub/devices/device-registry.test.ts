@@ -53,6 +53,37 @@ function setUp(): { store: HubStore; bus: EventBus; registry: DeviceRegistry; ev
 const HELLO: HelloFrame = { type: 'hello', ...hello() };
 
 describe('DeviceRegistry', () => {
+  it('rename() stores name and room, announces device.updated once per real change; a reload and a CLI reconcile see them', () => {
+    const { store, bus, registry, events } = setUp();
+    registry.provision('lamp', 'Porch', 'light', T0);
+    events.length = 0;
+    expect(registry.rename('lamp', { name: 'Porch light', room: 'Outside' })).toMatchObject({ name: 'Porch light', room: 'Outside' });
+    expect(registry.rename('lamp', { room: 'Outside' })).toMatchObject({ room: 'Outside' });
+    expect(events).toEqual([['device.updated', { device: expect.objectContaining({ id: 'lamp', name: 'Porch light', room: 'Outside' }) }]]);
+    expect(registry.rename('nope', { name: 'x' })).toBeUndefined();
+    const again = new DeviceRegistry(store, bus);
+    again.load();
+    expect(again.info('lamp')).toMatchObject({ name: 'Porch light', room: 'Outside' });
+    store.setDeviceRoom('lamp', null); // as the CLI would, on its own connection
+    events.length = 0;
+    again.reconcile(T0);
+    expect(events).toEqual([['device.updated', { device: expect.objectContaining({ id: 'lamp', room: null }) }]]);
+  });
+
+  it('remove() deletes the device and what it stored, closes its session with 4010 and announces device.removed', () => {
+    const { store, registry, events } = setUp();
+    registry.provision('lamp', 'Porch', 'light', T0);
+    const failed: string[] = [];
+    registry.attach('lamp', { send: () => {}, fail: (code) => failed.push(code) });
+    events.length = 0;
+    expect(registry.remove('lamp')).toBe(true);
+    expect(failed).toEqual(['HUB_ERR_REVOKED']);
+    expect(store.getDevice('lamp')).toBeUndefined();
+    expect(registry.has('lamp')).toBe(false);
+    expect(events).toEqual([['device.removed', { deviceId: 'lamp' }]]);
+    expect(registry.remove('lamp')).toBe(false);
+  });
+
   it('load() takes every non-revoked device with its capabilities and latest stored values (enums by option name)', () => {
     const store = temp.open(() => T0);
     store.addDevice({ id: 'th1', name: 'Hall', type: 'thermostat', ...saltHash('t1'), createdAt: T0 });
@@ -84,7 +115,7 @@ describe('DeviceRegistry', () => {
   it('provision() stores a device with a token shown once (only its hash is kept) and announces it', () => {
     const { store, registry, events } = setUp();
     const { device, token } = registry.provision('lamp', 'Porch', 'light', T0);
-    expect(device).toEqual({ id: 'lamp', name: 'Porch', type: 'light', model: '', firmware: '', capabilities: [], online: false, lastSeen: null, createdAt: T0 });
+    expect(device).toEqual({ id: 'lamp', name: 'Porch', type: 'light', model: '', firmware: '', capabilities: [], online: false, lastSeen: null, createdAt: T0, room: null });
     expect(token).toMatch(/^hd1_/);
     expect(JSON.stringify(store.getDevice('lamp'))).not.toContain(token);
     expect(events).toEqual([['device.updated', { device }]]);

@@ -54,8 +54,8 @@ export class DeviceRegistry {
       } else if (!known) {
         this.#devices.set(record.id, this.#runtime(record));
         this.#bus.emit('device.updated', { device: this.info(record.id)! });
-      } else if (known.record.name !== record.name) {
-        known.record = { ...known.record, name: record.name };
+      } else if (known.record.name !== record.name || known.record.room !== record.room) {
+        known.record = { ...known.record, name: record.name, room: record.room };
         this.#bus.emit('device.updated', { device: this.info(record.id)! });
       }
     }
@@ -78,6 +78,31 @@ export class DeviceRegistry {
   revoke(id: string, now: number): boolean {
     const ok = this.#store.revokeDevice(id, now);
     if (ok) this.#drop(id, 'revoked');
+    return ok;
+  }
+
+  /**
+   * Sets the friendly name and/or room (null clears it) of a device and emits device.updated, so MQTT topics
+   * and discovery follow; undefined for an unknown device. Values are checked by the caller (the facade).
+   */
+  rename(id: string, change: { name?: string; room?: string | null }): DeviceInfo | undefined {
+    const runtime = this.#devices.get(id);
+    if (!runtime) return undefined;
+    const name = change.name ?? runtime.record.name;
+    const room = change.room === undefined ? runtime.record.room : change.room;
+    if (name !== runtime.record.name) this.#store.renameDevice(id, name);
+    if (room !== runtime.record.room) this.#store.setDeviceRoom(id, room);
+    if (name === runtime.record.name && room === runtime.record.room) return this.info(id);
+    runtime.record = { ...runtime.record, name, room };
+    const device = this.info(id)!;
+    this.#bus.emit('device.updated', { device });
+    return device;
+  }
+
+  /** Deletes a device and everything stored for it; its session closes with 4010. False when unknown. */
+  remove(id: string): boolean {
+    const ok = this.#store.removeDevice(id);
+    if (ok) this.#drop(id, 'removed');
     return ok;
   }
 
@@ -173,6 +198,7 @@ export class DeviceRegistry {
       online: runtime.online,
       lastSeen: r.lastSeen,
       createdAt: r.createdAt,
+      room: r.room,
     };
   }
 

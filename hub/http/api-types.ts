@@ -92,6 +92,8 @@ export interface ApiDeviceInfo {
   /** Milliseconds since the epoch of the last frame, null if never connected. */
   lastSeen: number | null;
   createdAt: number;
+  /** Where the device is (Home Assistant's area); null until set. */
+  room: string | null;
 }
 
 /** The current value of one metric, in its JSON form [FP-5.1]. */
@@ -103,6 +105,17 @@ export interface ApiMetricState {
 /** A device with its current values, by metric name. */
 export interface ApiDevice extends ApiDeviceInfo {
   state: Record<string, ApiMetricState>;
+}
+
+/** PATCH /api/devices/:id (admin), as JSON: at least one field; room null clears it. */
+export interface DevicePatchRequest {
+  name?: string;
+  room?: string | null;
+}
+
+/** PATCH /api/devices/:id: 200 with the device as it is now. */
+export interface DevicePatchResponse {
+  device: ApiDevice;
 }
 
 /** GET /api/devices: 200. */

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { deviceIdProblem } from '../devices/device-id.js';
-import type { HubFacade } from '../facade.js';
+import { parseDeviceChange, type HubFacade } from '../facade.js';
 import type { HistoryStep, StoredEvent } from '../storage/types.js';
 import type { Role } from '../auth/user-store.js';
 import { pointToJson, valueToJson } from '../../protocol/value-form.js';
@@ -74,6 +74,14 @@ async function route(deps: ApiDeps, req: IncomingMessage, res: ServerResponse): 
   if (!device) throw new HttpError(404, 'HUB_ERR_UNKNOWN_DEVICE', `no device "${id}"`);
   if (parts.length === 3) {
     if (method === 'GET') return sendJson(res, 200, { device: { ...device, state: deps.facade.currentState(id) } } satisfies Api.DeviceResponse);
+    if (method === 'PATCH') {
+      need(['admin']);
+      const parsed = parseDeviceChange(await readJsonBody(req));
+      if (!parsed.ok) throw new HttpError(400, 'HUB_ERR_BAD_REQUEST', parsed.problem);
+      const updated = deps.facade.rename(id, parsed.change);
+      if (!updated) throw new HttpError(404, 'HUB_ERR_UNKNOWN_DEVICE', `no device "${id}"`);
+      return sendJson(res, 200, { device: { ...updated, state: deps.facade.currentState(id) } } satisfies Api.DevicePatchResponse);
+    }
     if (method === 'DELETE') {
       need(['admin']);
       deps.facade.revoke(id);

@@ -4,7 +4,7 @@ import type { Topics } from './topics.js';
 /**
  * Who may publish and subscribe what on the embedded broker. Only the hub writes state, availability,
  * discovery and bridge topics (it publishes through the broker directly, past this check); clients may
- * only write commands, and Home Assistant its own birth/will topic.
+ * only write commands and bridge requests, and Home Assistant its own birth/will topic.
  */
 export class Acl {
   readonly #topics: Topics;
@@ -19,9 +19,13 @@ export class Acl {
     return true;
   }
 
-  /** Publishes: admin and integration to `<base>/<device>/set/<command>` and `<prefix>/status`; viewer nothing. */
+  /**
+   * Publishes: admin and integration to `<base>/<device>/set/<command>`, `<base>/bridge/request/<verb>` and
+   * `<prefix>/status`; viewer nothing. Which verbs a role may use is the bridge API's to answer (an error
+   * response names the missing role), so a refused request does not cost the client its connection.
+   */
   canPublish(role: Role, topic: string): boolean {
     if (role === 'viewer') return false;
-    return this.#topics.parse(topic) !== null || topic === this.#topics.discoveryStatus();
+    return this.#topics.parse(topic) !== null;
   }
 }

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { HubConfig } from '../config.js';
-import type { DeviceFacade } from '../facade.js';
+import type { DeviceAdmin, DeviceFacade } from '../facade.js';
 import type { Logger } from '../logger.js';
 import { HUB_VERSION } from '../version.js';
 import type { MqttAuthenticator } from './embedded-broker.js';
@@ -15,11 +15,16 @@ export function mqttConfigured(c: HubConfig): boolean {
 /** The bridge's options from the hub's `mqtt.*` settings. */
 export function bridgeOptions(
   c: HubConfig,
-  deps: { facade: DeviceFacade; auth: MqttAuthenticator; tls: () => TlsPems; log: Logger },
+  deps: { facade: DeviceFacade & DeviceAdmin; auth: MqttAuthenticator; tls: () => TlsPems; log: Logger },
 ): MqttBridgeOptions {
   return {
     facade: deps.facade,
+    admin: deps.facade,
     auth: deps.auth,
+    rediscoverDelayMs: c['mqtt.rediscoverDelayMs'],
+    rediscoverRate: c['mqtt.rediscoverRate'],
+    stateHeartbeatMs: c['mqtt.stateHeartbeatMs'],
+    healthIntervalMs: c['mqtt.healthIntervalMs'],
     baseTopic: c['mqtt.baseTopic'],
     discoveryPrefix: c['mqtt.discoveryPrefix'],
     discoveryMode: c['mqtt.discoveryMode'] === 'entity' ? 'entity' : 'device',

@@ -4,7 +4,7 @@
 // Pure: builds payloads, publishes nothing. Which entity a capability becomes: discovery/entities.ts.
 import type { DeviceInfo } from '../events.js';
 import { entitiesFor, nodeId, sanitize, type DiscoveryComponent, type EntityFields, type HaEntity } from './discovery/entities.js';
-import { BRIDGE_SEGMENT, type Topics } from './topics.js';
+import type { Topics } from './topics.js';
 
 export { eventHasState, nodeId, type DiscoveryComponent, type EntityFields } from './discovery/entities.js';
 
@@ -27,6 +27,8 @@ export interface DiscoveryDevice {
   via_device?: string;
   /** The device's page on the hub's dashboard, when the hub's URL is known. */
   configuration_url?: string;
+  /** The device's room, which Home Assistant offers as its area. */
+  suggested_area?: string;
 }
 
 export interface DiscoveryOrigin {
@@ -95,6 +97,7 @@ export function discoveryFor(device: DeviceInfo, topics: Topics, opts: Discovery
     sw_version: device.firmware,
     manufacturer: 'Hearth',
     via_device: bridgeNodeId(topics),
+    ...(device.room ? { suggested_area: device.room } : {}),
     ...(opts.hubUrl ? { configuration_url: `${opts.hubUrl}/#/device/${encodeURIComponent(device.id)}` } : {}),
   };
   const shared: Shared = {
@@ -104,10 +107,6 @@ export function discoveryFor(device: DeviceInfo, topics: Topics, opts: Discovery
   return wrap(entities, nodeId(device.id), dev, shared, topics, opts);
 }
 
-/** Where the bridge API publishes (docs/mqtt.md, Bridge): info retained, health every 10 s. */
-function bridgeTopic(topics: Topics, leaf: 'info' | 'health'): string {
-  return `${topics.base}/${BRIDGE_SEGMENT}/${leaf}`;
-}
 
 /** The node id of the hub's own device: one per base topic, so two hubs on one broker stay two devices. */
 export function bridgeNodeId(topics: Topics): string {
@@ -120,7 +119,7 @@ const HEALTH_EXPIRE_S = 60;
 /** The discovery configs of the hub itself: devices online, readings/s, connections, ack latency, storage, version. */
 export function bridgeDiscovery(topics: Topics, opts: DiscoveryOptions = {}): DiscoveryEntry[] {
   const node = bridgeNodeId(topics);
-  const health = bridgeTopic(topics, 'health');
+  const health = topics.bridgeHealth();
   const id = (platform: DiscoveryComponent, key: string) => ({
     unique_id: `${node}_${key}`,
     object_id: `${node}_${key}`,
@@ -185,7 +184,7 @@ export function bridgeDiscovery(topics: Topics, opts: DiscoveryOptions = {}): Di
         name: 'Version',
         ...id('sensor', 'version'),
         entity_category: 'diagnostic',
-        state_topic: bridgeTopic(topics, 'info'),
+        state_topic: topics.bridgeInfo(),
         value_template: '{{ value_json.version }}',
       },
     },
@@ -203,7 +202,7 @@ export function bridgeDiscovery(topics: Topics, opts: DiscoveryOptions = {}): Di
 
 function wrap(entities: HaEntity[], node: string, dev: DiscoveryDevice, shared: Shared, topics: Topics, opts: DiscoveryOptions): DiscoveryEntry[] {
   const o: DiscoveryOrigin = { name: 'Hearth', ...(opts.hubVersion ? { sw: opts.hubVersion } : {}) };
-  const deviceTopic = `${topics.discoveryPrefix}/device/${node}/config`;
+  const deviceTopic = topics.deviceDiscovery(node);
   const clear = (topic: string): DiscoveryEntry => ({ component: 'device', capabilities: [], topic, config: null });
   if ((opts.mode ?? 'device') === 'entity') {
     const stale = opts.clearOtherMode ? [clear(deviceTopic)] : [];

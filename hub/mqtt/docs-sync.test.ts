@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { USER_ERROR_CODES } from '../auth/user-store.js';
 import { MQTT_LOG_CODES } from './embedded-broker.js';
-import { RETAINED, Topics, type TopicKind } from './topics.js';
+import { INBOUND, RETAINED, Topics, type TopicKind } from './topics.js';
 
 const docs = fs.readFileSync(path.join(fileURLToPath(new URL('.', import.meta.url)), '../../docs/mqtt.md'), 'utf8');
 
@@ -16,7 +16,7 @@ describe('docs/mqtt.md', () => {
     expect([...inDocs].sort()).toEqual([...inCode].sort());
   });
 
-  it("topic table: every topic kind appears with the code's retained flag", () => {
+  it("topic table: every topic of the code's map and no other, with its retained flag, direction and writer", () => {
     const t = new Topics('<base>', '<prefix>');
     const rows: Record<TopicKind, string> = {
       state: t.state('<device>'),
@@ -28,13 +28,28 @@ describe('docs/mqtt.md', () => {
       setResult: t.setResult('<device>', '<command>'),
       bridgeState: t.bridgeState(),
       bridgeDevices: t.bridgeDevices(),
+      bridgeInfo: t.bridgeInfo(),
+      bridgeHealth: t.bridgeHealth(),
+      bridgeEvent: t.bridgeEvent(),
+      bridgeRequest: t.bridgeRequest('<verb>'),
+      bridgeResponse: t.bridgeResponse('<verb>'),
+      bridgeCanary: t.bridgeCanary(),
       discovery: t.discovery('<component>', '<node_id>', '<object_id>'),
+      discoveryStatus: t.discoveryStatus(),
     };
+    const tableTopics = [...docs.matchAll(/^\| `([^`]+)` \| (?:yes|no|\(in\)) \|/gm)].map((m) => m[1]!);
+    // The discovery kind has two forms (mqtt.discoveryMode): per entity, and device-based.
+    const deviceDiscovery = t.deviceDiscovery('<node_id>');
+    expect(tableTopics.sort()).toEqual([...Object.values(rows), deviceDiscovery].sort());
+    expect(docs.split('\n').find((l) => l.startsWith(`| \`${deviceDiscovery}\` | yes | hub → clients | hub |`))).toBeDefined();
     for (const [kind, topic] of Object.entries(rows) as [TopicKind, string][]) {
       const row = docs.split('\n').find((l) => l.startsWith(`| \`${topic}\` |`));
       expect({ kind, row: row ?? 'missing' }).toEqual({ kind, row: expect.stringMatching(/^\| `[^`]+` \| (yes|no|\(in\)) \|/) });
-      const flag = row!.split('|')[2]!.trim();
-      expect({ kind, retained: flag === 'yes' }).toEqual({ kind, retained: RETAINED[kind] });
+      const [, , flag, direction, writer, payload] = row!.split('|').map((c) => c.trim());
+      const inbound = INBOUND.includes(kind);
+      expect({ kind, retained: flag === 'yes', inbound: flag === '(in)' }).toEqual({ kind, retained: RETAINED[kind], inbound });
+      expect({ kind, direction, hubWrites: /^hub\b/.test(writer!) }).toEqual({ kind, direction: inbound ? 'clients → hub' : 'hub → clients', hubWrites: !inbound });
+      expect({ kind, hasExample: (payload ?? '').length > 5 }).toEqual({ kind, hasExample: true });
     }
   });
 });

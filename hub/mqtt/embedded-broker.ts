@@ -34,8 +34,8 @@ export interface EmbeddedBrokerOptions {
   allowedRoles: readonly Role[];
   acl: Acl;
   logger: MqttLogger;
-  /** A client's publish that passed the ACL (commands). */
-  onClientPublish: (topic: string, payload: Buffer, source: string) => void;
+  /** A client's publish that passed the ACL (commands, bridge requests, HA status), with the client's role. */
+  onClientPublish: (topic: string, payload: Buffer, source: string, role: Role) => void;
 }
 
 export interface EmbeddedBrokerAddresses {
@@ -126,7 +126,8 @@ export class EmbeddedBroker implements Publisher {
       this.#published += 1;
       if (!client) return;
       const session = this.#sessions.get(client);
-      o.onClientPublish(packet.topic, packet.payload as Buffer, `mqtt:${session?.user ?? client.id}`);
+      // authorizePublish let it through only with a session, so the role is known here.
+      if (session) o.onClientPublish(packet.topic, packet.payload as Buffer, `mqtt:${session.user ?? client.id}`, session.role);
     });
     broker.on('clientError', (client, err) => o.logger.debug({ clientId: client.id, err: err.message }, 'MQTT client error'));
     broker.on('connectionError', (client, err) => o.logger.debug({ clientId: client.id, err: err.message }, 'MQTT connection error'));

@@ -16,11 +16,13 @@ import {
   freePort,
   memoryLogger,
   mosquittoGate,
+  MOSQUITTO_PUB,
   mosquittoPub,
   mosquittoSub,
   parseSubLines,
   record,
   requireMosquitto,
+  run as runProgram,
   waitForMessage,
 } from './testing/mqtt-test-kit.js';
 
@@ -95,6 +97,7 @@ run('external broker mode (real Mosquitto)', () => {
       auth: { authorize: async () => null },
       embedded: false,
       external: { url: `mqtt://127.0.0.1:${linkPort}`, username: 'hub', password: USERS.hub, reconnectPeriodMs: 100, clientId: 'hearth-test' },
+      rediscoverDelayMs: 0,
       logger,
     });
     await bridge.start();
@@ -157,6 +160,42 @@ run('external broker mode (real Mosquitto)', () => {
     expect(got.get('hearth/bridge/state')).toBe('online');
     expect(got.get('hearth/th1/temperature')).toBe('23.25');
     expect(JSON.parse(got.get('hearth/th1/state')!)).toEqual({ temperature: { value: 23.25, ts: 200 } });
+  });
+
+  it('notices through the retained canary that the broker lost retained messages while connected, and re-publishes them', async () => {
+    const connectsBefore = bridge.externalConnectCount();
+    const clear = (topic: string) => runProgram(MOSQUITTO_PUB, ['-h', '127.0.0.1', '-p', String(mosquitto.port), '-u', 'ha', '-P', USERS.ha, '-t', topic, '-r', '-n']);
+    // What a broker that drops its retained store looks like to a subscriber: the state first, the canary last.
+    expect((await clear('hearth/th1/state')).code).toBe(0);
+    expect((await clear('hearth/bridge/canary')).code).toBe(0);
+    await eventually(() => logger.records.some((r) => r.msg.includes('lost the retained messages')), { timeoutMs: 10_000, what: 'the hub to notice' });
+    const r = await sub(['hearth/th1/state', 'hearth/bridge/canary'], 2);
+    expect(r.code).toBe(0);
+    const got = parseSubLines(r.stdout);
+    expect(JSON.parse(got.get('hearth/th1/state')!)).toEqual({ temperature: { value: 23.25, ts: 200 } });
+    expect(JSON.parse(got.get('hearth/bridge/canary')!)).toEqual({ instance: expect.stringMatching(/^[0-9a-f]{16}$/) });
+    expect(bridge.externalConnectCount()).toBe(connectsBefore); // no reconnect was needed
+  });
+
+  it('re-publishes discovery when Home Assistant announces itself on homeassistant/status', async () => {
+    const c = await ha();
+    const got = record(c);
+    await c.subscribeAsync('homeassistant/device/hearth_th1/config');
+    await waitForMessage(got, 'homeassistant/device/hearth_th1/config', (m) => m.retain);
+    await c.publishAsync('homeassistant/status', 'online');
+    await waitForMessage(got, 'homeassistant/device/hearth_th1/config', (m) => !m.retain);
+  });
+
+  it('answers bridge requests from the external broker as an integration: devices yes, device/add no', async () => {
+    const c = await ha();
+    const got = record(c);
+    await c.subscribeAsync('hearth/bridge/response/#');
+    await c.publishAsync('hearth/bridge/request/devices', '{"transaction": 7}');
+    const ok = JSON.parse((await waitForMessage(got, 'hearth/bridge/response/devices')).payload);
+    expect(ok).toMatchObject({ status: 'ok', transaction: 7, data: { devices: [{ id: 'th1' }] } });
+    await c.publishAsync('hearth/bridge/request/device/add', '{"id": "x1"}');
+    const refused = JSON.parse((await waitForMessage(got, 'hearth/bridge/response/device/add')).payload);
+    expect(refused).toEqual({ status: 'error', error: 'device/add needs the admin role (this client is integration)', data: {} });
   });
 
   it('runs beside the embedded broker: the same tree in both, under its own base topic outside', async () => {

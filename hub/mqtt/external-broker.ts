@@ -14,15 +14,16 @@ export interface ExternalBrokerOptions {
   clientId: string;
   /** Retained offline message the broker publishes if the hub vanishes (the bridge state topic). */
   will: { topic: string; payload: string };
-  /** Filter of the command topics to subscribe to after each connect. */
-  subscribeFilter: string;
+  /** Filters of the topics the hub reads (commands, bridge requests, HA status, canary), subscribed after each connect. */
+  subscribeFilters: string[];
   /** Wait between reconnect attempts (mqtt.js reconnectPeriod). */
   reconnectPeriodMs: number;
   connectTimeoutMs: number;
   logger: MqttLogger;
   /** After each (re)connect and subscribe: the bridge re-publishes all retained state here. */
   onConnect: () => void;
-  onMessage: (topic: string, payload: Buffer, source: string) => void;
+  /** `retained`: a retained message the broker replayed on subscribe (not a live publish). */
+  onMessage: (topic: string, payload: Buffer, source: string, retained: boolean) => void;
 }
 
 /**
@@ -64,12 +65,12 @@ export class ExternalBroker implements Publisher {
     client.on('connect', () => {
       this.#connects += 1;
       o.logger.info({ url: redact(o.url), connects: this.#connects }, 'connected to the external MQTT broker');
-      client.subscribe(o.subscribeFilter, { qos: 1 }, (err) => {
-        if (err) o.logger.error({ err: err.message }, 'cannot subscribe to commands on the external broker');
+      client.subscribe(o.subscribeFilters, { qos: 1 }, (err) => {
+        if (err) o.logger.error({ err: err.message }, 'cannot subscribe to the hub\'s topics on the external broker');
         o.onConnect();
       });
     });
-    client.on('message', (topic, payload) => o.onMessage(topic, payload, `mqtt-external:${redact(o.url)}`));
+    client.on('message', (topic, payload, packet) => o.onMessage(topic, payload, `mqtt-external:${redact(o.url)}`, packet.retain));
     client.on('offline', () => o.logger.warn({ url: redact(o.url) }, 'external MQTT broker unreachable; reconnecting'));
     client.on('error', (err) => o.logger.warn({ url: redact(o.url), err: err.message }, 'external MQTT broker error'));
   }

@@ -2,15 +2,17 @@ import type { CommittedEvent, DeviceInfo, HubEvents } from '../events.js';
 import type { DeviceFacade } from '../facade.js';
 import { valueToJson } from '../../protocol/value-form.js';
 import { parseCommandPayload } from './command-payload.js';
+import { runCommand } from './run-command.js';
+import { DevicesList } from './devices-list.js';
 import { bridgeDiscovery, discoveryFor, eventHasState, type DiscoveryConfig, type DiscoveryOptions } from './discovery.js';
 import type { MqttLogger } from './logger.js';
 import type { Publisher } from './publisher.js';
+import { RatePacer } from './rate-pacer.js';
+import type { Timers } from '../timers.js';
 import {
   RETAINED,
   encodePayload,
   isTopicSafeId,
-  type BridgeDevice,
-  type CommandResultPayload,
   type DeviceStatePayload,
   type StreamReading,
   type TopicMessage,
@@ -26,7 +28,20 @@ export interface HubMirrorOptions {
   /** Mode, hub version and URL for the discovery configs (default: device-based, no URL). */
   discoveryOptions?: DiscoveryOptions;
   logger: MqttLogger;
+  /** Longest random wait before re-publishing after Home Assistant's birth message (mqtt.rediscoverDelayMs). */
+  rediscoverDelayMs: number;
+  /** Retained publishes per second while re-publishing (mqtt.rediscoverRate). */
+  rediscoverRate: number;
+  /** An unchanged state is re-sent at most this often, when a reading arrives; 0: never (mqtt.stateHeartbeatMs). */
+  stateHeartbeatMs: number;
+  /** Retained `<base>/bridge/canary` payload marking this hub's retained set (external brokers); null: none. */
+  canary: string | null;
+  now: () => number;
+  timers: Timers;
+  /** In [0, 1); Math.random in production. */
+  random: () => number;
 }
+
 
 /** Retained topics published for one device, so that they can be cleared when it or a capability goes. */
 interface DeviceTopics {
@@ -66,16 +81,34 @@ export class HubMirror {
   /** Readings dropped from the stream because a device got more than MAX_STREAM_PER_DEVICE ahead. */
   streamDropped = 0;
   readonly #flushWaiters: (() => void)[] = [];
-  #devicesListPending = false;
   readonly #skipped = new Set<string>();
+  readonly #list: DevicesList;
+  /** Per device: its values (no timestamps) as last published, and when; state goes out on change [issue §2]. */
+  readonly #lastState = new Map<string, { values: string; at: number }>();
+  /** Plain metric topic -> payload last published. */
+  readonly #lastMetric = new Map<string, string>();
+  #rediscover: Promise<void> | undefined;
+  #pacer: RatePacer | null = null;
+
+  readonly #o: HubMirrorOptions;
 
   constructor(opts: HubMirrorOptions) {
+    this.#o = opts;
     this.#facade = opts.facade;
     this.#publisher = opts.publisher;
     this.#topics = opts.topics;
     this.#discovery = opts.discovery;
     this.#discoveryOptions = opts.discoveryOptions ?? {};
     this.#log = opts.logger;
+    this.#list = new DevicesList({
+      facade: opts.facade,
+      publisher: opts.publisher,
+      topics: opts.topics,
+      usable: (id) => this.#usable(id),
+      enqueue: (job) => this.#enqueue(job),
+      now: opts.now,
+      timers: opts.timers,
+    });
   }
 
   /** Starts following the EventBus. */
@@ -97,7 +130,10 @@ export class HubMirror {
     this.#detach = [];
   }
 
-  /** Publishes every retained topic: bridge online, then per device discovery, availability and state, then the list. */
+  /**
+   * Publishes every retained topic: bridge online, then per device discovery, availability and state, then the
+   * list, then the canary (last: its presence on the broker vouches for everything before it).
+   */
   publishAll(): Promise<void> {
     return this.#enqueue(async () => {
       await this.#send({ kind: 'bridgeState', topic: this.#topics.bridgeState(), payload: 'online' });
@@ -108,10 +144,39 @@ export class HubMirror {
       }
       for (const device of this.#facade.devices()) {
         await this.#syncDevice(device, false);
-        await this.#publishState(device.id, null);
+        await this.#publishState(device.id, null, true);
       }
-      await this.#publishDevicesList();
+      await this.#list.publish(true);
+      if (this.#o.canary !== null) {
+        await this.#send({ kind: 'bridgeCanary', topic: this.#topics.bridgeCanary(), payload: { instance: this.#o.canary } });
+      }
     });
+  }
+
+  /**
+   * Home Assistant came online (`<prefix>/status` = online): after a random wait of up to rediscoverDelayMs
+   * (so that many hubs do not answer at once), re-publishes discovery, then availability and state, at no more
+   * than rediscoverRate retained publishes a second. Births arriving meanwhile join the pending re-publish.
+   */
+  rediscover(): Promise<void> {
+    if (this.#rediscover) return this.#rediscover;
+    const delay = Math.floor(this.#o.random() * this.#o.rediscoverDelayMs);
+    const run = new Promise<void>((resolve) => this.#o.timers.setTimeout(resolve, delay)).then(() => {
+      // Taken when the job starts: a birth during the re-publish asks for another one after it.
+      return this.#enqueue(async () => {
+        this.#rediscover = undefined;
+        this.#pacer = new RatePacer(this.#o.rediscoverRate, this.#o.now, this.#o.timers);
+        try {
+          const devices = this.#facade.devices();
+          for (const device of devices) await this.#syncDevice(device, false);
+          for (const device of devices) await this.#publishState(device.id, null, true);
+        } finally {
+          this.#pacer = null;
+        }
+      });
+    });
+    this.#rediscover = run;
+    return run;
   }
 
   /** Marks the hub offline (retained), after everything queued before. */
@@ -121,6 +186,7 @@ export class HubMirror {
 
   /** Resolves when everything queued so far has been published, state flushes included. */
   async idle(): Promise<void> {
+    await this.#list.idle();
     await this.#queue;
     if (this.#flushing || this.#flushScheduled || this.#dirty.size > 0) {
       await new Promise<void>((resolve) => this.#flushWaiters.push(resolve));
@@ -130,28 +196,13 @@ export class HubMirror {
 
   /** Runs the command a client published on `<base>/<device>/set/<command>` and publishes its result. */
   async handleCommand(deviceId: string, command: string, payload: Uint8Array, source: string): Promise<void> {
-    const result = await this.#runCommand(deviceId, command, payload, source);
+    const result = await runCommand(this.#facade, this.#log, deviceId, command, payload, source);
     if (result.status !== 'ok') {
       this.#log.info({ deviceId, command, source, status: result.status, message: result.message }, 'MQTT command not done');
     }
     await this.#enqueue(() =>
       this.#send({ kind: 'setResult', topic: this.#topics.setResult(deviceId, command), payload: result }),
     );
-  }
-
-  async #runCommand(deviceId: string, command: string, payload: Uint8Array, source: string): Promise<CommandResultPayload> {
-    const device = this.#facade.device(deviceId);
-    if (!device) return { id: null, status: 'invalid', message: `unknown device ${deviceId}` };
-    const cap = device.capabilities.find((c) => c.name === command);
-    const parsed = parseCommandPayload(cap, payload);
-    if (!parsed.ok) return { id: null, status: 'invalid', message: parsed.problem };
-    try {
-      const outcome = await this.#facade.sendCommand(deviceId, command, parsed.input, source);
-      return { id: outcome.commandId, status: outcome.status, message: outcome.message };
-    } catch (err) {
-      this.#log.error({ err, deviceId, command }, 'sendCommand threw');
-      return { id: null, status: 'failed', message: 'internal error while sending the command' };
-    }
   }
 
   #onReadings({ deviceId, readings }: HubEvents['readings']): void {
@@ -198,7 +249,7 @@ export class HubMirror {
       // Behind discovery and removals already queued, so a state never precedes its device's announcement.
       await this.#queue;
       const sent = Promise.all([
-        ...batch.map(([deviceId, metrics]) => this.#publishState(deviceId, metrics)),
+        ...batch.map(([deviceId, metrics]) => this.#publishState(deviceId, metrics, false)),
         ...streams.map(([deviceId, readings]) =>
           this.#deviceFor(deviceId) ? this.#send({ kind: 'readings', topic: this.#topics.readings(deviceId), payload: readings }) : undefined,
         ),
@@ -230,7 +281,7 @@ export class HubMirror {
       if (!this.#usable(device.id)) return;
       await this.#send({ kind: 'availability', topic: this.#topics.availability(device.id), payload: online ? 'online' : 'offline' });
     });
-    this.#scheduleDevicesList();
+    this.#list.schedule();
   }
 
   /** Publishes discovery (clearing configs and metric topics of capabilities that went) and availability. */
@@ -262,27 +313,41 @@ export class HubMirror {
       topic: this.#topics.availability(device.id),
       payload: device.online ? 'online' : 'offline',
     });
-    if (announceList) this.#scheduleDevicesList();
+    if (announceList) this.#list.schedule();
   }
 
   /** Clears every retained topic of a removed device. */
   async #removeDevice(deviceId: string): Promise<void> {
     this.#dirty.delete(deviceId);
+    this.#lastState.delete(deviceId);
     const known = this.#published.get(deviceId);
     this.#published.delete(deviceId);
     if (known && this.#usable(deviceId)) {
       for (const topic of known.discovery.keys()) await this.#send({ kind: 'discovery', topic, payload: null });
-      for (const topic of known.metrics) await this.#clear(topic);
+      for (const topic of known.metrics) {
+        this.#lastMetric.delete(topic);
+        await this.#clear(topic);
+      }
       await this.#clear(this.#topics.state(deviceId));
       await this.#clear(this.#topics.availability(deviceId));
     }
-    this.#scheduleDevicesList();
+    this.#list.schedule();
   }
 
-  /** State JSON plus the plain topic of each metric in `metrics` (every metric when null). */
-  async #publishState(deviceId: string, metrics: Set<string> | null): Promise<void> {
+  /**
+   * State JSON plus the plain topic of each metric in `metrics` (every metric when null), only when a value
+   * changed since the last publish, or stateHeartbeatMs passed, or `force` (re-publishing the retained tree).
+   * Readings that repeat a value still go out on the lossless `readings` stream.
+   */
+  async #publishState(deviceId: string, metrics: Set<string> | null, force: boolean): Promise<void> {
     if (!this.#deviceFor(deviceId)) return;
     const state: DeviceStatePayload = this.#facade.currentState(deviceId);
+    const values = JSON.stringify(Object.entries(state).map(([m, v]) => [m, v.value]));
+    const now = this.#o.now();
+    const last = this.#lastState.get(deviceId);
+    const heartbeat = this.#o.stateHeartbeatMs > 0 && last !== undefined && now - last.at >= this.#o.stateHeartbeatMs;
+    if (!force && !heartbeat && last?.values === values) return;
+    this.#lastState.set(deviceId, { values, at: now });
     const known = this.#published.get(deviceId) ?? { discovery: new Map<string, DiscoveryConfig>(), metrics: new Set<string>() };
     this.#published.set(deviceId, known);
     // Distinct topics: handed to the broker together rather than one round trip each.
@@ -291,8 +356,12 @@ export class HubMirror {
       if (metrics && !metrics.has(metric)) continue;
       const topic = this.#topics.metric(deviceId, metric);
       if (topic === null) continue;
+      const message: TopicMessage = { kind: 'metric', topic, payload: current.value };
+      const payload = encodePayload(message);
+      if (!force && !heartbeat && this.#lastMetric.get(topic) === payload) continue;
+      this.#lastMetric.set(topic, payload);
       known.metrics.add(topic);
-      sends.push(this.#send({ kind: 'metric', topic, payload: current.value }));
+      sends.push(this.#send(message));
     }
     sends.push(this.#send({ kind: 'state', topic: this.#topics.state(deviceId), payload: state }));
     await Promise.all(sends);
@@ -313,42 +382,6 @@ export class HubMirror {
     }
   }
 
-  #scheduleDevicesList(): void {
-    if (this.#devicesListPending) return;
-    this.#devicesListPending = true;
-    void this.#enqueue(() => {
-      this.#devicesListPending = false;
-      return this.#publishDevicesList();
-    });
-  }
-
-  async #publishDevicesList(): Promise<void> {
-    const list: BridgeDevice[] = this.#facade
-      .devices()
-      .filter((d) => this.#usable(d.id))
-      .map((d) => ({
-        id: d.id,
-        name: d.name,
-        type: d.type,
-        model: d.model,
-        firmware: d.firmware,
-        online: d.online,
-        lastSeen: d.lastSeen,
-        capabilities: d.capabilities.map((c) => ({
-          name: c.name,
-          valueType: c.valueType,
-          unit: c.unit,
-          deviceClass: c.deviceClass,
-          writable: c.writable,
-          event: c.event,
-          ...(c.min !== undefined ? { min: c.min } : {}),
-          ...(c.max !== undefined ? { max: c.max } : {}),
-          ...(c.options !== undefined ? { options: [...c.options] } : {}),
-        })),
-      }));
-    await this.#send({ kind: 'bridgeDevices', topic: this.#topics.bridgeDevices(), payload: list });
-  }
-
   #deviceFor(deviceId: string): DeviceInfo | undefined {
     return this.#usable(deviceId) ? this.#facade.device(deviceId) : undefined;
   }
@@ -364,12 +397,20 @@ export class HubMirror {
   }
 
   #send(message: TopicMessage): Promise<void> {
-    return this.#publisher.publish(message.topic, encodePayload(message), RETAINED[message.kind]);
+    const retain = RETAINED[message.kind];
+    const pacer = this.#pacer;
+    if (pacer && retain) return pacer.take().then(() => this.#publisher.publish(message.topic, encodePayload(message), retain));
+    return this.#publisher.publish(message.topic, encodePayload(message), retain);
   }
 
   /** An empty retained payload deletes the retained message [MQTT-3.3.1-10]. */
   #clear(topic: string): Promise<void> {
     return this.#publisher.publish(topic, '', true);
+  }
+
+  /** Publishes a message of the tree after everything queued before (the bridge API's responses and events). */
+  publish(message: TopicMessage): Promise<void> {
+    return this.#enqueue(() => this.#send(message));
   }
 
   #enqueue(job: () => Promise<void>): Promise<void> {
@@ -380,3 +421,4 @@ export class HubMirror {
     return run;
   }
 }
+

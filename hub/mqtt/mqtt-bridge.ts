@@ -1,7 +1,11 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { refuseUpgrade } from '../http/refuse-upgrade.js';
-import type { DeviceFacade } from '../facade.js';
+import { randomBytes } from 'node:crypto';
+import type { DeviceAdmin, DeviceFacade } from '../facade.js';
+import { systemTimers, type Timers } from '../timers.js';
+import { BridgeApi, type RequestSender } from './bridge-api.js';
+import { BridgeStatus } from './bridge-status.js';
 import { ROLES, type Role } from '../auth/user-store.js';
 import { Acl } from './acl.js';
 import { EmbeddedBroker, type EmbeddedBrokerAddresses, type MqttAuthenticator } from './embedded-broker.js';
@@ -21,6 +25,11 @@ export const MQTT_DEFAULTS = {
   discoveryPrefix: DEFAULT_DISCOVERY_PREFIX,
   reconnectPeriodMs: 2000,
   connectTimeoutMs: 10_000,
+  rediscoverDelayMs: 5000,
+  rediscoverRate: 500,
+  stateHeartbeatMs: 300_000,
+  healthIntervalMs: 10_000,
+  discoveryMode: 'device',
 } as const;
 
 /** The hub as a client of another broker, beside or instead of the embedded one. */
@@ -44,6 +53,22 @@ export interface MqttExternalOptions {
 
 export interface MqttBridgeOptions {
   facade: DeviceFacade;
+  /** Device management for `<base>/bridge/request/...` (the hub's HubFacade); null: only devices and health_check. */
+  admin?: DeviceAdmin | null;
+  /** Longest random wait before re-publishing after `<prefix>/status` online; default 5000. */
+  rediscoverDelayMs?: number;
+  /** Retained publishes per second while re-publishing; default 500. */
+  rediscoverRate?: number;
+  /** Re-send an unchanged state at most this often (when a reading arrives); 0 never; default 300000. */
+  stateHeartbeatMs?: number;
+  /** `<base>/bridge/health` interval; 0 none; default 10000. */
+  healthIntervalMs?: number;
+  /** Git commit of the build for `<base>/bridge/info`; default null. */
+  commit?: string | null;
+  /** Injected clock and timers (tests); default Date.now, Node's timers and Math.random. */
+  now?: () => number;
+  timers?: Timers;
+  random?: () => number;
   /** Checks MQTT credentials (hub/auth). */
   auth: MqttAuthenticator;
   /** Root of the topic tree; default 'hearth'. */
@@ -100,10 +125,19 @@ export interface MqttBridgeAddresses extends EmbeddedBrokerAddresses {
  * The MQTT bridge: the embedded broker and/or an external broker connection, each fed by a HubMirror that
  * publishes the topic tree from the EventBus and routes `<base>/<device>/set/<command>` to the hub.
  */
+/** One broker's side of the bridge: the device tree (mirror), the bridge topics (status) and requests (api). */
+interface Side<B> {
+  broker: B;
+  mirror: HubMirror;
+  status: BridgeStatus;
+  api: BridgeApi;
+  topics: Topics;
+}
+
 export class MqttBridge {
   readonly #opts: MqttBridgeOptions;
-  #embedded: { broker: EmbeddedBroker; mirror: HubMirror } | null = null;
-  #external: { broker: ExternalBroker; mirror: HubMirror } | null = null;
+  #embedded: Side<EmbeddedBroker> | null = null;
+  #external: Side<ExternalBroker> | null = null;
 
   constructor(opts: MqttBridgeOptions) {
     this.#opts = opts;
@@ -115,7 +149,6 @@ export class MqttBridge {
     const log = o.logger ?? SILENT_LOGGER;
     const prefix = o.discoveryPrefix ?? MQTT_DEFAULTS.discoveryPrefix;
     const discovery = o.discovery ?? true;
-    const discoveryOptions = { mode: o.discoveryMode ?? 'device', hubVersion: o.hubVersion ?? '', hubUrl: o.hubUrl ?? null };
     // A function: the hub loads its certificate after building the bridge, before starting it.
     const tls = typeof o.tls === 'function' ? o.tls() : (o.tls ?? null);
     const tlsPort = portOption(o.tlsPort, tls ? MQTT_DEFAULTS.tlsPort : null);
@@ -125,7 +158,7 @@ export class MqttBridge {
     try {
       if (o.embedded ?? true) {
         const topics = new Topics(o.baseTopic ?? MQTT_DEFAULTS.baseTopic, prefix);
-        let mirror: HubMirror | null = null;
+        let side: Side<EmbeddedBroker> | null = null;
         const broker = new EmbeddedBroker({
           host: o.host ?? MQTT_DEFAULTS.host,
           tcpPort: portOption(o.tcpPort, MQTT_DEFAULTS.tcpPort),
@@ -140,18 +173,31 @@ export class MqttBridge {
           allowedRoles,
           acl: new Acl(topics),
           logger: log,
-          onClientPublish: (topic, payload, source) => mirror && route(mirror, topics, topic, payload, source),
+          onClientPublish: (topic, payload, source, role) => side && route(side, topic, payload, source, role),
         });
-        mirror = new HubMirror({ facade: o.facade, publisher: broker, topics, discovery, discoveryOptions, logger: log });
-        this.#embedded = { broker, mirror };
+        side = this.#side(broker, topics, null, log);
+        this.#embedded = side;
         await broker.start();
-        mirror.attach();
-        await mirror.publishAll();
+        side.mirror.attach();
+        await side.mirror.publishAll();
+        await side.status.start();
       }
       if (o.external) {
         const x = o.external;
         const topics = new Topics(x.baseTopic ?? o.baseTopic ?? MQTT_DEFAULTS.baseTopic, prefix);
-        let mirror: HubMirror | null = null;
+        let side: Side<ExternalBroker> | null = null;
+        // This run's mark on the broker's retained set: any other value (or none) there means it was lost.
+        const canary = randomBytes(8).toString('hex');
+        let canaryArmed = false;
+        const republish = () => {
+          if (!side) return;
+          canaryArmed = false;
+          const s = side;
+          void s.mirror.publishAll().then(() => {
+            canaryArmed = true;
+            return s.status.publishInfo();
+          });
+        };
         const broker = new ExternalBroker({
           url: x.url,
           ...(x.username !== undefined ? { username: x.username } : {}),
@@ -160,17 +206,25 @@ export class MqttBridge {
           ...(x.rejectUnauthorized !== undefined ? { rejectUnauthorized: x.rejectUnauthorized } : {}),
           clientId: x.clientId ?? `hearth-${topics.base.replace(/[^A-Za-z0-9_-]/g, '_')}`,
           will: { topic: topics.bridgeState(), payload: 'offline' },
-          subscribeFilter: topics.setFilter(),
+          subscribeFilters: [topics.setFilter(), topics.bridgeRequestFilter(), topics.discoveryStatus(), topics.bridgeCanary()],
           reconnectPeriodMs: x.reconnectPeriodMs ?? MQTT_DEFAULTS.reconnectPeriodMs,
           connectTimeoutMs: x.connectTimeoutMs ?? MQTT_DEFAULTS.connectTimeoutMs,
           logger: log,
-          onConnect: () => void mirror?.publishAll(),
-          onMessage: (topic, payload, source) => mirror && route(mirror, topics, topic, payload, source),
+          onConnect: republish,
+          onMessage: (topic, payload, source) => {
+            if (!side) return;
+            if (topic !== topics.bridgeCanary()) return route(side, topic, payload, source, 'external');
+            // Ours echoed back is fine; before our own went out, an old one is overwritten anyway [issue §2].
+            if (!canaryArmed || payload.toString('utf8') === JSON.stringify({ instance: canary })) return;
+            log.warn({ url: x.url.replace(/\/\/[^@/]*@/, '//') }, 'the external broker lost the retained messages; re-publishing');
+            republish();
+          },
         });
-        mirror = new HubMirror({ facade: o.facade, publisher: broker, topics, discovery, discoveryOptions, logger: log });
-        this.#external = { broker, mirror };
-        mirror.attach();
+        side = this.#side(broker, topics, canary, log);
+        this.#external = side;
+        side.mirror.attach();
         await broker.start();
+        await side.status.start();
       }
       const a = this.addresses();
       log.info({ tcp: a.tcp, tls: a.tls, ws: a.ws, external: o.external?.url ?? null }, 'MQTT bridge started');
@@ -185,9 +239,56 @@ export class MqttBridge {
     const parts = [this.#external, this.#embedded].filter((p) => p !== null);
     this.#external = null;
     this.#embedded = null;
-    for (const { mirror } of parts) mirror.detach();
+    for (const { mirror, status } of parts) {
+      mirror.detach();
+      status.stop();
+    }
     await Promise.all(parts.map(({ mirror }) => mirror.publishOffline()));
     for (const { broker } of parts) await broker.stop();
+  }
+
+  #side<B extends EmbeddedBroker | ExternalBroker>(broker: B, topics: Topics, canary: string | null, log: MqttLogger): Side<B> {
+    const o = this.#opts;
+    const now = o.now ?? Date.now;
+    const timers = o.timers ?? systemTimers;
+    const settings = {
+      baseTopic: topics.base,
+      discoveryPrefix: topics.discoveryPrefix,
+      discoveryMode: o.discoveryMode ?? MQTT_DEFAULTS.discoveryMode,
+      discovery: o.discovery ?? true,
+      rediscoverDelayMs: o.rediscoverDelayMs ?? MQTT_DEFAULTS.rediscoverDelayMs,
+      stateHeartbeatMs: o.stateHeartbeatMs ?? MQTT_DEFAULTS.stateHeartbeatMs,
+      healthIntervalMs: o.healthIntervalMs ?? MQTT_DEFAULTS.healthIntervalMs,
+    };
+    const mirror = new HubMirror({
+      facade: o.facade,
+      publisher: broker,
+      topics,
+      discovery: settings.discovery,
+      discoveryOptions: { mode: settings.discoveryMode, hubVersion: o.hubVersion ?? '', hubUrl: o.hubUrl ?? null },
+      logger: log,
+      rediscoverDelayMs: settings.rediscoverDelayMs,
+      rediscoverRate: o.rediscoverRate ?? MQTT_DEFAULTS.rediscoverRate,
+      stateHeartbeatMs: settings.stateHeartbeatMs,
+      canary,
+      now,
+      timers,
+      random: o.random ?? Math.random,
+    });
+    const publish = (m: Parameters<HubMirror['publish']>[0]) => mirror.publish(m);
+    const admin = o.admin ?? null;
+    const status = new BridgeStatus({
+      facade: o.facade,
+      health: admin ? () => admin.health() : null,
+      topics,
+      publish,
+      settings,
+      commit: o.commit ?? null,
+      healthIntervalMs: settings.healthIntervalMs,
+      now,
+      timers,
+    });
+    return { broker, mirror, status, api: new BridgeApi({ facade: o.facade, admin, topics, publish, logger: log }), topics };
   }
 
   /** An upgrade the HTTPS front routed to MQTT over WebSocket; 503 without a running embedded broker. */
@@ -220,9 +321,18 @@ export class MqttBridge {
   }
 }
 
-function route(mirror: HubMirror, topics: Topics, topic: string, payload: Buffer, source: string): void {
-  const parsed = topics.parse(topic);
-  if (parsed) void mirror.handleCommand(parsed.device, parsed.command, payload, source);
+/** Hands an inbound message to its part: a command, a bridge request, or Home Assistant's birth. */
+function route(side: Side<unknown>, topic: string, payload: Buffer, source: string, sender: RequestSender): void {
+  const parsed = side.topics.parse(topic);
+  if (!parsed) return;
+  switch (parsed.kind) {
+    case 'set':
+      return void side.mirror.handleCommand(parsed.device, parsed.command, payload, source);
+    case 'bridgeRequest':
+      return void side.api.handle(parsed.verb, payload, sender, source);
+    case 'discoveryStatus':
+      if (payload.toString('utf8').trim() === 'online') void side.mirror.rediscover();
+  }
 }
 
 function portOption(value: number | null | false | undefined, fallback: number | null): number | null {

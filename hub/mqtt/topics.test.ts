@@ -48,25 +48,37 @@ describe('topic tree', () => {
     expect(encodePayload({ kind: 'discovery', topic: 'x', payload: null })).toBe('');
   });
 
-  it('retains state, metrics, availability, bridge and discovery topics; not events or results', () => {
+  it('retains state, metrics, availability, bridge state/devices/info/canary and discovery topics; not events, health or responses', () => {
     expect(Object.entries(RETAINED).filter(([, r]) => r).map(([k]) => k).sort()).toEqual(
-      ['availability', 'bridgeDevices', 'bridgeState', 'discovery', 'metric', 'state'].sort(),
+      ['availability', 'bridgeCanary', 'bridgeDevices', 'bridgeInfo', 'bridgeState', 'discovery', 'metric', 'state'].sort(),
     );
+  });
+
+  it('parses bridge requests and the Home Assistant status topic, and nothing under bridge/response', () => {
+    expect(t.parse('hearth/bridge/request/device/rename')).toEqual({ kind: 'bridgeRequest', verb: 'device/rename' });
+    expect(t.parse('hearth/bridge/request/devices')).toEqual({ kind: 'bridgeRequest', verb: 'devices' });
+    expect(t.parse('hearth/bridge/request/')).toBeNull();
+    expect(t.parse('hearth/bridge/response/devices')).toBeNull();
+    expect(t.parse('hearth/bridge/info')).toBeNull();
+    expect(t.parse('homeassistant/status')).toEqual({ kind: 'discoveryStatus' });
   });
 });
 
 describe('ACL', () => {
   const acl = new Acl(t);
 
-  it('lets admin and integration publish commands only; viewer nothing', () => {
+  it('lets admin and integration publish commands and bridge requests only; viewer nothing', () => {
     for (const role of ['admin', 'integration'] as const) {
       expect(acl.canPublish(role, 'hearth/d1/set/on')).toBe(true);
       expect(acl.canPublish(role, 'homeassistant/status')).toBe(true);
-      for (const topic of ['hearth/d1/state', 'hearth/d1/on', 'hearth/d1/availability', 'hearth/bridge/state', 'hearth/d1/set/on/result', 'homeassistant/sensor/x/y/config', 'other/topic']) {
+      expect(acl.canPublish(role, 'hearth/bridge/request/device/add')).toBe(true);
+      const hubOnly = ['hearth/bridge/response/devices', 'hearth/bridge/info', 'hearth/bridge/health', 'hearth/bridge/event', 'hearth/bridge/canary', 'hearth/bridge/devices'];
+      for (const topic of [...hubOnly, 'hearth/d1/state', 'hearth/d1/on', 'hearth/d1/availability', 'hearth/bridge/state', 'hearth/d1/set/on/result', 'homeassistant/sensor/x/y/config', 'other/topic']) {
         expect(acl.canPublish(role, topic)).toBe(false);
       }
     }
     expect(acl.canPublish('viewer', 'hearth/d1/set/on')).toBe(false);
+    expect(acl.canPublish('viewer', 'hearth/bridge/request/devices')).toBe(false);
   });
 
   it('lets every role read the tree; $-topics are admin only', () => {

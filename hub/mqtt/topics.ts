@@ -55,9 +55,58 @@ export interface BridgeDevice {
   type: string;
   model: string;
   firmware: string;
+  /** null until set (PATCH /api/devices/:id or the request device/rename). Always sent; optional for readers of older hubs. */
+  room?: string | null;
   online: boolean;
   lastSeen: number | null;
   capabilities: CapabilitySummary[];
+}
+
+/** `<base>/bridge/info` (retained): what the hub is and how its MQTT side is set up. */
+export interface BridgeInfoPayload {
+  version: string;
+  /** Git commit of the build, null when the build did not record one. */
+  commit: string | null;
+  uptimeMs: number;
+  devices: { total: number; online: number };
+  mqtt: { baseTopic: string; discoveryPrefix: string; discoveryMode: string; discovery: boolean; rediscoverDelayMs: number; stateHeartbeatMs: number; healthIntervalMs: number };
+}
+
+/** `<base>/bridge/health` (every mqtt.healthIntervalMs, not retained). */
+export interface BridgeHealthPayload {
+  /** Readings committed per second since the previous health message. */
+  readingsPerSecond: number;
+  devicesOnline: number;
+  /** Device connections (greetings) since the hub started. */
+  connections: number;
+  /** Oldest frame of a commit, accepted to ACK; null while the hub does not report it to the bridge. */
+  ackLatencyP99Ms: number | null;
+  storage: 'ok' | 'failing';
+  /** Connections since the hub started, per device that connected at least once. */
+  deviceConnections: Record<string, number>;
+}
+
+export const BRIDGE_EVENT_TYPES = ['device_joined', 'device_left', 'device_connected', 'device_disconnected', 'device_updated'] as const;
+export type BridgeEventType = (typeof BRIDGE_EVENT_TYPES)[number];
+
+/** `<base>/bridge/event` (not retained), like Zigbee2MQTT's. */
+export interface BridgeEventPayload {
+  type: BridgeEventType;
+  data: { id: string; name?: string; room?: string | null };
+}
+
+/** The verbs of `<base>/bridge/request/<verb>`. */
+export const BRIDGE_VERBS = ['device/add', 'device/rename', 'device/remove', 'device/revoke', 'devices', 'health_check'] as const;
+export type BridgeVerb = (typeof BRIDGE_VERBS)[number];
+
+/** `<base>/bridge/response/<verb>`: the request's `transaction` echoed (absent when the request had none). */
+export type BridgeResponsePayload =
+  | { status: 'ok'; data: Record<string, unknown> | unknown[]; transaction?: JsonValue }
+  | { status: 'error'; error: string; data: Record<string, never>; transaction?: JsonValue };
+
+/** `<base>/bridge/canary` (retained): the hub's marker that the broker still holds its retained messages. */
+export interface BridgeCanaryPayload {
+  instance: string;
 }
 
 /** Topic kind -> payload type. `metric` is sent as a plain value (valueToMqtt: bool as ON/OFF), the rest as JSON. */
@@ -73,6 +122,15 @@ export interface TopicPayloads {
   setResult: CommandResultPayload;
   bridgeState: Availability;
   bridgeDevices: BridgeDevice[];
+  bridgeInfo: BridgeInfoPayload;
+  bridgeHealth: BridgeHealthPayload;
+  bridgeEvent: BridgeEventPayload;
+  /** Inbound: a JSON object, optionally with `transaction`. */
+  bridgeRequest: string;
+  bridgeResponse: BridgeResponsePayload;
+  bridgeCanary: BridgeCanaryPayload;
+  /** Inbound from Home Assistant: `online` makes the hub re-publish discovery and state. */
+  discoveryStatus: Availability;
   /** null clears the retained config (empty payload), which removes the entity from Home Assistant. */
   discovery: DiscoveryConfig | null;
 }
@@ -92,8 +150,18 @@ export const RETAINED: Readonly<Record<TopicKind, boolean>> = {
   setResult: false,
   bridgeState: true,
   bridgeDevices: true,
+  bridgeInfo: true,
+  bridgeHealth: false,
+  bridgeEvent: false,
+  bridgeRequest: false,
+  bridgeResponse: false,
+  bridgeCanary: true,
   discovery: true,
+  discoveryStatus: false,
 };
+
+/** Kinds clients publish and the hub reads (the rest only the hub publishes). */
+export const INBOUND: readonly TopicKind[] = ['set', 'bridgeRequest', 'discoveryStatus'];
 
 /** Metric names that would collide with a fixed topic of the device: they appear only in `state`. */
 export const RESERVED_METRIC_NAMES: readonly string[] = ['state', 'availability', 'event', 'set', 'readings'];
@@ -105,7 +173,10 @@ export const DEFAULT_BASE_TOPIC = 'hearth';
 export const DEFAULT_DISCOVERY_PREFIX = 'homeassistant';
 
 /** Where an inbound topic points, when it is one the hub reads. */
-export type ParsedTopic = { kind: 'set'; device: string; command: string };
+export type ParsedTopic =
+  | { kind: 'set'; device: string; command: string }
+  | { kind: 'bridgeRequest'; verb: string }
+  | { kind: 'discoveryStatus' };
 
 /** Builds and parses the topics of one hub (one base topic, one discovery prefix). */
 export class Topics {
@@ -159,8 +230,42 @@ export class Topics {
     return `${this.base}/${BRIDGE_SEGMENT}/devices`;
   }
 
+  bridgeInfo(): string {
+    return `${this.base}/${BRIDGE_SEGMENT}/info`;
+  }
+
+  bridgeHealth(): string {
+    return `${this.base}/${BRIDGE_SEGMENT}/health`;
+  }
+
+  bridgeEvent(): string {
+    return `${this.base}/${BRIDGE_SEGMENT}/event`;
+  }
+
+  bridgeRequest(verb: string): string {
+    return `${this.base}/${BRIDGE_SEGMENT}/request/${verb}`;
+  }
+
+  /** Filter matching every bridge request. */
+  bridgeRequestFilter(): string {
+    return `${this.base}/${BRIDGE_SEGMENT}/request/#`;
+  }
+
+  bridgeResponse(verb: string): string {
+    return `${this.base}/${BRIDGE_SEGMENT}/response/${verb}`;
+  }
+
+  bridgeCanary(): string {
+    return `${this.base}/${BRIDGE_SEGMENT}/canary`;
+  }
+
   discovery(component: string, nodeId: string, objectId: string): string {
     return `${this.discoveryPrefix}/${component}/${nodeId}/${objectId}/config`;
+  }
+
+  /** Device-based discovery (Home Assistant 2024.11+): one config for all of a device's entities. */
+  deviceDiscovery(nodeId: string): string {
+    return `${this.discoveryPrefix}/device/${nodeId}/config`;
   }
 
   /** Home Assistant's birth/will topic, which HA clients publish to. */
@@ -168,8 +273,14 @@ export class Topics {
     return `${this.discoveryPrefix}/status`;
   }
 
-  /** The command a topic addresses, or null when the hub does not read that topic. */
+  /** What an inbound topic addresses (command, bridge request, HA status), or null when the hub does not read it. */
   parse(topic: string): ParsedTopic | null {
+    if (topic === this.discoveryStatus()) return { kind: 'discoveryStatus' };
+    const request = `${this.base}/${BRIDGE_SEGMENT}/request/`;
+    if (topic.startsWith(request)) {
+      const verb = topic.slice(request.length);
+      return verb === '' || /[+#\u0000]/.test(verb) ? null : { kind: 'bridgeRequest', verb };
+    }
     const prefix = `${this.base}/`;
     if (!topic.startsWith(prefix)) return null;
     const rest = topic.slice(prefix.length).split('/');
@@ -192,7 +303,9 @@ export function encodePayload(message: TopicMessage): string {
       return valueToMqtt(message.payload);
     case 'availability':
     case 'bridgeState':
+    case 'discoveryStatus':
     case 'set':
+    case 'bridgeRequest':
       return message.payload;
     case 'discovery':
       return message.payload === null ? '' : JSON.stringify(message.payload);
@@ -201,6 +314,11 @@ export function encodePayload(message: TopicMessage): string {
     case 'event':
     case 'setResult':
     case 'bridgeDevices':
+    case 'bridgeInfo':
+    case 'bridgeHealth':
+    case 'bridgeEvent':
+    case 'bridgeResponse':
+    case 'bridgeCanary':
       return JSON.stringify(message.payload);
   }
 }

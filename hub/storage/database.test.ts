@@ -22,6 +22,29 @@ function planOf(db: Database.Database, sql: string, params: unknown[]): string {
 }
 
 describe('migrations', () => {
+  it('0003 adds a nullable room to a database of version 2 with devices, keeping them; the CHECK bounds it', () => {
+    const path = join(fx.dir(), 'v2.db');
+    const raw = new Database(path);
+    for (const m of MIGRATIONS.slice(0, 2)) raw.exec(m.sql);
+    raw.pragma('user_version = 2');
+    raw.prepare("INSERT INTO devices (id, name, type, token_salt, token_hash, created_at) VALUES ('d1', 'D', 't', 's', 'h', 1)").run();
+    raw.close();
+    const store = new HubStore({ path });
+    store.open();
+    try {
+      expect(store.getDevice('d1')).toMatchObject({ id: 'd1', name: 'D', room: null });
+      expect(store.setDeviceRoom('d1', 'Kitchen')).toBe(true);
+      expect(store.getDevice('d1')!.room).toBe('Kitchen');
+      expect(() => store.setDeviceRoom('d1', '')).toThrow(/CHECK/);
+      expect(() => store.setDeviceRoom('d1', 'x'.repeat(65))).toThrow(/CHECK/);
+      expect(store.setDeviceRoom('d1', null)).toBe(true);
+      expect(store.getDevice('d1')!.room).toBeNull();
+      expect(store.setDeviceRoom('nope', 'Hall')).toBe(false);
+    } finally {
+      store.close();
+    }
+  });
+
   it('are numbered 1, 2, 3, ... with no gaps', () => {
     expect(MIGRATIONS.map((m) => m.version)).toEqual(MIGRATIONS.map((_, i) => i + 1));
     expect(SCHEMA_VERSION).toBe(MIGRATIONS.length);

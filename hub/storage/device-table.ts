@@ -16,6 +16,7 @@ interface DeviceRow {
   created_at: number;
   last_seen: number | null;
   revoked_at: number | null;
+  room: string | null;
 }
 
 const SELECT_DEVICE = `SELECT d.*, s.last_seen FROM devices d LEFT JOIN device_state s ON s.device_id = d.id`;
@@ -29,6 +30,7 @@ export class DeviceTable {
   readonly #remove: Statement<[string]>;
   readonly #hello: Statement<[string, string, string, string]>;
   readonly #rename: Statement<[string, string]>;
+  readonly #room: Statement<[string | null, string]>;
   readonly #seqs: Statement<[], [string, number]>;
   readonly #seq: Statement<[string], number>;
 
@@ -40,6 +42,7 @@ export class DeviceTable {
     this.#remove = db.prepare('DELETE FROM devices WHERE id = ?');
     this.#hello = db.prepare('UPDATE devices SET model = ?, firmware = ?, capabilities = ? WHERE id = ?');
     this.#rename = db.prepare('UPDATE devices SET name = ? WHERE id = ?');
+    this.#room = db.prepare('UPDATE devices SET room = ? WHERE id = ?');
     this.#seqs = db
       .prepare('SELECT d.id, coalesce(s.seq, 0) FROM devices d LEFT JOIN device_state s ON s.device_id = d.id')
       .raw() as unknown as Statement<[], [string, number]>;
@@ -87,6 +90,11 @@ export class DeviceTable {
     return this.#rename.run(name, id).changes === 1;
   }
 
+  /** Sets or clears (null) the room; false if the device is unknown. */
+  setRoom(id: string, room: string | null): boolean {
+    return this.#room.run(room, id).changes === 1;
+  }
+
   /** Highest committed seq of every device (0 if none yet). */
   committedSeqs(): Map<string, number> {
     return new Map(this.#seqs.all());
@@ -110,5 +118,6 @@ function toRecord(r: DeviceRow): DeviceRecord {
     createdAt: r.created_at,
     lastSeen: r.last_seen,
     revokedAt: r.revoked_at,
+    room: r.room,
   };
 }

@@ -38,7 +38,7 @@ describe('devices', () => {
     store.addDevice(newDevice('a-1', T0 + 1));
     expect(store.getDevice('a-1')).toEqual({
       id: 'a-1', name: 'Device a-1', type: 'sensor', tokenSalt: 'salt', tokenHash: 'hash',
-      model: '', firmware: '', capabilities: [], createdAt: T0 + 1, lastSeen: null, revokedAt: null,
+      model: '', firmware: '', capabilities: [], createdAt: T0 + 1, lastSeen: null, revokedAt: null, room: null,
     });
     expect(store.getDevice('nope')).toBeUndefined();
     expect(store.listDevices().map((d) => d.id)).toEqual(['a-1', 'b-2']);

@@ -202,6 +202,11 @@ export class HubStore {
     return this.#p.devices.rename(id, name);
   }
 
+  /** Sets or clears (null) the room; false if the device is unknown. */
+  setDeviceRoom(id: string, room: string | null): boolean {
+    return this.#p.devices.setRoom(id, room);
+  }
+
   // ---- sequence state ------------------------------------------------------------------------
 
   /** Highest committed seq of every device (0 if none yet). */

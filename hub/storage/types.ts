@@ -13,6 +13,8 @@ export interface DeviceRecord {
   createdAt: number;
   lastSeen: number | null;
   revokedAt: number | null;
+  /** Where the device is (Home Assistant's suggested_area); null until set. */
+  room: string | null;
 }
 
 export interface NewDevice {

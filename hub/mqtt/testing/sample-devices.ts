@@ -19,6 +19,7 @@ export function device(partial: Partial<DeviceInfo> & Pick<DeviceInfo, 'id'>): D
     lastSeen: null,
     createdAt: 0,
     ...partial,
+    room: partial.room ?? null,
     capabilities,
   };
 }

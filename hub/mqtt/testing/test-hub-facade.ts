@@ -10,7 +10,7 @@ import { CommandService } from '../../devices/command-service.js';
 import { DeviceRegistry, type SessionHandle } from '../../devices/device-registry.js';
 import { pino } from 'pino';
 import { EventBus, type CommandOutcome, type DeviceInfo } from '../../events.js';
-import { Facade } from '../../facade.js';
+import { Facade, type HubHealth } from '../../facade.js';
 import type { HubInfoResponse } from '../../http/api-types.js';
 import { IngestPipeline } from '../../ingest/ingest-pipeline.js';
 import { HubStore } from '../../storage/hub-store.js';
@@ -53,6 +53,24 @@ export class TestHubFacade extends Facade {
   override sendCommand(deviceId: string, command: string, input: unknown, source: string): Promise<CommandOutcome> {
     this.sent.push({ deviceId, command, input, source });
     return super.sendCommand(deviceId, command, input, source);
+  }
+
+  /** The Facade's revoke; the scripted device's session goes with it. */
+  override revoke(id: string): boolean {
+    this.#sessions.delete(id);
+    return super.revoke(id);
+  }
+
+  override remove(id: string): boolean {
+    this.#sessions.delete(id);
+    return super.remove(id);
+  }
+
+  /** Storage 'failing' when a test sets storageFailing (the hub's is the ingest's faulted flag). */
+  storageFailing = false;
+
+  override health(): HubHealth {
+    return { ...super.health(), ok: !this.storageFailing, storage: this.storageFailing ? 'failing' : 'ok' };
   }
 
   /**

@@ -1,0 +1,63 @@
+import type { DeviceFacade } from '../facade.js';
+import type { Timers } from '../timers.js';
+import { bridgeDevice } from './bridge-device.js';
+import type { Publisher } from './publisher.js';
+import { RETAINED, type Topics } from './topics.js';
+
+/** `<base>/bridge/devices` goes out at most once per this, and only when its content changed. */
+const DEVICES_LIST_INTERVAL_MS = 1000;
+
+export interface DevicesListOptions {
+  facade: DeviceFacade;
+  publisher: Publisher;
+  topics: Topics;
+  /** Devices whose id can be a topic level. */
+  usable: (id: string) => boolean;
+  /** Runs a publish in the mirror's order. */
+  enqueue: (job: () => Promise<void>) => Promise<void>;
+  now: () => number;
+  timers: Timers;
+}
+
+/**
+ * Coalesces `<base>/bridge/devices`: at most one publish per DEVICES_LIST_INTERVAL_MS, and none when the list
+ * did not change. Building the whole list on every connect was 69% of the main thread while a fleet
+ * reconnected after a hub restart (issue §3); now 1,000 reconnects cost a few lists.
+ */
+export class DevicesList {
+  readonly #o: DevicesListOptions;
+  #timer: object | undefined;
+  #done: Promise<void> | undefined;
+  #last = '';
+  #lastAt = -Infinity;
+
+  constructor(opts: DevicesListOptions) {
+    this.#o = opts;
+  }
+
+  /** Asks for a publish; many asks within the interval make one. */
+  schedule(): void {
+    if (this.#timer !== undefined) return;
+    const wait = Math.max(0, this.#lastAt + DEVICES_LIST_INTERVAL_MS - this.#o.now());
+    this.#done = new Promise<void>((resolve) => {
+      this.#timer = this.#o.timers.setTimeout(() => {
+        this.#timer = undefined;
+        void this.#o.enqueue(() => this.publish(false)).then(resolve);
+      }, wait);
+    });
+  }
+
+  /** Resolves when the scheduled publish (if any) went out. */
+  idle(): Promise<void> {
+    return this.#done ?? Promise.resolve();
+  }
+
+  /** Publishes the list now; unless `force`, only when it differs from the last one sent. */
+  async publish(force: boolean): Promise<void> {
+    const payload = JSON.stringify(this.#o.facade.devices().filter((d) => this.#o.usable(d.id)).map(bridgeDevice));
+    this.#lastAt = this.#o.now();
+    if (!force && payload === this.#last) return;
+    this.#last = payload;
+    await this.#o.publisher.publish(this.#o.topics.bridgeDevices(), payload, RETAINED.bridgeDevices);
+  }
+}
