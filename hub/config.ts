@@ -24,6 +24,7 @@ export const CONFIG_SCHEMA = {
   'tls.cert': { kind: 'string', default: null, help: 'PEM certificate file; default: a self-signed one generated into dataDir/tls' },
   'tls.key': { kind: 'string', default: null, help: 'PEM private key file for tls.cert', secret: true },
   'db.synchronous': { kind: 'enum', default: 'NORMAL', options: ['NORMAL', 'FULL'], help: 'SQLite synchronous mode: NORMAL survives process crashes, FULL also power loss' },
+  'db.maxWalBytes': { kind: 'int', default: 67108864, min: 1048576, help: 'Bound of the SQLite WAL file, bytes: checkpoints truncate it before it passes this' },
   'retention.rawDays': { kind: 'int', default: 30, min: 1, help: 'Days raw readings are kept' },
   'retention.rollupDays': { kind: 'int', default: 365, min: 1, help: 'Days per-minute and per-hour rollups are kept' },
   'ingest.commitIntervalMs': { kind: 'int', default: 0, min: 0, help: 'Longest a reading waits for its group commit; 0: once per event-loop turn' },
@@ -193,10 +194,11 @@ export function dbPath(config: HubConfig): string {
 const DAY_MS = 24 * 3600_000;
 
 /** The store's settings from `db.*` and `retention.*`. */
-export function storeSettings(config: HubConfig): { path: string; synchronous: 'NORMAL' | 'FULL'; retention: { rawMs: number; rollupMs: number } } {
+export function storeSettings(config: HubConfig): { path: string; synchronous: 'NORMAL' | 'FULL'; maxWalBytes: number; retention: { rawMs: number; rollupMs: number } } {
   return {
     path: dbPath(config),
     synchronous: config['db.synchronous'] as 'NORMAL' | 'FULL',
+    maxWalBytes: config['db.maxWalBytes'] as number,
     retention: { rawMs: config['retention.rawDays'] * DAY_MS, rollupMs: config['retention.rollupDays'] * DAY_MS },
   };
 }
