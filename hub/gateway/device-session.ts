@@ -136,8 +136,13 @@ export class DeviceSession implements LinkListener, SessionHandle, AckChannel {
     if (this.#state === 'greeting') {
       if (frame.type !== 'hello') return this.#refuse('HUB_ERR_GREETING_REQUIRED', `the first frame must be HELLO, got ${frame.type}`);
       this.#stopGreetingTimer();
+      try {
+        this.#deps.registry.greet(this.deviceId, frame, this.#deps.now());
+      } catch (err) {
+        // A new HELLO must be stored before its capabilities are used; while storage fails the device retries.
+        return this.#refuse('HUB_ERR_INTERNAL', `storage cannot record this HELLO now: ${(err as Error).message}`);
+      }
       this.#state = 'ready';
-      this.#deps.registry.greet(this.deviceId, frame, this.#deps.now());
       this.send({
         type: 'welcome',
         hubTime: this.#deps.now(),
@@ -159,7 +164,13 @@ export class DeviceSession implements LinkListener, SessionHandle, AckChannel {
         }
         const problem = resolveCapabilities(frame, (id) => this.#deps.registry.capability(this.deviceId, id), this.#caps);
         if (problem) return this.#refuse('HUB_ERR_CAPABILITY', problem);
-        this.#deps.ingest.accept(this, frame, this.#caps);
+        try {
+          this.#deps.ingest.accept(this, frame, this.#caps);
+        } catch (err) {
+          // Storage refused the frame's new series (it is failing): nothing of the frame was taken, so close
+          // and let the device resend it once it reconnects [FP-8.4]; acknowledging later frames would skip it.
+          return this.#refuse('HUB_ERR_INTERNAL', `storage cannot take this frame now: ${(err as Error).message}`);
+        }
         return;
       }
       case 'command_result':

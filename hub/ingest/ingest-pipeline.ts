@@ -121,6 +121,8 @@ export class IngestPipeline {
   readonly failuresByCause = new Map<CommitFailureCause, number>();
   #busyDelay: number = BUSY_RETRY_MS.first;
   #reopenWanted = false;
+  /** Series ids of the frame being accepted, resolved before it changes any state. */
+  readonly #series: number[] = [];
   #timer: TimerHandle | undefined;
   #immediate: NodeJS.Immediate | undefined;
   #paused = false;
@@ -178,6 +180,12 @@ export class IngestPipeline {
       else this.#ackWanted.add(from);
       return;
     }
+    // Series first, before any state changes: a new metric needs a write, which a failing store refuses;
+    // the frame is then not taken at all (thrown: the session closes, the device resends it [FP-8.4]).
+    const series = this.#series;
+    series.length = 0;
+    const metrics = frame.type === 'event' ? 0 : caps.length;
+    for (let i = 0; i < metrics; i++) series.push(this.#store.seriesId(deviceId, caps[i]!.name, caps[i]!.valueType));
     this.#accepted.set(deviceId, frame.seq);
     this.stats.framesAccepted += 1;
     let pending = this.#queue.at(-1)!;
@@ -194,13 +202,13 @@ export class IngestPipeline {
     switch (frame.type) {
       case 'telemetry': {
         const ts = this.#stamp(frame.ts, now);
-        for (let i = 0; i < frame.readings.length; i++) this.#addReading(deviceId, caps[i]!, frame.readings[i]!, ts, note.readings, batch);
+        for (let i = 0; i < frame.readings.length; i++) this.#addReading(series[i]!, caps[i]!, frame.readings[i]!, ts, note.readings, batch);
         break;
       }
       case 'batch':
         for (let i = 0; i < frame.samples.length; i++) {
           const s = frame.samples[i]!;
-          this.#addReading(deviceId, caps[i]!, s, this.#stamp(s.ts, now), note.readings, batch);
+          this.#addReading(series[i]!, caps[i]!, s, this.#stamp(s.ts, now), note.readings, batch);
         }
         break;
       case 'event': {
@@ -336,8 +344,7 @@ export class IngestPipeline {
     this.#immediate = undefined;
   }
 
-  #addReading(deviceId: string, cap: Capability, r: Reading | Sample, ts: number, notes: CommittedReading[], batch: CommitBatch): void {
-    const series = this.#store.seriesId(deviceId, cap.name, cap.valueType);
+  #addReading(series: number, cap: Capability, r: Reading | Sample, ts: number, notes: CommittedReading[], batch: CommitBatch): void {
     batch.readings.push({ series, ts, value: r.value });
     notes.push({ metric: cap.name, ts, value: r.value as Value });
     this.stats.readingsAccepted += 1;

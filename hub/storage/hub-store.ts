@@ -256,6 +256,10 @@ export class HubStore {
     const hit = this.#p.catalog.cached(deviceId, metric);
     if (hit !== undefined && hit.type === valueType) return hit.id;
     const p = this.#p;
+    // A plain read first: after reopen() the cache is empty, and a known series must not need the write
+    // lock (a read-only or locked database would otherwise refuse frames of metrics it has stored for years).
+    const known = hit ?? p.catalog.find(deviceId, metric);
+    if (known !== undefined && known.type === valueType) return known.id;
     try {
       return p.tx.resolveSeries.immediate(deviceId, metric, valueType);
     } catch (err) {
