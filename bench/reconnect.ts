@@ -24,6 +24,8 @@ function startHub(dataDir: string, port: number): Child {
   return spawnNode(HUB_CLI, [
     'start', '--data-dir', dataDir, '--host', '127.0.0.1', '--port', String(port), '--log-level', 'warn',
     '--mqtt-port', '0', '--mqtt-tls-port', 'off', '--devices-max-frames-per-second', '1000',
+    // Every loader connects from 127.0.0.1: the per-address cap (http.maxConnectionsPerAddress) would refuse them.
+    '--http-cap-loopback', 'false',
   ]);
 }
 
