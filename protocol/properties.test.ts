@@ -100,7 +100,8 @@ const capabilityArb: fc.Arbitrary<Capability> = fc
     writable: fc.boolean(),
     event: fc.boolean(),
     range: fc.option(fc.tuple(finite, finite).map(([a, b]) => (a <= b ? [a, b] : [b, a]))),
-    options: fc.array(utf8String(LIMITS.maxNameBytes), { minLength: 1, maxLength: 8 }),
+    // [FP-6.1] options are non-empty and unique.
+    options: fc.uniqueArray(utf8String(LIMITS.maxNameBytes).filter((o) => o !== ''), { minLength: 1, maxLength: 8 }),
   })
   .map(({ range, options, ...cap }): Capability => ({
     ...cap,
@@ -128,16 +129,22 @@ const frameArbs: Record<Frame['type'], fc.Arbitrary<Frame>> = {
       comparator: (a, b) => a.id === b.id || a.name === b.name,
     }),
   }),
-  welcome: record({
-    type: fc.constant('welcome' as const),
-    hubTime: uint(),
-    heartbeatMs: uint(),
-    nextSeq: uint(),
-    maxFrameBytes: uint(),
-    maxReadingsPerFrame: uint(),
-    maxBatchSamples: uint(),
-    maxFramesPerSecond: uint(),
-  }),
+  welcome: fc
+    .tuple(
+      record({
+        type: fc.constant('welcome' as const),
+        hubTime: uint(),
+        heartbeatMs: uint(),
+        nextSeq: uint(),
+        maxFrameBytes: uint(),
+        maxReadingsPerFrame: uint(),
+        maxBatchSamples: uint(),
+        maxFramesPerSecond: uint(),
+      }),
+      // [FP-6.2] the 1.1 field commandTimeoutMs: absent (a 1.0 WELCOME) or any varint.
+      fc.option(uint(), { nil: undefined }),
+    )
+    .map(([welcome, commandTimeoutMs]): Frame => (commandTimeoutMs === undefined ? welcome : { ...welcome, commandTimeoutMs })),
   telemetry: fc
     .tuple(uint(1), uint(), fc.array(record({ metric: byte, value: valueArb }), { minLength: 1, maxLength: LIMITS.maxReadingsPerFrame }), resendArb)
     .map(([seq, ts, readings, resend]): Frame => ({ type: 'telemetry', seq, ts, readings, ...resend })),

@@ -14,6 +14,7 @@ import { RecordingLink } from './testing/recording-link.js';
 const GREETING_MS = 10_000;
 const COMMIT_MS = 20;
 const RATE = 5;
+const COMMAND_TIMEOUT_MS = 7000;
 const temp = new TempStore();
 afterEach(() => temp.cleanup());
 
@@ -36,7 +37,7 @@ function setUp(devices = ['th1']) {
     registry,
     ingest,
     onCommandResult: (id, frame) => results.push([id, frame]),
-    welcome: { heartbeatMs: 30_000, maxFrameBytes: 65536, maxReadingsPerFrame: 64, maxBatchSamples: 4096, maxFramesPerSecond: RATE },
+    welcome: { heartbeatMs: 30_000, maxFrameBytes: 65536, maxReadingsPerFrame: 64, maxBatchSamples: 4096, maxFramesPerSecond: RATE, commandTimeoutMs: COMMAND_TIMEOUT_MS },
     greetingTimeoutMs: GREETING_MS,
     now: () => clock.now(),
     log,
@@ -44,8 +45,8 @@ function setUp(devices = ['th1']) {
     timers: clock,
   };
   /** Opens a session for `id` (start() attaches it); `greet` also sends HELLO. */
-  const open = (id = 'th1', { greet = true } = {}) => {
-    const link = new RecordingLink(id);
+  const open = (id = 'th1', { greet = true, protocol = 'hearth.v1' } = {}) => {
+    const link = new RecordingLink(id, protocol);
     const session = new DeviceSession(link, deps);
     session.start();
     const receive = (frame: Frame | Uint8Array, binary = true) => session.onMessage(frame instanceof Uint8Array ? frame : encode(frame), binary);
@@ -127,17 +128,52 @@ describe('DeviceSession', () => {
     expect(s.ingest.stats.framesAccepted).toBe(seq - 1);
   });
 
-  it('refuses a frame that does not fit the declared capabilities with 4005; it is neither stored nor acknowledged [FP-7.5, FP-7.6]', () => {
+  it('refuses a frame that does not fit the declared capabilities with 4005 after acknowledging the frames before it [FP-7.5, FP-7.6]', () => {
     const s = setUp();
     const { link, receive } = s.open();
     receive(reading(1));
     receive({ type: 'telemetry', seq: 2, ts: 0, readings: [{ metric: 2, value: { type: 'float', value: 101 } }] });
-    expect(lastError(link)).toEqual({ type: 'error', code: 'HUB_ERR_CAPABILITY', message: 'metric 2 (humidity) value 101 is outside 0..100' });
+    // The ACK of seq 1 precedes the ERROR, so the refused frame is the oldest the device still holds.
+    expect(link.sent.slice(1)).toEqual([
+      { type: 'ack', seq: 1 },
+      { type: 'error', code: 'HUB_ERR_CAPABILITY', message: 'seq 2: metric 2 (humidity) value 101 is outside 0..100' },
+    ]);
     expect(link.closed?.code).toBe(CLOSE_CODES.CAPABILITY_VIOLATION);
     s.clock.advance(COMMIT_MS);
-    expect(link.sentOf('ack')).toEqual([]); // closed before the commit: ACKs of this connection are no-ops
     expect(s.store.committedSeqs().get('th1')).toBe(1);
     expect(s.refused).toEqual(['HUB_ERR_CAPABILITY']);
+  });
+
+  it('acknowledges, and does not check, a resent copy of a frame already stored [FP-7.5, FP-8.7]', () => {
+    const s = setUp();
+    const first = s.open();
+    first.receive(reading(1));
+    s.clock.advance(COMMIT_MS);
+    expect(first.link.sentOf('ack')).toEqual([{ type: 'ack', seq: 1 }]);
+    first.session.onClose(1006, '');
+    // A resent copy of stored seq 1 that this HELLO's capabilities would refuse (metric 99 is not declared).
+    const second = s.open();
+    second.receive({ type: 'telemetry', seq: 1, ts: 0, readings: [{ metric: 99, value: { type: 'float', value: 1 } }], resend: true });
+    expect(second.link.sentOf('ack')).toEqual([{ type: 'ack', seq: 1 }]);
+    expect(second.link.closed).toBeNull();
+    expect(s.refused).toEqual([]);
+  });
+
+  it('puts commandTimeoutMs in WELCOME only for a hearth.v1.1 session [FP-6.2, FP-2.2]', () => {
+    const s = setUp();
+    const v10 = s.open('th1');
+    expect(v10.link.sentOf('welcome')[0]).not.toHaveProperty('commandTimeoutMs');
+    const v11 = s.open('th1', { protocol: 'hearth.v1.1' });
+    expect(v11.link.sentOf('welcome')[0]).toMatchObject({ commandTimeoutMs: COMMAND_TIMEOUT_MS, nextSeq: 1 });
+  });
+
+  it('sends ERROR HUB_ERR_SHUTDOWN before the 1001 close at shutdown [FP-10.5]', () => {
+    const s = setUp();
+    const { link, session } = s.open();
+    session.closeGoingAway();
+    expect(lastError(link)).toEqual({ type: 'error', code: 'HUB_ERR_SHUTDOWN', message: 'hub shutting down' });
+    expect(link.sent.at(-1)?.type).toBe('error');
+    expect(link.closed).toEqual({ code: CLOSE_CODES.GOING_AWAY, reason: 'hub shutting down' });
   });
 
   it.each([
