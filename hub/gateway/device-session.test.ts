@@ -5,7 +5,7 @@ import type { CommandResultFrame, Frame } from '../../protocol/types.js';
 import { hello } from '../../test/support/fixtures.js';
 import { DeviceRegistry } from '../devices/device-registry.js';
 import { EventBus } from '../events.js';
-import { IngestPipeline } from '../ingest/ingest-pipeline.js';
+import { IngestPipeline, type IngestStore } from '../ingest/ingest-pipeline.js';
 import { createLogger } from '../logger.js';
 import { TempStore } from '../testing/temp-store.js';
 import { DeviceSession, type SessionDeps } from './device-session.js';
@@ -19,15 +19,24 @@ const temp = new TempStore();
 afterEach(() => temp.cleanup());
 
 /** The real registry and ingest on a temp store, sessions on recording links, time on a manual clock. */
-function setUp(devices = ['th1']) {
+function setUp(devices = ['th1'], storage = { failing: false }) {
   const clock = new ManualClock();
   const store = temp.open(() => clock.now());
+  // The real store, whose commits fail while storage.failing is set (a full disk).
+  const ingestStore: IngestStore = {
+    committedSeqs: () => store.committedSeqs(),
+    seriesId: (...args) => store.seriesId(...args),
+    commit: (batch) => {
+      if (storage.failing) throw new Error('SQLITE_FULL: database or disk is full');
+      return store.commit(batch);
+    },
+  };
   const bus = new EventBus();
   const registry = new DeviceRegistry(store, bus);
   registry.load();
   for (const id of devices) registry.provision(id, id, 'thermostat', clock.now());
   const log = createLogger('silent');
-  const ingest = new IngestPipeline(store, registry, bus, {
+  const ingest = new IngestPipeline(ingestStore, registry, bus, {
     commitIntervalMs: COMMIT_MS, commitMaxReadings: 1000, maxPendingReadings: 10_000, now: () => clock.now(), log, onPressure: () => {}, timers: clock,
   });
   ingest.start();
@@ -157,6 +166,17 @@ describe('DeviceSession', () => {
     expect(second.link.sentOf('ack')).toEqual([{ type: 'ack', seq: 1 }]);
     expect(second.link.closed).toBeNull();
     expect(s.refused).toEqual([]);
+  });
+
+  it('closes with 1011, not 4005, when storage cannot commit the frames before a refused one [FP-7.5]', () => {
+    const storage = { failing: true };
+    const s = setUp(['th1'], storage);
+    const { link, receive } = s.open();
+    receive(reading(1));
+    receive({ type: 'telemetry', seq: 2, ts: 0, readings: [{ metric: 2, value: { type: 'float', value: 101 } }] });
+    expect(link.sentOf('ack')).toEqual([]);
+    expect(lastError(link)?.code).toBe('HUB_ERR_INTERNAL');
+    expect(link.closed?.code).toBe(CLOSE_CODES.INTERNAL_ERROR);
   });
 
   it('puts commandTimeoutMs in WELCOME only for a hearth.v1.1 session [FP-6.2, FP-2.2]', () => {

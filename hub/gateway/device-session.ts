@@ -176,11 +176,14 @@ export class DeviceSession implements LinkListener, SessionHandle, AckChannel {
   /**
    * [FP-7.5] Makes the refused frame the oldest one the device still holds: every frame accepted before it is
    * committed and acknowledged first, and a copy of a frame already stored is acknowledged, not checked
-   * (it is never stored again, [FP-8.7]), so only a frame above every ACK can be refused.
+   * (it is never stored again, [FP-8.7]), so only a frame above every ACK can be refused. When storage
+   * cannot commit, 1011 instead: a 4005 never comes without those ACKs.
    */
   #refuseCapability(frame: DataFrame, problem: string): void {
     const ingest = this.#deps.ingest;
-    if (ingest.flush() && frame.seq <= ingest.committedSeq(this.deviceId)) return ingest.accept(this, frame, []);
+    // Without those ACKs the device could not tell which frame was refused: a 1011 makes it resend them all.
+    if (!ingest.flush()) return this.#refuse('HUB_ERR_INTERNAL', `storage cannot commit now, so seq ${frame.seq} cannot be refused exactly; reconnect`);
+    if (frame.seq <= ingest.committedSeq(this.deviceId)) return ingest.accept(this, frame, []);
     this.#refuse('HUB_ERR_CAPABILITY', `seq ${frame.seq}: ${problem}`);
   }
 
