@@ -67,12 +67,21 @@ describe('upgrade: refused before a socket exists [FP-2.2] [FP-2.3]', () => {
     expect(hub.facade.hubInfo().devices).toMatchObject({ connections: 0 });
   });
 
+  it('[FP-2.2] checks the subprotocol before the token: neither gives 400, not 401', async () => {
+    provision('auth-3');
+    const refusal = (await RawDevice.connect(wss, 'auth-3', 'hd1_wrong', { protocol: null }).catch((e: Refusal) => e)) as Refusal;
+    expect([refusal.status, refusal.body.error]).toEqual([400, 'HUB_ERR_SUBPROTOCOL']);
+    const ghost = (await RawDevice.connect(wss, 'ghost-2', null, { protocol: 'hearth.v2' }).catch((e: Refusal) => e)) as Refusal;
+    expect([ghost.status, ghost.body.error]).toEqual([400, 'HUB_ERR_SUBPROTOCOL']);
+  });
+
   it('answers 400 HUB_ERR_SUBPROTOCOL when hearth.v1 is not offered', async () => {
     const token = provision('auth-2');
     const none = (await RawDevice.connect(wss, 'auth-2', token, { protocol: null }).catch((e: Refusal) => e)) as Refusal;
     const other = (await RawDevice.connect(wss, 'auth-2', token, { protocol: 'hearth.v9' }).catch((e: Refusal) => e)) as Refusal;
     expect([none.status, none.body.error]).toEqual([400, 'HUB_ERR_SUBPROTOCOL']);
     expect(other.body.message).toContain('hearth.v1');
+    expect(other.body.message).toContain('hearth.v1.1');
   });
 });
 

@@ -137,6 +137,18 @@ describe('DeviceSession', () => {
     expect(s.ingest.stats.framesAccepted).toBe(seq - 1);
   });
 
+  it('counts data frames only: COMMAND_RESULT and extension frames take no token [FP-9.2]', () => {
+    const s = setUp();
+    const { link, receive } = s.open();
+    for (let i = 0; i < 5 * RATE; i++) {
+      receive({ type: 'command_result', id: i, status: 'ok', message: '' });
+      receive({ type: 'extension', code: 0x90, payload: new Uint8Array([i]) });
+    }
+    for (let seq = 1; seq <= 2 * RATE; seq++) receive(reading(seq)); // the whole burst is still there
+    expect(link.closed).toBeNull();
+    expect(s.ingest.stats.framesAccepted).toBe(2 * RATE);
+  });
+
   it('refuses a frame that does not fit the declared capabilities with 4005 after acknowledging the frames before it [FP-7.5, FP-7.6]', () => {
     const s = setUp();
     const { link, receive } = s.open();

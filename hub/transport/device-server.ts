@@ -93,7 +93,7 @@ export class DeviceServer {
       .map((p) => p.trim());
     if (!SUBPROTOCOLS.some((p) => offered.includes(p))) {
       // [FP-2.2]
-      return refuseUpgrade(socket, 'HUB_ERR_SUBPROTOCOL', `offer the WebSocket subprotocol "${SUBPROTOCOL}" (Sec-WebSocket-Protocol), got "${offered.join(', ')}"`);
+      return refuseUpgrade(socket, 'HUB_ERR_SUBPROTOCOL', `offer the WebSocket subprotocol "${SUBPROTOCOLS.join('" or "')}" (Sec-WebSocket-Protocol), got "${offered.join(', ')}"`);
     }
     if (!DEVICE_ID_PATTERN.test(deviceId)) {
       return refuseUpgrade(socket, 'HUB_ERR_UNKNOWN_DEVICE', `"${deviceId}" is not a valid device id`);
