@@ -3,7 +3,7 @@
 import WebSocket from 'ws';
 import type { IncomingMessage } from 'node:http';
 import { createSecureContext, type SecureContext } from 'node:tls';
-import { decode, DEVICE_PATH_PREFIX, encode, ProtocolError, SUBPROTOCOL, CLOSE_CODES } from '../protocol/index.js';
+import { decode, DEVICE_PATH_PREFIX, encode, ProtocolError, SUBPROTOCOLS, CLOSE_CODES } from '../protocol/index.js';
 import type { Frame } from '../protocol/index.js';
 
 /** Largest message the device accepts, the protocol's frame limit [FP-2.5]. */
@@ -77,10 +77,10 @@ export class DeviceConnection {
     return this.#ws?.bufferedAmount ?? 0;
   }
 
-  /** Dials the hub with the subprotocol and bearer token [FP-2.2, FP-2.3]. */
+  /** Dials the hub with the subprotocols (1.1 preferred, 1.0 for older hubs) and bearer token [FP-2.2, FP-2.3]. */
   open(): void {
     const o = this.#options;
-    const ws = new WebSocket(deviceUrl(o.hubUrl, o.deviceId), SUBPROTOCOL, {
+    const ws = new WebSocket(deviceUrl(o.hubUrl, o.deviceId), [...SUBPROTOCOLS], {
       headers: { Authorization: `Bearer ${o.token}` },
       ...(o.hubUrl.startsWith('wss:') ? { secureContext: secureContextFor(o.ca) } : {}),
       // Certificate checks stay on unless the user explicitly asked otherwise [FP-2.6].

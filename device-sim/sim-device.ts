@@ -1,7 +1,7 @@
 // One simulated device: the reference implementation of the device side of firmware-protocol.md.
 // Behaviour only: bytes and sockets live in DeviceConnection, the delivery rules in Delivery and Outbox.
 import { join } from 'node:path';
-import { CLOSE_CODES } from '../protocol/index.js';
+import { CLOSE_CODES, DEFAULT_COMMAND_TIMEOUT_MS } from '../protocol/index.js';
 import type { CommandFrame, CommandResultFrame, ErrorFrame, Frame, WelcomeFrame } from '../protocol/index.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
@@ -96,6 +96,7 @@ export class SimDevice extends TypedEmitter<SimDeviceEvents> implements Connecti
   #clockOffset = 0;
   #helloAt = 0;
   #welcomes = 0;
+  #commandTimeoutMs = DEFAULT_COMMAND_TIMEOUT_MS;
   #tickAt = 0;
   #tickTimer: TimerHandle | null = null;
   #reconnectTimer: TimerHandle | null = null;
@@ -137,6 +138,11 @@ export class SimDevice extends TypedEmitter<SimDeviceEvents> implements Connecti
     if (this.#lifecycle === 'starting') return 'idle';
     if (this.#lifecycle !== 'running') return this.#lifecycle;
     return this.#session === 'none' ? 'waiting' : this.#session;
+  }
+
+  /** How long the hub waits for a COMMAND_RESULT this session: WELCOME's (1.1) or the 1.0 default [FP-7.7]. */
+  get commandTimeoutMs(): number {
+    return this.#commandTimeoutMs;
   }
 
   get online(): boolean {
@@ -323,6 +329,7 @@ export class SimDevice extends TypedEmitter<SimDeviceEvents> implements Connecti
     // Half the round trip approximates how old hubTime is on arrival [FP-8.6].
     this.#clockOffset = w.hubTime + (now - this.#helloAt) / 2 - now;
     this.#watchdog.watch(SILENT_HEARTBEATS * (w.heartbeatMs || DEFAULT_HEARTBEAT_MS));
+    this.#commandTimeoutMs = w.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS; // [FP-6.2] absent from a 1.0 WELCOME
     const conn = this.#conn!;
     this.#delivery.welcome(w, (bytes) => conn.sendBytes(bytes));
     this.emit('online', w);

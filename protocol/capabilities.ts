@@ -103,6 +103,7 @@ export function readCapabilities(r: Reader): Capability[] {
       checkOptionCount(n);
       const options: string[] = [];
       for (let k = 0; k < n; k++) options.push(r.string(LIMITS.maxNameBytes, 'enum option'));
+      checkOptionNames(options);
       cap.options = options;
     }
     checkUnique(ids, names, id, name);
@@ -129,6 +130,17 @@ function checkOptions(options: unknown): void {
   if (!Array.isArray(options)) throw badField('an enum capability needs options [FP-6.1]');
   checkOptionCount(options.length);
   for (const option of options) checkString(option, LIMITS.maxNameBytes, 'enum option');
+  checkOptionNames(options as string[]);
+}
+
+/** [FP-6.1] An option is the enum value's name in JSON, MQTT and commands: it must say something, once. */
+function checkOptionNames(options: readonly string[]): void {
+  const seen = new Set<string>();
+  for (const option of options) {
+    if (option === '') throw badField('an empty enum option [FP-6.1]');
+    if (seen.has(option)) throw badField(`enum option ${JSON.stringify(option)} is listed twice [FP-6.1]`);
+    seen.add(option);
+  }
 }
 
 function checkOptionCount(n: number): void {

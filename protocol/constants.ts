@@ -5,6 +5,12 @@
 export const PROTOCOL_VERSION = 1;
 /** WebSocket subprotocol token a v1 device must offer [FP-2.2]. */
 export const SUBPROTOCOL = 'hearth.v1';
+/** Subprotocol token of minor revision 1.1 [FP-2.2] [FP-10.2]: the same frames, with appended 1.1 fields. */
+export const SUBPROTOCOL_1_1 = 'hearth.v1.1';
+/** The tokens the hub speaks, preferred first: it selects the first of these the device offers [FP-2.2]. */
+export const SUBPROTOCOLS = [SUBPROTOCOL_1_1, SUBPROTOCOL] as const;
+/** How long a device has to answer a COMMAND when WELCOME does not say (a 1.0 session) [FP-7.7]. */
+export const DEFAULT_COMMAND_TIMEOUT_MS = 10_000;
 /** Device endpoint path prefix; the device id follows: /v1/devices/<id> [FP-2.1]. */
 export const DEVICE_PATH_PREFIX = '/v1/devices/';
 

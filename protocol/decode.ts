@@ -103,6 +103,8 @@ function decodeWelcome(r: Reader): WelcomeFrame {
     maxBatchSamples: r.varint(),
     maxFramesPerSecond: r.varint(),
   };
+  // [FP-6.2] the 1.1 field, appended [FP-10.2]: present only when bytes follow the 1.0 fields.
+  if (r.pos < r.end) frame.commandTimeoutMs = r.varint();
   r.expectEnd();
   return frame;
 }

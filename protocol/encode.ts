@@ -104,6 +104,7 @@ function encodeWelcome(w: Writer, f: WelcomeFrame): void {
   checkUint(f.maxReadingsPerFrame, 'maxReadingsPerFrame');
   checkUint(f.maxBatchSamples, 'maxBatchSamples');
   checkUint(f.maxFramesPerSecond, 'maxFramesPerSecond');
+  if (f.commandTimeoutMs !== undefined) checkUint(f.commandTimeoutMs, 'commandTimeoutMs');
   header(w, FRAME_TYPE_CODES.welcome);
   w.varint(f.hubTime);
   w.varint(f.heartbeatMs);
@@ -112,6 +113,7 @@ function encodeWelcome(w: Writer, f: WelcomeFrame): void {
   w.varint(f.maxReadingsPerFrame);
   w.varint(f.maxBatchSamples);
   w.varint(f.maxFramesPerSecond);
+  if (f.commandTimeoutMs !== undefined) w.varint(f.commandTimeoutMs); // [FP-6.2] 1.1 sessions only
 }
 
 function encodeTelemetry(w: Writer, f: TelemetryFrame): void {

@@ -54,7 +54,7 @@ export const ERROR_CODES = {
   // The device endpoint: upgrade refusals [FP-2.2][FP-2.3] and session errors [FP-11.2].
   HUB_ERR_UNKNOWN_DEVICE: { meaning: 'no device with this id, or it is revoked', answered: { upgrade: 401, http: 404 }, docs: [FP, API] },
   HUB_ERR_BAD_TOKEN: { meaning: 'missing or wrong bearer token', answered: { upgrade: 401 }, docs: [FP] },
-  HUB_ERR_SUBPROTOCOL: { meaning: 'the subprotocol hearth.v1 was not offered', answered: { upgrade: 400 }, docs: [FP] },
+  HUB_ERR_SUBPROTOCOL: { meaning: 'neither subprotocol hearth.v1.1 nor hearth.v1 was offered', answered: { upgrade: 400 }, docs: [FP] },
   HUB_ERR_TEXT_FRAME: { meaning: 'a text WebSocket message; frames are binary only', answered: { close: CLOSE_CODES.UNSUPPORTED_DATA }, docs: [FP] },
   HUB_ERR_GREETING_REQUIRED: { meaning: 'the first frame was not HELLO', answered: { close: CLOSE_CODES.GREETING_REQUIRED }, docs: [FP] },
   HUB_ERR_GREETING_TIMEOUT: { meaning: 'no HELLO within the greeting timeout', answered: { close: CLOSE_CODES.GREETING_TIMEOUT }, docs: [FP] },

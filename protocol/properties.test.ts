@@ -21,6 +21,7 @@ import {
   type Value,
   type ValueType,
 } from './index.js';
+import { codeOf } from './test-support.js';
 
 const numRuns = Number(process.env.HEARTH_PROPERTY_RUNS ?? 10_000);
 
@@ -100,7 +101,8 @@ const capabilityArb: fc.Arbitrary<Capability> = fc
     writable: fc.boolean(),
     event: fc.boolean(),
     range: fc.option(fc.tuple(finite, finite).map(([a, b]) => (a <= b ? [a, b] : [b, a]))),
-    options: fc.array(utf8String(LIMITS.maxNameBytes), { minLength: 1, maxLength: 8 }),
+    // [FP-6.1] options are non-empty and unique.
+    options: fc.uniqueArray(utf8String(LIMITS.maxNameBytes).filter((o) => o !== ''), { minLength: 1, maxLength: 8 }),
   })
   .map(({ range, options, ...cap }): Capability => ({
     ...cap,
@@ -128,16 +130,22 @@ const frameArbs: Record<Frame['type'], fc.Arbitrary<Frame>> = {
       comparator: (a, b) => a.id === b.id || a.name === b.name,
     }),
   }),
-  welcome: record({
-    type: fc.constant('welcome' as const),
-    hubTime: uint(),
-    heartbeatMs: uint(),
-    nextSeq: uint(),
-    maxFrameBytes: uint(),
-    maxReadingsPerFrame: uint(),
-    maxBatchSamples: uint(),
-    maxFramesPerSecond: uint(),
-  }),
+  welcome: fc
+    .tuple(
+      record({
+        type: fc.constant('welcome' as const),
+        hubTime: uint(),
+        heartbeatMs: uint(),
+        nextSeq: uint(),
+        maxFrameBytes: uint(),
+        maxReadingsPerFrame: uint(),
+        maxBatchSamples: uint(),
+        maxFramesPerSecond: uint(),
+      }),
+      // [FP-6.2] the 1.1 field commandTimeoutMs: absent (a 1.0 WELCOME) or any varint.
+      fc.option(uint(), { nil: undefined }),
+    )
+    .map(([welcome, commandTimeoutMs]): Frame => (commandTimeoutMs === undefined ? welcome : { ...welcome, commandTimeoutMs })),
   telemetry: fc
     .tuple(uint(1), uint(), fc.array(record({ metric: byte, value: valueArb }), { minLength: 1, maxLength: LIMITS.maxReadingsPerFrame }), resendArb)
     .map(([seq, ts, readings, resend]): Frame => ({ type: 'telemetry', seq, ts, readings, ...resend })),
@@ -234,3 +242,51 @@ describe('decode(encode(frame)) is the frame [FP-6]', () => {
     );
   });
 });
+
+describe('protocol 1.1 changes to frames [FP-6.1] [FP-6.2] [FP-10.2]', () => {
+  const welcome10 = frameArbs.welcome.map((f) => {
+    const { commandTimeoutMs: _dropped, ...v10 } = f as Extract<Frame, { type: 'welcome' }>;
+    return v10;
+  });
+
+  it('[FP-10.2][FP-6.2] a 1.1 WELCOME is its 1.0 bytes with commandTimeoutMs appended, and a 1.0 WELCOME decodes without it', () => {
+    fc.assert(
+      fc.property(welcome10, uint(), (v10, commandTimeoutMs) => {
+        const old = encode(v10);
+        const v11 = encode({ ...v10, commandTimeoutMs });
+        expectSame(v11.subarray(0, old.length), old);
+        expectSame(decode(old), v10);
+        expectSame(decode(v11), { ...v10, commandTimeoutMs });
+      }),
+      { numRuns },
+    );
+  });
+
+  it('[FP-6.1] an enum capability with an empty or repeated option is refused by encode and by decode', () => {
+    const enumCap = capabilityArb.filter((c) => c.valueType === 'enum' && c.options!.length < LIMITS.maxEnumOptions);
+    fc.assert(
+      fc.property(enumCap, fc.nat(), fc.boolean(), (cap, at, empty) => {
+        const options = [...cap.options!];
+        options.splice(at % (options.length + 1), 0, empty ? '' : options[at % options.length]!);
+        const hello: Frame = { type: 'hello', model: 'm', firmware: 'f', lastAckedSeq: 0, capabilities: [{ ...cap, options }] };
+        expect(codeOf(() => encode(hello))).toBe('PROTO_ERR_BAD_FIELD');
+        // The same bytes as the encoder would write them, with the bad option list.
+        const good = encode({ ...hello, capabilities: [{ ...cap, options: ['x'] }] });
+        const tail = options.flatMap((o) => [...varintBytes(utf8ByteLength(o)), ...new TextEncoder().encode(o)]);
+        const bytes = Uint8Array.from([...good.subarray(0, good.length - 3), options.length, ...tail]);
+        expect(codeOf(() => decode(bytes))).toBe('PROTO_ERR_BAD_FIELD');
+      }),
+      { numRuns: Math.ceil(numRuns / 10) },
+    );
+  });
+});
+
+/** The LEB128 bytes of a small length [FP-4.1]. */
+function varintBytes(n: number): number[] {
+  const out: number[] = [];
+  do {
+    out.push((n & 0x7f) | (n >= 0x80 ? 0x80 : 0));
+    n >>>= 7;
+  } while (n > 0);
+  return out;
+}

@@ -8,6 +8,7 @@ import {
   CAPABILITY_FLAGS,
   CLOSE_CODES,
   COMMAND_STATUS_CODES,
+  DEFAULT_COMMAND_TIMEOUT_MS,
   encode,
   ERROR_CODES,
   FRAME_TYPE_CODES,
@@ -15,6 +16,7 @@ import {
   LIMITS,
   PROTOCOL_ERROR_CODES,
   SESSION_CLOSE_CODES,
+  SUBPROTOCOLS,
   sentByDevice,
   sentByHub,
   toHex,
@@ -122,6 +124,76 @@ describe('[FP-12.1] the vectors in firmware-protocol.md are those of protocol/ve
   });
 });
 
+// ---- (1b) the JSON form of frames [FP-12.2] ---------------------------------------------------------
+
+describe('[FP-12.2] the JSON form of the vectors is the frame-json table of the document', () => {
+  interface Field {
+    json: string;
+    always: boolean;
+  }
+  const objects = new Map<string, Map<string, Field>>();
+  for (const [object, field, json, present] of docTable('frame-json')) {
+    if (!objects.has(object!)) objects.set(object!, new Map());
+    expect(objects.get(object!)).not.toHaveProperty(field!);
+    objects.get(object!)!.set(field!, { json: json!, always: present!.startsWith('always') });
+  }
+  const seen = new Map<string, Set<string>>();
+  const frames = (['valid', 'decodeOnly'] as const).flatMap((k) => vectors[k].map((v) => ({ name: v.name, frame: v.frame })));
+
+  /** Problems of `value` as a JSON `object` of the table (fields, presence, JSON types), recursively. */
+  function problemsOf(object: string, value: unknown, path: string): string[] {
+    const fields = objects.get(object);
+    if (!fields) return [`${path}: no object "${object}" in the table`];
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) return [`${path}: not a JSON object`];
+    const record = value as Record<string, unknown>;
+    const out: string[] = [];
+    for (const [name, field] of fields) if (field.always && !(name in record)) out.push(`${path}.${name}: missing`);
+    for (const [name, v] of Object.entries(record)) {
+      const field = fields.get(name);
+      if (!field) {
+        out.push(`${path}.${name}: not in the table`);
+        continue;
+      }
+      (seen.get(object) ?? seen.set(object, new Set()).get(object)!).add(name);
+      out.push(...problemsOfJson(field.json, v, `${path}.${name}`, record));
+    }
+    return out;
+  }
+
+  function problemsOfJson(json: string, v: unknown, path: string, parent: Record<string, unknown>): string[] {
+    const fail = [`${path}: ${JSON.stringify(v)} is not ${json}`];
+    const arrayOf = /^array of (\w+)$/.exec(json);
+    if (arrayOf) {
+      if (!Array.isArray(v)) return fail;
+      const item = arrayOf[1]!;
+      return v.flatMap((x, i) => (objects.has(item) ? problemsOf(item, x, `${path}[${i}]`) : typeof x === item ? [] : fail));
+    }
+    if (objects.has(json)) return problemsOf(json, v, path);
+    if (json.startsWith('"')) return v === JSON.parse(json) ? [] : fail;
+    if (json === 'true') return v === true ? [] : fail;
+    if (json === 'hex string') return typeof v === 'string' && /^(?:[0-9a-f]{2})*$/.test(v) ? [] : fail;
+    if (json === 'boolean, number or string') {
+      const want = parent.type === 'bool' ? 'boolean' : parent.type === 'string' ? 'string' : 'number';
+      return typeof v === want ? [] : fail;
+    }
+    if (['number', 'string', 'boolean'].includes(json)) return typeof v === json ? [] : fail;
+    return [`${path}: the table's JSON kind "${json}" is not one this test knows`];
+  }
+
+  it('[FP-12.2] every valid and decode-only vector has exactly the fields of the table, of its JSON types', () => {
+    const problems = frames.flatMap(({ name, frame }) => problemsOf((frame as { type: string }).type, frame, name));
+    expect(problems).toEqual([]);
+  });
+
+  it('[FP-12.2] the table has one object per frame type and per nested object, and the vectors use each of its fields', () => {
+    for (const { name, frame } of frames) problemsOf((frame as { type: string }).type, frame, name);
+    const frameTypes = [...Object.keys(FRAME_TYPE_CODES), 'extension'];
+    expect([...objects.keys()].sort()).toEqual([...frameTypes, 'capability', 'reading', 'sample', 'value'].sort());
+    const unused = [...objects].flatMap(([object, fields]) => [...fields.keys()].filter((f) => !seen.get(object)?.has(f)).map((f) => `${object}.${f}`));
+    expect(unused).toEqual([]);
+  });
+});
+
 // ---- (2) codes and numbers ------------------------------------------------------------------------
 
 describe('the tables of firmware-protocol.md are the constants of protocol/constants.ts', () => {
@@ -189,6 +261,23 @@ describe('the tables of firmware-protocol.md are the constants of protocol/const
       w.value(value);
       expect({ text, bytes: toHex(w.toBytes(), ' ') }).toEqual({ text, bytes });
     }
+  });
+});
+
+// ---- (2b) protocol 1.1 -------------------------------------------------------------------------------
+
+describe('protocol 1.1 in the document is protocol 1.1 in the code [FP-2.2] [FP-6.2] [FP-10.2]', () => {
+  it('[FP-6.2] the WELCOME table lists the fields of the 1.1 vector in wire order, with the 1.0 default answer time', () => {
+    const rows = docTable('welcome-fields');
+    const v11 = vectors.valid.find((v) => v.name === 'welcome-1-1-command-timeout')!.frame as Record<string, unknown>;
+    expect(rows.map((r) => r[0])).toEqual(Object.keys(v11).filter((k) => k !== 'type'));
+    expect(rows.at(-1)).toEqual(['commandTimeoutMs', 'varint', expect.stringContaining('1.1 only'), String(DEFAULT_COMMAND_TIMEOUT_MS)]);
+  });
+
+  it('[FP-2.2][FP-10.2] section 2 names every subprotocol the hub speaks, newest first, as the hub prefers them', () => {
+    const text = section(2);
+    for (const token of SUBPROTOCOLS) expect(text).toContain(`\`${token}\``);
+    expect(text).toContain(`(\`${SUBPROTOCOLS.join('` before `')}\`)`);
   });
 });
 

@@ -74,6 +74,11 @@ export interface WelcomeFrame {
   maxBatchSamples: number;
   /** Sustained data frames per second the hub accepts from this device. */
   maxFramesPerSecond: number;
+  /**
+   * Protocol 1.1: how long the hub waits for a COMMAND_RESULT, in ms [FP-7.7]. A 1.1 field appended after
+   * the 1.0 ones [FP-10.2]: on the wire (and here) only in a session that negotiated hearth.v1.1 [FP-2.2].
+   */
+  commandTimeoutMs?: number;
 }
 
 export interface TelemetryFrame {

@@ -1,6 +1,11 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { CLOSE_CODES, encode } from '../protocol/index.js';
-import type { ErrorFrame } from '../protocol/types.js';
+import type { CommandFrame, ErrorFrame } from '../protocol/types.js';
+import { newDeviceCredentials } from '../hub/auth/device-tokens.js';
+import { HubStore } from '../hub/storage/hub-store.js';
+import { HUB_CLI } from './support/hub-process.js';
 import type { Hub } from '../hub/hub.js';
 import { RawDevice, type Refusal } from './support/raw-device.js';
 import { hello } from './support/fixtures.js';
@@ -8,6 +13,7 @@ import { startHub } from './support/hub-harness.js';
 
 let hub: Hub;
 let wss: string;
+let dataDir: string;
 let stop: () => Promise<void>;
 const tokens = new Map<string, string>();
 const open: RawDevice[] = [];
@@ -29,8 +35,9 @@ function storedCount(id: string, metric = 'temperature'): number {
 }
 
 beforeAll(async () => {
-  const h = await startHub({ overrides: { 'devices.greetingTimeoutMs': 300, 'devices.maxFramesPerSecond': 50 } });
+  const h = await startHub({ overrides: { 'devices.greetingTimeoutMs': 300, 'devices.maxFramesPerSecond': 50, 'devices.commandTimeoutMs': 60_000 } });
   hub = h.hub;
+  dataDir = h.dataDir;
   wss = h.wssUrl;
   stop = h.stop;
 });
@@ -60,12 +67,21 @@ describe('upgrade: refused before a socket exists [FP-2.2] [FP-2.3]', () => {
     expect(hub.facade.hubInfo().devices).toMatchObject({ connections: 0 });
   });
 
+  it('[FP-2.2] checks the subprotocol before the token: neither gives 400, not 401', async () => {
+    provision('auth-3');
+    const refusal = (await RawDevice.connect(wss, 'auth-3', 'hd1_wrong', { protocol: null }).catch((e: Refusal) => e)) as Refusal;
+    expect([refusal.status, refusal.body.error]).toEqual([400, 'HUB_ERR_SUBPROTOCOL']);
+    const ghost = (await RawDevice.connect(wss, 'ghost-2', null, { protocol: 'hearth.v2' }).catch((e: Refusal) => e)) as Refusal;
+    expect([ghost.status, ghost.body.error]).toEqual([400, 'HUB_ERR_SUBPROTOCOL']);
+  });
+
   it('answers 400 HUB_ERR_SUBPROTOCOL when hearth.v1 is not offered', async () => {
     const token = provision('auth-2');
     const none = (await RawDevice.connect(wss, 'auth-2', token, { protocol: null }).catch((e: Refusal) => e)) as Refusal;
     const other = (await RawDevice.connect(wss, 'auth-2', token, { protocol: 'hearth.v9' }).catch((e: Refusal) => e)) as Refusal;
     expect([none.status, none.body.error]).toEqual([400, 'HUB_ERR_SUBPROTOCOL']);
     expect(other.body.message).toContain('hearth.v1');
+    expect(other.body.message).toContain('hearth.v1.1');
   });
 });
 
@@ -208,6 +224,76 @@ describe('one live connection per device, revocation [FP-10.3]', () => {
     expect((await device.closed).code).toBe(CLOSE_CODES.REVOKED);
     const refusal = (await RawDevice.connect(wss, 'rev-1', tokens.get('rev-1')!).catch((e: Refusal) => e)) as Refusal;
     expect(refusal.status).toBe(401);
+  });
+});
+
+describe('protocol 1.1 settlements [FP-2.2] [FP-2.3] [FP-6.2] [FP-7.5] [FP-7.7] [FP-10.5]', () => {
+  it('[FP-2.3] accepts a device another process just added to the database, with no wait for the CLI watch', async () => {
+    // Another connection writes the device, as `hearth device add` does; the check runs in the same tick,
+    // so the once-a-second CLI change watch cannot have seen it.
+    const cli = new HubStore({ path: join(dataDir, 'hearth.db') });
+    cli.open();
+    const { record, token } = newDeviceCredentials('late-1', 'late', 'thermostat', Date.now());
+    cli.addDevice(record);
+    cli.close();
+    expect(hub.auth.authenticateDevice('late-1', token)).toEqual({ ok: true });
+    expect(hub.facade.device('late-1')?.id).toBe('late-1');
+  });
+
+  it('[FP-2.3] a device added by `hearth device add` connects on its first attempt', async () => {
+    const added = spawnSync(process.execPath, [HUB_CLI, 'device', 'add', 'late-2', '--data-dir', dataDir], { encoding: 'utf8', timeout: 20_000 });
+    expect(added.status).toBe(0);
+    const token = added.stdout.trim().split('\n').pop()!;
+    const r = await RawDevice.greet(wss, 'late-2', token, hello());
+    open.push(r.device);
+    expect(r.welcome.nextSeq).toBe(1);
+  });
+
+  it('[FP-2.2][FP-6.2] selects hearth.v1.1 when offered and then tells the command answer time in WELCOME', async () => {
+    const token = provision('v11-1');
+    const v11 = await RawDevice.connect(wss, 'v11-1', token, { protocol: 'hearth.v1.1' });
+    open.push(v11);
+    expect(v11.ws.protocol).toBe('hearth.v1.1');
+    v11.send({ type: 'hello', ...hello() });
+    expect(await v11.next('welcome')).toMatchObject({ commandTimeoutMs: 60_000 });
+    await v11.close();
+    const { device, welcome } = await greeted('v11-1');
+    expect(device.ws.protocol).toBe('hearth.v1');
+    expect(welcome).not.toHaveProperty('commandTimeoutMs');
+  });
+
+  it('[FP-7.7] answers a command not answered when the connection ends, long before its timeout', async () => {
+    const { device } = await greeted('cmd-1');
+    const started = Date.now();
+    const outcome = hub.facade.sendCommand('cmd-1', 'mode', 'heat', 'test');
+    const command = (await device.next('command')) as CommandFrame;
+    expect(command).toMatchObject({ metric: 5, value: { type: 'enum', value: 1 } });
+    await device.close();
+    expect(await outcome).toMatchObject({ commandId: command.id, status: 'offline', message: 'the connection ended before the device answered' });
+    // The timeout is 60 s: an answer this early can only come from the connection's end.
+    expect(Date.now() - started).toBeLessThan(30_000);
+  });
+
+  it('[FP-7.5] acknowledges every frame before a refused one, so the refused one is the oldest unacknowledged', async () => {
+    const { device } = await greeted('cap-1');
+    for (let seq = 1; seq <= 3; seq++) device.send({ type: 'telemetry', seq, ts: Date.now(), readings: [{ metric: 1, value: { type: 'float', value: seq } }] });
+    device.send({ type: 'telemetry', seq: 4, ts: Date.now(), readings: [{ metric: 2, value: { type: 'float', value: 101 } }] });
+    const error = (await device.next('error')) as ErrorFrame;
+    expect(error.code).toBe('HUB_ERR_CAPABILITY');
+    const acks = device.frames.filter((f) => f.type === 'ack');
+    expect(acks.at(-1)).toEqual({ type: 'ack', seq: 3 });
+    expect(device.frames.indexOf(acks.at(-1)!)).toBeLessThan(device.frames.indexOf(error));
+    expect((await device.closed).code).toBe(CLOSE_CODES.CAPABILITY_VIOLATION);
+    expect(storedCount('cap-1')).toBe(3);
+  });
+
+  it('[FP-10.5] sends ERROR HUB_ERR_SHUTDOWN, then closes with 1001, when the hub stops', async () => {
+    const h = await startHub();
+    const { token } = h.hub.registry.provision('bye-1', 'bye', 'thermostat', Date.now());
+    const { device } = await RawDevice.greet(h.wssUrl, 'bye-1', token, hello());
+    await h.stop();
+    expect((await device.closed).code).toBe(CLOSE_CODES.GOING_AWAY);
+    expect(device.frames.at(-1)).toEqual({ type: 'error', code: 'HUB_ERR_SHUTDOWN', message: 'hub shutting down' });
   });
 });
 

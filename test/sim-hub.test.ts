@@ -13,7 +13,7 @@ let dataDir: string;
 let stop: () => Promise<void>;
 
 beforeAll(async () => {
-  const h = await startHub();
+  const h = await startHub({ overrides: { 'devices.commandTimeoutMs': 7000 } });
   hub = h.hub;
   wss = h.wssUrl;
   dataDir = h.dataDir;
@@ -27,6 +27,8 @@ describe('device-sim against the real hub', () => {
     const fleet = new Fleet({ hubUrl: wss, devices: [{ id: 'sim-light', token, model: 'light' }], rate: 0, ca: hub.tls.cert });
     await fleet.start();
     await fleet.waitConnected();
+    // [FP-2.2][FP-6.2] the simulator speaks 1.1, so WELCOME told it how long it has to answer.
+    expect(fleet.devices[0]!.commandTimeoutMs).toBe(7000);
     const on = await hub.facade.sendCommand('sim-light', 'on', 'ON', 'test');
     expect(on).toMatchObject({ status: 'ok' });
     await eventually(() => expect(hub.facade.currentState('sim-light').on?.value).toBe(true));

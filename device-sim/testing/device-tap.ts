@@ -74,6 +74,7 @@ export function tapLink(link: DeviceLink, tap: DeviceTap): DeviceLink {
   return {
     deviceId: link.deviceId,
     remoteAddress: link.remoteAddress,
+    protocol: link.protocol,
     send: (bytes) => {
       tap.toDevice(bytes);
       link.send(bytes);

@@ -181,6 +181,7 @@ export class TestHub {
       maxReadingsPerFrame: this.#o.maxReadingsPerFrame ?? LIMITS.maxReadingsPerFrame,
       maxBatchSamples: this.#o.maxBatchSamples ?? LIMITS.maxBatchSamples,
       maxFramesPerSecond: this.#o.maxFramesPerSecond ?? config['devices.maxFramesPerSecond'],
+      commandTimeoutMs: commands.timeoutMs, // [FP-6.2] 1.1 sessions only, as on the hub
     };
     // The heartbeat is never started: tests ping on demand (ping()), so no wall-clock ping disturbs a ManualClock.
     const devices = new DeviceServer({
@@ -390,6 +391,7 @@ export class TestHub {
       onClose: (code, reason) => {
         this.closes.push({ deviceId: link.deviceId, code, bytesRead: (socket as { bytesRead?: number } | undefined)?.bytesRead ?? 0 });
         entry.session.onClose(code, reason);
+        run.commands.connectionEnded(entry.session); // [FP-7.7] as the hub's gateway does
         if (run.live.get(link.deviceId) === entry) run.live.delete(link.deviceId);
       },
       onPong: () => tap.pong(),

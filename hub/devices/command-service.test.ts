@@ -138,4 +138,26 @@ describe('CommandService', () => {
     expect(await second).toMatchObject({ status: 'offline', message: 'hub shutting down' });
     expect(clock.pendingDelays()).toEqual([]);
   });
+
+  it('a command whose connection ends before its result is answered offline at once, not at the timeout [FP-7.7]', async () => {
+    const { clock, commands, registry, store, thermostat } = setUp();
+    const first = thermostat();
+    const pending = commands.send('th1', 'setpoint', 20, 'test');
+    // The device reconnects: a command sent on the new connection is not the old one's to answer.
+    const second = new DeviceSpy();
+    registry.attach('th1', second);
+    registry.greet('th1', { type: 'hello', ...hello() }, clock.now());
+    const later = commands.send('th1', 'mode', 'off', 'test');
+    commands.connectionEnded(first);
+    const outcome = await pending;
+    expect(outcome).toMatchObject({ status: 'offline', message: 'the connection ended before the device answered' });
+    expect(store.commands('th1', 10).find((c) => c.id === outcome.commandId)).toMatchObject({ status: 'offline', finishedAt: clock.now() });
+    expect(clock.pendingDelays()).toEqual([TIMEOUT_MS]); // only the second command's timeout is left
+    commands.onResult('th1', { type: 'command_result', id: second.commands[0]!.id, status: 'ok', message: '' });
+    expect(await later).toMatchObject({ status: 'ok' });
+  });
+
+  it('timeoutMs is the answer time WELCOME announces [FP-6.2]', () => {
+    expect(setUp().commands.timeoutMs).toBe(TIMEOUT_MS);
+  });
 });

@@ -1,5 +1,5 @@
 import type { CommandResultFrame } from '../../protocol/types.js';
-import type { DeviceRegistry } from './device-registry.js';
+import type { DeviceRegistry, SessionHandle } from './device-registry.js';
 import type { CommandOutcome, EventBus } from '../events.js';
 import type { HubStore } from '../storage/hub-store.js';
 import { systemTimers, type TimerHandle, type Timers } from '../timers.js';
@@ -8,6 +8,8 @@ import { valueFromJson } from '../../protocol/value-form.js';
 interface Waiting {
   deviceId: string;
   command: string;
+  /** The connection the COMMAND went out on: when it ends, no result can come [FP-7.7]. */
+  session: SessionHandle;
   resolve: (outcome: CommandOutcome) => void;
   timer: TimerHandle;
 }
@@ -32,6 +34,11 @@ export class CommandService {
     this.#timers = opts.timers ?? systemTimers;
   }
 
+  /** How long a device has to answer a COMMAND, in ms; WELCOME tells 1.1 devices [FP-6.2] [FP-7.7]. */
+  get timeoutMs(): number {
+    return this.#timeoutMs;
+  }
+
   /** Validates and sends a command; resolves with the device's answer, or offline/timeout/invalid from the hub. */
   send(deviceId: string, command: string, input: unknown, source: string): Promise<CommandOutcome> {
     const refuse = (status: 'invalid' | 'offline' | 'unsupported', message: string, commandId = 0): Promise<CommandOutcome> =>
@@ -52,7 +59,7 @@ export class CommandService {
         this.#waiting.delete(id);
         resolve(this.#finish({ commandId: id, deviceId, command, status: 'timeout', message: `no result within ${this.#timeoutMs} ms` }));
       }, this.#timeoutMs);
-      this.#waiting.set(id, { deviceId, command, resolve, timer });
+      this.#waiting.set(id, { deviceId, command, session, resolve, timer });
       session.send({ type: 'command', id, metric: cap.id, value: parsed.value });
     });
   }
@@ -64,6 +71,19 @@ export class CommandService {
     this.#waiting.delete(frame.id);
     this.#timers.clearTimeout(waiting.timer);
     waiting.resolve(this.#finish({ commandId: frame.id, deviceId, command: waiting.command, status: frame.status, message: frame.message }));
+  }
+
+  /**
+   * A device connection ended: each command sent on it is answered 'offline' now, not at its timeout, since
+   * COMMAND_RESULT is never resent on a later connection [FP-7.7].
+   */
+  connectionEnded(session: SessionHandle): void {
+    for (const [id, w] of this.#waiting) {
+      if (w.session !== session) continue;
+      this.#waiting.delete(id);
+      this.#timers.clearTimeout(w.timer);
+      w.resolve(this.#finish({ commandId: id, deviceId: w.deviceId, command: w.command, status: 'offline', message: 'the connection ended before the device answered' }));
+    }
   }
 
   /** Answers every waiting command with 'offline' (hub stopping). */

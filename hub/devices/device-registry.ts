@@ -106,9 +106,13 @@ export class DeviceRegistry {
     return ok;
   }
 
-  /** The stored token hash of a live device, for hub/auth's device check [FP-2.3]; undefined if unknown or revoked. */
+  /**
+   * The stored token hash of a live device, for hub/auth's device check [FP-2.3]; undefined if unknown or
+   * revoked. An id not in memory is looked up in the database first: `hearth device add` in another process
+   * writes there, and its device is accepted at once, before the CLI change watch notices.
+   */
   deviceCredentials(id: string): { tokenSalt: string; tokenHash: string } | undefined {
-    return this.#devices.get(id)?.record;
+    return (this.#devices.get(id) ?? this.#adopt(id))?.record;
   }
 
   /** Makes `session` the device's live one; an older one is closed with 4009 [FP-10.3]. */
@@ -210,6 +214,21 @@ export class DeviceRegistry {
     let n = 0;
     for (const runtime of this.#devices.values()) if (runtime.online) n += 1;
     return n;
+  }
+
+  /** A device the database has and memory does not (added by the CLI), taken in as reconcile() would. */
+  #adopt(id: string): Runtime | undefined {
+    let record: DeviceRecord | undefined;
+    try {
+      record = this.#store.getDevice(id);
+    } catch {
+      return undefined; // a failing database: refused as unknown now, the device retries [FP-2.3]
+    }
+    if (!record || record.revokedAt !== null) return undefined;
+    const runtime = this.#runtime(record);
+    this.#devices.set(id, runtime);
+    this.#bus.emit('device.updated', { device: this.info(id)! });
+    return runtime;
   }
 
   #runtime(record: DeviceRecord): Runtime {

@@ -54,6 +54,7 @@ export class DeviceGateway {
             maxReadingsPerFrame: LIMITS.maxReadingsPerFrame,
             maxBatchSamples: LIMITS.maxBatchSamples,
             maxFramesPerSecond: opts.maxFramesPerSecond,
+            commandTimeoutMs: opts.commands.timeoutMs, // [FP-6.2] 1.1 sessions
           },
           greetingTimeoutMs: opts.greetingTimeoutMs,
           now: opts.now,
@@ -61,7 +62,10 @@ export class DeviceGateway {
           onRefused: (code) => this.#refused.set(code, (this.#refused.get(code) ?? 0) + 1),
         });
         this.#sessions.add(session);
-        void session.closed.then(() => this.#sessions.delete(session));
+        void session.closed.then(() => {
+          this.#sessions.delete(session);
+          opts.commands.connectionEnded(session); // [FP-7.7] its commands are not answered
+        });
         session.start();
         return session;
       },

@@ -5,7 +5,7 @@ import type { CommandResultFrame, Frame } from '../../protocol/types.js';
 import { hello } from '../../test/support/fixtures.js';
 import { DeviceRegistry } from '../devices/device-registry.js';
 import { EventBus } from '../events.js';
-import { IngestPipeline } from '../ingest/ingest-pipeline.js';
+import { IngestPipeline, type IngestStore } from '../ingest/ingest-pipeline.js';
 import { createLogger } from '../logger.js';
 import { TempStore } from '../testing/temp-store.js';
 import { DeviceSession, type SessionDeps } from './device-session.js';
@@ -14,19 +14,29 @@ import { RecordingLink } from './testing/recording-link.js';
 const GREETING_MS = 10_000;
 const COMMIT_MS = 20;
 const RATE = 5;
+const COMMAND_TIMEOUT_MS = 7000;
 const temp = new TempStore();
 afterEach(() => temp.cleanup());
 
 /** The real registry and ingest on a temp store, sessions on recording links, time on a manual clock. */
-function setUp(devices = ['th1']) {
+function setUp(devices = ['th1'], storage = { failing: false }) {
   const clock = new ManualClock();
   const store = temp.open(() => clock.now());
+  // The real store, whose commits fail while storage.failing is set (a full disk).
+  const ingestStore: IngestStore = {
+    committedSeqs: () => store.committedSeqs(),
+    seriesId: (...args) => store.seriesId(...args),
+    commit: (batch) => {
+      if (storage.failing) throw new Error('SQLITE_FULL: database or disk is full');
+      return store.commit(batch);
+    },
+  };
   const bus = new EventBus();
   const registry = new DeviceRegistry(store, bus);
   registry.load();
   for (const id of devices) registry.provision(id, id, 'thermostat', clock.now());
   const log = createLogger('silent');
-  const ingest = new IngestPipeline(store, registry, bus, {
+  const ingest = new IngestPipeline(ingestStore, registry, bus, {
     commitIntervalMs: COMMIT_MS, commitMaxReadings: 1000, maxPendingReadings: 10_000, now: () => clock.now(), log, onPressure: () => {}, timers: clock,
   });
   ingest.start();
@@ -36,7 +46,7 @@ function setUp(devices = ['th1']) {
     registry,
     ingest,
     onCommandResult: (id, frame) => results.push([id, frame]),
-    welcome: { heartbeatMs: 30_000, maxFrameBytes: 65536, maxReadingsPerFrame: 64, maxBatchSamples: 4096, maxFramesPerSecond: RATE },
+    welcome: { heartbeatMs: 30_000, maxFrameBytes: 65536, maxReadingsPerFrame: 64, maxBatchSamples: 4096, maxFramesPerSecond: RATE, commandTimeoutMs: COMMAND_TIMEOUT_MS },
     greetingTimeoutMs: GREETING_MS,
     now: () => clock.now(),
     log,
@@ -44,8 +54,8 @@ function setUp(devices = ['th1']) {
     timers: clock,
   };
   /** Opens a session for `id` (start() attaches it); `greet` also sends HELLO. */
-  const open = (id = 'th1', { greet = true } = {}) => {
-    const link = new RecordingLink(id);
+  const open = (id = 'th1', { greet = true, protocol = 'hearth.v1' } = {}) => {
+    const link = new RecordingLink(id, protocol);
     const session = new DeviceSession(link, deps);
     session.start();
     const receive = (frame: Frame | Uint8Array, binary = true) => session.onMessage(frame instanceof Uint8Array ? frame : encode(frame), binary);
@@ -127,17 +137,75 @@ describe('DeviceSession', () => {
     expect(s.ingest.stats.framesAccepted).toBe(seq - 1);
   });
 
-  it('refuses a frame that does not fit the declared capabilities with 4005; it is neither stored nor acknowledged [FP-7.5, FP-7.6]', () => {
+  it('counts data frames only: COMMAND_RESULT and extension frames take no token [FP-9.2]', () => {
+    const s = setUp();
+    const { link, receive } = s.open();
+    for (let i = 0; i < 5 * RATE; i++) {
+      receive({ type: 'command_result', id: i, status: 'ok', message: '' });
+      receive({ type: 'extension', code: 0x90, payload: new Uint8Array([i]) });
+    }
+    for (let seq = 1; seq <= 2 * RATE; seq++) receive(reading(seq)); // the whole burst is still there
+    expect(link.closed).toBeNull();
+    expect(s.ingest.stats.framesAccepted).toBe(2 * RATE);
+  });
+
+  it('refuses a frame that does not fit the declared capabilities with 4005 after acknowledging the frames before it [FP-7.5, FP-7.6]', () => {
     const s = setUp();
     const { link, receive } = s.open();
     receive(reading(1));
     receive({ type: 'telemetry', seq: 2, ts: 0, readings: [{ metric: 2, value: { type: 'float', value: 101 } }] });
-    expect(lastError(link)).toEqual({ type: 'error', code: 'HUB_ERR_CAPABILITY', message: 'metric 2 (humidity) value 101 is outside 0..100' });
+    // The ACK of seq 1 precedes the ERROR, so the refused frame is the oldest the device still holds.
+    expect(link.sent.slice(1)).toEqual([
+      { type: 'ack', seq: 1 },
+      { type: 'error', code: 'HUB_ERR_CAPABILITY', message: 'seq 2: metric 2 (humidity) value 101 is outside 0..100' },
+    ]);
     expect(link.closed?.code).toBe(CLOSE_CODES.CAPABILITY_VIOLATION);
     s.clock.advance(COMMIT_MS);
-    expect(link.sentOf('ack')).toEqual([]); // closed before the commit: ACKs of this connection are no-ops
     expect(s.store.committedSeqs().get('th1')).toBe(1);
     expect(s.refused).toEqual(['HUB_ERR_CAPABILITY']);
+  });
+
+  it('acknowledges, and does not check, a resent copy of a frame already stored [FP-7.5, FP-8.7]', () => {
+    const s = setUp();
+    const first = s.open();
+    first.receive(reading(1));
+    s.clock.advance(COMMIT_MS);
+    expect(first.link.sentOf('ack')).toEqual([{ type: 'ack', seq: 1 }]);
+    first.session.onClose(1006, '');
+    // A resent copy of stored seq 1 that this HELLO's capabilities would refuse (metric 99 is not declared).
+    const second = s.open();
+    second.receive({ type: 'telemetry', seq: 1, ts: 0, readings: [{ metric: 99, value: { type: 'float', value: 1 } }], resend: true });
+    expect(second.link.sentOf('ack')).toEqual([{ type: 'ack', seq: 1 }]);
+    expect(second.link.closed).toBeNull();
+    expect(s.refused).toEqual([]);
+  });
+
+  it('closes with 1011, not 4005, when storage cannot commit the frames before a refused one [FP-7.5]', () => {
+    const storage = { failing: true };
+    const s = setUp(['th1'], storage);
+    const { link, receive } = s.open();
+    receive(reading(1));
+    receive({ type: 'telemetry', seq: 2, ts: 0, readings: [{ metric: 2, value: { type: 'float', value: 101 } }] });
+    expect(link.sentOf('ack')).toEqual([]);
+    expect(lastError(link)?.code).toBe('HUB_ERR_INTERNAL');
+    expect(link.closed?.code).toBe(CLOSE_CODES.INTERNAL_ERROR);
+  });
+
+  it('puts commandTimeoutMs in WELCOME only for a hearth.v1.1 session [FP-6.2, FP-2.2]', () => {
+    const s = setUp();
+    const v10 = s.open('th1');
+    expect(v10.link.sentOf('welcome')[0]).not.toHaveProperty('commandTimeoutMs');
+    const v11 = s.open('th1', { protocol: 'hearth.v1.1' });
+    expect(v11.link.sentOf('welcome')[0]).toMatchObject({ commandTimeoutMs: COMMAND_TIMEOUT_MS, nextSeq: 1 });
+  });
+
+  it('sends ERROR HUB_ERR_SHUTDOWN before the 1001 close at shutdown [FP-10.5]', () => {
+    const s = setUp();
+    const { link, session } = s.open();
+    session.closeGoingAway();
+    expect(lastError(link)).toEqual({ type: 'error', code: 'HUB_ERR_SHUTDOWN', message: 'hub shutting down' });
+    expect(link.sent.at(-1)?.type).toBe('error');
+    expect(link.closed).toEqual({ code: CLOSE_CODES.GOING_AWAY, reason: 'hub shutting down' });
   });
 
   it.each([

@@ -1,7 +1,8 @@
 import { encode, decode } from '../../protocol/index.js';
+import { SUBPROTOCOL_1_1 } from '../../protocol/constants.js';
 import { SESSION_CLOSE_CODES, type SessionErrorCode } from '../../protocol/error-codes.js';
 import { ProtocolError } from '../../protocol/errors.js';
-import type { Capability, CommandResultFrame, Frame, WelcomeFrame } from '../../protocol/types.js';
+import type { Capability, CommandResultFrame, DataFrame, Frame, WelcomeFrame } from '../../protocol/types.js';
 import type { DeviceRegistry, SessionHandle } from '../devices/device-registry.js';
 import type { AckChannel, IngestPipeline } from '../ingest/ingest-pipeline.js';
 import type { Logger } from '../logger.js';
@@ -13,7 +14,7 @@ export interface SessionDeps {
   registry: DeviceRegistry;
   ingest: IngestPipeline;
   onCommandResult: (deviceId: string, frame: CommandResultFrame) => void;
-  /** WELCOME fields other than hubTime and nextSeq. */
+  /** WELCOME fields other than hubTime and nextSeq; commandTimeoutMs goes to 1.1 sessions only [FP-6.2]. */
   welcome: Omit<WelcomeFrame, 'type' | 'hubTime' | 'nextSeq'>;
   greetingTimeoutMs: number;
   now: () => number;
@@ -80,6 +81,8 @@ export class DeviceSession implements LinkListener, SessionHandle, AckChannel {
     this.#stopGreetingTimer();
     // Read again so the close handshake completes; frames still arriving are ignored and, never acked, resent later.
     this.#link.resume();
+    // [FP-10.5] the ERROR goes out before the 1001, as for every other close of section 11.
+    this.#link.send(encode({ type: 'error', code: 'HUB_ERR_SHUTDOWN', message: 'hub shutting down' }));
     this.#link.close(SESSION_CLOSE_CODES.HUB_ERR_SHUTDOWN, 'hub shutting down');
   }
 
@@ -109,11 +112,14 @@ export class DeviceSession implements LinkListener, SessionHandle, AckChannel {
       this.#stopGreetingTimer();
       this.#state = 'ready';
       this.#deps.registry.greet(this.deviceId, frame, this.#deps.now());
+      const { commandTimeoutMs, ...welcome } = this.#deps.welcome;
       this.send({
         type: 'welcome',
         hubTime: this.#deps.now(),
         nextSeq: this.#deps.ingest.committedSeq(this.deviceId) + 1,
-        ...this.#deps.welcome,
+        ...welcome,
+        // [FP-6.2] [FP-10.2] a 1.0 device would refuse the appended field as trailing bytes.
+        ...(commandTimeoutMs !== undefined && this.#link.protocol === SUBPROTOCOL_1_1 ? { commandTimeoutMs } : {}),
       });
       return;
     }
@@ -125,7 +131,7 @@ export class DeviceSession implements LinkListener, SessionHandle, AckChannel {
           return this.#refuse('HUB_ERR_RATE_LIMITED', `more than ${this.#deps.welcome.maxFramesPerSecond} data frames per second`);
         }
         const problem = resolveCapabilities(frame, (id) => this.#deps.registry.capability(this.deviceId, id), this.#caps);
-        if (problem) return this.#refuse('HUB_ERR_CAPABILITY', problem);
+        if (problem) return this.#refuseCapability(frame, problem);
         this.#deps.ingest.accept(this, frame, this.#caps);
         return;
       }
@@ -165,6 +171,20 @@ export class DeviceSession implements LinkListener, SessionHandle, AckChannel {
     if (this.#tokens < 1) return false;
     this.#tokens -= 1;
     return true;
+  }
+
+  /**
+   * [FP-7.5] Makes the refused frame the oldest one the device still holds: every frame accepted before it is
+   * committed and acknowledged first, and a copy of a frame already stored is acknowledged, not checked
+   * (it is never stored again, [FP-8.7]), so only a frame above every ACK can be refused. When storage
+   * cannot commit, 1011 instead: a 4005 never comes without those ACKs.
+   */
+  #refuseCapability(frame: DataFrame, problem: string): void {
+    const ingest = this.#deps.ingest;
+    // Without those ACKs the device could not tell which frame was refused: a 1011 makes it resend them all.
+    if (!ingest.flush()) return this.#refuse('HUB_ERR_INTERNAL', `storage cannot commit now, so seq ${frame.seq} cannot be refused exactly; reconnect`);
+    if (frame.seq <= ingest.committedSeq(this.deviceId)) return ingest.accept(this, frame, []);
+    this.#refuse('HUB_ERR_CAPABILITY', `seq ${frame.seq}: ${problem}`);
   }
 
   #refuse(code: SessionErrorCode, message: string): void {

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { DEVICE_ID_PATTERN, DEVICE_PATH_PREFIX, LIMITS, SUBPROTOCOL } from '../../protocol/constants.js';
+import { DEVICE_ID_PATTERN, DEVICE_PATH_PREFIX, LIMITS, SUBPROTOCOL, SUBPROTOCOLS } from '../../protocol/constants.js';
 import type { DeviceAuthResult } from '../auth/authorizer.js';
 import { bearerToken, requestPath } from '../http/request.js';
 import { refuseUpgrade } from '../http/refuse-upgrade.js';
@@ -10,6 +10,8 @@ import { refuseUpgrade } from '../http/refuse-upgrade.js';
 export interface DeviceLink {
   readonly deviceId: string;
   readonly remoteAddress: string;
+  /** The subprotocol selected at the upgrade [FP-2.2]: 'hearth.v1' or 'hearth.v1.1'. */
+  readonly protocol: string;
   send(bytes: Uint8Array): void;
   close(code: number, reason: string): void;
   /** Drops the TCP connection without a close frame (dead peer). */
@@ -60,7 +62,8 @@ export class DeviceServer {
       clientTracking: false,
       // [FP-10.4] worth it for BATCH replays only; small TELEMETRY stays under the threshold.
       perMessageDeflate: { threshold: 1024, serverNoContextTakeover: true, clientNoContextTakeover: true, concurrencyLimit: 4 },
-      handleProtocols: () => SUBPROTOCOL,
+      // [FP-2.2] the newest revision the device offers; handleUpgrade refused offers with neither token.
+      handleProtocols: (offered) => SUBPROTOCOLS.find((p) => offered.has(p)) ?? SUBPROTOCOL,
     });
   }
 
@@ -88,9 +91,9 @@ export class DeviceServer {
     const offered = String(req.headers['sec-websocket-protocol'] ?? '')
       .split(',')
       .map((p) => p.trim());
-    if (!offered.includes(SUBPROTOCOL)) {
+    if (!SUBPROTOCOLS.some((p) => offered.includes(p))) {
       // [FP-2.2]
-      return refuseUpgrade(socket, 'HUB_ERR_SUBPROTOCOL', `offer the WebSocket subprotocol "${SUBPROTOCOL}" (Sec-WebSocket-Protocol), got "${offered.join(', ')}"`);
+      return refuseUpgrade(socket, 'HUB_ERR_SUBPROTOCOL', `offer the WebSocket subprotocol "${SUBPROTOCOLS.join('" or "')}" (Sec-WebSocket-Protocol), got "${offered.join(', ')}"`);
     }
     if (!DEVICE_ID_PATTERN.test(deviceId)) {
       return refuseUpgrade(socket, 'HUB_ERR_UNKNOWN_DEVICE', `"${deviceId}" is not a valid device id`);
@@ -104,6 +107,7 @@ export class DeviceServer {
     const link: DeviceLink = {
       deviceId,
       remoteAddress,
+      protocol: ws.protocol,
       send: (bytes) => {
         if (ws.readyState === ws.OPEN) ws.send(bytes, { binary: true });
       },

@@ -8,6 +8,8 @@ import type { DeviceLink } from '../../transport/device-server.js';
 export class RecordingLink implements DeviceLink {
   readonly deviceId: string;
   readonly remoteAddress = '127.0.0.1';
+  /** The subprotocol the upgrade selected [FP-2.2]. */
+  readonly protocol: string;
   /** Every frame sent to the device, decoded, in order. */
   readonly sent: Frame[] = [];
   /** The close the session asked for, if any. */
@@ -16,8 +18,9 @@ export class RecordingLink implements DeviceLink {
   paused = false;
   pings = 0;
 
-  constructor(deviceId: string) {
+  constructor(deviceId: string, protocol = 'hearth.v1') {
     this.deviceId = deviceId;
+    this.protocol = protocol;
   }
 
   send(bytes: Uint8Array): void {
