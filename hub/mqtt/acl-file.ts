@@ -27,6 +27,9 @@ export interface AclFileSubject {
   clientId: string;
 }
 
+/** The stable code of every ACL file error (tabled in docs/mqtt.md). */
+export const ACL_FILE_ERROR_CODES = ['HUB_ERR_MQTT_ACL_FILE'] as const;
+
 const ACCESS: readonly string[] = ['read', 'write', 'readwrite', 'deny'];
 
 /** A parsed ACL file: topic lines per user (null: anonymous) and pattern lines for everyone. */
