@@ -1,8 +1,9 @@
 // Retained messages of other integrations (Tasmota, Shelly, Node-RED, ... outside the hub's namespace) kept
 // across hub restarts (issue #11 §2). aedes keeps retained messages in memory only; this file in the data
-// directory holds the ones clients published, rewritten (temp file, fsync, rename) after each change, one
-// write at a time: changes made while a write runs go out in the next. The hub's own retained tree is not
-// stored here: the bridge re-publishes it from the database on every start.
+// directory holds the ones clients published, rewritten (temp file, fsync, rename) at most once a second
+// while they change (a crash loses at most that second; an SD card is not fsynced per publish), and at
+// stop. The hub's own retained tree is not stored here: the bridge re-publishes it from the database on
+// every start. Bounded: past RETAINED_LIMITS a new topic stays in the broker's memory only (logged once).
 import { existsSync, readFileSync, renameSync } from 'node:fs';
 import { open, rename } from 'node:fs/promises';
 import type { MqttLogger } from './logger.js';
@@ -15,6 +16,12 @@ export interface RetainedMessage {
   /** MQTT 5 properties that travel with the message (content type, payload format, user properties, ...). */
   properties?: Record<string, unknown>;
 }
+
+/** What the file holds at most: topics, and payload bytes in all. */
+export const RETAINED_LIMITS = { topics: 10_000, bytes: 16 * 1024 * 1024 } as const;
+
+/** Least time between two rewrites of the file while messages keep changing. */
+const MIN_WRITE_INTERVAL_MS = 1000;
 
 /** The MQTT 5 PUBLISH properties worth keeping with a retained message (not topic alias, expiry, ids). */
 const KEPT_PROPERTIES = ['payloadFormatIndicator', 'contentType', 'userProperties', 'responseTopic', 'correlationData'] as const;
@@ -33,18 +40,26 @@ interface StoredFile {
 export class RetainedStore {
   readonly #path: string;
   readonly #logger: MqttLogger;
+  readonly #limits: { topics: number; bytes: number };
   #messages = new Map<string, StoredEntry>();
+  /** Payload bytes held (decoded). */
+  #bytes = 0;
   #writing: Promise<void> | null = null;
+  #timer: NodeJS.Timeout | null = null;
+  #lastWrite = 0;
   #dirty = false;
+  #warnedFull = false;
 
-  constructor(opts: { path: string; logger: MqttLogger }) {
+  constructor(opts: { path: string; logger: MqttLogger; limits?: { topics: number; bytes: number } }) {
     this.#path = opts.path;
     this.#logger = opts.logger;
+    this.#limits = opts.limits ?? RETAINED_LIMITS;
   }
 
   /** Reads the file (none: empty); a file that does not parse is moved aside to `<path>.corrupt` and logged. */
   load(): RetainedMessage[] {
     this.#messages = new Map();
+    this.#bytes = 0;
     if (!existsSync(this.#path)) return [];
     try {
       const file = JSON.parse(readFileSync(this.#path, 'utf8')) as StoredFile;
@@ -52,10 +67,12 @@ export class RetainedStore {
       for (const [topic, e] of Object.entries(file.messages)) {
         if (typeof e.payload !== 'string' || ![0, 1, 2].includes(e.qos)) throw new Error(`bad entry for ${topic}`);
         this.#messages.set(topic, e);
+        this.#bytes += bytesOf(e);
       }
     } catch (err) {
       this.#logger.error({ path: this.#path, err: (err as Error).message }, 'the retained MQTT messages file is unreadable; moved aside, starting empty');
       this.#messages = new Map();
+      this.#bytes = 0;
       renameSync(this.#path, `${this.#path}.corrupt`);
       return [];
     }
@@ -68,19 +85,41 @@ export class RetainedStore {
     if (payload.length === 0) {
       if (!before) return;
       this.#messages.delete(topic);
+      this.#bytes -= bytesOf(before);
     } else {
       const entry: StoredEntry = { payload: payload.toString('base64'), qos: (qos === 1 || qos === 2 ? qos : 0) as 0 | 1 | 2 };
       const kept = keep(properties);
       if (kept) entry.properties = kept;
       if (before && JSON.stringify(before) === JSON.stringify(entry)) return;
+      const bytes = this.#bytes - (before ? bytesOf(before) : 0) + payload.length;
+      if ((!before && this.#messages.size >= this.#limits.topics) || bytes > this.#limits.bytes) {
+        if (!this.#warnedFull) this.#logger.warn({ topic, limits: this.#limits }, 'retained MQTT messages over the limit are not kept across restarts');
+        this.#warnedFull = true;
+        // The older value must not come back after a restart in place of the one the broker now holds.
+        if (before) {
+          this.#messages.delete(topic);
+          this.#bytes -= bytesOf(before);
+          this.#schedule();
+        }
+        return;
+      }
       this.#messages.set(topic, entry);
+      this.#bytes = bytes;
     }
     this.#schedule();
   }
 
-  /** Resolves when every change recorded so far is on disk. */
+  /** Writes what changed now, without waiting for the interval; resolves when every change so far is on disk. */
   async flush(): Promise<void> {
-    while (this.#writing) await this.#writing;
+    for (;;) {
+      if (this.#timer) {
+        clearTimeout(this.#timer);
+        this.#timer = null;
+        this.#start();
+      }
+      if (!this.#writing) return;
+      await this.#writing;
+    }
   }
 
   /** Retained topics held. */
@@ -90,29 +129,45 @@ export class RetainedStore {
 
   #schedule(): void {
     this.#dirty = true;
-    if (this.#writing) return;
-    this.#writing = this.#writeLoop().finally(() => (this.#writing = null));
+    if (this.#writing || this.#timer) return;
+    const wait = Math.max(0, this.#lastWrite + MIN_WRITE_INTERVAL_MS - Date.now());
+    this.#timer = setTimeout(() => {
+      this.#timer = null;
+      this.#start();
+    }, wait);
+    this.#timer.unref();
   }
 
-  async #writeLoop(): Promise<void> {
-    while (this.#dirty) {
-      this.#dirty = false;
-      const file: StoredFile = { version: 1, messages: Object.fromEntries(this.#messages) };
-      const tmp = `${this.#path}.tmp`;
+  #start(): void {
+    this.#writing = this.#write().finally(() => {
+      this.#writing = null;
+      if (this.#dirty) this.#schedule();
+    });
+  }
+
+  async #write(): Promise<void> {
+    this.#dirty = false;
+    this.#lastWrite = Date.now();
+    const file: StoredFile = { version: 1, messages: Object.fromEntries(this.#messages) };
+    const tmp = `${this.#path}.tmp`;
+    try {
+      const fh = await open(tmp, 'w', 0o600);
       try {
-        const fh = await open(tmp, 'w', 0o600);
-        try {
-          await fh.writeFile(JSON.stringify(file));
-          await fh.sync();
-        } finally {
-          await fh.close();
-        }
-        await rename(tmp, this.#path);
-      } catch (err) {
-        this.#logger.error({ path: this.#path, err: (err as Error).message }, 'cannot write the retained MQTT messages file');
+        await fh.writeFile(JSON.stringify(file));
+        await fh.sync();
+      } finally {
+        await fh.close();
       }
+      await rename(tmp, this.#path);
+    } catch (err) {
+      this.#logger.error({ path: this.#path, err: (err as Error).message }, 'cannot write the retained MQTT messages file');
     }
   }
+}
+
+/** Payload bytes of a stored entry. */
+function bytesOf(e: StoredEntry): number {
+  return Buffer.byteLength(e.payload, 'base64');
 }
 
 function keep(properties: Record<string, unknown> | undefined): Record<string, unknown> | null {
