@@ -145,7 +145,7 @@ export class EmbeddedBroker implements Publisher {
       const session = this.#sessions.get(client);
       // authorizePublish let it through only with a session, so the role is known here.
       if (session) o.onClientPublish(packet.topic, packet.payload as Buffer, `mqtt:${session.user ?? client.id}`, session.role);
-      if (packet.retain && o.retained && !o.acl.isHubTopic(packet.topic)) {
+      if (packet.retain && o.retained && !packet.topic.startsWith('$') && !o.acl.isHubTopic(packet.topic)) {
         o.retained.record(packet.topic, packet.payload as Buffer, packet.qos, packet.properties as Record<string, unknown> | undefined);
       }
     });
