@@ -89,7 +89,7 @@ export const ERROR_CODES = {
   HUB_ERR_MQTT_PUBLISH_DENIED: { meaning: 'a publish the role or ACL file forbids; 3.1.1: the connection is closed, MQTT 5: PUBACK/PUBREC 0x87', answered: { log: true }, docs: [MQTT] },
   HUB_ERR_MQTT_SUBSCRIBE_DENIED: { meaning: 'a subscription the role or ACL file forbids; SUBACK 0x80 (MQTT 5: 0x87)', answered: { log: true }, docs: [MQTT] },
   HUB_ERR_MQTT_SESSION_TAKEN: { meaning: "a client id whose session belongs to another user (MQTT 5: CONNACK 0x87)", answered: { connack: 5, log: true }, docs: [MQTT] },
-  HUB_ERR_MQTT_ACL_FILE: { meaning: 'the ACL file cannot be read or has a malformed line', answered: { thrown: true }, docs: [MQTT] },
+  HUB_ERR_MQTT_ACL_FILE: { meaning: 'the ACL file cannot be read or has a malformed line', answered: { thrown: true, log: true }, docs: [MQTT] },
   HUB_ERR_USER_EXISTS: { meaning: 'a user of that name exists', answered: { thrown: true }, docs: [MQTT] },
   HUB_ERR_USER_NAME: { meaning: 'a user name outside 1-64 characters of A-Z a-z 0-9 _ . -', answered: { thrown: true }, docs: [MQTT] },
   HUB_ERR_USER_ROLE: { meaning: 'a role other than admin, integration or viewer', answered: { thrown: true }, docs: [MQTT] },

@@ -146,6 +146,20 @@ describe('an ACL file in Mosquitto\'s format', () => {
     expect(await c.publishAsync('clients/plug8/state', 'on', { qos: 1 }).then(() => 0, (e: { code?: number }) => e.code)).toBe(0x87);
   });
 
+  it('a changed file is read again at the next CONNECT; a malformed change is refused and the rules before stay', async () => {
+    const original = fs.readFileSync(aclFile, 'utf8');
+    const before = await fx.client('integration', { protocolVersion: 5 });
+    expect(await suback(before, ['shellies/#'])).toEqual([0x87]);
+    fs.writeFileSync(aclFile, `${original}\nuser integration\ntopic read shellies/#\n`);
+    const after = await fx.client('integration', { protocolVersion: 5 });
+    expect(await suback(after, ['shellies/#'])).toEqual([0]);
+    fs.writeFileSync(aclFile, 'user integration\ntopic read shellies/#\nbogus\n');
+    const third = await fx.client('integration', { protocolVersion: 5 });
+    expect(await suback(third, ['shellies/#', 'nodered/#'])).toEqual([0, 0]);
+    expect(fx.logger.records.some((l) => l.level === 'error' && l.obj['code'] === 'HUB_ERR_MQTT_ACL_FILE')).toBe(true);
+    fs.writeFileSync(aclFile, original);
+  });
+
   it('a malformed file stops the bridge from starting, naming the line (HUB_ERR_MQTT_ACL_FILE)', async () => {
     const bad = path.join(tmp, 'bad-acl');
     fs.writeFileSync(bad, 'user a\ntopic raed x\nbogus\n');

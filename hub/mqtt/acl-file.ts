@@ -9,7 +9,8 @@
 //
 // `topic`/`pattern` take an access of read, write, readwrite (the default when left out) or deny; the
 // filter is the rest of the line. It refines the roles: a client gets what its role allows AND this grants.
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import type { MqttLogger } from './logger.js';
 import { filterCovers, topicMatches } from './topic-filter.js';
 
 export type AclAccess = 'read' | 'write' | 'readwrite' | 'deny';
@@ -122,6 +123,57 @@ export class AclFile {
       const filter = substitute(p.filter, who);
       if (filter !== null) yield { ...p, filter };
     }
+  }
+}
+
+/**
+ * The ACL file of `mqtt.aclFile`, read at start and again when it changed (checked at each CONNECT): a file
+ * that no longer parses is logged and the rules read before stay in force.
+ */
+export class AclFileSource {
+  readonly #path: string;
+  readonly #logger: MqttLogger;
+  #file: AclFile;
+  #stamp: string;
+
+  private constructor(path: string, logger: MqttLogger, file: AclFile, stamp: string) {
+    this.#path = path;
+    this.#logger = logger;
+    this.#file = file;
+    this.#stamp = stamp;
+  }
+
+  /** Reads the file; throws HUB_ERR_MQTT_ACL_FILE when it cannot be read or parsed. */
+  static open(path: string, logger: MqttLogger): AclFileSource {
+    const stamp = stampOf(path);
+    return new AclFileSource(path, logger, AclFile.load(path), stamp ?? '');
+  }
+
+  /** The rules in force. */
+  current(): AclFile {
+    return this.#file;
+  }
+
+  /** Re-reads the file when its modification time or size changed. */
+  refresh(): void {
+    const stamp = stampOf(this.#path);
+    if (stamp === null || stamp === this.#stamp) return;
+    this.#stamp = stamp;
+    try {
+      this.#file = AclFile.load(this.#path);
+      this.#logger.info({ path: this.#path }, 'MQTT ACL file re-read');
+    } catch (err) {
+      this.#logger.error({ code: 'HUB_ERR_MQTT_ACL_FILE', path: this.#path, err: (err as Error).message }, 'the changed MQTT ACL file is refused; the previous rules stay');
+    }
+  }
+}
+
+function stampOf(path: string): string | null {
+  try {
+    const st = statSync(path);
+    return `${st.mtimeMs}:${st.size}`;
+  } catch {
+    return null;
   }
 }
 

@@ -1,5 +1,5 @@
 import type { Role } from '../auth/user-store.js';
-import type { AclFile } from './acl-file.js';
+import { AclFile, type AclFileSource } from './acl-file.js';
 import type { Topics } from './topics.js';
 
 /** A connected client as the ACL sees it: its user (null: anonymous), client id and role. */
@@ -19,16 +19,25 @@ export interface AclSubject {
  */
 export class Acl {
   readonly #topics: Topics;
-  readonly #file: AclFile | null;
+  readonly #source: Pick<AclFileSource, 'current' | 'refresh'> | null;
 
-  constructor(topics: Topics, file: AclFile | null = null) {
+  constructor(topics: Topics, rules: AclFile | AclFileSource | null = null) {
     this.#topics = topics;
-    this.#file = file;
+    this.#source = rules instanceof AclFile ? { current: () => rules, refresh: () => undefined } : rules;
   }
 
   /** Whether delivery needs a per-message check (canRead): only an ACL file can refuse inside a granted filter. */
   get checksDelivery(): boolean {
-    return this.#file !== null;
+    return this.#source !== null;
+  }
+
+  /** Picks up a changed ACL file (the broker calls it at each CONNECT). */
+  refresh(): void {
+    this.#source?.refresh();
+  }
+
+  get #file(): AclFile | null {
+    return this.#source?.current() ?? null;
   }
 
   /** True for a topic of the hub's namespace: its base tree and the discovery configs of its devices and itself. */

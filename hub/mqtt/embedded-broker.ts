@@ -245,6 +245,7 @@ export class EmbeddedBroker implements Publisher {
       this.#refuse(code, client, undefined, { user: username ?? null }, message);
       done(Object.assign(new Error(`${code}: ${message}`), { returnCode }) as AuthenticateError, null);
     };
+    o.acl.refresh();
     // The id's session goes only to its owner; the owner keeps it (issue #11 §2). MQTT 5 gets 0x87.
     const accept = (user: string | null, role: Role) => {
       if (!this.#owners.mayTake(client.id, user)) {

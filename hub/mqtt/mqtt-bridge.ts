@@ -8,7 +8,7 @@ import { BridgeApi, type RequestSender } from './bridge-api.js';
 import { BridgeStatus } from './bridge-status.js';
 import { ROLES, type Role } from '../auth/user-store.js';
 import { Acl } from './acl.js';
-import { AclFile } from './acl-file.js';
+import { AclFileSource } from './acl-file.js';
 import { EmbeddedBroker, type EmbeddedBrokerAddresses, type MqttAuthenticator } from './embedded-broker.js';
 import { ExternalBroker } from './external-broker.js';
 import type { DiscoveryMode } from './discovery.js';
@@ -179,7 +179,7 @@ export class MqttBridge {
           allowAnonymous: o.allowAnonymous ?? false,
           anonymousRole: o.anonymousRole ?? 'viewer',
           allowedRoles,
-          acl: new Acl(topics, o.aclFile ? AclFile.load(o.aclFile) : null),
+          acl: new Acl(topics, o.aclFile ? AclFileSource.open(o.aclFile, log) : null),
           retained: o.retainedFile ? new RetainedStore({ path: o.retainedFile, logger: log }) : null,
           logger: log,
           onClientPublish: (topic, payload, source, role) => side && route(side, topic, payload, source, role),
