@@ -110,6 +110,12 @@ withMosquitto('mosquitto_sub / mosquitto_pub -V mqttv5', () => {
     for (const q of ['0', '1', '2']) expect(s.lines).toContain(`shared/mosq/q${q} ${q} 0 m${q}`);
   });
 
+  it('mosquitto_sub -V mqttv5 over TLS, trusting the hub certificate, gets the retained state', async () => {
+    const r = await run(MOSQUITTO_SUB, ['-h', '127.0.0.1', '-p', String(fx.tlsPort), '--cafile', caFile, '-u', 'viewer', '-P', PASSWORDS.viewer, '-V', 'mqttv5', '-t', 'hearth/th1/state', '-C', '1', '-W', '5']);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ temperature: { value: 20.5, ts: 1000 } });
+  });
+
   it('a will (with a Will Delay Interval) reaches an MQTT 5 mosquitto_sub, which would drop a malformed PUBLISH', async () => {
     // A retained marker each mosquitto_sub receives once its subscription is in place.
     expect((await pub(['-t', 'shared/mosq/ready', '-m', '1', '-r'])).code).toBe(0);
