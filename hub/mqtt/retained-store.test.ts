@@ -55,6 +55,21 @@ describe('RetainedStore', () => {
     expect(new RetainedStore({ path: file, logger }).load()).toEqual([]);
   });
 
+  it('keeps a Message Expiry Interval as a deadline: served with the time left, not served once passed', async () => {
+    const { file, store, logger } = open();
+    store.record('e/long', Buffer.from('l'), 0, { messageExpiryInterval: 3600 });
+    store.record('e/short', Buffer.from('s'), 0, { messageExpiryInterval: 60 });
+    await store.flush();
+    const stored = JSON.parse(fs.readFileSync(file, 'utf8')) as { messages: Record<string, { expiresAt: number }> };
+    stored.messages['e/short']!.expiresAt = Date.now() - 1; // as if the hub had been down past it
+    fs.writeFileSync(file, JSON.stringify(stored));
+    const loaded = new RetainedStore({ path: file, logger }).load();
+    expect(loaded.map((m) => m.topic)).toEqual(['e/long']);
+    const left = loaded[0]!.properties!['messageExpiryInterval'] as number;
+    expect(left).toBeGreaterThan(3500);
+    expect(left).toBeLessThanOrEqual(3600);
+  });
+
   it('a file that does not parse is moved aside and logged', () => {
     const { file, store, logger } = open();
     fs.writeFileSync(file, '{"version": 1, "messages": {"x": {"payload": 5}}}');

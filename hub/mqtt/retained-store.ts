@@ -30,6 +30,8 @@ interface StoredEntry {
   payload: string;
   qos: 0 | 1 | 2;
   properties?: Record<string, unknown>;
+  /** Epoch ms its MQTT 5 Message Expiry Interval ends; absent: never. */
+  expiresAt?: number;
 }
 
 interface StoredFile {
@@ -76,7 +78,15 @@ export class RetainedStore {
       renameSync(this.#path, `${this.#path}.corrupt`);
       return [];
     }
-    return [...this.#messages].map(([topic, e]) => ({ topic, payload: Buffer.from(e.payload, 'base64'), qos: e.qos, ...(e.properties ? { properties: revive(e.properties) } : {}) }));
+    const now = Date.now();
+    const out: RetainedMessage[] = [];
+    for (const [topic, e] of this.#messages) {
+      // An expired message is not served [MQTT-3.3.2-5]; a live one goes on with the time it has left.
+      if (e.expiresAt !== undefined && e.expiresAt <= now) continue;
+      const properties = { ...(e.properties ? revive(e.properties) : {}), ...(e.expiresAt !== undefined ? { messageExpiryInterval: Math.ceil((e.expiresAt - now) / 1000) } : {}) };
+      out.push({ topic, payload: Buffer.from(e.payload, 'base64'), qos: e.qos, ...(Object.keys(properties).length > 0 ? { properties } : {}) });
+    }
+    return out;
   }
 
   /** Records a retained publish (an empty payload deletes the topic [MQTT-3.3.1-10]) and schedules a write. */
@@ -90,6 +100,8 @@ export class RetainedStore {
       const entry: StoredEntry = { payload: payload.toString('base64'), qos: (qos === 1 || qos === 2 ? qos : 0) as 0 | 1 | 2 };
       const kept = keep(properties);
       if (kept) entry.properties = kept;
+      const ttl = properties?.['messageExpiryInterval'];
+      if (typeof ttl === 'number') entry.expiresAt = Date.now() + ttl * 1000;
       if (before && JSON.stringify(before) === JSON.stringify(entry)) return;
       const bytes = this.#bytes - (before ? bytesOf(before) : 0) + payload.length;
       if ((!before && this.#messages.size >= this.#limits.topics) || bytes > this.#limits.bytes) {
