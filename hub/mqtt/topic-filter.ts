@@ -30,7 +30,3 @@ export function filterCovers(outer: string, inner: string): boolean {
   return o.length === s.length;
 }
 
-/** True when `topic` is a valid topic name for PUBLISH: non-empty, no wildcard, no NUL. */
-export function isTopicName(topic: string): boolean {
-  return topic !== '' && !/[+#\u0000]/.test(topic);
-}
