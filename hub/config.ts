@@ -52,6 +52,8 @@ export const CONFIG_SCHEMA = {
   'mqtt.username': { kind: 'string', default: null, help: 'User for the external broker' },
   'mqtt.password': { kind: 'string', default: null, help: 'Password for the external broker', secret: true },
   'mqtt.ca': { kind: 'string', default: null, help: 'CA file to trust the external broker' },
+  'mqtt.protocolVersion': { kind: 'enum', default: '5', options: ['5', '3.1.1'], help: 'MQTT version the hub speaks to the external broker' },
+  'mqtt.aclFile': { kind: 'string', default: null, help: "ACL file in Mosquitto's format refining the embedded broker's roles per user" },
   'mqtt.rediscoverDelayMs': { kind: 'int', default: 5000, min: 0, help: 'Longest random wait before re-publishing discovery and state after Home Assistant comes online' },
   'mqtt.rediscoverRate': { kind: 'int', default: 500, min: 1, help: 'Retained publishes per second while re-publishing after Home Assistant comes online' },
   'mqtt.stateHeartbeatMs': { kind: 'int', default: 300000, min: 0, help: 'Re-send an unchanged device state at most this often, when a reading arrives; 0: only on change' },

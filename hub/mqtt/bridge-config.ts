@@ -1,11 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { join } from 'node:path';
 import type { HubConfig } from '../config.js';
 import type { DeviceAdmin, DeviceFacade } from '../facade.js';
 import type { Logger } from '../logger.js';
 import { HUB_VERSION } from '../version.js';
 import type { MqttAuthenticator } from './embedded-broker.js';
 import type { MqttBridgeOptions, TlsPems } from './mqtt-bridge.js';
+
+/** The embedded broker's file of other integrations' retained messages, in dataDir. */
+export const RETAINED_FILE = 'mqtt-retained.json';
 
 /** Whether the config asks for an MQTT bridge at all (embedded broker, external broker, or both). */
 export function mqttConfigured(c: HubConfig): boolean {
@@ -37,12 +41,15 @@ export function bridgeOptions(
     tls: deps.tls,
     websocket: c['mqtt.websocket'],
     allowAnonymous: c['mqtt.allowAnonymous'],
+    aclFile: c['mqtt.aclFile'],
+    retainedFile: join(c.dataDir, RETAINED_FILE),
     external: c['mqtt.url']
       ? {
           url: c['mqtt.url'],
           ...(c['mqtt.username'] ? { username: c['mqtt.username'] } : {}),
           ...(c['mqtt.password'] ? { password: c['mqtt.password'] } : {}),
           ...(c['mqtt.ca'] ? { ca: readFileSync(c['mqtt.ca']) } : {}),
+          protocolVersion: c['mqtt.protocolVersion'] === '3.1.1' ? 4 : 5,
         }
       : null,
     logger: deps.log,

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { USER_ERROR_CODES } from '../auth/user-store.js';
+import { ACL_FILE_ERROR_CODES } from './acl-file.js';
 import { MQTT_LOG_CODES } from './embedded-broker.js';
 import { INBOUND, RETAINED, Topics, type TopicKind } from './topics.js';
 
@@ -11,7 +12,7 @@ const docs = fs.readFileSync(path.join(fileURLToPath(new URL('.', import.meta.ur
 
 describe('docs/mqtt.md', () => {
   it('tables every error code of the code, and no other', () => {
-    const inCode = new Set<string>([...MQTT_LOG_CODES, ...USER_ERROR_CODES]);
+    const inCode = new Set<string>([...MQTT_LOG_CODES, ...USER_ERROR_CODES, ...ACL_FILE_ERROR_CODES]);
     const inDocs = new Set([...docs.matchAll(/^\| `(HUB_ERR_(?:MQTT|USER)[A-Z_]*)` \|/gm)].map((m) => m[1]!));
     expect([...inDocs].sort()).toEqual([...inCode].sort());
   });

@@ -122,6 +122,7 @@ describe('authentication', () => {
     socket.write(connect);
     await closed;
     expect(Buffer.concat(chunks)).toEqual(Buffer.from([0x20, 0x02, 0x00, 0x02]));
+    expect(fx.logger.records.some((l) => l.obj['code'] === 'HUB_ERR_MQTT_CLIENT_ID')).toBe(true);
   });
 
   it('accepts an empty client id with clean session on (the broker assigns one)', async () => {

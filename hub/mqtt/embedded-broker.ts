@@ -6,9 +6,11 @@ import { Aedes, type AuthenticateError, type Client } from 'aedes';
 import websocketStream from 'websocket-stream';
 import type { Authorizer } from '../auth/authorizer.js';
 import type { Role } from '../auth/user-store.js';
-import type { Acl } from './acl.js';
+import type { Acl, AclSubject } from './acl.js';
 import type { MqttLogger } from './logger.js';
 import type { Publisher } from './publisher.js';
+import type { RetainedStore } from './retained-store.js';
+import { SessionOwners } from './session-owners.js';
 import { refuseUpgrade } from '../http/refuse-upgrade.js';
 
 /** Checks MQTT credentials: the hub's one credential check (hub/auth Authorizer). */
@@ -33,6 +35,8 @@ export interface EmbeddedBrokerOptions {
   /** Roles that may connect at all; a known user with another role gets CONNACK 5. */
   allowedRoles: readonly Role[];
   acl: Acl;
+  /** Keeps retained messages outside the hub's namespace across restarts; null: memory only. */
+  retained: RetainedStore | null;
   logger: MqttLogger;
   /** A client's publish that passed the ACL (commands, bridge requests, HA status), with the client's role. */
   onClientPublish: (topic: string, payload: Buffer, source: string, role: Role) => void;
@@ -45,13 +49,11 @@ export interface EmbeddedBrokerAddresses {
   ws: string | null;
 }
 
-interface Session {
-  user: string | null;
-  role: Role;
-}
+/** An authenticated client: who it is for the ACL. */
+type Session = AclSubject;
 
-// CONNACK return codes of MQTT 3.1.1 (aedes's AuthErrorCode enum is type-only).
-const CONNACK_IDENTIFIER_REJECTED = 2;
+// CONNACK return codes of MQTT 3.1.1 (aedes's AuthErrorCode enum is type-only); aedes sends an MQTT 5
+// client the matching reason code: 3 -> 0x88, 4 -> 0x86 (bad user name or password), 5 -> 0x87 (not authorized).
 const CONNACK_SERVER_UNAVAILABLE = 3;
 const CONNACK_BAD_USERNAME_OR_PASSWORD = 4;
 const CONNACK_NOT_AUTHORIZED = 5;
@@ -62,6 +64,7 @@ export const MQTT_LOG_CODES = [
   'HUB_ERR_MQTT_BAD_CREDENTIALS',
   'HUB_ERR_MQTT_NOT_AUTHORIZED',
   'HUB_ERR_MQTT_AUTH_FAILED',
+  'HUB_ERR_MQTT_SESSION_TAKEN',
   'HUB_ERR_MQTT_PUBLISH_DENIED',
   'HUB_ERR_MQTT_SUBSCRIBE_DENIED',
 ] as const;
@@ -83,8 +86,7 @@ export class EmbeddedBroker implements Publisher {
   #tls: tls.Server | null = null;
   #wss: { handleUpgrade: Function; emit: Function; close: (cb?: () => void) => void } | null = null;
   readonly #sessions = new WeakMap<Client, Session>();
-  /** Clients that sent an empty client id with clean=false, refused in authenticate [MQTT-3.1.3-8]. */
-  readonly #emptyIdPersistent = new WeakSet<Client>();
+  readonly #owners = new SessionOwners<Client>();
 
   constructor(opts: EmbeddedBrokerOptions) {
     this.#opts = opts;
@@ -96,30 +98,45 @@ export class EmbeddedBroker implements Publisher {
     if (o.tlsPort !== null && !o.tls) throw new Error('HUB_ERR_CONFIG: the MQTT TLS listener needs a key and a certificate');
     const broker = await Aedes.createBroker({
       preConnect: (client, packet, done) => {
-        if (!packet.clientId && !packet.clean) this.#emptyIdPersistent.add(client);
+        // aedes answers CONNACK 2 itself [MQTT-3.1.3-8]; MQTT 5 assigns an id instead [MQTT-3.1.3-6].
+        if (!packet.clientId && !packet.clean && (packet.protocolVersion ?? 4) < 5) {
+          this.#refuse('HUB_ERR_MQTT_CLIENT_ID', client, undefined, { user: packet.username ?? null }, 'an empty client id needs clean session');
+        }
         done(null, true);
       },
       authenticate: (client, username, password, done) => this.#authenticate(client, username, password, done),
       authorizePublish: (client, packet, done) => {
         const session = client ? this.#sessions.get(client) : undefined;
-        if (!client || !session || !o.acl.canPublish(session.role, packet.topic)) {
+        // A will's Will Delay Interval is a CONNECT property; aedes would copy it into the PUBLISH it delivers,
+        // which MQTT 5 clients reject as a malformed packet (MQTT 5 §3.3.2.3: no such PUBLISH property).
+        if (packet.properties && 'willDelayInterval' in packet.properties) delete (packet.properties as { willDelayInterval?: number }).willDelayInterval;
+        if (!client || !session || !o.acl.canPublish(session, packet.topic)) {
           this.#refuse('HUB_ERR_MQTT_PUBLISH_DENIED', client, session, { topic: packet.topic }, 'MQTT publish refused');
           done(new Error(`HUB_ERR_MQTT_PUBLISH_DENIED: ${session?.role ?? 'this client'} may not publish to ${packet.topic}`));
           return;
         }
-        // A retained command would be replayed to the hub on every restart.
-        packet.retain = false;
+        // A retained command would be replayed to the hub on every restart; other topics keep their flag.
+        if (packet.retain && o.acl.isInbound(packet.topic)) packet.retain = false;
         done(null);
       },
       authorizeSubscribe: (client, sub, done) => {
         const session = this.#sessions.get(client);
-        if (!session || !o.acl.canSubscribe(session.role, sub.topic)) {
+        if (!session || !o.acl.canSubscribe(session, sub.topic)) {
           this.#refuse('HUB_ERR_MQTT_SUBSCRIBE_DENIED', client, session, { filter: sub.topic }, 'MQTT subscription refused');
-          done(null, null); // SUBACK 0x80 for this filter
+          done(null, null); // SUBACK 0x80 for this filter (MQTT 5: 0x87, not authorized)
           return;
         }
         done(null, sub);
       },
+      // Only an ACL file refuses inside a granted filter (a deny line); without one delivery is unchecked.
+      ...(o.acl.checksDelivery
+        ? {
+            authorizeForward: (client: Client, packet: Parameters<NonNullable<Aedes['authorizeForward']>>[1]) => {
+              const session = this.#sessions.get(client);
+              return session && o.acl.canRead(session, packet.topic) ? packet : null;
+            },
+          }
+        : {}),
     });
     this.#broker = broker;
     broker.on('publish', (packet, client) => {
@@ -128,11 +145,22 @@ export class EmbeddedBroker implements Publisher {
       const session = this.#sessions.get(client);
       // authorizePublish let it through only with a session, so the role is known here.
       if (session) o.onClientPublish(packet.topic, packet.payload as Buffer, `mqtt:${session.user ?? client.id}`, session.role);
+      if (packet.retain && o.retained && !packet.topic.startsWith('$') && !o.acl.isHubTopic(packet.topic)) {
+        o.retained.record(packet.topic, packet.payload as Buffer, packet.qos, packet.properties as Record<string, unknown> | undefined);
+      }
     });
+    broker.on('clientDisconnect', (client) => this.#owners.release(client.id, client));
+    broker.on('sessionExpired', (client) => this.#owners.expire(client.id));
     broker.on('clientError', (client, err) => o.logger.debug({ clientId: client.id, err: err.message }, 'MQTT client error'));
     broker.on('connectionError', (client, err) => o.logger.debug({ clientId: client.id, err: err.message }, 'MQTT connection error'));
 
     try {
+      // Other integrations' retained messages from the last run, in place before any client can subscribe.
+      for (const m of o.retained?.load() ?? []) {
+        await new Promise<void>((resolve, reject) =>
+          broker.publish({ cmd: 'publish', topic: m.topic, payload: m.payload, qos: m.qos, retain: true, dup: false, ...(m.properties ? { properties: m.properties } : {}) }, (err) => (err ? reject(err) : resolve())),
+        );
+      }
       if (o.tcpPort !== null) this.#tcp = await listen(net.createServer(broker.handle), o.tcpPort, o.host);
       if (o.tlsPort !== null && o.tls) {
         this.#tls = await listen(tls.createServer({ key: o.tls.key, cert: o.tls.cert }, broker.handle), o.tlsPort, o.host);
@@ -149,6 +177,7 @@ export class EmbeddedBroker implements Publisher {
     const broker = this.#broker;
     this.#broker = null;
     if (broker) await new Promise<void>((resolve) => broker.close(() => resolve()));
+    await this.#opts.retained?.flush();
     const wss = this.#wss;
     this.#wss = null;
     await Promise.all([
@@ -216,15 +245,20 @@ export class EmbeddedBroker implements Publisher {
       this.#refuse(code, client, undefined, { user: username ?? null }, message);
       done(Object.assign(new Error(`${code}: ${message}`), { returnCode }) as AuthenticateError, null);
     };
-    if (this.#emptyIdPersistent.has(client)) {
-      refuse('HUB_ERR_MQTT_CLIENT_ID', CONNACK_IDENTIFIER_REJECTED, 'an empty client id needs clean session');
-      return;
-    }
+    o.acl.refresh();
+    // The id's session goes only to its owner; the owner keeps it (issue #11 §2). MQTT 5 gets 0x87.
+    const accept = (user: string | null, role: Role) => {
+      if (!this.#owners.mayTake(client.id, user)) {
+        return refuse('HUB_ERR_MQTT_SESSION_TAKEN', CONNACK_NOT_AUTHORIZED, 'this client id belongs to another user');
+      }
+      this.#owners.take(client.id, user, client, !client.clean);
+      this.#sessions.set(client, { user, clientId: client.id, role });
+      o.logger.debug({ clientId: client.id, user, role }, 'MQTT client authenticated');
+      done(null, true);
+    };
     if (username === undefined || username === '') {
       if (!o.allowAnonymous) return refuse('HUB_ERR_MQTT_NOT_AUTHORIZED', CONNACK_NOT_AUTHORIZED, 'anonymous clients are not allowed');
-      this.#sessions.set(client, { user: null, role: o.anonymousRole });
-      done(null, true);
-      return;
+      return accept(null, o.anonymousRole);
     }
     o.auth.authorize({ kind: 'password', username, password: password ? password.toString('utf8') : '' }).then(
       (principal) => {
@@ -233,9 +267,7 @@ export class EmbeddedBroker implements Publisher {
         if (!o.allowedRoles.includes(role)) {
           return refuse('HUB_ERR_MQTT_NOT_AUTHORIZED', CONNACK_NOT_AUTHORIZED, `role ${role} may not use MQTT`);
         }
-        this.#sessions.set(client, { user: username, role });
-        o.logger.debug({ clientId: client.id, user: username, role }, 'MQTT client authenticated');
-        done(null, true);
+        accept(username, role);
       },
       (err: unknown) => {
         o.logger.error({ err }, 'user verification failed');

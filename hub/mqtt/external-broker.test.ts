@@ -228,3 +228,52 @@ run('external broker mode (real Mosquitto)', () => {
     expect(parseSubLines(r.stdout).get('hearth/bridge/state')).toBe('offline');
   });
 });
+
+run("the hub's client speaks MQTT 5 to Mosquitto, 3.1.1 as a setting", () => {
+  const facade = new TestHubFacade();
+  let dir = '';
+  let mosquitto: MosquittoServer;
+  const bridges: MqttBridge[] = [];
+
+  beforeAll(async () => {
+    requireMosquitto();
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hearth-mosq5-'));
+    mosquitto = new MosquittoServer(dir, await freePort());
+    mosquitto.configure(USERS);
+    await mosquitto.start();
+    facade.upsertDevice(device({ id: 'th1', type: 'thermostat', online: true, capabilities: [C.temperature, C.setpoint] }));
+  });
+  afterAll(async () => {
+    for (const b of bridges) await b.stop();
+    await mosquitto?.stop();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+    facade.close();
+  });
+
+  it.each([
+    ['the default, MQTT 5', undefined, 'p5', 'v5'],
+    // Mosquitto's numbering: p1 MQTT 3.1, p2 MQTT 3.1.1, p5 MQTT 5.
+    ['mqtt.protocolVersion 3.1.1', 4, 'p2', 'v4'],
+  ] as const)('%s: Mosquitto logs the level, the tree is published and commands arrive', async (_name, protocolVersion, level, base) => {
+    const clientId = `hearth-${base}`;
+    const bridge = new MqttBridge({
+      facade,
+      auth: { authorize: async () => null },
+      embedded: false,
+      baseTopic: base,
+      external: { url: `mqtt://127.0.0.1:${mosquitto.port}`, username: 'hub', password: USERS.hub, reconnectPeriodMs: 100, clientId, ...(protocolVersion ? { protocolVersion } : {}) },
+      rediscoverDelayMs: 0,
+    });
+    bridges.push(bridge);
+    await bridge.start();
+    await eventually(() => bridge.addresses().externalConnected === true, { timeoutMs: 10_000, what: 'the bridge to connect' });
+    // Mosquitto's notice "New client connected from ... as <id> (p5, c1, k60, u'hub')" names the protocol level.
+    await eventually(() => mosquitto.log.includes(`as ${clientId} (${level},`), { what: () => `the connect line of ${clientId}: ${mosquitto.log}` });
+    const r = await mosquittoSub({ port: mosquitto.port, user: 'ha', password: USERS.ha, topics: [`${base}/bridge/state`], count: 1, extra: ['-V', 'mqttv5'] });
+    expect(parseSubLines(r.stdout).get(`${base}/bridge/state`)).toBe('online');
+    const sent = facade.sent.length;
+    expect((await mosquittoPub({ port: mosquitto.port, user: 'ha', password: USERS.ha, topic: `${base}/th1/set/setpoint`, message: '18' })).code).toBe(0);
+    await eventually(() => facade.sent.length > sent);
+    expect(facade.sent.at(-1)).toMatchObject({ deviceId: 'th1', command: 'setpoint', input: 18 });
+  });
+});

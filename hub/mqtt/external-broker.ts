@@ -19,6 +19,8 @@ export interface ExternalBrokerOptions {
   /** Wait between reconnect attempts (mqtt.js reconnectPeriod). */
   reconnectPeriodMs: number;
   connectTimeoutMs: number;
+  /** 5 (MQTT 5) or 4 (MQTT 3.1.1). */
+  protocolVersion: 4 | 5;
   logger: MqttLogger;
   /** After each (re)connect and subscribe: the bridge re-publishes all retained state here. */
   onConnect: () => void;
@@ -46,7 +48,7 @@ export class ExternalBroker implements Publisher {
     const options: IClientOptions = {
       clientId: o.clientId,
       clean: true,
-      protocolVersion: 4,
+      protocolVersion: o.protocolVersion,
       reconnectPeriod: o.reconnectPeriodMs,
       // A broker that refuses us (restarting auth backend, credentials fixed later) is retried, not given up on.
       reconnectOnConnackError: true,

@@ -8,10 +8,12 @@ import { BridgeApi, type RequestSender } from './bridge-api.js';
 import { BridgeStatus } from './bridge-status.js';
 import { ROLES, type Role } from '../auth/user-store.js';
 import { Acl } from './acl.js';
+import { AclFileSource } from './acl-file.js';
 import { EmbeddedBroker, type EmbeddedBrokerAddresses, type MqttAuthenticator } from './embedded-broker.js';
 import { ExternalBroker } from './external-broker.js';
 import type { DiscoveryMode } from './discovery.js';
 import { HubMirror } from './hub-mirror.js';
+import { RetainedStore } from './retained-store.js';
 import { SILENT_LOGGER, type MqttLogger } from './logger.js';
 import { DEFAULT_BASE_TOPIC, DEFAULT_DISCOVERY_PREFIX, Topics } from './topics.js';
 
@@ -49,6 +51,8 @@ export interface MqttExternalOptions {
   reconnectPeriodMs?: number;
   /** Default 10000. */
   connectTimeoutMs?: number;
+  /** MQTT version spoken to it: 5 (default) or 4 (3.1.1). */
+  protocolVersion?: 4 | 5;
 }
 
 export interface MqttBridgeOptions {
@@ -105,6 +109,10 @@ export interface MqttBridgeOptions {
   anonymousRole?: Role;
   /** Roles that may connect; default all. A known user with another role gets CONNACK 5. */
   allowedRoles?: readonly Role[];
+  /** Mosquitto-format ACL file refining the roles per user (acl-file.ts); none by default. */
+  aclFile?: string | null;
+  /** Where the embedded broker keeps other integrations' retained messages across restarts; none: memory only. */
+  retainedFile?: string | null;
   /** Also (or only, with embedded: false) publish into an external broker. */
   external?: MqttExternalOptions | null;
   logger?: MqttLogger;
@@ -171,7 +179,8 @@ export class MqttBridge {
           allowAnonymous: o.allowAnonymous ?? false,
           anonymousRole: o.anonymousRole ?? 'viewer',
           allowedRoles,
-          acl: new Acl(topics),
+          acl: new Acl(topics, o.aclFile ? AclFileSource.open(o.aclFile, log) : null),
+          retained: o.retainedFile ? new RetainedStore({ path: o.retainedFile, logger: log }) : null,
           logger: log,
           onClientPublish: (topic, payload, source, role) => side && route(side, topic, payload, source, role),
         });
@@ -209,6 +218,7 @@ export class MqttBridge {
           subscribeFilters: [topics.setFilter(), topics.bridgeRequestFilter(), topics.discoveryStatus(), topics.bridgeCanary()],
           reconnectPeriodMs: x.reconnectPeriodMs ?? MQTT_DEFAULTS.reconnectPeriodMs,
           connectTimeoutMs: x.connectTimeoutMs ?? MQTT_DEFAULTS.connectTimeoutMs,
+          protocolVersion: x.protocolVersion ?? 5,
           logger: log,
           onConnect: republish,
           onMessage: (topic, payload, source) => {

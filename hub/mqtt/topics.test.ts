@@ -1,5 +1,4 @@
 import { describe, expect, it } from '@jest/globals';
-import { Acl } from './acl.js';
 import { parseCommandPayload } from './command-payload.js';
 import { SAMPLE_CAPS as C } from './testing/sample-devices.js';
 import { RETAINED, Topics, encodePayload, isTopicSafeId } from './topics.js';
@@ -61,34 +60,6 @@ describe('topic tree', () => {
     expect(t.parse('hearth/bridge/response/devices')).toBeNull();
     expect(t.parse('hearth/bridge/info')).toBeNull();
     expect(t.parse('homeassistant/status')).toEqual({ kind: 'discoveryStatus' });
-  });
-});
-
-describe('ACL', () => {
-  const acl = new Acl(t);
-
-  it('lets admin and integration publish commands and bridge requests only; viewer nothing', () => {
-    for (const role of ['admin', 'integration'] as const) {
-      expect(acl.canPublish(role, 'hearth/d1/set/on')).toBe(true);
-      expect(acl.canPublish(role, 'homeassistant/status')).toBe(true);
-      expect(acl.canPublish(role, 'hearth/bridge/request/device/add')).toBe(true);
-      const hubOnly = ['hearth/bridge/response/devices', 'hearth/bridge/info', 'hearth/bridge/health', 'hearth/bridge/event', 'hearth/bridge/canary', 'hearth/bridge/devices'];
-      for (const topic of [...hubOnly, 'hearth/d1/state', 'hearth/d1/on', 'hearth/d1/availability', 'hearth/bridge/state', 'hearth/d1/set/on/result', 'homeassistant/sensor/x/y/config', 'other/topic']) {
-        expect(acl.canPublish(role, topic)).toBe(false);
-      }
-    }
-    expect(acl.canPublish('viewer', 'hearth/d1/set/on')).toBe(false);
-    expect(acl.canPublish('viewer', 'hearth/bridge/request/devices')).toBe(false);
-  });
-
-  it('lets every role read the tree; $-topics are admin only', () => {
-    for (const role of ['admin', 'integration', 'viewer'] as const) {
-      expect(acl.canSubscribe(role, '#')).toBe(true);
-      expect(acl.canSubscribe(role, 'hearth/+/state')).toBe(true);
-    }
-    expect(acl.canSubscribe('admin', '$SYS/#')).toBe(true);
-    expect(acl.canSubscribe('integration', '$SYS/#')).toBe(false);
-    expect(acl.canSubscribe('viewer', '$SYS/+/new/clients')).toBe(false);
   });
 });
 

@@ -42,6 +42,7 @@ export class BridgeFixture {
   https!: https.Server;
   bridge!: MqttBridge;
   readonly #clients: MqttClient[] = [];
+  #extra: Partial<MqttBridgeOptions> = {};
 
   /** Users named after their roles (admin, integration, viewer); the bridge with TCP, TLS and WSS on port 0. */
   async open(extra: Partial<MqttBridgeOptions> = {}): Promise<void> {
@@ -59,6 +60,19 @@ export class BridgeFixture {
       refuseUpgrade(socket, 'HUB_ERR_NOT_FOUND', `no WebSocket endpoint at ${requestPath(req.url)}`);
     });
     await new Promise<void>((resolve) => this.https.listen(0, '127.0.0.1', resolve));
+    this.#extra = extra;
+    await this.#startBridge();
+  }
+
+  /** Stops the bridge (as a hub stopping) and starts a new one with the same options, on new ports. */
+  async restart(): Promise<void> {
+    await Promise.all(this.#clients.splice(0).map((c) => c.endAsync(true)));
+    await this.bridge.stop();
+    await this.#startBridge();
+  }
+
+  async #startBridge(): Promise<void> {
+    const extra = this.#extra;
     this.bridge = new MqttBridge({
       facade: this.facade,
       auth: new Authorizer({ dataDir: this.dir, users: this.users, sessions: new SessionStore(), devices: { deviceCredentials: () => undefined }, log: pino({ level: 'silent' }) }),
