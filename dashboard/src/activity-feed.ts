@@ -19,6 +19,8 @@ export interface ActivityEntry {
 }
 
 export const ACTIVITY_KINDS: Record<ActivityKind, string> = { device: 'Devices', command: 'Commands', refused: 'Refused connections', log: 'Hub warnings and errors' };
+/** The short word on each entry's badge. */
+export const ACTIVITY_BADGES: Record<ActivityKind, string> = { device: 'Device', command: 'Command', refused: 'Refused', log: 'Hub log' };
 export const MAX_ACTIVITY = 500;
 
 const BRIDGE_TEXT: Record<BridgeEventPayload['type'], string> = {

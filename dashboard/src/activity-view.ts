@@ -1,7 +1,7 @@
 // The activity page (#/activity): the feed newest first, filtered by kind and by text. Live: it redraws at the
 // next frame after the feed changes.
 import type { ActivityEntry, ActivityFeed, ActivityKind } from './activity-feed.js';
-import { ACTIVITY_KINDS } from './activity-feed.js';
+import { ACTIVITY_BADGES, ACTIVITY_KINDS } from './activity-feed.js';
 import type { Dirty } from './device-store.js';
 import { h, setText } from './dom.js';
 import { formatDateTime } from './format.js';
@@ -46,7 +46,7 @@ export class ActivityView implements View {
           h('div', { class: 'field' }, h('label', { for: this.#kind.id }, 'Show'), this.#kind),
           h('div', { class: 'field' }, h('label', { for: this.#text.id }, 'Containing'), this.#text)),
         this.#count,
-        h('div', { class: 'table-wrap table-tall' }, h('table', { class: 'log', 'data-log': 'activity' },
+        h('div', { class: 'table-wrap table-tall', tabindex: '0', role: 'region', 'aria-label': 'Activity, newest first' }, h('table', { class: 'log', 'data-log': 'activity' },
           h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Time'), h('th', { scope: 'col' }, 'Kind'), h('th', { scope: 'col' }, 'What happened'))),
           this.#rows))),
     );
@@ -75,7 +75,7 @@ function row(e: ActivityEntry): HTMLTableRowElement {
     'tr',
     { 'data-kind': e.kind, 'data-level': e.level },
     h('td', {}, h('time', { datetime: new Date(e.ts).toISOString() }, formatDateTime(e.ts))),
-    h('td', {}, h('span', { class: `badge badge-${e.level}` }, ACTIVITY_KINDS[e.kind])),
+    h('td', {}, h('span', { class: `badge badge-${e.level}`, title: ACTIVITY_KINDS[e.kind] }, ACTIVITY_BADGES[e.kind])),
     h('td', { class: 'cell-text' }, what),
   );
 }

@@ -8,7 +8,9 @@ describe('chart scales', () => {
     expect(xRange(to - 2 * HOUR, to, HOUR)).toEqual({ from: (to - HOUR) / 1000, to: to / 1000, sinceFirst: false });
     expect(xRange(to - 10 * 60_000, to, 30 * 24 * HOUR)).toEqual({ from: (to - 10 * 60_000) / 1000, to: to / 1000, sinceFirst: true });
     expect(xRange(null, to, HOUR).sinceFirst).toBe(false);
-    expect(xRange(to - 10, to, HOUR).sinceFirst).toBe(false);
+    // A lone recent reading: the last ten minutes, not a one-second sliver.
+    expect(xRange(to - 10, to, HOUR)).toEqual({ from: (to - 10 * 60_000) / 1000, to: to / 1000, sinceFirst: true });
+    expect(xRange(to - 10, to, 5 * 60_000).sinceFirst).toBe(false);
   });
 
   it('gives a flat series a band around its value and other series some air', () => {

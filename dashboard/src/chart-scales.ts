@@ -3,11 +3,20 @@
 
 const DAY_MS = 86_400_000;
 
-/** The x range in seconds: the window [to - windowMs, to], or from the first point when data starts later. */
+/** The shortest span a chart shows: a lone reading sits in the last ten minutes, not in a one-second sliver. */
+export const MIN_SPAN_MS = 10 * 60_000;
+
+/**
+ * The x range in seconds: the window [to - windowMs, to], or from the first point when data starts later
+ * ("since first reading"), but never shorter than MIN_SPAN_MS (or the window, when that is shorter).
+ */
 export function xRange(firstMs: number | null, toMs: number, windowMs: number): { from: number; to: number; sinceFirst: boolean } {
   const windowFrom = toMs - windowMs;
-  // A sliver of data in a long window (one reading in a 30-day view) would be an invisible line at the edge.
-  if (firstMs !== null && firstMs > windowFrom && toMs - firstMs >= 1000) return { from: firstMs / 1000, to: toMs / 1000, sinceFirst: true };
+  // A sliver of data in a long window (one day of readings in a 30-day view) would be a line squeezed at the edge.
+  if (firstMs !== null && firstMs > windowFrom) {
+    const from = Math.max(windowFrom, Math.min(firstMs, toMs - Math.min(windowMs, MIN_SPAN_MS)));
+    if (from > windowFrom) return { from: from / 1000, to: toMs / 1000, sinceFirst: true };
+  }
   return { from: windowFrom / 1000, to: toMs / 1000, sinceFirst: false };
 }
 

@@ -79,9 +79,9 @@ export class DeviceView implements View {
     const th = (text: string, cls?: string) => h('th', { scope: 'col', ...(cls ? { class: cls } : {}) }, text);
     this.#historyPanel = h('section', { class: 'panel', 'aria-labelledby': 'history-title', hidden: true }, h('div', { class: 'panel-head' }, h('h2', { id: 'history-title' }, 'History'), ranges), this.#chartBox);
     this.#eventsPanel = h('section', { class: 'panel', 'aria-labelledby': 'events-title', hidden: true }, h('h2', { id: 'events-title' }, 'Events'),
-      h('div', { class: 'table-wrap' }, h('table', { class: 'log', 'data-log': 'events' }, h('thead', {}, h('tr', {}, th('Time'), th('Event'), th('Value'))), this.#events)));
+      h('div', { class: 'table-wrap', tabindex: '0', role: 'region', 'aria-labelledby': 'events-title' }, h('table', { class: 'log', 'data-log': 'events' }, h('thead', {}, h('tr', {}, th('Time'), th('Event'), th('Value'))), this.#events)));
     this.#commandsPanel = h('section', { class: 'panel', 'aria-labelledby': 'commands-title', hidden: true }, h('h2', { id: 'commands-title' }, 'Commands'),
-      h('div', { class: 'table-wrap' }, h('table', { class: 'log', 'data-log': 'commands' }, h('thead', {}, h('tr', {}, th('Sent'), th('Command'), th('Value'), th('By', 'col-source'), th('Result'))), this.#commands)));
+      h('div', { class: 'table-wrap', tabindex: '0', role: 'region', 'aria-labelledby': 'commands-title' }, h('table', { class: 'log', 'data-log': 'commands' }, h('thead', {}, h('tr', {}, th('Sent'), th('Command'), th('Value'), th('By', 'col-source'), th('Result'))), this.#commands)));
     this.#extras = extraPanels.map((make) => make(deps.id));
     this.element = h(
       'section',

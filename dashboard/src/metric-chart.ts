@@ -64,7 +64,7 @@ export class MetricChart {
     const range = this.#xRange();
     setAttr(this.element, 'data-range-from', String(Math.round(range.from * 1000)));
     setAttr(this.element, 'data-since-first', String(range.sinceFirst));
-    this.#note.textContent = s.xs.length === 0 ? 'No readings in this range.' : range.sinceFirst ? `Since the first reading, ${formatDateTime(range.from * 1000)}` : '';
+    this.#note.textContent = s.xs.length === 0 ? 'No readings in this range.' : range.sinceFirst ? `Since the first reading, ${formatDateTime(s.xs[0]! * 1000)}` : '';
   }
 
   /** The window, or from the first point when the data starts later ("since first reading"). */
@@ -98,7 +98,8 @@ export class MetricChart {
         stroke: accent,
         width: 2,
         value: show,
-        points: { show: false },
+        // Too few points for a line to show: draw them as dots.
+        points: { show: () => (this.#series?.xs.length ?? 0) <= 2, size: 7 },
         // A setting (setpoint, brightness) holds until changed: drawn as steps, not as a ramp between changes.
         ...(cap.writable && !rollup ? { paths: uPlot.paths.stepped!({ align: 1 }) } : {}),
       },
@@ -120,7 +121,7 @@ export class MetricChart {
       legend: { show: true, live: true },
       cursor: { drag: { x: false, y: false } },
       axes: [
-        { stroke: fg, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 }, values: (u, splits) => splits.map(timeTicks(((u.scales.x?.max ?? 0) - (u.scales.x?.min ?? 0)) * 1000)) },
+        { stroke: fg, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 }, space: 90, values: (u, splits) => splits.map(timeTicks(((u.scales.x?.max ?? 0) - (u.scales.x?.min ?? 0)) * 1000)) },
         { stroke: fg, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 }, size: 56, values: (_u, ticks) => ticks.map((t) => formatNumber(t)) },
       ],
     };

@@ -62,12 +62,12 @@ export class SampleChart {
         },
         series: [
           { value: (_u, v) => (v === null ? '—' : formatDateTime(v * 1000)) },
-          { label: this.#label, stroke: color('--accent', '#2563eb'), width: 2, points: { show: false }, spanGaps: false, value: (_u, v) => (v === null ? '—' : this.#format(v)) },
+          { label: this.#label, stroke: color('--accent', '#2563eb'), width: 2, points: { show: () => this.#data[0].length <= 2, size: 6 }, spanGaps: false, value: (_u, v) => (v === null ? '—' : this.#format(v)) },
         ],
         legend: { show: true, live: true },
         cursor: { drag: { x: false, y: false } },
         axes: [
-          { ...axis, values: (_u, splits) => splits.map(ticks) },
+          { ...axis, space: 90, values: (_u, splits) => splits.map(ticks) },
           { ...axis, size: 60, values: (_u, splits) => splits.map((v) => this.#format(v)) },
         ],
       },

@@ -3,6 +3,7 @@
 // 0 and 1 say nothing about a switch; bands say when it was on.
 import type { CapabilitySummary } from '../../hub/mqtt/topics.js';
 import type { JsonValue } from '../../protocol/value-form.js';
+import { xRange } from './chart-scales.js';
 import { h, setAttr } from './dom.js';
 import { formatDateTime, formatValue, metricLabel } from './format.js';
 
@@ -84,9 +85,13 @@ export class StateTimeline {
   flush(): void {
     if (!this.#dirty) return;
     this.#dirty = false;
-    const span = Math.max(1, this.#toMs - this.#fromMs);
+    // Like the charts: the chosen window, or "since first reading" when the readings start later.
+    const range = xRange(this.#points[0]?.ts ?? null, this.#toMs, this.#toMs - this.#fromMs);
+    const from = range.from * 1000;
+    const span = Math.max(1, this.#toMs - from);
     const label = (v: JsonValue) => formatValue(v, this.#cap);
-    const segments = toSegments(this.#points, this.#fromMs, this.#toMs, label).slice(-MAX_SEGMENTS);
+    const segments = toSegments(this.#points, from, this.#toMs, label).slice(-MAX_SEGMENTS);
+    setAttr(this.element, 'data-since-first', String(range.sinceFirst));
     this.#bar.replaceChildren(
       ...segments.map((s) => {
         const index = this.#states.indexOf(s.state);
@@ -95,7 +100,7 @@ export class StateTimeline {
           'data-state': s.state,
           'data-state-index': String((index < 0 ? this.#states.length : index) % 6),
           title: `${s.state}: ${formatDateTime(s.from)} – ${formatDateTime(s.to)}`,
-          style: `left:${((s.from - this.#fromMs) / span) * 100}%;width:${Math.max(0.2, ((s.to - s.from) / span) * 100)}%`,
+          style: `left:${((s.from - from) / span) * 100}%;width:${Math.max(0.2, ((s.to - s.from) / span) * 100)}%`,
         });
       }),
     );
@@ -104,10 +109,10 @@ export class StateTimeline {
     const covered = segments.reduce((n, s) => n + (s.to - s.from), 0);
     const summary = [...totals].map(([state, ms]) => `${state} ${Math.round((ms / Math.max(1, covered)) * 100)} %`).join(', ');
     const now = segments[segments.length - 1];
-    setAttr(this.#bar, 'aria-label', segments.length === 0 ? `${metricLabel(this.#cap.name)}: no readings` : `${metricLabel(this.#cap.name)} from ${formatDateTime(this.#fromMs)}: ${summary}; ${now!.state} since ${formatDateTime(now!.from)}`);
+    setAttr(this.#bar, 'aria-label', segments.length === 0 ? `${metricLabel(this.#cap.name)}: no readings` : `${metricLabel(this.#cap.name)} from ${formatDateTime(from)}: ${summary}; ${now!.state} since ${formatDateTime(now!.from)}`);
     setAttr(this.element, 'data-points', String(this.#points.length));
     setAttr(this.element, 'data-segments', String(segments.length));
-    this.#note.textContent = segments.length === 0 ? 'No readings in this range.' : `${formatDateTime(this.#fromMs)} – ${formatDateTime(this.#toMs)}`;
+    this.#note.textContent = segments.length === 0 ? 'No readings in this range.' : `${range.sinceFirst ? 'Since the first reading, ' : ''}${formatDateTime(from)} – ${formatDateTime(this.#toMs)}`;
   }
 
   destroy(): void {}

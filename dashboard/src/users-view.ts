@@ -57,7 +57,7 @@ export class UsersView implements View {
       { class: 'view view-users', 'aria-labelledby': 'users-title' },
       h('h1', { id: 'users-title' }, 'Users'),
       h('section', { class: 'panel', 'aria-labelledby': 'users-list-title' }, h('h2', { id: 'users-list-title' }, 'Who can sign in'),
-        h('div', { class: 'table-wrap' }, h('table', { class: 'log', 'data-log': 'users' },
+        h('div', { class: 'table-wrap', tabindex: '0', role: 'region', 'aria-labelledby': 'users-list-title' }, h('table', { class: 'log', 'data-log': 'users' },
           h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'User'), h('th', { scope: 'col' }, 'Role'), h('th', { scope: 'col' }, 'Added'), h('th', { scope: 'col' }, h('span', { class: 'visually-hidden' }, 'Actions')))),
           this.#rows))),
       h('section', { class: 'panel', 'aria-labelledby': 'users-add-title' }, h('h2', { id: 'users-add-title' }, 'Add a user'), form, this.#status),
