@@ -3,12 +3,16 @@
 // confirmation naming the device, users added and removed (their pages signed out at once), offline
 // controls, and commands recorded under the signed-in user.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import mqtt from 'mqtt';
 import { MODELS } from '../device-sim/models/index.js';
 import { eventually } from './support/eventually.js';
 import { RawDevice } from './support/raw-device.js';
 import { DashboardFixture, haveChromium, USERS, type CheckedPage } from './support/dashboard-fixture.js';
 import type { BridgeDevice } from '../hub/mqtt/topics.js';
+
+const CLI = fileURLToPath(new URL('../dist/hub/cli.js', import.meta.url));
 
 if (!haveChromium) console.warn('dashboard manage e2e: /usr/bin/chromium is missing; skipping');
 
@@ -156,6 +160,14 @@ if (!haveChromium) console.warn('dashboard manage e2e: /usr/bin/chromium is miss
     await admin.waitForFunction(() => document.querySelector('[data-user-row="guest"]') === null);
     await guest.waitForSelector('form.sign-in');
     expect(await guest.locator('.sign-in').textContent()).toContain('Your session ended');
+  });
+
+  it('signs out the page of a user removed by `hearth user remove` in another process', async () => {
+    expect((await f.api('POST', '/api/users', { name: 'temp', password: 'temp password', role: 'viewer' })).status).toBe(201);
+    const temp = await f.signIn({ name: 'temp', password: 'temp password' });
+    execFileSync(process.execPath, [CLI, 'user', 'remove', 'temp', '--data-dir', f.dataDir], { stdio: 'pipe' });
+    await temp.waitForSelector('form.sign-in');
+    expect(await temp.locator('.sign-in').textContent()).toContain('Your session ended');
   });
 
   it('changes one\'s own password on the account page', async () => {
