@@ -2,21 +2,19 @@
 // snippets), rename and move it (every open page and MQTT follow at once), revoke and remove with a
 // confirmation naming the device, users added and removed (their pages signed out at once), offline
 // controls, and commands recorded under the signed-in user.
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import mqtt from 'mqtt';
 import { MODELS } from '../device-sim/models/index.js';
 import { eventually } from './support/eventually.js';
 import { RawDevice } from './support/raw-device.js';
-import { DashboardFixture, haveChromium, USERS, type CheckedPage } from './support/dashboard-fixture.js';
+import { axeViolations, DashboardFixture, describeInChromium, overflowProblems, screenshot, USERS, type CheckedPage } from './support/dashboard-fixture.js';
 import type { BridgeDevice } from '../hub/mqtt/topics.js';
 
 const CLI = fileURLToPath(new URL('../dist/hub/cli.js', import.meta.url));
 
-if (!haveChromium) console.warn('dashboard manage e2e: /usr/bin/chromium is missing; skipping');
-
-(haveChromium ? describe : describe.skip)('managing the home from the dashboard', () => {
+describeInChromium('managing the home from the dashboard', () => {
   const f = new DashboardFixture();
   let admin: CheckedPage;
   let viewer: CheckedPage;
@@ -44,6 +42,9 @@ if (!haveChromium) console.warn('dashboard manage e2e: /usr/bin/chromium is miss
     expect(await admin.locator('dialog [data-snippet="sim"]').textContent()).toContain(`"token": "${token}"`);
     expect(await admin.locator('dialog [data-snippet="sim"]').textContent()).toContain('hearth-sim --hub wss://');
     expect(await admin.locator('dialog [data-snippet="firmware"]').textContent()).toContain(`Authorization: Bearer ${token}`);
+    expect(await axeViolations(admin)).toEqual([]);
+    expect(await overflowProblems(admin)).toEqual([]);
+    await screenshot(admin, 'dashboard-add-device-token-desktop');
     await admin.context().grantPermissions(['clipboard-read', 'clipboard-write']);
     await admin.click('dialog [data-action="copy-token"]');
     await admin.waitForSelector('dialog .copy-status:text("Copied.")');
@@ -113,6 +114,8 @@ if (!haveChromium) console.warn('dashboard manage e2e: /usr/bin/chromium is miss
     await admin.click('[data-action="revoke-device"]');
     expect(await admin.locator('dialog h2').textContent()).toBe('Revoke “Kettle plug”?');
     expect(await admin.locator('dialog .dialog-message').textContent()).toContain('(plug-1)');
+    expect(await admin.evaluate(() => document.activeElement?.getAttribute('data-action'))).toBe('cancel');
+    await screenshot(admin, 'dashboard-revoke-confirm-desktop');
     await admin.click('dialog [data-action="cancel"]');
     expect((await f.api('GET', '/api/devices/plug-1')).status).toBe(200);
 

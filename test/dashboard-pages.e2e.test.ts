@@ -4,7 +4,7 @@
 // reachable by keyboard, and a screenshot of each page at each size lands in test-output/ to be looked at.
 // Also: charts fit the data they have, booleans draw as state timelines, the hub page charts its last hour,
 // and the activity feed shows what happens, filterable, newest first.
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import WebSocket from 'ws';
 import { RawDevice } from './support/raw-device.js';
 import {
@@ -12,7 +12,7 @@ import {
   brokenWords,
   DashboardFixture,
   DESKTOP,
-  haveChromium,
+  describeInChromium,
   overflowProblems,
   PHONE,
   screenshot,
@@ -20,8 +20,6 @@ import {
   USERS,
   type CheckedPage,
 } from './support/dashboard-fixture.js';
-
-if (!haveChromium) console.warn('dashboard pages e2e: /usr/bin/chromium is missing; skipping');
 
 const MINUTE = 60_000;
 const PAGES = [
@@ -34,7 +32,7 @@ const PAGES = [
   ['account', '#/account', '[data-form="password"]'],
 ] as const;
 
-(haveChromium ? describe : describe.skip)('dashboard pages at desktop and phone size', () => {
+describeInChromium('dashboard pages at desktop and phone size', () => {
   const f = new DashboardFixture();
   const pages = new Map<string, CheckedPage>();
 

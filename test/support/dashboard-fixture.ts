@@ -1,6 +1,7 @@
 // What the dashboard's browser tests share: a real hub (embedded MQTT over WebSocket), users of each role,
 // devices of every simulator model greeting with the models' real capabilities, Chromium through
 // playwright-core, and the page checks: geometry (no content overflowing its box), axe-core, screenshots.
+import { describe, it } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -19,7 +20,7 @@ import { call } from './http.js';
 import { RawDevice } from './raw-device.js';
 
 export const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run'];
+export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run'];
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 export const OUTPUT = join(REPO, 'test-output');
 /** Bound on every wait for the page; a healthy run needs well under a second per step. */
@@ -33,6 +34,15 @@ export const USERS = {
 };
 
 export const haveChromium = existsSync(CHROMIUM);
+
+/** `describe` when Chromium is installed; else a skip with a message, or under CI=true one failing test. */
+export function describeInChromium(name: string, body: () => void): void {
+  if (haveChromium) return describe(name, body);
+  const message = `${name}: ${CHROMIUM} is missing (apt-get install chromium); ${process.env.CI === 'true' ? 'failing under CI=true' : 'skipping'}`;
+  console.warn(message);
+  if (process.env.CI === 'true') describe(name, () => it('needs Chromium at /usr/bin/chromium', () => { throw new Error(message); }));
+  else describe.skip(name, body);
+}
 
 /** A page with the JavaScript errors it raised. */
 export type CheckedPage = Page & { problems: string[] };
