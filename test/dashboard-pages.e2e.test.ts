@@ -87,6 +87,13 @@ describeInChromium('dashboard pages at desktop and phone size', () => {
         expect(await overflowProblems(page)).toEqual([]);
         expect(await brokenWords(page)).toEqual([]);
         expect(await axeViolations(page)).toEqual([]);
+        // Nothing cut off: every button and link of the view lies within the screen's width.
+        const outside = await page.evaluate(() =>
+          [...document.querySelectorAll<HTMLElement>('main button, main a[href], main input, main select')]
+            .filter((e) => e.offsetParent !== null && e.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
+            .map((e) => e.textContent?.trim() || e.getAttribute('name') || e.tagName),
+        );
+        expect(outside).toEqual([]);
         if (size === 'phone') {
           // The header is one line: every item of it sits on the first row.
           const rows = await page.evaluate(() => new Set([...document.querySelectorAll<HTMLElement>('.top > *')].filter((e) => e.offsetParent !== null && !e.classList.contains('skip')).map((e) => Math.round(e.getBoundingClientRect().top / 10))).size);

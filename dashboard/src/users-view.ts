@@ -58,7 +58,7 @@ export class UsersView implements View {
       h('h1', { id: 'users-title' }, 'Users'),
       h('section', { class: 'panel', 'aria-labelledby': 'users-list-title' }, h('h2', { id: 'users-list-title' }, 'Who can sign in'),
         h('div', { class: 'table-wrap', tabindex: '0', role: 'region', 'aria-labelledby': 'users-list-title' }, h('table', { class: 'log', 'data-log': 'users' },
-          h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'User'), h('th', { scope: 'col' }, 'Role'), h('th', { scope: 'col' }, 'Added'), h('th', { scope: 'col' }, h('span', { class: 'visually-hidden' }, 'Actions')))),
+          h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'User'), h('th', { scope: 'col' }, 'Role'), h('th', { scope: 'col', class: 'col-added' }, 'Added'), h('th', { scope: 'col' }, h('span', { class: 'visually-hidden' }, 'Actions')))),
           this.#rows))),
       h('section', { class: 'panel', 'aria-labelledby': 'users-add-title' }, h('h2', { id: 'users-add-title' }, 'Add a user'), form, this.#status),
     );
@@ -91,7 +91,7 @@ export class UsersView implements View {
       action = h('button', { type: 'button', class: 'danger', 'data-action': 'remove-user', 'aria-label': `Remove ${u.name}` }, 'Remove…');
       action.addEventListener('click', () => void this.#remove(u));
     }
-    return h('tr', { 'data-user-row': u.name }, h('td', {}, u.name), h('td', {}, u.role), h('td', {}, h('time', { datetime: new Date(u.createdAt).toISOString() }, formatDateTime(u.createdAt))), h('td', {}, action));
+    return h('tr', { 'data-user-row': u.name }, h('td', {}, u.name), h('td', {}, u.role), h('td', { class: 'col-added' }, h('time', { datetime: new Date(u.createdAt).toISOString() }, formatDateTime(u.createdAt))), h('td', {}, action));
   }
 
   async #remove(u: ApiUser): Promise<void> {
