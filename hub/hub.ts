@@ -15,6 +15,8 @@ import { bridgeOptions, brokerReady, mqttConfigured } from './mqtt/bridge-config
 import { MqttBridge } from './mqtt/mqtt-bridge.js';
 import { HubMetrics } from './observability/hub-metrics.js';
 import { HubStatus } from './observability/hub-status.js';
+import { LogRing } from './observability/log-ring.js';
+import { StatusSamples } from './observability/status-samples.js';
 import { CompactionService } from './storage/compaction/service.js';
 import { HubStore } from './storage/hub-store.js';
 import { loadOrCreateTls, type TlsMaterial } from './tls.js';
@@ -41,6 +43,7 @@ export class Hub {
   readonly #compaction: CompactionService;
   readonly #cliWatch: CliChangeWatch;
   readonly #metrics: HubMetrics;
+  readonly #samples: StatusSamples; // the hub page's last hour
   readonly #lifecycle: Lifecycle;
   readonly #front: HttpFront;
   /** The MQTT bridge, when the config asks for one. */
@@ -50,7 +53,8 @@ export class Hub {
 
   constructor(opts: HubOptions) {
     const c = (this.config = opts.config);
-    const log = (this.#log = opts.log);
+    const logs = new LogRing({ now: opts.now }); // the admin's warnings and errors
+    const log = (this.#log = logs.wrap(opts.log));
     const now = (this.#now = opts.now ?? Date.now);
     this.store = new HubStore({ ...storeSettings(c), now });
     this.registry = new DeviceRegistry(this.store, this.bus);
@@ -59,7 +63,7 @@ export class Hub {
       ...{ commitIntervalMs: c['ingest.commitIntervalMs'], commitMaxReadings: c['ingest.commitMaxReadings'], maxPendingReadings: c['ingest.maxPendingReadings'] },
       now,
       log,
-      onCommit: (readings, commitSeconds, ackWaitSeconds) => this.#metrics.onCommit(readings, commitSeconds, ackWaitSeconds),
+      onCommit: (readings, commitSeconds, ackWaitSeconds) => (this.#metrics.onCommit(readings, commitSeconds, ackWaitSeconds), this.#samples.observeAck(ackWaitSeconds)),
       onPressure: (paused) => this.#gateway.setPaused(paused),
     });
     const commands = new CommandService({ registry: this.registry, store: this.store, bus: this.bus, timeoutMs: c['devices.commandTimeoutMs'], now });
@@ -69,7 +73,7 @@ export class Hub {
       ...{ registry: this.registry, ingest: this.ingest, commands, now, log },
     });
     this.#compaction = new CompactionService({ store: this.store, log, now, dbPath: dbPath(c) });
-    this.#cliWatch = new CliChangeWatch({ store: this.store, registry: this.registry, log, now });
+    this.#cliWatch = new CliChangeWatch({ store: this.store, registry: this.registry, users: this.auth, log, now });
     const status = new HubStatus({
       ...{ version: HUB_VERSION, registry: this.registry, ingest: this.ingest, store: this.store, gateway: this.#gateway, now },
       compaction: () => this.#compaction.stats(),
@@ -79,7 +83,7 @@ export class Hub {
       startedAt: () => this.#startedAt,
     });
     this.facade = new Facade({ bus: this.bus, registry: this.registry, commands, store: this.store, ingest: this.ingest, now, info: () => status.info() });
-    this.#metrics = new HubMetrics(status, log, this.bus);
+    [this.#metrics, this.#samples] = [new HubMetrics(status, log, this.bus), new StatusSamples(status, { now })];
     this.mqtt = mqttConfigured(c) ? new MqttBridge(bridgeOptions(c, { facade: this.facade, auth: this.auth, tls: () => this.tls, log })) : undefined;
     const ws = c['mqtt.embedded'] && c['mqtt.websocket'] ? this.mqtt : undefined;
     this.#front = new HttpFront({
@@ -89,6 +93,7 @@ export class Hub {
       ready: () => ({ storage: !this.ingest.stats.faulted, broker: brokerReady(c, this.mqtt?.addresses()) }),
       devices: (req, socket, head) => this.#gateway.handleUpgrade(req, socket, head),
       mqtt: ws ? (req, socket, head) => ws.handleUpgrade(req, socket, head) : null,
+      observability: { samples: this.#samples, logs, retention: { rawDays: c['retention.rawDays'], rollupDays: c['retention.rollupDays'] } },
     });
     this.#lifecycle = new Lifecycle(log);
   }
@@ -116,6 +121,7 @@ export class Hub {
       ...(this.mqtt ? [part('mqtt', this.mqtt)] : []),
       part('devices', this.#gateway),
       part('metrics', this.#metrics),
+      part('status-samples', this.#samples),
       part('cli-watch', this.#cliWatch),
     ];
   }
@@ -127,13 +133,8 @@ export class Hub {
     this.ingest.start();
   }
 
-  get url(): string {
-    return this.#front.url;
-  }
-
-  get port(): number {
-    return this.#front.port;
-  }
+  get url(): string { return this.#front.url; } // prettier-ignore
+  get port(): number { return this.#front.port; } // prettier-ignore
 
   get tls(): TlsMaterial {
     if (!this.#tls) throw new Error('hub not started');

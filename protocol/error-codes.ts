@@ -90,10 +90,10 @@ export const ERROR_CODES = {
   HUB_ERR_MQTT_SUBSCRIBE_DENIED: { meaning: 'a subscription the role or ACL file forbids; SUBACK 0x80 (MQTT 5: 0x87)', answered: { log: true }, docs: [MQTT] },
   HUB_ERR_MQTT_SESSION_TAKEN: { meaning: "a client id whose session belongs to another user (MQTT 5: CONNACK 0x87)", answered: { connack: 5, log: true }, docs: [MQTT] },
   HUB_ERR_MQTT_ACL_FILE: { meaning: 'the ACL file cannot be read or has a malformed line', answered: { thrown: true, log: true }, docs: [MQTT] },
-  HUB_ERR_USER_EXISTS: { meaning: 'a user of that name exists', answered: { thrown: true }, docs: [MQTT] },
-  HUB_ERR_USER_NAME: { meaning: 'a user name outside 1-64 characters of A-Z a-z 0-9 _ . -', answered: { thrown: true }, docs: [MQTT] },
-  HUB_ERR_USER_ROLE: { meaning: 'a role other than admin, integration or viewer', answered: { thrown: true }, docs: [MQTT] },
-  HUB_ERR_USER_PASSWORD: { meaning: 'an empty password, or one over 1024 bytes', answered: { thrown: true }, docs: [MQTT] },
+  HUB_ERR_USER_EXISTS: { meaning: 'a user of that name exists', answered: { thrown: true, http: 409 }, docs: [MQTT, API] },
+  HUB_ERR_USER_NAME: { meaning: 'a user name outside 1-64 characters of A-Z a-z 0-9 _ . -', answered: { thrown: true, http: 400 }, docs: [MQTT, API] },
+  HUB_ERR_USER_ROLE: { meaning: 'a role other than admin, integration or viewer', answered: { thrown: true, http: 400 }, docs: [MQTT, API] },
+  HUB_ERR_USER_PASSWORD: { meaning: 'an empty password, or one over 1024 bytes', answered: { thrown: true, http: 400 }, docs: [MQTT, API] },
   HUB_ERR_USERS_FILE: { meaning: 'users.json cannot be read or is malformed', answered: { thrown: true }, docs: [MQTT] },
 
   // Operations: start-up, storage and the metrics registry.

@@ -8,7 +8,21 @@ import type {
   CommandRequest,
   CommandResponse,
   CommandsResponse,
+  DevicePatchRequest,
+  DevicePatchResponse,
+  DeviceRemoveResponse,
   DevicesResponse,
+  HubLogsResponse,
+  HubSamplesResponse,
+  PasswordChangeRequest,
+  PasswordChangeResponse,
+  ProvisionRequest,
+  ProvisionResponse,
+  RevokeResponse,
+  UserAddRequest,
+  UserAddResponse,
+  UserRemoveResponse,
+  UsersResponse,
   EventsResponse,
   HistoryResponse,
   HubInfoResponse,
@@ -79,7 +93,55 @@ export class ApiClient {
     return this.#request('GET', '/api/hub');
   }
 
-  /** Sends a command over HTTP and waits for its outcome (used while MQTT is down). */
+  /** Adds a device (admin); the answer carries its token, shown this once. */
+  provision(body: ProvisionRequest): Promise<ProvisionResponse> {
+    return this.#request('POST', '/api/devices', body);
+  }
+
+  /** Renames a device and/or moves it to a room (null: no room). */
+  async patchDevice(id: string, change: DevicePatchRequest): Promise<ApiDevice> {
+    return (await this.#request<DevicePatchResponse>('PATCH', devicePath(id), change)).device;
+  }
+
+  /** Revokes a device: disconnected at once, refused afterwards; its history stays. */
+  async revoke(id: string): Promise<void> {
+    await this.#request<RevokeResponse>('DELETE', devicePath(id));
+  }
+
+  /** Removes a device and everything stored for it. */
+  async removeDevice(id: string): Promise<void> {
+    await this.#request<DeviceRemoveResponse>('DELETE', `${devicePath(id)}?remove=true`);
+  }
+
+  async users(): Promise<UsersResponse['users']> {
+    return (await this.#request<UsersResponse>('GET', '/api/users')).users;
+  }
+
+  addUser(body: UserAddRequest): Promise<UserAddResponse> {
+    return this.#request('POST', '/api/users', body);
+  }
+
+  /** Removes a user; their dashboard sessions end at once. */
+  removeUser(name: string): Promise<UserRemoveResponse> {
+    return this.#request('DELETE', `/api/users/${encodeURIComponent(name)}`);
+  }
+
+  /** Changes the signed-in user's own password. */
+  changePassword(name: string, body: PasswordChangeRequest): Promise<PasswordChangeResponse> {
+    return this.#request('PUT', `/api/users/${encodeURIComponent(name)}/password`, body);
+  }
+
+  /** The hub's status samples of the last hour (after `since`, when given). */
+  hubSamples(since?: number): Promise<HubSamplesResponse> {
+    return this.#request('GET', `/api/hub/samples${since === undefined ? '' : `?since=${since}`}`);
+  }
+
+  /** The hub's newest warn and error log lines (admin). */
+  hubLogs(limit = 200): Promise<HubLogsResponse> {
+    return this.#request('GET', `/api/hub/logs?limit=${limit}`);
+  }
+
+  /** Sends a command over HTTP and waits for its outcome; the hub records it under the signed-in user. */
   sendCommand(deviceId: string, command: string, value: JsonValue): Promise<CommandResponse> {
     return this.#request('POST', `${devicePath(deviceId)}/commands`, { command, value } satisfies CommandRequest, true, true);
   }

@@ -3,8 +3,13 @@
 import type { ApiRole, SessionResponse } from '../../hub/http/api-types.js';
 import { Topics, DEFAULT_BASE_TOPIC } from '../../hub/mqtt/topics.js';
 import type { JsonValue } from '../../protocol/value-form.js';
+import { AccountView } from './account-view.js';
+import { ActivityFeed } from './activity-feed.js';
+import { ActivityView } from './activity-view.js';
+import { openAddDevice } from './add-device-dialog.js';
 import { ApiClient, ApiError } from './api-client.js';
 import { CommandSender } from './command-sender.js';
+import { roomsOf } from './device-groups.js';
 import { DeviceStore } from './device-store.js';
 import { DeviceView } from './device-view.js';
 import { h, setAttr, setText } from './dom.js';
@@ -16,6 +21,7 @@ import { applyLiveMessage, parseLiveMessage } from './live-topics.js';
 import { parseRoute, routeHash, type Route } from './routes.js';
 import { SessionToken } from './session-token.js';
 import { SignInView } from './sign-in-view.js';
+import { UsersView } from './users-view.js';
 import type { View } from './view.js';
 
 /** Relative times ("3 min ago") are redrawn this often. */
@@ -24,6 +30,11 @@ const SEED_EVENTS_MAX_DEVICES = 200;
 const SEED_EVENTS_PER_DEVICE = 20;
 /** A first connection slower than this shows the banner too. */
 const CONNECT_GRACE_MS = 3000;
+/**
+ * The session is checked (and the activity feed's refusal counts and, for admins, the hub's log lines
+ * fetched) this often: a user removed elsewhere is signed out within this time.
+ */
+const HEARTBEAT_MS = 3000;
 
 /** Counters the page exposes (window.hearthStats) for the benchmark and for curious people. */
 export interface PageStats {
@@ -49,6 +60,9 @@ export class App {
   #startedAt = 0;
   #timers: ReturnType<typeof setInterval>[] = [];
   #role: ApiRole = 'viewer';
+  #session: SessionResponse | null = null;
+  #feed = new ActivityFeed();
+  #notice: HTMLElement | null = null;
 
   constructor(root: HTMLElement) {
     this.#root = root;
@@ -84,6 +98,8 @@ export class App {
 
   async #enter(session: SessionResponse): Promise<void> {
     this.#role = session.role;
+    this.#session = session;
+    this.#feed = new ActivityFeed();
     const info = await this.#api.hub().catch(() => ({}) as { mqtt?: { baseTopic?: string } });
     const topics = new Topics(info.mqtt?.baseTopic ?? DEFAULT_BASE_TOPIC);
     const scheduler = new FrameScheduler(() => this.#render());
@@ -98,7 +114,11 @@ export class App {
     this.#scheduler = scheduler;
     this.#store = store;
     this.#live = live;
-    this.#sender = new CommandSender({ store, api: this.#api, live, topics, now: this.#now });
+    this.#sender = new CommandSender({ store, api: this.#api, now: this.#now });
+    const feed = this.#feed;
+    const nameOf = (id: string) => store.get(id)?.meta?.name;
+    store.events.on('bridgeEvent', (e) => feed.addBridgeEvent(e, this.#now(), nameOf));
+    store.events.on('commandResult', (r) => feed.addCommandResult(r.device, nameOf(r.device) ?? r.device, r.command, r.result, this.#now()));
     this.#startedAt = this.#now();
     (window as unknown as { hearthStats: PageStats }).hearthStats = {
       get messages() {
@@ -117,6 +137,8 @@ export class App {
     }, () => {});
     window.addEventListener('hashchange', this.#onHashChange);
     this.#timers.push(setInterval(() => store.touchAll(), CLOCK_TICK_MS));
+    this.#timers.push(setInterval(() => void this.#heartbeat(), HEARTBEAT_MS));
+    void this.#heartbeat();
     this.#timers.push(setTimeout(() => scheduler.request(), CONNECT_GRACE_MS));
     this.#route(parseRoute(location.hash));
   }
@@ -136,27 +158,51 @@ export class App {
     await Promise.all([worker(), worker(), worker()]);
   }
 
+  /** Ends the page's session when the hub has (user removed); feeds refusal counts and log lines to the activity feed. */
+  async #heartbeat(): Promise<void> {
+    const feed = this.#feed;
+    try {
+      await this.#api.session();
+      const info = await this.#api.hub();
+      if (info.refused) feed.addRefusals(info.refused, this.#now());
+      if (this.#role === 'admin') feed.addLogLines((await this.#api.hubLogs()).lines);
+    } catch {
+      // A 401 signed the page out already (onUnauthorized); anything else is retried on the next beat.
+    }
+  }
+
+  /** Shows a short message under the header (after a device was revoked, say) until the next page. */
+  #say(text: string): void {
+    if (!this.#notice) return;
+    this.#notice.hidden = text === '';
+    setText(this.#notice, text);
+  }
+
   #buildShell(session: SessionResponse): void {
     const signOut = h('button', { type: 'button', class: 'link-button', 'data-action': 'sign-out' }, 'Sign out');
-    signOut.addEventListener('click', () => {
-      void this.#api.signOut().catch(() => {});
-      this.#signedOut('');
-    });
+    signOut.addEventListener('click', () => this.#signOutNow());
     this.#banner = h('div', { class: 'banner', role: 'status', hidden: true, 'data-banner': '' });
     this.#main = h('main', { id: 'main', tabindex: '-1' });
+    this.#notice = h('p', { class: 'notice', role: 'status', hidden: true, 'data-notice': '' });
+    const link = (route: Route, text: string) => h('a', { href: routeHash(route), 'data-nav': route.name }, text);
     const nav = h(
       'nav',
       { 'aria-label': 'Sections' },
-      h('a', { href: routeHash({ name: 'home' }), 'data-nav': 'home' }, 'Devices'),
-      h('a', { href: routeHash({ name: 'hub' }), 'data-nav': 'hub' }, 'Hub'),
+      link({ name: 'home' }, 'Devices'),
+      link({ name: 'activity' }, 'Activity'),
+      link({ name: 'hub' }, 'Hub'),
+      session.role === 'admin' ? link({ name: 'users' }, 'Users') : null,
     );
+    // The header stays one line at any width: the nav scrolls sideways, the user name ellipsizes, and on
+    // phones sign-out lives on the account page.
     const header = h(
       'header',
       { class: 'top' },
       h('a', { class: 'skip', href: '#main' }, 'Skip to content'),
       h('a', { class: 'brand', href: routeHash({ name: 'home' }) }, 'Hearth'),
       nav,
-      h('span', { class: 'who' }, h('span', { 'data-user': session.username }, session.username), h('span', { class: 'role', 'data-role': session.role }, session.role)),
+      h('a', { class: 'who', href: routeHash({ name: 'account' }), 'data-nav': 'account', title: `${session.username} (${session.role}): account` },
+        h('span', { class: 'who-name', 'data-user': session.username }, session.username), h('span', { class: 'role', 'data-role': session.role }, session.role)),
       signOut,
     );
     // The skip link must not change the hash route.
@@ -164,7 +210,12 @@ export class App {
       e.preventDefault();
       this.#main?.focus();
     });
-    this.#root.replaceChildren(header, this.#banner, this.#main);
+    this.#root.replaceChildren(header, this.#banner, this.#notice, this.#main);
+  }
+
+  #signOutNow(): void {
+    void this.#api.signOut().catch(() => {});
+    this.#signedOut('');
   }
 
   readonly #onHashChange = () => this.#route(parseRoute(location.hash));
@@ -173,19 +224,42 @@ export class App {
     const store = this.#store!;
     this.#view?.destroy();
     const canWrite = this.#role !== 'viewer';
+    const admin = this.#role === 'admin';
+    const api = this.#api;
     const send = (deviceId: string, command: string, value: JsonValue) => this.#sender?.send(deviceId, command, value);
+    const requestRender = () => this.#scheduler?.request();
+    const rooms = () => roomsOf(store.list().map((e) => ({ id: e.id, name: e.meta!.name, room: e.meta!.room ?? null })));
+    if (route.name === 'users' && !admin) route = { name: 'home' };
+    const notice = this.#notice?.hidden === false ? this.#notice.textContent : '';
+    this.#say('');
     switch (route.name) {
       case 'home':
-        this.#view = new HomeView({ store, send, canWrite, now: this.#now });
+        this.#view = new HomeView({ store, send, canWrite, now: this.#now, addDevice: admin ? () => openAddDevice(api, rooms(), location.origin) : null });
         break;
-      case 'device':
-        this.#view = new DeviceView({ id: route.id, store, api: this.#api, send, canWrite, now: this.#now, requestRender: () => this.#scheduler?.request() });
+      case 'device': {
+        const gone = (text: string) => {
+          location.hash = routeHash({ name: 'home' });
+          this.#say(text);
+        };
+        this.#view = new DeviceView({ id: route.id, store, api, send, canWrite, now: this.#now, requestRender, admin: admin ? { api, rooms, gone } : null });
         break;
+      }
       case 'hub':
-        this.#view = new HubView({ api: this.#api, now: this.#now, liveMessages: () => this.#live?.messages ?? 0 });
+        this.#view = new HubView({ api, now: this.#now, liveMessages: () => this.#live?.messages ?? 0 });
+        break;
+      case 'activity':
+        this.#view = new ActivityView({ feed: this.#feed, admin, requestRender });
+        break;
+      case 'users':
+        this.#view = new UsersView({ api, username: this.#session?.username ?? '' });
+        break;
+      case 'account':
+        this.#view = new AccountView({ api, session: this.#session!, signOut: () => this.#signOutNow() });
         break;
     }
-    for (const link of this.#root.querySelectorAll('nav a')) {
+    // A notice set just before this navigation (a device revoked from its page) belongs to the new page.
+    if (notice && route.name === 'home') this.#say(notice);
+    for (const link of this.#root.querySelectorAll('.top [data-nav]')) {
       setAttr(link, 'aria-current', (link as HTMLElement).dataset.nav === route.name ? 'page' : null);
     }
     this.#main!.replaceChildren(this.#view.element);
@@ -254,5 +328,7 @@ export class App {
     this.#store = null;
     this.#banner = null;
     this.#main = null;
+    this.#notice = null;
+    this.#session = null;
   }
 }

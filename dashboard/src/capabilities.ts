@@ -74,3 +74,8 @@ export function tileLayout(device: Pick<BridgeDevice, 'capabilities'>): {
 export function chartMetrics(device: Pick<BridgeDevice, 'capabilities'>): CapabilitySummary[] {
   return device.capabilities.filter((c) => isNumeric(c) && !c.event);
 }
+
+/** Metrics drawn as state timelines (on/off bands): booleans and enums that are states, not events. */
+export function timelineMetrics(device: Pick<BridgeDevice, 'capabilities'>): CapabilitySummary[] {
+  return device.capabilities.filter((c) => (c.valueType === 'bool' || c.valueType === 'enum') && !c.event);
+}

@@ -1,27 +1,19 @@
-// Sends a control's command: over MQTT (`<base>/<device>/set/<command>`, result on `.../result`) when the live
-// connection is up, else over HTTP. Either way the store shows it pending until the result or the wait ends.
-import type { Topics } from '../../hub/mqtt/topics.js';
-import { commandToMqtt, type JsonValue } from '../../protocol/value-form.js';
+// Sends a control's command over HTTP (POST /api/devices/:id/commands), so the hub's command log records it
+// under the signed-in user (`user:<name>`), not under the MQTT session. The store shows it pending until the
+// outcome or the wait ends; a failure rolls the control back to the state the device reports.
+import type { JsonValue } from '../../protocol/value-form.js';
 import type { ApiClient } from './api-client.js';
 import type { DeviceStore } from './device-store.js';
 
-export interface CommandTransport {
-  publish(topic: string, payload: string): boolean;
-}
-
 export class CommandSender {
   readonly #store: DeviceStore;
-  readonly #api: ApiClient;
-  readonly #live: CommandTransport;
-  readonly #topics: Topics;
+  readonly #api: Pick<ApiClient, 'sendCommand'>;
   readonly #now: () => number;
   #timer: ReturnType<typeof setTimeout> | null = null;
 
-  constructor(opts: { store: DeviceStore; api: ApiClient; live: CommandTransport; topics: Topics; now?: () => number }) {
+  constructor(opts: { store: DeviceStore; api: Pick<ApiClient, 'sendCommand'>; now?: () => number }) {
     this.#store = opts.store;
     this.#api = opts.api;
-    this.#live = opts.live;
-    this.#topics = opts.topics;
     this.#now = opts.now ?? Date.now;
   }
 
@@ -29,10 +21,9 @@ export class CommandSender {
   send(deviceId: string, command: string, value: JsonValue): void {
     this.#store.startCommand(deviceId, command, value, this.#now());
     this.#armExpiry();
-    if (this.#live.publish(this.#topics.set(deviceId, command), commandToMqtt(value))) return;
     this.#api.sendCommand(deviceId, command, value).then(
       (outcome) =>
-        this.#store.applyCommandResult(deviceId, command, { id: null, status: outcome.status, message: outcome.message }, this.#now()),
+        this.#store.applyCommandResult(deviceId, command, { id: outcome.commandId || null, status: outcome.status, message: outcome.message }, this.#now()),
       (err: Error) => this.#store.failCommand(deviceId, command, err.message, this.#now()),
     );
   }

@@ -20,7 +20,8 @@ export interface ControlDeps {
 
 export interface Control {
   readonly element: HTMLElement;
-  update(entry: DeviceEntry): void;
+  /** Redraws from the store; `blocked` (the device is offline: "Offline since 19:31") disables the control and says why. */
+  update(entry: DeviceEntry, blocked: string | null): void;
 }
 
 let nextId = 0;
@@ -59,10 +60,11 @@ function toggle(cap: CapabilitySummary, label: string, status: HTMLElement, deps
   const element = h('div', { class: 'control control-toggle', 'data-control': cap.name }, button, status);
   return {
     element,
-    update(entry) {
+    update(entry, blocked) {
       current = entry.state[cap.name]?.value === true;
       setAttr(button, 'aria-checked', String(current));
-      showCommand(element, status, entry.commands[cap.name], cap);
+      button.disabled = !deps.canWrite || blocked !== null;
+      showCommand(element, status, entry.commands[cap.name], cap, blocked);
       pending = entry.commands[cap.name]?.status === 'pending';
     },
   };
@@ -105,15 +107,18 @@ function number(cap: CapabilitySummary, spec: Extract<ControlSpec, { kind: 'slid
   );
   return {
     element,
-    update(entry) {
+    update(entry, blocked) {
       const state = entry.commands[cap.name];
       const reported = entry.state[cap.name]?.value;
+      input.disabled = !deps.canWrite || blocked !== null;
+      // A failed command rolls the control back to what the device reports (editing ends with the failure).
+      if (state?.status === 'failed') editing = false;
       // While the user drags or the command is in flight, the control shows the wanted value, not the old one.
       if (!editing && state?.status !== 'pending' && typeof reported === 'number') {
         if (input.value !== String(reported)) input.value = String(reported);
         setText(output, formatValue(reported, cap));
       }
-      showCommand(element, status, state, cap);
+      showCommand(element, status, state, cap, blocked);
     },
   };
 }
@@ -127,19 +132,21 @@ function select(cap: CapabilitySummary, options: string[], id: string, label: st
   const element = h('div', { class: 'control control-select', 'data-control': cap.name }, h('label', { for: id }, label), input, status);
   return {
     element,
-    update(entry) {
+    update(entry, blocked) {
       const state = entry.commands[cap.name];
       const reported = entry.state[cap.name]?.value;
       const name = typeof reported === 'number' ? options[reported] : reported;
+      input.disabled = !deps.canWrite || blocked !== null;
       if (state?.status !== 'pending' && typeof name === 'string' && input.value !== name) input.value = name;
-      showCommand(element, status, state, cap);
+      showCommand(element, status, state, cap, blocked);
     },
   };
 }
 
 function text(cap: CapabilitySummary, id: string, label: string, status: HTMLElement, deps: ControlDeps): Control {
   const input = h('input', { id, type: 'text', maxlength: 255, 'data-command': cap.name, disabled: !deps.canWrite });
-  const form = h('form', { class: 'control-inline' }, input, h('button', { type: 'submit', disabled: !deps.canWrite }, 'Set'));
+  const submit = h('button', { type: 'submit', disabled: !deps.canWrite }, 'Set');
+  const form = h('form', { class: 'control-inline' }, input, submit);
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     deps.send(cap.name, input.value);
@@ -147,17 +154,20 @@ function text(cap: CapabilitySummary, id: string, label: string, status: HTMLEle
   const element = h('div', { class: 'control control-text', 'data-control': cap.name }, h('label', { for: id }, label), form, status);
   return {
     element,
-    update(entry) {
+    update(entry, blocked) {
       const reported = entry.state[cap.name]?.value;
-      if (document.activeElement !== input && typeof reported === 'string' && input.value !== reported) input.value = reported;
-      showCommand(element, status, entry.commands[cap.name], cap);
+      input.disabled = submit.disabled = !deps.canWrite || blocked !== null;
+      const failed = entry.commands[cap.name]?.status === 'failed';
+      if ((failed || document.activeElement !== input) && typeof reported === 'string' && input.value !== reported) input.value = reported;
+      showCommand(element, status, entry.commands[cap.name], cap, blocked);
     },
   };
 }
 
-/** Pending: "Sending…"; failed: the reason (announced); otherwise nothing. */
-function showCommand(element: HTMLElement, status: HTMLElement, state: CommandState | undefined, cap: CapabilitySummary): void {
+/** Pending: "Sending…"; failed: the reason (announced); otherwise nothing (the tile says once why controls are disabled). */
+function showCommand(element: HTMLElement, status: HTMLElement, state: CommandState | undefined, cap: CapabilitySummary, blocked: string | null): void {
   const kind = state?.status ?? 'idle';
+  setAttr(element, 'data-blocked', blocked === null ? null : 'offline');
   setAttr(element, 'data-command-status', kind);
   setAttr(element, 'aria-busy', kind === 'pending' ? 'true' : null);
   if (state?.status === 'pending') setText(status, `Sending ${formatValue(state.value, cap)}…`);

@@ -4,6 +4,7 @@
 import type {
   Availability,
   BridgeDevice,
+  BridgeEventPayload,
   CommandResultPayload,
   DeviceEventPayload,
   DeviceStatePayload,
@@ -35,10 +36,12 @@ export interface DeviceStoreEvents {
   point: { device: string; metric: string; ts: number; value: JsonValue };
   event: { device: string; name: string; event: DeviceEventPayload };
   commandResult: { device: string; command: string; result: CommandResultPayload };
+  /** A device joined, left, connected, disconnected or changed (`<base>/bridge/event`), for the activity feed. */
+  bridgeEvent: BridgeEventPayload;
 }
 
 export interface Dirty {
-  /** The set of devices or their grouping (name, type) changed: views rebuild their layout. */
+  /** The set of devices or their grouping (name, type, room) changed: views rebuild their layout. */
   list: boolean;
   /** Devices whose shown data changed. */
   devices: Set<string>;
@@ -116,7 +119,7 @@ export class DeviceStore {
       const { state, ...meta } = d;
       const entry = this.#entry(d.id);
       const before = entry.meta;
-      if (!before || before.name !== meta.name || before.type !== meta.type) this.#dirty.list = true;
+      if (!before || before.name !== meta.name || before.type !== meta.type || (before.room ?? null) !== (meta.room ?? null)) this.#dirty.list = true;
       if (!before || JSON.stringify(before) !== JSON.stringify(meta)) this.#dirty.devices.add(d.id);
       entry.meta = meta;
       entry.online = meta.online;

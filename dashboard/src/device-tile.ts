@@ -6,7 +6,7 @@ import { controlFor, tileLayout } from './capabilities.js';
 import { createControl, type Control } from './controls.js';
 import type { DeviceEntry } from './device-store.js';
 import { h, setAttr, setText } from './dom.js';
-import { formatAgo, formatValue, metricLabel } from './format.js';
+import { formatAgo, formatClock, formatDateTime, formatValue, metricLabel } from './format.js';
 import { routeHash } from './routes.js';
 
 export interface TileDeps {
@@ -33,6 +33,8 @@ export class DeviceTile {
   #rows: ValueRow[] = [];
   #battery: { meter: HTMLMeterElement; text: HTMLElement } | null = null;
   #controls: Control[] = [];
+  /** Why the controls are disabled (the device is offline), shown once above them. */
+  #controlsNote: HTMLElement | null = null;
   /** Capabilities the body was built for; rebuilt when they change. */
   #shape = '';
   #meta: object | null = null;
@@ -42,13 +44,13 @@ export class DeviceTile {
     this.#deps = deps;
     this.#name = h('a', { class: 'tile-name', href: routeHash({ name: 'device', id }) });
     this.#status = h('span', { class: 'tile-status' });
-    this.#model = h('p', { class: 'tile-model' });
+    this.#model = h('span', { class: 'tile-model' });
     this.#body = h('div', { class: 'tile-body' });
+    // The status has a line of its own under the name, so it never squeezes the name.
     this.element = h(
       'article',
       { class: 'tile', 'data-device': id },
-      h('header', { class: 'tile-head' }, h('h3', {}, this.#name), this.#status),
-      this.#model,
+      h('header', { class: 'tile-head' }, h('h3', { class: 'tile-title' }, this.#name), h('p', { class: 'tile-sub' }, this.#status, this.#model)),
       this.#body,
     );
   }
@@ -71,12 +73,17 @@ export class DeviceTile {
         this.#build(entry);
       }
     }
-    setText(this.#name, this.#label ?? meta.name);
-    setText(this.#model, [meta.model, meta.type.replace(/_/g, ' ')].filter(Boolean).join(' · ') || meta.id);
+    const name = this.#label ?? meta.name;
+    setText(this.#name, name);
+    // Long names ellipsize (style.css); the full name is on hover.
+    setAttr(this.#name, 'title', name === meta.name ? name : `${meta.name} (${meta.room ?? ''})`.replace(' ()', ''));
+    const model = [meta.model, meta.type.replace(/_/g, ' ')].filter(Boolean).join(' · ') || meta.id;
+    setText(this.#model, model);
+    setAttr(this.#model, 'title', model);
     setAttr(this.element, 'data-online', String(entry.online));
-    const seen = entry.lastSeen === null ? 'never seen' : `last seen ${formatAgo(entry.lastSeen, now)}`;
-    setText(this.#status, entry.online ? 'Online' : `Offline · ${seen}`);
-    setAttr(this.#status, 'title', entry.online ? null : seen);
+    const blocked = entry.online ? null : offlineReason(entry, now);
+    setText(this.#status, entry.online ? 'Online' : blocked!);
+    setAttr(this.#status, 'title', entry.online || entry.lastSeen === null ? null : `last seen ${formatDateTime(entry.lastSeen)} (${formatAgo(entry.lastSeen, now)})`);
 
     for (const row of this.#rows) {
       const event = row.cap.event ? entry.events[row.cap.name] : undefined;
@@ -85,6 +92,7 @@ export class DeviceTile {
       const latest = event && (!state || event.ts >= state.ts) ? event : state;
       const text = latest ? formatValue(latest.value, row.cap) + (row.cap.event ? ` · ${formatAgo(latest.ts, now)}` : '') : '—';
       setText(row.value, text);
+      setAttr(row.value, 'title', text);
     }
     if (this.#battery) {
       const level = entry.state[this.#battery.meter.dataset.metric ?? '']?.value;
@@ -93,7 +101,11 @@ export class DeviceTile {
         setText(this.#battery.text, `${Math.round(level)}%`);
       }
     }
-    for (const control of this.#controls) control.update(entry);
+    for (const control of this.#controls) control.update(entry, blocked);
+    if (this.#controlsNote) {
+      this.#controlsNote.hidden = blocked === null;
+      setText(this.#controlsNote, blocked === null ? '' : `${blocked}: controls are disabled until it reconnects.`);
+    }
   }
 
   #build(entry: DeviceEntry): void {
@@ -119,10 +131,16 @@ export class DeviceTile {
     this.#controls = layout.controls.map((cap) =>
       createControl(cap, controlFor(cap)!, { send: (command, value) => this.#deps.send(entry.id, command, value), canWrite: this.#deps.canWrite }),
     );
+    this.#controlsNote = this.#controls.length > 0 ? h('p', { class: 'controls-note', hidden: true, 'data-controls-note': '' }) : null;
     this.#body.replaceChildren(
-      ...[this.#rows.length > 0 ? list : null, battery, this.#controls.length > 0 ? h('div', { class: 'controls' }, ...this.#controls.map((c) => c.element)) : null].filter(
+      ...[this.#rows.length > 0 ? list : null, battery, this.#controls.length > 0 ? h('div', { class: 'controls' }, this.#controlsNote, ...this.#controls.map((c) => c.element)) : null].filter(
         (n): n is HTMLElement => n !== null,
       ),
     );
   }
+}
+
+/** Why an offline device's controls are disabled: "Offline since 19:31", or "Never connected". */
+export function offlineReason(entry: Pick<DeviceEntry, 'lastSeen'>, now: number): string {
+  return entry.lastSeen === null ? 'Never connected' : `Offline since ${formatClock(entry.lastSeen, now)}`;
 }

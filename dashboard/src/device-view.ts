@@ -1,10 +1,13 @@
-// A device's page (#/device/<id>): its tile with every value and control, a chart per numeric metric over
-// 1 h / 24 h / 7 d / 30 d with live points appended, the event log and the command log.
+// A device's page (#/device/<id>): its tile with every value and control; for admins its settings (rename,
+// room, revoke, remove); a chart per numeric metric and a state timeline per boolean or enum over 1 h / 24 h /
+// 7 d / 30 d with live points appended; the event log where the device has events and the command log where
+// it has controls. Other parts add panels through `extraPanels` (firmware updates, say).
 import type { ApiCommandLogEntry, ApiEvent } from '../../hub/http/api-types.js';
 import type { CapabilitySummary } from '../../hub/mqtt/topics.js';
 import { chartNumber, valueToJson, type JsonValue } from '../../protocol/value-form.js';
 import type { ApiClient } from './api-client.js';
-import { chartMetrics } from './capabilities.js';
+import { chartMetrics, timelineMetrics } from './capabilities.js';
+import { DeviceAdminPanel, type DeviceAdminDeps } from './device-admin-panel.js';
 import type { DeviceStore, Dirty } from './device-store.js';
 import { DeviceTile } from './device-tile.js';
 import { h, replaceChildren, setText } from './dom.js';
@@ -12,9 +15,15 @@ import { formatDateTime, formatValue, metricLabel } from './format.js';
 import { historyPath, RANGE_KEYS, RANGES, toSeries, type RangeKey } from './history.js';
 import { MetricChart } from './metric-chart.js';
 import { routeHash } from './routes.js';
+import { StateTimeline } from './state-timeline.js';
 import type { View } from './view.js';
 
 const MAX_EVENT_ROWS = 200;
+
+/** A panel another part adds to every device page, built once per page. */
+export type DevicePanelFactory = (deviceId: string) => { element: HTMLElement; destroy?(): void };
+/** Registered panels (the firmware part registers its own at start-up). */
+export const extraPanels: DevicePanelFactory[] = [];
 
 export interface DeviceViewDeps {
   id: string;
@@ -25,6 +34,8 @@ export interface DeviceViewDeps {
   now: () => number;
   /** Asks for a frame (charts draw in render()). */
   requestRender: () => void;
+  /** The admin's settings panel; null for other roles. */
+  admin: DeviceAdminDeps | null;
 }
 
 export class DeviceView implements View {
@@ -32,21 +43,29 @@ export class DeviceView implements View {
   readonly #deps: DeviceViewDeps;
   readonly #tile: DeviceTile;
   readonly #title: HTMLElement;
+  readonly #admin: DeviceAdminPanel | null;
   readonly #charts = new Map<string, MetricChart>();
+  readonly #timelines = new Map<string, StateTimeline>();
   readonly #chartBox: HTMLElement;
   readonly #rangeButtons = new Map<RangeKey, HTMLButtonElement>();
   readonly #events: HTMLTableSectionElement;
   readonly #commands: HTMLTableSectionElement;
+  readonly #eventsPanel: HTMLElement;
+  readonly #commandsPanel: HTMLElement;
+  readonly #historyPanel: HTMLElement;
+  readonly #extras: { element: HTMLElement; destroy?(): void }[];
   readonly #off: (() => void)[] = [];
   #range: RangeKey = '1h';
   #chartShape = '';
   #load = 0;
+  #logsLoaded = false;
   #commandsTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(deps: DeviceViewDeps) {
     this.#deps = deps;
     this.#tile = new DeviceTile(deps.id, { send: deps.send, canWrite: deps.canWrite, full: true });
-    this.#title = h('h1', {}, deps.id);
+    this.#title = h('h1', { class: 'device-title' }, deps.id);
+    this.#admin = deps.admin ? new DeviceAdminPanel(deps.admin) : null;
     this.#chartBox = h('div', { class: 'charts' });
     this.#events = h('tbody');
     this.#commands = h('tbody');
@@ -57,25 +76,30 @@ export class DeviceView implements View {
       this.#rangeButtons.set(key, button);
       ranges.append(button);
     }
+    const th = (text: string, cls?: string) => h('th', { scope: 'col', ...(cls ? { class: cls } : {}) }, text);
+    this.#historyPanel = h('section', { class: 'panel', 'aria-labelledby': 'history-title', hidden: true }, h('div', { class: 'panel-head' }, h('h2', { id: 'history-title' }, 'History'), ranges), this.#chartBox);
+    this.#eventsPanel = h('section', { class: 'panel', 'aria-labelledby': 'events-title', hidden: true }, h('h2', { id: 'events-title' }, 'Events'),
+      h('div', { class: 'table-wrap', tabindex: '0', role: 'region', 'aria-labelledby': 'events-title' }, h('table', { class: 'log', 'data-log': 'events' }, h('thead', {}, h('tr', {}, th('Time'), th('Event'), th('Value'))), this.#events)));
+    this.#commandsPanel = h('section', { class: 'panel', 'aria-labelledby': 'commands-title', hidden: true }, h('h2', { id: 'commands-title' }, 'Commands'),
+      h('div', { class: 'table-wrap', tabindex: '0', role: 'region', 'aria-labelledby': 'commands-title' }, h('table', { class: 'log', 'data-log': 'commands' }, h('thead', {}, h('tr', {}, th('Sent'), th('Command'), th('Value'), th('By', 'col-source'), th('Result'))), this.#commands)));
+    this.#extras = extraPanels.map((make) => make(deps.id));
     this.element = h(
       'section',
       { class: 'view view-device', 'data-device': deps.id },
       h('p', { class: 'back' }, h('a', { href: routeHash({ name: 'home' }) }, '← All devices')),
       this.#title,
       this.#tile.element,
-      h('section', { class: 'panel', 'aria-labelledby': 'history-title' }, h('div', { class: 'panel-head' }, h('h2', { id: 'history-title' }, 'History'), ranges), this.#chartBox),
-      h('div', { class: 'logs' },
-        h('section', { class: 'panel', 'aria-labelledby': 'events-title' }, h('h2', { id: 'events-title' }, 'Events'),
-          h('div', { class: 'table-wrap' }, h('table', { class: 'log', 'data-log': 'events' }, h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Time'), h('th', { scope: 'col' }, 'Event'), h('th', { scope: 'col' }, 'Value'))), this.#events))),
-        h('section', { class: 'panel', 'aria-labelledby': 'commands-title' }, h('h2', { id: 'commands-title' }, 'Commands'),
-          h('div', { class: 'table-wrap' }, h('table', { class: 'log', 'data-log': 'commands' }, h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Sent'), h('th', { scope: 'col' }, 'Command'), h('th', { scope: 'col' }, 'Value'), h('th', { scope: 'col', class: 'col-source' }, 'By'), h('th', { scope: 'col' }, 'Result'))), this.#commands))),
-      ),
+      this.#historyPanel,
+      h('div', { class: 'logs' }, this.#eventsPanel, this.#commandsPanel),
+      ...this.#extras.map((p) => p.element),
+      this.#admin?.element ?? null,
     );
     this.#off.push(
       deps.store.events.on('point', (p) => {
+        if (p.device !== deps.id) return;
         const y = chartNumber(p.value);
-        if (p.device !== deps.id || y === null) return;
-        this.#charts.get(p.metric)?.append(p.ts, y);
+        if (y !== null) this.#charts.get(p.metric)?.append(p.ts, y);
+        this.#timelines.get(p.metric)?.append(p.ts, p.value);
       }),
       deps.store.events.on('event', (e) => {
         if (e.device === deps.id) this.#prependEvent({ name: e.name, ts: e.event.ts, value: e.event.value });
@@ -92,17 +116,18 @@ export class DeviceView implements View {
 
   mounted(): void {
     this.#syncDevice();
-    void this.#loadLogs();
   }
 
   render(dirty: Dirty): void {
     if (dirty.list || dirty.devices.has(this.#deps.id)) this.#syncDevice();
     for (const chart of this.#charts.values()) chart.flush();
+    for (const timeline of this.#timelines.values()) timeline.flush();
   }
 
   destroy(): void {
     for (const off of this.#off) off();
     for (const chart of this.#charts.values()) chart.destroy();
+    for (const p of this.#extras) p.destroy?.();
     if (this.#commandsTimer) clearTimeout(this.#commandsTimer);
     this.#load++;
   }
@@ -110,26 +135,38 @@ export class DeviceView implements View {
   #syncDevice(): void {
     const entry = this.#deps.store.get(this.#deps.id);
     this.#tile.element.hidden = !entry?.meta;
+    if (this.#admin) this.#admin.element.hidden = !entry?.meta;
     if (!entry?.meta) {
       setText(this.#title, this.#deps.store.list().length > 0 ? `No device “${this.#deps.id}”` : this.#deps.id);
       return;
     }
     setText(this.#title, entry.meta.name);
+    this.#title.title = entry.meta.name;
+    document.title = `${entry.meta.name} · Hearth`;
     this.#tile.update(entry, this.#deps.now());
-    const metrics = chartMetrics(entry.meta);
-    const shape = metrics.map((m) => m.name).join(',');
+    this.#admin?.update(entry.meta);
+    const charts = chartMetrics(entry.meta);
+    const timelines = timelineMetrics(entry.meta);
+    const hasEvents = entry.meta.capabilities.some((c) => c.event);
+    const hasCommands = entry.meta.capabilities.some((c) => c.writable);
+    const shape = `${charts.map((m) => m.name).join(',')}|${timelines.map((m) => m.name).join(',')}|${hasEvents}|${hasCommands}`;
     if (shape !== this.#chartShape) {
       this.#chartShape = shape;
-      this.#buildCharts(metrics);
+      this.#eventsPanel.hidden = !hasEvents;
+      this.#commandsPanel.hidden = !hasCommands;
+      this.#buildCharts(charts, timelines);
+      if (!this.#logsLoaded || hasEvents || hasCommands) void this.#loadLogs(hasEvents, hasCommands);
     }
   }
 
-  #buildCharts(metrics: CapabilitySummary[]): void {
+  #buildCharts(metrics: CapabilitySummary[], states: CapabilitySummary[]): void {
     for (const chart of this.#charts.values()) chart.destroy();
     this.#charts.clear();
+    this.#timelines.clear();
     for (const cap of metrics) this.#charts.set(cap.name, new MetricChart(cap));
-    if (metrics.length === 0) replaceChildren(this.#chartBox, h('p', { class: 'empty' }, 'This device reports no numeric values.'));
-    else replaceChildren(this.#chartBox, ...[...this.#charts.values()].map((c) => c.element));
+    for (const cap of states) this.#timelines.set(cap.name, new StateTimeline(cap));
+    this.#historyPanel.hidden = metrics.length + states.length === 0;
+    replaceChildren(this.#chartBox, ...[...this.#charts.values()].map((c) => c.element), ...[...this.#timelines.values()].map((t) => t.element));
     void this.#loadHistory();
   }
 
@@ -144,35 +181,46 @@ export class DeviceView implements View {
     const load = ++this.#load;
     const { api, id, now } = this.#deps;
     const range = this.#range;
-    await Promise.all(
-      [...this.#charts].map(async ([metric, chart]) => {
+    const t = now();
+    await Promise.all([
+      ...[...this.#charts].map(async ([metric, chart]) => {
         try {
-          const t = now();
           let answer = await api.history(historyPath(id, metric, range, t));
           // A raw hour denser than the limit would be cut short: ask for per-minute rollups instead.
           if (answer.truncated && answer.step === 'raw') answer = await api.history(historyPath(id, metric, range, t, 'minute'));
-          if (load !== this.#load) return;
-          chart.setSeries(toSeries(answer));
+          if (load === this.#load) chart.setSeries(toSeries(answer));
         } catch (err) {
           if (load === this.#load) chart.setError(`History unavailable: ${(err as Error).message}`);
         }
       }),
-    );
+      // States are drawn from raw readings at every range: a rollup's mean of a switch is not a state.
+      ...[...this.#timelines].map(async ([metric, timeline]) => {
+        try {
+          const answer = await api.history(historyPath(id, metric, range, t, 'raw'));
+          if (load === this.#load) timeline.setPoints(answer.points.flatMap((p) => (p.value === undefined || p.value === null ? [] : [{ ts: p.ts, value: p.value }])), answer.from, answer.to);
+        } catch (err) {
+          if (load === this.#load) timeline.setError(`History unavailable: ${(err as Error).message}`);
+        }
+      }),
+    ]);
     if (load === this.#load) this.#deps.requestRender();
   }
 
-  async #loadLogs(): Promise<void> {
+  async #loadLogs(events: boolean, commands: boolean): Promise<void> {
+    this.#logsLoaded = true;
     const { api, id } = this.#deps;
-    try {
-      const events = await api.events(id, MAX_EVENT_ROWS);
-      // The API lists oldest first within the window; the log reads newest first.
-      const rows = [...events].sort((a, b) => b.ts - a.ts).map((e) => this.#eventRow(e));
-      this.#events.replaceChildren(...rows);
-      if (rows.length === 0) this.#events.append(emptyRow(3, 'No events in the last 24 h.'));
-    } catch (err) {
-      this.#events.replaceChildren(emptyRow(3, `Events unavailable: ${(err as Error).message}`));
+    if (events) {
+      try {
+        const list = await api.events(id, MAX_EVENT_ROWS);
+        // The API lists oldest first within the window; the log reads newest first.
+        const rows = [...list].sort((a, b) => b.ts - a.ts).map((e) => this.#eventRow(e));
+        this.#events.replaceChildren(...rows);
+        if (rows.length === 0) this.#events.append(emptyRow(3, 'No events in the last 24 h.'));
+      } catch (err) {
+        this.#events.replaceChildren(emptyRow(3, `Events unavailable: ${(err as Error).message}`));
+      }
     }
-    await this.#loadCommands();
+    if (commands) await this.#loadCommands();
   }
 
   async #loadCommands(): Promise<void> {
@@ -216,7 +264,7 @@ export class DeviceView implements View {
       h('td', {}, h('time', { datetime: new Date(c.sentAt).toISOString() }, formatDateTime(c.sentAt))),
       h('td', {}, metricLabel(c.command)),
       h('td', {}, formatValue(valueToJson(cap, c.value), cap)),
-      h('td', { class: 'col-source' }, c.source),
+      h('td', { class: 'col-source', 'data-source': c.source }, c.source.replace(/^user:/, '')),
       h('td', {}, result),
     );
   }

@@ -9,7 +9,7 @@ import {
   formatRate,
   formatValue,
   metricLabel,
-  typeHeading,
+  formatClock,
   withUnit,
 } from './format.js';
 
@@ -69,13 +69,6 @@ describe('labels', () => {
     ['on', 'Switch'],
   ])('labels metric %s as %s', (name, label) => expect(metricLabel(name)).toBe(label));
 
-  it.each([
-    ['thermostat', 'Thermostats'],
-    ['smart_plug', 'Smart plugs'],
-    ['door-contact', 'Door contacts'],
-    ['lights', 'Lights'],
-    ['', 'Other devices'],
-  ])('heads type %j as %s', (type, heading) => expect(typeHeading(type)).toBe(heading));
 });
 
 describe('times', () => {
@@ -98,8 +91,17 @@ describe('times', () => {
     expect(formatDuration(-5)).toBe('0 s');
   });
 
-  it('prints local date-times sortably', () => {
-    expect(formatDateTime(new Date(2026, 0, 31, 14, 5, 9).getTime())).toBe('2026-01-31 14:05:09');
+  it('prints date-times in the locale asked for (the browser\'s by default)', () => {
+    const t = new Date(2026, 0, 31, 14, 5, 9).getTime();
+    expect(formatDateTime(t, 'en-GB')).toBe('31 Jan 2026, 14:05:09');
+    expect(formatDateTime(t, 'en-US')).toBe('Jan 31, 2026, 02:05:09 PM');
+    expect(formatDateTime(t)).toBe(new Intl.DateTimeFormat(undefined, { year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit' }).format(t));
+  });
+
+  it('prints the time of day, with the date when it is not today', () => {
+    const t = new Date(2026, 0, 31, 19, 31, 0).getTime();
+    expect(formatClock(t, t + 3600_000, 'en-GB')).toBe('19:31');
+    expect(formatClock(t, t + 2 * 86400_000, 'en-GB')).toBe('31 Jan, 19:31');
   });
 });
 

@@ -29,14 +29,6 @@ export function metricLabel(name: string): string {
   return words.charAt(0).toUpperCase() + words.slice(1);
 }
 
-/** A device type as a group heading: `smart_plug` -> `Smart plugs`; '' -> `Other devices`. */
-export function typeHeading(type: string): string {
-  const words = type.replace(/[_-]+/g, ' ').trim();
-  if (words === '') return 'Other devices';
-  const label = words.charAt(0).toUpperCase() + words.slice(1);
-  return /s$/i.test(label) ? label : `${label}s`;
-}
-
 /** A number for display: at most 2 decimals below 10, 1 below 100, none above; grouped thousands. */
 export function formatNumber(n: number, locale?: string): string {
   if (!Number.isFinite(n)) return String(n);
@@ -118,11 +110,29 @@ export function formatRate(perSecond: number, locale?: string): string {
   return `${numberFormat(locale, perSecond < 10 ? 1 : 0).format(perSecond)}/s`;
 }
 
-/** Local date and time to the second, `2026-01-31 14:05:09`, sortable and unambiguous in logs. */
-export function formatDateTime(ts: number): string {
-  const d = new Date(ts);
-  const p = (n: number) => String(n).padStart(2, '0');
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+/** Date and time to the second in the browser's locale: the one date-time form of every page (logs, legends). */
+export function formatDateTime(ts: number, locale?: string): string {
+  return dateTimeFormat(locale, 'datetime').format(ts);
+}
+
+/** Time of day in the browser's locale (`19:31`); with the date too when `ts` is not today. */
+export function formatClock(ts: number, now: number, locale?: string): string {
+  const sameDay = new Date(ts).toDateString() === new Date(now).toDateString();
+  return dateTimeFormat(locale, sameDay ? 'time' : 'daytime').format(ts);
+}
+
+const DATE_FORMATS = {
+  datetime: { year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit' },
+  daytime: { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' },
+  time: { hour: '2-digit', minute: '2-digit' },
+} as const satisfies Record<string, Intl.DateTimeFormatOptions>;
+const dateFormats = new Map<string, Intl.DateTimeFormat>();
+
+function dateTimeFormat(locale: string | undefined, kind: keyof typeof DATE_FORMATS): Intl.DateTimeFormat {
+  const key = `${locale ?? ''}|${kind}`;
+  let f = dateFormats.get(key);
+  if (!f) dateFormats.set(key, (f = new Intl.DateTimeFormat(locale, DATE_FORMATS[kind])));
+  return f;
 }
 
 /** A SHA-256 fingerprint as colon-separated upper-case byte pairs, however it was written. */

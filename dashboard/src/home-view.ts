@@ -1,4 +1,5 @@
-// The home view: a tile per device, grouped by room or type, in a responsive grid.
+// The home view: a section per room ("Other" for devices without one) holding its tiles in a responsive grid;
+// small rooms share a row instead of stretching one tile across it. Admins get an "Add device" button.
 import type { JsonValue } from '../../protocol/value-form.js';
 import { groupDevices, nameInRoom } from './device-groups.js';
 import type { DeviceStore, Dirty } from './device-store.js';
@@ -11,6 +12,8 @@ export interface HomeViewDeps {
   send: (deviceId: string, command: string, value: JsonValue) => void;
   canWrite: boolean;
   now: () => number;
+  /** Opens the add-device dialog; null for roles that may not add devices (no dead button). */
+  addDevice: (() => void) | null;
 }
 
 export class HomeView implements View {
@@ -33,8 +36,14 @@ export class HomeView implements View {
   constructor(deps: HomeViewDeps) {
     this.#deps = deps;
     this.#groups = h('div', { class: 'groups' });
-    this.#empty = h('p', { class: 'empty' }, 'No devices yet. Add one with `hearth device add`, then start it.');
-    this.element = h('section', { class: 'view view-home', 'aria-labelledby': 'home-title' }, h('h1', { id: 'home-title', class: 'visually-hidden' }, 'Devices'), this.#groups);
+    this.#empty = h('p', { class: 'empty' }, deps.addDevice ? 'No devices yet. Add one, then start it with its token.' : 'No devices yet. An admin adds them.');
+    const head = h('div', { class: 'view-head' }, h('h1', { id: 'home-title' }, 'Devices'));
+    if (deps.addDevice) {
+      const add = h('button', { type: 'button', class: 'primary', 'data-action': 'add-device' }, 'Add device');
+      add.addEventListener('click', () => deps.addDevice?.());
+      head.append(add);
+    }
+    this.element = h('section', { class: 'view view-home', 'aria-labelledby': 'home-title' }, head, this.#groups);
     this.#observer = typeof IntersectionObserver === 'undefined' ? null : new IntersectionObserver((entries) => this.#onIntersect(entries), { rootMargin: '200px' });
     this.#layout();
   }
@@ -81,7 +90,7 @@ export class HomeView implements View {
   #layout(): void {
     const { store, now } = this.#deps;
     const entries = store.list();
-    const groups = groupDevices(entries.map((e) => ({ id: e.id, name: e.meta!.name, type: e.meta!.type })));
+    const groups = groupDevices(entries.map((e) => ({ id: e.id, name: e.meta!.name, room: e.meta!.room ?? null })));
     const alive = new Set(entries.map((e) => e.id));
     for (const [id, tile] of this.#tiles) {
       if (alive.has(id)) continue;
@@ -91,7 +100,7 @@ export class HomeView implements View {
       this.#stale.delete(id);
     }
     const t = now();
-    const key = JSON.stringify(groups.map((g) => [g.key, g.devices.map((d) => [d.id, d.name])]));
+    const key = JSON.stringify(groups.map((g) => [g.key, g.title, g.devices.map((d) => [d.id, d.name])]));
     if (key === this.#layoutKey) {
       for (const e of entries) this.#tiles.get(e.id)?.update(e, t);
       return;
@@ -116,7 +125,9 @@ export class HomeView implements View {
         tile.update(store.get(d.id)!, t);
         return tile.element;
       });
-      return h('section', { class: 'group', 'aria-labelledby': headingId, 'data-group': group.key }, h('h2', { id: headingId }, group.title), h('div', { class: 'grid' }, ...tiles));
+      // data-size lets the sheet give a room of one or two tiles one or two columns of the page's grid.
+      const size = String(Math.min(tiles.length, 3));
+      return h('section', { class: 'group', 'aria-labelledby': headingId, 'data-group': group.key, 'data-size': size }, h('h2', { id: headingId }, group.title), h('div', { class: 'grid' }, ...tiles));
     });
     replaceChildren(this.#groups, ...sections);
     if (focused?.isConnected && document.activeElement !== focused) focused.focus({ preventScroll: true });

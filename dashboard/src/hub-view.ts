@@ -1,15 +1,27 @@
-// The hub's page (#/hub): connected devices, readings per second (from successive /api/hub counters), MQTT
-// clients when the hub reports them, storage size, uptime and the TLS certificate's fingerprint.
-import type { HubInfoResponse } from '../../hub/http/api-types.js';
+// The hub's page (#/hub): live charts of readings/s, devices online, ACK latency p99 and MQTT clients over the
+// last hour (the hub's own samples, GET /api/hub/samples), then connected devices, readings per second,
+// storage size and retention, uptime and the TLS certificate's fingerprint.
+import type { HubInfoResponse, HubSamplesResponse } from '../../hub/http/api-types.js';
 import type { ApiClient } from './api-client.js';
 import type { Dirty } from './device-store.js';
 import { h, setText } from './dom.js';
 import { formatBytes, formatDuration, formatFingerprint, formatNumber, formatRate } from './format.js';
 import { RateMeter } from './rates.js';
+import { SampleChart } from './sample-chart.js';
 import type { View } from './view.js';
 
 const POLL_MS = 2000;
 const FIRST_POLL_MS = 1000;
+/** The hub samples every 10 s; asking every 5 s shows a new sample within 5 s of it. */
+const SAMPLES_POLL_MS = 5000;
+
+type SampleKey = 'readingsPerSecond' | 'devicesOnline' | 'ackP99Ms' | 'mqttClients';
+const SAMPLE_CHARTS: [SampleKey, string, (v: number) => string][] = [
+  ['readingsPerSecond', 'Readings stored per second', (v) => formatRate(v)],
+  ['devicesOnline', 'Devices online', (v) => formatNumber(v)],
+  ['ackP99Ms', 'ACK latency, 99th percentile', (v) => `${formatNumber(v)} ms`],
+  ['mqttClients', 'MQTT clients', (v) => formatNumber(v)],
+];
 
 export interface HubViewDeps {
   api: ApiClient;
@@ -18,7 +30,7 @@ export interface HubViewDeps {
   liveMessages: () => number;
 }
 
-type Field = 'devices' | 'connections' | 'readingsRate' | 'readingsTotal' | 'mqttClients' | 'pageRate' | 'storage' | 'uptime' | 'version' | 'fingerprint' | 'certificate';
+type Field = 'devices' | 'connections' | 'readingsRate' | 'readingsTotal' | 'mqttClients' | 'pageRate' | 'storage' | 'retention' | 'uptime' | 'version' | 'fingerprint' | 'certificate';
 
 const LABELS: Record<Field, string> = {
   devices: 'Devices online',
@@ -28,6 +40,7 @@ const LABELS: Record<Field, string> = {
   mqttClients: 'MQTT clients',
   pageRate: 'Live messages to this page',
   storage: 'Database size',
+  retention: 'Kept',
   uptime: 'Uptime',
   version: 'Version',
   fingerprint: 'TLS certificate SHA-256',
@@ -43,7 +56,9 @@ export class HubView implements View {
   readonly #error: HTMLElement;
   readonly #readings = new RateMeter();
   readonly #messages = new RateMeter();
+  readonly #charts = new Map<SampleKey, SampleChart>();
   #timer: ReturnType<typeof setTimeout> | null = null;
+  #samplesTimer: ReturnType<typeof setTimeout> | null = null;
   #stopped = false;
   #polls = 0;
 
@@ -59,11 +74,20 @@ export class HubView implements View {
       list.append(row);
     }
     this.#rows.get('mqttClients')!.hidden = true;
-    this.element = h('section', { class: 'view view-hub' }, h('h1', {}, 'Hub'), this.#error, h('div', { class: 'panel' }, list));
+    for (const [key, label, format] of SAMPLE_CHARTS) this.#charts.set(key, new SampleChart(key, label, format));
+    this.element = h(
+      'section',
+      { class: 'view view-hub', 'aria-labelledby': 'hub-title' },
+      h('h1', { id: 'hub-title' }, 'Hub'),
+      this.#error,
+      h('section', { class: 'panel', 'aria-labelledby': 'hub-hour-title' }, h('h2', { id: 'hub-hour-title' }, 'The last hour'), h('div', { class: 'charts charts-small' }, ...[...this.#charts.values()].map((c) => c.element))),
+      h('section', { class: 'panel', 'aria-labelledby': 'hub-now-title' }, h('h2', { id: 'hub-now-title' }, 'Now'), list),
+    );
   }
 
   mounted(): void {
     void this.#poll();
+    void this.#pollSamples();
   }
 
   render(_dirty: Dirty): void {}
@@ -71,6 +95,26 @@ export class HubView implements View {
   destroy(): void {
     this.#stopped = true;
     if (this.#timer) clearTimeout(this.#timer);
+    if (this.#samplesTimer) clearTimeout(this.#samplesTimer);
+    for (const chart of this.#charts.values()) chart.destroy();
+  }
+
+  async #pollSamples(): Promise<void> {
+    try {
+      const answer = await this.#deps.api.hubSamples();
+      if (this.#stopped) return;
+      this.#showSamples(answer);
+    } catch {
+      // The stats below say when the hub is unreachable.
+    }
+    if (!this.#stopped) this.#samplesTimer = setTimeout(() => void this.#pollSamples(), SAMPLES_POLL_MS);
+  }
+
+  #showSamples(answer: HubSamplesResponse): void {
+    const now = this.#deps.now();
+    for (const [key, chart] of this.#charts) chart.set(answer.samples.map((s) => [s.ts, s[key]]), now);
+    const { rawDays, rollupDays } = answer.retention;
+    setText(this.#values.get('retention')!, `raw readings ${rawDays} d, rollups ${rollupDays} d`);
   }
 
   async #poll(): Promise<void> {

@@ -8,6 +8,7 @@ describe('liveSubscriptions', () => {
   it('follows devices, state, availability, events and command results', () => {
     expect(liveSubscriptions(topics)).toEqual([
       'hearth/bridge/devices',
+      'hearth/bridge/event',
       'hearth/+/state',
       'hearth/+/availability',
       'hearth/+/event/+',
@@ -40,11 +41,17 @@ describe('parseLiveMessage', () => {
     });
     expect(parse(topics.setResult('lamp', 'on'), '{"id":null,"status":"invalid","message":"x"}')).toMatchObject({ result: { id: null } });
     expect(parse(topics.bridgeState(), 'online')).toEqual({ kind: 'bridgeState', state: 'online' });
+    expect(parse(topics.bridgeEvent(), '{"type":"device_connected","data":{"id":"lamp","name":"Lamp"}}')).toEqual({
+      kind: 'bridgeEvent',
+      event: { type: 'device_connected', data: { id: 'lamp', name: 'Lamp' } },
+    });
+    expect(parse(topics.bridgeEvent(), '{"type":"device_exploded","data":{"id":"lamp"}}')).toBeNull();
+    expect(parse(topics.bridgeEvent(), '{"type":"device_left","data":{}}')).toBeNull();
   });
 
   it('reads the devices list, dropping malformed entries and filling optional fields', () => {
     const text = JSON.stringify([
-      { id: 'a', name: 'A', type: 't', model: 'm', firmware: 'f', online: true, lastSeen: 5, capabilities: [
+      { id: 'a', name: 'A', type: 't', model: 'm', firmware: 'f', room: 'Attic', online: true, lastSeen: 5, capabilities: [
         { name: 'x', valueType: 'float', unit: 'W', deviceClass: 'power', writable: false, event: false, min: 0, max: 10 },
         { name: 'bad', valueType: 'complex' },
       ] },
@@ -55,10 +62,10 @@ describe('parseLiveMessage', () => {
     expect(parse(topics.bridgeDevices(), text)).toEqual({
       kind: 'devices',
       devices: [
-        { id: 'a', name: 'A', type: 't', model: 'm', firmware: 'f', online: true, lastSeen: 5, capabilities: [
+        { id: 'a', name: 'A', type: 't', model: 'm', firmware: 'f', room: 'Attic', online: true, lastSeen: 5, capabilities: [
           { name: 'x', valueType: 'float', unit: 'W', deviceClass: 'power', writable: false, event: false, min: 0, max: 10 },
         ] },
-        { id: 'b', name: 'b', type: '', model: '', firmware: '', online: false, lastSeen: null, capabilities: [
+        { id: 'b', name: 'b', type: '', model: '', firmware: '', room: null, online: false, lastSeen: null, capabilities: [
           { name: 'mode', valueType: 'enum', unit: '', deviceClass: '', writable: true, event: false, options: ['a', 'b'] },
         ] },
       ],

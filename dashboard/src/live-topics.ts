@@ -1,8 +1,10 @@
 // The part of the MQTT topic tree (hub/mqtt/topics.ts, docs/mqtt.md) the dashboard follows, and the check of
 // each message at the boundary: a malformed payload is dropped here, so the store can trust its input.
 import {
+  BRIDGE_EVENT_TYPES,
   BRIDGE_SEGMENT,
   type Availability,
+  type BridgeEventPayload,
   type BridgeDevice,
   type CapabilitySummary,
   type CommandResultPayload,
@@ -19,11 +21,12 @@ export type LiveMessage =
   | { kind: 'state'; device: string; state: DeviceStatePayload }
   | { kind: 'availability'; device: string; availability: Availability }
   | { kind: 'event'; device: string; name: string; event: DeviceEventPayload }
-  | { kind: 'setResult'; device: string; command: string; result: CommandResultPayload };
+  | { kind: 'setResult'; device: string; command: string; result: CommandResultPayload }
+  | { kind: 'bridgeEvent'; event: BridgeEventPayload };
 
 /** The filters the dashboard subscribes to; the retained ones give the first paint. */
 export function liveSubscriptions(topics: Topics): string[] {
-  return [topics.bridgeDevices(), topics.state('+'), topics.availability('+'), topics.event('+', '+'), topics.setResult('+', '+')];
+  return [topics.bridgeDevices(), topics.bridgeEvent(), topics.state('+'), topics.availability('+'), topics.event('+', '+'), topics.setResult('+', '+')];
 }
 
 const VALUE_TYPES = new Set(['bool', 'int', 'float', 'string', 'enum']);
@@ -42,6 +45,13 @@ export function parseLiveMessage(base: string, topic: string, text: string): Liv
       return devices ? { kind: 'devices', devices } : null;
     }
     if (kind === 'state') return isAvailability(text) ? { kind: 'bridgeState', state: text } : null;
+    if (kind === 'event') {
+      const e = parseJson(text);
+      if (!isRecord(e) || !(BRIDGE_EVENT_TYPES as readonly unknown[]).includes(e.type) || !isRecord(e.data) || typeof e.data.id !== 'string') return null;
+      const { id, name, room } = e.data;
+      const data = { id, ...(typeof name === 'string' ? { name } : {}), ...(typeof room === 'string' || room === null ? { room } : {}) };
+      return { kind: 'bridgeEvent', event: { type: e.type as BridgeEventPayload['type'], data } };
+    }
     return null;
   }
   if (levels.length === 2 && kind === 'state') {
@@ -80,6 +90,8 @@ export function applyLiveMessage(store: DeviceStore, message: LiveMessage, now: 
       return store.applyCommandResult(message.device, message.command, message.result, now);
     case 'bridgeState':
       return store.setBridge(message.state);
+    case 'bridgeEvent':
+      return void store.events.emit('bridgeEvent', message.event);
   }
 }
 
@@ -115,6 +127,7 @@ export function parseDevices(data: unknown): BridgeDevice[] | null {
       type: typeof d.type === 'string' ? d.type : '',
       model: typeof d.model === 'string' ? d.model : '',
       firmware: typeof d.firmware === 'string' ? d.firmware : '',
+      room: typeof d.room === 'string' && d.room.trim() !== '' ? d.room : null,
       online: d.online === true,
       lastSeen: isFiniteNumber(d.lastSeen) ? d.lastSeen : null,
       capabilities,

@@ -1,10 +1,12 @@
-// One metric's chart (uPlot), the only module that knows uPlot. Raw history draws a line; rolled-up history
-// draws the mean with a min/max band. Live points are folded in and drawn at the next frame, and the
+// One metric's chart (uPlot). Raw history draws a line; rolled-up history (24 h, 7 d, 30 d) draws the mean
+// with a min/max band. The x range is the chosen window, or "since first reading" when the data is shorter;
+// a flat series gets a sensible y range; the hover legend gives value and time in the browser's locale. Live points are folded in and drawn at the next frame, and the
 // container exposes how many points it holds (data-points) so tests and people can tell it has data.
 import uPlot from 'uplot';
 import type { CapabilitySummary } from '../../hub/mqtt/topics.js';
+import { timeTicks, xRange, yRange } from './chart-scales.js';
 import { h, setAttr } from './dom.js';
-import { formatNumber, formatValue, metricLabel, withUnit } from './format.js';
+import { formatDateTime, formatNumber, formatValue, metricLabel, withUnit } from './format.js';
 import { appendPoint, type SeriesData } from './history.js';
 
 const HEIGHT = 180;
@@ -59,7 +61,16 @@ export class MetricChart {
     this.#plot!.setData(data);
     setAttr(this.element, 'data-points', String(s.xs.length));
     setAttr(this.element, 'data-step', s.step);
-    this.#note.textContent = s.xs.length === 0 ? 'No readings in this range.' : '';
+    const range = this.#xRange();
+    setAttr(this.element, 'data-range-from', String(Math.round(range.from * 1000)));
+    setAttr(this.element, 'data-since-first', String(range.sinceFirst));
+    this.#note.textContent = s.xs.length === 0 ? 'No readings in this range.' : range.sinceFirst ? `Since the first reading, ${formatDateTime(s.xs[0]! * 1000)}` : '';
+  }
+
+  /** The window, or from the first point when the data starts later ("since first reading"). */
+  #xRange(): { from: number; to: number; sinceFirst: boolean } {
+    const s = this.#series!;
+    return xRange(s.xs.length > 0 ? s.xs[0]! * 1000 : null, s.toMs, s.windowMs);
   }
 
   destroy(): void {
@@ -81,13 +92,14 @@ export class MetricChart {
     const cap = this.#cap;
     const show = (_u: uPlot, v: number | null) => (v === null ? '—' : formatValue(v, cap));
     const series: uPlot.Series[] = [
-      {},
+      { value: (_u, v) => (v === null ? '—' : formatDateTime(v * 1000)) },
       {
         label: rollup ? 'mean' : metricLabel(cap.name),
         stroke: accent,
         width: 2,
         value: show,
-        points: { show: false },
+        // Too few points for a line to show: draw them as dots.
+        points: { show: () => (this.#series?.xs.length ?? 0) <= 2, size: 7 },
         // A setting (setpoint, brightness) holds until changed: drawn as steps, not as a ramp between changes.
         ...(cap.writable && !rollup ? { paths: uPlot.paths.stepped!({ align: 1 }) } : {}),
       },
@@ -100,13 +112,16 @@ export class MetricChart {
       width: Math.max(200, this.#plotBox.clientWidth || 600),
       height: HEIGHT,
       // The whole selected range, not just the span that has data, so every chart of the page lines up.
-      scales: { x: { time: true, range: (_u, min, max) => (this.#series ? [(this.#series.toMs - this.#series.windowMs) / 1000, this.#series.toMs / 1000] : [min, max]) } },
+      scales: {
+        x: { time: true, range: (_u, min, max) => (this.#series ? ((r) => [r.from, r.to] as [number, number])(this.#xRange()) : [min, max]) },
+        y: { range: (_u, min, max) => yRange(min, max, { ...(cap.min !== undefined ? { min: cap.min } : {}), ...(cap.max !== undefined ? { max: cap.max } : {}) }) },
+      },
       series,
       bands: rollup ? [{ series: [3, 2], fill: band }] : [],
       legend: { show: true, live: true },
       cursor: { drag: { x: false, y: false } },
       axes: [
-        { stroke: fg, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 } },
+        { stroke: fg, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 }, space: 90, values: (u, splits) => splits.map(timeTicks(((u.scales.x?.max ?? 0) - (u.scales.x?.min ?? 0)) * 1000)) },
         { stroke: fg, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 }, size: 56, values: (_u, ticks) => ticks.map((t) => formatNumber(t)) },
       ],
     };

@@ -15,12 +15,16 @@ describe('parseRoute', () => {
     ['#/device/%E0%A4%A', { name: 'home' }],
     ['#/device/a/b', { name: 'home' }],
     ['#/nowhere', { name: 'home' }],
+    ['#/activity', { name: 'activity' }],
+    ['#/users', { name: 'users' }],
+    ['#/account', { name: 'account' }],
+    ['#/users/x', { name: 'home' }],
   ] as [string, Route][])('reads %j', (hash, route) => {
     expect(parseRoute(hash)).toEqual(route);
   });
 
   it('reads back every hash it builds', () => {
-    const routes: Route[] = [{ name: 'home' }, { name: 'hub' }, { name: 'device', id: 'a/b?c#d %' }, { name: 'device', id: 'plain' }];
+    const routes: Route[] = [{ name: 'home' }, { name: 'hub' }, { name: 'activity' }, { name: 'users' }, { name: 'account' }, { name: 'device', id: 'a/b?c#d %' }, { name: 'device', id: 'plain' }];
     for (const route of routes) expect(parseRoute(routeHash(route))).toEqual(route);
   });
 });

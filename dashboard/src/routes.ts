@@ -1,12 +1,15 @@
 // Hash routes: the hub serves one page, and the hash keeps deep links working without server routes.
 
-export type Route = { name: 'home' } | { name: 'device'; id: string } | { name: 'hub' };
+export type Route = { name: 'home' } | { name: 'device'; id: string } | { name: 'hub' } | { name: 'activity' } | { name: 'users' } | { name: 'account' };
+
+const PAGES = ['hub', 'activity', 'users', 'account'] as const;
 
 /** The route a location hash names; anything unknown is home. */
 export function parseRoute(hash: string): Route {
   const path = hash.replace(/^#/, '').replace(/^\/+/, '');
   const parts = path.split('/').filter((p) => p !== '');
-  if (parts[0] === 'hub' && parts.length === 1) return { name: 'hub' };
+  const page = PAGES.find((p) => p === parts[0]);
+  if (page && parts.length === 1) return { name: page };
   if (parts[0] === 'device' && parts.length === 2) {
     try {
       const id = decodeURIComponent(parts[1]!);
@@ -24,7 +27,10 @@ export function routeHash(route: Route): string {
     case 'home':
       return '#/';
     case 'hub':
-      return '#/hub';
+    case 'activity':
+    case 'users':
+    case 'account':
+      return `#/${route.name}`;
     case 'device':
       return `#/device/${encodeURIComponent(route.id)}`;
   }

@@ -28,7 +28,7 @@ const ROOMS = ['Kitchen', 'Living room', 'Bedroom', 'Office', 'Hall', 'Garage'];
 export function runSyntheticLoad(root: HTMLElement, opts: SyntheticLoadOptions): Promise<SyntheticLoadResult> {
   const topics = new Topics();
   const devices: BridgeDevice[] = Array.from({ length: opts.devices }, (_, i) => ({
-    id: `t${i}`, name: `${ROOMS[i % ROOMS.length]} / Thermostat ${i}`, type: 'thermostat', model: 'T1', firmware: '1', online: true, lastSeen: null,
+    id: `t${i}`, name: `Thermostat ${i}`, room: ROOMS[i % ROOMS.length]!, type: 'thermostat', model: 'T1', firmware: '1', online: true, lastSeen: null,
     capabilities: [
       { name: 'temperature', valueType: 'float', unit: '°C', deviceClass: 'temperature', writable: false, event: false },
       { name: 'humidity', valueType: 'float', unit: '%', deviceClass: 'humidity', writable: false, event: false },
@@ -39,7 +39,7 @@ export function runSyntheticLoad(root: HTMLElement, opts: SyntheticLoadOptions):
   const scheduler = new FrameScheduler(() => view?.render(store.takeDirty()));
   const store = new DeviceStore(() => scheduler.request());
   store.setDevices(devices, true);
-  view = new HomeView({ store, send: () => {}, canWrite: true, now: () => Date.now() });
+  view = new HomeView({ store, send: () => {}, canWrite: true, now: () => Date.now(), addDevice: null });
   root.replaceChildren(view.element);
 
   // Two frames first: the initial layout of every tile is a one-off cost, not part of the steady state measured.

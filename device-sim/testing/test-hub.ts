@@ -203,7 +203,7 @@ export class TestHub {
     const api = createApi({
       facade,
       now: this.#now,
-      authorize: (req) => (this.#o.adminToken !== undefined && req.headers.authorization === `Bearer ${this.#o.adminToken}` ? 'admin' : null),
+      authorize: (req) => (this.#o.adminToken !== undefined && req.headers.authorization === `Bearer ${this.#o.adminToken}` ? { role: 'admin', username: 'admin-token' } : null),
     });
     const auth = new Authorizer({ dataDir: this.#dir, devices: registry, log });
     const onRequest: Parameters<typeof createHttpServer>[1] = (req, res) => {

@@ -5,7 +5,7 @@ import type { Logger } from '../logger.js';
 import { loadOrCreateAdminToken } from './admin-token.js';
 import { verifyToken } from './device-tokens.js';
 import { SESSION_MQTT_USER, SessionStore, type SessionInfo } from './session-store.js';
-import { UserStore, type Role } from './user-store.js';
+import { UserStore, type Role, type UserSummary } from './user-store.js';
 
 /** What a client presents: a bearer token (HTTP API, dashboard) or a user name and password (MQTT CONNECT). */
 export type Credentials = { kind: 'bearer'; token: string } | { kind: 'password'; username: string; password: string };
@@ -126,6 +126,46 @@ export class Authorizer {
   /** Ends a session; false when the token was not live. */
   signOut(token: string): boolean {
     return this.sessions.revoke(token);
+  }
+
+  /** Every user, sorted by name, without hashes. */
+  listUsers(): UserSummary[] {
+    this.users.reloadIfChanged();
+    return this.users.list();
+  }
+
+  /** Adds a user (throws UserStoreError with HUB_ERR_USER_* for a bad or taken name, role or password). */
+  addUser(name: string, password: string, role: Role): Promise<UserSummary> {
+    this.users.reloadIfChanged();
+    return this.users.add(name, password, role);
+  }
+
+  /** Removes a user and ends every dashboard session of theirs at once; null when there was no such user. */
+  removeUser(name: string): { sessionsEnded: number } | null {
+    this.users.reloadIfChanged();
+    if (!this.users.remove(name)) return null;
+    const sessionsEnded = this.sessions.revokeUser(name);
+    this.#opts.log.info({ user: name, sessionsEnded }, 'user removed');
+    return { sessionsEnded };
+  }
+
+  /** Changes a user's password after checking the current one; 'wrong' when it does not match, 'unknown' for no user. */
+  async changePassword(name: string, current: string, next: string): Promise<'ok' | 'wrong' | 'unknown'> {
+    this.users.reloadIfChanged();
+    if (this.users.role(name) === undefined) return 'unknown';
+    if ((await this.users.verify(name, current)) === null) return 'wrong';
+    return (await this.users.setPassword(name, next)) ? 'ok' : 'unknown';
+  }
+
+  /**
+   * Picks up users.json changed by another process (`hearth user remove` while the hub runs): sessions of a
+   * user who is gone, or whose role changed, end at once. Returns how many ended.
+   */
+  reconcileUsers(): number {
+    if (!this.users.reloadIfChanged()) return 0;
+    const ended = this.sessions.revokeUnless((username, role) => this.users.role(username) === role);
+    if (ended > 0) this.#opts.log.info({ sessionsEnded: ended }, 'users changed on disk; sessions of removed or changed users ended');
+    return ended;
   }
 
   #sessionPrincipal(session: SessionInfo | null): Principal | null {

@@ -106,6 +106,17 @@ export class SessionStore {
     return n;
   }
 
+  /** Ends every session whose owner `keep` no longer accepts (a user removed or demoted elsewhere); returns how many. */
+  revokeUnless(keep: (username: string, role: Role) => boolean): number {
+    let n = 0;
+    for (const [key, entry] of this.#entries) {
+      if (keep(entry.username, entry.role)) continue;
+      this.#entries.delete(key);
+      n++;
+    }
+    return n;
+  }
+
   /** Live sessions (expired ones may linger until the next sweep). */
   get size(): number {
     return this.#entries.size;

@@ -147,6 +147,30 @@ export class UserStore {
     return true;
   }
 
+  /** The role of user `name`, or undefined when there is none. */
+  role(name: string): Role | undefined {
+    return this.#users.get(name)?.role;
+  }
+
+  /** Gives an existing user a new password (fresh salt); false when there is no such user. */
+  async setPassword(name: string, password: string): Promise<boolean> {
+    checkPassword(password);
+    if (!this.#users.has(name)) return false;
+    const salt = randomBytes(16);
+    const hash = await derive(password, salt, KDF);
+    const user = this.#users.get(name);
+    // Removed while scrypt ran: nothing to change.
+    if (!user) return false;
+    this.#users.set(name, { ...user, salt: salt.toString('base64'), hash: hash.toString('base64'), kdf: { ...KDF } });
+    this.#save();
+    return true;
+  }
+
+  /** Re-reads users.json when another process (the `hearth user` CLI) changed it; true when it was re-read. */
+  reloadIfChanged(): boolean {
+    return this.#reloadIfChanged();
+  }
+
   /** The user's role when the password is right, else null. Costs one scrypt (~30 ms) either way. */
   async verify(name: string, password: string): Promise<Role | null> {
     this.#reloadIfChanged();
@@ -161,12 +185,14 @@ export class UserStore {
     return expected.length === actual.length && timingSafeEqual(expected, actual) ? user.role : null;
   }
 
-  #reloadIfChanged(): void {
-    if (this.#currentStamp() === this.#stamp) return;
+  #reloadIfChanged(): boolean {
+    if (this.#currentStamp() === this.#stamp) return false;
     try {
       this.load();
+      return true;
     } catch {
       // A half-edited file must not lock everybody out: keep the users last read.
+      return false;
     }
   }
 

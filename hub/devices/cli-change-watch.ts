@@ -9,6 +9,8 @@ export interface CliChangeWatchOptions {
   registry: DeviceRegistry;
   log: Logger;
   now: () => number;
+  /** Users changed by `hearth user` in another process (users.json, not SQLite): checked on the same tick. */
+  users?: { reconcileUsers(): number };
 }
 
 /**
@@ -20,6 +22,7 @@ export class CliChangeWatch {
   readonly #registry: DeviceRegistry;
   readonly #log: Logger;
   readonly #now: () => number;
+  readonly #users: { reconcileUsers(): number } | undefined;
   #watch: NodeJS.Timeout | undefined;
   #dataVersion = 0;
 
@@ -28,13 +31,14 @@ export class CliChangeWatch {
     this.#registry = opts.registry;
     this.#log = opts.log;
     this.#now = opts.now;
+    this.#users = opts.users;
   }
 
   /** Starts the data_version watch. */
   start(): void {
     if (this.#watch) return;
     this.#dataVersion = this.#store.dataVersion();
-    this.#watch = setInterval(() => this.#checkDataVersion(), WATCH_EVERY_MS);
+    this.#watch = setInterval(() => this.check(), WATCH_EVERY_MS);
     this.#watch.unref();
   }
 
@@ -42,6 +46,16 @@ export class CliChangeWatch {
   stop(): void {
     if (this.#watch) clearInterval(this.#watch);
     this.#watch = undefined;
+  }
+
+  /** One tick of the watch: devices changed in SQLite, then users changed in users.json. */
+  check(): void {
+    this.#checkDataVersion();
+    try {
+      this.#users?.reconcileUsers();
+    } catch (err) {
+      this.#log.error({ err: (err as Error).message }, 'checking for user changes failed; will retry');
+    }
   }
 
   /** The CLI writes devices straight to the database; PRAGMA data_version tells us when. */

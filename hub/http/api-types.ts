@@ -239,3 +239,85 @@ export interface CommandResponse {
   status: ApiCommandStatus;
   message: string;
 }
+
+/** DELETE /api/devices/:id?remove=true (admin): 200; the device and everything stored for it are deleted. */
+export interface DeviceRemoveResponse {
+  removed: string;
+}
+
+// ---- users (hub/http/users-api.ts) --------------------------------------------------------------
+
+/** A dashboard and MQTT user; never the password hash. */
+export interface ApiUser {
+  name: string;
+  role: ApiRole;
+  createdAt: number;
+}
+
+/** GET /api/users (admin): 200, sorted by name. */
+export interface UsersResponse {
+  users: ApiUser[];
+}
+
+/** POST /api/users (admin), as JSON. */
+export interface UserAddRequest {
+  name: string;
+  password: string;
+  role: ApiRole;
+}
+
+/** POST /api/users: 201. */
+export interface UserAddResponse {
+  user: ApiUser;
+}
+
+/** DELETE /api/users/:name (admin): 200; every dashboard session of the user ended at once. */
+export interface UserRemoveResponse {
+  removed: string;
+  sessionsEnded: number;
+}
+
+/** PUT /api/users/:name/password (the signed-in user, for their own name), as JSON. */
+export interface PasswordChangeRequest {
+  currentPassword: string;
+  password: string;
+}
+
+/** PUT /api/users/:name/password: 200. */
+export interface PasswordChangeResponse {
+  changed: string;
+}
+
+// ---- the hub page (hub/http/observability-api.ts) -----------------------------------------------------
+
+/** One sample of the hub's status (hub/observability/status-samples.ts). */
+export interface ApiStatusSample {
+  ts: number;
+  readingsPerSecond: number;
+  devicesOnline: number;
+  /** ms; null when no commit happened in the interval. */
+  ackP99Ms: number | null;
+  mqttClients: number;
+  storageBytes: number;
+}
+
+/** GET /api/hub/samples?since= (any role): the last hour, oldest first, and the retention settings. */
+export interface HubSamplesResponse {
+  intervalMs: number;
+  samples: ApiStatusSample[];
+  retention: { rawDays: number; rollupDays: number };
+}
+
+/** One warn or error line of the hub's log. */
+export interface ApiLogLine {
+  ts: number;
+  level: 'warn' | 'error';
+  msg: string;
+  fields: Record<string, unknown>;
+}
+
+/** GET /api/hub/logs?limit= (admin): the newest warn and error lines, newest first; `total` since start. */
+export interface HubLogsResponse {
+  lines: ApiLogLine[];
+  total: number;
+}

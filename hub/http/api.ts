@@ -2,17 +2,23 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { deviceIdProblem } from '../devices/device-id.js';
 import { parseDeviceChange, type HubFacade } from '../facade.js';
 import type { HistoryStep, StoredEvent } from '../storage/types.js';
+import type { Principal } from '../auth/authorizer.js';
 import type { Role } from '../auth/user-store.js';
 import { pointToJson, valueToJson } from '../../protocol/value-form.js';
 import type * as Api from './api-types.js';
+import { handleObservability, type ObservabilitySources } from './observability-api.js';
 import { HttpError, readJsonBody, sendJson } from './respond.js';
-
+import { handleUsers, type UsersAuth } from './users-api.js';
 
 export interface ApiDeps {
   facade: HubFacade;
   now: () => number;
-  /** Role of the bearer of this request, or null when unauthenticated (hub/auth). */
-  authorize: (req: IncomingMessage) => Role | null;
+  /** The bearer of this request (role and user name), or null when unauthenticated (hub/auth). */
+  authorize: (req: IncomingMessage) => Principal | null;
+  /** /api/users (hub/http/users-api.ts); absent: 404. */
+  users?: UsersAuth;
+  /** /api/hub/samples and /api/hub/logs (hub/http/observability-api.ts); absent: 404. */
+  observability?: ObservabilitySources;
 }
 
 const MAX_POINTS = 10_000;
@@ -39,13 +45,16 @@ async function route(deps: ApiDeps, req: IncomingMessage, res: ServerResponse): 
     const { ok, storage, devicesOnline } = deps.facade.health();
     return sendJson(res, ok ? 200 : 503, { status: ok ? 'ok' : 'degraded', storage, devicesOnline } satisfies Api.HealthResponse);
   }
-  const role = deps.authorize(req);
-  if (!role) throw new HttpError(401, 'HUB_ERR_UNAUTHORIZED', 'send Authorization: Bearer <token> (an admin API token or a dashboard session)');
+  const principal = deps.authorize(req);
+  const role = principal?.role;
+  if (!principal || !role) throw new HttpError(401, 'HUB_ERR_UNAUTHORIZED', 'send Authorization: Bearer <token> (an admin API token or a dashboard session)');
   const need = (wanted: Role[]) => {
     if (!wanted.includes(role)) throw new HttpError(403, 'HUB_ERR_FORBIDDEN', `the ${role} role may not ${method} ${url.pathname}`);
   };
 
   if (parts[1] === 'hub' && parts.length === 2 && method === 'GET') return sendJson(res, 200, deps.facade.hubInfo() satisfies Api.HubInfoResponse);
+  if (parts[1] === 'hub' && parts.length > 2 && deps.observability) return handleObservability(deps.observability, principal, req, res, parts.slice(1), url.searchParams);
+  if (parts[1] === 'users' && deps.users) return handleUsers(deps.users, principal, req, res, parts.slice(1));
   if (parts[1] !== 'devices') throw new HttpError(404, 'HUB_ERR_NOT_FOUND', `no API endpoint at ${url.pathname}`);
 
   if (parts.length === 2) {
@@ -84,6 +93,10 @@ async function route(deps: ApiDeps, req: IncomingMessage, res: ServerResponse): 
     }
     if (method === 'DELETE') {
       need(['admin']);
+      if (url.searchParams.get('remove') === 'true') {
+        deps.facade.remove(id);
+        return sendJson(res, 200, { removed: id } satisfies Api.DeviceRemoveResponse);
+      }
       deps.facade.revoke(id);
       return sendJson(res, 200, { revoked: id } satisfies Api.RevokeResponse);
     }
@@ -128,7 +141,9 @@ async function route(deps: ApiDeps, req: IncomingMessage, res: ServerResponse): 
       const body = await readJsonBody(req);
       if (typeof body.command !== 'string') throw new HttpError(400, 'HUB_ERR_BAD_REQUEST', 'command is required (a writable capability name)');
       if (!('value' in body)) throw new HttpError(400, 'HUB_ERR_BAD_REQUEST', 'value is required');
-      const outcome = await deps.facade.sendCommand(id, body.command, body.value, `api:${role}`);
+      // A dashboard session's command is recorded under its user; the admin API token's as api:admin.
+      const source = principal.username === 'admin-token' ? `api:${role}` : `user:${principal.username}`;
+      const outcome = await deps.facade.sendCommand(id, body.command, body.value, source);
       const status = { ok: 200, invalid: 400, unsupported: 400, offline: 409, timeout: 504, failed: 502, busy: 503 }[outcome.status];
       return sendJson(res, status, outcome satisfies Api.CommandResponse);
     }

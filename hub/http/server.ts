@@ -11,6 +11,7 @@ import type { Logger } from '../logger.js';
 import type { UpgradeErrorCode } from '../../protocol/error-codes.js';
 import { RateLimitedLog } from '../observability/rate-limited-log.js';
 import { createApi } from './api.js';
+import type { ObservabilitySources } from './observability-api.js';
 import { ConnectionGuard, type RefusalReason } from './connection-guard.js';
 import { originAllowed } from './origin.js';
 import { onUpgradeRefused, refuseUpgrade } from './refuse-upgrade.js';
@@ -73,6 +74,8 @@ export interface HttpFrontOptions {
   mqtt: UpgradeHandler | null;
   /** Default: the built dashboard in dist/dashboard. */
   dashboardDir?: string;
+  /** The hub page's samples and the admin's log lines (GET /api/hub/samples, /api/hub/logs); absent: 404. */
+  observability?: ObservabilitySources;
   limits: HttpLimits;
   counters: FrontCounters;
   now: () => number;
@@ -103,7 +106,13 @@ export class HttpFront {
       ...{ now: opts.now, log: opts.log, warn: this.#warn, onRefused: (reason) => opts.counters.connectionRefused(reason) },
     });
     this.#session = createSessionApi({ auth: opts.auth, now: opts.now });
-    this.#api = createApi({ facade: opts.facade, now: opts.now, authorize: (req) => this.#role(req) });
+    this.#api = createApi({
+      ...{ facade: opts.facade, now: opts.now, users: opts.auth, observability: opts.observability },
+      authorize: (req) => {
+        const token = bearerToken(req);
+        return token === null ? null : opts.auth.authorizeBearer(token);
+      },
+    });
     this.#dashboard = createStaticFiles({ root: opts.dashboardDir ?? DASHBOARD_DIR });
   }
 
