@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import type { HubConfig } from '../config.js';
+import { mqttLimits, type HubConfig } from '../config.js';
 import type { DeviceAdmin, DeviceFacade } from '../facade.js';
 import type { Logger } from '../logger.js';
 import { HUB_VERSION } from '../version.js';
@@ -37,6 +37,7 @@ export function bridgeOptions(
     tls: deps.tls,
     websocket: c['mqtt.websocket'],
     allowAnonymous: c['mqtt.allowAnonymous'],
+    limits: mqttLimits(c),
     external: c['mqtt.url']
       ? {
           url: c['mqtt.url'],

@@ -1,18 +1,20 @@
 import type { IncomingMessage } from 'node:http';
-import net, { type AddressInfo } from 'node:net';
+import type net from 'node:net';
+import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import tls from 'node:tls';
+import type tls from 'node:tls';
 import { Aedes, type AuthenticateError, type Client } from 'aedes';
 import websocketStream from 'websocket-stream';
 import type { Authorizer } from '../auth/authorizer.js';
 import type { Role } from '../auth/user-store.js';
 import type { Acl } from './acl.js';
+import { BrokerGuard, DEFAULT_BROKER_LIMITS, GUARD_LOG_CODES, sourceAddress, type BrokerLimits, type GuessThrottle } from './broker-guard.js';
 import type { MqttLogger } from './logger.js';
 import type { Publisher } from './publisher.js';
 import { refuseUpgrade } from '../http/refuse-upgrade.js';
 
 /** Checks MQTT credentials: the hub's one credential check (hub/auth Authorizer). */
-export type MqttAuthenticator = Pick<Authorizer, 'authorize'>;
+export type MqttAuthenticator = Pick<Authorizer, 'authorize'> & GuessThrottle;
 
 export interface EmbeddedBrokerOptions {
   host: string;
@@ -34,6 +36,8 @@ export interface EmbeddedBrokerOptions {
   allowedRoles: readonly Role[];
   acl: Acl;
   logger: MqttLogger;
+  /** Limits against hostile clients; default DEFAULT_BROKER_LIMITS. */
+  limits?: Partial<BrokerLimits>;
   /** A client's publish that passed the ACL (commands, bridge requests, HA status), with the client's role. */
   onClientPublish: (topic: string, payload: Buffer, source: string, role: Role) => void;
 }
@@ -64,6 +68,7 @@ export const MQTT_LOG_CODES = [
   'HUB_ERR_MQTT_AUTH_FAILED',
   'HUB_ERR_MQTT_PUBLISH_DENIED',
   'HUB_ERR_MQTT_SUBSCRIBE_DENIED',
+  ...GUARD_LOG_CODES,
 ] as const;
 type MqttLogCode = (typeof MQTT_LOG_CODES)[number];
 
@@ -85,9 +90,11 @@ export class EmbeddedBroker implements Publisher {
   readonly #sessions = new WeakMap<Client, Session>();
   /** Clients that sent an empty client id with clean=false, refused in authenticate [MQTT-3.1.3-8]. */
   readonly #emptyIdPersistent = new WeakSet<Client>();
+  readonly #guard: BrokerGuard;
 
   constructor(opts: EmbeddedBrokerOptions) {
     this.#opts = opts;
+    this.#guard = new BrokerGuard({ limits: { ...DEFAULT_BROKER_LIMITS, ...opts.limits }, auth: opts.auth, logger: opts.logger });
   }
 
   /** Creates the broker and opens the listeners; rejects (having closed what it opened) when one cannot bind. */
@@ -95,7 +102,9 @@ export class EmbeddedBroker implements Publisher {
     const o = this.#opts;
     if (o.tlsPort !== null && !o.tls) throw new Error('HUB_ERR_CONFIG: the MQTT TLS listener needs a key and a certificate');
     const broker = await Aedes.createBroker({
+      ...this.#guard.aedesOptions(),
       preConnect: (client, packet, done) => {
+        if (!this.#guard.preConnect(client, packet, done)) return;
         if (!packet.clientId && !packet.clean) this.#emptyIdPersistent.add(client);
         done(null, true);
       },
@@ -111,7 +120,7 @@ export class EmbeddedBroker implements Publisher {
         packet.retain = false;
         done(null);
       },
-      authorizeSubscribe: (client, sub, done) => {
+      authorizeSubscribe: (client, sub, done) => this.#guard.authorizeSubscribe(client, sub, done, (client, sub, done) => {
         const session = this.#sessions.get(client);
         if (!session || !o.acl.canSubscribe(session.role, sub.topic)) {
           this.#refuse('HUB_ERR_MQTT_SUBSCRIBE_DENIED', client, session, { filter: sub.topic }, 'MQTT subscription refused');
@@ -119,8 +128,9 @@ export class EmbeddedBroker implements Publisher {
           return;
         }
         done(null, sub);
-      },
+      }),
     });
+    this.#guard.attach(broker);
     this.#broker = broker;
     broker.on('publish', (packet, client) => {
       this.#published += 1;
@@ -133,10 +143,8 @@ export class EmbeddedBroker implements Publisher {
     broker.on('connectionError', (client, err) => o.logger.debug({ clientId: client.id, err: err.message }, 'MQTT connection error'));
 
     try {
-      if (o.tcpPort !== null) this.#tcp = await listen(net.createServer(broker.handle), o.tcpPort, o.host);
-      if (o.tlsPort !== null && o.tls) {
-        this.#tls = await listen(tls.createServer({ key: o.tls.key, cert: o.tls.cert }, broker.handle), o.tlsPort, o.host);
-      }
+      if (o.tcpPort !== null) this.#tcp = await listen(this.#guard.tcpServer(broker), o.tcpPort, o.host);
+      if (o.tlsPort !== null && o.tls) this.#tls = await listen(this.#guard.tlsServer(broker, { key: o.tls.key, cert: o.tls.cert }), o.tlsPort, o.host);
       if (o.websocket) this.#openWebSocket(broker);
     } catch (err) {
       await this.stop();
@@ -158,6 +166,11 @@ export class EmbeddedBroker implements Publisher {
     ]);
     this.#tcp = null;
     this.#tls = null;
+  }
+
+  /** Connections and packets refused by the guard and the ACL so far, by reason (hearth_mqtt_refused_total). */
+  refusals(): ReadonlyMap<string, number> {
+    return this.#guard.refusals();
   }
 
   /** Connected clients and messages routed so far. */
@@ -226,7 +239,7 @@ export class EmbeddedBroker implements Publisher {
       done(null, true);
       return;
     }
-    o.auth.authorize({ kind: 'password', username, password: password ? password.toString('utf8') : '' }).then(
+    o.auth.authorize({ kind: 'password', username, password: password ? password.toString('utf8') : '', source: sourceAddress(client) }).then(
       (principal) => {
         const role = principal?.role ?? null;
         if (role === null) return refuse('HUB_ERR_MQTT_BAD_CREDENTIALS', CONNACK_BAD_USERNAME_OR_PASSWORD, 'bad user name or password');
@@ -245,7 +258,9 @@ export class EmbeddedBroker implements Publisher {
   }
 
   #refuse(code: MqttLogCode, client: Client | null, session: Session | undefined, detail: object, message: string): void {
-    this.#opts.logger.warn({ code, clientId: client?.id ?? null, user: session?.user ?? null, role: session?.role ?? null, ...detail }, message);
+    const fields = { clientId: client?.id ?? null, user: session?.user ?? null, role: session?.role ?? null, ...detail };
+    // Bounded per code, and per code and signed-in user (a bounded set) for the ACL's refusals.
+    this.#guard.refuse(code, code.slice('HUB_ERR_MQTT_'.length).toLowerCase(), fields, message, session ? `${code}:${session.user ?? ''}` : code);
   }
 
   /**
@@ -262,8 +277,8 @@ export class EmbeddedBroker implements Publisher {
   #openWebSocket(broker: Aedes): void {
     const o = this.#opts;
     // websocket-stream's typings predate ws 8; its Server is a ws WebSocketServer emitting 'stream'.
-    const wss = (websocketStream as any).createServer({ noServer: true, maxPayload: o.wsMaxPayload });
-    wss.on('stream', (stream: Duplex, req: IncomingMessage) => broker.handle(stream, req));
+    const wss = (websocketStream as any).createServer({ noServer: true, maxPayload: this.#guard.wsMaxPayload(o.wsMaxPayload) });
+    wss.on('stream', (stream: Duplex, req: IncomingMessage) => this.#guard.handle(broker, stream, req));
     wss.on('error', (err: Error) => o.logger.warn({ err: err.message }, 'MQTT WebSocket error'));
     this.#wss = wss;
   }

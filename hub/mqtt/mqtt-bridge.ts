@@ -2,12 +2,14 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { refuseUpgrade } from '../http/refuse-upgrade.js';
 import { randomBytes } from 'node:crypto';
+import { maskUrlCredentials } from '../config.js';
 import type { DeviceAdmin, DeviceFacade } from '../facade.js';
 import { systemTimers, type Timers } from '../timers.js';
 import { BridgeApi, type RequestSender } from './bridge-api.js';
 import { BridgeStatus } from './bridge-status.js';
 import { ROLES, type Role } from '../auth/user-store.js';
 import { Acl } from './acl.js';
+import type { BrokerLimits } from './broker-guard.js';
 import { EmbeddedBroker, type EmbeddedBrokerAddresses, type MqttAuthenticator } from './embedded-broker.js';
 import { ExternalBroker } from './external-broker.js';
 import type { DiscoveryMode } from './discovery.js';
@@ -105,6 +107,8 @@ export interface MqttBridgeOptions {
   anonymousRole?: Role;
   /** Roles that may connect; default all. A known user with another role gets CONNACK 5. */
   allowedRoles?: readonly Role[];
+  /** The embedded broker's limits against hostile clients (`mqtt.maxPacketBytes` ...); default DEFAULT_BROKER_LIMITS. */
+  limits?: Partial<BrokerLimits>;
   /** Also (or only, with embedded: false) publish into an external broker. */
   external?: MqttExternalOptions | null;
   logger?: MqttLogger;
@@ -172,6 +176,7 @@ export class MqttBridge {
           anonymousRole: o.anonymousRole ?? 'viewer',
           allowedRoles,
           acl: new Acl(topics),
+          ...(o.limits ? { limits: o.limits } : {}),
           logger: log,
           onClientPublish: (topic, payload, source, role) => side && route(side, topic, payload, source, role),
         });
@@ -227,7 +232,7 @@ export class MqttBridge {
         await side.status.start();
       }
       const a = this.addresses();
-      log.info({ tcp: a.tcp, tls: a.tls, ws: a.ws, external: o.external?.url ?? null }, 'MQTT bridge started');
+      log.info({ tcp: a.tcp, tls: a.tls, ws: a.ws, external: o.external ? maskUrlCredentials(o.external.url) : null }, 'MQTT bridge started');
     } catch (err) {
       await this.stop();
       throw err;
@@ -296,6 +301,11 @@ export class MqttBridge {
     const broker = this.#embedded?.broker;
     if (!broker) return refuseUpgrade(socket, 'HUB_ERR_SHUTDOWN', 'the MQTT broker is not running');
     broker.handleUpgrade(req, socket, head);
+  }
+
+  /** The embedded broker's refusals by reason (empty without it). */
+  refusals(): ReadonlyMap<string, number> {
+    return this.#embedded?.broker.refusals() ?? new Map();
   }
 
   /** Bound addresses of the embedded listeners, and the external connection state. */
