@@ -97,8 +97,9 @@ describe('before CONNECT is accepted', () => {
     await sixth.closed;
     expect(h.refused('per_address')).toBe(before + 1);
     // TLS shares the cap: the address is still full.
-    const overTls = tls.connect({ port: h.tlsPort, host: '127.0.0.1', localAddress: '127.0.0.2', rejectUnauthorized: false });
+    const overTls = net.connect({ port: h.tlsPort, host: '127.0.0.1', localAddress: '127.0.0.2' });
     overTls.on('error', () => undefined);
+    overTls.on('connect', () => tls.connect({ socket: overTls, rejectUnauthorized: false }).on('error', () => undefined));
     await new Promise<void>((resolve) => overTls.once('close', () => resolve()));
     expect(h.refused('per_address')).toBe(before + 2);
     const other = await RawMqtt.open(h.tcpPort, '127.0.0.3');

@@ -39,7 +39,7 @@ export function connectPacket(f: ConnectFields): Buffer {
   if (f.username !== undefined) flags |= 0x80;
   if (f.password !== undefined) flags |= 0x40;
   const props = version === 5 ? Buffer.from([0]) : Buffer.alloc(0);
-  const parts = [mqttString('MQTT'), Buffer.from([version, flags, 0, 0]), props, mqttString(f.clientId)];
+  const parts: Buffer[] = [mqttString('MQTT'), Buffer.from([version, flags, 0, 0]), props, mqttString(f.clientId)];
   if (f.will) parts.push(props, mqttString(f.will.topic), mqttString(f.will.payload));
   if (f.username !== undefined) parts.push(mqttString(f.username));
   if (f.password !== undefined) parts.push(mqttString(f.password));
@@ -49,7 +49,7 @@ export function connectPacket(f: ConnectFields): Buffer {
 
 /** A SUBSCRIBE of `filters` at QoS 0 (raw bytes allowed). */
 export function subscribePacket(messageId: number, filters: (Buffer | string)[], version: 4 | 5 = 4): Buffer {
-  const parts = [Buffer.from([messageId >> 8, messageId & 0xff])];
+  const parts: Buffer[] = [Buffer.from([messageId >> 8, messageId & 0xff])];
   if (version === 5) parts.push(Buffer.from([0]));
   for (const f of filters) parts.push(mqttString(f), Buffer.from([0]));
   const body = Buffer.concat(parts);
