@@ -15,7 +15,7 @@ export interface SubscribePersistence {
  * each time with the whole packet's list: the first call stores the list and the others share its promise.
  * Its retained lookup builds a matcher per filter and tests every retained topic against each, in one
  * synchronous run when nothing matches: here one pass over the retained set tests each topic once against
- * a trie of all the filters, streaming, so the loop is yielded between messages.
+ * a trie of all the filters, streaming, and the event loop gets a turn every BATCH messages.
  */
 export function patchPersistence(persistence: SubscribePersistence): void {
   const stored = new WeakMap<unknown[], Promise<unknown>>();
@@ -25,14 +25,43 @@ export function patchPersistence(persistence: SubscribePersistence): void {
     if (!pending) stored.set(subs, (pending = addSubscriptions(client, subs)));
     return pending;
   };
+  const combi = persistence.createRetainedStreamCombi.bind(persistence);
   persistence.createRetainedStreamCombi = (patterns) => {
+    // Measured with 20,000 retained topics: aedes' own pass costs ~2 µs a topic per filter, this one ~6 µs.
+    // ... but it serves `$` topics to `#` and `+/...` [MQTT-4.7.2-1], which the FilterSet does not.
+    if (patterns.length <= FEW_FILTERS && !patterns.some(startsWithWildcard)) return combi(patterns);
     const filters = new FilterSet();
     for (const p of patterns) filters.add(p);
-    const all = persistence.createRetainedStream('#');
-    return Readable.from(matching(all, filters), { objectMode: true });
+    return matching(persistence.createRetainedStream('#'), filters);
   };
 }
 
-async function* matching(all: Readable, filters: FilterSet): AsyncGenerator<{ topic: string }> {
-  for await (const packet of all as AsyncIterable<{ topic: string }>) if (filters.matches(packet.topic)) yield packet;
+/** Up to this many filters in a SUBSCRIBE, aedes' per-filter retained lookup is the cheaper one. */
+const FEW_FILTERS = 2;
+
+const startsWithWildcard = (p: string): boolean => p.startsWith('+') || p.startsWith('#');
+
+/** Retained messages tested in one turn of the event loop: the pass never holds it for the whole set. */
+const BATCH = 256;
+
+/** The messages of `all` whose topic `filters` match, read synchronously BATCH at a time (for-await costs ~25 µs a message). */
+function matching(all: Readable, filters: FilterSet): Readable {
+  let scheduled = false;
+  const pump = (): void => {
+    scheduled = false;
+    for (let n = 0; n < BATCH; n++) {
+      const packet = all.read() as { topic: string } | null;
+      if (packet === null) return; // 'readable' or 'end' comes next
+      if (filters.matches(packet.topic) && !out.push(packet)) return; // read() comes when the consumer drains
+    }
+    if (!scheduled) {
+      scheduled = true;
+      setImmediate(pump);
+    }
+  };
+  const out = new Readable({ objectMode: true, read: pump, destroy: (err, cb) => (all.destroy(), cb(err)) });
+  all.on('readable', pump);
+  all.once('end', () => out.push(null));
+  all.once('error', (err) => out.destroy(err));
+  return out;
 }
