@@ -122,7 +122,8 @@ export class BrokerGuard {
   /** Hooks the created broker: its persistence's SUBSCRIBE paths, and its error events for the counters. */
   attach(broker: Aedes): void {
     this.#sockets.start();
-    patchPersistence((broker as unknown as { persistence: SubscribePersistence }).persistence);
+    const persistence = (broker as unknown as { persistence: SubscribePersistence }).persistence;
+    patchPersistence(persistence, { keep: (sub) => this.#subs.keep(sub), maxRestored: this.#o.limits.maxSubscriptionsPerClient });
     const onError = (client: Client, err: Error) => {
       if (err.message === 'connect did not arrive in time') {
         this.refuse('HUB_ERR_MQTT_CONNECT_TIMEOUT', 'connect_timeout', { address: sourceAddress(client) }, 'MQTT client closed: no CONNECT in time');
@@ -206,6 +207,7 @@ export class BrokerGuard {
     }
     if (early) return this.#refuseFilter(client, sub, early, done);
     acl(client, sub, (err, granted) => {
+      if (!granted) this.#subs.refused(sub);
       if (err || !granted) return done(err, granted);
       const late = this.#subs.grant(client, granted);
       if (late) return this.#refuseFilter(client, granted, late, done);
@@ -234,6 +236,7 @@ export class BrokerGuard {
   #refuseFilter(client: Client, sub: Subscription, why: SubscriptionRefusal, done: (error: Error | null, subscription?: Subscription | null) => void): void {
     const { maxSubscriptionsPerClient: perClient, maxFiltersPerSubscribe: perPacket } = this.#o.limits;
     const limit = why === 'per_client' ? { maxSubscriptionsPerClient: perClient } : { maxFiltersPerSubscribe: perPacket };
+    this.#subs.refused(sub);
     this.refuse('HUB_ERR_MQTT_SUBSCRIPTION_LIMIT', 'subscription_limit', { clientId: client.id, filter: sub.topic, ...limit }, 'MQTT subscription refused: over the limit');
     done(null, null); // SUBACK 0x80 (v5 0x87) for this filter; the others are answered on their own
   }

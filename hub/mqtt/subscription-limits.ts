@@ -24,6 +24,8 @@ export class SubscriptionLimits {
   readonly #caps: SubscriptionCaps;
   readonly #held = new WeakMap<object, Set<string>>();
   readonly #pastCap = new WeakSet<Sub>();
+  /** Filters refused by the limits or the ACL: a persistent session does not store them. */
+  readonly #refused = new WeakSet<object>();
 
   constructor(caps: SubscriptionCaps) {
     this.#caps = caps;
@@ -54,6 +56,16 @@ export class SubscriptionLimits {
     if (held.size >= this.#caps.maxPerClient) return 'per_client';
     held.add(sub.topic);
     return null;
+  }
+
+  /** Marks a filter of a SUBSCRIBE as refused (by the limits or the ACL). */
+  refused(sub: object): void {
+    this.#refused.add(sub);
+  }
+
+  /** Whether a filter of a SUBSCRIBE may be stored in a persistent session (not refused). */
+  keep(sub: object): boolean {
+    return !this.#refused.has(sub) && !this.#pastCap.has(sub as Sub);
   }
 
   /** Filters `client` holds now. */

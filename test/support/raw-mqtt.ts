@@ -56,6 +56,12 @@ export function subscribePacket(messageId: number, filters: (Buffer | string)[],
   return Buffer.concat([Buffer.from([0x82]), remainingLength(body.length), body]);
 }
 
+/** An UNSUBSCRIBE of `filters`. */
+export function unsubscribePacket(messageId: number, filters: string[]): Buffer {
+  const body = Buffer.concat([Buffer.from([messageId >> 8, messageId & 0xff]), ...filters.map((f) => mqttString(f))]);
+  return Buffer.concat([Buffer.from([0xa2]), remainingLength(body.length), body]);
+}
+
 /** A QoS 0 PUBLISH (raw topic bytes allowed). */
 export function publishPacket(topic: Buffer | string, payload: Buffer | string, version: 4 | 5 = 4): Buffer {
   const body = Buffer.concat([mqttString(topic), version === 5 ? Buffer.from([0]) : Buffer.alloc(0), Buffer.from(payload)]);
