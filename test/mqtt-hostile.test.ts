@@ -3,6 +3,7 @@ import mqtt from 'mqtt';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
+import WebSocket from 'ws';
 import { eventually } from './support/eventually.js';
 import { call } from './support/http.js';
 import { PASSWORDS, startHostileHub, type HostileHub } from './support/hostile-hub.js';
@@ -45,6 +46,17 @@ describe('before CONNECT is accepted', () => {
     const line = h.logged('HUB_ERR_MQTT_PACKET_TOO_LARGE')[0]!;
     expect(line).toMatchObject({ limit: 16 * 1024 });
     expect(line['size']).toBeGreaterThan(200 * 1024 * 1024);
+    await h.stillWorks();
+  });
+
+  it('over the /mqtt WebSocket too: a CONNECT declaring 200 MiB closes the socket', async () => {
+    const before = h.refused('pre_connect_too_large');
+    const ws = new WebSocket(`${h.wssUrl}/mqtt`, ['mqtt'], { rejectUnauthorized: false });
+    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+    const closed = new Promise<void>((resolve) => ws.once('close', () => resolve()));
+    ws.send(Buffer.concat([Buffer.from([0x10]), remainingLength(200 * 1024 * 1024), Buffer.from('\x00\x04MQTT')]));
+    await closed;
+    expect(h.refused('pre_connect_too_large')).toBe(before + 1);
     await h.stillWorks();
   });
 
