@@ -279,7 +279,7 @@ export class BrokerGuard {
       const start = this._pos + 2; // after the two length bytes [MQTT-1.5.3]
       const s = parseString.call(this);
       if (s === null) return s;
-      const problem = stringProblem(s, () => this._list.slice(start, this._pos));
+      const problem = stringProblem(s, this._list, start, this._pos);
       if (problem) {
         const what = problem === 'nul' ? 'U+0000 [MQTT-1.5.3-2]' : 'ill-formed UTF-8 [MQTT-1.5.3-1]';
         guard.refuse('HUB_ERR_MQTT_MALFORMED', 'malformed', { address: sourceAddress(client as unknown as Client), problem }, 'MQTT client closed: malformed string');

@@ -18,7 +18,7 @@ describe('validTopicName [MQTT-3.3.2-2]', () => {
 });
 
 describe('stringProblem [MQTT-1.5.3]', () => {
-  const decoded = (raw: Buffer) => stringProblem(raw.toString('utf8'), () => raw);
+  const decoded = (raw: Buffer) => stringProblem(raw.toString('utf8'), Buffer.concat([Buffer.from('xx'), raw]), 2, 2 + raw.length);
   it('refuses U+0000 and ill-formed UTF-8; accepts a well-formed U+FFFD', () => {
     expect(decoded(Buffer.from('a\u0000b'))).toBe('nul');
     expect(decoded(Buffer.from([0x61, 0xc3, 0x28]))).toBe('utf8'); // a truncated two-byte sequence

@@ -10,11 +10,19 @@ const SLASH = 47;
 const PLUS = 43;
 const HASH = 35;
 
-/** Why a string is refused, or null when it is a well-formed MQTT string [MQTT-1.5.3-1, MQTT-1.5.3-2]. */
-export function stringProblem(decoded: string, raw: () => Buffer): 'nul' | 'utf8' | null {
+/** Where a decoded string's bytes can be read again (the parser's buffer list, or a Buffer). */
+export interface RawBytes {
+  slice(start: number, end: number): Buffer;
+}
+
+/**
+ * Why a string is refused, or null when it is a well-formed MQTT string [MQTT-1.5.3-1, MQTT-1.5.3-2];
+ * `raw` from `start` to `end` holds the bytes it was decoded from, read only when it decoded to U+FFFD.
+ */
+export function stringProblem(decoded: string, raw: RawBytes, start: number, end: number): 'nul' | 'utf8' | null {
   if (decoded.indexOf(NUL) !== -1) return 'nul';
   // Ill-formed UTF-8 always decodes to U+FFFD; a well-formed U+FFFD (EF BF BD) is allowed.
-  if (decoded.indexOf(REPLACEMENT) !== -1 && !isUtf8(raw())) return 'utf8';
+  if (decoded.indexOf(REPLACEMENT) !== -1 && !isUtf8(raw.slice(start, end))) return 'utf8';
   return null;
 }
 
