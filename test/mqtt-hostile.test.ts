@@ -209,6 +209,29 @@ describe('password guessing', () => {
   });
 });
 
+describe('password guessing over /mqtt', () => {
+  it('is throttled by the same policy (it let 26 guesses a second through before)', async () => {
+    await h.hub.auth.users.add('ws-target', 'ws-target-pass', 'viewer');
+    const guess = async (password: string): Promise<number | undefined> => {
+      const ws = new WebSocket(`${h.wssUrl}/mqtt`, ['mqtt'], { rejectUnauthorized: false, localAddress: '127.0.0.6' });
+      await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+      const answer = new Promise<number | undefined>((resolve) => {
+        ws.once('message', (data: Buffer) => resolve(data[0] === 0x20 ? data[3] : undefined));
+        ws.once('close', () => resolve(undefined));
+      });
+      ws.send(connectPacket({ clientId: `ws-guess-${Math.random()}`, username: 'ws-target', password }));
+      const code = await answer;
+      ws.terminate();
+      return code;
+    };
+    const answers: (number | undefined)[] = [];
+    for (let i = 0; i < 11; i++) answers.push(await guess(`wrong-${i}`));
+    expect(answers).toEqual([...Array(10).fill(4), 5]);
+    expect(await guess('ws-target-pass')).toBe(5); // the right password too, until the minute is over
+    await h.stillWorks();
+  });
+});
+
 describe('/metrics', () => {
   it('counts the refusals by reason in hearth_mqtt_refused_total', async () => {
     const res = await call(h.hub.url.replace('localhost', '127.0.0.1'), readFileSync(h.hub.tls.certPath, 'utf8'), 'GET', '/metrics');
