@@ -99,7 +99,7 @@ export interface MqttBridgeOptions {
   websocket?: boolean;
   /** Where the front serves it, for addresses(); default '/mqtt'. */
   wsPath?: string;
-  /** Largest WebSocket message; default 256 KiB. */
+  /** Largest WebSocket message; default limits.maxPacketBytes, else 256 KiB. */
   wsMaxPayload?: number;
   /** Let clients without a user name in; default false. */
   allowAnonymous?: boolean;
@@ -170,7 +170,7 @@ export class MqttBridge {
           tls,
           websocket: o.websocket ?? false,
           wsPath: o.wsPath ?? MQTT_DEFAULTS.wsPath,
-          wsMaxPayload: o.wsMaxPayload ?? MQTT_DEFAULTS.wsMaxPayload,
+          wsMaxPayload: o.wsMaxPayload ?? o.limits?.maxPacketBytes ?? MQTT_DEFAULTS.wsMaxPayload,
           auth: o.auth,
           allowAnonymous: o.allowAnonymous ?? false,
           anonymousRole: o.anonymousRole ?? 'viewer',
