@@ -1,4 +1,4 @@
-// npm run bench -- [codec|storage|ingest|mqtt|dashboard|compaction|sim|reconnect|all]: runs benchmarks and appends each result, with
+// npm run bench -- [codec|storage|ingest|mqtt|mqtt-subscribe|dashboard|compaction|sim|reconnect|all]: runs benchmarks and appends each result, with
 // the machine and the command, to BENCHMARKS.md.
 import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
@@ -24,6 +24,10 @@ const BENCHES: Record<string, Bench> = {
     const rows = await e2e.runMqttE2eBench();
     const baseline = await base.runMqttBench();
     return `${e2e.formatMqttE2e(rows)}\n\nBaselines in the same run (bench/mqtt.ts: mqtt.js publishers straight into a bare aedes, and the /mqtt WebSocket stream choice):\n\n${base.formatTable(baseline)}`;
+  },
+  'mqtt-subscribe': async () => {
+    const m = await import('./mqtt-subscribe.js');
+    return m.formatSubscribeBench(await m.runSubscribeBench());
   },
   dashboard: async () => {
     const m = await import('./dashboard.js');

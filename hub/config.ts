@@ -57,6 +57,12 @@ export const CONFIG_SCHEMA = {
   'mqtt.rediscoverDelayMs': { kind: 'int', default: 5000, min: 0, help: 'Longest random wait before re-publishing discovery and state after Home Assistant comes online' },
   'mqtt.rediscoverRate': { kind: 'int', default: 500, min: 1, help: 'Retained publishes per second while re-publishing after Home Assistant comes online' },
   'mqtt.stateHeartbeatMs': { kind: 'int', default: 300000, min: 0, help: 'Re-send an unchanged device state at most this often, when a reading arrives; 0: only on change' },
+  'mqtt.maxPacketBytes': { kind: 'int', default: 262144, min: 1024, help: 'Largest MQTT packet the embedded broker reads after CONNECT (and WebSocket message at /mqtt); advertised in the MQTT 5 CONNACK' },
+  'mqtt.preConnectMaxBytes': { kind: 'int', default: 16384, min: 512, help: 'Bytes a client may send before its CONNECT is accepted' },
+  'mqtt.connectTimeoutMs': { kind: 'int', default: 10000, min: 100, help: 'Time a client has for the TLS handshake and then for a complete CONNECT' },
+  'mqtt.maxSubscriptionsPerClient': { kind: 'int', default: 1000, min: 1, help: 'Topic filters one MQTT connection may hold; more get SUBACK 0x80' },
+  'mqtt.maxFiltersPerSubscribe': { kind: 'int', default: 500, min: 1, help: 'Topic filters one SUBSCRIBE may carry; the ones past it get SUBACK 0x80' },
+  'mqtt.maxConnectionsPerAddress': { kind: 'int', default: 100, min: 1, help: 'Connections one remote address may hold on the MQTT TCP and TLS listeners (loopback included)' },
   'mqtt.healthIntervalMs': { kind: 'int', default: 10000, min: 0, help: 'Interval of <base>/bridge/health messages; 0: none' },
   'log.level': { kind: 'enum', default: 'info', options: ['debug', 'info', 'warn', 'error', 'silent'], help: 'Log level' },
 } as const satisfies Record<string, Field>;
@@ -189,14 +195,31 @@ function coerce(key: string, field: Field, value: unknown, problems: string[]): 
   }
 }
 
-/** The configuration as `hearth config print` shows it: secrets masked. */
+/** The configuration as `hearth config print` shows it: secrets masked, and credentials in `mqtt.url`. */
 export function printableConfig(config: HubConfig): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [key, field] of Object.entries(CONFIG_SCHEMA) as [ConfigKey, Field][]) {
     const value = config[key];
-    out[key] = field.secret && value !== null ? '********' : value;
+    out[key] = field.secret && value !== null ? '********' : key === 'mqtt.url' && typeof value === 'string' ? maskUrlCredentials(value) : value;
   }
   return out;
+}
+
+/** `mqtt://user:pass@host` -> `mqtt://********@host`: a URL fit for logs and `config print`. */
+export function maskUrlCredentials(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^@/?#]*@/i, '$1********@');
+}
+
+/** The embedded broker's limits against hostile clients from `mqtt.*`. */
+export function mqttLimits(config: HubConfig): { maxPacketBytes: number; preConnectMaxBytes: number; connectTimeoutMs: number; maxSubscriptionsPerClient: number; maxFiltersPerSubscribe: number; maxConnectionsPerAddress: number } {
+  return {
+    maxPacketBytes: config['mqtt.maxPacketBytes'],
+    preConnectMaxBytes: config['mqtt.preConnectMaxBytes'],
+    connectTimeoutMs: config['mqtt.connectTimeoutMs'],
+    maxSubscriptionsPerClient: config['mqtt.maxSubscriptionsPerClient'],
+    maxFiltersPerSubscribe: config['mqtt.maxFiltersPerSubscribe'],
+    maxConnectionsPerAddress: config['mqtt.maxConnectionsPerAddress'],
+  };
 }
 
 export function dbPath(config: HubConfig): string {

@@ -94,6 +94,11 @@ export const ERROR_CODES = {
   HUB_ERR_USER_NAME: { meaning: 'a user name outside 1-64 characters of A-Z a-z 0-9 _ . -', answered: { thrown: true, http: 400 }, docs: [MQTT, API] },
   HUB_ERR_USER_ROLE: { meaning: 'a role other than admin, integration or viewer', answered: { thrown: true, http: 400 }, docs: [MQTT, API] },
   HUB_ERR_USER_PASSWORD: { meaning: 'an empty password, or one over 1024 bytes', answered: { thrown: true, http: 400 }, docs: [MQTT, API] },
+  HUB_ERR_MQTT_THROTTLED: { meaning: 'too many failed passwords from the address or for the user (v5: CONNACK 0x9F)', answered: { connack: 5, log: true }, docs: [MQTT] },
+  HUB_ERR_MQTT_PACKET_TOO_LARGE: { meaning: 'more bytes before CONNECT, or a larger packet after it, than the limits allow; the connection is closed', answered: { log: true }, docs: [MQTT] },
+  HUB_ERR_MQTT_CONNECT_TIMEOUT: { meaning: 'no complete CONNECT within mqtt.connectTimeoutMs; the connection is closed', answered: { log: true }, docs: [MQTT] },
+  HUB_ERR_MQTT_MALFORMED: { meaning: 'ill-formed UTF-8, U+0000, or a misplaced wildcard in a string, topic or filter; the connection is closed', answered: { log: true }, docs: [MQTT] },
+  HUB_ERR_MQTT_SUBSCRIPTION_LIMIT: { meaning: 'a filter past mqtt.maxFiltersPerSubscribe or mqtt.maxSubscriptionsPerClient; SUBACK 0x80', answered: { log: true }, docs: [MQTT] },
   HUB_ERR_USERS_FILE: { meaning: 'users.json cannot be read or is malformed', answered: { thrown: true }, docs: [MQTT] },
 
   // Operations: start-up, storage and the metrics registry.

@@ -3,12 +3,16 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../logger.js';
 import { loadOrCreateAdminToken } from './admin-token.js';
+import { PasswordThrottle } from './password-throttle.js';
 import { verifyToken } from './device-tokens.js';
 import { SESSION_MQTT_USER, SessionStore, type SessionInfo } from './session-store.js';
 import { UserStore, type Role, type UserSummary } from './user-store.js';
 
 /** What a client presents: a bearer token (HTTP API, dashboard) or a user name and password (MQTT CONNECT). */
-export type Credentials = { kind: 'bearer'; token: string } | { kind: 'password'; username: string; password: string };
+export type Credentials =
+  | { kind: 'bearer'; token: string }
+  /** `source`: the client's address; given, failures count towards passwordWait() (MQTT CONNECT). */
+  | { kind: 'password'; username: string; password: string; source?: string };
 
 /** Who the credentials belong to. */
 export interface Principal {
@@ -57,10 +61,13 @@ export class Authorizer {
   /** Dashboard sessions. */
   readonly sessions: SessionStore;
   readonly #opts: AuthorizerOptions;
+  /** Password guesses by source address and by user (MQTT CONNECT), the sign-in policy. */
+  readonly #guesses: PasswordThrottle;
   #adminToken: Buffer | undefined;
 
   constructor(opts: AuthorizerOptions) {
     this.#opts = opts;
+    this.#guesses = new PasswordThrottle(opts.now ?? Date.now);
     this.users = opts.users ?? new UserStore({ dataDir: opts.dataDir, ...(opts.now ? { now: opts.now } : {}) });
     this.sessions = opts.sessions ?? new SessionStore(opts.now ? { now: opts.now } : {});
   }
@@ -85,8 +92,29 @@ export class Authorizer {
    */
   async authorize(credentials: Credentials): Promise<Principal | null> {
     if (credentials.kind === 'bearer') return this.authorizeBearer(credentials.token);
-    const { username, password } = credentials;
-    if (username === SESSION_MQTT_USER) return this.#sessionPrincipal(this.sessions.verify(password));
+    const { username, password, source } = credentials;
+    const principal =
+      username === SESSION_MQTT_USER ? this.#sessionPrincipal(this.sessions.verify(password)) : await this.#userPrincipal(username, password);
+    if (source !== undefined) {
+      for (const key of guessKeys(username, source)) {
+        if (principal) this.#guesses.clear(key);
+        else this.#guesses.record(key);
+      }
+    }
+    return principal;
+  }
+
+  /**
+   * Milliseconds until a password for `username` from `source` is checked again (0: now): 10 failures a
+   * minute per source address, and per user name, block it for the rest of that minute.
+   */
+  passwordWait(username: string, source: string): number {
+    let wait = 0;
+    for (const key of guessKeys(username, source)) wait = Math.max(wait, this.#guesses.blockedFor(key));
+    return wait;
+  }
+
+  async #userPrincipal(username: string, password: string): Promise<Principal | null> {
     const role = await this.users.verify(username, password);
     return role ? { role, username } : null;
   }
@@ -183,4 +211,12 @@ export class Authorizer {
     writeFileSync(file, `${password}\n`, { mode: 0o600 });
     this.#opts.log.warn({ user: 'admin', passwordFile: file }, 'created the first user (MQTT and dashboard); its password is in passwordFile');
   }
+}
+
+/**
+ * The throttle's keys of one attempt: its address, and its user name, except for `session` (dashboard
+ * tokens are random 256-bit secrets; blocking that name would lock every dashboard out of MQTT).
+ */
+function guessKeys(username: string, source: string): string[] {
+  return username === SESSION_MQTT_USER ? [`addr:${source}`] : [`addr:${source}`, `user:${username}`];
 }

@@ -21,7 +21,8 @@ export interface ConnectionGuardOptions {
   /** Where open descriptors are counted; default /proc/self/fd. */
   fdDir?: string;
   now: () => number;
-  log: Logger;
+  /** Only info is used (the MQTT guard passes its MqttLogger). */
+  log: Pick<Logger, 'info'> | { info(obj: object, msg: string): void };
   warn: RateLimitedLog;
   onRefused: (reason: RefusalReason) => void;
 }

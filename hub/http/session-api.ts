@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Authorizer } from '../auth/authorizer.js';
-import { DEFAULT_MAX_SESSIONS, type SessionInfo } from '../auth/session-store.js';
+import { PasswordThrottle } from '../auth/password-throttle.js';
+import type { SessionInfo } from '../auth/session-store.js';
 import type { ApiErrorResponse, SessionResponse, SignInResponse, SignOutResponse } from './api-types.js';
 import { bearerToken, requestPath } from './request.js';
 import { HttpError, readJsonBody, sendJson } from './respond.js';
@@ -14,9 +15,6 @@ export const SESSION_PATH = '/api/session';
 
 const MAX_USERNAME_CHARS = 64;
 const MAX_PASSWORD_CHARS = 1024;
-/** Failed sign-ins per client address within FAILURE_WINDOW_MS before further attempts get 429. */
-const MAX_FAILURES = 10;
-const FAILURE_WINDOW_MS = 60_000;
 
 export interface SessionApiDeps {
   /** Signs users in and out and describes sessions (hub/auth). */
@@ -31,7 +29,8 @@ export interface SessionApiDeps {
  */
 export function createSessionApi(deps: SessionApiDeps): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   const now = deps.now ?? Date.now;
-  const failures = new FailureCounter(now);
+  // Per client address: 10 failures a minute, then 429 (hub/auth/password-throttle.ts, as MQTT CONNECT).
+  const failures = new PasswordThrottle(now);
   return async (req, res) => {
     try {
       const path = requestPath(req.url);
@@ -60,7 +59,7 @@ export function createSessionApi(deps: SessionApiDeps): (req: IncomingMessage, r
   };
 }
 
-async function signIn(deps: SessionApiDeps, failures: FailureCounter, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function signIn(deps: SessionApiDeps, failures: PasswordThrottle, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const client = req.socket.remoteAddress ?? 'unknown';
   const wait = failures.blockedFor(client);
   if (wait > 0) {
@@ -98,44 +97,4 @@ function liveSession(auth: SessionApiDeps['auth'], req: IncomingMessage): Sessio
 
 function unauthorized(): HttpError {
   return new HttpError(401, 'HUB_ERR_UNAUTHORIZED', 'send Authorization: Bearer <session token>');
-}
-
-/** Failed sign-ins per client address in a fixed window; each attempt already costs one scrypt. */
-class FailureCounter {
-  readonly #now: () => number;
-  readonly #byClient = new Map<string, { count: number; since: number }>();
-
-  constructor(now: () => number) {
-    this.#now = now;
-  }
-
-  blockedFor(client: string): number {
-    const entry = this.#byClient.get(client);
-    if (!entry) return 0;
-    const left = entry.since + FAILURE_WINDOW_MS - this.#now();
-    if (left <= 0) {
-      this.#byClient.delete(client);
-      return 0;
-    }
-    return entry.count >= MAX_FAILURES ? left : 0;
-  }
-
-  record(client: string): void {
-    const now = this.#now();
-    const entry = this.#byClient.get(client);
-    if (!entry || now - entry.since >= FAILURE_WINDOW_MS) {
-      // Bounded: drop stale entries before adding one, so scanning addresses cannot fill memory.
-      if (this.#byClient.size >= DEFAULT_MAX_SESSIONS) {
-        for (const [k, e] of this.#byClient) if (now - e.since >= FAILURE_WINDOW_MS) this.#byClient.delete(k);
-        if (this.#byClient.size >= DEFAULT_MAX_SESSIONS) this.#byClient.clear();
-      }
-      this.#byClient.set(client, { count: 1, since: now });
-    } else {
-      entry.count++;
-    }
-  }
-
-  clear(client: string): void {
-    this.#byClient.delete(client);
-  }
 }

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import type { HubConfig } from '../config.js';
+import { mqttLimits, type HubConfig } from '../config.js';
 import type { DeviceAdmin, DeviceFacade } from '../facade.js';
 import type { Logger } from '../logger.js';
 import { HUB_VERSION } from '../version.js';
@@ -43,6 +43,7 @@ export function bridgeOptions(
     allowAnonymous: c['mqtt.allowAnonymous'],
     aclFile: c['mqtt.aclFile'],
     retainedFile: join(c.dataDir, RETAINED_FILE),
+    limits: mqttLimits(c),
     external: c['mqtt.url']
       ? {
           url: c['mqtt.url'],

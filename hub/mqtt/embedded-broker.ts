@@ -1,12 +1,14 @@
 import type { IncomingMessage } from 'node:http';
-import net, { type AddressInfo } from 'node:net';
+import type net from 'node:net';
+import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import tls from 'node:tls';
+import type tls from 'node:tls';
 import { Aedes, type AuthenticateError, type Client } from 'aedes';
 import websocketStream from 'websocket-stream';
 import type { Authorizer } from '../auth/authorizer.js';
 import type { Role } from '../auth/user-store.js';
 import type { Acl, AclSubject } from './acl.js';
+import { BrokerGuard, DEFAULT_BROKER_LIMITS, GUARD_LOG_CODES, sourceAddress, type BrokerLimits, type GuessThrottle } from './broker-guard.js';
 import type { MqttLogger } from './logger.js';
 import type { Publisher } from './publisher.js';
 import type { RetainedStore } from './retained-store.js';
@@ -14,7 +16,7 @@ import { SessionOwners } from './session-owners.js';
 import { refuseUpgrade } from '../http/refuse-upgrade.js';
 
 /** Checks MQTT credentials: the hub's one credential check (hub/auth Authorizer). */
-export type MqttAuthenticator = Pick<Authorizer, 'authorize'>;
+export type MqttAuthenticator = Pick<Authorizer, 'authorize'> & GuessThrottle;
 
 export interface EmbeddedBrokerOptions {
   host: string;
@@ -38,6 +40,8 @@ export interface EmbeddedBrokerOptions {
   /** Keeps retained messages outside the hub's namespace across restarts; null: memory only. */
   retained: RetainedStore | null;
   logger: MqttLogger;
+  /** Limits against hostile clients; default DEFAULT_BROKER_LIMITS. */
+  limits?: Partial<BrokerLimits>;
   /** A client's publish that passed the ACL (commands, bridge requests, HA status), with the client's role. */
   onClientPublish: (topic: string, payload: Buffer, source: string, role: Role) => void;
 }
@@ -67,6 +71,7 @@ export const MQTT_LOG_CODES = [
   'HUB_ERR_MQTT_SESSION_TAKEN',
   'HUB_ERR_MQTT_PUBLISH_DENIED',
   'HUB_ERR_MQTT_SUBSCRIBE_DENIED',
+  ...GUARD_LOG_CODES,
 ] as const;
 type MqttLogCode = (typeof MQTT_LOG_CODES)[number];
 
@@ -87,9 +92,11 @@ export class EmbeddedBroker implements Publisher {
   #wss: { handleUpgrade: Function; emit: Function; close: (cb?: () => void) => void } | null = null;
   readonly #sessions = new WeakMap<Client, Session>();
   readonly #owners = new SessionOwners<Client>();
+  readonly #guard: BrokerGuard;
 
   constructor(opts: EmbeddedBrokerOptions) {
     this.#opts = opts;
+    this.#guard = new BrokerGuard({ limits: { ...DEFAULT_BROKER_LIMITS, ...opts.limits }, auth: opts.auth, logger: opts.logger });
   }
 
   /** Creates the broker and opens the listeners; rejects (having closed what it opened) when one cannot bind. */
@@ -97,7 +104,9 @@ export class EmbeddedBroker implements Publisher {
     const o = this.#opts;
     if (o.tlsPort !== null && !o.tls) throw new Error('HUB_ERR_CONFIG: the MQTT TLS listener needs a key and a certificate');
     const broker = await Aedes.createBroker({
+      ...this.#guard.aedesOptions(),
       preConnect: (client, packet, done) => {
+        if (!this.#guard.preConnect(client, packet, done)) return;
         // aedes answers CONNACK 2 itself [MQTT-3.1.3-8]; MQTT 5 assigns an id instead [MQTT-3.1.3-6].
         if (!packet.clientId && !packet.clean && (packet.protocolVersion ?? 4) < 5) {
           this.#refuse('HUB_ERR_MQTT_CLIENT_ID', client, undefined, { user: packet.username ?? null }, 'an empty client id needs clean session');
@@ -119,7 +128,7 @@ export class EmbeddedBroker implements Publisher {
         if (packet.retain && o.acl.isInbound(packet.topic)) packet.retain = false;
         done(null);
       },
-      authorizeSubscribe: (client, sub, done) => {
+      authorizeSubscribe: (client, sub, done) => this.#guard.authorizeSubscribe(client, sub, done, (client, sub, done) => {
         const session = this.#sessions.get(client);
         if (!session || !o.acl.canSubscribe(session, sub.topic)) {
           this.#refuse('HUB_ERR_MQTT_SUBSCRIBE_DENIED', client, session, { filter: sub.topic }, 'MQTT subscription refused');
@@ -127,7 +136,7 @@ export class EmbeddedBroker implements Publisher {
           return;
         }
         done(null, sub);
-      },
+      }),
       // Only an ACL file refuses inside a granted filter (a deny line); without one delivery is unchecked.
       ...(o.acl.checksDelivery
         ? {
@@ -138,6 +147,7 @@ export class EmbeddedBroker implements Publisher {
           }
         : {}),
     });
+    this.#guard.attach(broker);
     this.#broker = broker;
     broker.on('publish', (packet, client) => {
       this.#published += 1;
@@ -161,10 +171,8 @@ export class EmbeddedBroker implements Publisher {
           broker.publish({ cmd: 'publish', topic: m.topic, payload: m.payload, qos: m.qos, retain: true, dup: false, ...(m.properties ? { properties: m.properties } : {}) }, (err) => (err ? reject(err) : resolve())),
         );
       }
-      if (o.tcpPort !== null) this.#tcp = await listen(net.createServer(broker.handle), o.tcpPort, o.host);
-      if (o.tlsPort !== null && o.tls) {
-        this.#tls = await listen(tls.createServer({ key: o.tls.key, cert: o.tls.cert }, broker.handle), o.tlsPort, o.host);
-      }
+      if (o.tcpPort !== null) this.#tcp = await listen(this.#guard.tcpServer(broker), o.tcpPort, o.host);
+      if (o.tlsPort !== null && o.tls) this.#tls = await listen(this.#guard.tlsServer(broker, { key: o.tls.key, cert: o.tls.cert }), o.tlsPort, o.host);
       if (o.websocket) this.#openWebSocket(broker);
     } catch (err) {
       await this.stop();
@@ -187,6 +195,11 @@ export class EmbeddedBroker implements Publisher {
     ]);
     this.#tcp = null;
     this.#tls = null;
+  }
+
+  /** Connections and packets refused by the guard and the ACL so far, by reason (hearth_mqtt_refused_total). */
+  refusals(): ReadonlyMap<string, number> {
+    return this.#guard.refusals();
   }
 
   /** Connected clients and messages routed so far. */
@@ -260,7 +273,7 @@ export class EmbeddedBroker implements Publisher {
       if (!o.allowAnonymous) return refuse('HUB_ERR_MQTT_NOT_AUTHORIZED', CONNACK_NOT_AUTHORIZED, 'anonymous clients are not allowed');
       return accept(null, o.anonymousRole);
     }
-    o.auth.authorize({ kind: 'password', username, password: password ? password.toString('utf8') : '' }).then(
+    o.auth.authorize({ kind: 'password', username, password: password ? password.toString('utf8') : '', source: sourceAddress(client) }).then(
       (principal) => {
         const role = principal?.role ?? null;
         if (role === null) return refuse('HUB_ERR_MQTT_BAD_CREDENTIALS', CONNACK_BAD_USERNAME_OR_PASSWORD, 'bad user name or password');
@@ -277,7 +290,9 @@ export class EmbeddedBroker implements Publisher {
   }
 
   #refuse(code: MqttLogCode, client: Client | null, session: Session | undefined, detail: object, message: string): void {
-    this.#opts.logger.warn({ code, clientId: client?.id ?? null, user: session?.user ?? null, role: session?.role ?? null, ...detail }, message);
+    const fields = { clientId: client?.id ?? null, user: session?.user ?? null, role: session?.role ?? null, ...detail };
+    // Bounded per code, and per code and signed-in user (a bounded set) for the ACL's refusals.
+    this.#guard.refuse(code, code.slice('HUB_ERR_MQTT_'.length).toLowerCase(), fields, message, session ? `${code}:${session.user ?? ''}` : code);
   }
 
   /**
@@ -294,8 +309,8 @@ export class EmbeddedBroker implements Publisher {
   #openWebSocket(broker: Aedes): void {
     const o = this.#opts;
     // websocket-stream's typings predate ws 8; its Server is a ws WebSocketServer emitting 'stream'.
-    const wss = (websocketStream as any).createServer({ noServer: true, maxPayload: o.wsMaxPayload });
-    wss.on('stream', (stream: Duplex, req: IncomingMessage) => broker.handle(stream, req));
+    const wss = (websocketStream as any).createServer({ noServer: true, maxPayload: this.#guard.wsMaxPayload(o.wsMaxPayload) });
+    wss.on('stream', (stream: Duplex, req: IncomingMessage) => this.#guard.handle(broker, stream, req));
     wss.on('error', (err: Error) => o.logger.warn({ err: err.message }, 'MQTT WebSocket error'));
     this.#wss = wss;
   }

@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { refuseUpgrade } from '../http/refuse-upgrade.js';
 import { randomBytes } from 'node:crypto';
+import { maskUrlCredentials } from '../config.js';
 import type { DeviceAdmin, DeviceFacade } from '../facade.js';
 import { systemTimers, type Timers } from '../timers.js';
 import { BridgeApi, type RequestSender } from './bridge-api.js';
@@ -9,6 +10,7 @@ import { BridgeStatus } from './bridge-status.js';
 import { ROLES, type Role } from '../auth/user-store.js';
 import { Acl } from './acl.js';
 import { AclFileSource } from './acl-file.js';
+import type { BrokerLimits } from './broker-guard.js';
 import { EmbeddedBroker, type EmbeddedBrokerAddresses, type MqttAuthenticator } from './embedded-broker.js';
 import { ExternalBroker } from './external-broker.js';
 import type { DiscoveryMode } from './discovery.js';
@@ -101,7 +103,7 @@ export interface MqttBridgeOptions {
   websocket?: boolean;
   /** Where the front serves it, for addresses(); default '/mqtt'. */
   wsPath?: string;
-  /** Largest WebSocket message; default 256 KiB. */
+  /** Largest WebSocket message; default limits.maxPacketBytes, else 256 KiB. */
   wsMaxPayload?: number;
   /** Let clients without a user name in; default false. */
   allowAnonymous?: boolean;
@@ -113,6 +115,8 @@ export interface MqttBridgeOptions {
   aclFile?: string | null;
   /** Where the embedded broker keeps other integrations' retained messages across restarts; none: memory only. */
   retainedFile?: string | null;
+  /** The embedded broker's limits against hostile clients (`mqtt.maxPacketBytes` ...); default DEFAULT_BROKER_LIMITS. */
+  limits?: Partial<BrokerLimits>;
   /** Also (or only, with embedded: false) publish into an external broker. */
   external?: MqttExternalOptions | null;
   logger?: MqttLogger;
@@ -174,13 +178,14 @@ export class MqttBridge {
           tls,
           websocket: o.websocket ?? false,
           wsPath: o.wsPath ?? MQTT_DEFAULTS.wsPath,
-          wsMaxPayload: o.wsMaxPayload ?? MQTT_DEFAULTS.wsMaxPayload,
+          wsMaxPayload: o.wsMaxPayload ?? o.limits?.maxPacketBytes ?? MQTT_DEFAULTS.wsMaxPayload,
           auth: o.auth,
           allowAnonymous: o.allowAnonymous ?? false,
           anonymousRole: o.anonymousRole ?? 'viewer',
           allowedRoles,
           acl: new Acl(topics, o.aclFile ? AclFileSource.open(o.aclFile, log) : null),
           retained: o.retainedFile ? new RetainedStore({ path: o.retainedFile, logger: log }) : null,
+          ...(o.limits ? { limits: o.limits } : {}),
           logger: log,
           onClientPublish: (topic, payload, source, role) => side && route(side, topic, payload, source, role),
         });
@@ -237,7 +242,7 @@ export class MqttBridge {
         await side.status.start();
       }
       const a = this.addresses();
-      log.info({ tcp: a.tcp, tls: a.tls, ws: a.ws, external: o.external?.url ?? null }, 'MQTT bridge started');
+      log.info({ tcp: a.tcp, tls: a.tls, ws: a.ws, external: o.external ? maskUrlCredentials(o.external.url) : null }, 'MQTT bridge started');
     } catch (err) {
       await this.stop();
       throw err;
@@ -306,6 +311,11 @@ export class MqttBridge {
     const broker = this.#embedded?.broker;
     if (!broker) return refuseUpgrade(socket, 'HUB_ERR_SHUTDOWN', 'the MQTT broker is not running');
     broker.handleUpgrade(req, socket, head);
+  }
+
+  /** The embedded broker's refusals by reason (empty without it). */
+  refusals(): ReadonlyMap<string, number> {
+    return this.#embedded?.broker.refusals() ?? new Map();
   }
 
   /** Bound addresses of the embedded listeners, and the external connection state. */

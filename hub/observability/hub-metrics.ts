@@ -12,6 +12,8 @@ export interface MetricSources {
   ingest: () => { framesAccepted: number; readingsAccepted: number; readingsCommitted: number; duplicates: number; clockSkewed: number; pendingReadings: number };
   refused: () => ReadonlyMap<string, number>;
   mqtt: () => { clients: number; messages: number; streamDropped: number } | null;
+  /** The embedded broker's refusals by reason (connects, packets, subscriptions). */
+  mqttRefused?: () => ReadonlyMap<string, number>;
   storageBytes: () => number;
   retentionDeleted: () => number;
 }
@@ -52,6 +54,9 @@ export class HubMetrics {
     m.gauge('hearth_mqtt_clients', 'MQTT clients connected to the embedded broker.', () => sources.mqtt()?.clients ?? 0);
     m.collectedCounter('hearth_mqtt_messages_total', 'Messages routed by the embedded broker.', () => sources.mqtt()?.messages ?? 0);
     m.collectedCounter('hearth_mqtt_stream_dropped_total', 'Readings dropped from <base>/<device>/readings for a consumer too far behind.', () => sources.mqtt()?.streamDropped ?? 0);
+    m.collectedCounter('hearth_mqtt_refused_total', 'Connections, packets and subscriptions the embedded broker refused, by reason.', () =>
+      [...(sources.mqttRefused?.() ?? [])].map(([reason, n]) => [{ reason }, n] as [Record<string, string>, number]),
+    );
     m.gauge('hearth_storage_bytes', 'Database file plus WAL, bytes.', sources.storageBytes);
     m.collectedCounter('hearth_retention_rows_deleted_total', 'Rows deleted by retention.', sources.retentionDeleted);
     this.#batch = m.histogram('hearth_commit_batch_size', 'Readings per group commit.', MetricsRegistry.exponentialBuckets(1, 4, 7));

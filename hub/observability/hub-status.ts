@@ -12,7 +12,7 @@ export interface HubStatusParts {
   store: HubStore;
   gateway: { readonly connectionCount: number; readonly refused: ReadonlyMap<string, number> };
   compaction: () => { retentionDeleted: number } | undefined;
-  mqtt: () => { stats(): { clients: number; messages: number; streamDropped: number }; addresses(): object } | undefined;
+  mqtt: () => { stats(): { clients: number; messages: number; streamDropped: number }; addresses(): object; refusals?(): ReadonlyMap<string, number> } | undefined;
   baseTopic: string;
   tls: () => { fingerprint: string; certPath: string } | undefined;
   startedAt: () => number;
@@ -32,6 +32,7 @@ export class HubStatus implements MetricSources {
   ingest = (): IngestStats => this.#p.ingest.stats;
   refused = (): ReadonlyMap<string, number> => this.#p.gateway.refused;
   mqtt = (): { clients: number; messages: number; streamDropped: number } | null => this.#p.mqtt()?.stats() ?? null;
+  mqttRefused = (): ReadonlyMap<string, number> => this.#p.mqtt()?.refusals?.() ?? new Map();
   storageBytes = (): number => this.#p.store.stats().bytes;
   retentionDeleted = (): number => this.#p.compaction()?.retentionDeleted ?? 0;
 

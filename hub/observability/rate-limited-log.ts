@@ -1,7 +1,8 @@
 import type { Logger } from '../logger.js';
 
 export interface RateLimitedLogOptions {
-  log: Logger;
+  /** The hub's logger, or the MQTT parts' (only warn is used). */
+  log: Pick<Logger, 'warn'> | { warn(obj: object, msg: string): void };
   now: () => number;
   /** One line per cause per window, ms (default 10,000). */
   windowMs?: number;
