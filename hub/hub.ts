@@ -16,7 +16,7 @@ import { MqttBridge } from './mqtt/mqtt-bridge.js';
 import { HubMetrics } from './observability/hub-metrics.js';
 import { HubStatus } from './observability/hub-status.js';
 import { CompactionService } from './storage/compaction/service.js';
-import { HubStore } from './storage/hub-store.js';
+import { HUB_BUSY_TIMEOUT_MS, HubStore } from './storage/hub-store.js';
 import { loadOrCreateTls, type TlsMaterial } from './tls.js';
 import { HUB_VERSION } from './version.js';
 
@@ -52,7 +52,7 @@ export class Hub {
     const c = (this.config = opts.config);
     const log = (this.#log = opts.log);
     const now = (this.#now = opts.now ?? Date.now);
-    this.store = new HubStore({ ...storeSettings(c), now });
+    this.store = new HubStore({ ...storeSettings(c), busyTimeoutMs: HUB_BUSY_TIMEOUT_MS, now });
     this.registry = new DeviceRegistry(this.store, this.bus);
     this.auth = new Authorizer({ dataDir: c.dataDir, devices: this.registry, log, now });
     this.ingest = new IngestPipeline(this.store, this.registry, this.bus, {

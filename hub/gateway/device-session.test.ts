@@ -127,6 +127,25 @@ describe('DeviceSession', () => {
     expect(s.ingest.stats.framesAccepted).toBe(seq - 1);
   });
 
+  it('does not charge a device for the hub\'s own stall: frames queued while reading was paused, or the event loop blocked, are excused [FP-9.2]', () => {
+    const s = setUp();
+    const { link, session, receive } = s.open();
+    let seq = 0;
+    for (let i = 0; i < 2 * RATE; i++) receive(reading(++seq)); // the full burst: the bucket is empty
+    session.pause();
+    s.clock.advance(5000); // the hub does not read for 5 s; the device's frames queue in TCP
+    session.resume();
+    // What arrives now: 5 s of the refill (capped at the burst) plus 5 s excused for the pause.
+    for (let i = 0; i < 2 * RATE + 5 * RATE; i++) receive(reading(++seq));
+    expect(link.closed).toBeNull();
+    session.excuse(1000); // a blocked event loop (the gateway measures it)
+    for (let i = 0; i < RATE; i++) receive(reading(++seq));
+    expect(link.closed).toBeNull();
+    expect(s.ingest.stats.framesAccepted).toBe(seq);
+    receive(reading(++seq)); // past the excuse, the limit is the device's again
+    expect(link.closed?.code).toBe(CLOSE_CODES.RATE_LIMITED);
+  });
+
   it('refuses a frame that does not fit the declared capabilities with 4005; it is neither stored nor acknowledged [FP-7.5, FP-7.6]', () => {
     const s = setUp();
     const { link, receive } = s.open();

@@ -24,6 +24,9 @@ export interface SessionDeps {
   timers?: Timers;
 }
 
+/** Longest hub stall a session's rate limit excuses, in seconds of its frame rate. */
+const MAX_EXCUSED_SECONDS = 60;
+
 /** One device connection's state machine: greeting, then data frames, command results and the close [FP-7]. */
 export class DeviceSession implements LinkListener, SessionHandle, AckChannel {
   readonly #link: DeviceLink;
@@ -34,6 +37,16 @@ export class DeviceSession implements LinkListener, SessionHandle, AckChannel {
   /** Token bucket of data frames [FP-9.2]: refills at maxFramesPerSecond, holds twice that. */
   #tokens: number;
   #refilledAt: number;
+  /**
+   * Frames the device is excused for the hub's own stalls (reading paused for back-pressure, a blocked event
+   * loop): what it sent meanwhile queued in TCP and arrives in one burst, which is not the device's fault.
+   * Spent after the bucket, at most MAX_EXCUSED_SECONDS of the rate.
+   */
+  #excused = 0;
+  /** When reading was paused (hub time), undefined while reading. */
+  #pausedAt: number | undefined;
+  /** pause() came during the greeting: pause once WELCOME is sent, so the device can still greet. */
+  #pauseAfterWelcome = false;
   /** Capabilities of the frame being accepted, resolved once by validation and handed to ingest. */
   readonly #caps: Capability[] = [];
   #onClosed!: () => void;
@@ -83,12 +96,28 @@ export class DeviceSession implements LinkListener, SessionHandle, AckChannel {
     this.#link.close(SESSION_CLOSE_CODES.HUB_ERR_SHUTDOWN, 'hub shutting down');
   }
 
+  /** Stops reading from the device (back-pressure); during the greeting, from the moment WELCOME is sent. */
   pause(): void {
+    if (this.#state === 'greeting') {
+      this.#pauseAfterWelcome = true;
+      return;
+    }
+    this.#pausedAt ??= this.#deps.now();
     this.#link.pause();
   }
 
+  /** Reads again; the frames queued while paused are excused from the rate limit [FP-9.2]. */
   resume(): void {
+    this.#pauseAfterWelcome = false;
+    if (this.#pausedAt !== undefined) this.excuse(this.#deps.now() - this.#pausedAt);
+    this.#pausedAt = undefined;
     this.#link.resume();
+  }
+
+  /** The hub stalled for `ms` (its event loop was blocked): the frames the device sent meanwhile are not charged. */
+  excuse(ms: number): void {
+    const rate = this.#deps.welcome.maxFramesPerSecond;
+    this.#excused = Math.min(rate * MAX_EXCUSED_SECONDS, this.#excused + (Math.max(0, ms) * rate) / 1000);
   }
 
   onMessage(data: Uint8Array, binary: boolean): void {
@@ -107,14 +136,23 @@ export class DeviceSession implements LinkListener, SessionHandle, AckChannel {
     if (this.#state === 'greeting') {
       if (frame.type !== 'hello') return this.#refuse('HUB_ERR_GREETING_REQUIRED', `the first frame must be HELLO, got ${frame.type}`);
       this.#stopGreetingTimer();
+      try {
+        this.#deps.registry.greet(this.deviceId, frame, this.#deps.now());
+      } catch (err) {
+        // A new HELLO must be stored before its capabilities are used; while storage fails the device retries.
+        return this.#refuse('HUB_ERR_INTERNAL', `storage cannot record this HELLO now: ${(err as Error).message}`);
+      }
       this.#state = 'ready';
-      this.#deps.registry.greet(this.deviceId, frame, this.#deps.now());
       this.send({
         type: 'welcome',
         hubTime: this.#deps.now(),
         nextSeq: this.#deps.ingest.committedSeq(this.deviceId) + 1,
         ...this.#deps.welcome,
       });
+      if (this.#pauseAfterWelcome) {
+        this.#pauseAfterWelcome = false;
+        this.pause();
+      }
       return;
     }
     switch (frame.type) {
@@ -126,7 +164,13 @@ export class DeviceSession implements LinkListener, SessionHandle, AckChannel {
         }
         const problem = resolveCapabilities(frame, (id) => this.#deps.registry.capability(this.deviceId, id), this.#caps);
         if (problem) return this.#refuse('HUB_ERR_CAPABILITY', problem);
-        this.#deps.ingest.accept(this, frame, this.#caps);
+        try {
+          this.#deps.ingest.accept(this, frame, this.#caps);
+        } catch (err) {
+          // Storage refused the frame's new series (it is failing): nothing of the frame was taken, so close
+          // and let the device resend it once it reconnects [FP-8.4]; acknowledging later frames would skip it.
+          return this.#refuse('HUB_ERR_INTERNAL', `storage cannot take this frame now: ${(err as Error).message}`);
+        }
         return;
       }
       case 'command_result':
@@ -162,8 +206,12 @@ export class DeviceSession implements LinkListener, SessionHandle, AckChannel {
     const rate = this.#deps.welcome.maxFramesPerSecond;
     this.#tokens = Math.min(rate * 2, this.#tokens + ((now - this.#refilledAt) * rate) / 1000);
     this.#refilledAt = now;
-    if (this.#tokens < 1) return false;
-    this.#tokens -= 1;
+    if (this.#tokens >= 1) {
+      this.#tokens -= 1;
+      return true;
+    }
+    if (this.#excused < 1) return false;
+    this.#excused -= 1;
     return true;
   }
 

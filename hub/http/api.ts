@@ -36,8 +36,8 @@ async function route(deps: ApiDeps, req: IncomingMessage, res: ServerResponse): 
   const parts = pathSegments(url.pathname); // ['api', ...]
   const method = req.method ?? 'GET';
   if (parts[1] === 'health' && parts.length === 2) {
-    const { ok, storage, devicesOnline } = deps.facade.health();
-    return sendJson(res, ok ? 200 : 503, { status: ok ? 'ok' : 'degraded', storage, devicesOnline } satisfies Api.HealthResponse);
+    const { ok, storage, devicesOnline, fault } = deps.facade.health();
+    return sendJson(res, ok ? 200 : 503, { status: ok ? 'ok' : 'degraded', storage, devicesOnline, ...(fault ? { fault } : {}) } satisfies Api.HealthResponse);
   }
   const role = deps.authorize(req);
   if (!role) throw new HttpError(401, 'HUB_ERR_UNAUTHORIZED', 'send Authorization: Bearer <token> (an admin API token or a dashboard session)');

@@ -34,6 +34,8 @@ export class HubStatus implements MetricSources {
   mqtt = (): { clients: number; messages: number; streamDropped: number } | null => this.#p.mqtt()?.stats() ?? null;
   storageBytes = (): number => this.#p.store.stats().bytes;
   retentionDeleted = (): number => this.#p.compaction()?.retentionDeleted ?? 0;
+  commitFailures = (): ReadonlyMap<string, number> => this.#p.ingest.failuresByCause;
+  storageFault = (): string | undefined => this.#p.ingest.fault?.cause;
 
   /** GET /api/hub: version, uptime, devices, ingest, refusals, storage, MQTT and TLS. */
   info(): HubInfoResponse {

@@ -5,7 +5,7 @@ import type { ValueType } from '../../protocol/types.js';
 import { CommandLog } from './command-log.js';
 import { CommitWriter } from './commit-writer.js';
 import { CompactionPass } from './compaction/pass.js';
-import { openDatabase, type Db } from './database.js';
+import { DEFAULT_MAX_WAL_BYTES, openDatabase, type Db } from './database.js';
 import { DeviceTable } from './device-table.js';
 import { StoreError } from './errors.js';
 import { EventLog } from './event-log.js';
@@ -35,6 +35,12 @@ import type {
 
 /** SQLite's default: a commit that leaves the WAL over this many pages checkpoints it. */
 const DEFAULT_AUTOCHECKPOINT_PAGES = 1000;
+/**
+ * The hub's busy_timeout: SQLite's busy handler sleeps on the calling thread, so a lock held by another
+ * process (the CLI, a backup tool) must cost the event loop a few ms at most; ingest retries a commit that
+ * meets SQLITE_BUSY on a timer instead (see IngestPipeline).
+ */
+export const HUB_BUSY_TIMEOUT_MS = 5;
 
 /** Everything prepared once per open(), after migration. */
 interface Parts {
@@ -72,6 +78,8 @@ export class HubStore {
   readonly #retention: RetentionPolicy;
   readonly #now: () => number;
   readonly #synchronous: SynchronousMode;
+  readonly #busyTimeoutMs: number | undefined;
+  readonly #maxWalBytes: number;
   #parts: Parts | undefined;
   #gate: WriteGate | undefined;
   /** Bumped whenever log rows come or go, to know when the cached log tail is stale. */
@@ -83,13 +91,16 @@ export class HubStore {
     this.#retention = { ...DEFAULT_RETENTION, ...opts.retention };
     this.#now = opts.now ?? Date.now;
     this.#synchronous = opts.synchronous ?? 'NORMAL';
+    this.#busyTimeoutMs = opts.busyTimeoutMs;
+    this.#maxWalBytes = opts.maxWalBytes ?? DEFAULT_MAX_WAL_BYTES;
   }
 
   /** Opens and migrates the database (creating its directory); throws HUB_ERR_DB_TOO_NEW for a newer schema. */
   open(): void {
     if (this.#parts) return;
-    const db = openDatabase(this.#path, this.#synchronous);
+    const db = openDatabase(this.#path, this.#synchronous, { busyTimeoutMs: this.#busyTimeoutMs, maxWalBytes: this.#maxWalBytes });
     try {
+      if (this.#gate) db.pragma('wal_autocheckpoint = 0'); // reopened while compaction runs: it checkpoints
       const catalog = new SeriesCatalog(db);
       const rollups = new Rollups(db);
       const events = new EventLog(db);
@@ -144,8 +155,29 @@ export class HubStore {
   }
 
   /** The file and settings a CompactionRunner needs to open its own connection to this database. */
-  get settings(): { path: string; retention: RetentionPolicy; synchronous: SynchronousMode } {
-    return { path: this.#path, retention: { ...this.#retention }, synchronous: this.#synchronous };
+  get settings(): { path: string; retention: RetentionPolicy; synchronous: SynchronousMode; maxWalBytes: number } {
+    return { path: this.#path, retention: { ...this.#retention }, synchronous: this.#synchronous, maxWalBytes: this.#maxWalBytes };
+  }
+
+  /**
+   * Closes and opens the connection again, keeping the compaction gate: after SQLITE_READONLY, CANTOPEN,
+   * IOERR or FULL a connection can stay broken (opened read-only, a dead file handle) when the cause is
+   * gone. Throws what open() throws; the store is then closed until the next reopen().
+   */
+  reopen(): void {
+    const gate = this.#gate;
+    this.close();
+    this.#gate = gate;
+    this.open();
+  }
+
+  /** Size of the WAL file now, bytes (0 when there is none). */
+  walBytes(): number {
+    try {
+      return statSync(`${this.#path}-wal`).size;
+    } catch {
+      return 0;
+    }
   }
 
   /** Closes the database; safe to call twice or without open(). */
@@ -229,6 +261,10 @@ export class HubStore {
     const hit = this.#p.catalog.cached(deviceId, metric);
     if (hit !== undefined && hit.type === valueType) return hit.id;
     const p = this.#p;
+    // A plain read first: after reopen() the cache is empty, and a known series must not need the write
+    // lock (a read-only or locked database would otherwise refuse frames of metrics it has stored for years).
+    const known = hit ?? p.catalog.find(deviceId, metric);
+    if (known !== undefined && known.type === valueType) return known.id;
     try {
       return p.tx.resolveSeries.immediate(deviceId, metric, valueType);
     } catch (err) {
