@@ -5,6 +5,8 @@ import type { Capability, CommandResultFrame, Frame, WelcomeFrame } from '../../
 import type { DeviceRegistry, SessionHandle } from '../devices/device-registry.js';
 import type { AckChannel, IngestPipeline } from '../ingest/ingest-pipeline.js';
 import type { Logger } from '../logger.js';
+import { retryBusy } from '../storage/busy-retry.js';
+import { faultCause } from '../storage/fault-cause.js';
 import { systemTimers, type TimerHandle, type Timers } from '../timers.js';
 import type { DeviceLink, LinkListener } from '../transport/device-server.js';
 import { resolveCapabilities } from './validate.js';
@@ -47,6 +49,11 @@ export class DeviceSession implements LinkListener, SessionHandle, AckChannel {
   #pausedAt: number | undefined;
   /** pause() came during the greeting: pause once WELCOME is sent, so the device can still greet. */
   #pauseAfterWelcome = false;
+  /**
+   * Messages that arrived while a write this session needs waited for a lock (a changed HELLO, a new
+   * series): handled in order once it is done; undefined while nothing waits. The link is paused meanwhile.
+   */
+  #held: Array<[Uint8Array, boolean]> | undefined;
   /** Capabilities of the frame being accepted, resolved once by validation and handed to ingest. */
   readonly #caps: Capability[] = [];
   #onClosed!: () => void;
@@ -111,7 +118,7 @@ export class DeviceSession implements LinkListener, SessionHandle, AckChannel {
     this.#pauseAfterWelcome = false;
     if (this.#pausedAt !== undefined) this.excuse(this.#deps.now() - this.#pausedAt);
     this.#pausedAt = undefined;
-    this.#link.resume();
+    if (!this.#held) this.#link.resume();
   }
 
   /** The hub stalled for `ms` (its event loop was blocked): the frames the device sent meanwhile are not charged. */
@@ -122,6 +129,10 @@ export class DeviceSession implements LinkListener, SessionHandle, AckChannel {
 
   onMessage(data: Uint8Array, binary: boolean): void {
     if (this.#state === 'closed') return;
+    if (this.#held) {
+      this.#held.push([data, binary]);
+      return;
+    }
     if (!binary) return this.#refuse('HUB_ERR_TEXT_FRAME', 'frames are binary WebSocket messages; text is not accepted');
     let frame: Frame;
     try {
@@ -136,23 +147,9 @@ export class DeviceSession implements LinkListener, SessionHandle, AckChannel {
     if (this.#state === 'greeting') {
       if (frame.type !== 'hello') return this.#refuse('HUB_ERR_GREETING_REQUIRED', `the first frame must be HELLO, got ${frame.type}`);
       this.#stopGreetingTimer();
-      try {
-        this.#deps.registry.greet(this.deviceId, frame, this.#deps.now());
-      } catch (err) {
-        // A new HELLO must be stored before its capabilities are used; while storage fails the device retries.
-        return this.#refuse('HUB_ERR_INTERNAL', `storage cannot record this HELLO now: ${(err as Error).message}`);
-      }
-      this.#state = 'ready';
-      this.send({
-        type: 'welcome',
-        hubTime: this.#deps.now(),
-        nextSeq: this.#deps.ingest.committedSeq(this.deviceId) + 1,
-        ...this.#deps.welcome,
-      });
-      if (this.#pauseAfterWelcome) {
-        this.#pauseAfterWelcome = false;
-        this.pause();
-      }
+      // A changed HELLO is stored before its capabilities are used [FP-7.2]; greet() changes nothing in
+      // memory before its write succeeds, so it can be retried as a whole.
+      this.#write(() => this.#deps.registry.greet(this.deviceId, frame, this.#deps.now()), () => this.#welcome(), 'record this HELLO');
       return;
     }
     switch (frame.type) {
@@ -164,13 +161,9 @@ export class DeviceSession implements LinkListener, SessionHandle, AckChannel {
         }
         const problem = resolveCapabilities(frame, (id) => this.#deps.registry.capability(this.deviceId, id), this.#caps);
         if (problem) return this.#refuse('HUB_ERR_CAPABILITY', problem);
-        try {
-          this.#deps.ingest.accept(this, frame, this.#caps);
-        } catch (err) {
-          // Storage refused the frame's new series (it is failing): nothing of the frame was taken, so close
-          // and let the device resend it once it reconnects [FP-8.4]; acknowledging later frames would skip it.
-          return this.#refuse('HUB_ERR_INTERNAL', `storage cannot take this frame now: ${(err as Error).message}`);
-        }
+        // accept() throws only when the frame's new series cannot be stored, before it takes anything. While
+        // it waits no other message is handled, so #caps stays this frame's.
+        this.#write(() => this.#deps.ingest.accept(this, frame, this.#caps), () => {}, 'take this frame');
         return;
       }
       case 'command_result':
@@ -194,6 +187,76 @@ export class DeviceSession implements LinkListener, SessionHandle, AckChannel {
     const offline = this.#deps.registry.detach(this.deviceId, this);
     this.#deps.log.debug({ device: this.deviceId, code, reason, offline, wasOpen }, 'device disconnected');
     this.#onClosed();
+  }
+
+  #welcome(): void {
+    this.#state = 'ready';
+    this.send({
+      type: 'welcome',
+      hubTime: this.#deps.now(),
+      nextSeq: this.#deps.ingest.committedSeq(this.deviceId) + 1,
+      ...this.#deps.welcome,
+    });
+    if (this.#pauseAfterWelcome) {
+      this.#pauseAfterWelcome = false;
+      this.pause();
+    }
+  }
+
+  /**
+   * Runs a storage write this session needs before it goes on, then `then`. A lock held elsewhere (SQLITE_BUSY)
+   * is waited out without blocking the event loop: the link is paused, what arrives meanwhile is held and
+   * handled in order afterwards, and the wait is excused from the rate limit (the hub's stall) [FP-9.2].
+   * Storage that cannot take it (full, read-only, or locked longer than retryBusy's bound) closes the session
+   * with 1013 HUB_ERR_STORAGE: nothing of the frame was taken, and the device resends it after its backoff
+   * [FP-8.4, FP-10.6]; acknowledging later frames would skip it.
+   */
+  #write(write: () => void, then: () => void, what: string): void {
+    try {
+      write();
+    } catch (err) {
+      if (faultCause(err) === 'busy') this.#writeLater(write, then, what);
+      else this.#refuseStorage(what, err);
+      return;
+    }
+    then();
+  }
+
+  #writeLater(write: () => void, then: () => void, what: string): void {
+    const since = this.#deps.now();
+    this.#held = [];
+    this.#link.pause();
+    retryBusy(() => {
+      if (this.#state !== 'closed') write(); // closed meanwhile: nothing more is stored for this connection
+    }, { waitFirst: true })
+      .then(
+        () => {
+          if (this.#state === 'closed') return;
+          this.excuse(this.#deps.now() - since);
+          then();
+          this.#release();
+        },
+        (err: unknown) => this.#refuseStorage(what, err),
+      )
+      .catch((err: unknown) => this.#refuse('HUB_ERR_INTERNAL', `after a storage wait: ${(err as Error)?.message ?? String(err)}`));
+  }
+
+  /** Handles the messages held during a write, in order, and reads again (unless the gateway paused reading). */
+  #release(): void {
+    const held = this.#held ?? [];
+    this.#held = undefined;
+    // onMessage() holds again once another write waits, so the rest stay in order before anything newer.
+    for (const [data, binary] of held) this.onMessage(data, binary);
+    if (this.#holding() || this.#state === 'closed') return;
+    if (this.#pausedAt === undefined) this.#link.resume();
+  }
+
+  #holding(): boolean {
+    return this.#held !== undefined;
+  }
+
+  #refuseStorage(what: string, err: unknown): void {
+    this.#refuse('HUB_ERR_STORAGE', `storage cannot ${what} now (${faultCause(err)}): ${(err as Error)?.message ?? String(err)}`);
   }
 
   #stopGreetingTimer(): void {
@@ -226,6 +289,9 @@ export class DeviceSession implements LinkListener, SessionHandle, AckChannel {
   #close(code: number, reason: string): void {
     this.#state = 'closed';
     this.#stopGreetingTimer();
+    this.#held = undefined;
+    // A paused link (back-pressure, a write waiting) would never read the device's close frame: read again.
+    this.#link.resume();
     this.#link.close(code, reason);
   }
 }

@@ -12,6 +12,8 @@ export type ApiRole = 'admin' | 'integration' | 'viewer';
 export interface ApiErrorResponse {
   error: string;
   message: string;
+  /** HUB_ERR_STORAGE: what storage failed with (busy, full, readonly, cantopen, ioerr, closed). */
+  cause?: string;
 }
 
 // ---- /api/session ---------------------------------------------------------------------------------

@@ -2,6 +2,7 @@ import type { Capability, DataFrame, Reading, Sample, Value } from '../../protoc
 import type { DeviceRegistry } from '../devices/device-registry.js';
 import type { CommittedEvent, CommittedReading, EventBus } from '../events.js';
 import type { Logger } from '../logger.js';
+import { faultCause, REOPEN_CAUSES, type StorageFaultCause } from '../storage/fault-cause.js';
 import type { HubStore } from '../storage/hub-store.js';
 import type { CommitBatch } from '../storage/types.js';
 import { systemTimers, type TimerHandle, type Timers } from '../timers.js';
@@ -37,7 +38,7 @@ export const COMMIT_RETRY_MS = 1000;
 export const BUSY_RETRY_MS = { first: 5, max: 250 } as const;
 
 /** Why commits fail, from SQLite's error code: the `cause` label of hearth_commit_failures_total. */
-export type CommitFailureCause = 'busy' | 'full' | 'readonly' | 'cantopen' | 'ioerr' | 'closed' | 'other';
+export type CommitFailureCause = StorageFaultCause;
 
 /** The storage fault in progress: what /api/health, /readyz and /metrics report. */
 export interface StorageFault {
@@ -50,20 +51,8 @@ export interface StorageFault {
   failures: number;
 }
 
-/** The cause of a commit error (SqliteError codes such as SQLITE_IOERR_WRITE keep their family). */
-export function commitFailureCause(err: unknown): CommitFailureCause {
-  const code = String((err as { code?: unknown } | undefined)?.code ?? '');
-  if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) return 'busy';
-  if (code === 'SQLITE_FULL') return 'full';
-  if (code.startsWith('SQLITE_READONLY')) return 'readonly';
-  if (code.startsWith('SQLITE_CANTOPEN')) return 'cantopen';
-  if (code.startsWith('SQLITE_IOERR')) return 'ioerr';
-  if (code === 'HUB_ERR_STORE_CLOSED') return 'closed';
-  return 'other';
-}
-
-/** Causes that may leave the connection itself broken after their cause is gone: reopen before retrying. */
-const REOPEN_CAUSES: ReadonlySet<CommitFailureCause> = new Set(['readonly', 'cantopen', 'ioerr', 'closed', 'full']);
+/** The cause of a commit error (see storage/fault-cause.ts). */
+export const commitFailureCause = faultCause;
 
 export interface IngestStats {
   framesAccepted: number;

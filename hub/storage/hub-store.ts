@@ -198,7 +198,8 @@ export class HubStore {
 
   /** Throws StoreError HUB_ERR_DEVICE_EXISTS if the id exists, even revoked. */
   addDevice(d: NewDevice): void {
-    this.#p.devices.add(d);
+    const { devices } = this.#p;
+    this.#write(() => devices.add(d));
   }
 
   getDevice(id: string): DeviceRecord | undefined {
@@ -212,13 +213,14 @@ export class HubStore {
 
   /** Sets revokedAt; false if the device is unknown or already revoked. */
   revokeDevice(id: string, at: number): boolean {
-    return this.#p.devices.revoke(id, at);
+    const { devices } = this.#p;
+    return this.#write(() => devices.revoke(id, at));
   }
 
   /** Deletes the device and everything stored for it, in one transaction; false if unknown. */
   removeDevice(id: string): boolean {
     const p = this.#p;
-    const removed = p.tx.removeDevice.immediate(id);
+    const removed = this.#write(() => p.tx.removeDevice.immediate(id));
     p.catalog.forgetDevice(id);
     this.#logEpoch += 1;
     return removed;
@@ -226,17 +228,20 @@ export class HubStore {
 
   /** Stores what a HELLO declared (capabilities as JSON); false if the device is unknown. */
   updateDeviceHello(id: string, hello: DeviceHello): boolean {
-    return this.#p.devices.updateHello(id, hello);
+    const { devices } = this.#p;
+    return this.#write(() => devices.updateHello(id, hello));
   }
 
   /** False if the device is unknown. */
   renameDevice(id: string, name: string): boolean {
-    return this.#p.devices.rename(id, name);
+    const { devices } = this.#p;
+    return this.#write(() => devices.rename(id, name));
   }
 
   /** Sets or clears (null) the room; false if the device is unknown. */
   setDeviceRoom(id: string, room: string | null): boolean {
-    return this.#p.devices.setRoom(id, room);
+    const { devices } = this.#p;
+    return this.#write(() => devices.setRoom(id, room));
   }
 
   // ---- sequence state ------------------------------------------------------------------------
@@ -266,7 +271,7 @@ export class HubStore {
     const known = hit ?? p.catalog.find(deviceId, metric);
     if (known !== undefined && known.type === valueType) return known.id;
     try {
-      return p.tx.resolveSeries.immediate(deviceId, metric, valueType);
+      return this.#write(() => p.tx.resolveSeries.immediate(deviceId, metric, valueType));
     } catch (err) {
       p.catalog.forgetDevice(deviceId); // the cache may hold what the rollback undid
       throw err;
@@ -278,9 +283,19 @@ export class HubStore {
   /** Commits readings, events, seqs and lastSeen in ONE transaction: all or nothing (throws). */
   commit(batch: CommitBatch): void {
     const { writer } = this.#p;
-    if (this.#gate) this.#gate.priority(() => writer.commit(batch));
-    else writer.commit(batch);
+    this.#write(() => writer.commit(batch));
     this.#logEpoch += 1;
+  }
+
+  /**
+   * Every write of this connection goes through here: while compaction runs, it waits (at most
+   * WriteGate's few ms) for compaction's write transaction in flight and holds its next one off, so a
+   * normal compaction pass never makes a device's or the API's write meet SQLITE_BUSY. A lock held longer
+   * (another process, a WAL truncation) still throws SQLITE_BUSY after HUB_BUSY_TIMEOUT_MS: callers retry
+   * on a timer (IngestPipeline, retryBusy), never blocking the event loop.
+   */
+  #write<T>(write: () => T): T {
+    return this.#gate ? this.#gate.priority(write) : write();
   }
 
   /**
@@ -367,12 +382,14 @@ export class HubStore {
 
   /** Logs a command before it is sent; returns its id, used as the COMMAND frame id (fits a varint). */
   logCommand(c: NewCommand): number {
-    return this.#p.commands.log(c);
+    const { commands } = this.#p;
+    return this.#write(() => commands.log(c));
   }
 
   /** Records how a command ended; false if unknown or already finished (the first outcome stands). */
   finishCommand(id: number, status: CommandLogStatus, message: string, at: number): boolean {
-    return this.#p.commands.finish(id, status, message, at);
+    const { commands } = this.#p;
+    return this.#write(() => commands.finish(id, status, message, at));
   }
 
   /** The newest `limit` commands of a device, newest first. */

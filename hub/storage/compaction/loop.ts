@@ -1,3 +1,4 @@
+import { faultCause, REOPEN_CAUSES } from '../fault-cause.js';
 import type { PassLimits, PassResult } from './pass.js';
 import type { CompactionStore } from './store.js';
 
@@ -140,8 +141,21 @@ export class CompactionLoop {
       // The failed transaction rolled back: its rows are still in the log for the retry.
       this.#sink.error(err);
       next = this.#schedule.errorRetryMs;
+      if (REOPEN_CAUSES.has(faultCause(err))) this.#reopen();
     }
     this.#arm(next);
+  }
+
+  /**
+   * A fresh connection after a fault that can leave this one broken once its cause is gone (a read-only
+   * file made writable again): without it compaction, and with it the WAL bound, would stay failed.
+   */
+  #reopen(): void {
+    try {
+      this.#store.reopen();
+    } catch (err) {
+      this.#sink.error(err); // still failing: the next turn tries again (backlog() then throws STORE_CLOSED)
+    }
   }
 
   /**

@@ -76,6 +76,16 @@ export class CompactionStore {
     }
   }
 
+  /**
+   * Closes and opens the connection again: after SQLITE_READONLY, CANTOPEN, IOERR or FULL it can stay broken
+   * (opened read-only, a dead file handle) when the cause is gone. Throws what open() throws; the store is
+   * then closed until the next reopen().
+   */
+  reopen(): void {
+    this.close();
+    this.open();
+  }
+
   /** Closes the connection; safe to call twice or without open(). */
   close(): void {
     const parts = this.#parts;
@@ -105,7 +115,11 @@ export class CompactionStore {
    * retried), copies everything and truncates the file to 0 bytes. True if every frame was copied.
    */
   checkpoint(mode: 'PASSIVE' | 'TRUNCATE' = 'PASSIVE'): boolean {
-    const [r] = this.#p.db.pragma(`wal_checkpoint(${mode})`) as Array<{ busy: number; log: number; checkpointed: number }>;
+    const { db } = this.#p;
+    const run = () => db.pragma(`wal_checkpoint(${mode})`) as Array<{ busy: number; log: number; checkpointed: number }>;
+    // TRUNCATE holds the write lock while it copies: like a write transaction it waits for the hub's commit in
+    // flight (the gate), so the hub's writes meet it only once it is under way, and retry (PASSIVE takes no lock).
+    const [r] = mode === 'TRUNCATE' && this.#gate ? this.#gate.yielding(run) : run();
     return r !== undefined && r.busy === 0 && r.checkpointed === r.log;
   }
 
