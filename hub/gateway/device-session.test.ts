@@ -1,4 +1,8 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from '@jest/globals';
+import Database from 'better-sqlite3';
 import { ManualClock } from '../../device-sim/manual-clock.js';
 import { CLOSE_CODES, encode, fromHex } from '../../protocol/index.js';
 import type { CommandResultFrame, Frame } from '../../protocol/types.js';
@@ -7,6 +11,8 @@ import { DeviceRegistry } from '../devices/device-registry.js';
 import { EventBus } from '../events.js';
 import { IngestPipeline } from '../ingest/ingest-pipeline.js';
 import { createLogger } from '../logger.js';
+import { BUSY_WRITE_BOUND_MS } from '../storage/busy-retry.js';
+import { HUB_BUSY_TIMEOUT_MS, HubStore } from '../storage/hub-store.js';
 import { TempStore } from '../testing/temp-store.js';
 import { DeviceSession, type SessionDeps } from './device-session.js';
 import { RecordingLink } from './testing/recording-link.js';
@@ -18,9 +24,9 @@ const temp = new TempStore();
 afterEach(() => temp.cleanup());
 
 /** The real registry and ingest on a temp store, sessions on recording links, time on a manual clock. */
-function setUp(devices = ['th1']) {
+function setUp(devices = ['th1'], opts: { store?: (now: () => number) => HubStore } = {}) {
   const clock = new ManualClock();
-  const store = temp.open(() => clock.now());
+  const store = opts.store?.(() => clock.now()) ?? temp.open(() => clock.now());
   const bus = new EventBus();
   const registry = new DeviceRegistry(store, bus);
   registry.load();
@@ -241,5 +247,72 @@ describe('DeviceSession', () => {
     await session.closed;
     expect(s.registry.info('th1')?.online).toBe(false);
     expect(s.clock.pendingDelays()).toEqual([]);
+  });
+
+  describe('a write the session needs meets a lock held elsewhere [issue "Faults" 2]', () => {
+    const stores: HubStore[] = [];
+    const others: Database.Database[] = [];
+    afterEach(() => {
+      for (const o of others.splice(0)) o.close();
+      for (const st of stores.splice(0)) st.close();
+    });
+    const settle = () => new Promise((resolve) => setImmediate(resolve));
+    /** The hub's own busy timeout on a fresh file, and a second connection that holds its write lock. */
+    function locked() {
+      const path = join(mkdtempSync(join(tmpdir(), 'hearth-unit-')), 'hub.db');
+      const s = setUp(['th1'], { store: (now) => {
+        const st = new HubStore({ path, busyTimeoutMs: HUB_BUSY_TIMEOUT_MS, now });
+        st.open();
+        stores.push(st);
+        return st;
+      } });
+      const other = new Database(path);
+      others.push(other);
+      other.exec('BEGIN IMMEDIATE');
+      return { ...s, release: () => other.exec('ROLLBACK') };
+    }
+
+    it('waits on timers with the link paused, holds later frames in order, then welcomes and takes them', async () => {
+      const s = locked();
+      const { link, receive } = s.open('th1', { greet: false });
+      receive({ type: 'hello', ...hello() }); // capabilities differ from the stored none: a write
+      receive(reading(1)); // and a metric new to the hub: another
+      receive(reading(2));
+      expect([link.paused, link.sentOf('welcome'), link.closed]).toEqual([true, [], null]);
+      s.clock.advance(40);
+      await settle();
+      expect(link.sentOf('welcome')).toEqual([]);
+      s.release();
+      s.clock.advance(80);
+      await settle();
+      expect(link.sentOf('welcome')).toHaveLength(1);
+      expect([link.paused, link.closed, s.ingest.stats.framesAccepted]).toEqual([false, null, 2]);
+      expect(s.registry.info('th1')?.online).toBe(true);
+      s.clock.advance(COMMIT_MS);
+      expect(link.sentOf('ack').at(-1)).toEqual({ type: 'ack', seq: 2 });
+    });
+
+    it(`closes with 1013 HUB_ERR_STORAGE once the lock outlasts ${BUSY_WRITE_BOUND_MS} ms, having taken nothing`, async () => {
+      const s = locked();
+      const { link, receive } = s.open('th1', { greet: false });
+      receive({ type: 'hello', ...hello() });
+      for (let t = 0; t <= BUSY_WRITE_BOUND_MS + 400 && !link.closed; t += 100) {
+        s.clock.advance(100);
+        await settle();
+      }
+      expect(lastError(link)).toMatchObject({ code: 'HUB_ERR_STORAGE' });
+      expect(link.closed).toEqual({ code: CLOSE_CODES.TRY_AGAIN_LATER, reason: 'HUB_ERR_STORAGE' });
+      expect(link.sentOf('welcome')).toEqual([]);
+      expect(s.refused).toEqual(['HUB_ERR_STORAGE']);
+      expect(s.store.getDevice('th1')?.capabilities).toEqual([]);
+    });
+
+    it('closes with 1013 at once for a fault that is not a lock (a closed store)', () => {
+      const s = setUp();
+      s.store.close();
+      const { link } = s.open('th1');
+      expect(link.closed).toEqual({ code: CLOSE_CODES.TRY_AGAIN_LATER, reason: 'HUB_ERR_STORAGE' });
+      expect(lastError(link)?.message).toMatch(/^storage cannot record this HELLO now \(closed\)/);
+    });
   });
 });

@@ -226,9 +226,10 @@ export class DeviceSession implements LinkListener, SessionHandle, AckChannel {
     const since = this.#deps.now();
     this.#held = [];
     this.#link.pause();
+    const sleep = (ms: number) => new Promise<void>((resolve) => this.#timers.setTimeout(resolve, ms));
     retryBusy(() => {
       if (this.#state !== 'closed') write(); // closed meanwhile: nothing more is stored for this connection
-    }, { waitFirst: true })
+    }, { waitFirst: true, sleep, now: this.#deps.now })
       .then(
         () => {
           if (this.#state === 'closed') return;
