@@ -1,19 +1,11 @@
 import { mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { Statement, Transaction } from 'better-sqlite3';
 import type { ValueType } from '../../protocol/types.js';
-import { CommandLog } from './command-log.js';
-import { CommitWriter } from './commit-writer.js';
-import { CompactionPass } from './compaction/pass.js';
-import { DEFAULT_MAX_WAL_BYTES, openDatabase, type Db } from './database.js';
-import { DeviceTable } from './device-table.js';
+import { DEFAULT_MAX_WAL_BYTES, openDatabase } from './database.js';
 import { StoreError } from './errors.js';
-import { EventLog } from './event-log.js';
-import { History } from './history.js';
 import { fromNative, isNumeric, type Native } from './native-value.js';
-import { DEFAULT_RETENTION, Retention } from './retention.js';
-import { Rollups } from './rollups.js';
-import { SeriesCatalog } from './series-catalog.js';
+import { DEFAULT_RETENTION } from './retention.js';
+import { prepareParts, type StoreParts } from './store-parts.js';
 import type { WriteGate } from './write-gate.js';
 import type {
   CommandLogEntry,
@@ -37,36 +29,10 @@ import type {
 const DEFAULT_AUTOCHECKPOINT_PAGES = 1000;
 /**
  * The hub's busy_timeout: SQLite's busy handler sleeps on the calling thread, so a lock held by another
- * process (the CLI, a backup tool) must cost the event loop a few ms at most; ingest retries a commit that
- * meets SQLITE_BUSY on a timer instead (see IngestPipeline).
+ * process (the CLI, a backup tool) must cost the event loop a few ms at most; a write that meets SQLITE_BUSY
+ * is retried on a timer instead (commits by IngestPipeline, a session's or the API's writes by retryBusy).
  */
 export const HUB_BUSY_TIMEOUT_MS = 5;
-
-/** Everything prepared once per open(), after migration. */
-interface Parts {
-  db: Db;
-  devices: DeviceTable;
-  catalog: SeriesCatalog;
-  writer: CommitWriter;
-  compaction: CompactionPass;
-  retention: Retention;
-  history: History;
-  events: EventLog;
-  commands: CommandLog;
-  tx: {
-    removeDevice: Transaction<(id: string) => boolean>;
-    resolveSeries: Transaction<(deviceId: string, metric: string, type: ValueType) => number>;
-    /** A read transaction (deferred BEGIN): the log and chunks it reads are one snapshot. */
-    snapshot: <T>(read: () => T) => T;
-  };
-  sql: {
-    stored: Statement<[string], [number, number, Native]>;
-    logTail: Statement<[], [number, number, Native]>;
-    counts: Statement<[], { pending: number; chunks: number; stored: number }>;
-    dataVersion: Statement<[], number>;
-    space: Statement<[], { name: string; bytes: number }>;
-  };
-}
 
 /**
  * Hearth's SQLite storage: devices, readings (an append-only log compacted into compressed chunks and
@@ -80,7 +46,7 @@ export class HubStore {
   readonly #synchronous: SynchronousMode;
   readonly #busyTimeoutMs: number | undefined;
   readonly #maxWalBytes: number;
-  #parts: Parts | undefined;
+  #parts: StoreParts | undefined;
   #gate: WriteGate | undefined;
   /** Bumped whenever log rows come or go, to know when the cached log tail is stale. */
   #logEpoch = 0;
@@ -101,53 +67,7 @@ export class HubStore {
     const db = openDatabase(this.#path, this.#synchronous, { busyTimeoutMs: this.#busyTimeoutMs, maxWalBytes: this.#maxWalBytes });
     try {
       if (this.#gate) db.pragma('wal_autocheckpoint = 0'); // reopened while compaction runs: it checkpoints
-      const catalog = new SeriesCatalog(db);
-      const rollups = new Rollups(db);
-      const events = new EventLog(db);
-      const devices = new DeviceTable(db);
-      const compaction = new CompactionPass(db);
-      const removeLog = db.prepare<[string]>('DELETE FROM log WHERE series IN (SELECT id FROM series WHERE device_id = ?)');
-      const dropLatest = db.prepare<[number]>('DELETE FROM series_latest WHERE series = ?');
-      const snapshot = db.transaction((read: () => unknown) => read());
-      this.#parts = {
-        db,
-        devices,
-        catalog,
-        writer: new CommitWriter(db, events),
-        compaction,
-        retention: new Retention(db, this.#retention, this.#now),
-        history: new History(db, rollups),
-        events,
-        commands: new CommandLog(db),
-        tx: {
-          removeDevice: db.transaction((id: string) => {
-            removeLog.run(id); // the log has no foreign key (see the schema): its rows go by hand
-            return devices.remove(id);
-          }),
-          resolveSeries: db.transaction((deviceId: string, metric: string, type: ValueType) => {
-            const found = catalog.find(deviceId, metric);
-            if (!found) return catalog.create(deviceId, metric, type).id;
-            if (found.type === type) return found.id;
-            compaction.moveSeries(found.id);
-            // The stored latest value has the old type, which the metric no longer declares.
-            dropLatest.run(found.id);
-            return catalog.retype(found, type).id;
-          }),
-          snapshot: <T>(read: () => T): T => snapshot.deferred(read) as T,
-        },
-        sql: {
-          stored: db
-            .prepare('SELECT l.series, l.ts, l.value FROM series_latest l JOIN series s ON s.id = l.series WHERE s.device_id = ?')
-            .raw() as unknown as Statement<[string], [number, number, Native]>,
-          // One value per series: SQLite takes the bare column `value` from the row holding max(ts).
-          logTail: db.prepare('SELECT series, max(ts), value FROM log GROUP BY series').raw() as unknown as Statement<[], [number, number, Native]>,
-          counts: db.prepare(
-            'SELECT (SELECT count(*) FROM log) AS pending, (SELECT count(*) FROM chunks) AS chunks, (SELECT total(n) FROM chunks) AS stored',
-          ),
-          dataVersion: db.prepare('PRAGMA data_version').pluck() as unknown as Statement<[], number>,
-          space: db.prepare('SELECT name, sum(pgsize) AS bytes FROM dbstat GROUP BY name ORDER BY bytes DESC'),
-        },
-      };
+      this.#parts = prepareParts(db, this.#retention, this.#now);
     } catch (err) {
       db.close();
       throw err;
@@ -189,7 +109,7 @@ export class HubStore {
     parts?.db.close();
   }
 
-  get #p(): Parts {
+  get #p(): StoreParts {
     if (!this.#parts) throw new StoreError('HUB_ERR_STORE_CLOSED', `${this.#path} is not open`);
     return this.#parts;
   }
@@ -347,7 +267,7 @@ export class HubStore {
     return p.tx.snapshot(() => this.#latest(p, deviceId));
   }
 
-  #latest(p: Parts, deviceId: string): LatestValue[] {
+  #latest(p: StoreParts, deviceId: string): LatestValue[] {
     const series = p.catalog.ofDevice(deviceId);
     if (series.length === 0) return [];
     const stored = new Map<number, [number, Native]>();
@@ -364,7 +284,7 @@ export class HubStore {
   }
 
   /** Newest log row of every series, cached until the log changes: loading all devices at start scans once. */
-  #logTail(p: Parts): Map<number, [number, Native]> {
+  #logTail(p: StoreParts): Map<number, [number, Native]> {
     if (this.#tail?.epoch !== this.#logEpoch) {
       const latest = new Map<number, [number, Native]>();
       for (const [series, ts, raw] of p.sql.logTail.all()) latest.set(series, [ts, raw]);
