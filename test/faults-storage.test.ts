@@ -8,8 +8,10 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { newDeviceCredentials } from '../hub/auth/device-tokens.js';
+import { provisionFleet, spawnNode } from '../bench/proc.js';
 import { HubStore } from '../hub/storage/hub-store.js';
 import { eventually } from './support/eventually.js';
 import { hello } from './support/fixtures.js';
@@ -242,6 +244,59 @@ describe('a write lock held elsewhere while a device greets, adds a metric, or t
     for (const d of [a, b2]) expect(d.check(join(h.dataDir, 'hearth.db'))).toMatchObject({ missing: 0, duplicated: 0 });
     tabulate({ fault: 'write lock held 300 ms, then 3 s (HELLO, new metric, API)', recoveredMs, ledgers: [a, b2], db: join(h.dataDir, 'hearth.db') });
   }, 30_000);
+});
+
+describe('compaction in its worker under load while devices greet and add metrics [faults 2]', () => {
+  // The ingest benchmark's conditions that reverted the first version, scaled to a test: a loader keeps the
+  // hub and its compaction worker busy, and fresh devices greet with new capabilities and send new metrics,
+  // each a write on the hub's connection while compaction's write transactions run.
+  it('welcomes every device and acknowledges every frame while compaction writes; no refusal, none lost or doubled', async () => {
+    const dataDir = tempDir('hearth-compact-');
+    const fleet = provisionFleet(dataDir, 40, (i) => ({ id: `load-${i}` }));
+    const late = Array.from({ length: 60 }, (_, i) => `late-${i}`);
+    const store = new HubStore({ path: join(dataDir, 'hearth.db') });
+    store.open();
+    const tokens = late.map((id) => {
+      const { record, token } = newDeviceCredentials(id, id, 'thermostat', Date.now());
+      store.addDevice(record);
+      return token;
+    });
+    store.close();
+    const port = await freePort();
+    const hub = await spawnHub(dataDir, port, ['--devices-max-frames-per-second', '100000']);
+    cleanups.push(() => hub.proc.kill('SIGKILL'));
+    const base = `https://127.0.0.1:${port}`;
+    const ca = readFileSync(join(dataDir, 'tls', 'hub-cert.pem'), 'utf8');
+    const admin = readFileSync(join(dataDir, 'admin.token'), 'utf8').trim();
+    const compaction = async () => (await call(base, ca, 'GET', '/api/hub', { token: admin })).body.storage.compaction as { passes: number; transactions: number; mode: string };
+    const loader = spawnNode(fileURLToPath(new URL('../dist/bench/ingest-load.js', import.meta.url)), ['--url', `wss://127.0.0.1:${port}`, '--credentials', fleet, '--seconds', '60', '--window', '32']);
+    cleanups.push(() => loader.proc.kill('SIGKILL'));
+    await eventually(async () => expect((await compaction()).passes).toBeGreaterThanOrEqual(1), 60_000);
+    const before = await compaction();
+    expect(before.mode).toBe('worker');
+
+    const ledgers: SentLedger[] = [];
+    for (let i = 0; i < late.length; i += 10) {
+      const group = await Promise.all(late.slice(i, i + 10).map(async (id, j) => {
+        const { device: raw } = await RawDevice.greet(`wss://127.0.0.1:${port}`, id, tokens[i + j]!, hello());
+        const l = new SentLedger(raw, id);
+        l.send(5); // the first needs the series of a metric new to the hub
+        return l;
+      }));
+      ledgers.push(...group);
+    }
+    await eventually(() => expect(ledgers.filter((l) => l.acked !== 5).map((l) => l.deviceId)).toEqual([]), 20_000);
+    const after = await compaction();
+    expect(after.transactions).toBeGreaterThan(before.transactions); // compaction wrote meanwhile
+    expect(ledgers.flatMap((l) => l.device.frames.filter((f) => f.type === 'error'))).toEqual([]);
+    const refused = String((await call(base, ca, 'GET', '/metrics')).body).split('\n').filter((l) => l.startsWith('hearth_frames_refused_total{'));
+    expect(refused).toEqual([]);
+    loader.proc.kill('SIGKILL');
+    hub.proc.kill('SIGTERM');
+    expect(await hub.exited).toBe(0);
+    for (const l of ledgers) expect(l.check(join(dataDir, 'hearth.db'))).toMatchObject({ missing: 0, duplicated: 0 });
+    tabulate({ fault: `compaction worker under load (${after.transactions - before.transactions} transactions), 60 devices greet`, recoveredMs: null, ledgers, db: join(dataDir, 'hearth.db') });
+  }, 120_000);
 });
 
 describe('disk full [faults 1]', () => {
