@@ -30,6 +30,7 @@ export const CONFIG_SCHEMA = {
   'http.maxOpenFiles': { kind: 'int', default: 0, min: 0, help: 'Descriptor ceiling the HTTPS port guards; 0: the process soft open-file limit' },
   'http.busyOpenFilesPercent': { kind: 'int', default: 95, min: 1, help: 'Percent of the descriptor ceiling from which new requests and upgrades get 503 HUB_ERR_BUSY' },
   'db.synchronous': { kind: 'enum', default: 'NORMAL', options: ['NORMAL', 'FULL'], help: 'SQLite synchronous mode: NORMAL survives process crashes, FULL also power loss' },
+  'db.maxWalBytes': { kind: 'int', default: 67108864, min: 1048576, help: 'Bound of the SQLite WAL file, bytes: checkpoints truncate it before it passes this' },
   'retention.rawDays': { kind: 'int', default: 30, min: 1, help: 'Days raw readings are kept' },
   'retention.rollupDays': { kind: 'int', default: 365, min: 1, help: 'Days per-minute and per-hour rollups are kept' },
   'ingest.commitIntervalMs': { kind: 'int', default: 0, min: 0, help: 'Longest a reading waits for its group commit; 0: once per event-loop turn' },
@@ -241,10 +242,11 @@ export function httpLimits(config: HubConfig): { handshakeTimeoutMs: number; hea
 const DAY_MS = 24 * 3600_000;
 
 /** The store's settings from `db.*` and `retention.*`. */
-export function storeSettings(config: HubConfig): { path: string; synchronous: 'NORMAL' | 'FULL'; retention: { rawMs: number; rollupMs: number } } {
+export function storeSettings(config: HubConfig): { path: string; synchronous: 'NORMAL' | 'FULL'; maxWalBytes: number; retention: { rawMs: number; rollupMs: number } } {
   return {
     path: dbPath(config),
     synchronous: config['db.synchronous'] as 'NORMAL' | 'FULL',
+    maxWalBytes: config['db.maxWalBytes'] as number,
     retention: { rawMs: config['retention.rawDays'] * DAY_MS, rollupMs: config['retention.rollupDays'] * DAY_MS },
   };
 }

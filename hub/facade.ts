@@ -2,7 +2,7 @@ import type { CommandService } from './devices/command-service.js';
 import type { DeviceRegistry } from './devices/device-registry.js';
 import type { CommandOutcome, DeviceInfo, EventBus } from './events.js';
 import type { HubInfoResponse } from './http/api-types.js';
-import type { IngestPipeline } from './ingest/ingest-pipeline.js';
+import type { IngestPipeline, StorageFault } from './ingest/ingest-pipeline.js';
 import type { HubStore } from './storage/hub-store.js';
 import type { CommandLogEntry, HistoryPoint, HistoryQuery, StoredEvent } from './storage/types.js';
 import type { JsonValue } from '../protocol/value-form.js';
@@ -18,6 +18,8 @@ export interface HubHealth {
   ok: boolean;
   storage: 'ok' | 'failing';
   devicesOnline: number;
+  /** The storage fault in progress (cause, last error, since, failures); absent while commits succeed. */
+  fault?: StorageFault;
 }
 
 /**
@@ -154,8 +156,9 @@ export class Facade implements HubFacade {
   }
 
   health(): HubHealth {
-    const faulted = this.#p.ingest.stats.faulted;
-    return { ok: !faulted, storage: faulted ? 'failing' : 'ok', devicesOnline: this.#p.registry.onlineCount };
+    const fault = this.#p.ingest.fault;
+    const devicesOnline = this.#p.registry.onlineCount;
+    return fault ? { ok: false, storage: 'failing', devicesOnline, fault: { ...fault } } : { ok: true, storage: 'ok', devicesOnline };
   }
 
   hubInfo(): HubInfoResponse {

@@ -18,7 +18,7 @@ import { HubStatus } from './observability/hub-status.js';
 import { LogRing } from './observability/log-ring.js';
 import { StatusSamples } from './observability/status-samples.js';
 import { CompactionService } from './storage/compaction/service.js';
-import { HubStore } from './storage/hub-store.js';
+import { HUB_BUSY_TIMEOUT_MS, HubStore } from './storage/hub-store.js';
 import { loadOrCreateTls, type TlsMaterial } from './tls.js';
 import { HUB_VERSION } from './version.js';
 
@@ -56,7 +56,7 @@ export class Hub {
     const logs = new LogRing({ now: opts.now }); // the admin's warnings and errors
     const log = (this.#log = logs.wrap(opts.log));
     const now = (this.#now = opts.now ?? Date.now);
-    this.store = new HubStore({ ...storeSettings(c), now });
+    this.store = new HubStore({ ...storeSettings(c), busyTimeoutMs: HUB_BUSY_TIMEOUT_MS, now });
     this.registry = new DeviceRegistry(this.store, this.bus);
     this.auth = new Authorizer({ dataDir: c.dataDir, devices: this.registry, log, now });
     this.ingest = new IngestPipeline(this.store, this.registry, this.bus, {

@@ -19,7 +19,8 @@ export async function runHub(config: HubConfig): Promise<Hub> {
     stopping = true;
     log.info({ signal }, 'shutting down: committing and acknowledging what was received');
     hub.stop().then(
-      () => process.exit(0),
+      // The final commit failed (the gateway logged it): what devices sent is not all stored, exit 1.
+      () => process.exit(hub.ingest.stats.faulted ? 1 : 0),
       (err: Error) => {
         log.error({ err: err.message }, 'shutdown failed');
         process.exit(1);

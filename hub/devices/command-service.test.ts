@@ -160,4 +160,18 @@ describe('CommandService', () => {
   it('timeoutMs is the answer time WELCOME announces [FP-6.2]', () => {
     expect(setUp().commands.timeoutMs).toBe(TIMEOUT_MS);
   });
+
+  it('answers a result, or a timeout, while storage cannot record it (the outcome stands; the log keeps it as sent)', async () => {
+    const { commands, store, clock, thermostat, outcomes } = setUp();
+    const session = thermostat();
+    const answered = commands.send('th1', 'setpoint', 21, 'test');
+    const timedOut = commands.send('th1', 'setpoint', 22, 'test');
+    store.close(); // every write now throws HUB_ERR_STORE_CLOSED, as a failing disk throws SQLITE_FULL
+    const [first] = session.commands;
+    commands.onResult('th1', { type: 'command_result', id: first!.id, status: 'ok', message: '' });
+    expect(await answered).toMatchObject({ status: 'ok' });
+    clock.advance(TIMEOUT_MS);
+    expect(await timedOut).toMatchObject({ status: 'timeout' });
+    expect(outcomes.map((o) => o.status)).toEqual(['ok', 'timeout']);
+  });
 });

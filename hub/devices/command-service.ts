@@ -1,6 +1,7 @@
 import type { CommandResultFrame } from '../../protocol/types.js';
 import type { DeviceRegistry, SessionHandle } from './device-registry.js';
 import type { CommandOutcome, EventBus } from '../events.js';
+import { isStorageFault } from '../storage/fault-cause.js';
 import type { HubStore } from '../storage/hub-store.js';
 import { systemTimers, type TimerHandle, type Timers } from '../timers.js';
 import { valueFromJson } from '../../protocol/value-form.js';
@@ -96,7 +97,13 @@ export class CommandService {
   }
 
   #finish(outcome: CommandOutcome): CommandOutcome {
-    if (outcome.commandId > 0) this.#store.finishCommand(outcome.commandId, outcome.status, outcome.message, this.#now());
+    try {
+      if (outcome.commandId > 0) this.#store.finishCommand(outcome.commandId, outcome.status, outcome.message, this.#now());
+    } catch (err) {
+      // The outcome stands whatever storage does: a full, read-only or locked database must not leave the
+      // caller waiting or throw out of a device's session or a timer (the log keeps the command as sent).
+      if (!isStorageFault(err)) throw err;
+    }
     this.#bus.emit('command.result', outcome);
     return outcome;
   }

@@ -25,6 +25,9 @@ export interface DeviceGatewayOptions {
 
 /** How long stop() waits for devices to finish the close handshake. */
 const CLOSE_WAIT_MS = 3000;
+/** How often the event loop's lag is measured, and the lag from which sessions are excused for it [FP-9.2]. */
+const LAG_CHECK_MS = 100;
+const LAG_EXCUSE_MIN_MS = 20;
 
 /**
  * The device side of the hub: the wss endpoint and one DeviceSession per connection. It pauses reading when
@@ -37,6 +40,10 @@ export class DeviceGateway {
   readonly #sessions = new Set<DeviceSession>();
   readonly #refused = new Map<string, number>();
   #stopping = false;
+  #paused = false;
+  #lagTimer: NodeJS.Timeout | undefined;
+  /** False once stop()'s final commit failed: main exits 1 (docs/operations.md). */
+  #finalCommitOk = true;
 
   constructor(opts: DeviceGatewayOptions) {
     this.#opts = opts;
@@ -67,6 +74,8 @@ export class DeviceGateway {
           opts.commands.connectionEnded(session); // [FP-7.7] its commands are not answered
         });
         session.start();
+        // A device (re)connecting under back-pressure greets, then waits like the others.
+        if (this.#paused) session.pause();
         return session;
       },
     });
@@ -88,13 +97,26 @@ export class DeviceGateway {
     this.#server.handleUpgrade(req, socket, head);
   }
 
-  /** Starts the heartbeat [FP-10.1]. */
-  start(): void {
-    this.#server.start();
+  /** Whether stop()'s final commit stored everything received (true before stop()). */
+  get finalCommitOk(): boolean {
+    return this.#finalCommitOk;
   }
 
-  /** Back-pressure from ingest: stop reading from every device while storage cannot keep up. */
+  /** Starts the heartbeat [FP-10.1] and the lag watch that excuses devices for the hub's stalls. */
+  start(): void {
+    this.#server.start();
+    let last = performance.now();
+    this.#lagTimer ??= setInterval(() => {
+      const now = performance.now();
+      const lag = now - last - LAG_CHECK_MS;
+      last = now;
+      if (lag >= LAG_EXCUSE_MIN_MS) for (const s of this.#sessions) s.excuse(lag);
+    }, LAG_CHECK_MS).unref();
+  }
+
+  /** Back-pressure from ingest: stop reading from every device, and from each one that connects, while storage cannot keep up. */
   setPaused(paused: boolean): void {
+    this.#paused = paused;
     for (const s of this.#sessions) {
       if (paused) s.pause();
       else s.resume();
@@ -108,9 +130,15 @@ export class DeviceGateway {
   async stop(): Promise<void> {
     if (this.#stopping) return;
     this.#stopping = true;
+    clearInterval(this.#lagTimer);
+    this.#lagTimer = undefined;
     for (const s of this.#sessions) s.pause();
     this.#server.stop();
-    if (!this.#opts.ingest.flush()) this.#opts.log.error('final commit failed: unacknowledged readings stay with their devices');
+    if (!this.#opts.ingest.flush()) {
+      this.#finalCommitOk = false;
+      this.#opts.log.error({ cause: this.#opts.ingest.fault?.cause, err: this.#opts.ingest.fault?.message },
+        'final commit failed: unacknowledged readings stay with their devices');
+    }
     this.#opts.ingest.stop();
     const closed = Promise.all([...this.#sessions].map((s) => s.closed));
     for (const s of this.#sessions) s.closeGoingAway();

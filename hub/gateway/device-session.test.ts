@@ -1,4 +1,8 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from '@jest/globals';
+import Database from 'better-sqlite3';
 import { ManualClock } from '../../device-sim/manual-clock.js';
 import { CLOSE_CODES, encode, fromHex } from '../../protocol/index.js';
 import type { CommandResultFrame, Frame } from '../../protocol/types.js';
@@ -7,6 +11,8 @@ import { DeviceRegistry } from '../devices/device-registry.js';
 import { EventBus } from '../events.js';
 import { IngestPipeline, type IngestStore } from '../ingest/ingest-pipeline.js';
 import { createLogger } from '../logger.js';
+import { BUSY_WRITE_BOUND_MS } from '../storage/busy-retry.js';
+import { HUB_BUSY_TIMEOUT_MS, HubStore } from '../storage/hub-store.js';
 import { TempStore } from '../testing/temp-store.js';
 import { DeviceSession, type SessionDeps } from './device-session.js';
 import { RecordingLink } from './testing/recording-link.js';
@@ -19,9 +25,9 @@ const temp = new TempStore();
 afterEach(() => temp.cleanup());
 
 /** The real registry and ingest on a temp store, sessions on recording links, time on a manual clock. */
-function setUp(devices = ['th1'], storage = { failing: false }) {
+function setUp(devices = ['th1'], storage = { failing: false }, opts: { store?: (now: () => number) => HubStore } = {}) {
   const clock = new ManualClock();
-  const store = temp.open(() => clock.now());
+  const store = opts.store?.(() => clock.now()) ?? temp.open(() => clock.now());
   // The real store, whose commits fail while storage.failing is set (a full disk).
   const ingestStore: IngestStore = {
     committedSeqs: () => store.committedSeqs(),
@@ -135,6 +141,25 @@ describe('DeviceSession', () => {
     expect(lastError(link)).toEqual({ type: 'error', code: 'HUB_ERR_RATE_LIMITED', message: `more than ${RATE} data frames per second` });
     expect(link.closed?.code).toBe(CLOSE_CODES.RATE_LIMITED);
     expect(s.ingest.stats.framesAccepted).toBe(seq - 1);
+  });
+
+  it('does not charge a device for the hub\'s own stall: frames queued while reading was paused, or the event loop blocked, are excused [FP-9.2]', () => {
+    const s = setUp();
+    const { link, session, receive } = s.open();
+    let seq = 0;
+    for (let i = 0; i < 2 * RATE; i++) receive(reading(++seq)); // the full burst: the bucket is empty
+    session.pause();
+    s.clock.advance(5000); // the hub does not read for 5 s; the device's frames queue in TCP
+    session.resume();
+    // What arrives now: 5 s of the refill (capped at the burst) plus 5 s excused for the pause.
+    for (let i = 0; i < 2 * RATE + 5 * RATE; i++) receive(reading(++seq));
+    expect(link.closed).toBeNull();
+    session.excuse(1000); // a blocked event loop (the gateway measures it)
+    for (let i = 0; i < RATE; i++) receive(reading(++seq));
+    expect(link.closed).toBeNull();
+    expect(s.ingest.stats.framesAccepted).toBe(seq);
+    receive(reading(++seq)); // past the excuse, the limit is the device's again
+    expect(link.closed?.code).toBe(CLOSE_CODES.RATE_LIMITED);
   });
 
   it('counts data frames only: COMMAND_RESULT and extension frames take no token [FP-9.2]', () => {
@@ -290,5 +315,72 @@ describe('DeviceSession', () => {
     await session.closed;
     expect(s.registry.info('th1')?.online).toBe(false);
     expect(s.clock.pendingDelays()).toEqual([]);
+  });
+
+  describe('a write the session needs meets a lock held elsewhere [issue "Faults" 2]', () => {
+    const stores: HubStore[] = [];
+    const others: Database.Database[] = [];
+    afterEach(() => {
+      for (const o of others.splice(0)) o.close();
+      for (const st of stores.splice(0)) st.close();
+    });
+    const settle = () => new Promise((resolve) => setImmediate(resolve));
+    /** The hub's own busy timeout on a fresh file, and a second connection that holds its write lock. */
+    function locked() {
+      const path = join(mkdtempSync(join(tmpdir(), 'hearth-unit-')), 'hub.db');
+      const s = setUp(['th1'], { failing: false }, { store: (now) => {
+        const st = new HubStore({ path, busyTimeoutMs: HUB_BUSY_TIMEOUT_MS, now });
+        st.open();
+        stores.push(st);
+        return st;
+      } });
+      const other = new Database(path);
+      others.push(other);
+      other.exec('BEGIN IMMEDIATE');
+      return { ...s, release: () => other.exec('ROLLBACK') };
+    }
+
+    it('waits on timers with the link paused, holds later frames in order, then welcomes and takes them', async () => {
+      const s = locked();
+      const { link, receive } = s.open('th1', { greet: false });
+      receive({ type: 'hello', ...hello() }); // capabilities differ from the stored none: a write
+      receive(reading(1)); // and a metric new to the hub: another
+      receive(reading(2));
+      expect([link.paused, link.sentOf('welcome'), link.closed]).toEqual([true, [], null]);
+      s.clock.advance(40);
+      await settle();
+      expect(link.sentOf('welcome')).toEqual([]);
+      s.release();
+      s.clock.advance(80);
+      await settle();
+      expect(link.sentOf('welcome')).toHaveLength(1);
+      expect([link.paused, link.closed, s.ingest.stats.framesAccepted]).toEqual([false, null, 2]);
+      expect(s.registry.info('th1')?.online).toBe(true);
+      s.clock.advance(COMMIT_MS);
+      expect(link.sentOf('ack').at(-1)).toEqual({ type: 'ack', seq: 2 });
+    });
+
+    it(`closes with 1013 HUB_ERR_STORAGE once the lock outlasts ${BUSY_WRITE_BOUND_MS} ms, having taken nothing`, async () => {
+      const s = locked();
+      const { link, receive } = s.open('th1', { greet: false });
+      receive({ type: 'hello', ...hello() });
+      for (let t = 0; t <= BUSY_WRITE_BOUND_MS + 400 && !link.closed; t += 100) {
+        s.clock.advance(100);
+        await settle();
+      }
+      expect(lastError(link)).toMatchObject({ code: 'HUB_ERR_STORAGE' });
+      expect(link.closed).toEqual({ code: CLOSE_CODES.TRY_AGAIN_LATER, reason: 'HUB_ERR_STORAGE' });
+      expect(link.sentOf('welcome')).toEqual([]);
+      expect(s.refused).toEqual(['HUB_ERR_STORAGE']);
+      expect(s.store.getDevice('th1')?.capabilities).toEqual([]);
+    });
+
+    it('closes with 1013 at once for a fault that is not a lock (a closed store)', () => {
+      const s = setUp();
+      s.store.close();
+      const { link } = s.open('th1');
+      expect(link.closed).toEqual({ code: CLOSE_CODES.TRY_AGAIN_LATER, reason: 'HUB_ERR_STORAGE' });
+      expect(lastError(link)?.message).toMatch(/^storage cannot record this HELLO now \(closed\)/);
+    });
   });
 });

@@ -6,6 +6,8 @@ import type { Capability, CommandResultFrame, DataFrame, Frame, WelcomeFrame } f
 import type { DeviceRegistry, SessionHandle } from '../devices/device-registry.js';
 import type { AckChannel, IngestPipeline } from '../ingest/ingest-pipeline.js';
 import type { Logger } from '../logger.js';
+import { retryBusy } from '../storage/busy-retry.js';
+import { faultCause } from '../storage/fault-cause.js';
 import { systemTimers, type TimerHandle, type Timers } from '../timers.js';
 import type { DeviceLink, LinkListener } from '../transport/device-server.js';
 import { resolveCapabilities } from './validate.js';
@@ -25,6 +27,9 @@ export interface SessionDeps {
   timers?: Timers;
 }
 
+/** Longest hub stall a session's rate limit excuses, in seconds of its frame rate. */
+const MAX_EXCUSED_SECONDS = 60;
+
 /** One device connection's state machine: greeting, then data frames, command results and the close [FP-7]. */
 export class DeviceSession implements LinkListener, SessionHandle, AckChannel {
   readonly #link: DeviceLink;
@@ -35,6 +40,21 @@ export class DeviceSession implements LinkListener, SessionHandle, AckChannel {
   /** Token bucket of data frames [FP-9.2]: refills at maxFramesPerSecond, holds twice that. */
   #tokens: number;
   #refilledAt: number;
+  /**
+   * Frames the device is excused for the hub's own stalls (reading paused for back-pressure, a blocked event
+   * loop): what it sent meanwhile queued in TCP and arrives in one burst, which is not the device's fault.
+   * Spent after the bucket, at most MAX_EXCUSED_SECONDS of the rate.
+   */
+  #excused = 0;
+  /** When reading was paused (hub time), undefined while reading. */
+  #pausedAt: number | undefined;
+  /** pause() came during the greeting: pause once WELCOME is sent, so the device can still greet. */
+  #pauseAfterWelcome = false;
+  /**
+   * Messages that arrived while a write this session needs waited for a lock (a changed HELLO, a new
+   * series): handled in order once it is done; undefined while nothing waits. The link is paused meanwhile.
+   */
+  #held: Array<[Uint8Array, boolean]> | undefined;
   /** Capabilities of the frame being accepted, resolved once by validation and handed to ingest. */
   readonly #caps: Capability[] = [];
   #onClosed!: () => void;
@@ -86,16 +106,36 @@ export class DeviceSession implements LinkListener, SessionHandle, AckChannel {
     this.#link.close(SESSION_CLOSE_CODES.HUB_ERR_SHUTDOWN, 'hub shutting down');
   }
 
+  /** Stops reading from the device (back-pressure); during the greeting, from the moment WELCOME is sent. */
   pause(): void {
+    if (this.#state === 'greeting') {
+      this.#pauseAfterWelcome = true;
+      return;
+    }
+    this.#pausedAt ??= this.#deps.now();
     this.#link.pause();
   }
 
+  /** Reads again; the frames queued while paused are excused from the rate limit [FP-9.2]. */
   resume(): void {
-    this.#link.resume();
+    this.#pauseAfterWelcome = false;
+    if (this.#pausedAt !== undefined) this.excuse(this.#deps.now() - this.#pausedAt);
+    this.#pausedAt = undefined;
+    if (!this.#held) this.#link.resume();
+  }
+
+  /** The hub stalled for `ms` (its event loop was blocked): the frames the device sent meanwhile are not charged. */
+  excuse(ms: number): void {
+    const rate = this.#deps.welcome.maxFramesPerSecond;
+    this.#excused = Math.min(rate * MAX_EXCUSED_SECONDS, this.#excused + (Math.max(0, ms) * rate) / 1000);
   }
 
   onMessage(data: Uint8Array, binary: boolean): void {
     if (this.#state === 'closed') return;
+    if (this.#held) {
+      this.#held.push([data, binary]);
+      return;
+    }
     if (!binary) return this.#refuse('HUB_ERR_TEXT_FRAME', 'frames are binary WebSocket messages; text is not accepted');
     let frame: Frame;
     try {
@@ -110,17 +150,9 @@ export class DeviceSession implements LinkListener, SessionHandle, AckChannel {
     if (this.#state === 'greeting') {
       if (frame.type !== 'hello') return this.#refuse('HUB_ERR_GREETING_REQUIRED', `the first frame must be HELLO, got ${frame.type}`);
       this.#stopGreetingTimer();
-      this.#state = 'ready';
-      this.#deps.registry.greet(this.deviceId, frame, this.#deps.now());
-      const { commandTimeoutMs, ...welcome } = this.#deps.welcome;
-      this.send({
-        type: 'welcome',
-        hubTime: this.#deps.now(),
-        nextSeq: this.#deps.ingest.committedSeq(this.deviceId) + 1,
-        ...welcome,
-        // [FP-6.2] [FP-10.2] a 1.0 device would refuse the appended field as trailing bytes.
-        ...(commandTimeoutMs !== undefined && this.#link.protocol === SUBPROTOCOL_1_1 ? { commandTimeoutMs } : {}),
-      });
+      // A changed HELLO is stored before its capabilities are used [FP-7.2]; greet() changes nothing in
+      // memory before its write succeeds, so it can be retried as a whole.
+      this.#write(() => this.#deps.registry.greet(this.deviceId, frame, this.#deps.now()), () => this.#welcome(), 'record this HELLO');
       return;
     }
     switch (frame.type) {
@@ -132,7 +164,9 @@ export class DeviceSession implements LinkListener, SessionHandle, AckChannel {
         }
         const problem = resolveCapabilities(frame, (id) => this.#deps.registry.capability(this.deviceId, id), this.#caps);
         if (problem) return this.#refuseCapability(frame, problem);
-        this.#deps.ingest.accept(this, frame, this.#caps);
+        // accept() throws only when the frame's new series cannot be stored, before it takes anything. While
+        // it waits no other message is handled, so #caps stays this frame's.
+        this.#write(() => this.#deps.ingest.accept(this, frame, this.#caps), () => {}, 'take this frame');
         return;
       }
       case 'command_result':
@@ -158,6 +192,80 @@ export class DeviceSession implements LinkListener, SessionHandle, AckChannel {
     this.#onClosed();
   }
 
+  #welcome(): void {
+    this.#state = 'ready';
+    const { commandTimeoutMs, ...welcome } = this.#deps.welcome;
+    this.send({
+      type: 'welcome',
+      hubTime: this.#deps.now(),
+      nextSeq: this.#deps.ingest.committedSeq(this.deviceId) + 1,
+      ...welcome,
+      // [FP-6.2] [FP-10.2] a 1.0 device would refuse the appended field as trailing bytes.
+      ...(commandTimeoutMs !== undefined && this.#link.protocol === SUBPROTOCOL_1_1 ? { commandTimeoutMs } : {}),
+    });
+    if (this.#pauseAfterWelcome) {
+      this.#pauseAfterWelcome = false;
+      this.pause();
+    }
+  }
+
+  /**
+   * Runs a storage write this session needs before it goes on, then `then`. A lock held elsewhere (SQLITE_BUSY)
+   * is waited out without blocking the event loop: the link is paused, what arrives meanwhile is held and
+   * handled in order afterwards, and the wait is excused from the rate limit (the hub's stall) [FP-9.2].
+   * Storage that cannot take it (full, read-only, or locked longer than retryBusy's bound) closes the session
+   * with 1013 HUB_ERR_STORAGE: nothing of the frame was taken, and the device resends it after its backoff
+   * [FP-8.4, FP-10.6]; acknowledging later frames would skip it.
+   */
+  #write(write: () => void, then: () => void, what: string): void {
+    try {
+      write();
+    } catch (err) {
+      if (faultCause(err) === 'busy') this.#writeLater(write, then, what);
+      else this.#refuseStorage(what, err);
+      return;
+    }
+    then();
+  }
+
+  #writeLater(write: () => void, then: () => void, what: string): void {
+    const since = this.#deps.now();
+    this.#held = [];
+    this.#link.pause();
+    const sleep = (ms: number) => new Promise<void>((resolve) => this.#timers.setTimeout(resolve, ms));
+    retryBusy(() => {
+      if (this.#state !== 'closed') write(); // closed meanwhile: nothing more is stored for this connection
+    }, { waitFirst: true, sleep, now: this.#deps.now })
+      .then(
+        () => {
+          if (this.#state === 'closed') return;
+          this.excuse(this.#deps.now() - since);
+          then();
+          this.#release();
+        },
+        (err: unknown) => this.#refuseStorage(what, err),
+      )
+      .catch((err: unknown) => this.#refuse('HUB_ERR_INTERNAL', `after a storage wait: ${(err as Error)?.message ?? String(err)}`));
+  }
+
+  /** Handles the messages held during a write, in order, and reads again (unless the gateway paused reading). */
+  #release(): void {
+    const held = this.#held ?? [];
+    this.#held = undefined;
+    // onMessage() holds again once another write waits, so the rest stay in order before anything newer.
+    for (const [data, binary] of held) this.onMessage(data, binary);
+    if (this.#holding() || this.#state === 'closed') return;
+    if (this.#pausedAt === undefined) this.#link.resume();
+  }
+
+  #holding(): boolean {
+    return this.#held !== undefined;
+  }
+
+  #refuseStorage(what: string, err: unknown): void {
+    this.#refuse('HUB_ERR_STORAGE', `storage cannot ${what} now (${faultCause(err)}): ${(err as Error)?.message ?? String(err)}`);
+  }
+
   #stopGreetingTimer(): void {
     if (this.#greetingTimer !== undefined) this.#timers.clearTimeout(this.#greetingTimer);
     this.#greetingTimer = undefined;
@@ -168,8 +276,12 @@ export class DeviceSession implements LinkListener, SessionHandle, AckChannel {
     const rate = this.#deps.welcome.maxFramesPerSecond;
     this.#tokens = Math.min(rate * 2, this.#tokens + ((now - this.#refilledAt) * rate) / 1000);
     this.#refilledAt = now;
-    if (this.#tokens < 1) return false;
-    this.#tokens -= 1;
+    if (this.#tokens >= 1) {
+      this.#tokens -= 1;
+      return true;
+    }
+    if (this.#excused < 1) return false;
+    this.#excused -= 1;
     return true;
   }
 
@@ -198,6 +310,9 @@ export class DeviceSession implements LinkListener, SessionHandle, AckChannel {
   #close(code: number, reason: string): void {
     this.#state = 'closed';
     this.#stopGreetingTimer();
+    this.#held = undefined;
+    // A paused link (back-pressure, a write waiting) would never read the device's close frame: read again.
+    this.#link.resume();
     this.#link.close(code, reason);
   }
 }

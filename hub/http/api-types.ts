@@ -12,6 +12,8 @@ export type ApiRole = 'admin' | 'integration' | 'viewer';
 export interface ApiErrorResponse {
   error: string;
   message: string;
+  /** HUB_ERR_STORAGE: what storage failed with (busy, full, readonly, cantopen, ioerr, closed). */
+  cause?: string;
 }
 
 // ---- /api/session ---------------------------------------------------------------------------------
@@ -49,6 +51,16 @@ export interface HealthResponse {
   status: 'ok' | 'degraded';
   storage: 'ok' | 'failing';
   devicesOnline: number;
+  /** While storage fails: why (the `cause` of hearth_commit_failures_total), the last error, since when (ms), how many failures. */
+  fault?: StorageFaultInfo;
+}
+
+/** A storage fault in progress, as /api/health reports it. */
+export interface StorageFaultInfo {
+  cause: 'busy' | 'full' | 'readonly' | 'cantopen' | 'ioerr' | 'closed' | 'other';
+  message: string;
+  since: number;
+  failures: number;
 }
 
 /** Ingest counters of GET /api/hub; the ones the dashboard reads are named. */

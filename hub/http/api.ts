@@ -1,6 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { deviceIdProblem } from '../devices/device-id.js';
 import { parseDeviceChange, type HubFacade } from '../facade.js';
+import { retryBusy } from '../storage/busy-retry.js';
+import { faultCause, isStorageFault } from '../storage/fault-cause.js';
 import type { HistoryStep, StoredEvent } from '../storage/types.js';
 import type { Principal } from '../auth/authorizer.js';
 import type { Role } from '../auth/user-store.js';
@@ -32,6 +34,11 @@ export function createApi(deps: ApiDeps): (req: IncomingMessage, res: ServerResp
       await route(deps, req, res);
     } catch (err) {
       if (err instanceof HttpError) return sendJson(res, err.status, { error: err.code, message: err.message } satisfies Api.ApiErrorResponse);
+      // A storage fault is the hub's state, not a bug: 503 with its cause, and the client retries.
+      if (isStorageFault(err)) {
+        const cause = faultCause(err);
+        return sendJson(res, 503, { error: 'HUB_ERR_STORAGE', cause, message: `storage cannot take this write now (${cause}): ${(err as Error).message}` } satisfies Api.ApiErrorResponse);
+      }
       sendJson(res, 500, { error: 'HUB_ERR_INTERNAL', message: (err as Error).message } satisfies Api.ApiErrorResponse);
     }
   };
@@ -42,8 +49,8 @@ async function route(deps: ApiDeps, req: IncomingMessage, res: ServerResponse): 
   const parts = pathSegments(url.pathname); // ['api', ...]
   const method = req.method ?? 'GET';
   if (parts[1] === 'health' && parts.length === 2) {
-    const { ok, storage, devicesOnline } = deps.facade.health();
-    return sendJson(res, ok ? 200 : 503, { status: ok ? 'ok' : 'degraded', storage, devicesOnline } satisfies Api.HealthResponse);
+    const { ok, storage, devicesOnline, fault } = deps.facade.health();
+    return sendJson(res, ok ? 200 : 503, { status: ok ? 'ok' : 'degraded', storage, devicesOnline, ...(fault ? { fault } : {}) } satisfies Api.HealthResponse);
   }
   const principal = deps.authorize(req);
   const role = principal?.role;
@@ -69,7 +76,7 @@ async function route(deps: ApiDeps, req: IncomingMessage, res: ServerResponse): 
       const name = optionalString(body, 'name') ?? id;
       const type = optionalString(body, 'type') ?? '';
       try {
-        return sendJson(res, 201, deps.facade.provision(id, name, type) satisfies Api.ProvisionResponse);
+        return sendJson(res, 201, (await retryBusy(() => deps.facade.provision(id, name, type))) satisfies Api.ProvisionResponse);
       } catch (err) {
         if ((err as { code?: string }).code === 'HUB_ERR_DEVICE_EXISTS') throw new HttpError(409, 'HUB_ERR_DEVICE_EXISTS', `device "${id}" exists`);
         throw err;
@@ -87,17 +94,17 @@ async function route(deps: ApiDeps, req: IncomingMessage, res: ServerResponse): 
       need(['admin']);
       const parsed = parseDeviceChange(await readJsonBody(req));
       if (!parsed.ok) throw new HttpError(400, 'HUB_ERR_BAD_REQUEST', parsed.problem);
-      const updated = deps.facade.rename(id, parsed.change);
+      const updated = await retryBusy(() => deps.facade.rename(id, parsed.change));
       if (!updated) throw new HttpError(404, 'HUB_ERR_UNKNOWN_DEVICE', `no device "${id}"`);
       return sendJson(res, 200, { device: { ...updated, state: deps.facade.currentState(id) } } satisfies Api.DevicePatchResponse);
     }
     if (method === 'DELETE') {
       need(['admin']);
       if (url.searchParams.get('remove') === 'true') {
-        deps.facade.remove(id);
+        await retryBusy(() => deps.facade.remove(id));
         return sendJson(res, 200, { removed: id } satisfies Api.DeviceRemoveResponse);
       }
-      deps.facade.revoke(id);
+      await retryBusy(() => deps.facade.revoke(id));
       return sendJson(res, 200, { revoked: id } satisfies Api.RevokeResponse);
     }
     throw methodNotAllowed(method, url.pathname);

@@ -2,12 +2,13 @@ import type { Capability, DataFrame, Reading, Sample, Value } from '../../protoc
 import type { DeviceRegistry } from '../devices/device-registry.js';
 import type { CommittedEvent, CommittedReading, EventBus } from '../events.js';
 import type { Logger } from '../logger.js';
+import { faultCause, REOPEN_CAUSES, type StorageFaultCause } from '../storage/fault-cause.js';
 import type { HubStore } from '../storage/hub-store.js';
 import type { CommitBatch } from '../storage/types.js';
 import { systemTimers, type TimerHandle, type Timers } from '../timers.js';
 
-/** What ingest needs of storage: sequence state, series ids and the group commit (HubStore in production). */
-export type IngestStore = Pick<HubStore, 'committedSeqs' | 'seriesId' | 'commit'>;
+/** What ingest needs of storage: sequence state, series ids, the group commit and, after a fault, a fresh connection. */
+export type IngestStore = Pick<HubStore, 'committedSeqs' | 'seriesId' | 'commit'> & Partial<Pick<HubStore, 'reopen'>>;
 
 export interface IngestOptions {
   /**
@@ -31,8 +32,27 @@ export interface IngestOptions {
 
 /** How far ahead of the hub a device clock may run before its timestamp is replaced [FP-8.6]. */
 export const MAX_CLOCK_AHEAD_MS = 60_000;
-/** How often a failed commit is retried. */
+/** How often a commit that failed for any cause but a lock held elsewhere is retried. */
 export const COMMIT_RETRY_MS = 1000;
+/** First and longest wait before retrying a commit that met SQLITE_BUSY (the delay doubles in between). */
+export const BUSY_RETRY_MS = { first: 5, max: 250 } as const;
+
+/** Why commits fail, from SQLite's error code: the `cause` label of hearth_commit_failures_total. */
+export type CommitFailureCause = StorageFaultCause;
+
+/** The storage fault in progress: what /api/health, /readyz and /metrics report. */
+export interface StorageFault {
+  cause: CommitFailureCause;
+  /** The last error's message. */
+  message: string;
+  /** When the first failed commit of this fault happened (the `now` clock). */
+  since: number;
+  /** Failed commits (and reopen attempts) so far in this fault. */
+  failures: number;
+}
+
+/** The cause of a commit error (see storage/fault-cause.ts). */
+export const commitFailureCause = faultCause;
 
 export interface IngestStats {
   framesAccepted: number;
@@ -57,6 +77,8 @@ export interface AckChannel {
 
 interface Pending {
   batch: CommitBatch;
+  /** When its oldest frame was accepted (performance.now()). */
+  since: number;
   notify: Map<string, { readings: CommittedReading[]; events: CommittedEvent[] }>;
   /** Connections whose frames are in this batch, acknowledged after it commits. */
   ackTo: Set<AckChannel>;
@@ -65,6 +87,8 @@ interface Pending {
 /**
  * Accepted data frames -> group commit (one transaction per batch) -> ACK -> committed events on the bus.
  * Sequence state is committed with the readings, so a resent frame is acknowledged but never stored twice.
+ * While storage fails, frames queue in batches of at most commitMaxReadings, committed oldest first: a
+ * backlog is stored as space allows, never as one transaction too large for the space freed.
  */
 export class IngestPipeline {
   readonly #store: IngestStore;
@@ -78,9 +102,16 @@ export class IngestPipeline {
   readonly #accepted = new Map<string, number>();
   /** Connections owed an ACK after the next commit (they resent frames still pending). */
   readonly #ackWanted = new Set<AckChannel>();
-  #pending: Pending = emptyPending();
-  /** When the oldest frame of #pending was accepted (performance.now()). */
-  #pendingSince = 0;
+  /** Batches waiting for their commit, oldest first; the last one takes new frames. Never empty. */
+  #queue: Pending[] = [emptyPending()];
+  #pendingCount = 0;
+  #fault: StorageFault | undefined;
+  /** Commit failures since start, by cause (hearth_commit_failures_total). */
+  readonly failuresByCause = new Map<CommitFailureCause, number>();
+  #busyDelay: number = BUSY_RETRY_MS.first;
+  #reopenWanted = false;
+  /** Series ids of the frame being accepted, resolved before it changes any state. */
+  readonly #series: number[] = [];
   #timer: TimerHandle | undefined;
   #immediate: NodeJS.Immediate | undefined;
   #paused = false;
@@ -138,10 +169,19 @@ export class IngestPipeline {
       else this.#ackWanted.add(from);
       return;
     }
+    // Series first, before any state changes: a new metric needs a write, which a failing store refuses;
+    // the frame is then not taken at all (thrown: the session closes, the device resends it [FP-8.4]).
+    const series = this.#series;
+    series.length = 0;
+    const metrics = frame.type === 'event' ? 0 : caps.length;
+    for (let i = 0; i < metrics; i++) series.push(this.#store.seriesId(deviceId, caps[i]!.name, caps[i]!.valueType));
     this.#accepted.set(deviceId, frame.seq);
     this.stats.framesAccepted += 1;
-    if (this.#pending.batch.seqs.size === 0) this.#pendingSince = performance.now();
-    const { batch, notify, ackTo } = this.#pending;
+    let pending = this.#queue.at(-1)!;
+    if (pending.batch.readings.length >= this.#opts.commitMaxReadings) this.#queue.push((pending = emptyPending()));
+    if (pending.batch.seqs.size === 0) pending.since = performance.now();
+    const { batch, notify, ackTo } = pending;
+    const before = batch.readings.length;
     ackTo.add(from);
     let note = notify.get(deviceId);
     if (!note) {
@@ -151,13 +191,13 @@ export class IngestPipeline {
     switch (frame.type) {
       case 'telemetry': {
         const ts = this.#stamp(frame.ts, now);
-        for (let i = 0; i < frame.readings.length; i++) this.#addReading(deviceId, caps[i]!, frame.readings[i]!, ts, note.readings, batch);
+        for (let i = 0; i < frame.readings.length; i++) this.#addReading(series[i]!, caps[i]!, frame.readings[i]!, ts, note.readings, batch);
         break;
       }
       case 'batch':
         for (let i = 0; i < frame.samples.length; i++) {
           const s = frame.samples[i]!;
-          this.#addReading(deviceId, caps[i]!, s, this.#stamp(s.ts, now), note.readings, batch);
+          this.#addReading(series[i]!, caps[i]!, s, this.#stamp(s.ts, now), note.readings, batch);
         }
         break;
       case 'event': {
@@ -170,64 +210,120 @@ export class IngestPipeline {
     }
     batch.seqs.set(deviceId, frame.seq);
     batch.lastSeen.set(deviceId, now);
-    this.stats.pendingReadings = batch.readings.length;
+    this.#pendingCount += batch.readings.length - before;
+    this.stats.pendingReadings = this.#pendingCount;
     if (batch.readings.length >= this.#opts.commitMaxReadings) {
-      if (!this.stats.faulted) this.flush();
+      if (!this.#fault) this.flush();
     } else if (!this.#timer && !this.#immediate) {
       if (this.#opts.commitIntervalMs === 0) this.#immediate = setImmediate(() => this.flush());
       else this.#timer = this.#timers.setTimeout(() => this.flush(), this.#opts.commitIntervalMs);
     }
-    if (this.#pending.batch.readings.length >= this.#opts.maxPendingReadings && !this.#paused) {
+    if (this.#pendingCount >= this.#opts.maxPendingReadings && !this.#paused) {
       this.#paused = true; // storage is failing and the backlog is large: let TCP push back on devices
       this.#opts.onPressure(true);
     }
   }
 
-  /** Commits everything pending in one transaction; false (and a retry scheduled) if the store failed. */
+  /** The storage fault in progress, undefined while commits succeed. */
+  get fault(): StorageFault | undefined {
+    return this.#fault;
+  }
+
+  /**
+   * Commits every pending batch, oldest first, one transaction each, acknowledging each as it commits; false
+   * (and a retry scheduled) if the store failed. Never waits on a lock: SQLITE_BUSY is retried on a timer.
+   */
   flush(): boolean {
     this.#cancelTimers();
-    const pending = this.#pending;
-    if (pending.batch.seqs.size === 0 && this.#ackWanted.size === 0) return true;
-    const started = performance.now();
-    try {
-      if (pending.batch.seqs.size > 0) this.#store.commit(pending.batch);
-    } catch (err) {
-      this.stats.commitFailures += 1;
-      if (!this.stats.faulted) {
-        this.stats.faulted = true;
-        this.#opts.log.error({ err: (err as Error).message, pending: pending.batch.readings.length },
-          'storage write failed: acknowledgements stopped, devices keep their backlog; retrying every second');
+    if (this.#reopenWanted && !this.#reopen()) return false;
+    while (this.#queue[0]!.batch.seqs.size > 0) {
+      const pending = this.#queue[0]!;
+      const started = performance.now();
+      try {
+        this.#store.commit(pending.batch);
+      } catch (err) {
+        this.#failed(err);
+        return false;
       }
-      this.#timer = this.#timers.setTimeout(() => this.flush(), COMMIT_RETRY_MS);
-      return false;
+      if (this.#queue.length > 1) this.#queue.shift();
+      else this.#queue[0] = emptyPending();
+      this.#committedBatch(pending, performance.now() - started);
     }
-    this.#pending = emptyPending();
-    this.stats.lastCommitMs = performance.now() - started;
+    this.#recovered();
+    if (this.#ackWanted.size > 0) {
+      for (const channel of this.#ackWanted) channel.ack(this.committedSeq(channel.deviceId));
+      this.#ackWanted.clear();
+    }
+    return true;
+  }
+
+  #committedBatch(pending: Pending, commitMs: number): void {
+    const readings = pending.batch.readings.length;
+    this.#pendingCount -= readings;
+    this.stats.pendingReadings = this.#pendingCount;
+    this.stats.lastCommitMs = commitMs;
     this.stats.commits += 1;
-    this.stats.readingsCommitted += pending.batch.readings.length;
+    this.stats.readingsCommitted += readings;
     this.stats.eventsCommitted += pending.batch.events.length;
-    this.stats.pendingReadings = 0;
-    if (this.stats.faulted) {
-      this.stats.faulted = false;
-      this.#opts.log.warn({ readings: pending.batch.readings.length }, 'storage writes succeed again: acknowledging resumed');
-    }
-    if (this.#paused) {
-      this.#paused = false;
-      this.#opts.onPressure(false);
-    }
     for (const [id, seq] of pending.batch.seqs) this.#committed.set(id, seq);
-    for (const channel of this.#ackWanted) pending.ackTo.add(channel);
-    this.#ackWanted.clear();
     for (const channel of pending.ackTo) channel.ack(this.committedSeq(channel.deviceId));
-    if (pending.batch.seqs.size > 0) {
-      this.#opts.onCommit?.(pending.batch.readings.length, this.stats.lastCommitMs / 1000, (performance.now() - this.#pendingSince) / 1000);
-    }
+    this.#opts.onCommit?.(readings, commitMs / 1000, (performance.now() - pending.since) / 1000);
     for (const [deviceId, note] of pending.notify) {
       this.#registry.applyCommitted(deviceId, note.readings, pending.batch.lastSeen.get(deviceId));
       if (note.readings.length > 0) this.#bus.emit('readings', { deviceId, readings: note.readings });
       if (note.events.length > 0) this.#bus.emit('event', { deviceId, events: note.events });
     }
-    return true;
+  }
+
+  /** Records a failed commit (or reopen) and schedules the retry: soon for a lock held elsewhere, else each second. */
+  #failed(err: unknown): void {
+    const cause = commitFailureCause(err);
+    const message = (err as Error)?.message ?? String(err);
+    this.stats.commitFailures += 1;
+    this.failuresByCause.set(cause, (this.failuresByCause.get(cause) ?? 0) + 1);
+    if (!this.#fault) {
+      this.#fault = { cause, message, since: this.#opts.now(), failures: 1 };
+      this.stats.faulted = true;
+      // Once per fault at error level; #recovered() logs the summary.
+      this.#opts.log.error({ cause, err: message, pending: this.#pendingCount },
+        'storage write failed: acknowledgements stopped, devices keep their backlog; retrying until it succeeds');
+    } else {
+      Object.assign(this.#fault, { cause, message, failures: this.#fault.failures + 1 });
+    }
+    if (REOPEN_CAUSES.has(cause) && this.#store.reopen) this.#reopenWanted = true;
+    let delay: number = COMMIT_RETRY_MS;
+    if (cause === 'busy') {
+      delay = this.#busyDelay;
+      this.#busyDelay = Math.min(BUSY_RETRY_MS.max, this.#busyDelay * 2);
+    }
+    this.#timer = this.#timers.setTimeout(() => this.flush(), delay);
+  }
+
+  /** A fresh connection for a store whose connection may be broken; false (retry scheduled) if it cannot open. */
+  #reopen(): boolean {
+    try {
+      this.#store.reopen!();
+      this.#reopenWanted = false;
+      return true;
+    } catch (err) {
+      this.#failed(err);
+      return false;
+    }
+  }
+
+  #recovered(): void {
+    this.#busyDelay = BUSY_RETRY_MS.first;
+    const fault = this.#fault;
+    if (fault) {
+      this.#fault = undefined;
+      this.stats.faulted = false;
+      this.#opts.log.warn({ cause: fault.cause, failures: fault.failures, durationMs: this.#opts.now() - fault.since },
+        'storage writes succeed again: acknowledging resumed');
+    }
+    if (this.#paused) {
+      this.#paused = false;
+      this.#opts.onPressure(false);
+    }
   }
 
   #cancelTimers(): void {
@@ -237,8 +333,7 @@ export class IngestPipeline {
     this.#immediate = undefined;
   }
 
-  #addReading(deviceId: string, cap: Capability, r: Reading | Sample, ts: number, notes: CommittedReading[], batch: CommitBatch): void {
-    const series = this.#store.seriesId(deviceId, cap.name, cap.valueType);
+  #addReading(series: number, cap: Capability, r: Reading | Sample, ts: number, notes: CommittedReading[], batch: CommitBatch): void {
     batch.readings.push({ series, ts, value: r.value });
     notes.push({ metric: cap.name, ts, value: r.value as Value });
     this.stats.readingsAccepted += 1;
@@ -256,5 +351,5 @@ export class IngestPipeline {
 }
 
 function emptyPending(): Pending {
-  return { batch: { readings: [], events: [], seqs: new Map(), lastSeen: new Map() }, notify: new Map(), ackTo: new Set() };
+  return { batch: { readings: [], events: [], seqs: new Map(), lastSeen: new Map() }, since: 0, notify: new Map(), ackTo: new Set() };
 }

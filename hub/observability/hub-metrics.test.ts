@@ -11,6 +11,8 @@ const sources: MetricSources = {
   mqtt: () => null,
   storageBytes: () => 0,
   retentionDeleted: () => 0,
+  commitFailures: () => new Map(),
+  storageFault: () => undefined,
 };
 
 const outcome = (status: CommandOutcomeStatus): CommandOutcome => ({ commandId: 1, deviceId: 'd1', command: 'on', status, message: '' });
@@ -40,5 +42,17 @@ describe('HubMetrics', () => {
     bus.emit('command.result', outcome('ok'));
     expect(commandLines(metrics)[0]).toBe('hearth_commands_total{status="ok"} 2');
     expect(bus.has('command.result')).toBe(false);
+  });
+
+  it('counts commit failures by cause and shows the current fault on its cause label', () => {
+    const failures = new Map([['busy', 3], ['full', 1]]);
+    let fault: string | undefined = 'full';
+    metrics = new HubMetrics({ ...sources, commitFailures: () => failures, storageFault: () => fault }, createLogger('silent'), new EventBus());
+    const lines = (prefix: string) => metrics!.registry.render().split('\n').filter((l) => l.startsWith(prefix));
+    expect(lines('hearth_commit_failures_total')).toEqual(['hearth_commit_failures_total{cause="busy"} 3', 'hearth_commit_failures_total{cause="full"} 1']);
+    expect(lines('hearth_storage_fault{cause="full"}')).toEqual(['hearth_storage_fault{cause="full"} 1']);
+    expect(lines('hearth_storage_fault').filter((l) => l.endsWith(' 1'))).toHaveLength(1);
+    fault = undefined;
+    expect(lines('hearth_storage_fault').filter((l) => l.endsWith(' 1'))).toEqual([]);
   });
 });

@@ -16,7 +16,14 @@ export interface MetricSources {
   mqttRefused?: () => ReadonlyMap<string, number>;
   storageBytes: () => number;
   retentionDeleted: () => number;
+  /** Failed commits since start, by cause. */
+  commitFailures: () => ReadonlyMap<string, number>;
+  /** The cause of the storage fault in progress, undefined while commits succeed. */
+  storageFault: () => string | undefined;
 }
+
+/** Every cause label hearth_storage_fault shows (0 but the current one's), so a dashboard sees a fault clear. */
+const FAULT_CAUSES = ['busy', 'full', 'readonly', 'cantopen', 'ioerr', 'closed', 'other'] as const;
 
 /**
  * The hub's Prometheus metrics: gauges and counters read at scrape time, histograms fed by ingest, and the
@@ -57,6 +64,13 @@ export class HubMetrics {
     m.collectedCounter('hearth_mqtt_refused_total', 'Connections, packets and subscriptions the embedded broker refused, by reason.', () =>
       [...(sources.mqttRefused?.() ?? [])].map(([reason, n]) => [{ reason }, n] as [Record<string, string>, number]),
     );
+    m.collectedCounter('hearth_commit_failures_total', 'Failed group commits (and reconnects), by cause: busy, full, readonly, cantopen, ioerr, closed, other.', () =>
+      [...sources.commitFailures()].map(([cause, n]) => [{ cause }, n] as [Record<string, string>, number]),
+    );
+    m.gauge('hearth_storage_fault', 'The storage fault in progress: 1 on its cause label, 0 on the others.', () => {
+      const now = sources.storageFault();
+      return FAULT_CAUSES.map((cause) => [{ cause }, cause === now ? 1 : 0] as [Record<string, string>, number]);
+    });
     m.gauge('hearth_storage_bytes', 'Database file plus WAL, bytes.', sources.storageBytes);
     m.collectedCounter('hearth_retention_rows_deleted_total', 'Rows deleted by retention.', sources.retentionDeleted);
     this.#batch = m.histogram('hearth_commit_batch_size', 'Readings per group commit.', MetricsRegistry.exponentialBuckets(1, 4, 7));

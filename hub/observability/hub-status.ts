@@ -35,6 +35,8 @@ export class HubStatus implements MetricSources {
   mqttRefused = (): ReadonlyMap<string, number> => this.#p.mqtt()?.refusals?.() ?? new Map();
   storageBytes = (): number => this.#p.store.stats().bytes;
   retentionDeleted = (): number => this.#p.compaction()?.retentionDeleted ?? 0;
+  commitFailures = (): ReadonlyMap<string, number> => this.#p.ingest.failuresByCause;
+  storageFault = (): string | undefined => this.#p.ingest.fault?.cause;
 
   /** GET /api/hub: version, uptime, devices, ingest, refusals, storage, MQTT and TLS. */
   info(): HubInfoResponse {

@@ -7,28 +7,35 @@ import type { SynchronousMode } from './types.js';
 
 export type Db = Database.Database;
 
-/** How long a writer waits for another connection's lock (the CLI) before SQLITE_BUSY. */
-const BUSY_TIMEOUT_MS = 5000;
-/** The WAL is truncated back to this after a checkpoint, so one burst does not keep a huge file. */
-const JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024;
+/** How long a writer waits for another connection's lock before SQLITE_BUSY (tools, the CLI, compaction). */
+export const BUSY_TIMEOUT_MS = 5000;
+/** Default bound of the WAL file (config `db.maxWalBytes`): a checkpoint truncates it back under this. */
+export const DEFAULT_MAX_WAL_BYTES = 64 * 1024 * 1024;
+
+export interface OpenOptions {
+  /** busy_timeout of this connection; the hub's own uses a few ms so that no commit blocks its event loop. */
+  busyTimeoutMs?: number;
+  /** journal_size_limit: the WAL is truncated back to this after a checkpoint resets it. */
+  maxWalBytes?: number;
+}
 
 /**
  * Opens (creating the directory and file if needed) and migrates the database; the caller closes it.
  * Throws StoreError HUB_ERR_DB_TOO_NEW for a database written by a newer schema, leaving it untouched.
  */
-export function openDatabase(path: string, synchronous: SynchronousMode = 'NORMAL'): Db {
+export function openDatabase(path: string, synchronous: SynchronousMode = 'NORMAL', opts: OpenOptions = {}): Db {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const db = new Database(path);
   try {
     // First, so that switching to WAL waits for another connection instead of failing at once.
-    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    db.pragma(`busy_timeout = ${opts.busyTimeoutMs ?? BUSY_TIMEOUT_MS}`);
     db.pragma('journal_mode = WAL');
     // In WAL mode NORMAL syncs at checkpoints only: a committed transaction survives a crash of the
     // process (the OS has the pages), which is what "acknowledge after commit" needs. Surviving power
     // loss needs FULL (a sync per commit); the hub makes it configurable.
     db.pragma(`synchronous = ${synchronous === 'FULL' ? 'FULL' : 'NORMAL'}`);
     db.pragma('foreign_keys = ON');
-    db.pragma(`journal_size_limit = ${JOURNAL_SIZE_LIMIT}`);
+    db.pragma(`journal_size_limit = ${opts.maxWalBytes ?? DEFAULT_MAX_WAL_BYTES}`);
     migrate(db);
     return db;
   } catch (err) {

@@ -1,19 +1,11 @@
 import { mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { Statement, Transaction } from 'better-sqlite3';
 import type { ValueType } from '../../protocol/types.js';
-import { CommandLog } from './command-log.js';
-import { CommitWriter } from './commit-writer.js';
-import { CompactionPass } from './compaction/pass.js';
-import { openDatabase, type Db } from './database.js';
-import { DeviceTable } from './device-table.js';
+import { DEFAULT_MAX_WAL_BYTES, openDatabase } from './database.js';
 import { StoreError } from './errors.js';
-import { EventLog } from './event-log.js';
-import { History } from './history.js';
 import { fromNative, isNumeric, type Native } from './native-value.js';
-import { DEFAULT_RETENTION, Retention } from './retention.js';
-import { Rollups } from './rollups.js';
-import { SeriesCatalog } from './series-catalog.js';
+import { DEFAULT_RETENTION } from './retention.js';
+import { prepareParts, type StoreParts } from './store-parts.js';
 import type { WriteGate } from './write-gate.js';
 import type {
   CommandLogEntry,
@@ -35,32 +27,12 @@ import type {
 
 /** SQLite's default: a commit that leaves the WAL over this many pages checkpoints it. */
 const DEFAULT_AUTOCHECKPOINT_PAGES = 1000;
-
-/** Everything prepared once per open(), after migration. */
-interface Parts {
-  db: Db;
-  devices: DeviceTable;
-  catalog: SeriesCatalog;
-  writer: CommitWriter;
-  compaction: CompactionPass;
-  retention: Retention;
-  history: History;
-  events: EventLog;
-  commands: CommandLog;
-  tx: {
-    removeDevice: Transaction<(id: string) => boolean>;
-    resolveSeries: Transaction<(deviceId: string, metric: string, type: ValueType) => number>;
-    /** A read transaction (deferred BEGIN): the log and chunks it reads are one snapshot. */
-    snapshot: <T>(read: () => T) => T;
-  };
-  sql: {
-    stored: Statement<[string], [number, number, Native]>;
-    logTail: Statement<[], [number, number, Native]>;
-    counts: Statement<[], { pending: number; chunks: number; stored: number }>;
-    dataVersion: Statement<[], number>;
-    space: Statement<[], { name: string; bytes: number }>;
-  };
-}
+/**
+ * The hub's busy_timeout: SQLite's busy handler sleeps on the calling thread, so a lock held by another
+ * process (the CLI, a backup tool) must cost the event loop a few ms at most; a write that meets SQLITE_BUSY
+ * is retried on a timer instead (commits by IngestPipeline, a session's or the API's writes by retryBusy).
+ */
+export const HUB_BUSY_TIMEOUT_MS = 5;
 
 /**
  * Hearth's SQLite storage: devices, readings (an append-only log compacted into compressed chunks and
@@ -72,7 +44,9 @@ export class HubStore {
   readonly #retention: RetentionPolicy;
   readonly #now: () => number;
   readonly #synchronous: SynchronousMode;
-  #parts: Parts | undefined;
+  readonly #busyTimeoutMs: number | undefined;
+  readonly #maxWalBytes: number;
+  #parts: StoreParts | undefined;
   #gate: WriteGate | undefined;
   /** Bumped whenever log rows come or go, to know when the cached log tail is stale. */
   #logEpoch = 0;
@@ -83,60 +57,17 @@ export class HubStore {
     this.#retention = { ...DEFAULT_RETENTION, ...opts.retention };
     this.#now = opts.now ?? Date.now;
     this.#synchronous = opts.synchronous ?? 'NORMAL';
+    this.#busyTimeoutMs = opts.busyTimeoutMs;
+    this.#maxWalBytes = opts.maxWalBytes ?? DEFAULT_MAX_WAL_BYTES;
   }
 
   /** Opens and migrates the database (creating its directory); throws HUB_ERR_DB_TOO_NEW for a newer schema. */
   open(): void {
     if (this.#parts) return;
-    const db = openDatabase(this.#path, this.#synchronous);
+    const db = openDatabase(this.#path, this.#synchronous, { busyTimeoutMs: this.#busyTimeoutMs, maxWalBytes: this.#maxWalBytes });
     try {
-      const catalog = new SeriesCatalog(db);
-      const rollups = new Rollups(db);
-      const events = new EventLog(db);
-      const devices = new DeviceTable(db);
-      const compaction = new CompactionPass(db);
-      const removeLog = db.prepare<[string]>('DELETE FROM log WHERE series IN (SELECT id FROM series WHERE device_id = ?)');
-      const dropLatest = db.prepare<[number]>('DELETE FROM series_latest WHERE series = ?');
-      const snapshot = db.transaction((read: () => unknown) => read());
-      this.#parts = {
-        db,
-        devices,
-        catalog,
-        writer: new CommitWriter(db, events),
-        compaction,
-        retention: new Retention(db, this.#retention, this.#now),
-        history: new History(db, rollups),
-        events,
-        commands: new CommandLog(db),
-        tx: {
-          removeDevice: db.transaction((id: string) => {
-            removeLog.run(id); // the log has no foreign key (see the schema): its rows go by hand
-            return devices.remove(id);
-          }),
-          resolveSeries: db.transaction((deviceId: string, metric: string, type: ValueType) => {
-            const found = catalog.find(deviceId, metric);
-            if (!found) return catalog.create(deviceId, metric, type).id;
-            if (found.type === type) return found.id;
-            compaction.moveSeries(found.id);
-            // The stored latest value has the old type, which the metric no longer declares.
-            dropLatest.run(found.id);
-            return catalog.retype(found, type).id;
-          }),
-          snapshot: <T>(read: () => T): T => snapshot.deferred(read) as T,
-        },
-        sql: {
-          stored: db
-            .prepare('SELECT l.series, l.ts, l.value FROM series_latest l JOIN series s ON s.id = l.series WHERE s.device_id = ?')
-            .raw() as unknown as Statement<[string], [number, number, Native]>,
-          // One value per series: SQLite takes the bare column `value` from the row holding max(ts).
-          logTail: db.prepare('SELECT series, max(ts), value FROM log GROUP BY series').raw() as unknown as Statement<[], [number, number, Native]>,
-          counts: db.prepare(
-            'SELECT (SELECT count(*) FROM log) AS pending, (SELECT count(*) FROM chunks) AS chunks, (SELECT total(n) FROM chunks) AS stored',
-          ),
-          dataVersion: db.prepare('PRAGMA data_version').pluck() as unknown as Statement<[], number>,
-          space: db.prepare('SELECT name, sum(pgsize) AS bytes FROM dbstat GROUP BY name ORDER BY bytes DESC'),
-        },
-      };
+      if (this.#gate) db.pragma('wal_autocheckpoint = 0'); // reopened while compaction runs: it checkpoints
+      this.#parts = prepareParts(db, this.#retention, this.#now);
     } catch (err) {
       db.close();
       throw err;
@@ -144,8 +75,29 @@ export class HubStore {
   }
 
   /** The file and settings a CompactionRunner needs to open its own connection to this database. */
-  get settings(): { path: string; retention: RetentionPolicy; synchronous: SynchronousMode } {
-    return { path: this.#path, retention: { ...this.#retention }, synchronous: this.#synchronous };
+  get settings(): { path: string; retention: RetentionPolicy; synchronous: SynchronousMode; maxWalBytes: number } {
+    return { path: this.#path, retention: { ...this.#retention }, synchronous: this.#synchronous, maxWalBytes: this.#maxWalBytes };
+  }
+
+  /**
+   * Closes and opens the connection again, keeping the compaction gate: after SQLITE_READONLY, CANTOPEN,
+   * IOERR or FULL a connection can stay broken (opened read-only, a dead file handle) when the cause is
+   * gone. Throws what open() throws; the store is then closed until the next reopen().
+   */
+  reopen(): void {
+    const gate = this.#gate;
+    this.close();
+    this.#gate = gate;
+    this.open();
+  }
+
+  /** Size of the WAL file now, bytes (0 when there is none). */
+  walBytes(): number {
+    try {
+      return statSync(`${this.#path}-wal`).size;
+    } catch {
+      return 0;
+    }
   }
 
   /** Closes the database; safe to call twice or without open(). */
@@ -157,7 +109,7 @@ export class HubStore {
     parts?.db.close();
   }
 
-  get #p(): Parts {
+  get #p(): StoreParts {
     if (!this.#parts) throw new StoreError('HUB_ERR_STORE_CLOSED', `${this.#path} is not open`);
     return this.#parts;
   }
@@ -166,7 +118,8 @@ export class HubStore {
 
   /** Throws StoreError HUB_ERR_DEVICE_EXISTS if the id exists, even revoked. */
   addDevice(d: NewDevice): void {
-    this.#p.devices.add(d);
+    const { devices } = this.#p;
+    this.#write(() => devices.add(d));
   }
 
   getDevice(id: string): DeviceRecord | undefined {
@@ -180,13 +133,14 @@ export class HubStore {
 
   /** Sets revokedAt; false if the device is unknown or already revoked. */
   revokeDevice(id: string, at: number): boolean {
-    return this.#p.devices.revoke(id, at);
+    const { devices } = this.#p;
+    return this.#write(() => devices.revoke(id, at));
   }
 
   /** Deletes the device and everything stored for it, in one transaction; false if unknown. */
   removeDevice(id: string): boolean {
     const p = this.#p;
-    const removed = p.tx.removeDevice.immediate(id);
+    const removed = this.#write(() => p.tx.removeDevice.immediate(id));
     p.catalog.forgetDevice(id);
     this.#logEpoch += 1;
     return removed;
@@ -194,17 +148,20 @@ export class HubStore {
 
   /** Stores what a HELLO declared (capabilities as JSON); false if the device is unknown. */
   updateDeviceHello(id: string, hello: DeviceHello): boolean {
-    return this.#p.devices.updateHello(id, hello);
+    const { devices } = this.#p;
+    return this.#write(() => devices.updateHello(id, hello));
   }
 
   /** False if the device is unknown. */
   renameDevice(id: string, name: string): boolean {
-    return this.#p.devices.rename(id, name);
+    const { devices } = this.#p;
+    return this.#write(() => devices.rename(id, name));
   }
 
   /** Sets or clears (null) the room; false if the device is unknown. */
   setDeviceRoom(id: string, room: string | null): boolean {
-    return this.#p.devices.setRoom(id, room);
+    const { devices } = this.#p;
+    return this.#write(() => devices.setRoom(id, room));
   }
 
   // ---- sequence state ------------------------------------------------------------------------
@@ -229,8 +186,12 @@ export class HubStore {
     const hit = this.#p.catalog.cached(deviceId, metric);
     if (hit !== undefined && hit.type === valueType) return hit.id;
     const p = this.#p;
+    // A plain read first: after reopen() the cache is empty, and a known series must not need the write
+    // lock (a read-only or locked database would otherwise refuse frames of metrics it has stored for years).
+    const known = hit ?? p.catalog.find(deviceId, metric);
+    if (known !== undefined && known.type === valueType) return known.id;
     try {
-      return p.tx.resolveSeries.immediate(deviceId, metric, valueType);
+      return this.#write(() => p.tx.resolveSeries.immediate(deviceId, metric, valueType));
     } catch (err) {
       p.catalog.forgetDevice(deviceId); // the cache may hold what the rollback undid
       throw err;
@@ -242,9 +203,19 @@ export class HubStore {
   /** Commits readings, events, seqs and lastSeen in ONE transaction: all or nothing (throws). */
   commit(batch: CommitBatch): void {
     const { writer } = this.#p;
-    if (this.#gate) this.#gate.priority(() => writer.commit(batch));
-    else writer.commit(batch);
+    this.#write(() => writer.commit(batch));
     this.#logEpoch += 1;
+  }
+
+  /**
+   * Every write of this connection goes through here: while compaction runs, it waits (at most
+   * WriteGate's few ms) for compaction's write transaction in flight and holds its next one off, so a
+   * normal compaction pass never makes a device's or the API's write meet SQLITE_BUSY. A lock held longer
+   * (another process, a WAL truncation) still throws SQLITE_BUSY after HUB_BUSY_TIMEOUT_MS: callers retry
+   * on a timer (IngestPipeline, retryBusy), never blocking the event loop.
+   */
+  #write<T>(write: () => T): T {
+    return this.#gate ? this.#gate.priority(write) : write();
   }
 
   /**
@@ -296,7 +267,7 @@ export class HubStore {
     return p.tx.snapshot(() => this.#latest(p, deviceId));
   }
 
-  #latest(p: Parts, deviceId: string): LatestValue[] {
+  #latest(p: StoreParts, deviceId: string): LatestValue[] {
     const series = p.catalog.ofDevice(deviceId);
     if (series.length === 0) return [];
     const stored = new Map<number, [number, Native]>();
@@ -313,7 +284,7 @@ export class HubStore {
   }
 
   /** Newest log row of every series, cached until the log changes: loading all devices at start scans once. */
-  #logTail(p: Parts): Map<number, [number, Native]> {
+  #logTail(p: StoreParts): Map<number, [number, Native]> {
     if (this.#tail?.epoch !== this.#logEpoch) {
       const latest = new Map<number, [number, Native]>();
       for (const [series, ts, raw] of p.sql.logTail.all()) latest.set(series, [ts, raw]);
@@ -331,12 +302,14 @@ export class HubStore {
 
   /** Logs a command before it is sent; returns its id, used as the COMMAND frame id (fits a varint). */
   logCommand(c: NewCommand): number {
-    return this.#p.commands.log(c);
+    const { commands } = this.#p;
+    return this.#write(() => commands.log(c));
   }
 
   /** Records how a command ended; false if unknown or already finished (the first outcome stands). */
   finishCommand(id: number, status: CommandLogStatus, message: string, at: number): boolean {
-    return this.#p.commands.finish(id, status, message, at);
+    const { commands } = this.#p;
+    return this.#write(() => commands.finish(id, status, message, at));
   }
 
   /** The newest `limit` commands of a device, newest first. */

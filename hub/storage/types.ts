@@ -120,6 +120,10 @@ export interface HubStoreOptions {
   /** Clock for retention cut-offs; Date.now by default. */
   now?: () => number;
   synchronous?: SynchronousMode;
+  /** busy_timeout of the store's connection (default 5000 ms; the hub uses HUB_BUSY_TIMEOUT_MS). */
+  busyTimeoutMs?: number;
+  /** Bound of the WAL file, bytes (config `db.maxWalBytes`, default 64 MiB). */
+  maxWalBytes?: number;
 }
 
 /** What a HELLO tells the hub about a device. */

@@ -1,5 +1,9 @@
-/** Longest the main thread waits for a compaction transaction before trying the lock anyway (as busy_timeout). */
-const MAIN_WAIT_LIMIT_MS = 5000;
+/**
+ * Longest the main thread waits for a compaction transaction before trying the lock anyway: compaction's
+ * transactions take 5-7 ms (compaction/loop.ts), and the event loop must never block much longer (a commit
+ * that then meets SQLITE_BUSY is retried on a timer by ingest).
+ */
+const MAIN_WAIT_LIMIT_MS = 20;
 const WANTS = 0;
 const WRITING = 1;
 

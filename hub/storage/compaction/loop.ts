@@ -1,3 +1,4 @@
+import { faultCause, REOPEN_CAUSES } from '../fault-cause.js';
 import type { PassLimits, PassResult } from './pass.js';
 import type { CompactionStore } from './store.js';
 
@@ -26,6 +27,9 @@ export const COMPACTION_DEFAULTS: CompactionSchedule = {
   /** Retention steps in one turn: each is its own short transaction; the rest waits for the next turn. */
   retentionMaxSteps: 20,
 };
+
+/** WAL size from which every turn checkpoints (SQLite's own autocheckpoint default: 1000 pages of 4 KiB). */
+export const WAL_CHECKPOINT_BYTES = 4 * 1024 * 1024;
 
 export interface CompactionSchedule {
   /** Compact once the log holds this many rows... */
@@ -111,6 +115,7 @@ export class CompactionLoop {
     this.#timer = undefined;
     let next = this.#schedule.checkEveryMs;
     try {
+      this.#boundWal();
       const s = this.#schedule;
       const backlog = this.#store.backlog();
       if (backlog >= s.minRows || (backlog > 0 && this.#timers.now() - this.#lastPass >= s.maxAgeMs)) {
@@ -136,8 +141,34 @@ export class CompactionLoop {
       // The failed transaction rolled back: its rows are still in the log for the retry.
       this.#sink.error(err);
       next = this.#schedule.errorRetryMs;
+      if (REOPEN_CAUSES.has(faultCause(err))) this.#reopen();
     }
     this.#arm(next);
+  }
+
+  /**
+   * A fresh connection after a fault that can leave this one broken once its cause is gone (a read-only
+   * file made writable again): without it compaction, and with it the WAL bound, would stay failed.
+   */
+  #reopen(): void {
+    try {
+      this.#store.reopen();
+    } catch (err) {
+      this.#sink.error(err); // still failing: the next turn tries again (backlog() then throws STORE_CLOSED)
+    }
+  }
+
+  /**
+   * Keeps the WAL bounded whatever compaction does (passes may fail, e.g. SQLITE_FULL, or be far apart): the
+   * hub's connection does not checkpoint while compaction runs, and a WAL that is never checkpointed under
+   * load grows until the disk is full (measured: a 20.9 MB WAL beside a 4 KB database). A PASSIVE
+   * checkpoint once it holds WAL_CHECKPOINT_BYTES lets SQLite restart it from the start; past half of
+   * maxWalBytes (a restart never came, readers or writers kept it busy) TRUNCATE forces it back to 0.
+   */
+  #boundWal(): void {
+    const bytes = this.#store.walBytes();
+    if (bytes >= this.#store.maxWalBytes / 2) this.#store.checkpoint('TRUNCATE');
+    else if (bytes >= WAL_CHECKPOINT_BYTES) this.#store.checkpoint('PASSIVE');
   }
 
   #pass(): PassResult {

@@ -6,6 +6,7 @@ import type { PassResult } from './pass.js';
 export interface CompactionWorkerInit {
   path: string;
   synchronous: SynchronousMode;
+  maxWalBytes: number | undefined;
   retention: Partial<RetentionPolicy>;
   schedule: CompactionSchedule;
   /** WriteGate.buffer, shared with the main thread. */

@@ -16,6 +16,8 @@ export interface CompactionRunnerOptions {
   /** The hub's database file, already opened and migrated by its HubStore. */
   path: string;
   synchronous?: SynchronousMode;
+  /** Bound of the WAL file (config `db.maxWalBytes`), kept by the compaction connection's checkpoints. */
+  maxWalBytes?: number;
   retention?: Partial<RetentionPolicy>;
   schedule?: Partial<Omit<CompactionSchedule, 'limits'>> & { limits?: Partial<CompactionSchedule['limits']> };
   /**
@@ -173,6 +175,7 @@ export class CompactionRunner {
       path: this.#opts.path,
       synchronous: this.#opts.synchronous,
       retention: this.#opts.retention,
+      maxWalBytes: this.#opts.maxWalBytes,
       now: this.#opts.now,
       gate: this.gate,
     });
@@ -196,6 +199,7 @@ export class CompactionRunner {
     const init: CompactionWorkerInit = {
       path: this.#opts.path,
       synchronous: this.#opts.synchronous ?? 'NORMAL',
+      maxWalBytes: this.#opts.maxWalBytes,
       retention: this.#opts.retention ?? {},
       schedule: this.#schedule,
       gate: this.gate.buffer,

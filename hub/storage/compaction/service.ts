@@ -23,6 +23,8 @@ export class CompactionService {
   readonly #log: Logger;
   readonly #opts: CompactionServiceOptions;
   #runner: CompactionRunner | undefined;
+  /** The compaction fault in progress: logged once at error level, summarised when a pass succeeds again. */
+  #fault: { code: string | undefined; since: number; failures: number } | undefined;
   #starting: Promise<void> | undefined;
 
   constructor(opts: CompactionServiceOptions) {
@@ -40,9 +42,11 @@ export class CompactionService {
       path: this.#opts.dbPath ?? settings.path,
       retention: settings.retention,
       synchronous: settings.synchronous,
+      maxWalBytes: settings.maxWalBytes,
       now: this.#opts.now,
     });
-    runner.on('error', (e) => this.#log.error({ code: e.code, err: e.message }, 'compaction failed; its rows stay in the log and it retries'));
+    runner.on('error', (e) => this.#onError(e.code, e.message));
+    runner.on('pass', () => this.#onRecovered());
     this.#runner = runner;
     this.#starting = runner.start().then(
       () => {
@@ -63,6 +67,22 @@ export class CompactionService {
     const stopped = runner.stop();
     await this.#starting;
     await stopped;
+  }
+
+  #onError(code: string | undefined, message: string): void {
+    if (this.#fault) {
+      this.#fault.failures += 1;
+      return;
+    }
+    this.#fault = { code, since: this.#opts.now(), failures: 1 };
+    this.#log.error({ code, err: message }, 'compaction failed; its rows stay in the log and it retries (logged once until it succeeds)');
+  }
+
+  #onRecovered(): void {
+    const fault = this.#fault;
+    if (!fault) return;
+    this.#fault = undefined;
+    this.#log.warn({ code: fault.code, failures: fault.failures, durationMs: this.#opts.now() - fault.since }, 'compaction succeeds again');
   }
 
   /** Compaction totals for /metrics and /api/hub; undefined before start() and after stop(). */

@@ -1,5 +1,6 @@
 import type { Statement } from 'better-sqlite3';
-import { openDatabase, type Db } from '../database.js';
+import { statSync } from 'node:fs';
+import { DEFAULT_MAX_WAL_BYTES, openDatabase, type Db } from '../database.js';
 import { StoreError } from '../errors.js';
 import { DEFAULT_RETENTION, Retention } from '../retention.js';
 import type { RetentionPolicy, SynchronousMode } from '../types.js';
@@ -15,6 +16,8 @@ export interface CompactionStoreOptions {
   synchronous?: SynchronousMode;
   /** Shared with the hub's HubStore (attachCompaction): its commits go before our write transactions. */
   gate?: WriteGate;
+  /** Bound of the WAL file (config `db.maxWalBytes`). */
+  maxWalBytes?: number;
 }
 
 interface Parts {
@@ -35,6 +38,7 @@ export class CompactionStore {
   readonly #now: () => number;
   readonly #synchronous: SynchronousMode;
   readonly #gate: WriteGate | undefined;
+  readonly #maxWalBytes: number;
   #parts: Parts | undefined;
 
   constructor(opts: CompactionStoreOptions) {
@@ -43,12 +47,18 @@ export class CompactionStore {
     this.#now = opts.now ?? Date.now;
     this.#synchronous = opts.synchronous ?? 'NORMAL';
     this.#gate = opts.gate;
+    this.#maxWalBytes = opts.maxWalBytes ?? DEFAULT_MAX_WAL_BYTES;
+  }
+
+  /** Bound of the WAL file, bytes. */
+  get maxWalBytes(): number {
+    return this.#maxWalBytes;
   }
 
   /** Opens the database (migrating it if the hub has not). */
   open(): void {
     if (this.#parts) return;
-    const db = openDatabase(this.#path, this.#synchronous);
+    const db = openDatabase(this.#path, this.#synchronous, { maxWalBytes: this.#maxWalBytes });
     try {
       // Checkpoints run from checkpoint(), between passes: an automatic one would run inside COMMIT,
       // while the gate still holds the hub's commits back.
@@ -64,6 +74,16 @@ export class CompactionStore {
       db.close();
       throw err;
     }
+  }
+
+  /**
+   * Closes and opens the connection again: after SQLITE_READONLY, CANTOPEN, IOERR or FULL it can stay broken
+   * (opened read-only, a dead file handle) when the cause is gone. Throws what open() throws; the store is
+   * then closed until the next reopen().
+   */
+  reopen(): void {
+    this.close();
+    this.open();
   }
 
   /** Closes the connection; safe to call twice or without open(). */
@@ -89,9 +109,27 @@ export class CompactionStore {
     return this.#gate ? this.#gate.yielding(() => retention.step(maxRows)) : retention.step(maxRows);
   }
 
-  /** Copies what it can of the WAL into the database file without waiting on anyone (PASSIVE). */
-  checkpoint(): void {
-    this.#p.db.pragma('wal_checkpoint(PASSIVE)');
+  /**
+   * PASSIVE copies what it can of the WAL into the database file without waiting on anyone; TRUNCATE waits
+   * (busy_timeout) for the hub's commit in flight, holds its next ones off (they meet SQLITE_BUSY and are
+   * retried), copies everything and truncates the file to 0 bytes. True if every frame was copied.
+   */
+  checkpoint(mode: 'PASSIVE' | 'TRUNCATE' = 'PASSIVE'): boolean {
+    const { db } = this.#p;
+    const run = () => db.pragma(`wal_checkpoint(${mode})`) as Array<{ busy: number; log: number; checkpointed: number }>;
+    // TRUNCATE holds the write lock while it copies: like a write transaction it waits for the hub's commit in
+    // flight (the gate), so the hub's writes meet it only once it is under way, and retry (PASSIVE takes no lock).
+    const [r] = mode === 'TRUNCATE' && this.#gate ? this.#gate.yielding(run) : run();
+    return r !== undefined && r.busy === 0 && r.checkpointed === r.log;
+  }
+
+  /** Size of the WAL file now, bytes (0 when there is none). */
+  walBytes(): number {
+    try {
+      return statSync(`${this.#path}-wal`).size;
+    } catch {
+      return 0;
+    }
   }
 
   /** Log rows waiting for compaction (an upper bound, exact when no device was removed meanwhile). */

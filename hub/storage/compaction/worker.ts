@@ -11,7 +11,7 @@ if (!port) throw new Error('compaction/worker.js runs as a worker thread (see Co
 const init = workerData as CompactionWorkerInit;
 const post = (m: FromCompactionWorker): void => port.postMessage(m);
 
-const store = new CompactionStore({ path: init.path, synchronous: init.synchronous, retention: init.retention, gate: new WriteGate(init.gate) });
+const store = new CompactionStore({ path: init.path, synchronous: init.synchronous, retention: init.retention, maxWalBytes: init.maxWalBytes, gate: new WriteGate(init.gate) });
 const loop = new CompactionLoop(
   store,
   init.schedule,
