@@ -60,6 +60,7 @@ export const ERROR_CODES = {
   HUB_ERR_GREETING_TIMEOUT: { meaning: 'no HELLO within the greeting timeout', answered: { close: CLOSE_CODES.GREETING_TIMEOUT }, docs: [FP] },
   HUB_ERR_UNEXPECTED_FRAME: { meaning: 'a second HELLO or a frame type only the hub sends', answered: { close: CLOSE_CODES.PROTOCOL_ERROR }, docs: [FP] },
   HUB_ERR_CAPABILITY: { meaning: 'a value that does not fit its declared capability', answered: { close: CLOSE_CODES.CAPABILITY_VIOLATION }, docs: [FP] },
+  HUB_ERR_UPDATE_VIOLATION: { meaning: 'a firmware update answer or progress offset that breaks the transfer rules', answered: { close: CLOSE_CODES.PROTOCOL_ERROR }, docs: [FP] },
   HUB_ERR_RATE_LIMITED: { meaning: 'over the frame rate', answered: { close: CLOSE_CODES.RATE_LIMITED }, docs: [FP] },
   HUB_ERR_REPLACED: { meaning: 'a newer connection of this device took over', answered: { close: CLOSE_CODES.REPLACED }, docs: [FP] },
   HUB_ERR_REVOKED: { meaning: 'the device was revoked', answered: { close: CLOSE_CODES.REVOKED }, docs: [FP] },
