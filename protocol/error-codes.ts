@@ -77,6 +77,8 @@ export const ERROR_CODES = {
   HUB_ERR_METHOD_NOT_ALLOWED: { meaning: 'the method is not allowed on this path', answered: { http: 405 }, docs: [API] },
   HUB_ERR_UNKNOWN_METRIC: { meaning: 'the device has no metric of that name', answered: { http: 404 }, docs: [API] },
   HUB_ERR_DEVICE_EXISTS: { meaning: 'a device with this id exists, revoked or not', answered: { http: 409, thrown: true }, docs: [API, OPS] },
+  HUB_ERR_UNKNOWN_FIRMWARE: { meaning: 'no firmware image of that model and version', answered: { http: 404, thrown: true }, docs: [API, OPS] },
+  HUB_ERR_FIRMWARE_EXISTS: { meaning: 'the model and version, or the bytes, are stored under another name', answered: { http: 409, thrown: true }, docs: [API, OPS] },
   HUB_ERR_BAD_CREDENTIALS: { meaning: 'wrong user name or password at sign-in', answered: { http: 401 }, docs: [API] },
   HUB_ERR_TOO_MANY_ATTEMPTS: { meaning: 'too many failed sign-ins from one address', answered: { http: 429 }, docs: [API] },
   HUB_ERR_NETWORK: { meaning: 'the hub did not answer the dashboard', answered: { dashboard: true }, docs: [API] },

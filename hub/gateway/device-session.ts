@@ -4,6 +4,7 @@ import { ProtocolError } from '../../protocol/errors.js';
 import type { Capability, CommandResultFrame, Frame, WelcomeFrame } from '../../protocol/types.js';
 import type { DeviceRegistry, SessionHandle } from '../devices/device-registry.js';
 import type { AckChannel, IngestPipeline } from '../ingest/ingest-pipeline.js';
+import type { FirmwareService } from '../firmware/firmware-service.js';
 import type { Logger } from '../logger.js';
 import { systemTimers, type TimerHandle, type Timers } from '../timers.js';
 import type { DeviceLink, LinkListener } from '../transport/device-server.js';
@@ -22,6 +23,8 @@ export interface SessionDeps {
   onRefused: (code: string) => void;
   /** The greeting timer's clock; default Node's. */
   timers?: Timers;
+  /** Firmware updates [FP-14]; none: update frames are ignored like unknown extension frames. */
+  updates?: Pick<FirmwareService, 'onHello' | 'onFrame' | 'onClose'>;
 }
 
 /** One device connection's state machine: greeting, then data frames, command results and the close [FP-7]. */
@@ -115,6 +118,7 @@ export class DeviceSession implements LinkListener, SessionHandle, AckChannel {
         nextSeq: this.#deps.ingest.committedSeq(this.deviceId) + 1,
         ...this.#deps.welcome,
       });
+      this.#deps.updates?.onHello(this, frame); // after WELCOME [FP-14.3]
       return;
     }
     switch (frame.type) {
@@ -134,6 +138,14 @@ export class DeviceSession implements LinkListener, SessionHandle, AckChannel {
         return;
       case 'extension':
         return; // [FP-10.2] unknown extension frames are ignored
+      case 'update_answer':
+      case 'update_progress':
+      case 'update_result': {
+        const problem = this.#deps.updates?.onFrame(this, frame) ?? null;
+        return problem === null ? undefined : this.#refuse('HUB_ERR_UPDATE_VIOLATION', problem); // [FP-14.8]
+      }
+      case 'update_offer':
+      case 'update_chunk':
       case 'hello':
       case 'welcome':
       case 'ack':
@@ -148,6 +160,7 @@ export class DeviceSession implements LinkListener, SessionHandle, AckChannel {
     this.#state = 'closed';
     this.#stopGreetingTimer();
     const offline = this.#deps.registry.detach(this.deviceId, this);
+    this.#deps.updates?.onClose(this);
     this.#deps.log.debug({ device: this.deviceId, code, reason, offline, wasOpen }, 'device disconnected');
     this.#onClosed();
   }

@@ -9,6 +9,7 @@ import { openDatabase, type Db } from './database.js';
 import { DeviceTable } from './device-table.js';
 import { StoreError } from './errors.js';
 import { EventLog } from './event-log.js';
+import { FirmwareTable } from './firmware-table.js';
 import { History } from './history.js';
 import { fromNative, isNumeric, type Native } from './native-value.js';
 import { DEFAULT_RETENTION, Retention } from './retention.js';
@@ -47,6 +48,7 @@ interface Parts {
   history: History;
   events: EventLog;
   commands: CommandLog;
+  firmware: FirmwareTable;
   tx: {
     removeDevice: Transaction<(id: string) => boolean>;
     resolveSeries: Transaction<(deviceId: string, metric: string, type: ValueType) => number>;
@@ -108,6 +110,7 @@ export class HubStore {
         history: new History(db, rollups),
         events,
         commands: new CommandLog(db),
+        firmware: new FirmwareTable(db),
         tx: {
           removeDevice: db.transaction((id: string) => {
             removeLog.run(id); // the log has no foreign key (see the schema): its rows go by hand
@@ -245,6 +248,16 @@ export class HubStore {
     if (this.#gate) this.#gate.priority(() => writer.commit(batch));
     else writer.commit(batch);
     this.#logEpoch += 1;
+  }
+
+  /** Firmware images and update state [FP-14]; run writes through write() so they go before compaction. */
+  get firmware(): FirmwareTable {
+    return this.#p.firmware;
+  }
+
+  /** Runs a small write of another part (firmware updates) with the priority commits have over compaction. */
+  write<T>(fn: () => T): T {
+    return this.#gate ? this.#gate.priority(fn) : fn();
   }
 
   /**
