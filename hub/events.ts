@@ -18,6 +18,8 @@ export interface DeviceInfo {
   createdAt: number;
   /** Where the device is (Home Assistant's area); null until set. */
   room: string | null;
+  /** Its last HELLO set UPDATES: it accepts firmware updates [FP-14.1]; absent otherwise. */
+  updatable?: boolean;
 }
 
 /** A reading durably committed, with its metric resolved to the declared capability name. */

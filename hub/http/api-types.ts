@@ -94,6 +94,8 @@ export interface ApiDeviceInfo {
   createdAt: number;
   /** Where the device is (Home Assistant's area); null until set. */
   room: string | null;
+  /** Its last HELLO set UPDATES: it accepts firmware updates [FP-14.1]; absent otherwise. */
+  updatable?: boolean;
 }
 
 /** The current value of one metric, in its JSON form [FP-5.1]. */

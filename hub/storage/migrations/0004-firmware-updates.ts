@@ -9,6 +9,9 @@ export const migration0004: Migration = {
   version: 4,
   name: 'firmware-updates',
   sql: `
+-- The device's last HELLO set UPDATES [FP-14.1]: it gets a Home Assistant update entity.
+ALTER TABLE devices ADD COLUMN updates INTEGER NOT NULL DEFAULT 0 CHECK (updates IN (0, 1));
+
 CREATE TABLE firmware_images (
   sha256 TEXT PRIMARY KEY NOT NULL CHECK (length(sha256) = 64 AND sha256 NOT GLOB '*[^0-9a-f]*'),
   model TEXT NOT NULL CHECK (length(model) BETWEEN 1 AND 64),
