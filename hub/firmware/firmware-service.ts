@@ -59,6 +59,8 @@ export class FirmwareService implements FirmwareControl {
   readonly #transfers = new Map<string, UpdateTransfer>();
   #pumping = false;
   #timer: NodeJS.Timeout | undefined;
+  /** Between stop() and the store closing, sessions still end: nothing is scheduled or saved then. */
+  #running = false;
 
   readonly maxImageBytes: number;
 
@@ -69,11 +71,13 @@ export class FirmwareService implements FirmwareControl {
   }
 
   start(): void {
+    this.#running = true;
     this.#timer = setInterval(() => this.#schedule(), TICK_MS);
     this.#timer.unref();
   }
 
   stop(): void {
+    this.#running = false;
     clearInterval(this.#timer);
     this.#timer = undefined;
     for (const t of this.#transfers.values()) this.#persist(t);
@@ -88,6 +92,7 @@ export class FirmwareService implements FirmwareControl {
 
   /** After WELCOME: settles an update the HELLO reports on [FP-14.7], then offers work if any [FP-14.3]. */
   onHello(session: UpdateSession, hello: HelloFrame): void {
+    if (!this.#running) return;
     const id = session.deviceId;
     const stale = this.#transfers.get(id);
     if (stale && stale.session !== session) this.#drop(stale);
@@ -104,7 +109,7 @@ export class FirmwareService implements FirmwareControl {
 
   /** An update frame from the device; a problem string when it breaks the transfer rules [FP-14.8]. */
   onFrame(session: UpdateSession, frame: Frame): string | null {
-    if (frame.type !== 'update_answer' && frame.type !== 'update_progress' && frame.type !== 'update_result') return null;
+    if (!this.#running || (frame.type !== 'update_answer' && frame.type !== 'update_progress' && frame.type !== 'update_result')) return null;
     const t = this.#transfers.get(session.deviceId);
     // Not the update running on this connection: a stale frame, ignored [FP-14.2].
     if (!t || t.session !== session || frame.updateId !== t.record.id) return null;
@@ -160,6 +165,7 @@ export class FirmwareService implements FirmwareControl {
 
   /** The session ended: its transfer stops where the device last confirmed, to resume later [FP-14.6]. */
   onClose(session: UpdateSession): void {
+    if (!this.#running) return;
     if (this.#sessions.get(session.deviceId) === session) this.#sessions.delete(session.deviceId);
     const t = this.#transfers.get(session.deviceId);
     if (t && t.session === session) this.#drop(t);
@@ -231,7 +237,7 @@ export class FirmwareService implements FirmwareControl {
 
   /** Sends chunks the windows allow, a bounded number per turn, round-robin over transfers [FP-14.10]. */
   #pump(): void {
-    if (this.#pumping) return;
+    if (this.#pumping || !this.#running) return;
     this.#pumping = true;
     setImmediate(() => {
       this.#pumping = false;
