@@ -11,6 +11,7 @@ import { h, setAttr, setText } from './dom.js';
 import { FrameScheduler } from './frame-scheduler.js';
 import { HomeView } from './home-view.js';
 import { HubView } from './hub-view.js';
+import { FirmwareView } from './firmware-view.js';
 import { LiveConnection, type LiveStatus } from './live-connection.js';
 import { applyLiveMessage, parseLiveMessage } from './live-topics.js';
 import { parseRoute, routeHash, type Route } from './routes.js';
@@ -148,6 +149,7 @@ export class App {
       'nav',
       { 'aria-label': 'Sections' },
       h('a', { href: routeHash({ name: 'home' }), 'data-nav': 'home' }, 'Devices'),
+      h('a', { href: routeHash({ name: 'firmware' }), 'data-nav': 'firmware' }, 'Firmware'),
       h('a', { href: routeHash({ name: 'hub' }), 'data-nav': 'hub' }, 'Hub'),
     );
     const header = h(
@@ -183,6 +185,9 @@ export class App {
         break;
       case 'hub':
         this.#view = new HubView({ api: this.#api, now: this.#now, liveMessages: () => this.#live?.messages ?? 0 });
+        break;
+      case 'firmware':
+        this.#view = new FirmwareView({ api: this.#api, canRollOut: this.#role === 'admin' });
         break;
     }
     for (const link of this.#root.querySelectorAll('nav a')) {

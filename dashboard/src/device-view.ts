@@ -7,6 +7,7 @@ import type { ApiClient } from './api-client.js';
 import { chartMetrics } from './capabilities.js';
 import type { DeviceStore, Dirty } from './device-store.js';
 import { DeviceTile } from './device-tile.js';
+import { FirmwarePanel } from './firmware-panel.js';
 import { h, replaceChildren, setText } from './dom.js';
 import { formatDateTime, formatValue, metricLabel } from './format.js';
 import { historyPath, RANGE_KEYS, RANGES, toSeries, type RangeKey } from './history.js';
@@ -31,6 +32,7 @@ export class DeviceView implements View {
   readonly element: HTMLElement;
   readonly #deps: DeviceViewDeps;
   readonly #tile: DeviceTile;
+  readonly #firmware: FirmwarePanel;
   readonly #title: HTMLElement;
   readonly #charts = new Map<string, MetricChart>();
   readonly #chartBox: HTMLElement;
@@ -47,6 +49,7 @@ export class DeviceView implements View {
     this.#deps = deps;
     this.#tile = new DeviceTile(deps.id, { send: deps.send, canWrite: deps.canWrite, full: true });
     this.#title = h('h1', {}, deps.id);
+    this.#firmware = new FirmwarePanel({ id: deps.id, api: deps.api, canWrite: deps.canWrite });
     this.#chartBox = h('div', { class: 'charts' });
     this.#events = h('tbody');
     this.#commands = h('tbody');
@@ -63,6 +66,7 @@ export class DeviceView implements View {
       h('p', { class: 'back' }, h('a', { href: routeHash({ name: 'home' }) }, '← All devices')),
       this.#title,
       this.#tile.element,
+      this.#firmware.element,
       h('section', { class: 'panel', 'aria-labelledby': 'history-title' }, h('div', { class: 'panel-head' }, h('h2', { id: 'history-title' }, 'History'), ranges), this.#chartBox),
       h('div', { class: 'logs' },
         h('section', { class: 'panel', 'aria-labelledby': 'events-title' }, h('h2', { id: 'events-title' }, 'Events'),
@@ -101,6 +105,7 @@ export class DeviceView implements View {
   }
 
   destroy(): void {
+    this.#firmware.destroy();
     for (const off of this.#off) off();
     for (const chart of this.#charts.values()) chart.destroy();
     if (this.#commandsTimer) clearTimeout(this.#commandsTimer);
@@ -116,6 +121,7 @@ export class DeviceView implements View {
     }
     setText(this.#title, entry.meta.name);
     this.#tile.update(entry, this.#deps.now());
+    this.#firmware.sync(entry.meta);
     const metrics = chartMetrics(entry.meta);
     const shape = metrics.map((m) => m.name).join(',');
     if (shape !== this.#chartShape) {

@@ -72,6 +72,8 @@ export interface BridgeDevice {
   firmware: string;
   /** null until set (PATCH /api/devices/:id or the request device/rename). Always sent; optional for readers of older hubs. */
   room?: string | null;
+  /** Present (true) when the device accepts firmware updates [FP-14.1]. */
+  updatable?: boolean;
   online: boolean;
   lastSeen: number | null;
   capabilities: CapabilitySummary[];

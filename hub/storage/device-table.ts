@@ -120,6 +120,6 @@ function toRecord(r: DeviceRow): DeviceRecord {
     lastSeen: r.last_seen,
     revokedAt: r.revoked_at,
     room: r.room,
-    updates: r.updates === 1,
+    ...(r.updates === 1 ? { updates: true } : {}),
   };
 }
