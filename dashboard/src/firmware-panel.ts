@@ -44,9 +44,11 @@ export class FirmwarePanel {
   sync(device: { model: string; type: string; firmware: string; updatable?: boolean } | undefined): void {
     this.element.hidden = device?.updatable !== true;
     if (!device?.updatable) return;
-    setText(this.#installed, device.firmware || '—');
+    const installed = device.firmware || '—';
     const model = device.model || device.type;
-    if (model !== this.#model) {
+    // A new version in HELLO (the reboot) or another model: what to offer changes too.
+    if (model !== this.#model || installed !== this.#installed.textContent) {
+      setText(this.#installed, installed);
       this.#model = model;
       void this.refresh();
     }

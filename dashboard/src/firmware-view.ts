@@ -71,7 +71,8 @@ export class FirmwareView implements View {
       const summary = image ? rolloutSummary(overview.updates, new Set(members.map((d) => d.id)), image.version) : null;
       const c = summary?.counts;
       const status = !summary || summary.total === 0 ? '—' : `${c!.done} done, ${c!.queued + c!.transferring + c!.verifying} running (${summary.percent} %), ${c!.failed + c!.rolled_back} failed`;
-      const button = h('button', { type: 'button', 'data-action': 'roll-out', hidden: !this.#deps.canRollOut || !image }, image ? `Roll out ${image.version}` : 'Roll out');
+      const everyoneHasIt = image !== undefined && members.every((d) => d.firmware === image.version);
+      const button = h('button', { type: 'button', 'data-action': 'roll-out', hidden: !this.#deps.canRollOut || !image || everyoneHasIt }, image ? `Roll out ${image.version}` : 'Roll out');
       button.addEventListener('click', () => void this.#rollOut(model, image!.version));
       return h('tr', { 'data-model': model }, h('td', {}, model), h('td', {}, String(members.length)), h('td', {}, image ? image.version : 'none stored'), h('td', {}, status), h('td', {}, button));
     });

@@ -115,6 +115,7 @@ export function parseDevices(data: unknown): BridgeDevice[] | null {
       type: typeof d.type === 'string' ? d.type : '',
       model: typeof d.model === 'string' ? d.model : '',
       firmware: typeof d.firmware === 'string' ? d.firmware : '',
+      ...(d.updatable === true ? { updatable: true } : {}),
       online: d.online === true,
       lastSeen: isFiniteNumber(d.lastSeen) ? d.lastSeen : null,
       capabilities,
