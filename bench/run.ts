@@ -1,4 +1,4 @@
-// npm run bench -- [codec|storage|ingest|mqtt|mqtt-subscribe|dashboard|compaction|sim|reconnect|all]: runs benchmarks and appends each result, with
+// npm run bench -- [codec|storage|ingest|mqtt|mqtt-subscribe|dashboard|compaction|sim|reconnect|ota|all]: runs benchmarks and appends each result, with
 // the machine and the command, to BENCHMARKS.md.
 import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
@@ -48,6 +48,10 @@ const BENCHES: Record<string, Bench> = {
   reconnect: async () => {
     const m = await import('./reconnect.js');
     return m.formatReconnect(await m.runReconnectBench());
+  },
+  ota: async () => {
+    const m = await import('./ota.js');
+    return m.formatOta(await m.runOtaBench());
   },
 };
 

@@ -3,6 +3,7 @@
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseMix } from './fleet-plan.js';
+import { parseOtaFaults, type OtaFaults } from './ota-faults.js';
 
 /** A command line the user must fix (exit code 2). */
 export class UsageError extends Error {
@@ -36,6 +37,8 @@ export interface SimArgs {
   ramp: number;
   bufferFrames?: number;
   bufferBytes?: number;
+  /** Firmware-update faults by device id; '*' for every device (--ota-fault). */
+  otaFaults?: Map<string, OtaFaults>;
 }
 
 export const USAGE = `Usage: hearth-sim --hub wss://host:port (--devices N | --mix model=N,... | --scenario FILE | --credentials FILE) [options]
@@ -67,6 +70,13 @@ Running:
                            generated, sent, acknowledged or dropped, never compacted (for audits)
   --buffer-frames N        frames a device buffers while offline before dropping the oldest (default 10000)
   --buffer-bytes N         bytes a device buffers while offline before dropping the oldest (default 1048576)
+
+Firmware updates (every device accepts them, firmware-protocol.md section 14):
+  --ota-fault [ID:]F+F...  inject update faults, for device ID or (without ID:) every device; entries joined
+                           by commas. F: disconnect@0.3 (drop mid-transfer at 30%, repeatable), corrupt@0.5
+                           (a chunk fails its CRC), bad-hash (the final SHA-256 fails), refuse=REASON,
+                           defer=N (defer N offers), rollback (come back with the old version), window=N
+                           e.g. --ota-fault sim-3:disconnect@0.3+disconnect@0.6,sim-5:corrupt@0.5
 
 TLS:
   --ca FILE                trust this CA / self-signed certificate (the hub prints its path)
@@ -101,6 +111,7 @@ const OPTIONS = {
   ramp: { type: 'string' },
   'buffer-frames': { type: 'string' },
   'buffer-bytes': { type: 'string' },
+  'ota-fault': { type: 'string' },
 } as const;
 
 type Raw = Partial<Record<keyof typeof OPTIONS, string | boolean>>;
@@ -152,6 +163,7 @@ export function parseSimArgs(argv: string[]): SimArgs {
     stateDir: str('state-dir'),
     bufferFrames: positiveInteger('--buffer-frames', str('buffer-frames')),
     bufferBytes: positiveInteger('--buffer-bytes', str('buffer-bytes')),
+    otaFaults: str('ota-fault') === undefined ? undefined : otaFaultsOf(str('ota-fault')!),
   };
   for (const [k, v] of Object.entries(optional)) if (v !== undefined) (args as unknown as Record<string, unknown>)[k] = v;
 
@@ -188,6 +200,20 @@ function durationOf(text: string): number {
   const ms = parseDuration(text);
   if (ms === undefined) throw new UsageError(`--duration needs a duration like 30s, 5m or 500ms, got "${text}"`);
   return ms;
+}
+
+function otaFaultsOf(text: string): Map<string, OtaFaults> {
+  const out = new Map<string, OtaFaults>();
+  for (const entry of text.split(',')) {
+    const colon = entry.indexOf(':');
+    const id = colon < 0 ? '*' : entry.slice(0, colon);
+    try {
+      out.set(id, parseOtaFaults(colon < 0 ? entry : entry.slice(colon + 1)));
+    } catch (err) {
+      throw new UsageError(`--ota-fault ${entry}: ${(err as Error).message}`);
+    }
+  }
+  return out;
 }
 
 function mixOf(text: string): [string, number][] {

@@ -67,6 +67,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     stateDir: args.stateDir,
     journalRecord: args.record,
     buffer: { ...(args.bufferFrames ? { maxFrames: args.bufferFrames } : {}), ...(args.bufferBytes ? { maxBytes: args.bufferBytes } : {}) },
+    otaFaults: (id) => args.otaFaults?.get(id) ?? args.otaFaults?.get('*'),
   });
   const live = !args.json && io.stdout.isTTY === true;
   let lastGenerated = 0;

@@ -1,6 +1,7 @@
 // Many simulated devices in one process. All of them run on one TimerQueue (one Node timer for the
 // whole fleet), start on a ramp so the hub is not hit by 10,000 TLS handshakes in the same second, and
 // report one set of aggregate counters.
+import type { OtaFaults } from './ota-faults.js';
 import type { BackoffOptions } from './backoff.js';
 import { systemClock, type Clock } from './clock.js';
 import type { DeviceSpec } from './fleet-plan.js';
@@ -31,6 +32,8 @@ export interface FleetOptions {
   journalRecord?: boolean;
   compactBytes?: number;
   recordSent?: boolean;
+  /** Firmware-update faults per device id [FP-14] (hearth-sim --ota-fault). */
+  otaFaults?: (id: string) => OtaFaults | undefined;
 }
 
 export interface FleetStats extends DeviceCounters {
@@ -206,6 +209,7 @@ export class Fleet {
       journalRecord: o.journalRecord,
       compactBytes: o.compactBytes,
       recordSent: o.recordSent,
+      ota: o.otaFaults?.(spec.id),
     });
     let online = false;
     device.on('online', () => {

@@ -32,3 +32,5 @@ export { MODELS, modelByName, thermostat, light, smartPlug, motionSensor, doorCo
 export type { DeviceModel, ModelEvent, StepOutput, CommandReply } from './models/index.js';
 export { parseSimArgs, parseDuration, UsageError, USAGE, type SimArgs } from './args.js';
 export { runCli, EXIT, type CliIo, type SimSummary } from './cli.js';
+export { OtaClient, type OtaClientEvents, type OtaLink } from './ota-client.js';
+export { parseOtaFaults, OtaFaultError, type OtaFaults } from './ota-faults.js';

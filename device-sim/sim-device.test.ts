@@ -34,7 +34,7 @@ describe('SimDevice session', () => {
     for (const d of devices) {
       const record = hub.device(d.id);
       expect(record.hellos).toHaveLength(1);
-      expect(record.hellos[0]).toEqual({ type: 'hello', model: d.model.model, firmware: d.model.firmware, lastAckedSeq: 0, capabilities: d.model.capabilities });
+      expect(record.hellos[0]).toEqual({ type: 'hello', model: d.model.model, firmware: d.model.firmware, lastAckedSeq: 0, capabilities: d.model.capabilities, updates: true }); // [FP-14.1] every model takes updates
       expect(ackedItems(hub, d.id)).toEqual(d.record!.kept().flatMap((f) => f.items));
       expect(hub.stored(d.id)).toEqual(byTime(d.record!.kept().flatMap((f) => f.items)));
       expect(ackedItems(hub, d.id).length).toBeGreaterThan(0);

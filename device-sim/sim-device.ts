@@ -8,6 +8,8 @@ import { systemClock, type Clock, type TimerHandle } from './clock.js';
 import { DeviceConnection, type ConnectionHandler } from './connection.js';
 import { Delivery } from './delivery.js';
 import { newDeviceCounters, type DeviceCounters } from './device-counters.js';
+import { OtaClient } from './ota-client.js';
+import type { OtaFaults } from './ota-faults.js';
 import { LatencyHistogram } from './latency-histogram.js';
 import type { DeviceModel } from './models/model.js';
 import { commandValueProblem } from './models/values.js';
@@ -54,6 +56,8 @@ export interface SimDeviceOptions {
   compactBytes?: number;
   /** Keep a SendRecord of every generated item and every send (tests). */
   recordSent?: boolean;
+  /** Firmware-update faults to inject (section 14); every device accepts updates. */
+  ota?: OtaFaults;
 }
 
 /** 'revoked' and 'incompatible' (close 4010 / 4001) are final: the device does not reconnect. */
@@ -78,6 +82,8 @@ export class SimDevice extends TypedEmitter<SimDeviceEvents> implements Connecti
   readonly latency = new LatencyHistogram();
   readonly record: SendRecord | null;
   readonly outbox: Outbox;
+  /** The update agent [FP-14]; `ota.firmware` is the version HELLO reports. */
+  readonly ota: OtaClient;
   /** The hub's last ERROR frame and the last refusal, for logs. */
   lastHubError: ErrorFrame | null = null;
   lastRefusal: { status: number; code: string } | null = null;
@@ -127,6 +133,11 @@ export class SimDevice extends TypedEmitter<SimDeviceEvents> implements Connecti
       recordFile: options.journalRecord === true ? join(options.stateDir, `device-${options.id}.record.jsonl`) : undefined,
     });
     this.#delivery = new Delivery({ clock: this.#clock, outbox: this.outbox, counters: this.counters, latency: this.latency, record: this.record });
+    this.ota = new OtaClient(options.model.firmware, options.ota ?? {}, {
+      send: (frame) => this.#conn?.send(frame),
+      drop: () => this.#conn?.terminate(),
+      reboot: () => this.#conn?.close(CLOSE_CODES.GOING_AWAY, 'rebooting into new firmware'),
+    });
     this.#watchdog = new Watchdog(this.#clock, () => {
       // Nothing heard for 3 heartbeats: the hub or the path is dead [FP-10.1].
       this.counters.watchdogTimeouts++;
@@ -254,8 +265,10 @@ export class SimDevice extends TypedEmitter<SimDeviceEvents> implements Connecti
     this.#session = 'greeting';
     this.#helloAt = this.#clock.now();
     this.#watchdog.heard();
-    // HELLO first, carrying the highest seq the hub acknowledged [FP-7.1, FP-8.4].
-    this.#conn?.send({ type: 'hello', model: this.model.model, firmware: this.model.firmware, lastAckedSeq: this.outbox.lastAckedSeq, capabilities: [...this.model.capabilities] });
+    this.ota.beforeHello();
+    // HELLO first, carrying the highest seq the hub acknowledged [FP-7.1, FP-8.4], and UPDATES [FP-14.1].
+    const hello = { model: this.model.model, firmware: this.ota.firmware, lastAckedSeq: this.outbox.lastAckedSeq, capabilities: [...this.model.capabilities] };
+    this.#conn?.send({ type: 'hello', ...hello, updates: true });
   }
 
   onHeard(): void {
@@ -280,6 +293,9 @@ export class SimDevice extends TypedEmitter<SimDeviceEvents> implements Connecti
         return this.emit('hub-error', frame);
       case 'extension':
         return; // Unknown extension frames are ignored, not fatal [FP-10.2].
+      case 'update_offer':
+      case 'update_chunk':
+        return this.ota.onFrame(frame);
       default:
         return this.#conn?.close(CLOSE_CODES.PROTOCOL_ERROR, `unexpected ${frame.type}`); // [FP-7.3]
     }
@@ -354,6 +370,7 @@ export class SimDevice extends TypedEmitter<SimDeviceEvents> implements Connecti
   }
 
   #ended(): void {
+    this.ota.onClose();
     this.#conn = null;
     this.#session = 'none';
     this.#watchdog.stop();

@@ -8,6 +8,7 @@ import { deviceIdProblem } from './devices/device-id.js';
 import { HubStore } from './storage/hub-store.js';
 import type { DeviceRecord } from './storage/types.js';
 import { runUserCommand } from './cli-users.js';
+import { FIRMWARE_HELP, runFirmwareCommand } from './cli-firmware.js';
 import { HUB_VERSION } from './version.js';
 
 /** Exit codes: 0 done, 1 the operation failed, 2 bad usage, 3 invalid configuration. */
@@ -24,6 +25,7 @@ Commands:
   start                 run the hub (HTTPS/WSS on :8443, MQTT on :1883/:8883)
   device add|list|revoke  manage device credentials
   user add|list|remove  manage MQTT and dashboard users
+  firmware add|list|update  firmware images and updates over the air
   config print          show the effective configuration (secrets masked)
   backup <file>         consistent online copy of the database
 
@@ -52,6 +54,7 @@ Options: --data-dir <dir> (default ./data), --config <file>`,
   hearth user list
   hearth user remove <name>
 Options: --data-dir <dir> (default ./data), --config <file>`,
+  firmware: FIRMWARE_HELP,
   config: `Usage: hearth config print [options]
 Prints the effective configuration as JSON, after hearth.json/hearth.yaml, HEARTH_* variables and flags, secrets masked.`,
   backup: `Usage: hearth backup <file> [--data-dir <dir>]
@@ -67,6 +70,8 @@ const configOptions: NonNullable<ParseArgsConfig['options']> = Object.fromEntrie
 export async function main(argv: string[], io = { out: process.stdout, err: process.stderr, stdin: process.stdin }): Promise<number> {
   const say = (text: string) => io.out.write(`${text}\n`);
   try {
+    // Its own parser: --version takes a value there.
+    if (argv[0] === 'firmware') return await runFirmwareCommand(argv.slice(1), say);
     const { values, positionals } = parseArgs({
       args: argv,
       allowPositionals: true,

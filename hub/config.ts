@@ -40,6 +40,10 @@ export const CONFIG_SCHEMA = {
   'devices.greetingTimeoutMs': { kind: 'int', default: 10000, min: 100, help: 'Time a device has to send HELLO' },
   'devices.maxFramesPerSecond': { kind: 'int', default: 200, min: 1, help: 'Sustained data frames per second per device (burst 2x)' },
   'devices.commandTimeoutMs': { kind: 'int', default: 10000, min: 100, help: 'How long a command waits for its COMMAND_RESULT' },
+  'firmware.concurrency': { kind: 'int', default: 10, min: 1, help: 'Firmware transfers running at once across all devices (a rollout waits for free slots)' },
+  'firmware.chunkBytes': { kind: 'int', default: 16384, min: 256, help: 'Bytes per firmware update chunk (at most 32768)' },
+  'firmware.deferSeconds': { kind: 'int', default: 300, min: 1, help: 'Wait before offering an update again when a device defers it without a time' },
+  'firmware.maxImageBytes': { kind: 'int', default: 67108864, min: 1024, help: 'Largest firmware image the HTTP API accepts (POST /api/firmware)' },
   'mqtt.host': { kind: 'string', default: '127.0.0.1', help: 'Address the embedded MQTT listeners bind to' },
   'mqtt.port': { kind: 'port', default: 1883, help: 'Embedded broker MQTT/TCP port (null: off)' },
   'mqtt.tlsPort': { kind: 'port', default: 8883, help: 'Embedded broker MQTT/TLS port (null: off)' },
@@ -237,6 +241,12 @@ export function httpLimits(config: HubConfig): { handshakeTimeoutMs: number; hea
     maxOpenFiles: config['http.maxOpenFiles'],
     busyOpenFilesPercent: config['http.busyOpenFilesPercent'],
   };
+}
+
+/** The FirmwareService settings of the config. */
+export function firmwareSettings(config: HubConfig): { concurrency: number; chunkBytes: number; deferSeconds: number; maxImageBytes: number } {
+  const maxImageBytes = config['firmware.maxImageBytes'];
+  return { concurrency: config['firmware.concurrency'], chunkBytes: config['firmware.chunkBytes'], deferSeconds: config['firmware.deferSeconds'], maxImageBytes };
 }
 
 const DAY_MS = 24 * 3600_000;

@@ -1,5 +1,6 @@
 import { TypedEmitter } from '../protocol/typed-emitter.js';
 import type { Capability, CommandStatus, Value } from '../protocol/types.js';
+import type { FirmwareUpdateStatus } from './firmware/update-status.js';
 
 /** What the hub knows of one device, as the API, the MQTT bridge and the dashboard see it. */
 export interface DeviceInfo {
@@ -17,6 +18,8 @@ export interface DeviceInfo {
   createdAt: number;
   /** Where the device is (Home Assistant's area); null until set. */
   room: string | null;
+  /** Its last HELLO set UPDATES: it accepts firmware updates [FP-14.1]; absent otherwise. */
+  updatable?: boolean;
 }
 
 /** A reading durably committed, with its metric resolved to the declared capability name. */
@@ -57,6 +60,8 @@ export interface HubEvents {
   /** Revoked and removed. */
   'device.removed': { deviceId: string };
   'command.result': CommandOutcome;
+  /** A firmware update was queued or changed state or percent, after it was saved [FP-14]. */
+  'firmware.update': FirmwareUpdateStatus;
 }
 
 /**

@@ -1,6 +1,7 @@
 import type { CommandService } from './devices/command-service.js';
 import type { DeviceRegistry } from './devices/device-registry.js';
 import type { CommandOutcome, DeviceInfo, EventBus } from './events.js';
+import type { FirmwareControl } from './firmware/firmware-service.js';
 import type { HubInfoResponse } from './http/api-types.js';
 import type { IngestPipeline, StorageFault } from './ingest/ingest-pipeline.js';
 import type { HubStore } from './storage/hub-store.js';
@@ -38,6 +39,8 @@ export interface DeviceFacade {
    * with the device's result, or 'offline' / 'timeout' / 'invalid' (with a message naming the problem).
    */
   sendCommand(deviceId: string, command: string, input: unknown, source: string): Promise<CommandOutcome>;
+  /** Firmware images and updates [FP-14]; absent in a hub without them. */
+  readonly firmware?: FirmwareControl;
 }
 
 /** A change of a device's labels: PATCH /api/devices/:id and the MQTT request device/rename. */
@@ -99,16 +102,19 @@ export interface FacadeParts {
   now: () => number;
   /** GET /api/hub (hub/observability/hub-status.ts). */
   info: () => HubInfoResponse;
+  firmware?: FirmwareControl;
 }
 
 /** The one HubFacade of a running hub: the device registry, the command service and the store's queries. */
 export class Facade implements HubFacade {
   readonly bus: EventBus;
   readonly #p: FacadeParts;
+  readonly firmware: FirmwareControl | undefined;
 
   constructor(parts: FacadeParts) {
     this.#p = parts;
     this.bus = parts.bus;
+    this.firmware = parts.firmware;
   }
 
   devices(): DeviceInfo[] {

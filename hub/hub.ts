@@ -1,11 +1,12 @@
 import { mkdirSync } from 'node:fs';
 import { Authorizer } from './auth/authorizer.js';
-import { dbPath, httpLimits, storeSettings, type HubConfig } from './config.js';
+import { dbPath, firmwareSettings, httpLimits, storeSettings, type HubConfig } from './config.js';
 import { CliChangeWatch } from './devices/cli-change-watch.js';
 import { CommandService } from './devices/command-service.js';
 import { DeviceRegistry } from './devices/device-registry.js';
 import { EventBus } from './events.js';
 import { Facade } from './facade.js';
+import { FirmwareService } from './firmware/firmware-service.js';
 import { DeviceGateway } from './gateway/device-gateway.js';
 import { HttpFront } from './http/server.js';
 import { IngestPipeline } from './ingest/ingest-pipeline.js';
@@ -37,6 +38,7 @@ export class Hub {
   readonly ingest: IngestPipeline;
   readonly auth: Authorizer;
   readonly facade: Facade;
+  readonly firmware: FirmwareService;
   readonly #log: Logger;
   readonly #now: () => number;
   readonly #gateway: DeviceGateway;
@@ -66,11 +68,12 @@ export class Hub {
       onCommit: (readings, commitSeconds, ackWaitSeconds) => (this.#metrics.onCommit(readings, commitSeconds, ackWaitSeconds), this.#samples.observeAck(ackWaitSeconds)),
       onPressure: (paused) => this.#gateway.setPaused(paused),
     });
+    this.firmware = new FirmwareService({ ...firmwareSettings(c), dataDir: c.dataDir, store: this.store, registry: this.registry, bus: this.bus, now, log });
     const commands = new CommandService({ registry: this.registry, store: this.store, bus: this.bus, timeoutMs: c['devices.commandTimeoutMs'], now });
     this.#gateway = new DeviceGateway({
       ...{ heartbeatMs: c['devices.heartbeatMs'], greetingTimeoutMs: c['devices.greetingTimeoutMs'], maxFramesPerSecond: c['devices.maxFramesPerSecond'] },
       authenticate: (id, token) => this.auth.authenticateDevice(id, token),
-      ...{ registry: this.registry, ingest: this.ingest, commands, now, log },
+      ...{ registry: this.registry, ingest: this.ingest, commands, now, log, updates: this.firmware },
     });
     this.#compaction = new CompactionService({ store: this.store, log, now, dbPath: dbPath(c) });
     this.#cliWatch = new CliChangeWatch({ store: this.store, registry: this.registry, users: this.auth, log, now });
@@ -82,7 +85,7 @@ export class Hub {
       tls: () => this.#tls,
       startedAt: () => this.#startedAt,
     });
-    this.facade = new Facade({ bus: this.bus, registry: this.registry, commands, store: this.store, ingest: this.ingest, now, info: () => status.info() });
+    this.facade = new Facade({ bus: this.bus, registry: this.registry, commands, store: this.store, ingest: this.ingest, now, info: () => status.info(), firmware: this.firmware });
     [this.#metrics, this.#samples] = [new HubMetrics(status, log, this.bus), new StatusSamples(status, { now })];
     this.mqtt = mqttConfigured(c) ? new MqttBridge(bridgeOptions(c, { facade: this.facade, auth: this.auth, tls: () => this.tls, log })) : undefined;
     const ws = c['mqtt.embedded'] && c['mqtt.websocket'] ? this.mqtt : undefined;
@@ -119,7 +122,7 @@ export class Hub {
       part('compaction', this.#compaction),
       part('https', this.#front),
       ...(this.mqtt ? [part('mqtt', this.mqtt)] : []),
-      part('devices', this.#gateway),
+      ...[part('firmware', this.firmware), part('devices', this.#gateway)],
       part('metrics', this.#metrics),
       part('status-samples', this.#samples),
       part('cli-watch', this.#cliWatch),

@@ -31,10 +31,10 @@ describe('decode', () => {
   });
 
   it('[FP-10.2] an extension payload is a plain Uint8Array copy, not a view of the input', () => {
-    const input = Buffer.from([0x10, 0x90, 1, 2, 3]);
+    const input = Buffer.from([0x10, 0xa0, 1, 2, 3]);
     const frame = decode(input);
     input[2] = 99;
-    expect(frame).toStrictEqual({ type: 'extension', code: 0x90, payload: Uint8Array.from([1, 2, 3]) });
+    expect(frame).toStrictEqual({ type: 'extension', code: 0xa0, payload: Uint8Array.from([1, 2, 3]) });
   });
 
   it('[FP-3.3] reserved flag bits are ignored on every frame type', () => {

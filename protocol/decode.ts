@@ -12,6 +12,8 @@ import {
 } from './constants.js';
 import { ProtocolError } from './errors.js';
 import { badField } from './field-checks.js';
+import { FLAG_UPDATES } from './ota-constants.js';
+import { decodeOtaFrame, isOtaCode } from './ota-frames.js';
 import { Reader } from './reader.js';
 import type {
   AckFrame,
@@ -51,6 +53,8 @@ export function decode(bytes: Uint8Array): Frame {
   // Reserved flag bits 1-3 are ignored [FP-3.3]; RESEND only means something on data frames.
   const resend = (b0 & FLAG_RESEND) !== 0;
   const code = bytes[1]!;
+  // Update frames of protocol 1.1: extension codes this version knows [FP-14.2].
+  if (isOtaCode(code)) return decodeOtaFrame(code, new Reader(bytes, 2, length));
   if (code >= EXTENSION_TYPE_MIN) {
     // Unknown to this version: handed up whole so the receiver can ignore it [FP-10.2].
     // A plain copy: a Node Buffer's slice() would share memory and keep the Buffer class.
@@ -61,7 +65,7 @@ export function decode(bytes: Uint8Array): Frame {
   const r = new Reader(bytes, 2, length);
   switch (code) {
     case FRAME_TYPE_CODES.hello:
-      return decodeHello(r);
+      return decodeHello(r, (b0 & FLAG_UPDATES) !== 0);
     case FRAME_TYPE_CODES.welcome:
       return decodeWelcome(r);
     case FRAME_TYPE_CODES.telemetry:
@@ -83,13 +87,15 @@ export function decode(bytes: Uint8Array): Frame {
   }
 }
 
-function decodeHello(r: Reader): HelloFrame {
+function decodeHello(r: Reader, updates: boolean): HelloFrame {
   const model = r.string(LIMITS.maxModelBytes, 'model');
   const firmware = r.string(LIMITS.maxFirmwareBytes, 'firmware');
   const lastAckedSeq = r.varint();
   const capabilities = readCapabilities(r);
   r.expectEnd();
-  return { type: 'hello', model, firmware, lastAckedSeq, capabilities };
+  const hello: HelloFrame = { type: 'hello', model, firmware, lastAckedSeq, capabilities };
+  if (updates) hello.updates = true; // [FP-14.1]
+  return hello;
 }
 
 function decodeWelcome(r: Reader): WelcomeFrame {

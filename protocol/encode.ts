@@ -24,6 +24,8 @@ import type {
   TelemetryFrame,
   WelcomeFrame,
 } from './types.js';
+import { FLAG_UPDATES } from './ota-constants.js';
+import { encodeOtaFrame, isOtaCode } from './ota-frames.js';
 import { Writer } from './writer.js';
 
 const ERROR_CODE_PATTERN = /^[A-Z][A-Z0-9_]*$/;
@@ -67,6 +69,13 @@ export function encode(frame: Frame): Uint8Array {
     case 'extension':
       encodeExtension(w, frame);
       break;
+    case 'update_offer':
+    case 'update_answer':
+    case 'update_chunk':
+    case 'update_progress':
+    case 'update_result':
+      encodeOtaFrame(w, frame, (code) => header(w, code));
+      break;
     default:
       throw new ProtocolError('PROTO_ERR_UNKNOWN_TYPE', `unknown frame type ${show((frame as { type?: unknown } | null)?.type)} [FP-3.2]`);
   }
@@ -89,7 +98,8 @@ function encodeHello(w: Writer, f: HelloFrame): void {
   checkString(f.firmware, LIMITS.maxFirmwareBytes, 'firmware');
   checkUint(f.lastAckedSeq, 'lastAckedSeq');
   checkCapabilities(f.capabilities);
-  header(w, FRAME_TYPE_CODES.hello);
+  if (f.updates !== undefined && typeof f.updates !== 'boolean') throw badField('updates must be a boolean [FP-14.1]');
+  header(w, FRAME_TYPE_CODES.hello, f.updates === true ? FLAG_UPDATES : 0);
   w.string(f.model, LIMITS.maxModelBytes, 'model');
   w.string(f.firmware, LIMITS.maxFirmwareBytes, 'firmware');
   w.varint(f.lastAckedSeq);
@@ -218,6 +228,7 @@ function encodeExtension(w: Writer, f: ExtensionFrame): void {
   if (!Number.isInteger(f.code) || f.code < EXTENSION_TYPE_MIN || f.code > 0xff) {
     throw badField(`extension code ${show(f.code)} is not in 0x80..0xff [FP-10.2]`);
   }
+  if (isOtaCode(f.code)) throw badField(`extension code 0x${f.code.toString(16)} is an update frame type [FP-14.2]`);
   if (!(f.payload instanceof Uint8Array)) throw badField('extension payload must be a Uint8Array [FP-10.2]');
   header(w, f.code);
   w.bytes(f.payload);

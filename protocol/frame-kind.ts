@@ -12,6 +12,11 @@ const DIRECTION: Record<FrameType, 'device' | 'hub' | 'both'> = {
   event: 'device',
   error: 'hub',
   extension: 'both',
+  update_offer: 'hub',
+  update_answer: 'device',
+  update_chunk: 'hub',
+  update_progress: 'device',
+  update_result: 'device',
 };
 
 /** True for TELEMETRY, BATCH and EVENT: the sequenced frames stored exactly once [FP-8.1]. */

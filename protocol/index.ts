@@ -14,3 +14,6 @@ export { toHex, fromHex } from './hex.js';
 export { frameToJson, frameFromJson, type JsonFrame } from './frame-json.js';
 export { isDataFrame, sentByDevice, sentByHub } from './frame-kind.js';
 export * from './value-form.js';
+export type * from './ota-types.js';
+export * from './ota-constants.js';
+export { crc32 } from './crc32.js';

@@ -13,6 +13,7 @@ import {
   INT_MIN,
   LIMITS,
   MAX_VARINT,
+  OTA_FRAME_TYPE_CODES,
   ProtocolError,
   utf8ByteLength,
   type Capability,
@@ -22,6 +23,7 @@ import {
   type ValueType,
 } from './index.js';
 import { codeOf } from './test-support.js';
+import { otaFrameArbs } from './testing/ota-arbitraries.js';
 
 const numRuns = Number(process.env.HEARTH_PROPERTY_RUNS ?? 10_000);
 
@@ -129,7 +131,7 @@ const frameArbs: Record<Frame['type'], fc.Arbitrary<Frame>> = {
       maxLength: 12,
       comparator: (a, b) => a.id === b.id || a.name === b.name,
     }),
-  }),
+  }).chain((hello) => fc.boolean().map((updates): Frame => (updates ? { ...hello, updates } : hello))),
   welcome: fc
     .tuple(
       record({
@@ -170,9 +172,10 @@ const frameArbs: Record<Frame['type'], fc.Arbitrary<Frame>> = {
   }),
   extension: record({
     type: fc.constant('extension' as const),
-    code: fc.integer({ min: 0x80, max: 0xff }),
+    code: fc.integer({ min: 0x80, max: 0xff }).filter((code) => !Object.values<number>(OTA_FRAME_TYPE_CODES).includes(code)),
     payload: fc.uint8Array({ maxLength: 64 }),
   }),
+  ...otaFrameArbs(uint, utf8String),
 };
 const anyFrame = fc.oneof(...Object.values(frameArbs));
 
@@ -209,6 +212,9 @@ const byteStrings = {
     .map(([h, t, rest]) => Uint8Array.from([h, t, ...rest])),
   'a valid header then arbitrary bytes': fc
     .tuple(fc.integer({ min: 0x10, max: 0x1f }), fc.integer({ min: 0, max: 0x0a }), fc.uint8Array({ maxLength: 200 }))
+    .map(([h, t, rest]) => Uint8Array.from([h, t, ...rest])),
+  'an update frame header then arbitrary bytes': fc
+    .tuple(fc.integer({ min: 0x10, max: 0x1f }), fc.constantFrom(...Object.values<number>(OTA_FRAME_TYPE_CODES)), fc.uint8Array({ maxLength: 120 }))
     .map(([h, t, rest]) => Uint8Array.from([h, t, ...rest])),
 };
 

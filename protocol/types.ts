@@ -1,5 +1,6 @@
 // The typed form of every frame of firmware-protocol.md. `Frame` is the one union on `type`;
 // decode() produces it and encode() consumes it. Byte layouts live in firmware-protocol.md.
+import type { OtaFrame } from './ota-types.js';
 
 /** Value types a capability can declare [FP-5.1]. */
 export type ValueType = 'bool' | 'int' | 'float' | 'string' | 'enum';
@@ -59,6 +60,8 @@ export interface HelloFrame {
   /** Highest sequence number the device believes the hub has acknowledged (0 if none). */
   lastAckedSeq: number;
   capabilities: Capability[];
+  /** Header flag UPDATES: the device accepts firmware updates (protocol 1.1); absent when not set [FP-14.1]. */
+  updates?: boolean;
 }
 
 export interface WelcomeFrame {
@@ -158,7 +161,8 @@ export type Frame =
   | CommandResultFrame
   | EventFrame
   | ErrorFrame
-  | ExtensionFrame;
+  | ExtensionFrame
+  | OtaFrame;
 
 export type FrameType = Frame['type'];
 

@@ -7,6 +7,7 @@ import {
   decode,
   encode,
   FRAME_TYPE_CODES,
+  OTA_FRAME_TYPE_CODES,
   frameFromJson,
   fromHex,
   PROTOCOL_ERROR_CODES,
@@ -49,6 +50,11 @@ const FRAME_FP: Record<FrameType, string> = {
   event: 'FP-6.8',
   error: 'FP-6.9',
   extension: 'FP-10.2',
+  update_offer: 'FP-14.3',
+  update_answer: 'FP-14.4',
+  update_chunk: 'FP-14.5',
+  update_progress: 'FP-14.5',
+  update_result: 'FP-14.7',
 };
 
 /** Where each error is specified (all of them also in the table of [FP-11.2]). */
@@ -65,7 +71,7 @@ const ERROR_FP: Record<ProtocolErrorCode, string> = {
   PROTO_ERR_BAD_FIELD: 'FP-6',
   PROTO_ERR_LIMIT: 'FP-9.1',
 };
-const TYPE_BY_CODE = new Map(Object.entries(FRAME_TYPE_CODES).map(([type, code]) => [code as number, type as FrameType]));
+const TYPE_BY_CODE = new Map(Object.entries({ ...FRAME_TYPE_CODES, ...OTA_FRAME_TYPE_CODES }).map(([type, code]) => [code as number, type as FrameType]));
 
 /** The requirement an error vector breaks: its frame type's for field and limit errors, else its code's. */
 function errorFp(v: ErrorVector): string {

@@ -11,6 +11,7 @@ import type {
   DevicePatchRequest,
   DevicePatchResponse,
   DeviceRemoveResponse,
+  DeviceFirmwareResponse,
   DevicesResponse,
   HubLogsResponse,
   HubSamplesResponse,
@@ -24,6 +25,9 @@ import type {
   UserRemoveResponse,
   UsersResponse,
   EventsResponse,
+  FirmwareResponse,
+  FirmwareUpdateRequest,
+  FirmwareUpdateResponse,
   HistoryResponse,
   HubInfoResponse,
   SessionResponse,
@@ -144,6 +148,20 @@ export class ApiClient {
   /** Sends a command over HTTP and waits for its outcome; the hub records it under the signed-in user. */
   sendCommand(deviceId: string, command: string, value: JsonValue): Promise<CommandResponse> {
     return this.#request('POST', `${devicePath(deviceId)}/commands`, { command, value } satisfies CommandRequest, true, true);
+  }
+
+  /** Firmware images and the newest updates [FP-14]. */
+  firmware(): Promise<FirmwareResponse> {
+    return this.#request('GET', '/api/firmware');
+  }
+
+  deviceFirmware(deviceId: string, limit = 5): Promise<DeviceFirmwareResponse> {
+    return this.#request('GET', `${devicePath(deviceId)}/firmware?limit=${limit}`);
+  }
+
+  /** Queues updates of one device or a whole model (admin). */
+  startUpdate(request: FirmwareUpdateRequest): Promise<FirmwareUpdateResponse> {
+    return this.#request('POST', '/api/firmware/updates', request);
   }
 
   async #request<T>(method: string, path: string, body?: unknown, signedIn = true, outcomeOnError = false): Promise<T> {

@@ -16,6 +16,7 @@ import { h, setAttr, setText } from './dom.js';
 import { FrameScheduler } from './frame-scheduler.js';
 import { HomeView } from './home-view.js';
 import { HubView } from './hub-view.js';
+import { FirmwareView } from './firmware-view.js';
 import { LiveConnection, type LiveStatus } from './live-connection.js';
 import { applyLiveMessage, parseLiveMessage } from './live-topics.js';
 import { parseRoute, routeHash, type Route } from './routes.js';
@@ -190,6 +191,7 @@ export class App {
       { 'aria-label': 'Sections' },
       link({ name: 'home' }, 'Devices'),
       link({ name: 'activity' }, 'Activity'),
+      link({ name: 'firmware' }, 'Firmware'),
       link({ name: 'hub' }, 'Hub'),
       session.role === 'admin' ? link({ name: 'users' }, 'Users') : null,
     );
@@ -255,6 +257,9 @@ export class App {
         break;
       case 'account':
         this.#view = new AccountView({ api, session: this.#session!, signOut: () => this.#signOutNow() });
+        break;
+      case 'firmware':
+        this.#view = new FirmwareView({ api: this.#api, canRollOut: this.#role === 'admin' });
         break;
     }
     // A notice set just before this navigation (a device revoked from its page) belongs to the new page.

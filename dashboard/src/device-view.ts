@@ -10,6 +10,7 @@ import { chartMetrics, timelineMetrics } from './capabilities.js';
 import { DeviceAdminPanel, type DeviceAdminDeps } from './device-admin-panel.js';
 import type { DeviceStore, Dirty } from './device-store.js';
 import { DeviceTile } from './device-tile.js';
+import { FirmwarePanel } from './firmware-panel.js';
 import { h, replaceChildren, setText } from './dom.js';
 import { formatDateTime, formatValue, metricLabel } from './format.js';
 import { historyPath, RANGE_KEYS, RANGES, toSeries, type RangeKey } from './history.js';
@@ -42,6 +43,7 @@ export class DeviceView implements View {
   readonly element: HTMLElement;
   readonly #deps: DeviceViewDeps;
   readonly #tile: DeviceTile;
+  readonly #firmware: FirmwarePanel;
   readonly #title: HTMLElement;
   readonly #admin: DeviceAdminPanel | null;
   readonly #charts = new Map<string, MetricChart>();
@@ -66,6 +68,7 @@ export class DeviceView implements View {
     this.#tile = new DeviceTile(deps.id, { send: deps.send, canWrite: deps.canWrite, full: true });
     this.#title = h('h1', { class: 'device-title' }, deps.id);
     this.#admin = deps.admin ? new DeviceAdminPanel(deps.admin) : null;
+    this.#firmware = new FirmwarePanel({ id: deps.id, api: deps.api, canWrite: deps.canWrite });
     this.#chartBox = h('div', { class: 'charts' });
     this.#events = h('tbody');
     this.#commands = h('tbody');
@@ -91,6 +94,7 @@ export class DeviceView implements View {
       this.#tile.element,
       this.#historyPanel,
       h('div', { class: 'logs' }, this.#eventsPanel, this.#commandsPanel),
+      this.#firmware.element,
       ...this.#extras.map((p) => p.element),
       this.#admin?.element ?? null,
     );
@@ -125,6 +129,7 @@ export class DeviceView implements View {
   }
 
   destroy(): void {
+    this.#firmware.destroy();
     for (const off of this.#off) off();
     for (const chart of this.#charts.values()) chart.destroy();
     for (const p of this.#extras) p.destroy?.();
@@ -144,6 +149,7 @@ export class DeviceView implements View {
     this.#title.title = entry.meta.name;
     document.title = `${entry.meta.name} · Hearth`;
     this.#tile.update(entry, this.#deps.now());
+    this.#firmware.sync(entry.meta);
     this.#admin?.update(entry.meta);
     const charts = chartMetrics(entry.meta);
     const timelines = timelineMetrics(entry.meta);

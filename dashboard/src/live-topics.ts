@@ -128,6 +128,7 @@ export function parseDevices(data: unknown): BridgeDevice[] | null {
       model: typeof d.model === 'string' ? d.model : '',
       firmware: typeof d.firmware === 'string' ? d.firmware : '',
       room: typeof d.room === 'string' && d.room.trim() !== '' ? d.room : null,
+      ...(d.updatable === true ? { updatable: true } : {}),
       online: d.online === true,
       lastSeen: isFiniteNumber(d.lastSeen) ? d.lastSeen : null,
       capabilities,

@@ -8,6 +8,7 @@ describe('parseRoute', () => {
     ['#/', { name: 'home' }],
     ['#/hub', { name: 'hub' }],
     ['#/hub/', { name: 'hub' }],
+    ['#/firmware', { name: 'firmware' }],
     ['#/device/kitchen-thermostat', { name: 'device', id: 'kitchen-thermostat' }],
     ['#device/a.b_c', { name: 'device', id: 'a.b_c' }],
     ['#/device/with%20space', { name: 'device', id: 'with space' }],
@@ -24,7 +25,7 @@ describe('parseRoute', () => {
   });
 
   it('reads back every hash it builds', () => {
-    const routes: Route[] = [{ name: 'home' }, { name: 'hub' }, { name: 'activity' }, { name: 'users' }, { name: 'account' }, { name: 'device', id: 'a/b?c#d %' }, { name: 'device', id: 'plain' }];
+    const routes: Route[] = [{ name: 'home' }, { name: 'hub' }, { name: 'activity' }, { name: 'users' }, { name: 'account' }, { name: 'firmware' }, { name: 'device', id: 'a/b?c#d %' }, { name: 'device', id: 'plain' }];
     for (const route of routes) expect(parseRoute(routeHash(route))).toEqual(route);
   });
 });

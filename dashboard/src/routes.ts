@@ -1,8 +1,8 @@
 // Hash routes: the hub serves one page, and the hash keeps deep links working without server routes.
 
-export type Route = { name: 'home' } | { name: 'device'; id: string } | { name: 'hub' } | { name: 'activity' } | { name: 'users' } | { name: 'account' };
+export type Route = { name: 'home' } | { name: 'device'; id: string } | { name: 'hub' } | { name: 'activity' } | { name: 'users' } | { name: 'account' } | { name: 'firmware' };
 
-const PAGES = ['hub', 'activity', 'users', 'account'] as const;
+const PAGES = ['hub', 'activity', 'users', 'account', 'firmware'] as const;
 
 /** The route a location hash names; anything unknown is home. */
 export function parseRoute(hash: string): Route {
@@ -30,6 +30,7 @@ export function routeHash(route: Route): string {
     case 'activity':
     case 'users':
     case 'account':
+    case 'firmware':
       return `#/${route.name}`;
     case 'device':
       return `#/device/${encodeURIComponent(route.id)}`;

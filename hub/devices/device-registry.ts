@@ -141,10 +141,12 @@ export class DeviceRegistry {
     const changed =
       runtime.record.model !== hello.model ||
       runtime.record.firmware !== hello.firmware ||
-      JSON.stringify(runtime.record.capabilities) !== JSON.stringify(hello.capabilities);
+      JSON.stringify(runtime.record.capabilities) !== JSON.stringify(hello.capabilities) ||
+      (runtime.record.updates === true) !== (hello.updates === true);
     if (changed) {
-      this.#store.updateDeviceHello(id, { model: hello.model, firmware: hello.firmware, capabilities: hello.capabilities });
-      runtime.record = { ...runtime.record, model: hello.model, firmware: hello.firmware, capabilities: hello.capabilities };
+      const updates = hello.updates === true; // [FP-14.1]
+      this.#store.updateDeviceHello(id, { model: hello.model, firmware: hello.firmware, capabilities: hello.capabilities, updates });
+      runtime.record = { ...runtime.record, model: hello.model, firmware: hello.firmware, capabilities: hello.capabilities, updates };
       runtime.capsById = new Map(hello.capabilities.map((c) => [c.id, c]));
       runtime.capsByName = new Map(hello.capabilities.map((c) => [c.name, c]));
     }
@@ -203,6 +205,7 @@ export class DeviceRegistry {
       lastSeen: r.lastSeen,
       createdAt: r.createdAt,
       room: r.room,
+      ...(r.updates === true ? { updatable: true } : {}),
     };
   }
 

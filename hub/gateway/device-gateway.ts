@@ -6,6 +6,7 @@ import type { CommandService } from '../devices/command-service.js';
 import type { DeviceRegistry } from '../devices/device-registry.js';
 import { refuseUpgrade } from '../http/refuse-upgrade.js';
 import type { IngestPipeline } from '../ingest/ingest-pipeline.js';
+import type { FirmwareService } from '../firmware/firmware-service.js';
 import type { Logger } from '../logger.js';
 import { DeviceServer } from '../transport/device-server.js';
 import { DeviceSession } from './device-session.js';
@@ -21,6 +22,8 @@ export interface DeviceGatewayOptions {
   commands: CommandService;
   now: () => number;
   log: Logger;
+  /** Firmware updates over the device sessions [FP-14]. */
+  updates?: FirmwareService;
 }
 
 /** How long stop() waits for devices to finish the close handshake. */
@@ -67,6 +70,7 @@ export class DeviceGateway {
           now: opts.now,
           log: opts.log,
           onRefused: (code) => this.#refused.set(code, (this.#refused.get(code) ?? 0) + 1),
+          updates: opts.updates,
         });
         this.#sessions.add(session);
         void session.closed.then(() => {

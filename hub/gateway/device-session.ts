@@ -5,6 +5,7 @@ import { ProtocolError } from '../../protocol/errors.js';
 import type { Capability, CommandResultFrame, DataFrame, Frame, WelcomeFrame } from '../../protocol/types.js';
 import type { DeviceRegistry, SessionHandle } from '../devices/device-registry.js';
 import type { AckChannel, IngestPipeline } from '../ingest/ingest-pipeline.js';
+import type { FirmwareService } from '../firmware/firmware-service.js';
 import type { Logger } from '../logger.js';
 import { retryBusy } from '../storage/busy-retry.js';
 import { faultCause } from '../storage/fault-cause.js';
@@ -25,6 +26,8 @@ export interface SessionDeps {
   onRefused: (code: string) => void;
   /** The greeting timer's clock; default Node's. */
   timers?: Timers;
+  /** Firmware updates [FP-14]; none: update frames are ignored like unknown extension frames. */
+  updates?: Pick<FirmwareService, 'onHello' | 'onFrame' | 'onClose'>;
 }
 
 /** Longest hub stall a session's rate limit excuses, in seconds of its frame rate. */
@@ -152,7 +155,10 @@ export class DeviceSession implements LinkListener, SessionHandle, AckChannel {
       this.#stopGreetingTimer();
       // A changed HELLO is stored before its capabilities are used [FP-7.2]; greet() changes nothing in
       // memory before its write succeeds, so it can be retried as a whole.
-      this.#write(() => this.#deps.registry.greet(this.deviceId, frame, this.#deps.now()), () => this.#welcome(), 'record this HELLO');
+      this.#write(() => this.#deps.registry.greet(this.deviceId, frame, this.#deps.now()), () => {
+        this.#welcome();
+        this.#deps.updates?.onHello(this, frame); // after WELCOME [FP-14.3]
+      }, 'record this HELLO');
       return;
     }
     switch (frame.type) {
@@ -174,6 +180,14 @@ export class DeviceSession implements LinkListener, SessionHandle, AckChannel {
         return;
       case 'extension':
         return; // [FP-10.2] unknown extension frames are ignored
+      case 'update_answer':
+      case 'update_progress':
+      case 'update_result': {
+        const problem = this.#deps.updates?.onFrame(this, frame) ?? null;
+        return problem === null ? undefined : this.#refuse('HUB_ERR_UPDATE_VIOLATION', problem); // [FP-14.8]
+      }
+      case 'update_offer':
+      case 'update_chunk':
       case 'hello':
       case 'welcome':
       case 'ack':
@@ -188,6 +202,7 @@ export class DeviceSession implements LinkListener, SessionHandle, AckChannel {
     this.#state = 'closed';
     this.#stopGreetingTimer();
     const offline = this.#deps.registry.detach(this.deviceId, this);
+    this.#deps.updates?.onClose(this);
     this.#deps.log.debug({ device: this.deviceId, code, reason, offline, wasOpen }, 'device disconnected');
     this.#onClosed();
   }

@@ -106,6 +106,8 @@ export interface ApiDeviceInfo {
   createdAt: number;
   /** Where the device is (Home Assistant's area); null until set. */
   room: string | null;
+  /** Its last HELLO set UPDATES: it accepts firmware updates [FP-14.1]; absent otherwise. */
+  updatable?: boolean;
 }
 
 /** The current value of one metric, in its JSON form [FP-5.1]. */
@@ -332,4 +334,65 @@ export interface ApiLogLine {
 export interface HubLogsResponse {
   lines: ApiLogLine[];
   total: number;
+}
+
+// ---- /api/firmware [FP-14] --------------------------------------------------------------------------
+
+export type ApiUpdateState = 'queued' | 'transferring' | 'verifying' | 'done' | 'failed' | 'rolled_back';
+
+/** One device's firmware update (docs/api.md, docs/operations.md "Firmware updates"). */
+export interface ApiFirmwareUpdate {
+  id: number;
+  device: string;
+  version: string;
+  fromVersion: string;
+  state: ApiUpdateState;
+  /** Confirmed bytes in percent, 0-100 [FP-14.5]. */
+  percent: number;
+  offset: number;
+  size: number;
+  /** Transfers that went on from above 0 after a disconnection [FP-14.6]. */
+  resumes: number;
+  /** failed: why ('refused: downgrade', 'corrupt_chunk: ...'); queued after a defer: 'deferred: battery_low'. */
+  reason: string | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface ApiFirmwareImage {
+  sha256: string;
+  model: string;
+  version: string;
+  size: number;
+  addedAt: number;
+}
+
+/** GET /api/firmware: 200. */
+export interface FirmwareResponse {
+  images: ApiFirmwareImage[];
+  updates: ApiFirmwareUpdate[];
+}
+
+/** POST /api/firmware?model=&version= (the image as the body): 201, or 200 when it was stored already. */
+export interface FirmwareAddResponse {
+  image: ApiFirmwareImage;
+}
+
+/** POST /api/firmware/updates, as JSON: exactly one of device and model. */
+export interface FirmwareUpdateRequest {
+  device?: string;
+  model?: string;
+  version: string;
+}
+
+/** POST /api/firmware/updates: 202. */
+export interface FirmwareUpdateResponse {
+  queued: ApiFirmwareUpdate[];
+  skipped: { device: string; reason: string }[];
+}
+
+/** GET /api/devices/:id/firmware: 200. */
+export interface DeviceFirmwareResponse {
+  device: string;
+  updates: ApiFirmwareUpdate[];
 }

@@ -9,6 +9,7 @@ import type { Role } from '../auth/user-store.js';
 import { pointToJson, valueToJson } from '../../protocol/value-form.js';
 import type * as Api from './api-types.js';
 import { handleObservability, type ObservabilitySources } from './observability-api.js';
+import { firmwareApi } from './firmware-api.js';
 import { HttpError, readJsonBody, sendJson } from './respond.js';
 import { handleUsers, type UsersAuth } from './users-api.js';
 
@@ -62,6 +63,7 @@ async function route(deps: ApiDeps, req: IncomingMessage, res: ServerResponse): 
   if (parts[1] === 'hub' && parts.length === 2 && method === 'GET') return sendJson(res, 200, deps.facade.hubInfo() satisfies Api.HubInfoResponse);
   if (parts[1] === 'hub' && parts.length > 2 && deps.observability) return handleObservability(deps.observability, principal, req, res, parts.slice(1), url.searchParams);
   if (parts[1] === 'users' && deps.users) return handleUsers(deps.users, principal, req, res, parts.slice(1));
+  if (parts[1] === 'firmware' || (parts[1] === 'devices' && parts[3] === 'firmware' && parts.length === 4)) return firmwareApi(deps.facade, req, res, url, parts, need);
   if (parts[1] !== 'devices') throw new HttpError(404, 'HUB_ERR_NOT_FOUND', `no API endpoint at ${url.pathname}`);
 
   if (parts.length === 2) {

@@ -10,6 +10,7 @@ export function bridgeDevice(d: DeviceInfo): BridgeDevice {
     model: d.model,
     firmware: d.firmware,
     room: d.room,
+    ...(d.updatable === true ? { updatable: true } : {}),
     online: d.online,
     lastSeen: d.lastSeen,
     capabilities: d.capabilities.map((c) => ({

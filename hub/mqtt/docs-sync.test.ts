@@ -27,6 +27,8 @@ describe('docs/mqtt.md', () => {
       event: t.event('<device>', '<name>'),
       set: t.set('<device>', '<command>'),
       setResult: t.setResult('<device>', '<command>'),
+      update: t.update('<device>'),
+      updateInstall: t.updateInstall('<device>'),
       bridgeState: t.bridgeState(),
       bridgeDevices: t.bridgeDevices(),
       bridgeInfo: t.bridgeInfo(),

@@ -16,8 +16,9 @@ const topics = new Topics('hearth', 'homeassistant');
 const HUB = 'https://hub.local:8443';
 
 /** One device per simulator model, as the registry knows it after its HELLO. */
+// Every simulator model accepts firmware updates: each also has an update entity [FP-14.1].
 const FLEET: DeviceInfo[] = Object.values(MODELS).map((m) =>
-  device({ id: `sim-${m.name}`, name: `Sim ${m.name}`, type: m.name, model: m.model, firmware: m.firmware, capabilities: [...m.capabilities] }),
+  device({ id: `sim-${m.name}`, name: `Sim ${m.name}`, type: m.name, model: m.model, firmware: m.firmware, capabilities: [...m.capabilities], updatable: true }),
 );
 
 const problemsOf = (entries: DiscoveryEntry[]) => entries.flatMap((e) => haDiscoveryProblems('homeassistant', e.topic, JSON.parse(JSON.stringify(e.config))));
@@ -73,6 +74,13 @@ describe('the simulator fleet in Home Assistant terms', () => {
     'air_quality.co2': { p: 'sensor', device_class: 'carbon_dioxide', unit_of_measurement: 'ppm', state_class: 'measurement' },
     // HA's CONCENTRATION_MICROGRAMS_PER_CUBIC_METER: GREEK SMALL LETTER MU, though the model declares MICRO SIGN.
     'air_quality.pm25': { p: 'sensor', device_class: 'pm25', unit_of_measurement: '\u03bcg/m³', state_class: 'measurement' },
+    // HA's update entity: firmware versions and progress from one JSON state, an Install button [FP-14].
+    ...Object.fromEntries(
+      Object.values(MODELS).map((m) => [
+        `${m.name}.firmware`,
+        { p: 'update', device_class: 'firmware', entity_category: 'config', state_topic: `hearth/sim-${m.name}/update`, command_topic: `hearth/sim-${m.name}/update/install`, payload_install: 'install', title: m.model },
+      ]),
+    ),
   };
 
   it.each(Object.entries(EXPECTED))('%s', (key, expected) => {
@@ -90,6 +98,17 @@ describe('the simulator fleet in Home Assistant terms', () => {
     const button = device({ id: 'b1', capabilities: [{ id: 1, name: 'press', unit: '', valueType: 'enum', deviceClass: 'button', writable: false, event: true, options: ['single', 'double'] }] });
     const [entry] = discoveryFor(button, topics);
     expect((entry!.config as DeviceDiscoveryConfig).cmps.press).toMatchObject({ p: 'event', device_class: 'button', event_types: ['single', 'double'] });
+  });
+});
+
+describe('the update platform rules refuse what HA refuses', () => {
+  it('an update entity with an unknown device class, without state, or with payload_install but no command_topic', () => {
+    const base = { unique_id: 'u1', device: { identifiers: ['x'] } };
+    const check = (c: Record<string, unknown>) => haDiscoveryProblems('homeassistant', 'homeassistant/update/x/fw/config', { ...base, ...c });
+    expect(check({ state_topic: 's', command_topic: 'c', payload_install: 'install', device_class: 'firmware' })).toEqual([]);
+    expect(check({ state_topic: 's', device_class: 'software' })).toEqual([expect.stringContaining('unknown update device_class software')]);
+    expect(check({ command_topic: 'c' })).toEqual([expect.stringContaining('needs state_topic or latest_version_topic')]);
+    expect(check({ state_topic: 's', payload_install: 'install' })).toEqual([expect.stringContaining('payload_install needs command_topic')]);
   });
 });
 

@@ -16,6 +16,7 @@ import { ExternalBroker } from './external-broker.js';
 import type { DiscoveryMode } from './discovery.js';
 import { HubMirror } from './hub-mirror.js';
 import { RetainedStore } from './retained-store.js';
+import { UpdateMirror } from './update-mirror.js';
 import { SILENT_LOGGER, type MqttLogger } from './logger.js';
 import { DEFAULT_BASE_TOPIC, DEFAULT_DISCOVERY_PREFIX, Topics } from './topics.js';
 
@@ -144,6 +145,7 @@ interface Side<B> {
   status: BridgeStatus;
   api: BridgeApi;
   topics: Topics;
+  updates: UpdateMirror;
 }
 
 export class MqttBridge {
@@ -193,7 +195,9 @@ export class MqttBridge {
         this.#embedded = side;
         await broker.start();
         side.mirror.attach();
+        side.updates.attach();
         await side.mirror.publishAll();
+        await side.updates.publishAll();
         await side.status.start();
       }
       if (o.external) {
@@ -207,7 +211,7 @@ export class MqttBridge {
           if (!side) return;
           canaryArmed = false;
           const s = side;
-          void s.mirror.publishAll().then(() => {
+          void Promise.all([s.mirror.publishAll(), s.updates.publishAll()]).then(() => {
             canaryArmed = true;
             return s.status.publishInfo();
           });
@@ -220,7 +224,7 @@ export class MqttBridge {
           ...(x.rejectUnauthorized !== undefined ? { rejectUnauthorized: x.rejectUnauthorized } : {}),
           clientId: x.clientId ?? `hearth-${topics.base.replace(/[^A-Za-z0-9_-]/g, '_')}`,
           will: { topic: topics.bridgeState(), payload: 'offline' },
-          subscribeFilters: [topics.setFilter(), topics.bridgeRequestFilter(), topics.discoveryStatus(), topics.bridgeCanary()],
+          subscribeFilters: [topics.setFilter(), topics.bridgeRequestFilter(), topics.discoveryStatus(), topics.bridgeCanary(), topics.updateInstallFilter()],
           reconnectPeriodMs: x.reconnectPeriodMs ?? MQTT_DEFAULTS.reconnectPeriodMs,
           connectTimeoutMs: x.connectTimeoutMs ?? MQTT_DEFAULTS.connectTimeoutMs,
           protocolVersion: x.protocolVersion ?? 5,
@@ -238,6 +242,7 @@ export class MqttBridge {
         side = this.#side(broker, topics, canary, log);
         this.#external = side;
         side.mirror.attach();
+        side.updates.attach();
         await broker.start();
         await side.status.start();
       }
@@ -254,7 +259,8 @@ export class MqttBridge {
     const parts = [this.#external, this.#embedded].filter((p) => p !== null);
     this.#external = null;
     this.#embedded = null;
-    for (const { mirror, status } of parts) {
+    for (const { mirror, status, updates } of parts) {
+      updates.detach();
       mirror.detach();
       status.stop();
     }
@@ -303,7 +309,8 @@ export class MqttBridge {
       now,
       timers,
     });
-    return { broker, mirror, status, api: new BridgeApi({ facade: o.facade, admin, topics, publish, logger: log }), topics };
+    const updates = new UpdateMirror({ facade: o.facade, topics, publish, logger: log });
+    return { broker, mirror, status, api: new BridgeApi({ facade: o.facade, admin, topics, publish, logger: log }), topics, updates };
   }
 
   /** An upgrade the HTTPS front routed to MQTT over WebSocket; 503 without a running embedded broker. */
@@ -350,6 +357,8 @@ function route(side: Side<unknown>, topic: string, payload: Buffer, source: stri
       return void side.mirror.handleCommand(parsed.device, parsed.command, payload, source);
     case 'bridgeRequest':
       return void side.api.handle(parsed.verb, payload, sender, source);
+    case 'updateInstall':
+      return side.updates.install(parsed.device, payload, source);
     case 'discoveryStatus':
       if (payload.toString('utf8').trim() === 'online') void side.mirror.rediscover();
   }

@@ -48,6 +48,21 @@ export interface CapabilitySummary {
   options?: string[];
 }
 
+/** `<base>/<device>/update` (retained): the device's firmware, as Home Assistant's update entity reads it [FP-14]. */
+export interface FirmwareUpdatePayload {
+  installed_version: string;
+  /** The newest image of the device's model; the installed version when there is none. */
+  latest_version: string;
+  in_progress: boolean;
+  /** 0-100 while transferring, else null. */
+  update_percentage: number | null;
+  /** The hub's state of the device's newest update, null when it never had one (docs/operations.md). */
+  state: 'queued' | 'transferring' | 'verifying' | 'done' | 'failed' | 'rolled_back' | null;
+  /** The version the newest update installs, null without one. */
+  version: string | null;
+  reason: string | null;
+}
+
 /** One entry of `<base>/bridge/devices`. */
 export interface BridgeDevice {
   id: string;
@@ -57,6 +72,8 @@ export interface BridgeDevice {
   firmware: string;
   /** null until set (PATCH /api/devices/:id or the request device/rename). Always sent; optional for readers of older hubs. */
   room?: string | null;
+  /** Present (true) when the device accepts firmware updates [FP-14.1]. */
+  updatable?: boolean;
   online: boolean;
   lastSeen: number | null;
   capabilities: CapabilitySummary[];
@@ -120,6 +137,9 @@ export interface TopicPayloads {
   /** Inbound: a plain value or JSON (see parseCommandPayload). */
   set: string;
   setResult: CommandResultPayload;
+  update: FirmwareUpdatePayload;
+  /** Inbound: `install` installs latest_version. */
+  updateInstall: string;
   bridgeState: Availability;
   bridgeDevices: BridgeDevice[];
   bridgeInfo: BridgeInfoPayload;
@@ -148,6 +168,8 @@ export const RETAINED: Readonly<Record<TopicKind, boolean>> = {
   event: false,
   set: false,
   setResult: false,
+  update: true,
+  updateInstall: false,
   bridgeState: true,
   bridgeDevices: true,
   bridgeInfo: true,
@@ -161,10 +183,10 @@ export const RETAINED: Readonly<Record<TopicKind, boolean>> = {
 };
 
 /** Kinds clients publish and the hub reads (the rest only the hub publishes). */
-export const INBOUND: readonly TopicKind[] = ['set', 'bridgeRequest', 'discoveryStatus'];
+export const INBOUND: readonly TopicKind[] = ['set', 'bridgeRequest', 'discoveryStatus', 'updateInstall'];
 
 /** Metric names that would collide with a fixed topic of the device: they appear only in `state`. */
-export const RESERVED_METRIC_NAMES: readonly string[] = ['state', 'availability', 'event', 'set', 'readings'];
+export const RESERVED_METRIC_NAMES: readonly string[] = ['state', 'availability', 'event', 'set', 'readings', 'update'];
 
 /** The device-level segment the bridge's own topics use; no device may have this id. */
 export const BRIDGE_SEGMENT = 'bridge';
@@ -175,6 +197,7 @@ export const DEFAULT_DISCOVERY_PREFIX = 'homeassistant';
 /** Where an inbound topic points, when it is one the hub reads. */
 export type ParsedTopic =
   | { kind: 'set'; device: string; command: string }
+  | { kind: 'updateInstall'; device: string }
   | { kind: 'bridgeRequest'; verb: string }
   | { kind: 'discoveryStatus' };
 
@@ -215,6 +238,20 @@ export class Topics {
 
   setResult(device: string, command: string): string {
     return `${this.base}/${device}/set/${command}/result`;
+  }
+
+  /** The device's firmware state (Home Assistant's update entity) [FP-14]. */
+  update(device: string): string {
+    return `${this.base}/${device}/update`;
+  }
+
+  /** Home Assistant's Install button publishes here. */
+  updateInstall(device: string): string {
+    return `${this.base}/${device}/update/install`;
+  }
+
+  updateInstallFilter(): string {
+    return `${this.base}/+/update/install`;
   }
 
   /** Filter matching every command topic (and no result topic). */
@@ -284,6 +321,7 @@ export class Topics {
     const prefix = `${this.base}/`;
     if (!topic.startsWith(prefix)) return null;
     const rest = topic.slice(prefix.length).split('/');
+    if (rest.length === 3 && rest[1] === 'update' && rest[2] === 'install') return isTopicSafeId(rest[0]!) ? { kind: 'updateInstall', device: rest[0]! } : null;
     if (rest.length !== 3 || rest[1] !== 'set') return null;
     const [device, , command] = rest as [string, string, string];
     if (!isTopicSafeId(device) || command === '') return null;
@@ -306,6 +344,7 @@ export function encodePayload(message: TopicMessage): string {
     case 'discoveryStatus':
     case 'set':
     case 'bridgeRequest':
+    case 'updateInstall':
       return message.payload;
     case 'discovery':
       return message.payload === null ? '' : JSON.stringify(message.payload);
@@ -313,6 +352,7 @@ export function encodePayload(message: TopicMessage): string {
     case 'readings':
     case 'event':
     case 'setResult':
+    case 'update':
     case 'bridgeDevices':
     case 'bridgeInfo':
     case 'bridgeHealth':

@@ -17,6 +17,7 @@ interface DeviceRow {
   last_seen: number | null;
   revoked_at: number | null;
   room: string | null;
+  updates: number;
 }
 
 const SELECT_DEVICE = `SELECT d.*, s.last_seen FROM devices d LEFT JOIN device_state s ON s.device_id = d.id`;
@@ -28,7 +29,7 @@ export class DeviceTable {
   readonly #list: Statement<[], DeviceRow>;
   readonly #revoke: Statement<[number, string]>;
   readonly #remove: Statement<[string]>;
-  readonly #hello: Statement<[string, string, string, string]>;
+  readonly #hello: Statement<[string, string, string, number, string]>;
   readonly #rename: Statement<[string, string]>;
   readonly #room: Statement<[string | null, string]>;
   readonly #seqs: Statement<[], [string, number]>;
@@ -40,7 +41,7 @@ export class DeviceTable {
     this.#list = db.prepare(`${SELECT_DEVICE} ORDER BY d.id`);
     this.#revoke = db.prepare('UPDATE devices SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL');
     this.#remove = db.prepare('DELETE FROM devices WHERE id = ?');
-    this.#hello = db.prepare('UPDATE devices SET model = ?, firmware = ?, capabilities = ? WHERE id = ?');
+    this.#hello = db.prepare('UPDATE devices SET model = ?, firmware = ?, capabilities = ?, updates = ? WHERE id = ?');
     this.#rename = db.prepare('UPDATE devices SET name = ? WHERE id = ?');
     this.#room = db.prepare('UPDATE devices SET room = ? WHERE id = ?');
     this.#seqs = db
@@ -82,7 +83,7 @@ export class DeviceTable {
 
   /** False if the device is unknown. */
   updateHello(id: string, hello: DeviceHello): boolean {
-    return this.#hello.run(hello.model, hello.firmware, JSON.stringify(hello.capabilities), id).changes === 1;
+    return this.#hello.run(hello.model, hello.firmware, JSON.stringify(hello.capabilities), hello.updates === true ? 1 : 0, id).changes === 1;
   }
 
   /** False if the device is unknown. */
@@ -119,5 +120,6 @@ function toRecord(r: DeviceRow): DeviceRecord {
     lastSeen: r.last_seen,
     revokedAt: r.revoked_at,
     room: r.room,
+    ...(r.updates === 1 ? { updates: true } : {}),
   };
 }

@@ -4,6 +4,8 @@ export const STORE_ERROR_CODES = {
   HUB_ERR_DB_TOO_NEW: 'database schema is newer than this hub',
   /** addDevice() with an id that exists, revoked or not. */
   HUB_ERR_DEVICE_EXISTS: 'device id already exists',
+  /** FirmwareTable.addImage() with a model and version (or bytes) stored under another name. */
+  HUB_ERR_FIRMWARE_EXISTS: 'firmware image already stored',
   /** A method that needs the database was called before open() or after close(). */
   HUB_ERR_STORE_CLOSED: 'store is not open',
   /** A stored chunk does not decode: the file was damaged or written by an incompatible codec. */

@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import type { ValueType } from '../../protocol/types.js';
 import { DEFAULT_MAX_WAL_BYTES, openDatabase } from './database.js';
 import { StoreError } from './errors.js';
+import type { FirmwareTable } from './firmware-table.js';
 import { fromNative, isNumeric, type Native } from './native-value.js';
 import { DEFAULT_RETENTION } from './retention.js';
 import { prepareParts, type StoreParts } from './store-parts.js';
@@ -205,6 +206,16 @@ export class HubStore {
     const { writer } = this.#p;
     this.#write(() => writer.commit(batch));
     this.#logEpoch += 1;
+  }
+
+  /** Firmware images and update state [FP-14]; run writes through write() so they go before compaction. */
+  get firmware(): FirmwareTable {
+    return this.#p.firmware;
+  }
+
+  /** Runs a small write of another part (firmware updates) with the priority commits have over compaction. */
+  write<T>(fn: () => T): T {
+    return this.#write(fn);
   }
 
   /**

@@ -6,6 +6,7 @@ import { CompactionPass } from './compaction/pass.js';
 import type { Db } from './database.js';
 import { DeviceTable } from './device-table.js';
 import { EventLog } from './event-log.js';
+import { FirmwareTable } from './firmware-table.js';
 import { History } from './history.js';
 import type { Native } from './native-value.js';
 import { Retention } from './retention.js';
@@ -24,6 +25,7 @@ export interface StoreParts {
   history: History;
   events: EventLog;
   commands: CommandLog;
+  firmware: FirmwareTable;
   tx: {
     removeDevice: Transaction<(id: string) => boolean>;
     resolveSeries: Transaction<(deviceId: string, metric: string, type: ValueType) => number>;
@@ -59,6 +61,7 @@ export function prepareParts(db: Db, retention: RetentionPolicy, now: () => numb
     history: new History(db, rollups),
     events,
     commands: new CommandLog(db),
+    firmware: new FirmwareTable(db),
     tx: {
       removeDevice: db.transaction((id: string) => {
         removeLog.run(id); // the log has no foreign key (see the schema): its rows go by hand

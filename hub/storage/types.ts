@@ -13,6 +13,8 @@ export interface DeviceRecord {
   createdAt: number;
   lastSeen: number | null;
   revokedAt: number | null;
+  /** Its last HELLO set UPDATES: it accepts firmware updates [FP-14.1]. */
+  updates?: boolean;
   /** Where the device is (Home Assistant's suggested_area); null until set. */
   room: string | null;
 }
@@ -131,6 +133,8 @@ export interface DeviceHello {
   model: string;
   firmware: string;
   capabilities: Capability[];
+  /** HELLO's flag UPDATES [FP-14.1]. */
+  updates?: boolean;
 }
 
 /** The newest stored value of one metric of a device. */

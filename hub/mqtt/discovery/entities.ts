@@ -4,6 +4,7 @@ import type { Capability } from '../../../protocol/types.js';
 import { MQTT_OFF, MQTT_ON } from '../../../protocol/value-form.js';
 import type { DeviceInfo } from '../../events.js';
 import type { Topics } from '../topics.js';
+import { updateEntity } from './update-entity.js';
 import {
   BINARY_CLASS_ALIASES,
   BINARY_SENSOR_CLASSES,
@@ -26,7 +27,8 @@ export type DiscoveryComponent =
   | 'climate'
   | 'sensor'
   | 'select'
-  | 'text';
+  | 'text'
+  | 'update';
 
 /** An entity's own options: what a per-entity config and a `cmps` entry share (no device, origin, availability). */
 export interface EntityFields {
@@ -36,7 +38,7 @@ export interface EntityFields {
   /** Pre-2025.10 Home Assistant reads object_id, later ones default_entity_id: both are sent. */
   object_id: string;
   default_entity_id: string;
-  entity_category?: 'diagnostic';
+  entity_category?: 'diagnostic' | 'config';
   state_topic?: string;
   value_template?: string;
   command_topic?: string;
@@ -70,6 +72,8 @@ export interface EntityFields {
   max_temp?: number;
   temp_step?: number;
   temperature_unit?: 'C' | 'F';
+  payload_install?: string;
+  title?: string;
 }
 
 /** One Home Assistant entity of a device. */
@@ -114,7 +118,8 @@ export function entitiesFor(device: DeviceInfo, topics: Topics): HaEntity[] {
   for (const e of singles) {
     if (!('name' in e.fields) && perClass.get(classKey(e))! > 1) e.fields = { name: properName(e.capabilities[0]!), ...e.fields };
   }
-  return [...entities, ...singles];
+  // A device whose HELLO set UPDATES gets Home Assistant's update entity [FP-14.1].
+  return [...entities, ...singles, ...(device.updatable === true ? [updateEntity(device, topics, base)] : [])];
 }
 
 /** Whether an event capability is shown as a binary_sensor, so its latest value is kept on a retained topic. */
@@ -122,7 +127,7 @@ export function eventHasState(cap: Capability): boolean {
   return cap.event && binaryClass(cap) !== null;
 }
 
-type BaseOf = (platform: DiscoveryComponent, key: string) => Pick<EntityFields, 'unique_id' | 'object_id' | 'default_entity_id'>;
+export type BaseOf = (platform: DiscoveryComponent, key: string) => Pick<EntityFields, 'unique_id' | 'object_id' | 'default_entity_id'>;
 
 function baseFields(device: DeviceInfo): BaseOf {
   const node = nodeId(device.id);

@@ -14,6 +14,11 @@
 //    hass_enforce_greek_micro_char rejects U+00B5).
 //  - components/binary_sensor, switch, event: their DeviceClass enums; sensor and binary_sensor refuse
 //    entity_category config.
+//  - home-assistant.io/integrations/update.mqtt and components/mqtt/update.py: state_topic (a version, or JSON
+//    with installed_version, latest_version, title, release_summary, release_url, entity_picture, in_progress,
+//    update_percentage), latest_version_topic/_template, command_topic with payload_install, title,
+//    release_summary, release_url, entity_picture, display_precision, retain; components/update:
+//    UpdateDeviceClass (firmware).
 
 const MU = '\u03bc';
 const UG = `${MU}g/m³`;
@@ -98,6 +103,7 @@ export const HA_BINARY_SENSOR_CLASSES: ReadonlySet<string> = new Set([
 ]);
 const SWITCH_CLASSES = new Set(['outlet', 'switch']);
 const EVENT_CLASSES = new Set(['button', 'doorbell', 'motion']);
+const UPDATE_CLASSES = new Set(['firmware']);
 const CLIMATE_MODES = new Set(['auto', 'off', 'cool', 'heat', 'dry', 'fan_only', 'heat_cool']);
 
 /** Options every MQTT entity takes (MQTT_ENTITY_COMMON_SCHEMA, availability, device, origin). */
@@ -134,6 +140,13 @@ const PLATFORMS: Readonly<Record<string, { keys: string[]; required: string[] }>
       'brightness_command_topic', 'brightness_state_topic', 'brightness_value_template', 'brightness_scale', 'on_command_type', 'optimistic', 'retain',
     ],
     required: ['command_topic'],
+  },
+  update: {
+    keys: [
+      'state_topic', 'value_template', 'latest_version_topic', 'latest_version_template', 'command_topic', 'payload_install',
+      'device_class', 'title', 'release_summary', 'release_url', 'entity_picture', 'display_precision', 'retain',
+    ],
+    required: [],
   },
   climate: {
     keys: [
@@ -242,6 +255,11 @@ function entityProblems(where: string, platform: string, c: Json, standalone: bo
       break;
     case 'light':
       if (c.brightness_scale !== undefined && !(Number.isInteger(c.brightness_scale) && (c.brightness_scale as number) >= 1)) out.push(`${where}: brightness_scale must be an int >= 1`);
+      break;
+    case 'update':
+      if (dc !== undefined && !UPDATE_CLASSES.has(dc)) out.push(`${where}: unknown update device_class ${dc}`);
+      if (c.state_topic === undefined && c.latest_version_topic === undefined) out.push(`${where}: update needs state_topic or latest_version_topic`);
+      if (c.payload_install !== undefined && c.command_topic === undefined) out.push(`${where}: payload_install needs command_topic`);
       break;
     case 'climate':
       if (Array.isArray(c.modes) && !c.modes.every((m) => CLIMATE_MODES.has(String(m)))) out.push(`${where}: bad climate modes`);

@@ -1,0 +1,46 @@
+import type { FirmwareImageRecord, FirmwareTable } from '../storage/firmware-table.js';
+import { FirmwareError } from './firmware-error.js';
+
+/** What planning needs of a device: its HELLO model (or provisioning type before the first HELLO) and firmware. */
+export interface RolloutDevice {
+  id: string;
+  model: string;
+  type: string;
+  firmware: string;
+}
+
+/** `hearth firmware update <device|--model m> --version v`, and POST /api/firmware/updates. */
+export type RolloutTarget = { device: string } | { model: string };
+
+export interface RolloutPlan {
+  create: { deviceId: string; image: FirmwareImageRecord; fromVersion: string }[];
+  skipped: { device: string; reason: string }[];
+}
+
+/** The model an image must be for to update this device: its HELLO model, else its provisioning type. */
+export function deviceModel(d: RolloutDevice): string {
+  return d.model || d.type;
+}
+
+/**
+ * Which devices get an update to `version`: one device, or every device of a model. A device already at
+ * the version, or already updating to it, is skipped. Throws FirmwareError for an unknown device or model,
+ * or a model without that version.
+ */
+export function planRollout(devices: readonly RolloutDevice[], target: RolloutTarget, version: string, table: FirmwareTable): RolloutPlan {
+  const chosen = 'device' in target ? devices.filter((d) => d.id === target.device) : devices.filter((d) => deviceModel(d) === target.model);
+  if (chosen.length === 0) {
+    throw new FirmwareError('HUB_ERR_UNKNOWN_DEVICE', 'device' in target ? `no device "${target.device}"` : `no device of model "${target.model}"`);
+  }
+  const plan: RolloutPlan = { create: [], skipped: [] };
+  for (const d of chosen) {
+    const model = deviceModel(d);
+    const image = table.imageByVersion(model, version);
+    if (!image) throw new FirmwareError('HUB_ERR_UNKNOWN_FIRMWARE', `no firmware ${version} for model "${model}" (add it with hearth firmware add)`);
+    const open = table.openUpdate(d.id);
+    if (d.firmware === version) plan.skipped.push({ device: d.id, reason: `already runs ${version}` });
+    else if (open && open.sha256 === image.sha256) plan.skipped.push({ device: d.id, reason: `already updating to ${version} (update ${open.id})` });
+    else plan.create.push({ deviceId: d.id, image, fromVersion: d.firmware });
+  }
+  return plan;
+}

@@ -1,0 +1,88 @@
+// Firmware updates on MQTT [FP-14]: the retained `<base>/<device>/update` JSON of every updatable device
+// (Home Assistant's update entity reads it; progress shows there), and the Install button.
+import type { DeviceInfo } from '../events.js';
+import type { DeviceFacade } from '../facade.js';
+import type { MqttLogger } from './logger.js';
+import { UPDATE_INSTALL_PAYLOAD } from './discovery/update-entity.js';
+import type { FirmwareUpdatePayload, TopicMessage, Topics } from './topics.js';
+
+export interface UpdateMirrorOptions {
+  facade: DeviceFacade;
+  topics: Topics;
+  /** The HubMirror's ordered publish queue. */
+  publish: (message: TopicMessage) => Promise<void>;
+  logger: MqttLogger;
+}
+
+const OPEN = new Set(['queued', 'transferring', 'verifying']);
+
+/** Publishes each updatable device's firmware state on change and installs on request; listens to the bus only. */
+export class UpdateMirror {
+  readonly #o: UpdateMirrorOptions;
+  #detach: (() => void)[] = [];
+
+  constructor(o: UpdateMirrorOptions) {
+    this.#o = o;
+  }
+
+  /** Follows `firmware.update` and `device.updated` (a new version in HELLO). */
+  attach(): void {
+    const bus = this.#o.facade.bus;
+    this.#detach = [
+      bus.on('firmware.update', (u) => void this.#publishDevice(u.device)),
+      bus.on('device.updated', (p) => void this.#publishDevice(p.device.id)),
+    ];
+  }
+
+  detach(): void {
+    for (const off of this.#detach) off();
+    this.#detach = [];
+  }
+
+  /** Publishes the state of every updatable device (at start and after Home Assistant's birth). */
+  async publishAll(): Promise<void> {
+    await Promise.all(this.#o.facade.devices().map((d) => this.#publishDevice(d.id)));
+  }
+
+  /** Home Assistant's Install: an update of the device to its model's latest version. */
+  install(deviceId: string, payload: Buffer, source: string): void {
+    const fw = this.#o.facade.firmware;
+    const device = this.#o.facade.device(deviceId);
+    const log = this.#o.logger;
+    if (!fw || !device || payload.toString('utf8').trim() !== UPDATE_INSTALL_PAYLOAD) {
+      return log.warn({ device: deviceId, source }, `ignored: ${this.#o.topics.updateInstall(deviceId)} takes "${UPDATE_INSTALL_PAYLOAD}" for a known device`);
+    }
+    const latest = fw.latestVersion(device.model || device.type);
+    if (latest === undefined) return log.warn({ device: deviceId, source }, 'install: no firmware image for its model');
+    try {
+      const { queued, skipped } = fw.update({ device: deviceId }, latest);
+      log.info({ device: deviceId, source, version: latest, queued: queued.length, skipped: skipped.map((s) => s.reason) }, 'install requested over MQTT');
+    } catch (err) {
+      log.warn({ device: deviceId, source, err: (err as Error).message }, 'install refused');
+    }
+  }
+
+  #publishDevice(deviceId: string): Promise<void> {
+    const device = this.#o.facade.device(deviceId);
+    if (!device?.updatable || !this.#o.facade.firmware) return Promise.resolve();
+    return this.#o.publish({ kind: 'update', topic: this.#o.topics.update(deviceId), payload: this.payload(device) });
+  }
+
+  /** The retained payload of one device. */
+  payload(device: DeviceInfo): FirmwareUpdatePayload {
+    const fw = this.#o.facade.firmware!;
+    const last = fw.updates(1, device.id)[0];
+    const installed = device.firmware;
+    const latest = fw.latestVersion(device.model || device.type) ?? installed;
+    const open = last !== undefined && OPEN.has(last.state);
+    return {
+      installed_version: installed,
+      latest_version: open ? last.version : latest,
+      in_progress: open,
+      update_percentage: last?.state === 'transferring' ? last.percent : null,
+      state: last?.state ?? null,
+      version: last?.version ?? null,
+      reason: last?.reason ?? null,
+    };
+  }
+}
