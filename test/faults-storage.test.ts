@@ -204,7 +204,7 @@ describe('a write lock held elsewhere while a device greets, adds a metric, or t
     // A HELLO whose capabilities differ from the stored ones (none yet) needs a write.
     let held = hold(300);
     const a = await device(h, 'w-a', tokens[0]);
-    expect(await held).toBeGreaterThanOrEqual(300);
+    expect(await held).toBeGreaterThanOrEqual(299); // the lock was held (a timer may fire a fraction of a ms early)
     // Its first frame needs the series of a metric new to the hub; the frames behind it wait in order.
     held = hold(300);
     a.send(5);

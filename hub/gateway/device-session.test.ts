@@ -167,7 +167,7 @@ describe('DeviceSession', () => {
     const { link, receive } = s.open();
     for (let i = 0; i < 5 * RATE; i++) {
       receive({ type: 'command_result', id: i, status: 'ok', message: '' });
-      receive({ type: 'extension', code: 0x90, payload: new Uint8Array([i]) });
+      receive({ type: 'extension', code: 0xa0, payload: new Uint8Array([i]) });
     }
     for (let seq = 1; seq <= 2 * RATE; seq++) receive(reading(seq)); // the whole burst is still there
     expect(link.closed).toBeNull();

@@ -91,8 +91,9 @@ describe('patchPersistence', () => {
     clearInterval(ticker);
     // Unpatched, each SUBSCRIBE runs 10,000,000 matches in one go: minutes of CPU for the ten. Patched,
     // one pass of 20,000 topics each (~0.1 s) and aedes' own work per filter. CPU time, not wall time, so
-    // that a loaded test machine does not decide.
-    expect((used.user + used.system) / 1e6).toBeLessThan(10);
+    // that a loaded test machine does not decide: ~2.4 s here when quiet, 13.7 s seen with the machine's
+    // two cores shared by several test runs; unpatched it is over 100 s.
+    expect((used.user + used.system) / 1e6).toBeLessThan(40);
     expect(turns).toBeGreaterThan(10);
     expect(got).toEqual(['homeassistant/sensor/d19999/config']);
   });
