@@ -105,7 +105,7 @@ async function runOne(n: number, target: number): Promise<ReconnectRow> {
       const line = [...l.lines].reverse().find((x) => x['outcomes']);
       for (const [k, v] of Object.entries((line?.['outcomes'] ?? {}) as Record<string, number>)) outcomes[k] = (outcomes[k] ?? 0) + v;
     }
-    process.stderr.write(`reconnect ${n}: down ${(up - killedAt) / 1000} s, outcomes ${JSON.stringify(outcomes)}\n`);
+    process.stderr.write(`reconnect ${n}: down ${(up - killedAt) / 1000} s, /healthz -> all WELCOMEd ${(last - up) / 1000} s, outcomes ${JSON.stringify(outcomes)}\n`);
     // A profiled hub must exit on its own to write its profile.
     if (HUB_NODE_ARGS.length > 0) {
       hub.proc.kill('SIGTERM');

@@ -117,6 +117,9 @@ describe('AcceptPacer', () => {
     expect(r.started).toHaveLength(6);
     r.pacer.adjust((PACER_LAG_LOW_MS + PACER_LAG_HIGH_MS) / 2); // in between: holds
     expect(r.pacer.limit).toBe(4);
+    r.pacer.adjust(0);
+    r.pacer.handshakeTimedOut(); // peers that cannot keep up: a quarter off too
+    expect(r.pacer.limit).toBe(4);
     r.pacer.stop();
   });
 

@@ -96,6 +96,14 @@ export class AcceptPacer {
     this.#next();
   }
 
+  /**
+   * A handshake timed out: its peer could not keep up with the handshakes running (a shared uplink, or a
+   * load generator's CPU), so fewer run at once, as when the main thread lags.
+   */
+  handshakeTimedOut(): void {
+    this.#limit = Math.max(this.#o.minHandshakes, (this.#limit * 3) >> 2);
+  }
+
   /** Stops the lag probe; connections still waiting stay where they are (the server closes them). */
   stop(): void {
     if (this.#probe !== undefined) this.#o.timers.clearTimeout(this.#probe);

@@ -155,7 +155,10 @@ export class HttpFront {
       this.#guard.watchIdle(socket);
     });
     server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
-      if (err.code === 'ERR_TLS_HANDSHAKE_TIMEOUT') this.#guard.handshakeTimedOut((socket as Socket).remoteAddress);
+      if (err.code === 'ERR_TLS_HANDSHAKE_TIMEOUT') {
+        this.#guard.handshakeTimedOut((socket as Socket).remoteAddress);
+        this.#pacer.handshakeTimedOut();
+      }
       socket.destroy();
     });
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#upgrade(req, socket, head));
