@@ -87,7 +87,7 @@ export class Hub {
     });
     this.facade = new Facade({ bus: this.bus, registry: this.registry, commands, store: this.store, ingest: this.ingest, now, info: () => status.info(), firmware: this.firmware });
     [this.#metrics, this.#samples] = [new HubMetrics(status, log, this.bus), new StatusSamples(status, { now })];
-    this.mqtt = mqttConfigured(c) ? new MqttBridge(bridgeOptions(c, { facade: this.facade, auth: this.auth, tls: () => this.tls, log })) : undefined;
+    this.mqtt = mqttConfigured(c) ? new MqttBridge(bridgeOptions(c, { facade: this.facade, auth: this.auth, tls: () => this.tls, log, ackLatency: () => this.#metrics.ackLatency() })) : undefined;
     const ws = c['mqtt.embedded'] && c['mqtt.websocket'] ? this.mqtt : undefined;
     this.#front = new HttpFront({
       ...{ host: c.host, port: c.port ?? 8443, tls: () => this.tls },

@@ -4,6 +4,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import selfsigned from 'selfsigned';
 import type { Logger } from './logger.js';
+import { loadTlsTicketKeys } from './transport/tls-ticket-keys.js';
 
 export interface TlsMaterial {
   key: string;
@@ -13,6 +14,8 @@ export interface TlsMaterial {
   fingerprint: string;
   /** True when this call generated the certificate. */
   generated: boolean;
+  /** Session-ticket keys that survive restarts (hub/transport/tls-ticket-keys.ts). */
+  ticketKeys: Buffer;
 }
 
 /**
@@ -24,14 +27,14 @@ export async function loadOrCreateTls(opts: { dataDir: string; certFile?: string
     if (!opts.certFile || !opts.keyFile) throw new Error('tls: set both tls.cert and tls.key, or neither');
     const cert = readFileSync(opts.certFile, 'utf8');
     const key = readFileSync(opts.keyFile, 'utf8');
-    return { key, cert, certPath: opts.certFile, fingerprint: fingerprintOf(cert), generated: false };
+    return { key, cert, certPath: opts.certFile, fingerprint: fingerprintOf(cert), generated: false, ticketKeys: loadTlsTicketKeys(opts.dataDir) };
   }
   const dir = join(opts.dataDir, 'tls');
   const certPath = join(dir, 'hub-cert.pem');
   const keyPath = join(dir, 'hub-key.pem');
   if (existsSync(certPath) && existsSync(keyPath)) {
     const cert = readFileSync(certPath, 'utf8');
-    return { key: readFileSync(keyPath, 'utf8'), cert, certPath, fingerprint: fingerprintOf(cert), generated: false };
+    return { key: readFileSync(keyPath, 'utf8'), cert, certPath, fingerprint: fingerprintOf(cert), generated: false, ticketKeys: loadTlsTicketKeys(opts.dataDir) };
   }
   const host = hostname();
   const notBefore = new Date(Date.now() - 60_000);
@@ -62,7 +65,7 @@ export async function loadOrCreateTls(opts: { dataDir: string; certFile?: string
   writeFileSync(certPath, pems.cert, { mode: 0o644 });
   const fingerprint = fingerprintOf(pems.cert);
   opts.log?.info({ path: certPath, sha256: fingerprint }, 'generated a self-signed TLS certificate');
-  return { key: pems.private, cert: pems.cert, certPath, fingerprint, generated: true };
+  return { key: pems.private, cert: pems.cert, certPath, fingerprint, generated: true, ticketKeys: loadTlsTicketKeys(opts.dataDir) };
 }
 
 function fingerprintOf(certPem: string): string {

@@ -1,11 +1,12 @@
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../logger.js';
+import type { PacerRefusal } from './accept-pacer.js';
 import { countOpenFiles, PROC_FD_DIR, raiseOpenFileLimit } from '../observability/open-files.js';
 import type { RateLimitedLog } from '../observability/rate-limited-log.js';
 
 /** Why the HTTPS port closed or refused a connection (label `reason` of hearth_connections_refused_total). */
-export type RefusalReason = 'per_address' | 'open_files' | 'busy' | 'handshake_timeout' | 'idle_timeout';
+export type RefusalReason = 'per_address' | 'open_files' | 'busy' | 'handshake_timeout' | 'idle_timeout' | PacerRefusal;
 
 export interface ConnectionGuardOptions {
   /** Sockets one remote address may hold open at once. */
@@ -32,6 +33,11 @@ const RESERVE_MIN = 32;
 const RESERVE_RATIO = 0.02;
 /** A fresh count of /proc/self/fd at most this often; in between, sockets opened and closed are added up. */
 const SAMPLE_MS = 250;
+/**
+ * The same while the estimate is below half the busy threshold: reading /proc/self/fd with 10,000 sockets open
+ * costs milliseconds, and every 250 ms it was 4% of the main thread while a fleet reconnected.
+ */
+const SAMPLE_FAR_MS = 5000;
 
 const isLoopback = (a: string) => a.startsWith('127.') || a === '::1' || a.startsWith('::ffff:127.');
 
@@ -71,7 +77,9 @@ export class ConnectionGuard {
   /** Descriptors open now, as estimated (O(1) between samples). */
   get openFiles(): number {
     const now = this.#o.now();
-    if (now - this.#sampledAt >= SAMPLE_MS) {
+    const estimate = this.#sampled + (this.#live - this.#liveAtSample);
+    const every = estimate * 2 < this.#busyAt ? SAMPLE_FAR_MS : SAMPLE_MS;
+    if (now - this.#sampledAt >= every) {
       this.#sampled = countOpenFiles(this.#o.fdDir ?? PROC_FD_DIR) ?? 0;
       this.#liveAtSample = this.#live;
       this.#sampledAt = now;

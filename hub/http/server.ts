@@ -10,6 +10,8 @@ import type { HubFacade } from '../facade.js';
 import type { Logger } from '../logger.js';
 import type { UpgradeErrorCode } from '../../protocol/error-codes.js';
 import { RateLimitedLog } from '../observability/rate-limited-log.js';
+import { systemTimers } from '../timers.js';
+import { AcceptPacer } from './accept-pacer.js';
 import { createApi } from './api.js';
 import type { ObservabilitySources } from './observability-api.js';
 import { ConnectionGuard, type RefusalReason } from './connection-guard.js';
@@ -53,14 +55,30 @@ export interface FrontCounters {
   unauthorized(): void;
 }
 
+/**
+ * Bounds of the TLS handshakes the HTTPS port runs at once (accept pacing, hub/http/accept-pacer.ts, which
+ * moves between them by the event loop's lag): the floor keeps a slow crowd moving, the ceiling is a storm's.
+ */
+const MIN_HANDSHAKES = 32;
+const MAX_HANDSHAKES = 2048;
+/** Connections accepted and waiting for a handshake slot; past it a new one is closed before TLS. */
+const MAX_QUEUED = 8192;
+/**
+ * Longest wait for a slot, in handshake timeouts: a connection served in arrival order beats one closed and
+ * retried after a backoff (it would queue again, behind later ones), but past this its device has likely given up.
+ */
+const MAX_WAIT_HANDSHAKES = 2;
+/** listen() backlog: a restarted hub meets its whole fleet at once; an overflowing accept queue drops SYNs. */
+const LISTEN_BACKLOG = 4096;
+
 /** Paths answered even while descriptors run short: monitoring must see the condition. */
 const ALWAYS_SERVED = new Set(['/healthz', '/readyz', '/metrics']);
 
 export interface HttpFrontOptions {
   host: string;
   port: number;
-  /** The key and certificate, read at start() (they are loaded by then). */
-  tls: () => { key: string | Buffer; cert: string | Buffer };
+  /** The key and certificate, read at start() (they are loaded by then); ticket keys that outlive a restart, if any. */
+  tls: () => { key: string | Buffer; cert: string | Buffer; ticketKeys?: Buffer };
   /** Every credential check (bearer tokens of the API and /metrics, sign-in). */
   auth: Authorizer;
   /** What the API answers from. */
@@ -92,6 +110,7 @@ export class HttpFront {
   readonly #api: RequestHandler;
   readonly #dashboard: RequestHandler;
   readonly #guard: ConnectionGuard;
+  readonly #pacer: AcceptPacer;
   readonly #warn: RateLimitedLog;
   #server: Server | undefined;
   #refusing = false;
@@ -104,6 +123,11 @@ export class HttpFront {
       ...{ maxPerAddress: l.maxConnectionsPerAddress, capLoopback: l.capLoopback, idleMs: l.headersTimeoutMs },
       ...{ maxOpenFiles: l.maxOpenFiles, busyPercent: l.busyOpenFilesPercent },
       ...{ now: opts.now, log: opts.log, warn: this.#warn, onRefused: (reason) => opts.counters.connectionRefused(reason) },
+    });
+    this.#pacer = new AcceptPacer({
+      ...{ minHandshakes: MIN_HANDSHAKES, maxHandshakes: MAX_HANDSHAKES, maxQueued: MAX_QUEUED, maxWaitMs: MAX_WAIT_HANDSHAKES * l.handshakeTimeoutMs },
+      ...{ now: opts.now, timers: systemTimers },
+      onRefused: (reason) => opts.counters.connectionRefused(reason),
     });
     this.#session = createSessionApi({ auth: opts.auth, now: opts.now });
     this.#api = createApi({
@@ -119,23 +143,37 @@ export class HttpFront {
   /** Listens on host:port; rejects when the port cannot be bound. */
   async start(): Promise<void> {
     const o = this.#opts;
-    const { key, cert } = o.tls();
+    const { key, cert, ticketKeys } = o.tls();
     const l = o.limits;
     // headersTimeout bounds later requests of a kept-alive connection; the guard's idle timer bounds the first.
     const http = { headersTimeout: l.headersTimeoutMs, requestTimeout: Math.max(l.headersTimeoutMs, 300_000), connectionsCheckingInterval: Math.min(1000, l.headersTimeoutMs) };
-    const server = createServer({ key, cert, handshakeTimeout: l.handshakeTimeoutMs, ...http }, (req, res) => this.#request(req, res));
+    const server = createServer({ key, cert, ...(ticketKeys ? { ticketKeys } : {}), handshakeTimeout: l.handshakeTimeoutMs, ...http }, (req, res) => this.#request(req, res));
     this.#guard.start();
-    // Prepended, so a socket over a cap is destroyed before the TLS server wraps it.
-    server.prependListener('connection', (socket: Socket) => void this.#guard.admit(socket));
-    server.on('secureConnection', (socket: Duplex) => this.#guard.watchIdle(socket));
+    // The TLS server wraps each socket in its own 'connection' listener; taking it over lets the guard refuse
+    // a socket over a cap before any TLS work and the pacer decide when its handshake starts.
+    const wrapTls = server.listeners('connection') as ((socket: Socket) => void)[];
+    server.removeAllListeners('connection');
+    server.on('connection', (socket: Socket) => {
+      if (!this.#guard.admit(socket)) return;
+      this.#pacer.offer(socket, (s) => {
+        for (const wrap of wrapTls) wrap.call(server, s);
+      });
+    });
+    server.on('secureConnection', (socket: Socket) => {
+      this.#pacer.handshakeDone(socket);
+      this.#guard.watchIdle(socket);
+    });
     server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
-      if (err.code === 'ERR_TLS_HANDSHAKE_TIMEOUT') this.#guard.handshakeTimedOut((socket as Socket).remoteAddress);
+      if (err.code === 'ERR_TLS_HANDSHAKE_TIMEOUT') {
+        this.#guard.handshakeTimedOut((socket as Socket).remoteAddress);
+        this.#pacer.handshakeTimedOut();
+      }
       socket.destroy();
     });
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#upgrade(req, socket, head));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(o.port, o.host, () => {
+      server.listen({ port: o.port, host: o.host, backlog: LISTEN_BACKLOG }, () => {
         server.off('error', reject);
         resolve();
       });
@@ -150,6 +188,7 @@ export class HttpFront {
     if (!server) return;
     this.#server = undefined;
     this.#refusing = true;
+    this.#pacer.stop();
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeAllConnections();
     await closed;

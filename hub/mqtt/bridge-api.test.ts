@@ -106,6 +106,10 @@ describe('bridge requests', () => {
     expect(await request('admin', 'device/revoke', {})).toMatchObject({ status: 'error', error: 'id is required: the device id' });
   });
 
+  it.each([...BRIDGE_VERBS])('%s refuses a body that is not a JSON object, naming the problem', async (verb) => {
+    expect(await request('admin', verb, '"just a string"')).toEqual({ status: 'error', error: 'the request must be a JSON object', data: {} });
+  });
+
   it('a viewer may not send requests, and nobody but the hub writes bridge/response or bridge/info', async () => {
     const viewer = await fx.client('viewer');
     const closed = new Promise<void>((resolve) => viewer.once('close', () => resolve()));

@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { mqttLimits, type HubConfig } from '../config.js';
 import type { DeviceAdmin, DeviceFacade } from '../facade.js';
 import type { Logger } from '../logger.js';
+import type { HistogramSnapshot } from '../observability/metrics-registry.js';
+import { HUB_COMMIT } from '../build-commit.js';
 import { HUB_VERSION } from '../version.js';
 import type { MqttAuthenticator } from './embedded-broker.js';
 import type { MqttBridgeOptions, TlsPems } from './mqtt-bridge.js';
@@ -19,7 +21,7 @@ export function mqttConfigured(c: HubConfig): boolean {
 /** The bridge's options from the hub's `mqtt.*` settings. */
 export function bridgeOptions(
   c: HubConfig,
-  deps: { facade: DeviceFacade & DeviceAdmin; auth: MqttAuthenticator; tls: () => TlsPems; log: Logger },
+  deps: { facade: DeviceFacade & DeviceAdmin; auth: MqttAuthenticator; tls: () => TlsPems; log: Logger; ackLatency?: () => HistogramSnapshot },
 ): MqttBridgeOptions {
   return {
     facade: deps.facade,
@@ -33,6 +35,8 @@ export function bridgeOptions(
     discoveryPrefix: c['mqtt.discoveryPrefix'],
     discoveryMode: c['mqtt.discoveryMode'] === 'entity' ? 'entity' : 'device',
     hubVersion: HUB_VERSION,
+    commit: HUB_COMMIT,
+    ackLatency: deps.ackLatency ?? null,
     hubUrl: hubUrl(c),
     embedded: c['mqtt.embedded'],
     host: c['mqtt.host'],

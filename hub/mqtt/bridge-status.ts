@@ -1,6 +1,8 @@
 import type { DeviceInfo, HubEvents } from '../events.js';
 import type { DeviceFacade, HubHealth } from '../facade.js';
 import type { Timers, TimerHandle } from '../timers.js';
+import { histogramQuantile } from '../observability/histogram-quantile.js';
+import type { HistogramSnapshot } from '../observability/metrics-registry.js';
 import { HUB_VERSION } from '../version.js';
 import type { BridgeEventPayload, BridgeHealthPayload, BridgeInfoPayload, TopicMessage, Topics } from './topics.js';
 
@@ -14,6 +16,8 @@ export interface BridgeStatusOptions {
   settings: BridgeInfoPayload['mqtt'];
   /** Git commit of the build, null when unknown. */
   commit: string | null;
+  /** The ACK latency histogram in seconds (HubMetrics' hearth_ack_latency_seconds); null: ackLatencyP99Ms stays null. */
+  ackLatency: (() => HistogramSnapshot) | null;
   /** mqtt.healthIntervalMs; 0: no health messages. */
   healthIntervalMs: number;
   now: () => number;
@@ -34,6 +38,8 @@ export class BridgeStatus {
   #totalConnections = 0;
   #readings = 0;
   #lastTick: number;
+  /** The ACK latency histogram at the last health(): p99 is over what was observed since. */
+  #lastAck: HistogramSnapshot | null = null;
   #timer: TimerHandle | undefined;
   #detach: (() => void)[] = [];
 
@@ -82,7 +88,7 @@ export class BridgeStatus {
     };
   }
 
-  /** The payload of `<base>/bridge/health` now; resets the readings-per-second window. */
+  /** The payload of `<base>/bridge/health` now; resets the readings-per-second and ACK latency windows. */
   health(): BridgeHealthPayload {
     const now = this.#o.now();
     const seconds = Math.max(0.001, (now - this.#lastTick) / 1000);
@@ -94,10 +100,19 @@ export class BridgeStatus {
       readingsPerSecond,
       devicesOnline: h?.devicesOnline ?? this.#o.facade.devices().filter((d) => d.online).length,
       connections: this.#totalConnections,
-      ackLatencyP99Ms: null,
+      ackLatencyP99Ms: this.#ackLatencyP99Ms(),
       storage: h?.storage ?? 'ok',
       deviceConnections: Object.fromEntries(this.#connections),
     };
+  }
+
+  /** p99 of the ACK latencies since the last call, in ms to 0.1 ms; null when no frame was acknowledged meanwhile. */
+  #ackLatencyP99Ms(): number | null {
+    const snapshot = this.#o.ackLatency?.();
+    if (!snapshot) return null;
+    const p99 = histogramQuantile(0.99, snapshot, this.#lastAck);
+    this.#lastAck = snapshot;
+    return p99 === null ? null : Math.round(p99 * 10_000) / 10;
   }
 
   #schedule(): void {

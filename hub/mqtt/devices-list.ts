@@ -6,6 +6,11 @@ import { RETAINED, type Topics } from './topics.js';
 
 /** `<base>/bridge/devices` goes out at most once per this, and only when its content changed. */
 const DEVICES_LIST_INTERVAL_MS = 1000;
+/**
+ * ...or per this many times what building the last list took, if longer: a 10,000-device list takes tens of
+ * ms, and once a second through a reconnect storm that was main-thread time the handshakes needed.
+ */
+const DEVICES_LIST_COST_FACTOR = 20;
 
 export interface DevicesListOptions {
   facade: DeviceFacade;
@@ -22,7 +27,8 @@ export interface DevicesListOptions {
 /**
  * Coalesces `<base>/bridge/devices`: at most one publish per DEVICES_LIST_INTERVAL_MS, and none when the list
  * did not change. Building the whole list on every connect was 69% of the main thread while a fleet
- * reconnected after a hub restart (issue §3); now 1,000 reconnects cost a few lists.
+ * reconnected after a hub restart (issue §3); now 1,000 reconnects cost a few lists, and a large fleet's list
+ * (whose build time is measured) at most 1/DEVICES_LIST_COST_FACTOR of the main thread.
  */
 export class DevicesList {
   readonly #o: DevicesListOptions;
@@ -30,6 +36,8 @@ export class DevicesList {
   #done: Promise<void> | undefined;
   #last = '';
   #lastAt = -Infinity;
+  /** Wall time the last list took to build, ms (real time, not the injected clock: it is a cost). */
+  #lastCostMs = 0;
 
   constructor(opts: DevicesListOptions) {
     this.#o = opts;
@@ -38,7 +46,8 @@ export class DevicesList {
   /** Asks for a publish; many asks within the interval make one. */
   schedule(): void {
     if (this.#timer !== undefined) return;
-    const wait = Math.max(0, this.#lastAt + DEVICES_LIST_INTERVAL_MS - this.#o.now());
+    const interval = Math.max(DEVICES_LIST_INTERVAL_MS, DEVICES_LIST_COST_FACTOR * this.#lastCostMs);
+    const wait = Math.max(0, this.#lastAt + interval - this.#o.now());
     this.#done = new Promise<void>((resolve) => {
       this.#timer = this.#o.timers.setTimeout(() => {
         this.#timer = undefined;
@@ -54,7 +63,9 @@ export class DevicesList {
 
   /** Publishes the list now; unless `force`, only when it differs from the last one sent. */
   async publish(force: boolean): Promise<void> {
+    const began = performance.now();
     const payload = JSON.stringify(this.#o.facade.devices().filter((d) => this.#o.usable(d.id)).map(bridgeDevice));
+    this.#lastCostMs = performance.now() - began;
     this.#lastAt = this.#o.now();
     if (!force && payload === this.#last) return;
     this.#last = payload;

@@ -204,12 +204,13 @@ describe('commands', () => {
     expect(fx.facade.sent.length).toBe(before);
   });
 
-  it('a value the capability refuses: result invalid with the hub message', async () => {
-    expect(await command('th1', 'setpoint', '99')).toMatchObject({ status: 'invalid', message: 'setpoint must be between 5 and 30, got 99' });
+  // docs/mqtt.md: `id` is null when the command was refused before the hub sent it (no command id exists).
+  it('a value the capability refuses: result invalid with the hub message and id null', async () => {
+    expect(await command('th1', 'setpoint', '99')).toEqual({ id: null, status: 'invalid', message: 'setpoint must be between 5 and 30, got 99' });
   });
 
-  it('a capability that is not writable: result unsupported, as the hub rules', async () => {
-    expect(await command('th1', 'temperature', '20')).toMatchObject({ status: 'unsupported', message: 'device "th1" has no writable "temperature"' });
+  it('a capability that is not writable: result unsupported, as the hub rules, id null', async () => {
+    expect(await command('th1', 'temperature', '20')).toEqual({ id: null, status: 'unsupported', message: 'device "th1" has no writable "temperature"' });
   });
 
   it('an unknown device: result invalid', async () => {

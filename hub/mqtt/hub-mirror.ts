@@ -1,23 +1,15 @@
 import type { CommittedEvent, DeviceInfo, HubEvents } from '../events.js';
 import type { DeviceFacade } from '../facade.js';
 import { valueToJson } from '../../protocol/value-form.js';
-import { parseCommandPayload } from './command-payload.js';
 import { runCommand } from './run-command.js';
 import { DevicesList } from './devices-list.js';
 import { bridgeDiscovery, discoveryFor, eventHasState, type DiscoveryConfig, type DiscoveryOptions } from './discovery.js';
 import type { MqttLogger } from './logger.js';
 import type { Publisher } from './publisher.js';
 import { RatePacer } from './rate-pacer.js';
+import { StateMirror } from './state-mirror.js';
 import type { Timers } from '../timers.js';
-import {
-  RETAINED,
-  encodePayload,
-  isTopicSafeId,
-  type DeviceStatePayload,
-  type StreamReading,
-  type TopicMessage,
-  type Topics,
-} from './topics.js';
+import { RETAINED, encodePayload, isTopicSafeId, type TopicMessage, type Topics } from './topics.js';
 
 export interface HubMirrorOptions {
   facade: DeviceFacade;
@@ -53,14 +45,9 @@ interface DeviceTopics {
 /**
  * Mirrors the hub into the MQTT topic tree through a Publisher: listens to the EventBus only (so what it
  * publishes was committed), and turns command messages into DeviceFacade.sendCommand calls. Publishes go
- * through one queue so that retained topics are set and cleared in the order the events happened.
+ * through one queue so that retained topics are set and cleared in the order the events happened; device
+ * state and the readings stream are StateMirror's.
  */
-/** Unpublished stream readings kept per device; beyond it the oldest are dropped (and counted). */
-const MAX_STREAM_PER_DEVICE = 20_000;
-
-/** Device states handed to the broker and not yet confirmed, beyond which a flush waits for its own. */
-const MAX_STATES_IN_FLIGHT = 1000;
-
 export class HubMirror {
   readonly #facade: DeviceFacade;
   readonly #publisher: Publisher;
@@ -71,22 +58,9 @@ export class HubMirror {
   #queue: Promise<void> = Promise.resolve();
   #detach: (() => void)[] = [];
   readonly #published = new Map<string, DeviceTopics>();
-  /** Metrics with new readings per device, waiting for their state publish (coalesces bursts). */
-  readonly #dirty = new Map<string, Set<string>>();
-  #flushScheduled: NodeJS.Immediate | undefined;
-  #flushing = false;
-  #inFlight = 0;
-  /** Committed readings per device not yet published on `<base>/<device>/readings`. */
-  readonly #stream = new Map<string, StreamReading[]>();
-  /** Readings dropped from the stream because a device got more than MAX_STREAM_PER_DEVICE ahead. */
-  streamDropped = 0;
-  readonly #flushWaiters: (() => void)[] = [];
   readonly #skipped = new Set<string>();
   readonly #list: DevicesList;
-  /** Per device: its values (no timestamps) as last published, and when; state goes out on change [issue §2]. */
-  readonly #lastState = new Map<string, { values: string; at: number }>();
-  /** Plain metric topic -> payload last published. */
-  readonly #lastMetric = new Map<string, string>();
+  readonly #state: StateMirror;
   #rediscover: Promise<void> | undefined;
   #pacer: RatePacer | null = null;
 
@@ -109,6 +83,18 @@ export class HubMirror {
       now: opts.now,
       timers: opts.timers,
     });
+    this.#state = new StateMirror({
+      ...{ facade: opts.facade, topics: opts.topics, logger: opts.logger, stateHeartbeatMs: opts.stateHeartbeatMs, now: opts.now },
+      deviceFor: (id) => this.#deviceFor(id),
+      send: (m) => this.#send(m),
+      queued: () => this.#queue,
+      retained: (id, topic) => this.#known(id).metrics.add(topic),
+    });
+  }
+
+  /** Readings dropped from `<base>/<device>/readings` for a consumer too far behind. */
+  get streamDropped(): number {
+    return this.#state.streamDropped;
   }
 
   /** Starts following the EventBus. */
@@ -116,7 +102,7 @@ export class HubMirror {
     if (this.#detach.length > 0) return;
     const bus = this.#facade.bus;
     this.#detach = [
-      bus.on('readings', (p) => this.#onReadings(p)),
+      bus.on('readings', (p) => this.#state.onReadings(p)),
       bus.on('event', (p) => this.#onEvents(p)),
       bus.on('availability', (p) => this.#onAvailability(p)),
       bus.on('device.updated', (p) => this.#enqueue(() => this.#syncDevice(p.device, true))),
@@ -144,7 +130,7 @@ export class HubMirror {
       }
       for (const device of this.#facade.devices()) {
         await this.#syncDevice(device, false);
-        await this.#publishState(device.id, null, true);
+        await this.#state.publishState(device.id, null, true);
       }
       await this.#list.publish(true);
       if (this.#o.canary !== null) {
@@ -169,7 +155,7 @@ export class HubMirror {
         try {
           const devices = this.#facade.devices();
           for (const device of devices) await this.#syncDevice(device, false);
-          for (const device of devices) await this.#publishState(device.id, null, true);
+          for (const device of devices) await this.#state.publishState(device.id, null, true);
         } finally {
           this.#pacer = null;
         }
@@ -188,9 +174,7 @@ export class HubMirror {
   async idle(): Promise<void> {
     await this.#list.idle();
     await this.#queue;
-    if (this.#flushing || this.#flushScheduled || this.#dirty.size > 0) {
-      await new Promise<void>((resolve) => this.#flushWaiters.push(resolve));
-    }
+    await this.#state.idle();
     await this.#queue;
   }
 
@@ -203,69 +187,6 @@ export class HubMirror {
     await this.#enqueue(() =>
       this.#send({ kind: 'setResult', topic: this.#topics.setResult(deviceId, command), payload: result }),
     );
-  }
-
-  #onReadings({ deviceId, readings }: HubEvents['readings']): void {
-    let metrics = this.#dirty.get(deviceId);
-    if (!metrics) {
-      metrics = new Set();
-      this.#dirty.set(deviceId, metrics);
-    }
-    for (const r of readings) metrics.add(r.metric);
-    let stream = this.#stream.get(deviceId);
-    if (!stream) this.#stream.set(deviceId, (stream = []));
-    // Only enum values need their capability (option names); the rest skip the device lookup on this hot path.
-    let caps: DeviceInfo['capabilities'] | undefined;
-    for (const r of readings) {
-      const cap = r.value.type === 'enum' ? (caps ??= this.#facade.device(deviceId)?.capabilities)?.find((c) => c.name === r.metric) : undefined;
-      stream.push({ metric: r.metric, value: valueToJson(cap, r.value), ts: r.ts });
-    }
-    if (stream.length > MAX_STREAM_PER_DEVICE) {
-      const excess = stream.length - MAX_STREAM_PER_DEVICE;
-      stream.splice(0, excess);
-      this.streamDropped += excess;
-    }
-    this.#scheduleStateFlush();
-  }
-
-  /**
-   * State publishes leave once per event-loop turn for every device with new readings, all at once rather than
-   * one device after another: a serial queue let a busy hub publish only ~100 states/s. While a flush is in
-   * flight, new readings coalesce into the next one (the latest value wins; no backlog can build up).
-   */
-  #scheduleStateFlush(): void {
-    if (this.#flushing || this.#flushScheduled) return;
-    this.#flushScheduled = setImmediate(() => void this.#flushStates());
-  }
-
-  async #flushStates(): Promise<void> {
-    this.#flushScheduled = undefined;
-    this.#flushing = true;
-    const batch = [...this.#dirty];
-    this.#dirty.clear();
-    const streams = [...this.#stream];
-    this.#stream.clear();
-    try {
-      // Behind discovery and removals already queued, so a state never precedes its device's announcement.
-      await this.#queue;
-      const sent = Promise.all([
-        ...batch.map(([deviceId, metrics]) => this.#publishState(deviceId, metrics, false)),
-        ...streams.map(([deviceId, readings]) =>
-          this.#deviceFor(deviceId) ? this.#send({ kind: 'readings', topic: this.#topics.readings(deviceId), payload: readings }) : undefined,
-        ),
-      ]);
-      this.#inFlight += batch.length;
-      void sent.finally(() => (this.#inFlight -= batch.length)).catch((err: unknown) => this.#log.error({ err: String(err) }, 'MQTT publish failed'));
-      // The broker routes publishes in the order they were handed over, so the next flush need not wait for
-      // this one: only when the broker falls far behind does the mirror wait (and readings coalesce meanwhile).
-      if (this.#inFlight > MAX_STATES_IN_FLIGHT) await sent;
-    } catch (err) {
-      this.#log.error({ err }, 'MQTT publish failed');
-    } finally {
-      this.#flushing = false;
-    }
-    if (this.#dirty.size > 0) this.#scheduleStateFlush();
-    else for (const resolve of this.#flushWaiters.splice(0)) resolve();
   }
 
   #onEvents({ deviceId, events }: HubEvents['event']): void {
@@ -287,8 +208,7 @@ export class HubMirror {
   /** Publishes discovery (clearing configs and metric topics of capabilities that went) and availability. */
   async #syncDevice(device: DeviceInfo, announceList: boolean): Promise<void> {
     if (!this.#usable(device.id)) return;
-    const known = this.#published.get(device.id) ?? { discovery: new Map<string, DiscoveryConfig>(), metrics: new Set<string>() };
-    this.#published.set(device.id, known);
+    const known = this.#known(device.id);
     if (this.#discovery) {
       // The first publish of a device in this run also clears the other discovery mode's configs (null entries).
       const first = known.discovery.size === 0;
@@ -318,53 +238,16 @@ export class HubMirror {
 
   /** Clears every retained topic of a removed device. */
   async #removeDevice(deviceId: string): Promise<void> {
-    this.#dirty.delete(deviceId);
-    this.#lastState.delete(deviceId);
     const known = this.#published.get(deviceId);
     this.#published.delete(deviceId);
+    this.#state.forget(deviceId, known?.metrics ?? []);
     if (known && this.#usable(deviceId)) {
       for (const topic of known.discovery.keys()) await this.#send({ kind: 'discovery', topic, payload: null });
-      for (const topic of known.metrics) {
-        this.#lastMetric.delete(topic);
-        await this.#clear(topic);
-      }
+      for (const topic of known.metrics) await this.#clear(topic);
       await this.#clear(this.#topics.state(deviceId));
       await this.#clear(this.#topics.availability(deviceId));
     }
     this.#list.schedule();
-  }
-
-  /**
-   * State JSON plus the plain topic of each metric in `metrics` (every metric when null), only when a value
-   * changed since the last publish, or stateHeartbeatMs passed, or `force` (re-publishing the retained tree).
-   * Readings that repeat a value still go out on the lossless `readings` stream.
-   */
-  async #publishState(deviceId: string, metrics: Set<string> | null, force: boolean): Promise<void> {
-    if (!this.#deviceFor(deviceId)) return;
-    const state: DeviceStatePayload = this.#facade.currentState(deviceId);
-    const values = JSON.stringify(Object.entries(state).map(([m, v]) => [m, v.value]));
-    const now = this.#o.now();
-    const last = this.#lastState.get(deviceId);
-    const heartbeat = this.#o.stateHeartbeatMs > 0 && last !== undefined && now - last.at >= this.#o.stateHeartbeatMs;
-    if (!force && !heartbeat && last?.values === values) return;
-    this.#lastState.set(deviceId, { values, at: now });
-    const known = this.#published.get(deviceId) ?? { discovery: new Map<string, DiscoveryConfig>(), metrics: new Set<string>() };
-    this.#published.set(deviceId, known);
-    // Distinct topics: handed to the broker together rather than one round trip each.
-    const sends: Promise<void>[] = [];
-    for (const [metric, current] of Object.entries(state)) {
-      if (metrics && !metrics.has(metric)) continue;
-      const topic = this.#topics.metric(deviceId, metric);
-      if (topic === null) continue;
-      const message: TopicMessage = { kind: 'metric', topic, payload: current.value };
-      const payload = encodePayload(message);
-      if (!force && !heartbeat && this.#lastMetric.get(topic) === payload) continue;
-      this.#lastMetric.set(topic, payload);
-      known.metrics.add(topic);
-      sends.push(this.#send(message));
-    }
-    sends.push(this.#send({ kind: 'state', topic: this.#topics.state(deviceId), payload: state }));
-    await Promise.all(sends);
   }
 
   async #publishEvent(device: DeviceInfo, e: CommittedEvent): Promise<void> {
@@ -380,6 +263,13 @@ export class HubMirror {
       this.#published.get(device.id)?.metrics.add(stateTopic);
       await this.#send({ kind: 'metric', topic: stateTopic, payload: valueToJson(cap, e.value) });
     }
+  }
+
+  /** The retained topics of a device, created empty on first use. */
+  #known(deviceId: string): DeviceTopics {
+    let known = this.#published.get(deviceId);
+    if (!known) this.#published.set(deviceId, (known = { discovery: new Map<string, DiscoveryConfig>(), metrics: new Set<string>() }));
+    return known;
   }
 
   #deviceFor(deviceId: string): DeviceInfo | undefined {

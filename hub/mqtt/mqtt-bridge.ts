@@ -6,6 +6,7 @@ import { maskUrlCredentials } from '../config.js';
 import type { DeviceAdmin, DeviceFacade } from '../facade.js';
 import { systemTimers, type Timers } from '../timers.js';
 import { BridgeApi, type RequestSender } from './bridge-api.js';
+import type { HistogramSnapshot } from '../observability/metrics-registry.js';
 import { BridgeStatus } from './bridge-status.js';
 import { ROLES, type Role } from '../auth/user-store.js';
 import { Acl } from './acl.js';
@@ -72,6 +73,8 @@ export interface MqttBridgeOptions {
   healthIntervalMs?: number;
   /** Git commit of the build for `<base>/bridge/info`; default null. */
   commit?: string | null;
+  /** The hub's ACK latency histogram (seconds) for `<base>/bridge/health`'s ackLatencyP99Ms; none: null there. */
+  ackLatency?: (() => HistogramSnapshot) | null;
   /** Injected clock and timers (tests); default Date.now, Node's timers and Math.random. */
   now?: () => number;
   timers?: Timers;
@@ -305,6 +308,7 @@ export class MqttBridge {
       publish,
       settings,
       commit: o.commit ?? null,
+      ackLatency: o.ackLatency ?? null,
       healthIntervalMs: settings.healthIntervalMs,
       now,
       timers,

@@ -19,7 +19,8 @@ export async function runCommand(
   if (!parsed.ok) return { id: null, status: 'invalid', message: parsed.problem };
   try {
     const outcome = await facade.sendCommand(deviceId, command, parsed.input, source);
-    return { id: outcome.commandId, status: outcome.status, message: outcome.message };
+    // CommandService numbers only the commands it sent; a refusal before sending carries 0 there, null here.
+    return { id: outcome.commandId > 0 ? outcome.commandId : null, status: outcome.status, message: outcome.message };
   } catch (err) {
     log.error({ err, deviceId, command }, 'sendCommand threw');
     return { id: null, status: 'failed', message: 'internal error while sending the command' };

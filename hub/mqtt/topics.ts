@@ -96,7 +96,7 @@ export interface BridgeHealthPayload {
   devicesOnline: number;
   /** Device connections (greetings) since the hub started. */
   connections: number;
-  /** Oldest frame of a commit, accepted to ACK; null while the hub does not report it to the bridge. */
+  /** p99 of accepted-to-ACK over the frames acknowledged since the previous message, ms; null when none was (or no source). */
   ackLatencyP99Ms: number | null;
   storage: 'ok' | 'failing';
   /** Connections since the hub started, per device that connected at least once. */

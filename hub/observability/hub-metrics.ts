@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { MetricsRegistry } from './metrics-registry.js';
+import { MetricsRegistry, type HistogramSnapshot } from './metrics-registry.js';
 import { registerProcessMetrics } from './process-metrics.js';
 import type { EventBus } from '../events.js';
 import { sendJson } from '../http/respond.js';
@@ -76,7 +76,7 @@ export class HubMetrics {
     this.#batch = m.histogram('hearth_commit_batch_size', 'Readings per group commit.', MetricsRegistry.exponentialBuckets(1, 4, 7));
     this.#commit = m.histogram('hearth_commit_duration_seconds', 'Duration of one group-commit transaction.', MetricsRegistry.exponentialBuckets(0.0001, 4, 8));
     this.#ack = m.histogram('hearth_ack_latency_seconds', 'Oldest frame of a commit: accepted to ACK sent.', MetricsRegistry.exponentialBuckets(0.0005, 2, 12));
-    this.#connectionsRefused = m.counter('hearth_connections_refused_total', 'HTTPS connections refused or closed before serving, by reason (per_address, open_files, busy, handshake_timeout, idle_timeout).', ['reason']);
+    this.#connectionsRefused = m.counter('hearth_connections_refused_total', 'HTTPS connections refused or closed before serving, by reason (per_address, open_files, busy, handshake_timeout, idle_timeout, queue_full, queue_timeout).', ['reason']);
     this.#upgradesRefused = m.counter('hearth_upgrades_refused_total', 'WebSocket upgrades refused on the HTTPS port, by error code.', ['code']);
     this.#unauthorized = m.counter('hearth_http_unauthorized_total', 'HTTP requests answered 401 (API, sign-in, /metrics).');
     this.#commands = m.counter('hearth_commands_total', 'Commands answered, by outcome (the device\'s status, or offline/timeout/invalid/unsupported from the hub).', ['status']);
@@ -98,6 +98,11 @@ export class HubMetrics {
     this.#batch.observe(readings);
     this.#commit.observe(commitSeconds);
     this.#ack.observe(ackWaitSeconds);
+  }
+
+  /** The ACK latency histogram (seconds) so far: `<base>/bridge/health` reports its p99 per interval. */
+  ackLatency(): HistogramSnapshot {
+    return this.#ack.snapshot();
   }
 
   /** Counts a connection the HTTPS port refused or closed unserved (HttpFront's FrontCounters). */

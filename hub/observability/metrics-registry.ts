@@ -18,6 +18,15 @@ export interface Counter {
 export interface Histogram {
   /** Counts `value` into the first bucket whose upper bound is >= value, and into _sum and _count. */
   observe(value: number, labels?: Labels): void;
+  /** A copy of the series' counts so far; two snapshots' difference is the histogram of the time between them. */
+  snapshot(labels?: Labels): HistogramSnapshot;
+}
+
+/** One histogram series at one moment: upper bounds (+Inf implied last) and per-bucket (not cumulative) counts. */
+export interface HistogramSnapshot {
+  readonly bounds: readonly number[];
+  /** bounds.length + 1 entries, the last one for +Inf. */
+  readonly counts: readonly number[];
 }
 
 export interface MetricsRegistryOptions {
@@ -126,6 +135,9 @@ export class MetricsRegistry {
         s.counts[i]! += 1;
         s.sum += value;
         s.count += 1;
+      },
+      snapshot(labels?: Labels): HistogramSnapshot {
+        return { bounds, counts: [...series.get(labels).counts] };
       },
     };
   }
