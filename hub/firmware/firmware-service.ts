@@ -42,7 +42,13 @@ export interface FirmwareControl {
 }
 
 /** Chunks sent per event-loop turn across all transfers, so ACKs and commands never wait long behind them [FP-14.10]. */
-const CHUNKS_PER_TURN = 16;
+const CHUNKS_PER_TURN = 4;
+/**
+ * Progress is saved at most this often per transfer (and always on a change of state, a disconnect and at
+ * stop): the resume offset comes from the device's accept [FP-14.6], so the saved one is for display after a
+ * restart, and a write per UPDATE_PROGRESS (hundreds a second in a rollout) delayed other devices' commits.
+ */
+const PROGRESS_SAVE_MS = 1000;
 /** How often the scheduler looks for work the CLI queued and for deferred updates whose time came. */
 const TICK_MS = 1000;
 
@@ -58,6 +64,8 @@ export class FirmwareService implements FirmwareControl {
   readonly #sessions = new Map<string, UpdateSession>();
   readonly #transfers = new Map<string, UpdateTransfer>();
   #pumping = false;
+  /** When each update's progress was last saved (PROGRESS_SAVE_MS). */
+  readonly #savedAt = new WeakMap<FirmwareUpdateRecord, number>();
   #timer: NodeJS.Timeout | undefined;
   /** Between stop() and the store closing, sessions still end: nothing is scheduled or saved then. */
   #running = false;
@@ -142,7 +150,11 @@ export class FirmwareService implements FirmwareControl {
           this.#save(r, 'verifying');
           this.#schedule(); // its slot is free
         } else {
-          this.#o.store.write(() => this.#table.save(r, this.#o.now()));
+          const now = this.#o.now();
+          if (now - (this.#savedAt.get(r) ?? 0) >= PROGRESS_SAVE_MS) {
+            this.#savedAt.set(r, now);
+            this.#o.store.write(() => this.#table.save(r, now));
+          }
           if (Math.floor((r.offset * 100) / r.size) !== before) this.#announce(r);
           this.#pump();
         }
