@@ -23,6 +23,8 @@ export interface FirmwareServiceOptions {
   /** Wait before offering again after a defer with retryAfterS 0 (firmware.deferSeconds) [FP-14.4]. */
   deferSeconds: number;
   maxImageBytes: number;
+  /** Chunk bytes per second across all transfers (firmware.maxBytesPerSecond); 0 or absent: no limit. */
+  maxBytesPerSecond?: number;
   now: () => number;
   log: Logger;
 }
@@ -64,6 +66,9 @@ export class FirmwareService implements FirmwareControl {
   readonly #sessions = new Map<string, UpdateSession>();
   readonly #transfers = new Map<string, UpdateTransfer>();
   #pumping = false;
+  /** Byte budget of the chunk pump (maxBytesPerSecond): what may be sent now, refilled with time. */
+  #budget = 0;
+  #budgetAt = 0;
   /** When each update's progress was last saved (PROGRESS_SAVE_MS). */
   readonly #savedAt = new WeakMap<FirmwareUpdateRecord, number>();
   #timer: NodeJS.Timeout | undefined;
@@ -247,22 +252,44 @@ export class FirmwareService implements FirmwareControl {
     }
   }
 
-  /** Sends chunks the windows allow, a bounded number per turn, round-robin over transfers [FP-14.10]. */
+  /**
+   * Sends chunks the windows allow, a bounded number per turn, round-robin over transfers [FP-14.10], and
+   * no more bytes a second than maxBytesPerSecond: TLS-encrypting chunks on the main thread delays other
+   * devices' ACKs, so a rollout runs at a pace ingest can live beside (bench/ota.ts measures both).
+   */
   #pump(): void {
     if (this.#pumping || !this.#running) return;
     this.#pumping = true;
+    const rate = this.#o.maxBytesPerSecond ?? 0;
+    const chunk = this.#o.chunkBytes;
+    if (rate > 0) {
+      const now = this.#o.now();
+      // At most 100 ms of budget (and one chunk) banked, so an idle spell does not turn into a burst.
+      this.#budget = Math.min(Math.max(rate / 10, chunk), this.#budget + ((now - this.#budgetAt) * rate) / 1000);
+      this.#budgetAt = now;
+      if (this.#budget < chunk) {
+        setTimeout(() => {
+          this.#pumping = false;
+          this.#pump();
+        }, Math.ceil(((chunk - this.#budget) * 1000) / rate)).unref();
+        return;
+      }
+    }
     setImmediate(() => {
       this.#pumping = false;
       let sent = 0;
       let more = true;
-      while (more && sent < CHUNKS_PER_TURN) {
+      const allowed = () => sent < CHUNKS_PER_TURN && (rate === 0 || this.#budget >= chunk);
+      while (more && allowed()) {
         more = false;
         for (const t of this.#transfers.values()) {
           if (!t.canSend) continue;
-          t.session.send(t.nextChunk());
+          const frame = t.nextChunk();
+          t.session.send(frame);
+          if (rate > 0) this.#budget -= frame.data.length;
           sent++;
           more = true;
-          if (sent >= CHUNKS_PER_TURN) break;
+          if (!allowed()) break;
         }
       }
       if (more) this.#pump();
