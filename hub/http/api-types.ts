@@ -307,9 +307,10 @@ export interface PasswordChangeResponse {
 /** One sample of the hub's status (hub/observability/status-samples.ts). */
 export interface ApiStatusSample {
   ts: number;
+  /** Readings committed per second since the previous sample. */
   readingsPerSecond: number;
   devicesOnline: number;
-  /** ms; null when no commit happened in the interval. */
+  /** 99th percentile of the ACK wait of the commits since the previous sample, in ms; null when none. */
   ackP99Ms: number | null;
   mqttClients: number;
   storageBytes: number;

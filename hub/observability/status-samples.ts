@@ -1,14 +1,7 @@
-/** One sample of the hub's own status, as GET /api/hub/samples answers it. */
-export interface StatusSample {
-  ts: number;
-  /** Readings committed per second since the previous sample. */
-  readingsPerSecond: number;
-  devicesOnline: number;
-  /** 99th percentile of the ACK wait of the commits since the previous sample, in ms; null when none. */
-  ackP99Ms: number | null;
-  mqttClients: number;
-  storageBytes: number;
-}
+import type { ApiStatusSample } from '../http/api-types.js';
+
+/** One sample of the hub's own status: what GET /api/hub/samples answers (the contract's ApiStatusSample). */
+export type StatusSample = ApiStatusSample;
 
 /** What a sample is read from (the HubStatus of hub/observability/hub-status.ts fits). */
 export interface SampleSources {
