@@ -33,7 +33,7 @@ describe('hearth-sim arguments', () => {
   });
 
   it('has defaults for everything but the hub and the fleet', () => {
-    expect(parseSimArgs([...HUB, '--devices', '3'])).toEqual({ help: false, hub: 'wss://localhost:8443', devices: 3, rate: 1, provision: false, idPrefix: 'sim-', seed: 'hearth', insecure: false, record: false, json: false, ramp: 500 });
+    expect(parseSimArgs([...HUB, '--devices', '3'])).toEqual({ help: false, hub: 'wss://localhost:8443', hubs: ['wss://localhost:8443'], devices: 3, rate: 1, provision: false, idPrefix: 'sim-', seed: 'hearth', insecure: false, record: false, json: false, ramp: 500 });
   });
 
   it('--help needs nothing else', () => {
@@ -69,9 +69,15 @@ describe('hearth-sim arguments', () => {
 
   it.each([
     [['--devices', '1'], '--hub is required'],
-    [['--hub', 'http://x:1', '--devices', '1'], '--hub needs a ws:// or wss:// URL like wss://host:8443, got "http://x:1"'],
+    [['--hub', 'http://x:1', '--devices', '1'], '--hub needs ws:// or wss:// URLs like wss://host:8443 (several: comma-separated), got "http://x:1"'],
+    [['--hub', 'wss://a:1,,wss://b:1', '--devices', '1'], 'got ""'],
+    [['--hub', 'wss://a:1,wss://a:1', '--devices', '1'], '--hub names an address twice'],
   ])('the hub URL is checked: %j', (argv, message) => {
     expect(refusal(argv)).toContain(message);
+  });
+
+  it('takes several hubs of one installation, comma-separated [FP-10.8]', () => {
+    expect(parseSimArgs(['--hub', 'wss://a:8443, wss://b:8443', '--devices', '2'])).toMatchObject({ hub: 'wss://a:8443, wss://b:8443', hubs: ['wss://a:8443', 'wss://b:8443'] });
   });
 
   it('accepts --credentials alone and with --devices', () => {

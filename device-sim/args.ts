@@ -12,7 +12,10 @@ export class UsageError extends Error {
 
 export interface SimArgs {
   help: boolean;
+  /** --hub as given. */
   hub: string;
+  /** Its addresses: one, or several hubs of one installation (`--hub wss://a,wss://b`) [FP-10.8]. */
+  hubs: string[];
   devices?: number;
   mix?: [string, number][];
   scenario?: string;
@@ -44,6 +47,8 @@ export interface SimArgs {
 export const USAGE = `Usage: hearth-sim --hub wss://host:port (--devices N | --mix model=N,... | --scenario FILE | --credentials FILE) [options]
 
 A fleet of simulated Hearth devices speaking the device protocol to a hub.
+Several hubs of one installation: --hub wss://a:8443,wss://b:8443 (device i dials hub i mod n first; every
+reconnect goes to the next address, with the same backoff).
 
 Fleet:
   --devices N              N devices, spread over every model (with --credentials: its first N entries)
@@ -54,7 +59,7 @@ Fleet:
                            Their tokens go to --credentials FILE (default: <state-dir>/credentials.json,
                            or ./hearth-sim-credentials.json), so the same command can run again
   --admin-token TOKEN      admin API token for --provision
-  --api URL                API origin for --provision (default: the --hub origin over https)
+  --api URL                API origin for --provision (default: the first --hub origin over https)
   --id-prefix PREFIX       prefix of generated device ids (default "sim-")
   --seed SEED              seed of every random choice (default "hearth")
 
@@ -133,15 +138,20 @@ export function parseSimArgs(argv: string[]): SimArgs {
   const raw = values as Raw;
   const str = (k: keyof typeof OPTIONS): string | undefined => (typeof raw[k] === 'string' ? (raw[k] as string) : undefined);
   const help = raw.help === true;
-  if (help) return { help, hub: '', rate: 1, provision: false, idPrefix: 'sim-', seed: 'hearth', insecure: false, record: false, json: false, ramp: 500 };
+  if (help) return { help, hub: '', hubs: [], rate: 1, provision: false, idPrefix: 'sim-', seed: 'hearth', insecure: false, record: false, json: false, ramp: 500 };
 
   const hub = str('hub');
   if (hub === undefined) throw new UsageError('--hub is required (e.g. --hub wss://localhost:8443)');
-  if (!/^wss?:\/\/[^/\s]+\/?$/.test(hub)) throw new UsageError(`--hub needs a ws:// or wss:// URL like wss://host:8443, got "${hub}"`);
+  const hubs = hub.split(',').map((h) => h.trim());
+  for (const h of hubs) {
+    if (!/^wss?:\/\/[^/\s]+\/?$/.test(h)) throw new UsageError(`--hub needs ws:// or wss:// URLs like wss://host:8443 (several: comma-separated), got "${h}"`);
+  }
+  if (new Set(hubs).size !== hubs.length) throw new UsageError(`--hub names an address twice: "${hub}"`);
 
   const args: SimArgs = {
     help,
     hub,
+    hubs,
     rate: positiveNumber('--rate', str('rate')) ?? 1,
     provision: raw.provision === true,
     idPrefix: str('id-prefix') ?? 'sim-',

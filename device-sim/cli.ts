@@ -57,7 +57,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     io.stderr.write('hearth-sim: --insecure: the hub certificate is not checked, so the device tokens can be intercepted; real devices must never do this [FP-2.6]\n');
   }
   const fleet = new Fleet({
-    hubUrl: args.hub,
+    hubUrl: args.hubs,
     devices: specs,
     rate: args.rate,
     seed: args.seed,
@@ -126,7 +126,7 @@ async function planDevices(args: SimArgs, ca: string | undefined): Promise<Devic
     // token (which replaces the stale one), one that has the device answers 409 and the saved token stands.
     // Tokens are shown once: each is saved as soon as it is created, even by a run that fails later, so
     // the same command can simply be run again.
-    const result = await provisionDevices(plans, { apiBase: args.api ?? apiBaseOf(args.hub), adminToken: args.adminToken!, ca, insecure: args.insecure, created: (c) => saveCredentials(args.credentials!, c) });
+    const result = await provisionDevices(plans, { apiBase: args.api ?? apiBaseOf(args.hubs[0]!), adminToken: args.adminToken!, ca, insecure: args.insecure, created: (c) => saveCredentials(args.credentials!, c) });
     for (const c of result.created) tokens.set(c.id, c.token);
     const unknown = result.existing.filter((id) => !tokens.has(id));
     if (unknown.length > 0) {

@@ -14,7 +14,8 @@ import { SimDevice } from './sim-device.js';
 import { TimerQueue } from './timer-queue.js';
 
 export interface FleetOptions {
-  hubUrl: string;
+  /** One hub, or several of one installation: device i dials hub i mod n first, then moves on [FP-10.8]. */
+  hubUrl: string | readonly string[];
   devices: (DeviceSpec | (Omit<DeviceSpec, 'model'> & { model: DeviceModel }))[];
   /** Readings per second per device, unless a spec says otherwise (default 1; 0 = only sendNow()). */
   rate?: number;
@@ -92,7 +93,7 @@ export class Fleet {
     const o = this.#options;
     this.#startedAt = this.#timers.now();
     this.#cpuAtStart = process.cpuUsage();
-    this.#devices = o.devices.map((spec) => this.#create(spec));
+    this.#devices = o.devices.map((spec, i) => this.#create(spec, i));
     const ramp = o.rampPerSecond ?? 500;
     const starts = this.#devices.map((device, i) => {
       const delay = Number.isFinite(ramp) && ramp > 0 ? Math.floor((i * 1000) / ramp) : 0;
@@ -189,7 +190,7 @@ export class Fleet {
     return stats;
   }
 
-  #create(spec: FleetOptions['devices'][number]): SimDevice {
+  #create(spec: FleetOptions['devices'][number], index: number): SimDevice {
     const o = this.#options;
     const model = typeof spec.model === 'string' ? modelByName(spec.model) : spec.model;
     if (model === undefined) throw new Error(`device ${spec.id}: unknown model "${String(spec.model)}"`);
@@ -198,6 +199,7 @@ export class Fleet {
       token: spec.token,
       model,
       hubUrl: o.hubUrl,
+      firstHub: index,
       ca: o.ca,
       insecure: o.insecure,
       clock: this.#timers,

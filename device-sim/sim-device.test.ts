@@ -149,6 +149,25 @@ describe('SimDevice session', () => {
     expect(d.outbox.length).toBe(1);
   });
 
+  it('with several hub addresses, a device whose hub goes away reconnects to the next one [FP-10.8]', async () => {
+    const a = await startHub({});
+    const b = await startHub({});
+    const d = device(a, light, { hubUrl: [a.url, b.url], firstHub: 0 });
+    await d.start();
+    await eventually(() => d.online && a.device(d.id).hellos.length === 1, { what: 'online on hub a' });
+    expect(d.hubUrl).toBe(a.url);
+    await a.stop();
+    await eventually(() => d.online && b.device(d.id).hellos.length === 1, { what: 'online on hub b' });
+    expect(d.hubUrl).toBe(b.url);
+    expect(d.counters.reconnects).toBe(1);
+  });
+
+  it('a fleet index picks the first hub of several (firstHub wraps around)', () => {
+    const d = new SimDevice({ id: 'x', token: 't', model: light, hubUrl: ['wss://a:1', 'wss://b:1', 'wss://c:1'], firstHub: 4 });
+    expect(d.hubUrl).toBe('wss://b:1');
+    expect(() => new SimDevice({ id: 'y', token: 't', model: light, hubUrl: [] })).toThrow('device y: no hub address');
+  });
+
   it('close 4010 (revoked) ends the device: no reconnect [FP-10.3]', async () => {
     const clock = new ManualClock();
     const hub = await startHub({ now: () => clock.now() });

@@ -37,8 +37,13 @@ export interface SimDeviceOptions {
   id: string;
   token: string;
   model: DeviceModel;
-  /** `wss://host:port` (or `ws://` for tests). */
-  hubUrl: string;
+  /**
+   * `wss://host:port` (or `ws://` for tests), or several hubs of one installation: each reconnect goes to the
+   * next address in the list [FP-10.8].
+   */
+  hubUrl: string | readonly string[];
+  /** With several hubs: the index of the first one dialled (a fleet spreads its devices; default 0). */
+  firstHub?: number;
   ca?: string | Buffer;
   insecure?: boolean;
   clock?: Clock;
@@ -99,6 +104,8 @@ export class SimDevice extends TypedEmitter<SimDeviceEvents> implements Connecti
   #stopped: Promise<void> | null = null;
   #session: 'none' | 'connecting' | 'greeting' | 'online' = 'none';
   #conn: DeviceConnection | null = null;
+  readonly #hubs: readonly string[];
+  #hubIndex: number;
   #clockOffset = 0;
   #helloAt = 0;
   #welcomes = 0;
@@ -117,6 +124,9 @@ export class SimDevice extends TypedEmitter<SimDeviceEvents> implements Connecti
     const seed = `${options.seed ?? 'hearth'}/${options.id}`;
     this.#rng = new Rng(seed);
     this.#backoff = new Backoff(new Rng(`${seed}/backoff`), options.backoff);
+    this.#hubs = typeof options.hubUrl === 'string' ? [options.hubUrl] : [...options.hubUrl];
+    if (this.#hubs.length === 0) throw new Error(`device ${options.id}: no hub address`);
+    this.#hubIndex = Math.abs(Math.trunc(options.firstHub ?? 0)) % this.#hubs.length;
     this.record = options.recordSent === true ? new SendRecord() : null;
     this.outbox = new Outbox({ ...DEFAULT_OUTBOX_BOUNDS, ...options.buffer }, {
       drop: (entry) => {
@@ -154,6 +164,11 @@ export class SimDevice extends TypedEmitter<SimDeviceEvents> implements Connecti
   /** How long the hub waits for a COMMAND_RESULT this session: WELCOME's (1.1) or the 1.0 default [FP-7.7]. */
   get commandTimeoutMs(): number {
     return this.#commandTimeoutMs;
+  }
+
+  /** The hub address the device dials next, or is connected to [FP-10.8]. */
+  get hubUrl(): string {
+    return this.#hubs[this.#hubIndex]!;
   }
 
   get online(): boolean {
@@ -332,7 +347,7 @@ export class SimDevice extends TypedEmitter<SimDeviceEvents> implements Connecti
     this.#session = 'connecting';
     this.counters.connects++;
     const o = this.#o;
-    this.#conn = new DeviceConnection({ hubUrl: o.hubUrl, deviceId: o.id, token: o.token, ca: o.ca, insecure: o.insecure }, this);
+    this.#conn = new DeviceConnection({ hubUrl: this.hubUrl, deviceId: o.id, token: o.token, ca: o.ca, insecure: o.insecure }, this);
     this.#watchdog.watch(SILENT_HEARTBEATS * DEFAULT_HEARTBEAT_MS);
     this.#conn.open();
   }
@@ -378,6 +393,9 @@ export class SimDevice extends TypedEmitter<SimDeviceEvents> implements Connecti
   }
 
   #scheduleReconnect(floorMs: number): void {
+    // The hub that ended or refused the connection may be the one that is gone: the next attempt tries the next
+    // address, under the same backoff [FP-10.8].
+    this.#hubIndex = (this.#hubIndex + 1) % this.#hubs.length;
     const attempt = this.#backoff.attempt;
     const ceilingMs = this.#backoff.ceiling();
     const delayMs = this.#backoff.next(floorMs);
