@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 
@@ -14,10 +15,14 @@ interface Field {
   secret?: boolean;
   options?: readonly string[];
   min?: number;
+  /** A string field: the value must match, else the error says `expected <patternHelp>`. */
+  pattern?: RegExp;
+  patternHelp?: string;
   /** A port field: 0 picks a free port, null switches the listener off. */
 }
 
 export const CONFIG_SCHEMA = {
+  'hub.id': { kind: 'string', default: null, pattern: /^[A-Za-z0-9_.-]{1,64}$/, patternHelp: '1 to 64 of A-Z a-z 0-9 _ . -', help: "This hub's name in logs, /metrics, bridge/info and the dashboard (several hubs of one installation need different ones); default: the machine's host name" },
   dataDir: { kind: 'string', default: './data', help: 'Directory for the database, TLS certificate, tokens and users' },
   host: { kind: 'string', default: '0.0.0.0', help: 'Address the HTTPS/WSS server binds to' },
   port: { kind: 'port', default: 8443, help: 'HTTPS port: devices (wss /v1/devices), API (/api), dashboard (/), MQTT over WebSocket (/mqtt)' },
@@ -182,7 +187,8 @@ function coerce(key: string, field: Field, value: unknown, problems: string[]): 
   }
   switch (field.kind) {
     case 'string':
-      return typeof value === 'string' ? value : bad('expected a string');
+      if (typeof value !== 'string') return bad('expected a string');
+      return field.pattern && !field.pattern.test(value) ? bad(`expected ${field.patternHelp}`) : value;
     case 'enum':
       return typeof value === 'string' && field.options?.includes(value) ? value : bad(`expected one of ${field.options?.join(', ')}`);
     case 'bool':
@@ -226,6 +232,11 @@ export function mqttLimits(config: HubConfig): { maxPacketBytes: number; preConn
     maxFiltersPerSubscribe: config['mqtt.maxFiltersPerSubscribe'],
     maxConnectionsPerAddress: config['mqtt.maxConnectionsPerAddress'],
   };
+}
+
+/** The hub's id: `hub.id`, or the host name made fit for one (see CONFIG_SCHEMA). */
+export function hubId(config: HubConfig): string {
+  return config['hub.id'] ?? (hostname().replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 64) || 'hearth');
 }
 
 export function dbPath(config: HubConfig): string {

@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { Authorizer } from './auth/authorizer.js';
-import { dbPath, firmwareSettings, httpLimits, storeSettings, type HubConfig } from './config.js';
+import { dbPath, firmwareSettings, httpLimits, hubId, storeSettings, type HubConfig } from './config.js';
 import { CliChangeWatch } from './devices/cli-change-watch.js';
 import { CommandService } from './devices/command-service.js';
 import { DeviceRegistry } from './devices/device-registry.js';
@@ -56,7 +56,7 @@ export class Hub {
   constructor(opts: HubOptions) {
     const c = (this.config = opts.config);
     const logs = new LogRing({ now: opts.now }); // the admin's warnings and errors
-    const log = (this.#log = logs.wrap(opts.log));
+    const log = (this.#log = logs.wrap(opts.log.child({ hub: hubId(c) })));
     const now = (this.#now = opts.now ?? Date.now);
     this.store = new HubStore({ ...storeSettings(c), busyTimeoutMs: HUB_BUSY_TIMEOUT_MS, now });
     this.registry = new DeviceRegistry(this.store, this.bus);
@@ -78,7 +78,7 @@ export class Hub {
     this.#compaction = new CompactionService({ store: this.store, log, now, dbPath: dbPath(c) });
     this.#cliWatch = new CliChangeWatch({ store: this.store, registry: this.registry, users: this.auth, log, now });
     const status = new HubStatus({
-      ...{ version: HUB_VERSION, registry: this.registry, ingest: this.ingest, store: this.store, gateway: this.#gateway, now },
+      ...{ hubId: hubId(c), version: HUB_VERSION, registry: this.registry, ingest: this.ingest, store: this.store, gateway: this.#gateway, now },
       compaction: () => this.#compaction.stats(),
       mqtt: () => this.mqtt,
       baseTopic: c['mqtt.baseTopic'],
@@ -105,7 +105,7 @@ export class Hub {
   async start(): Promise<void> {
     this.#startedAt = this.#now();
     await this.#lifecycle.start(this.#parts());
-    this.#log.info({ url: this.url, certificate: this.tls.certPath, sha256: this.tls.fingerprint }, 'hub listening');
+    this.#log.info({ hubId: hubId(this.config), url: this.url, certificate: this.tls.certPath, sha256: this.tls.fingerprint }, 'hub listening');
   }
 
   /** Stops in reverse: devices get their final ACKs and 1001 while MQTT still runs; nothing acknowledged is lost. */

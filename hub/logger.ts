@@ -19,7 +19,7 @@ function prettyStream(out: NodeJS.WritableStream): Writable {
       for (const line of chunk.toString().split('\n')) {
         if (!line) continue;
         try {
-          const { level, time, msg, name: _n, pid: _p, hostname: _h, ...rest } = JSON.parse(line) as Record<string, unknown>;
+          const { level, time, msg, name: _n, pid: _p, hostname: _h, hub: _hub, ...rest } = JSON.parse(line) as Record<string, unknown>;
           const extra = Object.entries(rest)
             .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
             .join(' ');

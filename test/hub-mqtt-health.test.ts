@@ -6,6 +6,7 @@ import type { BridgeHealthPayload, BridgeInfoPayload } from '../hub/mqtt/topics.
 import { eventually } from './support/eventually.js';
 import { hello } from './support/fixtures.js';
 import { startHub } from './support/hub-harness.js';
+import { call } from './support/http.js';
 import { RawDevice } from './support/raw-device.js';
 
 // bridge/health and bridge/info of a real hub: ACK latencies measured by ingest reach ackLatencyP99Ms through
@@ -16,10 +17,11 @@ let stop: () => Promise<void>;
 let client: MqttClient;
 const health: BridgeHealthPayload[] = [];
 let info: BridgeInfoPayload | undefined;
+let logs: string[];
 
 beforeAll(async () => {
-  const h = await startHub({ overrides: { 'mqtt.embedded': true, 'mqtt.port': 0, 'mqtt.tlsPort': null, 'mqtt.healthIntervalMs': 200 } });
-  [hub, wss, stop] = [h.hub, h.wssUrl, h.stop];
+  const h = await startHub({ overrides: { 'hub.id': 'hub-a', 'mqtt.embedded': true, 'mqtt.port': 0, 'mqtt.tlsPort': null, 'mqtt.healthIntervalMs': 200 } });
+  [hub, wss, stop, logs] = [h.hub, h.wssUrl, h.stop, h.logs];
   await hub.auth.users.add('ha', 'integration-pass', 'integration');
   client = await mqtt.connectAsync(`mqtt://127.0.0.1:${hub.mqtt!.addresses().tcp!.port}`, { username: 'ha', password: 'integration-pass', reconnectPeriod: 0 });
   client.on('message', (topic, payload) => {
@@ -62,5 +64,18 @@ describe('bridge/health and bridge/info on a real hub', () => {
     expect(info!.commit).toBe(buildCommit());
     // The test run builds first (pretest), in a git checkout: the commit is known there.
     if (process.env['HEARTH_COMMIT'] === undefined) expect(info!.commit).toMatch(/^[0-9a-f]{40}$/);
+  });
+
+  it('the hub id (hub.id) is in bridge/info, GET /api/hub, /metrics and every log line', async () => {
+    await eventually(() => info !== undefined, { what: 'bridge/info' });
+    expect(info!.hubId).toBe('hub-a');
+    const [ca, token] = [hub.tls.cert, hub.adminToken];
+    expect((await call(hub.url, ca, 'GET', '/api/hub', { token })).body.hubId).toBe('hub-a');
+    const metrics = String((await call(hub.url, ca, 'GET', '/metrics', { token })).body);
+    expect(metrics).toMatch(/^hearth_hub_info\{hub_id="hub-a",version="[^"]+"\} 1$/m);
+    const records = logs.map((l) => JSON.parse(l) as { hub?: string; msg: string });
+    expect(records.length).toBeGreaterThan(3);
+    expect(records.filter((r) => r.hub !== 'hub-a')).toEqual([]);
+    expect(records.find((r) => r.msg === 'hub listening')).toMatchObject({ hubId: 'hub-a' });
   });
 });

@@ -30,7 +30,7 @@ export interface HubViewDeps {
   liveMessages: () => number;
 }
 
-type Field = 'devices' | 'connections' | 'readingsRate' | 'readingsTotal' | 'mqttClients' | 'pageRate' | 'storage' | 'retention' | 'uptime' | 'version' | 'fingerprint' | 'certificate';
+type Field = 'devices' | 'connections' | 'readingsRate' | 'readingsTotal' | 'mqttClients' | 'pageRate' | 'storage' | 'retention' | 'uptime' | 'hubId' | 'version' | 'fingerprint' | 'certificate';
 
 const LABELS: Record<Field, string> = {
   devices: 'Devices online',
@@ -42,6 +42,7 @@ const LABELS: Record<Field, string> = {
   storage: 'Database size',
   retention: 'Kept',
   uptime: 'Uptime',
+  hubId: 'Hub id',
   version: 'Version',
   fingerprint: 'TLS certificate SHA-256',
   certificate: 'Certificate file',
@@ -151,6 +152,7 @@ export class HubView implements View {
     set('pageRate', pageRate === null ? 'measuring…' : formatRate(pageRate));
     set('storage', info.storage?.bytes !== undefined ? formatBytes(info.storage.bytes) : '—');
     set('uptime', info.uptimeMs !== undefined ? formatDuration(info.uptimeMs) : '—');
+    set('hubId', info.hubId ?? '—');
     set('version', info.version ?? '—');
     set('fingerprint', info.tls?.sha256 ? formatFingerprint(info.tls.sha256) : '—');
     set('certificate', info.tls?.certificate ?? '—');

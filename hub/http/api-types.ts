@@ -74,6 +74,8 @@ export interface ApiIngestStats {
 
 /** GET /api/hub: 200. */
 export interface HubInfoResponse {
+  /** The hub's `hub.id` (several hubs of one installation tell themselves apart by it). */
+  hubId: string;
   version: string;
   uptimeMs: number;
   devices: { total: number; online: number; connections: number };

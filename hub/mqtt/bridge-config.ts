@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { mqttLimits, type HubConfig } from '../config.js';
+import { hubId, mqttLimits, type HubConfig } from '../config.js';
 import type { DeviceAdmin, DeviceFacade } from '../facade.js';
 import type { Logger } from '../logger.js';
 import type { HistogramSnapshot } from '../observability/metrics-registry.js';
@@ -36,6 +36,7 @@ export function bridgeOptions(
     discoveryMode: c['mqtt.discoveryMode'] === 'entity' ? 'entity' : 'device',
     hubVersion: HUB_VERSION,
     commit: HUB_COMMIT,
+    hubId: hubId(c),
     ackLatency: deps.ackLatency ?? null,
     hubUrl: hubUrl(c),
     embedded: c['mqtt.embedded'],

@@ -16,6 +16,8 @@ export interface BridgeStatusOptions {
   settings: BridgeInfoPayload['mqtt'];
   /** Git commit of the build, null when unknown. */
   commit: string | null;
+  /** `hub.id`. */
+  hubId: string;
   /** The ACK latency histogram in seconds (HubMetrics' hearth_ack_latency_seconds); null: ackLatencyP99Ms stays null. */
   ackLatency: (() => HistogramSnapshot) | null;
   /** mqtt.healthIntervalMs; 0: no health messages. */
@@ -80,6 +82,7 @@ export class BridgeStatus {
   info(): BridgeInfoPayload {
     const devices = this.#o.facade.devices();
     return {
+      hubId: this.#o.hubId,
       version: HUB_VERSION,
       commit: this.#o.commit,
       uptimeMs: this.#o.now() - this.#startedAt,

@@ -73,6 +73,8 @@ export interface MqttBridgeOptions {
   healthIntervalMs?: number;
   /** Git commit of the build for `<base>/bridge/info`; default null. */
   commit?: string | null;
+  /** `hub.id` for `<base>/bridge/info`; default 'hearth'. */
+  hubId?: string;
   /** The hub's ACK latency histogram (seconds) for `<base>/bridge/health`'s ackLatencyP99Ms; none: null there. */
   ackLatency?: (() => HistogramSnapshot) | null;
   /** Injected clock and timers (tests); default Date.now, Node's timers and Math.random. */
@@ -308,6 +310,7 @@ export class MqttBridge {
       publish,
       settings,
       commit: o.commit ?? null,
+      hubId: o.hubId ?? 'hearth',
       ackLatency: o.ackLatency ?? null,
       healthIntervalMs: settings.healthIntervalMs,
       now,

@@ -81,6 +81,8 @@ export interface BridgeDevice {
 
 /** `<base>/bridge/info` (retained): what the hub is and how its MQTT side is set up. */
 export interface BridgeInfoPayload {
+  /** The hub's `hub.id`. */
+  hubId: string;
   version: string;
   /** Git commit of the build, null when the build did not record one. */
   commit: string | null;

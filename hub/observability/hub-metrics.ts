@@ -20,6 +20,8 @@ export interface MetricSources {
   commitFailures: () => ReadonlyMap<string, number>;
   /** The cause of the storage fault in progress, undefined while commits succeed. */
   storageFault: () => string | undefined;
+  /** hearth_hub_info's labels; without it (tests) the family is not registered. */
+  identity?: () => { hubId: string; version: string };
 }
 
 /** Every cause label hearth_storage_fault shows (0 but the current one's), so a dashboard sees a fault clear. */
@@ -47,6 +49,8 @@ export class HubMetrics {
     const m = new MetricsRegistry({ onCollectError: (metric, err) => log.warn({ metric, err: String(err) }, 'metric collect failed') });
     this.registry = m;
     this.#process = registerProcessMetrics(m);
+    const identity = sources.identity;
+    if (identity) m.gauge('hearth_hub_info', 'Always 1; its labels name this hub (hub.id) and its version.', () => [[{ hub_id: identity().hubId, version: identity().version }, 1]]);
     m.gauge('hearth_devices_connected', 'Device WebSocket connections open.', sources.connections);
     m.gauge('hearth_devices_online', 'Devices connected and greeted.', sources.online);
     m.collectedCounter('hearth_frames_received_total', 'Data frames accepted (duplicates excluded).', () => sources.ingest().framesAccepted);

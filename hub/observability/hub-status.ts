@@ -6,6 +6,7 @@ import type { MetricSources } from './hub-metrics.js';
 
 /** The running parts the hub's status is read from; getters, since some exist only once started. */
 export interface HubStatusParts {
+  hubId: string;
   version: string;
   registry: DeviceRegistry;
   ingest: IngestPipeline;
@@ -37,6 +38,7 @@ export class HubStatus implements MetricSources {
   retentionDeleted = (): number => this.#p.compaction()?.retentionDeleted ?? 0;
   commitFailures = (): ReadonlyMap<string, number> => this.#p.ingest.failuresByCause;
   storageFault = (): string | undefined => this.#p.ingest.fault?.cause;
+  identity = (): { hubId: string; version: string } => ({ hubId: this.#p.hubId, version: this.#p.version });
 
   /** GET /api/hub: version, uptime, devices, ingest, refusals, storage, MQTT and TLS. */
   info(): HubInfoResponse {
@@ -44,6 +46,7 @@ export class HubStatus implements MetricSources {
     const mqtt = this.#p.mqtt();
     const tls = this.#p.tls();
     return {
+      hubId: this.#p.hubId,
       version,
       uptimeMs: now() - startedAt(),
       devices: { total: registry.list().length, online: registry.onlineCount, connections: this.connections() },
