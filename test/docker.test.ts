@@ -233,6 +233,13 @@ describe('docker/Dockerfile', () => {
     }
   });
 
+  it('takes the commit as the build argument HEARTH_COMMIT before npm run build, since .git is not in the context', () => {
+    expect(dockerignore).toContain('.git');
+    const order = buildStage.instructions.map((i) => (i.keyword === 'ARG' ? i.args : i.keyword === 'RUN' && i.args.includes('npm run build') ? 'build' : '')).filter(Boolean);
+    expect(order).toEqual(['HEARTH_COMMIT=', 'build']);
+    expect(readFileSync(join(ROOT, 'hub', 'build-info.mjs'), 'utf8')).toContain('process.env.HEARTH_COMMIT');
+  });
+
   it('copies into the runtime only package.json, node_modules and dist, each produced by the build stage', () => {
     const copies = all(finalStage, 'COPY').map((c) => parseCopy(c.args));
     const workdir = all(buildStage, 'WORKDIR').at(-1)!.args;
@@ -346,7 +353,8 @@ describe('docker/compose.yaml', () => {
   const [hub, fleet, mosquitto] = [services.hub!, services.fleet!, services.mosquitto!];
 
   it('builds the hub from docker/Dockerfile with the repository as context; the fleet runs the same image', () => {
-    const build = hub.build as { context: string; dockerfile: string };
+    const build = hub.build as { context: string; dockerfile: string; args?: Record<string, string> };
+    expect(build.args).toEqual({ HEARTH_COMMIT: '${HEARTH_COMMIT:-}' });
     const context = resolve(DOCKER_DIR, build.context);
     expect(context).toBe(resolve(ROOT));
     expect(relative(ROOT, resolve(context, build.dockerfile))).toBe(join('docker', 'Dockerfile'));
@@ -365,7 +373,8 @@ describe('docker/compose.yaml', () => {
     const names = Object.values(services).flatMap((s) => Object.keys((s.environment ?? {}) as object));
     expect(names.length).toBeGreaterThan(0);
     for (const name of names) expect({ name, known: HEARTH_VARS.has(name) }).toEqual({ name, known: true });
-    const mentioned = [...read('docker/compose.yaml').matchAll(/HEARTH_[A-Z_]+/g)].map((m) => m[0]);
+    // HEARTH_COMMIT is a build argument (hub/build-info.mjs), not a setting.
+    const mentioned = [...read('docker/compose.yaml').matchAll(/HEARTH_[A-Z_]+/g)].map((m) => m[0]).filter((n) => n !== 'HEARTH_COMMIT');
     for (const name of mentioned) expect({ name, known: HEARTH_VARS.has(name) }).toEqual({ name, known: true });
   });
 
