@@ -263,6 +263,11 @@ export class PgStore implements HubStoreContract {
     }
   }
 
+  /** Creates the day partitions of `days` (day numbers, see dayOf) not known yet: for bulk copies (hearth migrate). */
+  async ensurePartitions(days: Iterable<number>): Promise<void> {
+    await this.#partitions!.ensure(days);
+  }
+
   async #findSeries(deviceId: string, metric: string): Promise<{ id: number; type: ValueType } | undefined> {
     const [row] = await this.#rows<{ id: number; value_type: ValueType }>('SELECT id, value_type FROM series WHERE device_id = $1 AND metric = $2', [deviceId, metric]);
     return row && { id: row.id, type: row.value_type };
