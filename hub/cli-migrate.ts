@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { dbUrlProblem, maskUrlCredentials } from './config.js';
-import { copyReadings, copyTables, pgCountsPerSeries, pgTableCounts, targetProblem, COPIED_TABLES } from './storage/pg/pg-import.js';
+import { copyReadings, copyTables, markRolledUp, pgCountsPerSeries, pgTableCounts, targetProblem, COPIED_TABLES } from './storage/pg/pg-import.js';
 import { PgStore } from './storage/pg/pg-store.js';
 import { SqliteExport } from './storage/pg/sqlite-export.js';
 
@@ -51,6 +51,7 @@ async function migrate(from: string, to: string, say: (text: string) => void, co
     src = SqliteExport.open(from);
     const copied = await copyTables(target.pool, src);
     const readings = await copyReadings(target, src.readings());
+    await markRolledUp(target.pool);
     say(`copied ${readings} readings and ${[...copied].map(([t, n]) => `${n} ${t}`).join(', ')} to ${maskUrlCredentials(to)}`);
 
     const names = new Map(src.rows('series').map((r) => [r.id as number, [String(r.device_id), String(r.metric)] as const]));

@@ -20,11 +20,11 @@ export function valueColumns(v: Value): [num: number | null, txt: string | null]
 }
 
 // unnest() of one array per column: one statement per table whatever the batch size. The series filter (a
-// hashed subplan over the batch's few series) drops rows of a device removed while they waited, as
-// SQLite's compaction does, instead of leaving them behind without a series.
+// hash semi-join on the series table) drops rows of a device removed while they waited, as SQLite's
+// compaction does, instead of leaving them behind without a series.
 const INSERT_READINGS = `INSERT INTO readings (ts, num, series, txt)
   SELECT r.ts, r.num, r.series, r.txt FROM unnest($1::bigint[], $2::float8[], $3::int[], $4::text[]) AS r (ts, num, series, txt)
-  WHERE r.series = ANY (SELECT id FROM series WHERE id = ANY ($5::int[]))`;
+  WHERE EXISTS (SELECT 1 FROM series s WHERE s.id = r.series)`;
 const INSERT_EVENTS = `INSERT INTO events (device_id, name, ts, value_type, num, txt)
   SELECT e.* FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::float8[], $6::text[]) AS e (device_id, name, ts, value_type, num, txt)
   WHERE EXISTS (SELECT 1 FROM devices WHERE id = e.device_id)`;
@@ -40,7 +40,7 @@ const UPSERT_SEEN = `INSERT INTO device_state (device_id, seq, last_seen)
 function upsertRollup(table: 'rollup_minute' | 'rollup_hour'): string {
   return `INSERT INTO ${table} (series, bucket, min, max, sum, count)
   SELECT r.* FROM unnest($1::int[], $2::bigint[], $3::float8[], $4::float8[], $5::float8[], $6::bigint[]) AS r (series, bucket, min, max, sum, count)
-  WHERE r.series = ANY (SELECT id FROM series WHERE id = ANY ($1::int[]))
+  WHERE EXISTS (SELECT 1 FROM series s WHERE s.id = r.series)
   ON CONFLICT (series, bucket) DO UPDATE SET
     min = least(${table}.min, excluded.min), max = greatest(${table}.max, excluded.max),
     sum = ${table}.sum + excluded.sum, count = ${table}.count + excluded.count`;
@@ -49,8 +49,8 @@ const UPSERT_MINUTE = upsertRollup('rollup_minute');
 const UPSERT_HOUR = upsertRollup('rollup_hour');
 
 /**
- * Writes a batch on `client` in ONE transaction: fence check (row locks on device_owner), readings, their
- * minute and hour rollups, events, seqs and lastSeen [FP-8.2]. Any error rolls all of it back and is
+ * Writes a batch on `client` in ONE transaction: fence check (row locks on device_owner), readings (and the
+ * rollups of late ones, see rollup_state), events, seqs and lastSeen [FP-8.2]. Any error rolls all of it back and is
  * rethrown; a stale fence throws FencedError.
  */
 export async function commitBatch(client: pg.PoolClient, batch: CommitBatch, fence?: Fence): Promise<void> {
@@ -100,7 +100,11 @@ async function writeReadings(client: pg.PoolClient, batch: CommitBatch): Promise
   const num = new Array<number | null>(n);
   const series = new Array<number>(n);
   const txt = new Array<string | null>(n);
-  // Numeric readings per series, for the rollups (bool counts as 0/1, as SQLite's rollups do).
+  // FOR SHARE: rollupStep() (FOR UPDATE) cannot move the watermark past readings this commit has not
+  // committed yet; readings below it are late and merged into the rollups here, the rest wait for the step.
+  const { rows } = await client.query<{ watermark: number }>('SELECT watermark FROM rollup_state WHERE id = 1 FOR SHARE');
+  const watermark = rows[0]!.watermark;
+  // Late numeric readings per series, for the rollups (bool counts as 0/1, as SQLite's rollups do).
   const numeric = new Map<number, Array<[number, number]>>();
   for (let i = 0; i < n; i++) {
     const r = batch.readings[i]!;
@@ -109,13 +113,13 @@ async function writeReadings(client: pg.PoolClient, batch: CommitBatch): Promise
     num[i] = x;
     series[i] = r.series;
     txt[i] = s;
-    if (x !== null && r.value.type !== 'enum') {
+    if (x !== null && r.ts < watermark && r.value.type !== 'enum') {
       let list = numeric.get(r.series);
       if (!list) numeric.set(r.series, (list = []));
       list.push([r.ts, x]);
     }
   }
-  await client.query(INSERT_READINGS, [ts, num, series, txt, [...new Set(series)]]);
+  await client.query(INSERT_READINGS, [ts, num, series, txt]);
   const ids = [...numeric.keys()].sort((a, b) => a - b);
   if (ids.length === 0) return;
   for (const [step, sql] of [['minute', UPSERT_MINUTE], ['hour', UPSERT_HOUR]] as const) {

@@ -84,6 +84,16 @@ export async function copyReadings(store: PgStore, batches: Iterable<ExportedRea
   return n;
 }
 
+/**
+ * Marks every copied reading as rolled up (the copied rollups already hold them all: the source was
+ * compacted): the watermark goes to the minute after the newest one, so history does not count them twice.
+ */
+export async function markRolledUp(pool: pg.Pool): Promise<void> {
+  await pool.query(
+    `UPDATE rollup_state SET watermark = coalesce((SELECT max(ts) - max(ts) % 60000 + 60000 FROM readings), 0) WHERE id = 1`,
+  );
+}
+
 /** Readings per series id on PostgreSQL. */
 export async function pgCountsPerSeries(pool: pg.Pool): Promise<Map<number, number>> {
   const { rows } = await pool.query<{ series: number; n: number }>('SELECT series, count(*) AS n FROM readings GROUP BY series');

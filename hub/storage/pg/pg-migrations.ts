@@ -77,9 +77,21 @@ CREATE TABLE readings (
 -- History reads one series over a range; every partition gets this index.
 CREATE INDEX readings_series_ts ON readings (series, ts);
 
--- Rollups of numeric series, upserted by every commit (so never rebuilt by rescanning readings).
+-- Readings arrive in about ts order, so a BRIN index (a few pages per partition) finds the span of ts that
+-- rollupStep() aggregates without a scan of the partition or a second btree to maintain on every insert.
+CREATE INDEX readings_ts_brin ON readings USING brin (ts);
+
+-- Rollups of numeric series, for buckets before rollup_state.watermark: rollupStep() aggregates each closed
+-- span of readings once (not every commit: at a reading per series per second, per-commit upserts rewrote
+-- each bucket row once per reading). A late reading (ts below the watermark) is merged by its commit. No
+-- foreign key: its per-row check would cost every upsert; removeDevice deletes them itself.
+CREATE TABLE rollup_state (
+  id integer PRIMARY KEY CHECK (id = 1),
+  watermark bigint NOT NULL CHECK (watermark >= 0 AND watermark % 60000 = 0)
+);
+INSERT INTO rollup_state (id, watermark) VALUES (1, 0);
 CREATE TABLE rollup_minute (
-  series integer NOT NULL REFERENCES series (id) ON DELETE CASCADE,
+  series integer NOT NULL,
   bucket bigint NOT NULL CHECK (bucket >= 0 AND bucket % 60000 = 0),
   min double precision NOT NULL,
   max double precision NOT NULL,
@@ -90,7 +102,7 @@ CREATE TABLE rollup_minute (
 );
 CREATE INDEX rollup_minute_bucket ON rollup_minute (bucket);
 CREATE TABLE rollup_hour (
-  series integer NOT NULL REFERENCES series (id) ON DELETE CASCADE,
+  series integer NOT NULL,
   bucket bigint NOT NULL CHECK (bucket >= 0 AND bucket % 3600000 = 0),
   min double precision NOT NULL,
   max double precision NOT NULL,

@@ -3,7 +3,6 @@ import type { Capability, ValueType } from '../../../protocol/types.js';
 import { StoreError } from '../errors.js';
 import { fromNative, isNumeric } from '../native-value.js';
 import { DEFAULT_RETENTION } from '../retention.js';
-import { BUCKET_MS, bucketOf } from '../rollups.js';
 import type { HubStoreContract } from '../store-contract.js';
 import type {
   CommandLogEntry,
@@ -22,6 +21,7 @@ import type {
 } from '../types.js';
 import { commitBatch, valueColumns, type Fence } from './pg-commit.js';
 import { PgFirmware } from './pg-firmware.js';
+import { rolledHistory, rollupStep } from './pg-rollups.js';
 import { migratePg } from './pg-migrations.js';
 import { dayOf, PgPartitions } from './pg-partitions.js';
 
@@ -171,12 +171,14 @@ export class PgStore implements HubStoreContract {
     return this.#changed('UPDATE devices SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL', [at, id]);
   }
 
-  /** Deletes the device, its readings (no foreign key on them) and, by cascade, everything else of it. */
+  /** Deletes the device, its readings and rollups (no foreign key on them) and, by cascade, everything else of it. */
   async removeDevice(id: string): Promise<boolean> {
     const client = await this.#p.connect();
     try {
       await client.query('BEGIN');
-      await client.query('DELETE FROM readings WHERE series IN (SELECT id FROM series WHERE device_id = $1)', [id]);
+      for (const table of ['readings', 'rollup_minute', 'rollup_hour']) {
+        await client.query(`DELETE FROM ${table} WHERE series IN (SELECT id FROM series WHERE device_id = $1)`, [id]);
+      }
       const removed = (await client.query('DELETE FROM devices WHERE id = $1', [id])).rowCount === 1;
       await client.query('COMMIT');
       for (const key of this.#series.keys()) if (key.startsWith(`${id}\n`)) this.#series.delete(key);
@@ -285,13 +287,21 @@ export class PgStore implements HubStoreContract {
       );
       return rows.map((r) => ({ ts: r.ts, value: native(r.num, r.txt) }));
     }
-    if (!isNumeric(s.type)) return [];
-    const size = BUCKET_MS[q.step];
-    const rows = await this.#rows<{ bucket: number; min: number; max: number; sum: number; count: number }>(
-      `SELECT bucket, min, max, sum, count FROM rollup_${q.step} WHERE series = $1 AND bucket BETWEEN $2 AND $3 ORDER BY bucket LIMIT $4`,
-      [s.id, bucketOf(Math.max(0, q.from), size), bucketOf(q.to, size), q.limit],
-    );
-    return rows.map((r) => ({ ts: r.bucket, min: r.min, max: r.max, mean: r.sum / r.count, count: r.count }));
+    return isNumeric(s.type) ? rolledHistory(this.#p, s.id, q.step, q.from, q.to, q.limit) : [];
+  }
+
+  /**
+   * Rolls the readings of closed minutes (before `upTo`, default now) into the minute and hour rollups:
+   * run it every few seconds, as SQLite's compaction runs (history is exact either way; this keeps its
+   * queries short). Returns the milliseconds of readings it covered.
+   */
+  async rollupStep(upTo = this.#now()): Promise<number> {
+    const client = await this.#p.connect();
+    try {
+      return await rollupStep(client, upTo);
+    } finally {
+      client.release();
+    }
   }
 
   /** The newest stored value of each metric of a device, by metric name (one index probe per series). */
@@ -350,6 +360,7 @@ export class PgStore implements HubStoreContract {
     const rawCut = now - this.#retention.rawMs;
     const rollupCut = now - this.#retention.rollupMs;
     let budget = maxRows;
+    await this.rollupStep(now); // a partition's readings are in the rollups before it goes
     budget -= await this.#partitions!.dropBefore(rawCut, budget);
     if (budget > 0) {
       budget -= (await this.#p.query('DELETE FROM events WHERE id IN (SELECT id FROM events WHERE ts < $1 ORDER BY ts LIMIT $2)', [rawCut, budget])).rowCount ?? 0;

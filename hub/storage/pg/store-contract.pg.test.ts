@@ -37,8 +37,8 @@ function pgHarness(cluster: () => PgCluster): StoreHarness {
       await client.query('UPDATE hearth_schema SET version = $1', [version]);
       await client.end();
     },
-    async settle() {
-      // Nothing to catch up: commits write readings and rollups at once.
+    async settle(store) {
+      await (store as PgStore).rollupStep();
     },
     async cleanup() {
       for (const s of stores) await s.close();
