@@ -1,4 +1,4 @@
-// npm run bench -- [codec|storage|ingest|mqtt|mqtt-subscribe|dashboard|compaction|sim|reconnect|ota|all]: runs benchmarks and appends each result, with
+// npm run bench -- [codec|storage|ingest|mqtt|mqtt-subscribe|dashboard|compaction|sim|reconnect|ota|scale|all]: runs benchmarks and appends each result, with
 // the machine and the command, to BENCHMARKS.md.
 import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
@@ -48,6 +48,11 @@ const BENCHES: Record<string, Bench> = {
   reconnect: async () => {
     const m = await import('./reconnect.js');
     return m.formatReconnect(await m.runReconnectBench());
+  },
+  scale: async () => {
+    const m = await import('./scale.js');
+    const i = process.argv.indexOf('--readings');
+    return m.formatScaleBench(await m.runScaleBench(i > 0 ? { readings: Number(process.argv[i + 1]) } : {}));
   },
   ota: async () => {
     const m = await import('./ota.js');

@@ -9,6 +9,7 @@ import { HubStore } from './storage/hub-store.js';
 import type { DeviceRecord } from './storage/types.js';
 import { runUserCommand } from './cli-users.js';
 import { FIRMWARE_HELP, runFirmwareCommand } from './cli-firmware.js';
+import { runMigrateCommand } from './cli-migrate.js';
 import { HUB_VERSION } from './version.js';
 
 /** Exit codes: 0 done, 1 the operation failed, 2 bad usage, 3 invalid configuration. */
@@ -28,6 +29,7 @@ Commands:
   firmware add|list|update  firmware images and updates over the air
   config print          show the effective configuration (secrets masked)
   backup <file>         consistent online copy of the database
+  migrate --from <db> --to <postgres://...>  copy a SQLite database into PostgreSQL, verified
 
 Options:
   --config <file>       configuration file, JSON or YAML (default: ./hearth.json or ./hearth.yaml if present)
@@ -72,6 +74,7 @@ export async function main(argv: string[], io = { out: process.stdout, err: proc
   try {
     // Its own parser: --version takes a value there.
     if (argv[0] === 'firmware') return await runFirmwareCommand(argv.slice(1), say);
+    if (argv[0] === 'migrate') return await runMigrateCommand(argv.slice(1), say, (text) => io.err.write(`${text}\n`));
     const { values, positionals } = parseArgs({
       args: argv,
       allowPositionals: true,

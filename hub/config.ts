@@ -34,6 +34,7 @@ export const CONFIG_SCHEMA = {
   'http.capLoopback': { kind: 'bool', default: true, help: 'Apply http.maxConnectionsPerAddress to loopback addresses too (false behind a local reverse proxy)' },
   'http.maxOpenFiles': { kind: 'int', default: 0, min: 0, help: 'Descriptor ceiling the HTTPS port guards; 0: the process soft open-file limit' },
   'http.busyOpenFilesPercent': { kind: 'int', default: 95, min: 1, help: 'Percent of the descriptor ceiling from which new requests and upgrades get 503 HUB_ERR_BUSY' },
+  'db.url': { kind: 'string', default: null, help: 'PostgreSQL database, postgres://user[:password]@host[:port]/db: selects the PostgreSQL store (not wired into the hub yet); none: SQLite in dataDir' },
   'db.synchronous': { kind: 'enum', default: 'NORMAL', options: ['NORMAL', 'FULL'], help: 'SQLite synchronous mode: NORMAL survives process crashes, FULL also power loss' },
   'db.maxWalBytes': { kind: 'int', default: 67108864, min: 1048576, help: 'Bound of the SQLite WAL file, bytes: checkpoints truncate it before it passes this' },
   'retention.rawDays': { kind: 'int', default: 30, min: 1, help: 'Days raw readings are kept' },
@@ -158,6 +159,9 @@ export function loadConfig(sources: ConfigSources = {}): HubConfig {
     const parsed = coerce(key, field, value, problems);
     out[key] = parsed;
   }
+  const dbUrl = out['db.url'];
+  const urlProblem = typeof dbUrl === 'string' ? dbUrlProblem(dbUrl) : undefined;
+  if (urlProblem) problems.push(`db.url (${envName('db.url')}, --${flagName('db.url')}): ${urlProblem}, got ${JSON.stringify(maskUrlCredentials(dbUrl as string))}`);
   if (problems.length > 0) throw new ConfigError(problems);
   out.dataDir = resolve(String(out.dataDir));
   return Object.freeze(out) as HubConfig;
@@ -207,12 +211,27 @@ function coerce(key: string, field: Field, value: unknown, problems: string[]): 
   }
 }
 
+/** Why `url` is not a PostgreSQL connection URL (postgres[ql]://[user[:password]@]host[:port]/database), or undefined. */
+export function dbUrlProblem(url: string): string | undefined {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return 'expected a URL such as postgres://user@host:5432/hearth';
+  }
+  if (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:') return `expected a postgres:// or postgresql:// URL, not ${u.protocol}//`;
+  if (!u.hostname && !u.searchParams.get('host')) return 'expected a host (postgres://user@host:5432/hearth)';
+  if (u.port && !(Number(u.port) >= 1 && Number(u.port) <= 65535)) return 'expected a port from 1 to 65535';
+  if (u.pathname.length <= 1 || u.pathname.slice(1).includes('/')) return 'expected a database name as the path (postgres://user@host:5432/hearth)';
+  return undefined;
+}
+
 /** The configuration as `hearth config print` shows it: secrets masked, and credentials in `mqtt.url`. */
 export function printableConfig(config: HubConfig): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [key, field] of Object.entries(CONFIG_SCHEMA) as [ConfigKey, Field][]) {
     const value = config[key];
-    out[key] = field.secret && value !== null ? '********' : key === 'mqtt.url' && typeof value === 'string' ? maskUrlCredentials(value) : value;
+    out[key] = field.secret && value !== null ? '********' : (key === 'mqtt.url' || key === 'db.url') && typeof value === 'string' ? maskUrlCredentials(value) : value;
   }
   return out;
 }
@@ -264,8 +283,13 @@ export function firmwareSettings(config: HubConfig): { concurrency: number; chun
 
 const DAY_MS = 24 * 3600_000;
 
-/** The store's settings from `db.*` and `retention.*`. */
+/** Why the hub cannot start on PostgreSQL yet: PgStore exists (hub/storage/pg/) but the hub's parts are synchronous on HubStore. */
+export const DB_URL_NOT_WIRED = 'PostgreSQL storage is not wired into the hub yet: unset db.url (HEARTH_DB_URL, --db-url) to run on SQLite, or use it with `hearth migrate`';
+
+/** The SQLite store's settings from `db.*` and `retention.*`; throws when db.url asks for PostgreSQL, which the hub cannot run on yet. */
 export function storeSettings(config: HubConfig): { path: string; synchronous: 'NORMAL' | 'FULL'; maxWalBytes: number; retention: { rawMs: number; rollupMs: number } } {
+  // Refuse rather than silently keep the readings in SQLite while the operator believes they go to PostgreSQL.
+  if (config['db.url'] !== null) throw new Error(DB_URL_NOT_WIRED);
   return {
     path: dbPath(config),
     synchronous: config['db.synchronous'] as 'NORMAL' | 'FULL',

@@ -1,11 +1,12 @@
 import { mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { ValueType } from '../../protocol/types.js';
-import { DEFAULT_MAX_WAL_BYTES, openDatabase } from './database.js';
+import { DEFAULT_MAX_WAL_BYTES, openDatabase, userVersion } from './database.js';
 import { StoreError } from './errors.js';
 import type { FirmwareTable } from './firmware-table.js';
 import { fromNative, isNumeric, type Native } from './native-value.js';
 import { DEFAULT_RETENTION } from './retention.js';
+import type { HubStoreContract } from './store-contract.js';
 import { prepareParts, type StoreParts } from './store-parts.js';
 import type { WriteGate } from './write-gate.js';
 import type {
@@ -40,7 +41,7 @@ export const HUB_BUSY_TIMEOUT_MS = 5;
  * rollups), events and the command log. Synchronous and free of hub-wide state: it takes a file path and
  * plain data, so it can move to a worker thread. Constructing it does no I/O; open() does.
  */
-export class HubStore {
+export class HubStore implements HubStoreContract {
   readonly #path: string;
   readonly #retention: RetentionPolicy;
   readonly #now: () => number;
@@ -342,6 +343,11 @@ export class HubStore {
       }
     }
     return { bytes, pendingLogRows: c.pending, chunks: c.chunks, storedReadings: c.stored + c.pending };
+  }
+
+  /** The schema version of the open database (PRAGMA user_version). */
+  schemaVersion(): number {
+    return userVersion(this.#p.db);
   }
 
   /** PRAGMA data_version: changes when another connection (the CLI) commits to the database. */

@@ -1,0 +1,399 @@
+import pg from 'pg';
+import type { Capability, ValueType } from '../../../protocol/types.js';
+import { StoreError } from '../errors.js';
+import { fromNative, isNumeric } from '../native-value.js';
+import { DEFAULT_RETENTION } from '../retention.js';
+import type { HubStoreContract } from '../store-contract.js';
+import type {
+  CommandLogEntry,
+  CommandLogStatus,
+  CommitBatch,
+  DeviceHello,
+  DeviceRecord,
+  HistoryPoint,
+  HistoryQuery,
+  LatestValue,
+  NewCommand,
+  NewDevice,
+  RetentionPolicy,
+  StoredEvent,
+  StoreStats,
+} from '../types.js';
+import { commitBatch, valueColumns, type Fence } from './pg-commit.js';
+import { PgFirmware } from './pg-firmware.js';
+import { rolledHistory, rollupStep } from './pg-rollups.js';
+import { migratePg } from './pg-migrations.js';
+import { dayOf, PgPartitions } from './pg-partitions.js';
+
+export { FencedError } from './fenced-error.js';
+export type { Fence } from './pg-commit.js';
+
+export interface PgStoreOptions {
+  /** postgres://user@host:port/db (hub config `db.url`). */
+  url: string;
+  /** Defaults: raw 30 days, rollups 365 days. */
+  retention?: Partial<RetentionPolicy>;
+  /** Clock for retention cut-offs and partitions made ahead; Date.now by default. */
+  now?: () => number;
+  /** Connections in the pool (default 10). */
+  poolSize?: number;
+}
+
+// bigint (20), numeric (1700: sum() of bigint) as JS numbers: every such value here is below 2^53 (the CHECKs).
+const TYPES = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === 20 || oid === 1700 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+};
+
+const SELECT_DEVICE = 'SELECT d.*, s.last_seen FROM devices d LEFT JOIN device_state s ON s.device_id = d.id';
+
+interface DeviceRow {
+  id: string;
+  name: string;
+  type: string;
+  token_salt: string;
+  token_hash: string;
+  model: string;
+  firmware: string;
+  capabilities: Capability[];
+  created_at: number;
+  last_seen: number | null;
+  revoked_at: number | null;
+  room: string | null;
+  updates: boolean;
+}
+
+function toRecord(r: DeviceRow): DeviceRecord {
+  return {
+    id: r.id, name: r.name, type: r.type, tokenSalt: r.token_salt, tokenHash: r.token_hash, model: r.model, firmware: r.firmware,
+    capabilities: r.capabilities, createdAt: r.created_at, lastSeen: r.last_seen, revokedAt: r.revoked_at, room: r.room,
+    ...(r.updates ? { updates: true } : {}),
+  };
+}
+
+/** The stored form (num or txt column) back as HistoryPoint's value: bool 0/1, enum index, as SQLite gives it. */
+const native = (num: number | null, txt: string | null): number | string => txt ?? num!;
+
+/**
+ * Hearth's PostgreSQL storage (issue #16 section 1): HubStoreContract on a node-postgres Pool, readings in
+ * day partitions with rollups upserted by each commit, and device ownership epochs for several hubs.
+ * Constructing it does no I/O; open() connects and migrates.
+ */
+export class PgStore implements HubStoreContract {
+  readonly #url: string;
+  readonly #retention: RetentionPolicy;
+  readonly #now: () => number;
+  readonly #poolSize: number;
+  #pool: pg.Pool | undefined;
+  #partitions: PgPartitions | undefined;
+  #version = 0;
+  /** (device, metric) -> series, cached: seriesId() is on the ingest path. */
+  readonly #series = new Map<string, { id: number; type: ValueType }>();
+  readonly firmware = new PgFirmware(() => this.#p);
+
+  constructor(opts: PgStoreOptions) {
+    this.#url = opts.url;
+    this.#retention = { ...DEFAULT_RETENTION, ...opts.retention };
+    this.#now = opts.now ?? Date.now;
+    this.#poolSize = opts.poolSize ?? 10;
+  }
+
+  /** Connects and migrates; throws StoreError HUB_ERR_DB_TOO_NEW for a newer schema, leaving it untouched. */
+  async open(): Promise<void> {
+    if (this.#pool) return;
+    const pool = new pg.Pool({ connectionString: this.#url, max: this.#poolSize, types: TYPES });
+    pool.on('error', () => undefined); // an idle client's lost connection: the next query reports it
+    try {
+      const client = await pool.connect();
+      try {
+        this.#version = await migratePg(client, new URL(this.#url).pathname.slice(1));
+      } finally {
+        client.release();
+      }
+      const partitions = new PgPartitions(pool);
+      await partitions.open(this.#now());
+      [this.#pool, this.#partitions] = [pool, partitions];
+    } catch (err) {
+      await pool.end();
+      throw err;
+    }
+  }
+
+  /** Ends the pool; safe to call twice or without open(). */
+  async close(): Promise<void> {
+    const pool = this.#pool;
+    [this.#pool, this.#partitions] = [undefined, undefined];
+    this.#series.clear();
+    await pool?.end();
+  }
+
+  get #p(): pg.Pool {
+    if (!this.#pool) throw new StoreError('HUB_ERR_STORE_CLOSED', 'the PostgreSQL store is not open');
+    return this.#pool;
+  }
+
+  /** The pool, for tools (hearth migrate) and tests that need SQL of their own. */
+  get pool(): pg.Pool {
+    return this.#p;
+  }
+
+  async #rows<R extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<R[]> {
+    return (await this.#p.query<R>(sql, params)).rows;
+  }
+
+  async #changed(sql: string, params: unknown[]): Promise<boolean> {
+    return (await this.#p.query(sql, params)).rowCount === 1;
+  }
+
+  // ---- devices -------------------------------------------------------------------------------
+
+  async addDevice(d: NewDevice): Promise<void> {
+    try {
+      await this.#p.query('INSERT INTO devices (id, name, type, token_salt, token_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)', [
+        d.id, d.name, d.type, d.tokenSalt, d.tokenHash, d.createdAt,
+      ]);
+    } catch (err) {
+      if ((err as { code?: string }).code === '23505') throw new StoreError('HUB_ERR_DEVICE_EXISTS', `device "${d.id}" already exists`, { cause: err });
+      throw err;
+    }
+  }
+
+  async getDevice(id: string): Promise<DeviceRecord | undefined> {
+    const [row] = await this.#rows<DeviceRow>(`${SELECT_DEVICE} WHERE d.id = $1`, [id]);
+    return row && toRecord(row);
+  }
+
+  async listDevices(): Promise<DeviceRecord[]> {
+    return (await this.#rows<DeviceRow>(`${SELECT_DEVICE} ORDER BY d.id COLLATE "C"`)).map(toRecord);
+  }
+
+  revokeDevice(id: string, at: number): Promise<boolean> {
+    return this.#changed('UPDATE devices SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL', [at, id]);
+  }
+
+  /** Deletes the device, its readings and rollups (no foreign key on them) and, by cascade, everything else of it. */
+  async removeDevice(id: string): Promise<boolean> {
+    const client = await this.#p.connect();
+    try {
+      await client.query('BEGIN');
+      for (const table of ['readings', 'rollup_minute', 'rollup_hour']) {
+        await client.query(`DELETE FROM ${table} WHERE series IN (SELECT id FROM series WHERE device_id = $1)`, [id]);
+      }
+      const removed = (await client.query('DELETE FROM devices WHERE id = $1', [id])).rowCount === 1;
+      await client.query('COMMIT');
+      for (const key of this.#series.keys()) if (key.startsWith(`${id}\n`)) this.#series.delete(key);
+      return removed;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+
+  updateDeviceHello(id: string, hello: DeviceHello): Promise<boolean> {
+    return this.#changed('UPDATE devices SET model = $1, firmware = $2, capabilities = $3, updates = $4 WHERE id = $5', [
+      hello.model, hello.firmware, JSON.stringify(hello.capabilities), hello.updates === true, id,
+    ]);
+  }
+
+  renameDevice(id: string, name: string): Promise<boolean> {
+    return this.#changed('UPDATE devices SET name = $1 WHERE id = $2', [name, id]);
+  }
+
+  setDeviceRoom(id: string, room: string | null): Promise<boolean> {
+    return this.#changed('UPDATE devices SET room = $1 WHERE id = $2', [room, id]);
+  }
+
+  // ---- ownership (fencing) -------------------------------------------------------------------
+
+  /** Makes `hubId` the owner of the device and returns the new epoch (1, 2, 3, ... one more on every claim). */
+  async claimDevice(deviceId: string, hubId: string): Promise<number> {
+    const [row] = await this.#rows<{ epoch: number }>(
+      `INSERT INTO device_owner (device_id, hub_id, epoch) VALUES ($1, $2, 1)
+       ON CONFLICT (device_id) DO UPDATE SET hub_id = excluded.hub_id, epoch = device_owner.epoch + 1 RETURNING epoch`,
+      [deviceId, hubId],
+    );
+    return row!.epoch;
+  }
+
+  /** Who holds the device now, or undefined if no hub ever claimed it. */
+  async owner(deviceId: string): Promise<{ hubId: string; epoch: number } | undefined> {
+    const [row] = await this.#rows<{ hub_id: string; epoch: number }>('SELECT hub_id, epoch FROM device_owner WHERE device_id = $1', [deviceId]);
+    return row && { hubId: row.hub_id, epoch: row.epoch };
+  }
+
+  // ---- sequence state and readings -----------------------------------------------------------
+
+  async committedSeqs(): Promise<Map<string, number>> {
+    const rows = await this.#rows<{ id: string; seq: number }>(
+      'SELECT d.id, coalesce(s.seq, 0) AS seq FROM devices d LEFT JOIN device_state s ON s.device_id = d.id',
+    );
+    return new Map(rows.map((r) => [r.id, r.seq]));
+  }
+
+  async committedSeq(id: string): Promise<number> {
+    const [row] = await this.#rows<{ seq: number }>('SELECT seq FROM device_state WHERE device_id = $1', [id]);
+    return row?.seq ?? 0;
+  }
+
+  /** Id of the (device, metric) series, created on first use; a changed value type is recorded (rows keep theirs). */
+  async seriesId(deviceId: string, metric: string, valueType: ValueType): Promise<number> {
+    const key = `${deviceId}\n${metric}`;
+    const hit = this.#series.get(key);
+    if (hit?.type === valueType) return hit.id;
+    // One statement for find, create and retype: several hubs may resolve the same series at once.
+    const [row] = await this.#rows<{ id: number }>(
+      `INSERT INTO series (device_id, metric, value_type) VALUES ($1, $2, $3)
+       ON CONFLICT (device_id, metric) DO UPDATE SET value_type = excluded.value_type RETURNING id`,
+      [deviceId, metric, valueType],
+    );
+    this.#series.set(key, { id: row!.id, type: valueType });
+    return row!.id;
+  }
+
+  /** Commits readings, rollups, events, seqs and lastSeen in ONE transaction; with a fence, refuses (FencedError) a batch of a device another hub claimed. */
+  async commit(batch: CommitBatch, fence?: Fence): Promise<void> {
+    const days = new Set<number>();
+    for (const r of batch.readings) if (r.ts >= 0 && Number.isSafeInteger(r.ts)) days.add(dayOf(r.ts));
+    await this.#partitions!.ensure(days);
+    const client = await this.#p.connect();
+    try {
+      await commitBatch(client, batch, fence);
+    } finally {
+      client.release();
+    }
+  }
+
+  /** Creates the day partitions of `days` (day numbers, see dayOf) not known yet: for bulk copies (hearth migrate). */
+  async ensurePartitions(days: Iterable<number>): Promise<void> {
+    await this.#partitions!.ensure(days);
+  }
+
+  async #findSeries(deviceId: string, metric: string): Promise<{ id: number; type: ValueType } | undefined> {
+    const [row] = await this.#rows<{ id: number; value_type: ValueType }>('SELECT id, value_type FROM series WHERE device_id = $1 AND metric = $2', [deviceId, metric]);
+    return row && { id: row.id, type: row.value_type };
+  }
+
+  /** Raw points in (ts, value) order, or rollup buckets whose start lies in [bucketOf(from), to]; [] for unknown. */
+  async history(q: HistoryQuery): Promise<HistoryPoint[]> {
+    if (!(q.limit > 0) || q.from > q.to) return [];
+    const s = await this.#findSeries(q.deviceId, q.metric);
+    if (!s) return [];
+    if (q.step === 'raw') {
+      const rows = await this.#rows<{ ts: number; num: number | null; txt: string | null }>(
+        'SELECT ts, num, txt FROM readings WHERE series = $1 AND ts BETWEEN $2 AND $3 ORDER BY ts, num, txt COLLATE "C" LIMIT $4',
+        [s.id, q.from, q.to, q.limit],
+      );
+      return rows.map((r) => ({ ts: r.ts, value: native(r.num, r.txt) }));
+    }
+    return isNumeric(s.type) ? rolledHistory(this.#p, s.id, q.step, q.from, q.to, q.limit) : [];
+  }
+
+  /**
+   * Rolls the readings of closed minutes (before `upTo`, default now) into the minute and hour rollups:
+   * run it every few seconds, as SQLite's compaction runs (history is exact either way; this keeps its
+   * queries short). Returns the milliseconds of readings it covered.
+   */
+  async rollupStep(upTo = this.#now()): Promise<number> {
+    const client = await this.#p.connect();
+    try {
+      return await rollupStep(client, upTo);
+    } finally {
+      client.release();
+    }
+  }
+
+  /** The newest stored value of each metric of a device, by metric name (one index probe per series). */
+  async latest(deviceId: string): Promise<LatestValue[]> {
+    const rows = await this.#rows<{ metric: string; value_type: ValueType; ts: number; num: number | null; txt: string | null }>(
+      `SELECT s.metric, s.value_type, r.ts, r.num, r.txt FROM series s
+       CROSS JOIN LATERAL (SELECT ts, num, txt FROM readings WHERE series = s.id ORDER BY ts DESC LIMIT 1) r
+       WHERE s.device_id = $1 ORDER BY s.metric COLLATE "C"`,
+      [deviceId],
+    );
+    return rows.map((r) => ({ metric: r.metric, ts: r.ts, value: fromNative(r.value_type, native(r.num, r.txt)) }));
+  }
+
+  // ---- events and commands -------------------------------------------------------------------
+
+  async events(deviceId: string, from: number, to: number, limit: number): Promise<StoredEvent[]> {
+    const rows = await this.#rows<{ name: string; ts: number; value_type: ValueType; num: number | null; txt: string | null }>(
+      'SELECT name, ts, value_type, num, txt FROM events WHERE device_id = $1 AND ts BETWEEN $2 AND $3 ORDER BY ts DESC, id DESC LIMIT $4',
+      [deviceId, from, to, limit],
+    );
+    return rows.map((r) => ({ name: r.name, ts: r.ts, value: fromNative(r.value_type, native(r.num, r.txt)) }));
+  }
+
+  async logCommand(c: NewCommand): Promise<number> {
+    const [num, txt] = valueColumns(c.value);
+    const [row] = await this.#rows<{ id: number }>(
+      'INSERT INTO commands (device_id, command, value_type, num, txt, source, sent_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id',
+      [c.deviceId, c.command, c.value.type, num, txt, c.source, c.sentAt],
+    );
+    return row!.id;
+  }
+
+  finishCommand(id: number, status: CommandLogStatus, message: string, at: number): Promise<boolean> {
+    return this.#changed('UPDATE commands SET status = $1, message = $2, finished_at = $3 WHERE id = $4 AND status IS NULL', [status, message, at, id]);
+  }
+
+  async commands(deviceId: string, limit: number): Promise<CommandLogEntry[]> {
+    const rows = await this.#rows<{
+      id: number; device_id: string; command: string; value_type: ValueType; num: number | null; txt: string | null;
+      source: string; sent_at: number; status: string | null; message: string | null; finished_at: number | null;
+    }>('SELECT * FROM commands WHERE device_id = $1 ORDER BY id DESC LIMIT $2', [deviceId, limit]);
+    return rows.map((r) => ({
+      id: r.id, deviceId: r.device_id, command: r.command, value: fromNative(r.value_type, native(r.num, r.txt)), source: r.source,
+      sentAt: r.sent_at, status: r.status, message: r.message, finishedAt: r.finished_at,
+    }));
+  }
+
+  // ---- housekeeping --------------------------------------------------------------------------
+
+  /**
+   * One bounded retention step: drops readings partitions wholly older than rawMs (each counts 1), then
+   * deletes at most the remaining budget of expired events and rollup rows; returns how much it removed.
+   */
+  async retentionStep(maxRows = 5_000): Promise<number> {
+    const now = this.#now();
+    const rawCut = now - this.#retention.rawMs;
+    const rollupCut = now - this.#retention.rollupMs;
+    let budget = maxRows;
+    await this.rollupStep(now); // a partition's readings are in the rollups before it goes
+    budget -= await this.#partitions!.dropBefore(rawCut, budget);
+    if (budget > 0) {
+      budget -= (await this.#p.query('DELETE FROM events WHERE id IN (SELECT id FROM events WHERE ts < $1 ORDER BY ts LIMIT $2)', [rawCut, budget])).rowCount ?? 0;
+    }
+    for (const table of ['rollup_minute', 'rollup_hour']) {
+      if (budget <= 0) break;
+      const sql = `DELETE FROM ${table} WHERE (series, bucket) IN (SELECT series, bucket FROM ${table} WHERE bucket < $1 ORDER BY bucket LIMIT $2)`;
+      budget -= (await this.#p.query(sql, [rollupCut, budget])).rowCount ?? 0;
+    }
+    await this.#partitions!.ensure([dayOf(now), dayOf(now) + 1]); // the day ahead, made off the commit path
+    return maxRows - budget;
+  }
+
+  /** Database size, and readings counted exactly (a full scan: for tools and tests, not a hot path). */
+  async stats(): Promise<StoreStats> {
+    const [row] = await this.#rows<{ bytes: number; readings: number; partitions: number }>(
+      `SELECT pg_database_size(current_database()) AS bytes, (SELECT count(*) FROM readings) AS readings,
+              (SELECT count(*) FROM pg_inherits WHERE inhparent = 'readings'::regclass) AS partitions`,
+    );
+    return { bytes: row!.bytes, pendingLogRows: 0, chunks: row!.partitions, storedReadings: row!.readings };
+  }
+
+  /** Bytes of the readings partitions with their indexes, and how many readings they hold. */
+  async readingsSize(): Promise<{ bytes: number; readings: number }> {
+    const [row] = await this.#rows<{ bytes: number | null; readings: number }>(
+      `SELECT (SELECT sum(pg_total_relation_size(inhrelid)) FROM pg_inherits WHERE inhparent = 'readings'::regclass) AS bytes,
+              (SELECT count(*) FROM readings) AS readings`,
+    );
+    return { bytes: row!.bytes ?? 0, readings: row!.readings };
+  }
+
+  schemaVersion(): number {
+    void this.#p; // throws HUB_ERR_STORE_CLOSED when closed
+    return this.#version;
+  }
+}
