@@ -223,13 +223,19 @@ export class IngestPipeline {
     this.stats.pendingReadings = this.#pendingCount;
     if (batch.readings.length >= this.#opts.commitMaxReadings) {
       if (!this.#fault) this.flush();
-    } else if (!this.#immediate && (!this.#timer || (this.#windowed && this.#window.full(this.#pendingCount)))) {
-      // A new batch waits as long as the window says; a full one commits once this turn's messages are in.
-      const wait = this.#timer ? 0 : this.#window.waitFor(now);
-      if (wait === 0) this.#immediate = setImmediate(() => this.flush());
-      else {
-        this.#timer = this.#timers.setTimeout(() => this.flush(), wait);
-        this.#windowed = true;
+    } else if (!this.#immediate) {
+      // A new batch waits as long as the window says; a full one, or one with an event (a button press
+      // someone waits to see acted on), commits once this turn's messages are in.
+      const urgent = frame.type === 'event' || this.#window.full(this.#pendingCount);
+      if (!this.#timer) {
+        const wait = urgent ? 0 : this.#window.waitFor(now);
+        if (wait === 0) this.#immediate = setImmediate(() => this.flush());
+        else {
+          this.#timer = this.#timers.setTimeout(() => this.flush(), wait);
+          this.#windowed = true;
+        }
+      } else if (this.#windowed && urgent) {
+        this.#immediate = setImmediate(() => this.flush());
       }
     }
     if (this.#pendingCount >= this.#opts.maxPendingReadings && !this.#paused) {
