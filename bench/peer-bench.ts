@@ -1,0 +1,158 @@
+// npm run bench -- peers: Mosquitto (Debian's, what most users run) beside a bare aedes and Hearth's embedded
+// broker, each a real program on loopback in its own process. The same mqtt.js publisher (QoS 0) and
+// subscriber (on #) as bench/mqtt.ts's bare-aedes baseline drive Mosquitto and the bare aedes; Hearth's
+// broker is driven by devices over wss -> hub (stored) -> subscriber, as bench/mqtt-e2e.ts does. Two loads
+// each: a fixed 10,000 msg/s (latency) and full load (throughput). BENCH_PEER_SECONDS shortens the runs.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { UserStore } from '../hub/auth/user-store.js';
+import { mosquittoAvailable, MOSQUITTO_BIN, startMosquitto } from './peer-mosquitto.js';
+import { BENCH_DIR, percentile, provisionFleet, spawnNode, startHubProcess, type Child } from './proc.js';
+
+export type PeerName = 'Mosquitto' | 'bare aedes' | 'Hearth (embedded aedes)';
+
+export interface PeerRow {
+  peer: PeerName;
+  /** Offered msg/s, 0 for full load. */
+  rate: number;
+  /** Messages (Hearth: readings) per second at the subscriber, in the steady window. */
+  delivered: number;
+  p50: number;
+  p99: number;
+  note: string;
+}
+
+export interface PeerBenchResult {
+  rows: PeerRow[];
+  /** Why Mosquitto's rows are missing, when they are. */
+  skipped?: string;
+  seconds: number;
+}
+
+const RATE = 10_000;
+/** Devices behind Hearth's rows (bench/mqtt-e2e.ts uses 200 at 20,000/s). */
+const HEARTH_DEVICES = 200;
+const WARM_MS = 3000;
+
+function kill(c: Child | undefined): Promise<unknown> {
+  if (!c || c.proc.exitCode !== null || c.proc.signalCode !== null) return Promise.resolve();
+  c.proc.kill('SIGTERM');
+  return c.exited;
+}
+
+/** Steady-window rate and latency from a subscriber's per-second lines. */
+function summarize(sub: Child, seconds: number): { delivered: number; p50: number; p99: number } {
+  const ticks = sub.lines.filter((l) => typeof l.count === 'number' && Number(l.t) >= WARM_MS && Number(l.t) <= (seconds + 1) * 1000);
+  const a = ticks[0];
+  const b = ticks.at(-1);
+  const delivered = a && b && b !== a ? ((Number(b.count) - Number(a.count)) / (Number(b.t) - Number(a.t))) * 1000 : 0;
+  const lat = ticks.flatMap((l) => (l.lat as number[] | undefined) ?? []).sort((x, y) => x - y);
+  return { delivered, p50: percentile(lat, 50), p99: percentile(lat, 99) };
+}
+
+/** One publisher process and one subscriber process (on #) against a broker at `url`. */
+async function clients(url: string, rate: number, seconds: number): Promise<{ delivered: number; p50: number; p99: number }> {
+  const script = join(BENCH_DIR, 'peer-mqtt-client.js');
+  let sub: Child | undefined;
+  let pub: Child | undefined;
+  try {
+    sub = spawnNode(script, ['--role', 'sub', '--url', url, '--filter', '#', '--seconds', String(seconds + 3)]);
+    await sub.waitFor((l) => l.ready === true);
+    pub = spawnNode(script, ['--role', 'pub', '--url', url, '--rate', String(rate), '--seconds', String(seconds)]);
+    await pub.exited;
+    await sub.exited;
+    return summarize(sub, seconds);
+  } finally {
+    await kill(pub);
+    await kill(sub);
+  }
+}
+
+async function brokerRow(peer: PeerName, rate: number, seconds: number): Promise<PeerRow> {
+  const note = '1 mqtt.js publisher process, QoS 0, subscriber on #';
+  if (peer === 'Mosquitto') {
+    const m = await startMosquitto();
+    try {
+      return { peer, rate, ...(await clients(m.url, rate, seconds)), note };
+    } finally {
+      await m.stop();
+    }
+  }
+  const aedes = spawnNode(join(BENCH_DIR, 'peer-aedes-server.js'), []);
+  try {
+    const { port } = (await aedes.waitFor((l) => typeof l.port === 'number')) as { port: number };
+    return { peer, rate, ...(await clients(`mqtt://127.0.0.1:${port}`, rate, seconds)), note };
+  } finally {
+    await kill(aedes);
+  }
+}
+
+async function hearthRow(rate: number, seconds: number): Promise<PeerRow> {
+  const dir = mkdtempSync(join(tmpdir(), 'hearth-bench-peers-'));
+  let hub: Child | undefined;
+  let sub: Child | undefined;
+  let load: Child | undefined;
+  try {
+    const fleet = provisionFleet(dir, HEARTH_DEVICES, (i) => ({ id: `d${i}` }));
+    const users = new UserStore({ dataDir: dir });
+    users.load();
+    await users.add('bench', 'bench-password', 'integration');
+    const started = await startHubProcess(dir, ['--mqtt-port', '0', '--mqtt-tls-port', 'off', '--devices-max-frames-per-second', '100000']);
+    hub = started.child;
+    const mqttPort = ((await hub.waitFor((l) => l.msg === 'MQTT bridge started')).tcp as { port: number }).port;
+    sub = spawnNode(join(BENCH_DIR, 'mqtt-sub.js'), ['--url', `mqtt://127.0.0.1:${mqttPort}`, '--username', 'bench', '--password', 'bench-password', '--seconds', String(seconds + 3)]);
+    await sub.waitFor((l) => l.ready === true);
+    const args = ['--url', started.url.replace('https://', 'wss://'), '--credentials', fleet, '--seconds', String(seconds), '--readings', '1', '--stamp'];
+    if (rate > 0) args.push('--rate', String(rate));
+    load = spawnNode(join(BENCH_DIR, 'ingest-load.js'), args);
+    await load.exited;
+    await sub.exited;
+    return {
+      peer: 'Hearth (embedded aedes)',
+      rate,
+      ...summarize(sub, seconds),
+      note: `${HEARTH_DEVICES} devices over wss, 1 reading per frame${rate > 0 ? '' : ', window 8'}, each stored before the broker sees it; counted on the \`<device>/readings\` stream`,
+    };
+  } finally {
+    await kill(load);
+    await kill(sub);
+    await kill(hub);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Runs every row (Mosquitto's skipped, with the reason, when the binary is missing). */
+export async function runPeerBench(opts: { seconds?: number } = {}): Promise<PeerBenchResult> {
+  const seconds = opts.seconds ?? Number(process.env['BENCH_PEER_SECONDS'] ?? 10);
+  const haveMosquitto = mosquittoAvailable();
+  const rows: PeerRow[] = [];
+  for (const rate of [RATE, 0]) {
+    const peers: PeerName[] = haveMosquitto ? ['Mosquitto', 'bare aedes'] : ['bare aedes'];
+    for (const peer of peers) rows.push(await brokerRow(peer, rate, seconds));
+    rows.push(await hearthRow(rate, seconds));
+    for (const r of rows.slice(-peers.length - 1)) process.stderr.write(`peers: ${r.peer} at ${r.rate || 'full load'}: ${Math.round(r.delivered)}/s, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms\n`);
+  }
+  return haveMosquitto ? { rows, seconds } : { rows, seconds, skipped: `${MOSQUITTO_BIN} not found: Mosquitto rows skipped` };
+}
+
+/** The rows as a markdown table with ratios to Mosquitto's row at the same load. */
+export function formatPeerBench(r: PeerBenchResult): string {
+  const k = (n: number) => Math.round(n).toLocaleString('en-US');
+  const ms = (n: number) => `${n.toFixed(2)} ms`;
+  const lines = [
+    '| peer | offered | delivered to the subscriber | latency p50 | latency p99 | vs Mosquitto (rate; p50, p99) | setup |',
+    '| --- | --- | ---: | ---: | ---: | --- | --- |',
+  ];
+  for (const row of r.rows) {
+    const m = r.rows.find((x) => x.peer === 'Mosquitto' && x.rate === row.rate);
+    const unit = row.peer.startsWith('Hearth') ? 'readings/s' : 'msg/s';
+    const vs = m && row !== m ? `${(row.delivered / m.delivered).toFixed(2)}x; ${(row.p50 / m.p50).toFixed(1)}x, ${(row.p99 / m.p99).toFixed(1)}x` : m ? '1' : 'n/a';
+    lines.push(`| ${row.peer} | ${row.rate > 0 ? `${k(row.rate)}/s` : 'full load'} | ${k(row.delivered)} ${unit} | ${ms(row.p50)} | ${ms(row.p99)} | ${vs} | ${row.note} |`);
+  }
+  const notes = [
+    `Each broker is its own process on 127.0.0.1, started by the benchmark (Mosquitto: \`${MOSQUITTO_BIN}\`, generated config, \`allow_anonymous true\`, persistence off); publisher and subscriber are processes of their own; ${r.seconds} s per row, rates and latencies from the window after the first ${WARM_MS / 1000} s. Latency is publish (Hearth: device send) -> subscriber, wall clock across processes. At full load a QoS 0 publisher outruns any broker, so the latency there is queueing, not service time. Hearth's rows carry more work per message (TLS, decode, validation, a SQLite commit before the broker sees the reading) and its rate counts readings on the lossless \`<device>/readings\` stream, which batches readings per device and turn.`,
+  ];
+  if (r.skipped) notes.push(r.skipped);
+  return `${lines.join('\n')}\n\n${notes.join('\n\n')}`;
+}
