@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { HubStore } from '../hub/storage/hub-store.js';
 import { mosquittoAvailable, MOSQUITTO_BIN, startMosquitto, type PeerMosquitto } from './peer-mosquitto.js';
 import { startTcpCounter, type TcpCounter } from './peer-tcp-counter.js';
-import { BENCH_DIR, percentile, provisionFleet, spawnNode, startHubProcess, type Child } from './proc.js';
+import { spawnPeer, stopPeer, type PeerChild } from './peer-child.js';
+import { BENCH_DIR, percentile, provisionFleet, startHubProcess, type Child } from './proc.js';
 
 export type Stack = 'DIY (Mosquitto + mqtt.js + better-sqlite3)' | 'Hearth';
 
@@ -59,7 +60,8 @@ const WARM_MS = 2000;
 /** Mosquitto's default max_queued_messages is 1000; 0 lifts the bound (the tuned row of the kill test). */
 const UNBOUNDED_QUEUE = 'max_queued_messages 0';
 
-function stop(c: Child | undefined, signal: NodeJS.Signals = 'SIGTERM'): Promise<unknown> {
+/** Stops the hub process (its lines are not read after it ends). */
+function stopHub(c: Child | undefined, signal: NodeJS.Signals = 'SIGTERM'): Promise<unknown> {
   if (!c || c.proc.exitCode !== null || c.proc.signalCode !== null) return Promise.resolve();
   c.proc.kill(signal);
   return c.exited;
@@ -93,8 +95,8 @@ function rateOf(ticks: Record<string, unknown>[], key: string): number {
 
 const sortedLat = (ticks: Record<string, unknown>[]) => ticks.flatMap((l) => (l.lat as number[] | undefined) ?? []).sort((x, y) => x - y);
 
-function subscriber(url: string, db: string): Child {
-  return spawnNode(join(BENCH_DIR, 'diy-subscriber.js'), ['--url', url, '--db', db]);
+function subscriber(url: string, db: string): PeerChild {
+  return spawnPeer(join(BENCH_DIR, 'diy-subscriber.js'), ['--url', url, '--db', db]);
 }
 
 /** One DIY run: Mosquitto, the subscriber, the devices; `killAtMs` SIGKILLs the subscriber that far in. */
@@ -104,8 +106,8 @@ async function diyRun(o: { rate: number; devices: number; seconds: number; count
   const ackedFile = join(dir, 'acked.json');
   let broker: PeerMosquitto | undefined;
   let proxy: TcpCounter | undefined;
-  let sub: Child | undefined;
-  let devs: Child | undefined;
+  let sub: PeerChild | undefined;
+  let devs: PeerChild | undefined;
   try {
     broker = await startMosquitto(o.mosquitto ?? []);
     if (o.countBytes) proxy = await startTcpCounter(broker.port);
@@ -113,16 +115,18 @@ async function diyRun(o: { rate: number; devices: number; seconds: number; count
     await sub.waitFor((l) => l.ready === true);
     const firstSub = sub;
     const args = ['--url', proxy ? `mqtt://127.0.0.1:${proxy.port}` : broker.url, '--devices', String(o.devices), '--rate', String(o.rate), '--seconds', String(o.seconds), '--acked-file', ackedFile];
-    devs = spawnNode(join(BENCH_DIR, 'diy-device.js'), args);
+    devs = spawnPeer(join(BENCH_DIR, 'diy-device.js'), args);
     const connected = await devs.waitFor((l) => typeof l.connectedAll === 'number', 120_000);
     if (o.killAtMs !== undefined) {
       const at = Number(connected.t) + o.killAtMs;
       await devs.waitFor((l) => Number(l.t) >= at);
-      await stop(sub, 'SIGKILL');
+      await stopPeer(sub, 'SIGKILL');
       sub = subscriber(broker.url, db); // same client id, clean false: Mosquitto resumes the session
       await sub.waitFor((l) => l.ready === true);
     }
-    const done = await devs.waitFor((l) => l.done === true, (o.seconds + 60) * 1000);
+    await devs.closed;
+    const done = devs.lines.find((l) => l.done === true);
+    if (!done) throw new Error(`diy-device ended (${devs.proc.exitCode ?? devs.proc.signalCode}) without its summary line; last: ${JSON.stringify(devs.lines.at(-1) ?? null).slice(0, 200)}`);
     // Drain: the subscriber has caught up when its row count holds for two ticks.
     const s = sub;
     await until(() => {
@@ -130,8 +134,8 @@ async function diyRun(o: { rate: number; devices: number; seconds: number; count
       return t.length >= 2 && t.at(-1)!.rows === t.at(-2)!.rows && Number(t.at(-1)!.rows) > 0;
     }, 30_000);
     const wire = proxy ? proxy.bytes() : undefined;
-    await stop(sub);
-    const audit = spawnNode(join(BENCH_DIR, 'diy-subscriber.js'), ['--db', db, '--audit', ackedFile]);
+    await stopPeer(sub);
+    const audit = spawnPeer(join(BENCH_DIR, 'diy-subscriber.js'), ['--db', db, '--audit', ackedFile]);
     const a = await audit.waitFor((l) => typeof l.missing === 'number');
     const window = steady(devs.lines, o.seconds);
     // The subscriber's lines carry its own clock: its steady window is the same length, after its warm-up.
@@ -153,8 +157,8 @@ async function diyRun(o: { rate: number; devices: number; seconds: number; count
     const config = o.mosquitto?.length ? `Mosquitto with \`${o.mosquitto.join('; ')}\`` : "Mosquitto's defaults (max_queued_messages 1000)";
     return o.killAtMs === undefined ? { load } : { load, kill: { stack: DIY, config, acked: Number(a.acked), lost: Number(a.missing), duplicates: Number(a.duplicates), rows } };
   } finally {
-    await stop(devs);
-    await stop(sub, 'SIGKILL');
+    await stopPeer(devs);
+    await stopPeer(sub, 'SIGKILL');
     await proxy?.close();
     await broker?.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -181,7 +185,7 @@ async function hearthRun(o: { rate: number; devices: number; seconds: number; co
   const ids = Array.from({ length: o.devices }, (_, i) => `h${i}`);
   let hub: Child | undefined;
   let proxy: TcpCounter | undefined;
-  let devs: Child | undefined;
+  let devs: PeerChild | undefined;
   try {
     const fleet = provisionFleet(dir, o.devices, (i) => ({ id: ids[i]! }));
     const started = await startHubProcess(dir, HUB_FLAGS);
@@ -190,20 +194,20 @@ async function hearthRun(o: { rate: number; devices: number; seconds: number; co
     const url = `wss://127.0.0.1:${proxy ? proxy.port : started.port}`;
     const kill = o.killAtMs !== undefined;
     if (kill) {
-      devs = spawnNode(join(BENCH_DIR, 'diy-hearth-device.js'), ['--url', url, '--credentials', fleet, '--rate', String(o.rate), '--seconds', String(o.seconds), '--acked-file', ackedFile]);
+      devs = spawnPeer(join(BENCH_DIR, 'diy-hearth-device.js'), ['--url', url, '--credentials', fleet, '--rate', String(o.rate), '--seconds', String(o.seconds), '--acked-file', ackedFile]);
       const connected = await devs.waitFor((l) => typeof l.connectedAll === 'number', 120_000);
       await devs.waitFor((l) => Number(l.t) >= Number(connected.t) + o.killAtMs!);
-      await stop(hub, 'SIGKILL');
-      await devs.waitFor((l) => l.done === true, 30_000);
+      await stopHub(hub, 'SIGKILL');
+      await devs.closed;
       // Restart on the same data dir (recovery runs as at any start), then a clean stop before the audit.
       hub = (await startHubProcess(dir, HUB_FLAGS)).child;
-      await stop(hub);
+      await stopHub(hub);
     } else {
       const args = ['--url', url, '--credentials', fleet, '--seconds', String(o.seconds), '--readings', '1'];
       if (o.rate > 0) args.push('--rate', String(o.rate));
-      devs = spawnNode(join(BENCH_DIR, 'ingest-load.js'), args);
-      await devs.exited;
-      await stop(hub);
+      devs = spawnPeer(join(BENCH_DIR, 'ingest-load.js'), args);
+      await devs.closed;
+      await stopHub(hub);
     }
     const wire = proxy?.bytes();
     const stored = storedValues(dir, ids, kill ? 'temperature' : 'm1');
@@ -238,8 +242,8 @@ async function hearthRun(o: { rate: number; devices: number; seconds: number; co
     }
     return { load, kill: { stack: 'Hearth', config: 'defaults (db.synchronous NORMAL)', acked: ackedTotal, lost, duplicates, rows } };
   } finally {
-    await stop(devs);
-    await stop(hub, 'SIGKILL');
+    await stopPeer(devs);
+    await stopHub(hub, 'SIGKILL');
     await proxy?.close();
     rmSync(dir, { recursive: true, force: true });
   }

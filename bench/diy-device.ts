@@ -72,10 +72,11 @@ process.stdout.write(`${JSON.stringify({ t: performance.now() - started, connect
 const loadStart = performance.now();
 let tick: NodeJS.Timeout | undefined;
 if (rate > 0) {
-  let due = 0;
+  // Every 10 ms, the readings due by the clock (a late timer must not lower the offered rate).
   let cursor = 0;
   tick = setInterval(() => {
-    for (due += rate / 100; due >= 1; due -= 1) publish(devs[cursor++ % devs.length]!);
+    const due = Math.floor((rate * (performance.now() - loadStart)) / 1000);
+    while (cursor < due) publish(devs[cursor++ % devs.length]!);
   }, 10);
 } else {
   for (const d of devs) pump(d);
@@ -92,6 +93,7 @@ const deadline = performance.now() + 2000;
 while (devs.some((d) => d.inFlight > 0) && performance.now() < deadline) await new Promise((r) => setTimeout(r, 20));
 clearInterval(report);
 if (values['acked-file']) writeFileSync(values['acked-file'], JSON.stringify(Object.fromEntries(devs.map((d) => [d.id, d.acked]))));
-await Promise.all(devs.map((d) => d.client.endAsync(true)));
 process.stdout.write(`${JSON.stringify({ t: performance.now() - started, done: true, sent, acked })}\n`);
+// Not awaited: a client whose end never calls back must not keep the summary from the parent.
+for (const d of devs) d.client.end(true);
 process.exit(0);

@@ -72,10 +72,12 @@ const acked = (): number => devs.reduce((n, d) => n + d.ackedSeq - d.first + 1, 
 
 for (let i = 0; i < creds.devices.length; i += 200) await Promise.all(creds.devices.slice(i, i + 200).map(connect));
 process.stdout.write(`${JSON.stringify({ t: performance.now() - started, connectedAll: devs.length })}\n`);
-let due = 0;
+// Every 10 ms, the frames due by the clock (a late timer must not lower the offered rate).
+const loadStart = performance.now();
 let cursor = 0;
 const tick = setInterval(() => {
-  for (due += rate / 100; due >= 1; due -= 1) send(devs[cursor++ % devs.length]!);
+  const due = Math.floor((rate * (performance.now() - loadStart)) / 1000);
+  while (cursor < due) send(devs[cursor++ % devs.length]!);
 }, 10);
 const report = setInterval(() => process.stdout.write(`${JSON.stringify({ t: performance.now() - started, acked: acked(), connected: devs.filter((d) => d.open).length })}\n`), 1000);
 await new Promise<void>((resolve) => {

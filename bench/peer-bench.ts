@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UserStore } from '../hub/auth/user-store.js';
 import { mosquittoAvailable, MOSQUITTO_BIN, startMosquitto } from './peer-mosquitto.js';
-import { BENCH_DIR, percentile, provisionFleet, spawnNode, startHubProcess, type Child } from './proc.js';
+import { spawnPeer, stopPeer, type PeerChild } from './peer-child.js';
+import { BENCH_DIR, percentile, provisionFleet, startHubProcess, type Child } from './proc.js';
 
 export type PeerName = 'Mosquitto' | 'bare aedes' | 'Hearth (embedded aedes)';
 
@@ -35,15 +36,22 @@ const RATE = 10_000;
 const HEARTH_DEVICES = 200;
 const WARM_MS = 3000;
 
+/** Stops the hub process (its lines are not read after it ends). */
 function kill(c: Child | undefined): Promise<unknown> {
   if (!c || c.proc.exitCode !== null || c.proc.signalCode !== null) return Promise.resolve();
   c.proc.kill('SIGTERM');
   return c.exited;
 }
 
-/** Steady-window rate and latency from a subscriber's per-second lines. */
-function summarize(sub: Child, seconds: number): { delivered: number; p50: number; p99: number } {
-  const ticks = sub.lines.filter((l) => typeof l.count === 'number' && Number(l.t) >= WARM_MS && Number(l.t) <= (seconds + 1) * 1000);
+/**
+ * Steady-window rate and latency from a subscriber's per-second lines; `loadAt` is when the load began, ms
+ * after the subscriber printed ready. Its ticks count from its start, before it connected: the first tick
+ * comes 1 s after that start, which places ready on its clock.
+ */
+function summarize(sub: PeerChild, readyToLoad: number, seconds: number): { delivered: number; p50: number; p99: number } {
+  const all = sub.lines.filter((l) => typeof l.count === 'number');
+  const loadAt = readyToLoad + Math.max(0, Number(all[0]?.t ?? 1000) - 1000);
+  const ticks = sub.lines.filter((l) => typeof l.count === 'number' && Number(l.t) >= loadAt + WARM_MS && Number(l.t) <= loadAt + seconds * 1000 + 500);
   const a = ticks[0];
   const b = ticks.at(-1);
   const delivered = a && b && b !== a ? ((Number(b.count) - Number(a.count)) / (Number(b.t) - Number(a.t))) * 1000 : 0;
@@ -54,19 +62,27 @@ function summarize(sub: Child, seconds: number): { delivered: number; p50: numbe
 /** One publisher process and one subscriber process (on #) against a broker at `url`. */
 async function clients(url: string, rate: number, seconds: number): Promise<{ delivered: number; p50: number; p99: number }> {
   const script = join(BENCH_DIR, 'peer-mqtt-client.js');
-  let sub: Child | undefined;
-  let pub: Child | undefined;
+  let sub: PeerChild | undefined;
+  let pub: PeerChild | undefined;
   try {
-    sub = spawnNode(script, ['--role', 'sub', '--url', url, '--filter', '#', '--seconds', String(seconds + 3)]);
+    sub = spawnPeer(script, ['--role', 'sub', '--url', url, '--filter', '#', '--seconds', String(seconds + 60)]);
     await sub.waitFor((l) => l.ready === true);
-    pub = spawnNode(script, ['--role', 'pub', '--url', url, '--rate', String(rate), '--seconds', String(seconds)]);
-    await pub.exited;
-    await sub.exited;
-    return summarize(sub, seconds);
+    const readyAt = performance.now();
+    pub = spawnPeer(script, ['--role', 'pub', '--url', url, '--rate', String(rate), '--seconds', String(seconds)]);
+    await pub.waitFor((l) => l.started === true);
+    const loadAt = performance.now() - readyAt;
+    await pub.closed;
+    await untilTickAfter(sub, loadAt + seconds * 1000 + 2500);
+    return summarize(sub, loadAt, seconds);
   } finally {
-    await kill(pub);
-    await kill(sub);
+    await stopPeer(pub);
+    await stopPeer(sub);
   }
+}
+
+/** Waits (bounded) for the subscriber's first tick past `t`, so that the steady window is complete. */
+async function untilTickAfter(sub: PeerChild, t: number): Promise<void> {
+  await sub.waitFor((l) => typeof l.count === 'number' && Number(l.t) > t, 30_000).catch(() => undefined);
 }
 
 async function brokerRow(peer: PeerName, rate: number, seconds: number): Promise<PeerRow> {
@@ -79,20 +95,20 @@ async function brokerRow(peer: PeerName, rate: number, seconds: number): Promise
       await m.stop();
     }
   }
-  const aedes = spawnNode(join(BENCH_DIR, 'peer-aedes-server.js'), []);
+  const aedes = spawnPeer(join(BENCH_DIR, 'peer-aedes-server.js'), []);
   try {
     const { port } = (await aedes.waitFor((l) => typeof l.port === 'number')) as { port: number };
     return { peer, rate, ...(await clients(`mqtt://127.0.0.1:${port}`, rate, seconds)), note };
   } finally {
-    await kill(aedes);
+    await stopPeer(aedes);
   }
 }
 
 async function hearthRow(rate: number, seconds: number): Promise<PeerRow> {
   const dir = mkdtempSync(join(tmpdir(), 'hearth-bench-peers-'));
   let hub: Child | undefined;
-  let sub: Child | undefined;
-  let load: Child | undefined;
+  let sub: PeerChild | undefined;
+  let load: PeerChild | undefined;
   try {
     const fleet = provisionFleet(dir, HEARTH_DEVICES, (i) => ({ id: `d${i}` }));
     const users = new UserStore({ dataDir: dir });
@@ -101,36 +117,41 @@ async function hearthRow(rate: number, seconds: number): Promise<PeerRow> {
     const started = await startHubProcess(dir, ['--mqtt-port', '0', '--mqtt-tls-port', 'off', '--devices-max-frames-per-second', '100000']);
     hub = started.child;
     const mqttPort = ((await hub.waitFor((l) => l.msg === 'MQTT bridge started')).tcp as { port: number }).port;
-    sub = spawnNode(join(BENCH_DIR, 'mqtt-sub.js'), ['--url', `mqtt://127.0.0.1:${mqttPort}`, '--username', 'bench', '--password', 'bench-password', '--seconds', String(seconds + 3)]);
+    sub = spawnPeer(join(BENCH_DIR, 'mqtt-sub.js'), ['--url', `mqtt://127.0.0.1:${mqttPort}`, '--username', 'bench', '--password', 'bench-password', '--seconds', String(seconds + 90)]);
     await sub.waitFor((l) => l.ready === true);
+    const readyAt = performance.now();
     const args = ['--url', started.url.replace('https://', 'wss://'), '--credentials', fleet, '--seconds', String(seconds), '--readings', '1', '--stamp'];
     if (rate > 0) args.push('--rate', String(rate));
-    load = spawnNode(join(BENCH_DIR, 'ingest-load.js'), args);
-    await load.exited;
-    await sub.exited;
+    load = spawnPeer(join(BENCH_DIR, 'ingest-load.js'), args);
+    // The load begins once every device is connected (TLS handshakes take seconds for 200 devices).
+    await load.waitFor((l) => typeof l.connectedAll === 'number', 120_000);
+    const loadAt = performance.now() - readyAt;
+    await load.closed;
+    await untilTickAfter(sub, loadAt + seconds * 1000 + 2500);
     return {
       peer: 'Hearth (embedded aedes)',
       rate,
-      ...summarize(sub, seconds),
+      ...summarize(sub, loadAt, seconds),
       note: `${HEARTH_DEVICES} devices over wss, 1 reading per frame${rate > 0 ? '' : ', window 8'}, each stored before the broker sees it; counted on the \`<device>/readings\` stream`,
     };
   } finally {
-    await kill(load);
-    await kill(sub);
+    await stopPeer(load);
+    await stopPeer(sub);
     await kill(hub);
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
 /** Runs every row (Mosquitto's skipped, with the reason, when the binary is missing). */
-export async function runPeerBench(opts: { seconds?: number } = {}): Promise<PeerBenchResult> {
+export async function runPeerBench(opts: { seconds?: number; only?: PeerName[] } = {}): Promise<PeerBenchResult> {
   const seconds = opts.seconds ?? Number(process.env['BENCH_PEER_SECONDS'] ?? 10);
   const haveMosquitto = mosquittoAvailable();
   const rows: PeerRow[] = [];
+  const wanted = (p: PeerName) => opts.only === undefined || opts.only.includes(p);
   for (const rate of [RATE, 0]) {
-    const peers: PeerName[] = haveMosquitto ? ['Mosquitto', 'bare aedes'] : ['bare aedes'];
+    const peers = (haveMosquitto ? (['Mosquitto', 'bare aedes'] as const) : (['bare aedes'] as const)).filter(wanted);
     for (const peer of peers) rows.push(await brokerRow(peer, rate, seconds));
-    rows.push(await hearthRow(rate, seconds));
+    if (wanted('Hearth (embedded aedes)')) rows.push(await hearthRow(rate, seconds));
     for (const r of rows.slice(-peers.length - 1)) process.stderr.write(`peers: ${r.peer} at ${r.rate || 'full load'}: ${Math.round(r.delivered)}/s, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms\n`);
   }
   return haveMosquitto ? { rows, seconds } : { rows, seconds, skipped: `${MOSQUITTO_BIN} not found: Mosquitto rows skipped` };
