@@ -34,6 +34,8 @@ export interface LoadRow {
   /** Database + WAL bytes after a clean stop, per stored row. */
   diskPerReading: number;
   rows: number;
+  /** Acked readings not in the database at the end (DIY: audited value by value; Hearth: acked - rows, if > 0). */
+  lost: number;
 }
 
 export interface KillRow {
@@ -136,16 +138,23 @@ async function diyRun(o: { rate: number; devices: number; seconds: number; count
     const wire = proxy ? proxy.bytes() : undefined;
     await stopPeer(sub);
     const audit = spawnPeer(join(BENCH_DIR, 'diy-subscriber.js'), ['--db', db, '--audit', ackedFile]);
-    const a = await audit.waitFor((l) => typeof l.missing === 'number');
+    const audited = await audit.waitFor((l) => typeof l.missing === 'number');
     const window = steady(devs.lines, o.seconds);
-    // The subscriber's lines carry its own clock: its steady window is the same length, after its warm-up.
-    const subTicks = firstSub.lines.filter((l) => typeof l.rows === 'number' && Number(l.rows) > 0).slice(2, Math.max(3, o.seconds - 1));
-    const rows = Number(a.rows);
+    // The subscriber's ticks in the devices' steady window, by the wall clock both print.
+    const from = Number(window[0]?.at ?? 0);
+    const to = Number(window.at(-1)?.at ?? 0);
+    const subAll = firstSub.lines.filter((l) => typeof l.rows === 'number' && typeof l.at === 'number');
+    const subTicks = subAll.filter((l) => Number(l.at) > from && Number(l.at) <= to + 500);
+    // The subscriber's ticks nearest the window's bounds (a late tick of either process must not empty it).
+    const a = subAll.filter((l) => Number(l.at) <= from).at(-1) ?? subAll[0];
+    const b = subAll.find((l) => Number(l.at) >= to) ?? subAll.at(-1);
+    const committedRate = a && b && b !== a ? ((Number(b.rows) - Number(a.rows)) / (Number(b.at) - Number(a.at))) * 1000 : 0;
+    const rows = Number(audited.rows);
     const load: LoadRow = {
       stack: DIY,
       rate: o.rate,
       ackedRate: rateOf(window, 'acked'),
-      committedRate: o.killAtMs === undefined ? rateOf(subTicks, 'rows') : NaN,
+      committedRate: o.killAtMs === undefined ? committedRate : NaN,
       ackP50: percentile(sortedLat(window), 50),
       ackP99: percentile(sortedLat(window), 99),
       commitP50: percentile(sortedLat(subTicks), 50),
@@ -153,9 +162,10 @@ async function diyRun(o: { rate: number; devices: number; seconds: number; count
       wirePerReading: wire ? (wire.up + wire.down) / Number(done.acked) : NaN,
       diskPerReading: bytesOnDisk(db) / rows,
       rows,
+      lost: Number(audited.missing),
     };
     const config = o.mosquitto?.length ? `Mosquitto with \`${o.mosquitto.join('; ')}\`` : "Mosquitto's defaults (max_queued_messages 1000)";
-    return o.killAtMs === undefined ? { load } : { load, kill: { stack: DIY, config, acked: Number(a.acked), lost: Number(a.missing), duplicates: Number(a.duplicates), rows } };
+    return o.killAtMs === undefined ? { load } : { load, kill: { stack: DIY, config, acked: Number(audited.acked), lost: Number(audited.missing), duplicates: Number(audited.duplicates), rows } };
   } finally {
     await stopPeer(devs);
     await stopPeer(sub, 'SIGKILL');
@@ -227,6 +237,7 @@ async function hearthRun(o: { rate: number; devices: number; seconds: number; co
       wirePerReading: wire ? (wire.up + wire.down) / Math.max(1, lastAcked) : NaN,
       diskPerReading: bytesOnDisk(join(dir, 'hearth.db')) / rows,
       rows,
+      lost: Math.max(0, lastAcked - rows),
     };
     if (!kill) return { load };
     const ackedBy = JSON.parse(readFileSync(ackedFile, 'utf8')) as Record<string, number[]>;
@@ -285,16 +296,16 @@ export function formatDiyBench(r: DiyBenchResult): string {
   const ms = (a: number, b: number) => (Number.isFinite(a) ? `${a.toFixed(1)} / ${b.toFixed(1)} ms` : 'n/a');
   const b = (n: number) => (Number.isFinite(n) ? `${n.toFixed(1)} B` : 'n/a');
   const x = (h: number, d: number) => (Number.isFinite(h) && Number.isFinite(d) && d > 0 ? `${(h / d).toFixed(2)}x` : 'n/a');
-  const load = ['| stack | offered | readings/s committed | readings/s acked to devices | device ACK p50 / p99 | publish -> row committed p50 / p99 | wire bytes / reading | disk bytes / reading |', '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |'];
+  const load = ['| stack | offered | readings/s committed | readings/s acked to devices | acked, never stored | device ACK p50 / p99 | publish -> row committed p50 / p99 | wire bytes / reading | disk bytes / reading |', '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |'];
   for (const rate of [RATE, 0]) {
     const rows = r.loads.filter((l) => l.rate === rate);
     const offered = rate > 0 ? `${k(rate)}/s` : 'full load (window 8)';
     for (const l of rows) {
-      load.push(`| ${l.stack} | ${offered} | ${k(l.committedRate)} | ${k(l.ackedRate)} | ${ms(l.ackP50, l.ackP99)} | ${l.stack === 'Hearth' ? 'the ACK (sent after the commit)' : ms(l.commitP50, l.commitP99)} | ${b(l.wirePerReading)} | ${b(l.diskPerReading)} |`);
+      load.push(`| ${l.stack} | ${offered} | ${k(l.committedRate)} | ${k(l.ackedRate)} | ${k(l.lost)} of ${k(l.rows + l.lost)} | ${ms(l.ackP50, l.ackP99)} | ${l.stack === 'Hearth' ? 'the ACK (sent after the commit)' : ms(l.commitP50, l.commitP99)} | ${b(l.wirePerReading)} | ${b(l.diskPerReading)} |`);
     }
     const d = rows.find((l) => l.stack === DIY);
     const h = rows.find((l) => l.stack === 'Hearth');
-    if (d && h) load.push(`| Hearth / DIY | ${offered} | ${x(h.committedRate, d.committedRate)} | ${x(h.ackedRate, d.ackedRate)} | p99 ${x(h.ackP99, d.ackP99)} | p99 ${x(h.ackP99, d.commitP99)} (Hearth ACK vs DIY commit) | ${x(h.wirePerReading, d.wirePerReading)} | ${x(h.diskPerReading, d.diskPerReading)} |`);
+    if (d && h) load.push(`| Hearth / DIY | ${offered} | ${x(h.committedRate, d.committedRate)} | ${x(h.ackedRate, d.ackedRate)} | | p99 ${x(h.ackP99, d.ackP99)} | p99 ${x(h.ackP99, d.commitP99)} (Hearth ACK vs DIY commit) | ${x(h.wirePerReading, d.wirePerReading)} | ${x(h.diskPerReading, d.diskPerReading)} |`);
   }
   const kill = ['| storage process SIGKILLed mid-stream at 10,000 readings/s | broker / hub config | readings acked to devices | acked but not in the database after restart | duplicated rows | rows stored |', '| --- | --- | ---: | ---: | ---: | ---: |'];
   for (const c of r.kills) {

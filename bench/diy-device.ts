@@ -4,7 +4,7 @@
 // anything is stored: that is the point). `value` is the device's counter, so that an audit can tell which
 // acked readings reached the database; `ts` is the send time (sub-ms) for the subscriber's commit latency.
 // Fixed `--rate` (readings/s over the fleet) or full load (`--window` unacked publishes per device).
-// Prints one JSON line per second {"t", "acked", "connected", "lat": [publish -> PUBACK, ms...]}; at the end
+// Prints one JSON line per second {"t", "at" (epoch ms), "acked", "connected", "lat": [publish -> PUBACK, ms...]}; at the end
 // writes `--acked-file` ({device: [acked values]}) and prints {"done": true, "sent", "acked"}.
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -68,7 +68,7 @@ for (let i = 0; i < count; i += 100) {
     )),
   );
 }
-process.stdout.write(`${JSON.stringify({ t: performance.now() - started, connectedAll: devs.length })}\n`);
+process.stdout.write(`${JSON.stringify({ t: performance.now() - started, at: Date.now(), connectedAll: devs.length })}\n`);
 const loadStart = performance.now();
 let tick: NodeJS.Timeout | undefined;
 if (rate > 0) {
@@ -82,7 +82,7 @@ if (rate > 0) {
   for (const d of devs) pump(d);
 }
 const report = setInterval(() => {
-  process.stdout.write(`${JSON.stringify({ t: performance.now() - started, acked, connected: devs.length, lat })}\n`);
+  process.stdout.write(`${JSON.stringify({ t: performance.now() - started, at: Date.now(), acked, connected: devs.length, lat })}\n`);
   lat = [];
 }, 1000);
 await new Promise((r) => setTimeout(r, seconds * 1000 - (performance.now() - loadStart)));

@@ -6,7 +6,7 @@
 // what the library does unless the user rewires handleMessage. This peer program uses better-sqlite3 itself
 // on purpose: it stands for code outside Hearth.
 //
-// Prints one JSON line per second: {"t", "rows", "lat": [publish -> row committed, ms...]}; on SIGTERM it
+// Prints one JSON line per second: {"t", "at" (epoch ms), "rows", "lat": [publish -> row committed, ms...]}; on SIGTERM it
 // commits what it holds and exits 0. `--audit <acked.json>` instead reads the database and prints
 // {"rows", "missing", "duplicates"}: acked readings (per device, the values the device counted PUBACKs for)
 // absent from the table, and rows beyond the first of each (device, value).
@@ -95,7 +95,7 @@ await client.subscribeAsync(values.filter!, { qos: 1 });
 const started = performance.now();
 process.stdout.write(`${JSON.stringify({ ready: true })}\n`);
 setInterval(() => {
-  process.stdout.write(`${JSON.stringify({ t: performance.now() - started, rows, lat })}\n`);
+  process.stdout.write(`${JSON.stringify({ t: performance.now() - started, at: Date.now(), rows, lat })}\n`);
   lat = [];
 }, 1000);
 process.once('SIGTERM', () => {
