@@ -36,6 +36,8 @@ export interface LoadRow {
   rows: number;
   /** Acked readings not in the database at the end (DIY: audited value by value; Hearth: acked - rows, if > 0). */
   lost: number;
+  /** Readings acked over the whole run. */
+  acked: number;
 }
 
 export interface KillRow {
@@ -163,6 +165,7 @@ async function diyRun(o: { rate: number; devices: number; seconds: number; count
       diskPerReading: bytesOnDisk(db) / rows,
       rows,
       lost: Number(audited.missing),
+      acked: Number(audited.acked),
     };
     const config = o.mosquitto?.length ? `Mosquitto with \`${o.mosquitto.join('; ')}\`` : "Mosquitto's defaults (max_queued_messages 1000)";
     return o.killAtMs === undefined ? { load } : { load, kill: { stack: DIY, config, acked: Number(audited.acked), lost: Number(audited.missing), duplicates: Number(audited.duplicates), rows } };
@@ -238,6 +241,7 @@ async function hearthRun(o: { rate: number; devices: number; seconds: number; co
       diskPerReading: bytesOnDisk(join(dir, 'hearth.db')) / rows,
       rows,
       lost: Math.max(0, lastAcked - rows),
+      acked: lastAcked,
     };
     if (!kill) return { load };
     const ackedBy = JSON.parse(readFileSync(ackedFile, 'utf8')) as Record<string, number[]>;
@@ -301,7 +305,7 @@ export function formatDiyBench(r: DiyBenchResult): string {
     const rows = r.loads.filter((l) => l.rate === rate);
     const offered = rate > 0 ? `${k(rate)}/s` : 'full load (window 8)';
     for (const l of rows) {
-      load.push(`| ${l.stack} | ${offered} | ${k(l.committedRate)} | ${k(l.ackedRate)} | ${k(l.lost)} of ${k(l.rows + l.lost)} | ${ms(l.ackP50, l.ackP99)} | ${l.stack === 'Hearth' ? 'the ACK (sent after the commit)' : ms(l.commitP50, l.commitP99)} | ${b(l.wirePerReading)} | ${b(l.diskPerReading)} |`);
+      load.push(`| ${l.stack} | ${offered} | ${k(l.committedRate)} | ${k(l.ackedRate)} | ${k(l.lost)} of ${k(l.acked)} | ${ms(l.ackP50, l.ackP99)} | ${l.stack === 'Hearth' ? 'the ACK (sent after the commit)' : ms(l.commitP50, l.commitP99)} | ${b(l.wirePerReading)} | ${b(l.diskPerReading)} |`);
     }
     const d = rows.find((l) => l.stack === DIY);
     const h = rows.find((l) => l.stack === 'Hearth');

@@ -93,7 +93,6 @@ const deadline = performance.now() + 2000;
 while (devs.some((d) => d.inFlight > 0) && performance.now() < deadline) await new Promise((r) => setTimeout(r, 20));
 clearInterval(report);
 if (values['acked-file']) writeFileSync(values['acked-file'], JSON.stringify(Object.fromEntries(devs.map((d) => [d.id, d.acked]))));
-process.stdout.write(`${JSON.stringify({ t: performance.now() - started, done: true, sent, acked })}\n`);
-// Not awaited: a client whose end never calls back must not keep the summary from the parent.
 for (const d of devs) d.client.end(true);
-process.exit(0);
+// Exit once the line is out: a pipe write can still be pending here, and process.exit would drop it.
+process.stdout.write(`${JSON.stringify({ t: performance.now() - started, done: true, sent, acked })}\n`, () => process.exit(0));

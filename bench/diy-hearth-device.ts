@@ -99,5 +99,5 @@ if (values['acked-file']) {
   writeFileSync(values['acked-file'], JSON.stringify(Object.fromEntries(devs.map((d) => [d.id, list(d)]))));
 }
 for (const d of devs) d.ws.terminate();
-process.stdout.write(`${JSON.stringify({ t: performance.now() - started, done: true, sent, acked: acked() })}\n`);
-process.exit(0);
+// Exit once the line is out: a pipe write can still be pending here, and process.exit would drop it.
+process.stdout.write(`${JSON.stringify({ t: performance.now() - started, done: true, sent, acked: acked() })}\n`, () => process.exit(0));

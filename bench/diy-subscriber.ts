@@ -48,9 +48,10 @@ if (values.audit !== undefined) {
     for (const v of list) if (!stored.has(v)) missing += 1;
     for (const n of stored.values()) duplicates += n - 1;
   }
-  process.stdout.write(`${JSON.stringify({ rows, acked: ackedTotal, missing, duplicates })}\n`);
   db.close();
-  process.exit(0);
+  // Exit once the line is out: process.exit would drop a pipe write still pending.
+  process.stdout.write(`${JSON.stringify({ rows, acked: ackedTotal, missing, duplicates })}\n`, () => process.exit(0));
+  await new Promise(() => {});
 }
 
 const insert = db.prepare('INSERT INTO readings (device, metric, ts, value) VALUES (?, ?, ?, ?)');
@@ -103,7 +104,6 @@ process.once('SIGTERM', () => {
   client.end(true, {}, () => {
     flush();
     db.close();
-    process.stdout.write(`${JSON.stringify({ t: performance.now() - started, rows, stopped: true })}\n`);
-    process.exit(0);
+    process.stdout.write(`${JSON.stringify({ t: performance.now() - started, rows, stopped: true })}\n`, () => process.exit(0));
   });
 });

@@ -63,7 +63,6 @@ if (values.role === 'sub') {
       sent += 1;
     }
   }
-  process.stdout.write(`${JSON.stringify({ t: performance.now() - started, sent })}\n`);
   await client.endAsync();
-  process.exit(0);
+  process.stdout.write(`${JSON.stringify({ t: performance.now() - started, sent })}\n`, () => process.exit(0));
 }
