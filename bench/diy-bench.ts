@@ -146,10 +146,10 @@ async function diyRun(o: { rate: number; devices: number; seconds: number; count
     const from = Number(window[0]?.at ?? 0);
     const to = Number(window.at(-1)?.at ?? 0);
     const subAll = firstSub.lines.filter((l) => typeof l.rows === 'number' && typeof l.at === 'number');
-    const subTicks = subAll.filter((l) => Number(l.at) > from && Number(l.at) <= to + 500);
     // The subscriber's ticks nearest the window's bounds (a late tick of either process must not empty it).
     const a = subAll.filter((l) => Number(l.at) <= from).at(-1) ?? subAll[0];
     const b = subAll.find((l) => Number(l.at) >= to) ?? subAll.at(-1);
+    const subTicks = a && b ? subAll.slice(subAll.indexOf(a) + 1, subAll.indexOf(b) + 1) : [];
     const committedRate = a && b && b !== a ? ((Number(b.rows) - Number(a.rows)) / (Number(b.at) - Number(a.at))) * 1000 : 0;
     const rows = Number(audited.rows);
     const load: LoadRow = {
