@@ -85,10 +85,13 @@ function bytesOnDisk(db: string): number {
   return [db, `${db}-wal`].filter(existsSync).reduce((n, f) => n + statSync(f).size, 0);
 }
 
+/** The warm-up left out of a run's window: 2 s, or a third of a short (checking) run. */
+const warmMs = (seconds: number): number => Math.min(WARM_MS, (seconds * 1000) / 3);
+
 /** The loader's per-second lines inside [connected + WARM_MS, connected + seconds]. */
 function steady(lines: Record<string, unknown>[], seconds: number): Record<string, unknown>[] {
   const start = Number(lines.find((l) => typeof l.connectedAll === 'number')?.t ?? 0);
-  return lines.filter((l) => typeof l.acked === 'number' && Number(l.t) >= start + WARM_MS && Number(l.t) <= start + seconds * 1000 + 500);
+  return lines.filter((l) => typeof l.acked === 'number' && Number(l.t) >= start + warmMs(seconds) && Number(l.t) <= start + seconds * 1000 + 500);
 }
 
 function rateOf(ticks: Record<string, unknown>[], key: string): number {
@@ -322,7 +325,7 @@ export function formatDiyBench(r: DiyBenchResult): string {
   for (const t of THINGSBOARD) tb.push(`| ${t.setup} | ${t.machine} | ${k(t.devices)} | ${k(t.msgs)} | ${k(t.msgs * t.points)} | 24 h+ (their method) |`);
   if (full) tb.push(`| Hearth (this run, full load, committed + acked) | ${machine}, shared with the load generator | ${k(r.devices)} | ${k(full.committedRate)} | ${k(full.committedRate)} (1 reading per frame) | ${r.seconds} s |`);
   const notes = [
-    `Both stacks: ${r.devices} devices, one reading per message/frame, ${r.seconds} s per run, rates and latencies from the window after the first ${WARM_MS / 1000} s; every process (Mosquitto \`${MOSQUITTO_BIN}\` with a generated config, persistence off; the DIY subscriber; the hub; the device loaders) is its own and on loopback. DIY devices publish QoS 1 \`{"metric":"temperature","value":n,"ts":ms}\` over plain TCP; the subscriber (clean session false, QoS 1) commits one better-sqlite3 transaction per 10 ms or 1,000 messages (WAL, synchronous NORMAL) into an indexed table (device, metric, ts). Hearth's devices speak the binary protocol over wss (TLS), its ACK follows the SQLite commit.`,
+    `Both stacks: ${r.devices} devices, one reading per message/frame, ${r.seconds} s per run, rates and latencies from the window after the first ${(warmMs(r.seconds) / 1000).toFixed(1)} s; every process (Mosquitto \`${MOSQUITTO_BIN}\` with a generated config, persistence off; the DIY subscriber; the hub; the device loaders) is its own and on loopback. DIY devices publish QoS 1 \`{"metric":"temperature","value":n,"ts":ms}\` over plain TCP; the subscriber (clean session false, QoS 1) commits one better-sqlite3 transaction per 10 ms or 1,000 messages (WAL, synchronous NORMAL) into an indexed table (device, metric, ts). Hearth's devices speak the binary protocol over wss (TLS), its ACK follows the SQLite commit.`,
     `The DIY ACK is Mosquitto's PUBACK, sent before anything is stored: a device is told "delivered" for readings that may never reach the disk, which is what the kill table counts (acked values per device against the table after the subscriber's restart and drain). Hearth's ACK is the commit: it can only lose what it never acked (the device keeps unacked frames and resends them on reconnect). Wire bytes: device leg only, both directions, through a counting TCP proxy in the bench process (Hearth: TLS records and handshakes included; DIY: the Mosquitto -> subscriber leg is not counted). Disk: database + WAL after a clean stop, divided by rows; over a ${r.seconds} s run it is dominated by what each layout costs per row before Hearth's compaction (see \`npm run bench -- storage\` for 10 M readings).`,
     `ThingsBoard's figures are theirs, from their page (${THINGSBOARD_URL}; the figures as issue #17 quotes them: the page's stored copies differ between versions), each message 3 data points, 24 h runs on the machine named; they are not re-measured here and their machines are not this one.`,
   ];
