@@ -1,4 +1,4 @@
-// npm run bench -- [codec|storage|ingest|mqtt|mqtt-subscribe|dashboard|compaction|sim|reconnect|ota|scale|all]: runs benchmarks and appends each result, with
+// npm run bench -- [codec|storage|ingest|mqtt|mqtt-subscribe|dashboard|compaction|sim|reconnect|ota|scale|peers|diy|all]: runs benchmarks and appends each result, with
 // the machine and the command, to BENCHMARKS.md.
 import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
@@ -57,6 +57,14 @@ const BENCHES: Record<string, Bench> = {
   ota: async () => {
     const m = await import('./ota.js');
     return m.formatOta(await m.runOtaBench());
+  },
+  peers: async () => {
+    const m = await import('./peer-bench.js');
+    return m.formatPeerBench(await m.runPeerBench());
+  },
+  diy: async () => {
+    const m = await import('./diy-bench.js');
+    return m.formatDiyBench(await m.runDiyBench());
   },
 };
 
