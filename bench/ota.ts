@@ -1,6 +1,8 @@
 // npm run bench -- ota: a firmware rollout (firmware-protocol.md section 14) of a 1 MiB image to 100 simulated
 // devices, while 100 other devices stream telemetry; measures the rollout's duration, the hub's CPU during it,
-// and the streamers' device send -> ACK latency (p50, p99) against the same streaming without a rollout.
+// the streamers' device send -> ACK latency (p50, p99) against the same streaming without a rollout, and the
+// hub's event-loop delay (p99, max) in each phase, read from its /metrics (nodejs_eventloop_lag_seconds, a
+// window per scrape: scraped once to open a phase, once to close it), so a latency tail shows its cause.
 // Sizes: OTA_DEVICES (100), OTA_STREAMERS (100), OTA_IMAGE_BYTES (1048576), OTA_RATE readings/s across the
 // streamers (2000), OTA_BASELINE_SECONDS (15). Smoke run that leaves BENCHMARKS.md alone:
 //   npm run build && OTA_DEVICES=5 OTA_STREAMERS=5 OTA_BASELINE_SECONDS=4 node dist/bench/ota.js
@@ -29,6 +31,15 @@ export interface OtaRow extends OtaBenchOptions {
   hubCpuPercent: number;
   baseline: { p50: number; p99: number; samples: number };
   during: { p50: number; p99: number; samples: number };
+  /** The hub's event-loop delay, ms, over the baseline and over the rollout. */
+  loopBaseline: LoopDelay;
+  loopDuring: LoopDelay;
+}
+
+/** Event-loop delay of the hub over one phase, ms. */
+export interface LoopDelay {
+  p99: number;
+  max: number;
 }
 
 const MODEL = 'Hearth Sim Plug P1';
@@ -48,6 +59,21 @@ function request(port: number, token: string, method: string, path: string, body
     });
     req.on('error', reject);
     req.end(body);
+  });
+}
+
+/** The hub's event-loop delay since the previous scrape of /metrics (which starts a new window). */
+function loopDelay(port: number, token: string): Promise<LoopDelay> {
+  return new Promise((resolve, reject) => {
+    const req = https.get({ host: '127.0.0.1', port, path: '/metrics', headers: { authorization: `Bearer ${token}` }, rejectUnauthorized: false }, (res) => {
+      let text = '';
+      res.on('data', (c: Buffer) => (text += c.toString()));
+      res.on('end', () => {
+        const q = (quantile: string) => Number(new RegExp(`^nodejs_eventloop_lag_seconds\\{quantile="${quantile}"\\} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN) * 1000;
+        resolve({ p99: q('0.99'), max: q('1') });
+      });
+    });
+    req.on('error', reject);
   });
 }
 
@@ -76,7 +102,10 @@ export async function runOtaBench(o: OtaBenchOptions = otaOptionsFromEnv()): Pro
   try {
     // Without a rollout: the streamers alone (the first 3 s of connecting are left out).
     const base = streamers(hub.url, join(dataDir, 'streamers.json'), o, o.baselineSeconds);
+    await base.waitFor((l) => Number(l.t) >= 3000, 60_000);
+    await loopDelay(hub.port, token);
     await base.exited;
+    const loopBaseline = await loopDelay(hub.port, token);
     const baseline = summary(latencies(base, 3, base.lines.length));
 
     const updaters = spawnNode(join(BENCH_DIR, 'ota-load.js'), ['--url', hub.url, '--credentials', updateFleet]);
@@ -87,6 +116,7 @@ export async function runOtaBench(o: OtaBenchOptions = otaOptionsFromEnv()): Pro
     const added = await request(hub.port, token, 'POST', `/api/firmware?model=${encodeURIComponent(MODEL)}&version=bench-2`, image, 'application/octet-stream');
     if (added.status >= 300) throw new Error(`POST /api/firmware: ${added.status} ${JSON.stringify(added.json)}`);
     const from = load.lines.length;
+    await loopDelay(hub.port, token);
     const cpu0 = cpuSecondsOf(pid);
     const t0 = performance.now();
     const queued = await request(hub.port, token, 'POST', '/api/firmware/updates', Buffer.from(JSON.stringify({ model: MODEL, version: 'bench-2' })));
@@ -104,10 +134,11 @@ export async function runOtaBench(o: OtaBenchOptions = otaOptionsFromEnv()): Pro
     }
     const seconds = (performance.now() - t0) / 1000;
     const cpu = cpuSecondsOf(pid) - cpu0;
+    const loopDuring = await loopDelay(hub.port, token);
     const during = summary(latencies(load, from, load.lines.length));
     load.proc.kill();
     updaters.proc.kill();
-    return { ...o, rolloutSeconds: seconds, done, failed, hubCpuSeconds: cpu, hubCpuPercent: (cpu / seconds) * 100, baseline, during };
+    return { ...o, rolloutSeconds: seconds, done, failed, hubCpuSeconds: cpu, hubCpuPercent: (cpu / seconds) * 100, baseline, during, loopBaseline, loopDuring };
   } finally {
     hub.child.proc.kill('SIGTERM');
     await hub.child.exited;
@@ -126,6 +157,8 @@ export function formatOta(r: OtaRow): string {
     `| hub CPU during the rollout | ${r.hubCpuSeconds.toFixed(1)} s, ${r.hubCpuPercent.toFixed(0)} % of one core |`,
     `| streamers' send -> ACK latency without a rollout | p50 ${ms(r.baseline.p50)}, p99 ${ms(r.baseline.p99)} (${r.baseline.samples} frames) |`,
     `| streamers' send -> ACK latency during the rollout | p50 ${ms(r.during.p50)}, p99 ${ms(r.during.p99)} (${r.during.samples} frames) |`,
+    `| hub event-loop delay without a rollout | p99 ${ms(r.loopBaseline.p99)}, max ${ms(r.loopBaseline.max)} |`,
+    `| hub event-loop delay during the rollout | p99 ${ms(r.loopDuring.p99)}, max ${ms(r.loopDuring.max)} |`,
   ].join('\n');
 }
 
