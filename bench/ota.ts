@@ -4,7 +4,8 @@
 // hub's event-loop delay (p99, max) in each phase, read from its /metrics (nodejs_eventloop_lag_seconds, a
 // window per scrape: scraped once to open a phase, once to close it), so a latency tail shows its cause.
 // Sizes: OTA_DEVICES (100), OTA_STREAMERS (100), OTA_IMAGE_BYTES (1048576), OTA_RATE readings/s across the
-// streamers (2000), OTA_BASELINE_SECONDS (15). Smoke run that leaves BENCHMARKS.md alone:
+// streamers (2000), OTA_BASELINE_SECONDS (15); OTA_HUB_FLAGS adds hub flags (`--firmware-max-bytes-per-second
+// 8388608`), to compare settings. Smoke run that leaves BENCHMARKS.md alone:
 //   npm run build && OTA_DEVICES=5 OTA_STREAMERS=5 OTA_BASELINE_SECONDS=4 node dist/bench/ota.js
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
@@ -96,7 +97,8 @@ export async function runOtaBench(o: OtaBenchOptions = otaOptionsFromEnv()): Pro
   const streamFleet = provisionFleet(dataDir, o.streamers, (i) => ({ id: `stream-${i}` }));
   renameSync(streamFleet, join(dataDir, 'streamers.json'));
   const updateFleet = provisionFleet(dataDir, o.devices, (i) => ({ id: `ota-${i}`, model: 'smart_plug' }));
-  const hub = await startHubProcess(dataDir, ['--devices-max-frames-per-second', '1000', '--mqtt-port', '0', '--mqtt-tls-port', 'off']);
+  const extra = (process.env.OTA_HUB_FLAGS ?? '').split(' ').filter((f) => f !== '');
+  const hub = await startHubProcess(dataDir, ['--devices-max-frames-per-second', '1000', '--mqtt-port', '0', '--mqtt-tls-port', 'off', ...extra]);
   const token = readFileSync(join(dataDir, 'admin.token'), 'utf8').trim();
   const pid = hub.child.proc.pid!;
   try {
