@@ -30,6 +30,10 @@ export interface OtaRow extends OtaBenchOptions {
   hubCpuSeconds: number;
   /** Hub CPU during the rollout, percent of one core. */
   hubCpuPercent: number;
+  /** CPU of the two load processes (updating devices, streamers) during the rollout, percent of one core: on a
+   * small machine they compete with the hub, and their own delays show in the streamers' latency. */
+  updatersCpuPercent: number;
+  streamersCpuPercent: number;
   baseline: { p50: number; p99: number; samples: number };
   during: { p50: number; p99: number; samples: number };
   /** The hub's event-loop delay, ms, over the baseline and over the rollout. */
@@ -120,6 +124,7 @@ export async function runOtaBench(o: OtaBenchOptions = otaOptionsFromEnv()): Pro
     const from = load.lines.length;
     await loopDelay(hub.port, token);
     const cpu0 = cpuSecondsOf(pid);
+    const loadCpu0 = [cpuSecondsOf(updaters.proc.pid!), cpuSecondsOf(load.proc.pid!)];
     const t0 = performance.now();
     const queued = await request(hub.port, token, 'POST', '/api/firmware/updates', Buffer.from(JSON.stringify({ model: MODEL, version: 'bench-2' })));
     if (queued.status !== 202 || queued.json.queued.length !== o.devices) throw new Error(`POST /api/firmware/updates: ${queued.status} ${JSON.stringify(queued.json).slice(0, 300)}`);
@@ -136,11 +141,12 @@ export async function runOtaBench(o: OtaBenchOptions = otaOptionsFromEnv()): Pro
     }
     const seconds = (performance.now() - t0) / 1000;
     const cpu = cpuSecondsOf(pid) - cpu0;
+    const [updatersCpu, streamersCpu] = [cpuSecondsOf(updaters.proc.pid!) - loadCpu0[0]!, cpuSecondsOf(load.proc.pid!) - loadCpu0[1]!];
     const loopDuring = await loopDelay(hub.port, token);
     const during = summary(latencies(load, from, load.lines.length));
     load.proc.kill();
     updaters.proc.kill();
-    return { ...o, rolloutSeconds: seconds, done, failed, hubCpuSeconds: cpu, hubCpuPercent: (cpu / seconds) * 100, baseline, during, loopBaseline, loopDuring };
+    return { ...o, rolloutSeconds: seconds, done, failed, hubCpuSeconds: cpu, hubCpuPercent: (cpu / seconds) * 100, updatersCpuPercent: (updatersCpu / seconds) * 100, streamersCpuPercent: (streamersCpu / seconds) * 100, baseline, during, loopBaseline, loopDuring };
   } finally {
     hub.child.proc.kill('SIGTERM');
     await hub.child.exited;
@@ -157,6 +163,7 @@ export function formatOta(r: OtaRow): string {
     '| --- | --- |',
     `| rollout time (POST /api/firmware/updates -> every device back with the new version) | ${r.rolloutSeconds.toFixed(1)} s (${r.done} done, ${r.failed} failed) |`,
     `| hub CPU during the rollout | ${r.hubCpuSeconds.toFixed(1)} s, ${r.hubCpuPercent.toFixed(0)} % of one core |`,
+    `| load processes' CPU during the rollout (same machine) | updating devices ${r.updatersCpuPercent.toFixed(0)} %, streamers ${r.streamersCpuPercent.toFixed(0)} % of one core |`,
     `| streamers' send -> ACK latency without a rollout | p50 ${ms(r.baseline.p50)}, p99 ${ms(r.baseline.p99)} (${r.baseline.samples} frames) |`,
     `| streamers' send -> ACK latency during the rollout | p50 ${ms(r.during.p50)}, p99 ${ms(r.during.p99)} (${r.during.samples} frames) |`,
     `| hub event-loop delay without a rollout | p99 ${ms(r.loopBaseline.p99)}, max ${ms(r.loopBaseline.max)} |`,
