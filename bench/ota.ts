@@ -1,8 +1,11 @@
 // npm run bench -- ota: a firmware rollout (firmware-protocol.md section 14) of a 1 MiB image to 100 simulated
 // devices, while 100 other devices stream telemetry; measures the rollout's duration, the hub's CPU during it,
-// and the streamers' device send -> ACK latency (p50, p99) against the same streaming without a rollout.
+// the streamers' device send -> ACK latency (p50, p99) against the same streaming without a rollout, and the
+// hub's event-loop delay (p99, max) in each phase, read from its /metrics (nodejs_eventloop_lag_seconds, a
+// window per scrape: scraped once to open a phase, once to close it), so a latency tail shows its cause.
 // Sizes: OTA_DEVICES (100), OTA_STREAMERS (100), OTA_IMAGE_BYTES (1048576), OTA_RATE readings/s across the
-// streamers (2000), OTA_BASELINE_SECONDS (15). Smoke run that leaves BENCHMARKS.md alone:
+// streamers (2000), OTA_BASELINE_SECONDS (15); OTA_HUB_FLAGS adds hub flags (`--firmware-max-bytes-per-second
+// 8388608`), to compare settings. Smoke run that leaves BENCHMARKS.md alone:
 //   npm run build && OTA_DEVICES=5 OTA_STREAMERS=5 OTA_BASELINE_SECONDS=4 node dist/bench/ota.js
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
@@ -27,8 +30,21 @@ export interface OtaRow extends OtaBenchOptions {
   hubCpuSeconds: number;
   /** Hub CPU during the rollout, percent of one core. */
   hubCpuPercent: number;
+  /** CPU of the two load processes (updating devices, streamers) during the rollout, percent of one core: on a
+   * small machine they compete with the hub, and their own delays show in the streamers' latency. */
+  updatersCpuPercent: number;
+  streamersCpuPercent: number;
   baseline: { p50: number; p99: number; samples: number };
   during: { p50: number; p99: number; samples: number };
+  /** The hub's event-loop delay, ms, over the baseline and over the rollout. */
+  loopBaseline: LoopDelay;
+  loopDuring: LoopDelay;
+}
+
+/** Event-loop delay of the hub over one phase, ms. */
+export interface LoopDelay {
+  p99: number;
+  max: number;
 }
 
 const MODEL = 'Hearth Sim Plug P1';
@@ -51,6 +67,21 @@ function request(port: number, token: string, method: string, path: string, body
   });
 }
 
+/** The hub's event-loop delay since the previous scrape of /metrics (which starts a new window). */
+function loopDelay(port: number, token: string): Promise<LoopDelay> {
+  return new Promise((resolve, reject) => {
+    const req = https.get({ host: '127.0.0.1', port, path: '/metrics', headers: { authorization: `Bearer ${token}` }, rejectUnauthorized: false }, (res) => {
+      let text = '';
+      res.on('data', (c: Buffer) => (text += c.toString()));
+      res.on('end', () => {
+        const q = (quantile: string) => Number(new RegExp(`^nodejs_eventloop_lag_seconds\\{quantile="${quantile}"\\} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN) * 1000;
+        resolve({ p99: q('0.99'), max: q('1') });
+      });
+    });
+    req.on('error', reject);
+  });
+}
+
 /** Latencies of the lines a streamer printed in [from, to). */
 function latencies(load: Child, from: number, to: number): number[] {
   return load.lines.slice(from, to).flatMap((l) => (l.lat as number[] | undefined) ?? []).sort((a, b) => a - b);
@@ -70,13 +101,17 @@ export async function runOtaBench(o: OtaBenchOptions = otaOptionsFromEnv()): Pro
   const streamFleet = provisionFleet(dataDir, o.streamers, (i) => ({ id: `stream-${i}` }));
   renameSync(streamFleet, join(dataDir, 'streamers.json'));
   const updateFleet = provisionFleet(dataDir, o.devices, (i) => ({ id: `ota-${i}`, model: 'smart_plug' }));
-  const hub = await startHubProcess(dataDir, ['--devices-max-frames-per-second', '1000', '--mqtt-port', '0', '--mqtt-tls-port', 'off']);
+  const extra = (process.env.OTA_HUB_FLAGS ?? '').split(' ').filter((f) => f !== '');
+  const hub = await startHubProcess(dataDir, ['--devices-max-frames-per-second', '1000', '--mqtt-port', '0', '--mqtt-tls-port', 'off', ...extra]);
   const token = readFileSync(join(dataDir, 'admin.token'), 'utf8').trim();
   const pid = hub.child.proc.pid!;
   try {
     // Without a rollout: the streamers alone (the first 3 s of connecting are left out).
     const base = streamers(hub.url, join(dataDir, 'streamers.json'), o, o.baselineSeconds);
+    await base.waitFor((l) => Number(l.t) >= 3000, 60_000);
+    await loopDelay(hub.port, token);
     await base.exited;
+    const loopBaseline = await loopDelay(hub.port, token);
     const baseline = summary(latencies(base, 3, base.lines.length));
 
     const updaters = spawnNode(join(BENCH_DIR, 'ota-load.js'), ['--url', hub.url, '--credentials', updateFleet]);
@@ -87,7 +122,9 @@ export async function runOtaBench(o: OtaBenchOptions = otaOptionsFromEnv()): Pro
     const added = await request(hub.port, token, 'POST', `/api/firmware?model=${encodeURIComponent(MODEL)}&version=bench-2`, image, 'application/octet-stream');
     if (added.status >= 300) throw new Error(`POST /api/firmware: ${added.status} ${JSON.stringify(added.json)}`);
     const from = load.lines.length;
+    await loopDelay(hub.port, token);
     const cpu0 = cpuSecondsOf(pid);
+    const loadCpu0 = [cpuSecondsOf(updaters.proc.pid!), cpuSecondsOf(load.proc.pid!)];
     const t0 = performance.now();
     const queued = await request(hub.port, token, 'POST', '/api/firmware/updates', Buffer.from(JSON.stringify({ model: MODEL, version: 'bench-2' })));
     if (queued.status !== 202 || queued.json.queued.length !== o.devices) throw new Error(`POST /api/firmware/updates: ${queued.status} ${JSON.stringify(queued.json).slice(0, 300)}`);
@@ -104,10 +141,12 @@ export async function runOtaBench(o: OtaBenchOptions = otaOptionsFromEnv()): Pro
     }
     const seconds = (performance.now() - t0) / 1000;
     const cpu = cpuSecondsOf(pid) - cpu0;
+    const [updatersCpu, streamersCpu] = [cpuSecondsOf(updaters.proc.pid!) - loadCpu0[0]!, cpuSecondsOf(load.proc.pid!) - loadCpu0[1]!];
+    const loopDuring = await loopDelay(hub.port, token);
     const during = summary(latencies(load, from, load.lines.length));
     load.proc.kill();
     updaters.proc.kill();
-    return { ...o, rolloutSeconds: seconds, done, failed, hubCpuSeconds: cpu, hubCpuPercent: (cpu / seconds) * 100, baseline, during };
+    return { ...o, rolloutSeconds: seconds, done, failed, hubCpuSeconds: cpu, hubCpuPercent: (cpu / seconds) * 100, updatersCpuPercent: (updatersCpu / seconds) * 100, streamersCpuPercent: (streamersCpu / seconds) * 100, baseline, during, loopBaseline, loopDuring };
   } finally {
     hub.child.proc.kill('SIGTERM');
     await hub.child.exited;
@@ -124,8 +163,11 @@ export function formatOta(r: OtaRow): string {
     '| --- | --- |',
     `| rollout time (POST /api/firmware/updates -> every device back with the new version) | ${r.rolloutSeconds.toFixed(1)} s (${r.done} done, ${r.failed} failed) |`,
     `| hub CPU during the rollout | ${r.hubCpuSeconds.toFixed(1)} s, ${r.hubCpuPercent.toFixed(0)} % of one core |`,
+    `| load processes' CPU during the rollout (same machine) | updating devices ${r.updatersCpuPercent.toFixed(0)} %, streamers ${r.streamersCpuPercent.toFixed(0)} % of one core |`,
     `| streamers' send -> ACK latency without a rollout | p50 ${ms(r.baseline.p50)}, p99 ${ms(r.baseline.p99)} (${r.baseline.samples} frames) |`,
     `| streamers' send -> ACK latency during the rollout | p50 ${ms(r.during.p50)}, p99 ${ms(r.during.p99)} (${r.during.samples} frames) |`,
+    `| hub event-loop delay without a rollout | p99 ${ms(r.loopBaseline.p99)}, max ${ms(r.loopBaseline.max)} |`,
+    `| hub event-loop delay during the rollout | p99 ${ms(r.loopDuring.p99)}, max ${ms(r.loopDuring.max)} |`,
   ].join('\n');
 }
 

@@ -49,7 +49,7 @@ export const CONFIG_SCHEMA = {
   'devices.commandTimeoutMs': { kind: 'int', default: 10000, min: 100, help: 'How long a command waits for its COMMAND_RESULT' },
   'firmware.concurrency': { kind: 'int', default: 10, min: 1, help: 'Firmware transfers running at once across all devices (a rollout waits for free slots)' },
   'firmware.chunkBytes': { kind: 'int', default: 16384, min: 256, help: 'Bytes per firmware update chunk (at most 32768)' },
-  'firmware.maxBytesPerSecond': { kind: 'int', default: 4194304, min: 0, help: 'Firmware chunk bytes sent per second across all transfers, so a rollout leaves the event loop to ingest (0: no limit)' },
+  'firmware.maxBytesPerSecond': { kind: 'int', default: 5242880, min: 0, help: 'Firmware chunk bytes sent per second across all transfers, a ceiling on what a rollout puts on the network and on the devices (0: no limit)' },
   'firmware.deferSeconds': { kind: 'int', default: 300, min: 1, help: 'Wait before offering an update again when a device defers it without a time' },
   'firmware.maxImageBytes': { kind: 'int', default: 67108864, min: 1024, help: 'Largest firmware image the HTTP API accepts (POST /api/firmware)' },
   'mqtt.host': { kind: 'string', default: '127.0.0.1', help: 'Address the embedded MQTT listeners bind to' },

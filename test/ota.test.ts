@@ -21,10 +21,13 @@ describe('a 1 MiB image to 20 simulated devices [FP-14]', () => {
   const ids = Array.from({ length: 20 }, (_, i) => `ota-${String(i).padStart(2, '0')}`);
   const transferring = new Set<string>();
   let mostTransferring = 0;
+  /** `transferring` announcements per device: the accept, then progress in 5% steps. */
+  const progressAnnounced = new Map<string, number>();
 
   beforeAll(async () => {
     h = await startHub({ overrides: { 'firmware.concurrency': 8, 'firmware.chunkBytes': 16384 } });
     h.hub.bus.on('firmware.update', (u: FirmwareUpdateStatus) => {
+      if (u.state === 'transferring') progressAnnounced.set(u.device, (progressAnnounced.get(u.device) ?? 0) + 1);
       if (u.state === 'transferring') transferring.add(u.device);
       else transferring.delete(u.device);
       mostTransferring = Math.max(mostTransferring, transferring.size);
@@ -83,6 +86,8 @@ describe('a 1 MiB image to 20 simulated devices [FP-14]', () => {
     const clean = fleet.devices.find((d) => d.id === 'ota-11')!;
     expect(clean.ota.stats).toMatchObject({ acceptedAt: [0], bytesReceived: MIB, chunks: MIB / 16384, results: ['verified'] });
 
+    // Progress on the bus (and so on MQTT) in 5% steps, not per percent or per chunk: the accept and 19 steps.
+    expect(progressAnnounced.get('ota-11')).toBe(1 + 19);
     // The rollout ran at the bounded concurrency; a device that dropped mid-transfer keeps its state but not its slot.
     expect(mostTransferring).toBeGreaterThan(1);
     expect(mostTransferring).toBeLessThanOrEqual(8 + 1);

@@ -75,9 +75,9 @@ export function tapLink(link: DeviceLink, tap: DeviceTap): DeviceLink {
     deviceId: link.deviceId,
     remoteAddress: link.remoteAddress,
     protocol: link.protocol,
-    send: (bytes) => {
+    send: (bytes, opts) => {
       tap.toDevice(bytes);
-      link.send(bytes);
+      link.send(bytes, opts);
     },
     close: (code, reason) => link.close(code, reason),
     terminate: () => link.terminate(),

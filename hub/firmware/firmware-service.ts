@@ -5,6 +5,7 @@ import type { EventBus } from '../events.js';
 import type { Logger } from '../logger.js';
 import type { FirmwareTable, FirmwareUpdateRecord } from '../storage/firmware-table.js';
 import type { HubStore } from '../storage/hub-store.js';
+import { ChunkPacer } from './chunk-pacer.js';
 import { FirmwareError } from './firmware-error.js';
 import { FirmwareImages } from './firmware-images.js';
 import { planRollout, type RolloutTarget } from './rollout-plan.js';
@@ -26,6 +27,8 @@ export interface FirmwareServiceOptions {
   /** Chunk bytes per second across all transfers (firmware.maxBytesPerSecond); 0 or absent: no limit. */
   maxBytesPerSecond?: number;
   now: () => number;
+  /** Monotonic ms for the chunk pump's pacing (default performance.now). */
+  clock?: () => number;
   log: Logger;
 }
 
@@ -43,14 +46,25 @@ export interface FirmwareControl {
   latestVersion(model: string): string | undefined;
 }
 
-/** Chunks sent per event-loop turn across all transfers, so ACKs and commands never wait long behind them [FP-14.10]. */
-const CHUNKS_PER_TURN = 4;
+/**
+ * Time the chunk pump may spend per event-loop turn, across all transfers, so ACKs and commands of other
+ * devices never wait long behind chunks [FP-14.10]: a 16 KiB chunk costs some 50-100 us to frame and encrypt.
+ */
+const TURN_BUDGET_MS = 1;
+/** Chunks per turn at most, whatever the clock says. */
+const MAX_CHUNKS_PER_TURN = 16;
 /**
  * Progress is saved at most this often per transfer (and always on a change of state, a disconnect and at
  * stop): the resume offset comes from the device's accept [FP-14.6], so the saved one is for display after a
  * restart, and a write per UPDATE_PROGRESS (hundreds a second in a rollout) delayed other devices' commits.
  */
 const PROGRESS_SAVE_MS = 1000;
+/**
+ * Progress is announced in steps of this many percent (and always on a change of state): each announcement
+ * is a retained MQTT publish of the device's update entity, and one per percent (400 a second in a rollout
+ * of 10 transfers) cost the event loop more than the chunks themselves.
+ */
+const PROGRESS_STEP_PERCENT = 5;
 /** How often the scheduler looks for work the CLI queued and for deferred updates whose time came. */
 const TICK_MS = 1000;
 
@@ -66,9 +80,8 @@ export class FirmwareService implements FirmwareControl {
   readonly #sessions = new Map<string, UpdateSession>();
   readonly #transfers = new Map<string, UpdateTransfer>();
   #pumping = false;
-  /** Byte budget of the chunk pump (maxBytesPerSecond): what may be sent now, refilled with time. */
-  #budget = 0;
-  #budgetAt = 0;
+  readonly #pacer: ChunkPacer;
+  readonly #chunkBytes: number;
   /** When each update's progress was last saved (PROGRESS_SAVE_MS). */
   readonly #savedAt = new WeakMap<FirmwareUpdateRecord, number>();
   #timer: NodeJS.Timeout | undefined;
@@ -81,6 +94,9 @@ export class FirmwareService implements FirmwareControl {
     this.#o = o;
     this.maxImageBytes = o.maxImageBytes;
     this.#images = new FirmwareImages(o.dataDir, () => o.store.firmware);
+    this.#chunkBytes = Math.min(o.chunkBytes, OTA_LIMITS.maxChunkBytes);
+    const clock = o.clock ?? (() => performance.now());
+    this.#pacer = new ChunkPacer({ bytesPerSecond: o.maxBytesPerSecond ?? 0, turnBudgetMs: TURN_BUDGET_MS, maxChunksPerTurn: MAX_CHUNKS_PER_TURN, clock });
   }
 
   start(): void {
@@ -147,7 +163,8 @@ export class FirmwareService implements FirmwareControl {
       }
       case 'update_progress': {
         if (t.phase !== 'sending') return null;
-        const before = Math.floor((r.offset * 100) / r.size);
+        const step = (offset: number) => Math.floor((offset * 100) / r.size / PROGRESS_STEP_PERCENT);
+        const before = step(r.offset);
         const problem = t.progress(frame.offset, frame.window);
         if (problem) return problem;
         r.offset = frame.offset;
@@ -160,7 +177,7 @@ export class FirmwareService implements FirmwareControl {
             this.#savedAt.set(r, now);
             this.#o.store.write(() => this.#table.save(r, now));
           }
-          if (Math.floor((r.offset * 100) / r.size) !== before) this.#announce(r);
+          if (step(r.offset) !== before) this.#announce(r);
           this.#pump();
         }
         return null;
@@ -245,55 +262,53 @@ export class FirmwareService implements FirmwareControl {
         this.#finish(u, 'failed', 'image_missing: its file in the data directory is gone or damaged');
         continue;
       }
-      const t = new UpdateTransfer(u, this.#sessions.get(u.deviceId)!, image, Math.min(this.#o.chunkBytes, OTA_LIMITS.maxChunkBytes));
+      const t = new UpdateTransfer(u, this.#sessions.get(u.deviceId)!, image, this.#chunkBytes);
       this.#transfers.set(u.deviceId, t);
       busy++;
       t.session.send(t.offer());
     }
   }
 
-  /**
-   * Sends chunks the windows allow, a bounded number per turn, round-robin over transfers [FP-14.10], and
-   * no more bytes a second than maxBytesPerSecond: TLS-encrypting chunks on the main thread delays other
-   * devices' ACKs, so a rollout runs at a pace ingest can live beside (bench/ota.ts measures both).
-   */
+  /** Runs a turn of the chunk pump soon, unless one is pending. */
   #pump(): void {
     if (this.#pumping || !this.#running) return;
     this.#pumping = true;
-    const rate = this.#o.maxBytesPerSecond ?? 0;
-    const chunk = this.#o.chunkBytes;
-    if (rate > 0) {
-      const now = this.#o.now();
-      // At most 100 ms of budget (and one chunk) banked, so an idle spell does not turn into a burst.
-      this.#budget = Math.min(Math.max(rate / 10, chunk), this.#budget + ((now - this.#budgetAt) * rate) / 1000);
-      this.#budgetAt = now;
-      if (this.#budget < chunk) {
-        setTimeout(() => {
-          this.#pumping = false;
-          this.#pump();
-        }, Math.ceil(((chunk - this.#budget) * 1000) / rate)).unref();
-        return;
-      }
+    setImmediate(() => this.#turn());
+  }
+
+  /**
+   * One turn of the pump: chunks the windows allow, round-robin over transfers [FP-14.10], for as long as the
+   * pacer's time slice lasts and no faster than maxBytesPerSecond; then the event loop reads sockets (other
+   * devices' frames, their ACKs go out) before the next turn. TLS-encrypting chunks is main-thread work.
+   */
+  #turn(): void {
+    this.#pumping = false;
+    if (!this.#running) return;
+    const wait = this.#pacer.waitMs(this.#chunkBytes);
+    if (wait > 0) {
+      this.#pumping = true;
+      setTimeout(() => this.#turn(), wait).unref();
+      return;
     }
-    setImmediate(() => {
-      this.#pumping = false;
-      let sent = 0;
-      let more = true;
-      const allowed = () => sent < CHUNKS_PER_TURN && (rate === 0 || this.#budget >= chunk);
-      while (more && allowed()) {
-        more = false;
-        for (const t of this.#transfers.values()) {
-          if (!t.canSend) continue;
-          const frame = t.nextChunk();
-          t.session.send(frame);
-          if (rate > 0) this.#budget -= frame.data.length;
-          sent++;
-          more = true;
-          if (!allowed()) break;
+    this.#pacer.beginTurn();
+    let more = true;
+    while (more) {
+      more = false;
+      for (const t of [...this.#transfers.values()]) {
+        if (!t.canSend) continue;
+        if (!this.#pacer.mayContinue(this.#chunkBytes)) return this.#pump();
+        const frame = t.nextChunk();
+        t.session.send(frame);
+        this.#pacer.spent(frame.data.length);
+        more = true;
+        // Last in line for the next turn, so the turn's end does not always fall on the same transfers.
+        const id = t.session.deviceId;
+        if (this.#transfers.get(id) === t) {
+          this.#transfers.delete(id);
+          this.#transfers.set(id, t);
         }
       }
-      if (more) this.#pump();
-    });
+    }
   }
 
   // ---- state ----------------------------------------------------------------------------------------

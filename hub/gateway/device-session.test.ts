@@ -307,6 +307,16 @@ describe('DeviceSession', () => {
     expect(s.ingest.stats.framesAccepted).toBe(0);
   });
 
+  it('sends UPDATE_CHUNK without permessage-deflate, every other frame as negotiated [FP-10.4] [FP-14.10]', () => {
+    const s = setUp();
+    const { link, session } = s.open();
+    const chunk: Frame = { type: 'update_chunk', updateId: 1, offset: 0, crc32: 0, data: new Uint8Array(2048) };
+    session.send(chunk);
+    session.send({ type: 'ack', seq: 1 });
+    expect(link.uncompressed).toEqual([chunk]);
+    expect(link.sentOf('ack')).toEqual([{ type: 'ack', seq: 1 }]);
+  });
+
   it('onClose() takes the device offline and resolves closed', async () => {
     const s = setUp();
     const { session } = s.open();

@@ -13,6 +13,8 @@ import { systemTimers, type TimerHandle, type Timers } from '../timers.js';
 import type { DeviceLink, LinkListener } from '../transport/device-server.js';
 import { resolveCapabilities } from './validate.js';
 
+const NO_DEFLATE = { compress: false } as const;
+
 export interface SessionDeps {
   registry: DeviceRegistry;
   ingest: IngestPipeline;
@@ -85,7 +87,11 @@ export class DeviceSession implements LinkListener, SessionHandle, AckChannel {
   }
 
   send(frame: Frame): void {
-    if (this.#state !== 'closed') this.#link.send(encode(frame));
+    if (this.#state === 'closed') return;
+    // [FP-10.4] An UPDATE_CHUNK is image bytes, as good as incompressible: deflating a rollout's chunks (100 MiB
+    // for 100 devices of a 1 MiB image) cost the hub's CPU and thread pool what other devices' ACKs needed.
+    if (frame.type === 'update_chunk') this.#link.send(encode(frame), NO_DEFLATE);
+    else this.#link.send(encode(frame));
   }
 
   /** ACK{seq} for the frames this connection delivered, once they are durable [FP-8.2]. */

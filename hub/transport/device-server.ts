@@ -12,7 +12,8 @@ export interface DeviceLink {
   readonly remoteAddress: string;
   /** The subprotocol selected at the upgrade [FP-2.2]: 'hearth.v1' or 'hearth.v1.1'. */
   readonly protocol: string;
-  send(bytes: Uint8Array): void;
+  /** Sends one message; `compress: false` skips permessage-deflate for it (it would not shrink) [FP-10.4]. */
+  send(bytes: Uint8Array, opts?: { compress?: boolean }): void;
   close(code: number, reason: string): void;
   /** Drops the TCP connection without a close frame (dead peer). */
   terminate(): void;
@@ -108,8 +109,8 @@ export class DeviceServer {
       deviceId,
       remoteAddress,
       protocol: ws.protocol,
-      send: (bytes) => {
-        if (ws.readyState === ws.OPEN) ws.send(bytes, { binary: true });
+      send: (bytes, opts) => {
+        if (ws.readyState === ws.OPEN) ws.send(bytes, { binary: true, compress: opts?.compress ?? true });
       },
       close: (code, reason) => ws.close(code, reason),
       terminate: () => ws.terminate(),

@@ -12,6 +12,8 @@ export class RecordingLink implements DeviceLink {
   readonly protocol: string;
   /** Every frame sent to the device, decoded, in order. */
   readonly sent: Frame[] = [];
+  /** The frames of `sent` the session asked to go without permessage-deflate [FP-10.4]. */
+  readonly uncompressed: Frame[] = [];
   /** The close the session asked for, if any. */
   closed: { code: number; reason: string } | null = null;
   terminated = false;
@@ -23,8 +25,10 @@ export class RecordingLink implements DeviceLink {
     this.protocol = protocol;
   }
 
-  send(bytes: Uint8Array): void {
-    this.sent.push(decode(bytes));
+  send(bytes: Uint8Array, opts?: { compress?: boolean }): void {
+    const frame = decode(bytes);
+    this.sent.push(frame);
+    if (opts?.compress === false) this.uncompressed.push(frame);
   }
 
   close(code: number, reason: string): void {
