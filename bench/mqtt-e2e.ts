@@ -101,6 +101,12 @@ async function scenario(s: Scenario): Promise<MqttE2eRow> {
     await Promise.all([all.exited, readings.exited]);
     hub.proc.kill('SIGTERM');
     await hub.exited;
+    if (process.env['BENCH_DEBUG']) {
+      for (const l of hub.lines) if (Number(l.level) >= 40) process.stderr.write(`hub: ${JSON.stringify(l)}\n`);
+      for (const [name, c] of [['all', all], ['readings', readings]] as const) {
+        for (const l of c.lines) process.stderr.write(`${name}: ${JSON.stringify({ ...l, lat: Array.isArray(l.lat) ? l.lat.length : undefined })}\n`);
+      }
+    }
     const r = subscriberFigures(readings);
     const a = subscriberFigures(all);
     const offeredTicks = load.lines.filter((l) => typeof l.acked === 'number' && Number(l.t) >= 3000);

@@ -57,6 +57,14 @@ export interface EmbeddedBrokerAddresses {
 const HUB_RETAINED_ID = 'hearth-hub-retained';
 const HUB_LIVE_ID = 'hearth-hub-live';
 
+/** The hub's undelivered publishes beyond which publish() resolves on delivery rather than on hand-over. */
+const MAX_HUB_IN_FLIGHT = 5000;
+/**
+ * Deliveries aedes runs at once (its default 100). Each completes a turn of the event loop later (aedes
+ * completes writes with setImmediate), so this is also the most messages routed per turn.
+ */
+const AEDES_CONCURRENCY = 5000;
+
 /** An authenticated client: who it is for the ACL. */
 type Session = AclSubject;
 
@@ -86,6 +94,8 @@ type MqttLogCode = (typeof MQTT_LOG_CODES)[number];
 export class EmbeddedBroker implements Publisher {
   readonly #opts: EmbeddedBrokerOptions;
   #broker: Aedes | null = null;
+  /** The hub's publishes handed to aedes and not yet delivered. */
+  #inFlight = 0;
   /** Messages routed by the broker (the hub's and clients'), for /metrics. */
   #published = 0;
   #tcp: net.Server | null = null;
@@ -106,6 +116,7 @@ export class EmbeddedBroker implements Publisher {
     if (o.tlsPort !== null && !o.tls) throw new Error('HUB_ERR_CONFIG: the MQTT TLS listener needs a key and a certificate');
     const broker = await Aedes.createBroker({
       ...this.#guard.aedesOptions(),
+      concurrency: AEDES_CONCURRENCY,
       preConnect: (client, packet, done) => {
         if (!this.#guard.preConnect(client, packet, done)) return;
         // aedes answers CONNACK 2 itself [MQTT-3.1.3-8]; MQTT 5 assigns an id instead [MQTT-3.1.3-6].
@@ -228,12 +239,19 @@ export class EmbeddedBroker implements Publisher {
   publish(topic: string, payload: string, retain: boolean): Promise<void> {
     const broker = this.#broker;
     if (!broker) return Promise.resolve();
+    const packet = { cmd: 'publish', topic, payload: Buffer.from(payload), qos: 0, retain, dup: false, brokerId: retain ? HUB_RETAINED_ID : HUB_LIVE_ID } as const;
+    // Handed over is enough (aedes routes in the order handed over): waiting for each delivery cost the
+    // mirror's serial queue a turn of the event loop per message. Past MAX_HUB_IN_FLIGHT undelivered ones
+    // the caller waits for its own, so a broker that falls behind slows the mirror (which then coalesces).
+    const wait = this.#inFlight >= MAX_HUB_IN_FLIGHT;
+    this.#inFlight += 1;
     return new Promise((resolve, reject) => {
-      const packet = { cmd: 'publish', topic, payload: Buffer.from(payload), qos: 0, retain, dup: false, brokerId: retain ? HUB_RETAINED_ID : HUB_LIVE_ID } as const;
       broker.publish(packet as Parameters<Aedes['publish']>[0], (err) => {
+        this.#inFlight -= 1;
         if (err) reject(err);
-        else resolve();
+        else if (wait) resolve();
       });
+      if (!wait) resolve();
     });
   }
 
