@@ -76,6 +76,7 @@ export const CONFIG_SCHEMA = {
   'mqtt.maxSubscriptionsPerClient': { kind: 'int', default: 1000, min: 1, help: 'Topic filters one MQTT connection may hold; more get SUBACK 0x80' },
   'mqtt.maxFiltersPerSubscribe': { kind: 'int', default: 500, min: 1, help: 'Topic filters one SUBSCRIBE may carry; the ones past it get SUBACK 0x80' },
   'mqtt.maxConnectionsPerAddress': { kind: 'int', default: 100, min: 1, help: 'Connections one remote address may hold on the MQTT TCP and TLS listeners (loopback included)' },
+  'mqtt.maxClientBacklogBytes': { kind: 'int', default: 8388608, min: 65536, help: 'Unsent bytes one MQTT client may have queued before it is disconnected as too slow (it never holds up the others)' },
   'mqtt.healthIntervalMs': { kind: 'int', default: 10000, min: 0, help: 'Interval of <base>/bridge/health messages; 0: none' },
   'log.level': { kind: 'enum', default: 'info', options: ['debug', 'info', 'warn', 'error', 'silent'], help: 'Log level' },
 } as const satisfies Record<string, Field>;
@@ -243,7 +244,7 @@ export function maskUrlCredentials(url: string): string {
 }
 
 /** The embedded broker's limits against hostile clients from `mqtt.*`. */
-export function mqttLimits(config: HubConfig): { maxPacketBytes: number; preConnectMaxBytes: number; connectTimeoutMs: number; maxSubscriptionsPerClient: number; maxFiltersPerSubscribe: number; maxConnectionsPerAddress: number } {
+export function mqttLimits(config: HubConfig): { maxPacketBytes: number; preConnectMaxBytes: number; connectTimeoutMs: number; maxSubscriptionsPerClient: number; maxFiltersPerSubscribe: number; maxConnectionsPerAddress: number; maxClientBacklogBytes: number } {
   return {
     maxPacketBytes: config['mqtt.maxPacketBytes'],
     preConnectMaxBytes: config['mqtt.preConnectMaxBytes'],
@@ -251,6 +252,7 @@ export function mqttLimits(config: HubConfig): { maxPacketBytes: number; preConn
     maxSubscriptionsPerClient: config['mqtt.maxSubscriptionsPerClient'],
     maxFiltersPerSubscribe: config['mqtt.maxFiltersPerSubscribe'],
     maxConnectionsPerAddress: config['mqtt.maxConnectionsPerAddress'],
+    maxClientBacklogBytes: config['mqtt.maxClientBacklogBytes'],
   };
 }
 

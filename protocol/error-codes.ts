@@ -103,6 +103,7 @@ export const ERROR_CODES = {
   HUB_ERR_MQTT_CONNECT_TIMEOUT: { meaning: 'no complete CONNECT within mqtt.connectTimeoutMs; the connection is closed', answered: { log: true }, docs: [MQTT] },
   HUB_ERR_MQTT_MALFORMED: { meaning: 'ill-formed UTF-8, U+0000, or a misplaced wildcard in a string, topic or filter; the connection is closed', answered: { log: true }, docs: [MQTT] },
   HUB_ERR_MQTT_SUBSCRIPTION_LIMIT: { meaning: 'a filter past mqtt.maxFiltersPerSubscribe or mqtt.maxSubscriptionsPerClient; SUBACK 0x80', answered: { log: true }, docs: [MQTT] },
+  HUB_ERR_MQTT_SLOW_CLIENT: { meaning: 'a client with more than mqtt.maxClientBacklogBytes unsent; the connection is closed', answered: { log: true }, docs: [MQTT] },
   HUB_ERR_USERS_FILE: { meaning: 'users.json cannot be read or is malformed', answered: { thrown: true }, docs: [MQTT] },
 
   // Operations: start-up, storage and the metrics registry.

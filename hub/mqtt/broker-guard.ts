@@ -3,6 +3,7 @@ import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import type { Aedes, Client, ConnectPacket, Subscription } from 'aedes';
+import { clientBacklog } from './client-backlog.js';
 import { ConnectionGuard } from '../http/connection-guard.js';
 import { RateLimitedLog } from '../observability/rate-limited-log.js';
 import type { MqttLogger } from './logger.js';
@@ -22,6 +23,8 @@ export interface BrokerLimits {
   maxFiltersPerSubscribe: number;
   /** Sockets one remote address may hold on the TCP and TLS listeners together. */
   maxConnectionsPerAddress: number;
+  /** Unsent bytes one client may have queued before it is disconnected (client-backlog.ts). */
+  maxClientBacklogBytes: number;
 }
 
 export const DEFAULT_BROKER_LIMITS: BrokerLimits = {
@@ -32,6 +35,7 @@ export const DEFAULT_BROKER_LIMITS: BrokerLimits = {
   // Home Assistant sends at most 500 filters per SUBSCRIBE (MAX_SUBSCRIBES_PER_CALL).
   maxFiltersPerSubscribe: 500,
   maxConnectionsPerAddress: 100,
+  maxClientBacklogBytes: 8 * 1024 * 1024,
 };
 
 /** Stable codes of the guard's log lines (tabled in docs/mqtt.md). */
@@ -41,6 +45,7 @@ export const GUARD_LOG_CODES = [
   'HUB_ERR_MQTT_CONNECT_TIMEOUT',
   'HUB_ERR_MQTT_MALFORMED',
   'HUB_ERR_MQTT_SUBSCRIPTION_LIMIT',
+  'HUB_ERR_MQTT_SLOW_CLIENT',
 ] as const;
 
 /** What the guard asks of the hub's credential check: how long a user/address pair is throttled. */
@@ -76,6 +81,7 @@ interface GuardedClient {
   req?: IncomingMessage;
   _parser?: ParserInternals;
   rejectPacketTooLarge?(size: number): void;
+  waitForDrain?: unknown;
 }
 
 /** A client's source address: its socket's, or the WebSocket upgrade's. */
@@ -93,7 +99,7 @@ function wireSize(remaining: number): number {
  * The embedded broker's defences against hostile clients, kept apart from its users and ACL: per-address
  * caps and handshake/CONNECT timeouts on the listeners, byte limits on the packet being parsed (before and
  * after CONNECT), password throttling at CONNECT, well-formed strings [MQTT-1.5.3], and subscription caps.
- * Every refusal is counted by reason and logged at most once per reason per 10 s.
+ * A client too slow to read its messages is closed rather than let it stall the others. Every refusal is counted by reason and logged at most once per reason per 10 s.
  */
 export class BrokerGuard {
   readonly #o: BrokerGuardOptions;
@@ -160,13 +166,17 @@ export class BrokerGuard {
     broker.handle(conn, req);
     const client = (conn as Duplex & { client?: GuardedClient }).client;
     const parser = client?._parser;
-    if (!client || !parser || typeof client.rejectPacketTooLarge !== 'function') {
+    if (!client || !parser || typeof client.rejectPacketTooLarge !== 'function' || typeof client.waitForDrain !== 'function') {
       // Without its hooks the guard cannot bound memory: refuse rather than run unguarded.
       this.#o.logger.error({}, 'MQTT guard cannot hook this aedes version; connection closed');
       conn.destroy();
       return;
     }
     this.#hookParser(client, parser);
+    clientBacklog(client, this.#o.limits.maxClientBacklogBytes, (backlogBytes) => {
+      const fields = { clientId: (client as unknown as Client).id ?? null, address: sourceAddress(client as unknown as Client), backlogBytes, limit: this.#o.limits.maxClientBacklogBytes };
+      this.refuse('HUB_ERR_MQTT_SLOW_CLIENT', 'slow_client', fields, 'MQTT client closed: it does not read what it subscribed to');
+    });
   }
 
   /**

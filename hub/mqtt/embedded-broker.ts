@@ -53,6 +53,18 @@ export interface EmbeddedBrokerAddresses {
   ws: string | null;
 }
 
+/** aedes de-duplication keys of the hub's own publishes (see EmbeddedBroker.publish). */
+const HUB_RETAINED_ID = 'hearth-hub-retained';
+const HUB_LIVE_ID = 'hearth-hub-live';
+
+/** The hub's undelivered publishes beyond which publish() resolves on delivery rather than on hand-over. */
+const MAX_HUB_IN_FLIGHT = 5000;
+/**
+ * Deliveries aedes runs at once (its default 100). Each completes a turn of the event loop later (aedes
+ * completes writes with setImmediate), so this is also the most messages routed per turn.
+ */
+const AEDES_CONCURRENCY = 5000;
+
 /** An authenticated client: who it is for the ACL. */
 type Session = AclSubject;
 
@@ -82,9 +94,8 @@ type MqttLogCode = (typeof MQTT_LOG_CODES)[number];
 export class EmbeddedBroker implements Publisher {
   readonly #opts: EmbeddedBrokerOptions;
   #broker: Aedes | null = null;
+  /** The hub's publishes handed to aedes and not yet delivered. */
   #inFlight = 0;
-  #inFlightRetain = false;
-  readonly #waiting: { retain: boolean; go: () => void }[] = [];
   /** Messages routed by the broker (the hub's and clients'), for /metrics. */
   #published = 0;
   #tcp: net.Server | null = null;
@@ -105,6 +116,7 @@ export class EmbeddedBroker implements Publisher {
     if (o.tlsPort !== null && !o.tls) throw new Error('HUB_ERR_CONFIG: the MQTT TLS listener needs a key and a certificate');
     const broker = await Aedes.createBroker({
       ...this.#guard.aedesOptions(),
+      concurrency: AEDES_CONCURRENCY,
       preConnect: (client, packet, done) => {
         if (!this.#guard.preConnect(client, packet, done)) return;
         // aedes answers CONNACK 2 itself [MQTT-3.1.3-8]; MQTT 5 assigns an id instead [MQTT-3.1.3-6].
@@ -216,35 +228,31 @@ export class EmbeddedBroker implements Publisher {
     };
   }
 
-  /** Publishes as the hub (no ACL). */
+  /**
+   * Publishes as the hub (no ACL). aedes gives every packet a counter when handed over and each client drops
+   * a packet whose counter is below the last it was sent from the same broker id (its de-duplication for
+   * clustered brokers); a retained packet reaches its subscribers a microtask later (after storing it), so a
+   * non-retained one handed over after it would overtake it and the retained one was dropped. Retained and
+   * non-retained publishes of the hub therefore carry a broker id each: both streams keep their own order,
+   * and neither waits for the other.
+   */
   publish(topic: string, payload: string, retain: boolean): Promise<void> {
     const broker = this.#broker;
     if (!broker) return Promise.resolve();
+    const packet = { cmd: 'publish', topic, payload: Buffer.from(payload), qos: 0, retain, dup: false, brokerId: retain ? HUB_RETAINED_ID : HUB_LIVE_ID } as const;
+    // Handed over is enough (aedes routes in the order handed over): waiting for each delivery cost the
+    // mirror's serial queue a turn of the event loop per message. Past MAX_HUB_IN_FLIGHT undelivered ones
+    // the caller waits for its own, so a broker that falls behind slows the mirror (which then coalesces).
+    const wait = this.#inFlight >= MAX_HUB_IN_FLIGHT;
+    this.#inFlight += 1;
     return new Promise((resolve, reject) => {
-      const go = () => {
-        this.#inFlight += 1;
-        this.#inFlightRetain = retain;
-        broker.publish({ cmd: 'publish', topic, payload: Buffer.from(payload), qos: 0, retain, dup: false }, (err) => {
-          this.#inFlight -= 1;
-          if (this.#inFlight === 0) this.#drain();
-          if (err) reject(err);
-          else resolve();
-        });
-      };
-      // aedes 1.2 loses retained publishes handed to it while a non-retained one is in flight (and the other
-      // way round), seen by live subscribers: publishes of one kind run together, a change of kind waits.
-      if (this.#waiting.length === 0 && (this.#inFlight === 0 || this.#inFlightRetain === retain)) go();
-      else this.#waiting.push({ retain, go });
+      broker.publish(packet as Parameters<Aedes['publish']>[0], (err) => {
+        this.#inFlight -= 1;
+        if (err) reject(err);
+        else if (wait) resolve();
+      });
+      if (!wait) resolve();
     });
-  }
-
-  /** Starts the queued publishes of the next kind, in order. */
-  #drain(): void {
-    const first = this.#waiting[0];
-    if (!first) return;
-    let n = 0;
-    while (n < this.#waiting.length && this.#waiting[n]!.retain === first.retain) n += 1;
-    for (const { go } of this.#waiting.splice(0, n)) go();
   }
 
   #authenticate(
