@@ -28,7 +28,8 @@ export const CONFIG_SCHEMA = {
   'http.maxConnectionsPerAddress': { kind: 'int', default: 200, min: 1, help: 'Connections one remote address may hold open on the HTTPS port' },
   'http.capLoopback': { kind: 'bool', default: true, help: 'Apply http.maxConnectionsPerAddress to loopback addresses too (false behind a local reverse proxy)' },
   'http.maxOpenFiles': { kind: 'int', default: 0, min: 0, help: 'Descriptor ceiling the HTTPS port guards; 0: the process soft open-file limit' },
-  'http.busyOpenFilesPercent': { kind: 'int', default: 95, min: 1, help: 'Percent of the descriptor ceiling from which new requests and upgrades get 503 HUB_ERR_BUSY' },
+  'http.fdReserve': { kind: 'int', default: 256, min: 64, help: 'Spare descriptors below the ceiling: from there new requests and upgrades get 503 HUB_ERR_BUSY and new MQTT connections are closed' },
+  'http.healthPort': { kind: 'port', default: null, help: 'Plain-HTTP port serving only /healthz and /readyz, outside TLS and accept pacing, for load balancers and systemd (null: off)' },
   'db.synchronous': { kind: 'enum', default: 'NORMAL', options: ['NORMAL', 'FULL'], help: 'SQLite synchronous mode: NORMAL survives process crashes, FULL also power loss' },
   'db.maxWalBytes': { kind: 'int', default: 67108864, min: 1048576, help: 'Bound of the SQLite WAL file, bytes: checkpoints truncate it before it passes this' },
   'retention.rawDays': { kind: 'int', default: 30, min: 1, help: 'Days raw readings are kept' },
@@ -233,14 +234,14 @@ export function dbPath(config: HubConfig): string {
 }
 
 /** The HTTPS port's crowd limits from `http.*`. */
-export function httpLimits(config: HubConfig): { handshakeTimeoutMs: number; headersTimeoutMs: number; maxConnectionsPerAddress: number; capLoopback: boolean; maxOpenFiles: number; busyOpenFilesPercent: number } {
+export function httpLimits(config: HubConfig): { handshakeTimeoutMs: number; headersTimeoutMs: number; maxConnectionsPerAddress: number; capLoopback: boolean; maxOpenFiles: number; fdReserve: number } {
   return {
     handshakeTimeoutMs: config['http.handshakeTimeoutMs'],
     headersTimeoutMs: config['http.headersTimeoutMs'],
     maxConnectionsPerAddress: config['http.maxConnectionsPerAddress'],
     capLoopback: config['http.capLoopback'],
     maxOpenFiles: config['http.maxOpenFiles'],
-    busyOpenFilesPercent: config['http.busyOpenFilesPercent'],
+    fdReserve: config['http.fdReserve'],
   };
 }
 

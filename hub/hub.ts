@@ -8,6 +8,7 @@ import { EventBus } from './events.js';
 import { Facade } from './facade.js';
 import { FirmwareService } from './firmware/firmware-service.js';
 import { DeviceGateway } from './gateway/device-gateway.js';
+import { HealthServer } from './http/health-server.js';
 import { HttpFront } from './http/server.js';
 import { IngestPipeline } from './ingest/ingest-pipeline.js';
 import { Lifecycle, part, type Part } from './lifecycle.js';
@@ -48,6 +49,7 @@ export class Hub {
   readonly #samples: StatusSamples; // the hub page's last hour
   readonly #lifecycle: Lifecycle;
   readonly #front: HttpFront;
+  readonly #health: HealthServer | undefined; // http.healthPort: probes that never queue behind TLS handshakes
   /** The MQTT bridge, when the config asks for one. */
   readonly mqtt: MqttBridge | undefined;
   #tls: TlsMaterial | undefined;
@@ -89,11 +91,13 @@ export class Hub {
     [this.#metrics, this.#samples] = [new HubMetrics(status, log, this.bus), new StatusSamples(status, { now })];
     this.mqtt = mqttConfigured(c) ? new MqttBridge(bridgeOptions(c, { facade: this.facade, auth: this.auth, tls: () => this.tls, log, ackLatency: () => this.#metrics.ackLatency() })) : undefined;
     const ws = c['mqtt.embedded'] && c['mqtt.websocket'] ? this.mqtt : undefined;
+    const ready = () => ({ storage: !this.ingest.stats.faulted, broker: brokerReady(c, this.mqtt?.addresses()) });
+    this.#health = c['http.healthPort'] === null ? undefined : new HealthServer({ host: c.host, port: c['http.healthPort'], ready, log });
     this.#front = new HttpFront({
       ...{ host: c.host, port: c.port ?? 8443, tls: () => this.tls },
       ...{ auth: this.auth, facade: this.facade, now, log, limits: httpLimits(c), counters: this.#metrics },
       metrics: (req, res, isAdmin) => this.#metrics.serve(req, res, isAdmin),
-      ready: () => ({ storage: !this.ingest.stats.faulted, broker: brokerReady(c, this.mqtt?.addresses()) }),
+      ready,
       devices: (req, socket, head) => this.#gateway.handleUpgrade(req, socket, head),
       mqtt: ws ? (req, socket, head) => ws.handleUpgrade(req, socket, head) : null,
       observability: { samples: this.#samples, logs, retention: { rawDays: c['retention.rawDays'], rollupDays: c['retention.rollupDays'] } },
@@ -126,6 +130,7 @@ export class Hub {
       part('metrics', this.#metrics),
       part('status-samples', this.#samples),
       part('cli-watch', this.#cliWatch),
+      ...(this.#health ? [part('health', this.#health)] : []), // last: answering means every part serves
     ];
   }
 
@@ -139,12 +144,6 @@ export class Hub {
   get url(): string { return this.#front.url; } // prettier-ignore
   get port(): number { return this.#front.port; } // prettier-ignore
 
-  get tls(): TlsMaterial {
-    if (!this.#tls) throw new Error('hub not started');
-    return this.#tls;
-  }
-
-  get adminToken(): string {
-    return this.auth.adminToken;
-  }
+  get tls(): TlsMaterial { if (!this.#tls) throw new Error('hub not started'); return this.#tls; } // prettier-ignore
+  get adminToken(): string { return this.auth.adminToken; } // prettier-ignore
 }

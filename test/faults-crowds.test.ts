@@ -137,11 +137,11 @@ describe('crowds on the HTTPS port', () => {
   });
 
   it('[FP-10.7] answers 503 HUB_ERR_BUSY to new requests and upgrades near the descriptor ceiling, still serves /healthz and /metrics, and drops sockets at accept in the reserve', async () => {
-    // A ceiling just above what this process holds: busy from the start, the drop tier 60 descriptors away.
+    // A ceiling just above what this process holds: busy from the start (a reserve of 92 > 32 + 60), the
+    // drop tier (the reserve's quarter, at least 32) 60 descriptors away.
     const open = countOpenFiles()!;
     const ceiling = open + 32 + 60;
-    const busyPercent = Math.floor((100 * open) / ceiling) - 1;
-    const h = await hub({ 'http.maxOpenFiles': ceiling, 'http.busyOpenFilesPercent': busyPercent, 'http.handshakeTimeoutMs': 60_000 });
+    const h = await hub({ 'http.maxOpenFiles': ceiling, 'http.fdReserve': 32 + 60 + 1, 'http.handshakeTimeoutMs': 60_000 });
     const token = h.hub.adminToken;
     const api = await h.get('/api/hub', token);
     expect({ status: api.status, error: api.body.error, connection: api.headers.connection }).toEqual({ status: 503, error: 'HUB_ERR_BUSY', connection: 'close' });

@@ -17,8 +17,10 @@ export interface ConnectionGuardOptions {
   idleMs: number;
   /** Descriptor ceiling; 0: the process's soft RLIMIT_NOFILE. */
   maxOpenFiles: number;
-  /** Percent of the ceiling from which new requests and upgrades get 503 HUB_ERR_BUSY. */
-  busyPercent: number;
+  /** Descriptors kept spare below the ceiling: from ceiling - busyReserve on, busy() is true (0: never). */
+  busyReserve: number;
+  /** From ceiling - dropReserve on, new sockets are destroyed at accept (at least RESERVE_MIN). */
+  dropReserve: number;
   /** Where open descriptors are counted; default /proc/self/fd. */
   fdDir?: string;
   now: () => number;
@@ -28,9 +30,15 @@ export interface ConnectionGuardOptions {
   onRefused: (reason: RefusalReason) => void;
 }
 
-/** Descriptors kept free below the ceiling: sockets past it are dropped before TLS (SQLite, logs, the WAL need some). */
-const RESERVE_MIN = 32;
-const RESERVE_RATIO = 0.02;
+/** Descriptors always kept free below the ceiling: sockets past it are dropped before TLS (SQLite, logs, the WAL need some). */
+export const RESERVE_MIN = 32;
+/** Default of http.fdReserve: spare descriptors below the ceiling from which new connections are refused. */
+export const DEFAULT_FD_RESERVE = 256;
+
+/** The drop tier inside a busy reserve: its last quarter, at least RESERVE_MIN (the rest answers 503s). */
+export function dropReserveOf(busyReserve: number): number {
+  return Math.max(RESERVE_MIN, Math.floor(busyReserve / 4));
+}
 /** A fresh count of /proc/self/fd at most this often; in between, sockets opened and closed are added up. */
 const SAMPLE_MS = 250;
 /**
@@ -57,6 +65,8 @@ export class ConnectionGuard {
   #sampled = 0;
   #liveAtSample = 0;
   #sampledAt = -Infinity;
+  /** Whether the last check found descriptors inside the busy reserve: its start and end are logged once each. */
+  #near = false;
 
   constructor(opts: ConnectionGuardOptions) {
     this.#o = opts;
@@ -67,18 +77,23 @@ export class ConnectionGuard {
     const { before, after, raised } = raiseOpenFileLimit();
     const soft = after?.soft ?? Infinity;
     this.#limit = this.#o.maxOpenFiles > 0 ? Math.min(this.#o.maxOpenFiles, soft) : soft;
-    this.#busyAt = Math.floor((this.#limit * this.#o.busyPercent) / 100);
-    this.#dropAt = this.#limit - Math.max(RESERVE_MIN, Math.ceil(this.#limit * RESERVE_RATIO));
+    this.#busyAt = this.#o.busyReserve > 0 ? this.#limit - this.#o.busyReserve : Infinity;
+    this.#dropAt = this.#limit - Math.max(RESERVE_MIN, this.#o.dropReserve);
     this.#sampledAt = -Infinity;
     const fields = { soft: before?.soft ?? null, hard: before?.hard ?? null, raised, ceiling: this.#limit, busyAt: this.#busyAt, dropAt: this.#dropAt };
     this.#o.log.info(fields, before ? 'open-file limit' : 'open-file limit unknown (no /proc/self/limits): descriptor guard off');
+  }
+
+  /** The descriptor ceiling guarded (Infinity: unknown, guard off). */
+  get ceiling(): number {
+    return this.#limit;
   }
 
   /** Descriptors open now, as estimated (O(1) between samples). */
   get openFiles(): number {
     const now = this.#o.now();
     const estimate = this.#sampled + (this.#live - this.#liveAtSample);
-    const every = estimate * 2 < this.#busyAt ? SAMPLE_FAR_MS : SAMPLE_MS;
+    const every = estimate * 2 < Math.min(this.#busyAt, this.#dropAt) ? SAMPLE_FAR_MS : SAMPLE_MS;
     if (now - this.#sampledAt >= every) {
       this.#sampled = countOpenFiles(this.#o.fdDir ?? PROC_FD_DIR) ?? 0;
       this.#liveAtSample = this.#live;
@@ -90,7 +105,7 @@ export class ConnectionGuard {
   /** At `connection`, before TLS: counts the socket, or destroys it (false) over a cap. */
   admit(socket: Socket): boolean {
     const address = socket.remoteAddress ?? '';
-    if (this.#limit !== Infinity && this.openFiles >= this.#dropAt) {
+    if (this.#limit !== Infinity && this.#nearLimit(this.openFiles) >= this.#dropAt) {
       return this.#drop(socket, 'open_files', { address, openFiles: this.openFiles, dropAt: this.#dropAt }, 'connection dropped: open descriptors near the limit');
     }
     const capped = this.#o.capLoopback || !isLoopback(address);
@@ -138,11 +153,25 @@ export class ConnectionGuard {
   /** True when new requests and upgrades should get 503 HUB_ERR_BUSY; counted and logged (bounded) when so. */
   busy(): boolean {
     if (this.#limit === Infinity) return false;
-    const open = this.openFiles;
+    const open = this.#nearLimit(this.openFiles);
     if (open < this.#busyAt) return false;
     this.#o.onRefused('busy');
     this.#o.warn.warn('busy', { openFiles: open, busyAt: this.#busyAt, ceiling: this.#limit }, 'request refused with 503: open descriptors near the limit');
     return true;
+  }
+
+  /**
+   * Logs one warning when descriptors enter the reserve and one line when they leave it, whatever the number
+   * of refusals in between (those are counted, and logged at a bounded rate); returns `open`.
+   */
+  #nearLimit(open: number): number {
+    const near = open >= Math.min(this.#busyAt, this.#dropAt);
+    if (near === this.#near) return open;
+    this.#near = near;
+    const fields = { openFiles: open, ceiling: this.#limit, refuseFrom: Math.min(this.#busyAt, this.#dropAt) };
+    if (near) this.#o.warn.warn('fd_limit', fields, 'open descriptors near the limit: refusing new connections until some close (raise the open-file limit: ulimit -n, LimitNOFILE=)');
+    else this.#o.log.info(fields, 'open descriptors below the reserve again: accepting new connections');
+    return open;
   }
 
   #drop(socket: Duplex, reason: RefusalReason, fields: Record<string, unknown>, msg: string): false {

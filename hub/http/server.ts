@@ -14,13 +14,14 @@ import { systemTimers } from '../timers.js';
 import { AcceptPacer } from './accept-pacer.js';
 import { createApi } from './api.js';
 import type { ObservabilitySources } from './observability-api.js';
-import { ConnectionGuard, type RefusalReason } from './connection-guard.js';
+import { ConnectionGuard, dropReserveOf, type RefusalReason } from './connection-guard.js';
 import { originAllowed } from './origin.js';
-import { onUpgradeRefused, refuseUpgrade } from './refuse-upgrade.js';
+import { BUSY_RETRY_AFTER_S, onUpgradeRefused, refuseUpgrade } from './refuse-upgrade.js';
 import { bearerToken, requestPath } from './request.js';
 import { sendJson } from './respond.js';
 import { createSessionApi, SESSION_PATH } from './session-api.js';
 import { createStaticFiles } from './static-files.js';
+import { HEALTH_PATHS, serveHealth, type Readiness } from './health-server.js';
 
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
 export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
@@ -31,11 +32,7 @@ export const MQTT_WS_PATH = '/mqtt';
 /** The built dashboard: dist/dashboard beside dist/hub (this file runs from dist/hub/http or, under jest, hub/http/). */
 const DASHBOARD_DIR = fileURLToPath(new URL(import.meta.url.includes('/dist/') ? '../../dashboard/' : '../../dist/dashboard/', import.meta.url));
 
-/** What /readyz reports: the database takes writes and each configured MQTT listener is bound. */
-export interface Readiness {
-  storage: boolean;
-  broker: boolean;
-}
+export type { Readiness } from './health-server.js';
 
 /** The crowd limits of the HTTPS port (`http.*` keys, docs/operations.md "Crowds"). */
 export interface HttpLimits {
@@ -45,7 +42,8 @@ export interface HttpLimits {
   capLoopback: boolean;
   /** 0: the process's soft open-file limit. */
   maxOpenFiles: number;
-  busyOpenFilesPercent: number;
+  /** Spare descriptors below the ceiling from which new requests and upgrades get 503 (http.fdReserve). */
+  fdReserve: number;
 }
 
 /** What the front counts for /metrics (HubMetrics). */
@@ -121,7 +119,7 @@ export class HttpFront {
     this.#warn = new RateLimitedLog({ log: opts.log, now: opts.now });
     this.#guard = new ConnectionGuard({
       ...{ maxPerAddress: l.maxConnectionsPerAddress, capLoopback: l.capLoopback, idleMs: l.headersTimeoutMs },
-      ...{ maxOpenFiles: l.maxOpenFiles, busyPercent: l.busyOpenFilesPercent },
+      ...{ maxOpenFiles: l.maxOpenFiles, busyReserve: l.fdReserve, dropReserve: dropReserveOf(l.fdReserve) },
       ...{ now: opts.now, log: opts.log, warn: this.#warn, onRefused: (reason) => opts.counters.connectionRefused(reason) },
     });
     this.#pacer = new AcceptPacer({
@@ -215,6 +213,7 @@ export class HttpFront {
     });
     if (!ALWAYS_SERVED.has(path) && this.#guard.busy()) {
       res.setHeader('connection', 'close');
+      res.setHeader('retry-after', String(BUSY_RETRY_AFTER_S));
       return sendJson(res, 503, { error: 'HUB_ERR_BUSY', message: 'the hub is near its open-file limit; retry later' });
     }
     const run = (handler: RequestHandler) => {
@@ -226,8 +225,7 @@ export class HttpFront {
     };
     if (path === SESSION_PATH) return run(this.#session);
     if (path === '/metrics') return this.#opts.metrics(req, res, this.#role(req) === 'admin');
-    if (path === '/healthz') return sendJson(res, 200, { status: 'alive' });
-    if (path === '/readyz') return this.#readyz(res);
+    if (HEALTH_PATHS.has(path)) return serveHealth(path, res, this.#opts.ready);
     if (path.startsWith('/api/')) return run(this.#api);
     run(this.#dashboard);
   }
@@ -263,11 +261,5 @@ export class HttpFront {
   #role(req: IncomingMessage): Role | null {
     const token = bearerToken(req);
     return token === null ? null : (this.#opts.auth.authorizeBearer(token)?.role ?? null);
-  }
-
-  #readyz(res: ServerResponse): void {
-    const { storage, broker } = this.#opts.ready();
-    const ok = storage && broker;
-    sendJson(res, ok ? 200 : 503, { status: ok ? 'ready' : 'not ready', storage: storage ? 'ok' : 'failing', broker: broker ? 'ok' : 'down' });
   }
 }
