@@ -6,6 +6,7 @@
 // 10,000 within 30 s.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import net from 'node:net';
@@ -67,6 +68,19 @@ async function readyzUp(port: number, timeoutMs = 60_000): Promise<number> {
   }
 }
 
+/** GET /metrics of the hub over HTTPS ('' when it does not answer in 10 s). */
+function metricsText(port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const req = https.get({ host: '127.0.0.1', port, path: '/metrics', rejectUnauthorized: false, timeout: 10_000 }, (res) => {
+      let text = '';
+      res.on('data', (c: Buffer) => (text += c.toString()));
+      res.on('end', () => resolve(text));
+    });
+    req.on('error', () => resolve(''));
+    req.on('timeout', () => req.destroy());
+  });
+}
+
 /** Open-file limit of this process (loaders and the hub inherit it), from /proc (Linux). */
 function openFileLimit(): number {
   const m = /Max open files\s+(\d+)/.exec(readFileSync('/proc/self/limits', 'utf8'));
@@ -108,6 +122,9 @@ async function runOne(n: number, target: number): Promise<ReconnectRow> {
       const line = [...l.lines].reverse().find((x) => x['outcomes']);
       for (const [k, v] of Object.entries((line?.['outcomes'] ?? {}) as Record<string, number>)) outcomes[k] = (outcomes[k] ?? 0) + v;
     }
+    // The restarted hub's own refusals (why attempts failed on its side), from /metrics over loopback.
+    const refused = (await metricsText(port)).split('\n').filter((l) => /^hearth_(connections|upgrades)_refused_total\{/.test(l)).join(', ');
+    process.stderr.write(`reconnect ${n}: hub refused ${refused || 'none'}\n`);
     process.stderr.write(`reconnect ${n}: down ${(up - killedAt) / 1000} s, /readyz -> all WELCOMEd ${(last - up) / 1000} s, outcomes ${JSON.stringify(outcomes)}\n`);
     // A profiled hub must exit on its own to write its profile.
     if (HUB_NODE_ARGS.length > 0) {
@@ -117,6 +134,12 @@ async function runOne(n: number, target: number): Promise<ReconnectRow> {
     return { devices: n, loaders: loaders.length, seconds: (last - up) / 1000, restartSeconds: (up - killedAt) / 1000, target };
   } finally {
     clearInterval(trace);
+    // A profiled hub writes its profile only when it exits on its own, also after a failed run.
+    const last = children.at(0) === undefined ? undefined : children.filter((c) => c.proc.spawnargs.includes('start')).at(-1);
+    if (HUB_NODE_ARGS.length > 0 && last && last.proc.exitCode === null) {
+      last.proc.kill('SIGTERM');
+      await Promise.race([last.exited, new Promise((r) => setTimeout(r, 20_000))]);
+    }
     for (const c of children) c.proc.kill('SIGKILL');
     await Promise.all(children.map((c) => c.exited));
     rmSync(dir, { recursive: true, force: true });

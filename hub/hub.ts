@@ -85,7 +85,7 @@ export class Hub {
       mqtt: () => this.mqtt,
       baseTopic: c['mqtt.baseTopic'],
       tls: () => this.#tls,
-      startedAt: () => this.#startedAt,
+      ...{ startedAt: () => this.#startedAt, openFiles: () => this.#front.openFiles },
     });
     this.facade = new Facade({ bus: this.bus, registry: this.registry, commands, store: this.store, ingest: this.ingest, now, info: () => status.info(), firmware: this.firmware });
     [this.#metrics, this.#samples] = [new HubMetrics(status, log, this.bus), new StatusSamples(status, { now })];

@@ -17,7 +17,7 @@ export interface ConnectionGuardOptions {
   idleMs: number;
   /** Descriptor ceiling; 0: the process's soft RLIMIT_NOFILE. */
   maxOpenFiles: number;
-  /** Descriptors kept spare below the ceiling: from ceiling - busyReserve on, busy() is true (0: never). */
+  /** Descriptors kept spare below the ceiling: from ceiling - busyReserve on, busy() is true (0: never, and no near-limit lines). */
   busyReserve: number;
   /** From ceiling - dropReserve on, new sockets are destroyed at accept (at least RESERVE_MIN). */
   dropReserve: number;
@@ -47,6 +47,19 @@ const SAMPLE_MS = 250;
  */
 const SAMPLE_FAR_MS = 5000;
 
+/**
+ * The process's descriptor count between two samples: the last count plus the sockets every guard of the
+ * process (the HTTPS port's and the MQTT listeners') opened and closed since. Shared, since the descriptor
+ * table is the process's: a guard counting only its own sockets missed the other port's crowd for 5 s.
+ */
+interface FdEstimate {
+  live: number;
+  sampled: number;
+  liveAtSample: number;
+  sampledAt: number;
+}
+const ESTIMATES = new Map<string, FdEstimate>();
+
 const isLoopback = (a: string) => a.startsWith('127.') || a === '::1' || a.startsWith('::ffff:127.');
 
 /**
@@ -61,15 +74,14 @@ export class ConnectionGuard {
   #limit = Infinity;
   #busyAt = Infinity;
   #dropAt = Infinity;
-  #live = 0;
-  #sampled = 0;
-  #liveAtSample = 0;
-  #sampledAt = -Infinity;
+  readonly #fds: FdEstimate;
   /** Whether the last check found descriptors inside the busy reserve: its start and end are logged once each. */
   #near = false;
 
   constructor(opts: ConnectionGuardOptions) {
     this.#o = opts;
+    const dir = opts.fdDir ?? PROC_FD_DIR;
+    this.#fds = ESTIMATES.get(dir) ?? ESTIMATES.set(dir, { live: 0, sampled: 0, liveAtSample: 0, sampledAt: -Infinity }).get(dir)!;
   }
 
   /** Raises the soft open-file limit where allowed, logs the limits and fixes the thresholds. */
@@ -79,7 +91,7 @@ export class ConnectionGuard {
     this.#limit = this.#o.maxOpenFiles > 0 ? Math.min(this.#o.maxOpenFiles, soft) : soft;
     this.#busyAt = this.#o.busyReserve > 0 ? this.#limit - this.#o.busyReserve : Infinity;
     this.#dropAt = this.#limit - Math.max(RESERVE_MIN, this.#o.dropReserve);
-    this.#sampledAt = -Infinity;
+    this.#fds.sampledAt = -Infinity;
     const fields = { soft: before?.soft ?? null, hard: before?.hard ?? null, raised, ceiling: this.#limit, busyAt: this.#busyAt, dropAt: this.#dropAt };
     this.#o.log.info(fields, before ? 'open-file limit' : 'open-file limit unknown (no /proc/self/limits): descriptor guard off');
   }
@@ -92,14 +104,16 @@ export class ConnectionGuard {
   /** Descriptors open now, as estimated (O(1) between samples). */
   get openFiles(): number {
     const now = this.#o.now();
-    const estimate = this.#sampled + (this.#live - this.#liveAtSample);
+    const f = this.#fds;
+    const estimate = f.sampled + (f.live - f.liveAtSample);
     const every = estimate * 2 < Math.min(this.#busyAt, this.#dropAt) ? SAMPLE_FAR_MS : SAMPLE_MS;
-    if (now - this.#sampledAt >= every) {
-      this.#sampled = countOpenFiles(this.#o.fdDir ?? PROC_FD_DIR) ?? 0;
-      this.#liveAtSample = this.#live;
-      this.#sampledAt = now;
+    // A clock behind the last sample's (another hub's in this process) samples anew rather than never.
+    if (now - f.sampledAt >= every || now < f.sampledAt) {
+      f.sampled = countOpenFiles(this.#o.fdDir ?? PROC_FD_DIR) ?? 0;
+      f.liveAtSample = f.live;
+      f.sampledAt = now;
     }
-    return this.#sampled + (this.#live - this.#liveAtSample);
+    return f.sampled + (f.live - f.liveAtSample);
   }
 
   /** At `connection`, before TLS: counts the socket, or destroys it (false) over a cap. */
@@ -114,9 +128,9 @@ export class ConnectionGuard {
       return this.#drop(socket, 'per_address', { address, limit: this.#o.maxPerAddress }, 'connection refused: too many connections from one address');
     }
     if (capped) this.#perAddress.set(address, held + 1);
-    this.#live += 1;
+    this.#fds.live += 1;
     socket.once('close', () => {
-      this.#live -= 1;
+      this.#fds.live -= 1;
       if (!capped) return;
       const n = (this.#perAddress.get(address) ?? 1) - 1;
       if (n > 0) this.#perAddress.set(address, n);
@@ -165,10 +179,14 @@ export class ConnectionGuard {
    * of refusals in between (those are counted, and logged at a bounded rate); returns `open`.
    */
   #nearLimit(open: number): number {
-    const near = open >= Math.min(this.#busyAt, this.#dropAt);
+    // Only the guard that answers 503s (the HTTPS port's) says so: one line per process, not one per port.
+    if (this.#o.busyReserve === 0) return open;
+    const from = Math.min(this.#busyAt, this.#dropAt);
+    // Leaving needs a margin: connections arriving and closing at the threshold would log every crossing.
+    const near = this.#near ? open >= from - Math.max(8, this.#o.busyReserve >> 3) : open >= from;
     if (near === this.#near) return open;
     this.#near = near;
-    const fields = { openFiles: open, ceiling: this.#limit, refuseFrom: Math.min(this.#busyAt, this.#dropAt) };
+    const fields = { openFiles: open, ceiling: this.#limit, refuseFrom: from };
     if (near) this.#o.warn.warn('fd_limit', fields, 'open descriptors near the limit: refusing new connections until some close (raise the open-file limit: ulimit -n, LimitNOFILE=)');
     else this.#o.log.info(fields, 'open descriptors below the reserve again: accepting new connections');
     return open;

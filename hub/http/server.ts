@@ -197,6 +197,12 @@ export class HttpFront {
     return (this.#server?.address() as AddressInfo | null)?.port ?? this.#opts.port;
   }
 
+  /** Descriptors open now and the ceiling guarded (after start()); null where the limit is unknown. */
+  get openFiles(): { open: number; ceiling: number } | null {
+    const ceiling = this.#guard.ceiling;
+    return ceiling === Infinity ? null : { open: this.#guard.openFiles, ceiling };
+  }
+
   /** https://host:port, with `localhost` for a wildcard host. */
   get url(): string {
     const host = this.#opts.host === '0.0.0.0' || this.#opts.host === '::' ? 'localhost' : this.#opts.host;

@@ -17,6 +17,8 @@ export interface HubStatusParts {
   tls: () => { fingerprint: string; certPath: string } | undefined;
   startedAt: () => number;
   now: () => number;
+  /** The HTTPS port's descriptor count and ceiling (HttpFront.openFiles). */
+  openFiles?: () => { open: number; ceiling: number } | null;
 }
 
 /** One reading of the hub's state for both GET /api/hub and /metrics, so the two never disagree. */
@@ -37,6 +39,7 @@ export class HubStatus implements MetricSources {
   retentionDeleted = (): number => this.#p.compaction()?.retentionDeleted ?? 0;
   commitFailures = (): ReadonlyMap<string, number> => this.#p.ingest.failuresByCause;
   storageFault = (): string | undefined => this.#p.ingest.fault?.cause;
+  openFiles = (): { open: number; ceiling: number } | null => this.#p.openFiles?.() ?? null;
 
   /** GET /api/hub: version, uptime, devices, ingest, refusals, storage, MQTT and TLS. */
   info(): HubInfoResponse {
