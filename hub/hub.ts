@@ -105,7 +105,7 @@ export class Hub {
     this.#lifecycle = new Lifecycle(log);
   }
 
-  /** Starts storage, credentials, TLS, compaction, the HTTPS port, MQTT, the device gateway and metrics, in that order. */
+  /** Binds the HTTPS port, starts storage, credentials, compaction, MQTT, the device gateway and metrics, then serves. */
   async start(): Promise<void> {
     this.#startedAt = this.#now();
     await this.#lifecycle.start(this.#parts());
@@ -120,22 +120,22 @@ export class Hub {
   #parts(): Part[] {
     const c = this.config;
     return [
+      { name: 'tls', start: async () => void (mkdirSync(c.dataDir, { recursive: true, mode: 0o700 }), (this.#tls = await loadOrCreateTls({ dataDir: c.dataDir, certFile: c['tls.cert'], keyFile: c['tls.key'], log: this.#log }))), stop: () => undefined },
+      // Bound first, served last (https-open): a restarting hub's fleet queues instead of being refused.
+      { name: 'https', start: () => this.#front.listen(), stop: () => this.#front.stop() },
       { name: 'storage', start: () => this.#openStorage(), stop: () => this.store.close() },
       { name: 'auth', start: () => this.auth.start(), stop: () => undefined },
-      { name: 'tls', start: async () => void (this.#tls = await loadOrCreateTls({ dataDir: c.dataDir, certFile: c['tls.cert'], keyFile: c['tls.key'], log: this.#log })), stop: () => undefined },
       part('compaction', this.#compaction),
-      part('https', this.#front),
       ...(this.mqtt ? [part('mqtt', this.mqtt)] : []),
       ...[part('firmware', this.firmware), part('devices', this.#gateway)],
-      part('metrics', this.#metrics),
-      part('status-samples', this.#samples),
+      ...[part('metrics', this.#metrics), part('status-samples', this.#samples)],
       part('cli-watch', this.#cliWatch),
+      part('https-open', this.#front),
       ...(this.#health ? [part('health', this.#health)] : []), // last: answering means every part serves
     ];
   }
 
   #openStorage(): void {
-    mkdirSync(this.config.dataDir, { recursive: true, mode: 0o700 });
     this.store.open();
     this.registry.load();
     this.ingest.start();

@@ -59,13 +59,16 @@ export interface FrontCounters {
  */
 const MIN_HANDSHAKES = 32;
 const MAX_HANDSHAKES = 2048;
-/** Connections accepted and waiting for a handshake slot; past it a new one is closed before TLS. */
-const MAX_QUEUED = 8192;
+/**
+ * Connections accepted and waiting for a handshake slot; past it a new one is closed before TLS. A whole
+ * fleet (19,000 devices under a 20,000 descriptor limit) fits: the descriptor guard bounds the rest.
+ */
+const MAX_QUEUED = 20_000;
 /**
  * Longest wait for a slot, in handshake timeouts: a connection served in arrival order beats one closed and
  * retried after a backoff (it would queue again, behind later ones), but past this its device has likely given up.
  */
-const MAX_WAIT_HANDSHAKES = 2;
+const MAX_WAIT_HANDSHAKES = 4;
 /** listen() backlog: a restarted hub meets its whole fleet at once; an overflowing accept queue drops SYNs. */
 const LISTEN_BACKLOG = 4096;
 
@@ -138,9 +141,20 @@ export class HttpFront {
     this.#dashboard = createStaticFiles({ root: opts.dashboardDir ?? DASHBOARD_DIR });
   }
 
-  /** Listens on host:port; rejects when the port cannot be bound. */
+  /** Listens on host:port and serves; rejects when the port cannot be bound. */
   async start(): Promise<void> {
+    if (!this.#server) await this.listen();
+    this.#pacer.release();
+  }
+
+  /**
+   * Binds host:port but serves no one until start(): connections are accepted and wait, unread, in the
+   * accept pacer's queue. The hub binds first at start-up so that its fleet's reconnects queue instead of
+   * being refused while storage, MQTT and the gateway start (each refusal doubles a device's backoff).
+   */
+  async listen(): Promise<void> {
     const o = this.#opts;
+    this.#pacer.hold();
     const { key, cert, ticketKeys } = o.tls();
     const l = o.limits;
     // headersTimeout bounds later requests of a kept-alive connection; the guard's idle timer bounds the first.
