@@ -130,7 +130,7 @@ export class Hub {
       ...[part('firmware', this.firmware), part('devices', this.#gateway)],
       ...[part('metrics', this.#metrics), part('status-samples', this.#samples)],
       part('cli-watch', this.#cliWatch),
-      part('https-open', this.#front),
+      { name: 'https-open', start: () => this.#front.start(), stop: () => this.#front.stopAccepting() },
       ...(this.#health ? [part('health', this.#health)] : []), // last: answering means every part serves
     ];
   }

@@ -115,6 +115,7 @@ export class HttpFront {
   readonly #warn: RateLimitedLog;
   #server: Server | undefined;
   #refusing = false;
+  #closed: Promise<void> = Promise.resolve();
 
   constructor(opts: HttpFrontOptions) {
     this.#opts = opts;
@@ -196,14 +197,22 @@ export class HttpFront {
 
   /** Refuses further upgrades, stops listening and closes the HTTP connections still open. */
   async stop(): Promise<void> {
+    this.stopAccepting();
+    await this.#closed;
+  }
+
+  /**
+   * Refuses further upgrades, stops listening and closes the HTTP connections, without waiting for the
+   * WebSocket connections (devices, /mqtt) that their parts close: stop() resolves once those closed too.
+   */
+  stopAccepting(): void {
     const server = this.#server;
     if (!server) return;
     this.#server = undefined;
     this.#refusing = true;
     this.#pacer.stop();
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    this.#closed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeAllConnections();
-    await closed;
   }
 
   /** The port bound (after start()). */
