@@ -58,7 +58,7 @@ export interface FrontCounters {
  * moves between them by the event loop's lag): the floor keeps a slow crowd moving, the ceiling is a storm's.
  */
 const MIN_HANDSHAKES = 32;
-const MAX_HANDSHAKES = 2048;
+const MAX_HANDSHAKES = 512;
 /**
  * Connections accepted and waiting for a handshake slot; past it a new one is closed before TLS. A whole
  * fleet (19,000 devices under a 20,000 descriptor limit) fits: the descriptor guard bounds the rest.
