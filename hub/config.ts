@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { createRequire } from 'node:module';
 
 // One schema for the whole hub: file (hearth.json), HEARTH_* environment variables and CLI flags are all
 // derived from it, applied in that order, validated once with every error reported, then frozen.
@@ -33,8 +33,10 @@ export const CONFIG_SCHEMA = {
   'http.maxConnectionsPerAddress': { kind: 'int', default: 200, min: 1, help: 'Connections one remote address may hold open on the HTTPS port' },
   'http.capLoopback': { kind: 'bool', default: true, help: 'Apply http.maxConnectionsPerAddress to loopback addresses too (false behind a local reverse proxy)' },
   'http.maxOpenFiles': { kind: 'int', default: 0, min: 0, help: 'Descriptor ceiling the HTTPS port guards; 0: the process soft open-file limit' },
-  'http.busyOpenFilesPercent': { kind: 'int', default: 95, min: 1, help: 'Percent of the descriptor ceiling from which new requests and upgrades get 503 HUB_ERR_BUSY' },
+  'http.busyOpenFilesPercent': { kind: 'int', default: 100, min: 1, help: 'Kept for older configurations (http.fdReserve replaces it): below 100, 503 HUB_ERR_BUSY also from this percent of the descriptor ceiling on' },
   'db.url': { kind: 'string', default: null, help: 'PostgreSQL database, postgres://user[:password]@host[:port]/db: selects the PostgreSQL store (not wired into the hub yet); none: SQLite in dataDir' },
+  'http.fdReserve': { kind: 'int', default: 256, min: 64, help: 'Spare descriptors below the ceiling: from there new requests and upgrades get 503 HUB_ERR_BUSY and new MQTT connections are closed' },
+  'http.healthPort': { kind: 'port', default: null, help: 'Plain-HTTP port serving only /healthz and /readyz, outside TLS and accept pacing, for load balancers and systemd (null: off)' },
   'db.synchronous': { kind: 'enum', default: 'NORMAL', options: ['NORMAL', 'FULL'], help: 'SQLite synchronous mode: NORMAL survives process crashes, FULL also power loss' },
   'db.maxWalBytes': { kind: 'int', default: 67108864, min: 1048576, help: 'Bound of the SQLite WAL file, bytes: checkpoints truncate it before it passes this' },
   'retention.rawDays': { kind: 'int', default: 30, min: 1, help: 'Days raw readings are kept' },
@@ -131,7 +133,8 @@ export function loadConfig(sources: ConfigSources = {}): HubConfig {
   if (file) {
     try {
       const text = readFileSync(file, 'utf8');
-      const parsed: unknown = /\.ya?ml$/i.test(file) ? parseYaml(text) : JSON.parse(text);
+      // yaml is loaded only for a YAML file: importing it at start cost every hub restart 0.3 s.
+      const parsed: unknown = /\.ya?ml$/i.test(file) ? (createRequire(import.meta.url)('yaml') as typeof import('yaml')).parse(text) : JSON.parse(text);
       flatten(parsed, '', raw, problems, file);
     } catch (err) {
       problems.push(`${file}: ${(err as Error).message}`);
@@ -266,13 +269,14 @@ export function dbPath(config: HubConfig): string {
 }
 
 /** The HTTPS port's crowd limits from `http.*`. */
-export function httpLimits(config: HubConfig): { handshakeTimeoutMs: number; headersTimeoutMs: number; maxConnectionsPerAddress: number; capLoopback: boolean; maxOpenFiles: number; busyOpenFilesPercent: number } {
+export function httpLimits(config: HubConfig): { handshakeTimeoutMs: number; headersTimeoutMs: number; maxConnectionsPerAddress: number; capLoopback: boolean; maxOpenFiles: number; fdReserve: number; busyOpenFilesPercent: number } {
   return {
     handshakeTimeoutMs: config['http.handshakeTimeoutMs'],
     headersTimeoutMs: config['http.headersTimeoutMs'],
     maxConnectionsPerAddress: config['http.maxConnectionsPerAddress'],
     capLoopback: config['http.capLoopback'],
     maxOpenFiles: config['http.maxOpenFiles'],
+    fdReserve: config['http.fdReserve'],
     busyOpenFilesPercent: config['http.busyOpenFilesPercent'],
   };
 }

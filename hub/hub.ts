@@ -8,6 +8,7 @@ import { EventBus } from './events.js';
 import { Facade } from './facade.js';
 import { FirmwareService } from './firmware/firmware-service.js';
 import { DeviceGateway } from './gateway/device-gateway.js';
+import { HealthServer } from './http/health-server.js';
 import { HttpFront } from './http/server.js';
 import { IngestPipeline } from './ingest/ingest-pipeline.js';
 import { Lifecycle, part, type Part } from './lifecycle.js';
@@ -48,6 +49,7 @@ export class Hub {
   readonly #samples: StatusSamples; // the hub page's last hour
   readonly #lifecycle: Lifecycle;
   readonly #front: HttpFront;
+  readonly #health: HealthServer | undefined; // http.healthPort: probes that never queue behind TLS handshakes
   /** The MQTT bridge, when the config asks for one. */
   readonly mqtt: MqttBridge | undefined;
   #tls: TlsMaterial | undefined;
@@ -83,17 +85,19 @@ export class Hub {
       mqtt: () => this.mqtt,
       baseTopic: c['mqtt.baseTopic'],
       tls: () => this.#tls,
-      startedAt: () => this.#startedAt,
+      ...{ startedAt: () => this.#startedAt, openFiles: () => this.#front.openFiles },
     });
     this.facade = new Facade({ bus: this.bus, registry: this.registry, commands, store: this.store, ingest: this.ingest, now, info: () => status.info(), firmware: this.firmware });
     [this.#metrics, this.#samples] = [new HubMetrics(status, log, this.bus), new StatusSamples(status, { now })];
     this.mqtt = mqttConfigured(c) ? new MqttBridge(bridgeOptions(c, { facade: this.facade, auth: this.auth, tls: () => this.tls, log, ackLatency: () => this.#metrics.ackLatency() })) : undefined;
     const ws = c['mqtt.embedded'] && c['mqtt.websocket'] ? this.mqtt : undefined;
+    const ready = () => ({ storage: !this.ingest.stats.faulted, broker: brokerReady(c, this.mqtt?.addresses()) });
+    this.#health = c['http.healthPort'] === null ? undefined : new HealthServer({ host: c.host, port: c['http.healthPort'], ready, log });
     this.#front = new HttpFront({
       ...{ host: c.host, port: c.port ?? 8443, tls: () => this.tls },
       ...{ auth: this.auth, facade: this.facade, now, log, limits: httpLimits(c), counters: this.#metrics },
       metrics: (req, res, isAdmin) => this.#metrics.serve(req, res, isAdmin),
-      ready: () => ({ storage: !this.ingest.stats.faulted, broker: brokerReady(c, this.mqtt?.addresses()) }),
+      ready,
       devices: (req, socket, head) => this.#gateway.handleUpgrade(req, socket, head),
       mqtt: ws ? (req, socket, head) => ws.handleUpgrade(req, socket, head) : null,
       observability: { samples: this.#samples, logs, retention: { rawDays: c['retention.rawDays'], rollupDays: c['retention.rollupDays'] } },
@@ -101,7 +105,7 @@ export class Hub {
     this.#lifecycle = new Lifecycle(log);
   }
 
-  /** Starts storage, credentials, TLS, compaction, the HTTPS port, MQTT, the device gateway and metrics, in that order. */
+  /** Binds the HTTPS port, starts storage, credentials, compaction, MQTT, the device gateway and metrics, then serves. */
   async start(): Promise<void> {
     this.#startedAt = this.#now();
     await this.#lifecycle.start(this.#parts());
@@ -116,21 +120,22 @@ export class Hub {
   #parts(): Part[] {
     const c = this.config;
     return [
+      { name: 'tls', start: async () => void (mkdirSync(c.dataDir, { recursive: true, mode: 0o700 }), (this.#tls = await loadOrCreateTls({ dataDir: c.dataDir, certFile: c['tls.cert'], keyFile: c['tls.key'], log: this.#log }))), stop: () => undefined },
+      // Bound first, served last (https-open): a restarting hub's fleet queues instead of being refused.
+      { name: 'https', start: () => this.#front.listen(), stop: () => this.#front.stop() },
       { name: 'storage', start: () => this.#openStorage(), stop: () => this.store.close() },
       { name: 'auth', start: () => this.auth.start(), stop: () => undefined },
-      { name: 'tls', start: async () => void (this.#tls = await loadOrCreateTls({ dataDir: c.dataDir, certFile: c['tls.cert'], keyFile: c['tls.key'], log: this.#log })), stop: () => undefined },
       part('compaction', this.#compaction),
-      part('https', this.#front),
       ...(this.mqtt ? [part('mqtt', this.mqtt)] : []),
       ...[part('firmware', this.firmware), part('devices', this.#gateway)],
-      part('metrics', this.#metrics),
-      part('status-samples', this.#samples),
+      ...[part('metrics', this.#metrics), part('status-samples', this.#samples)],
       part('cli-watch', this.#cliWatch),
+      { name: 'https-open', start: () => this.#front.start(), stop: () => this.#front.stopAccepting() },
+      ...(this.#health ? [part('health', this.#health)] : []), // last: answering means every part serves
     ];
   }
 
   #openStorage(): void {
-    mkdirSync(this.config.dataDir, { recursive: true, mode: 0o700 });
     this.store.open();
     this.registry.load();
     this.ingest.start();
@@ -139,12 +144,6 @@ export class Hub {
   get url(): string { return this.#front.url; } // prettier-ignore
   get port(): number { return this.#front.port; } // prettier-ignore
 
-  get tls(): TlsMaterial {
-    if (!this.#tls) throw new Error('hub not started');
-    return this.#tls;
-  }
-
-  get adminToken(): string {
-    return this.auth.adminToken;
-  }
+  get tls(): TlsMaterial { if (!this.#tls) throw new Error('hub not started'); return this.#tls; } // prettier-ignore
+  get adminToken(): string { return this.auth.adminToken; } // prettier-ignore
 }

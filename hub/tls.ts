@@ -2,7 +2,6 @@ import { X509Certificate } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import selfsigned from 'selfsigned';
 import type { Logger } from './logger.js';
 import { loadTlsTicketKeys } from './transport/tls-ticket-keys.js';
 
@@ -39,6 +38,8 @@ export async function loadOrCreateTls(opts: { dataDir: string; certFile?: string
   const host = hostname();
   const notBefore = new Date(Date.now() - 60_000);
   const notAfter = new Date(notBefore.getTime() + 5 * 365 * 24 * 3600_000);
+  // Imported only when a certificate is made: loading it (and its X.509 library) cost a restart 0.3 s.
+  const { default: selfsigned } = await import('selfsigned');
   const pems = await selfsigned.generate([{ name: 'commonName', value: `Hearth hub ${host}` }], {
     keyType: 'ec',
     curve: 'P-256',

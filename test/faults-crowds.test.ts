@@ -137,11 +137,11 @@ describe('crowds on the HTTPS port', () => {
   });
 
   it('[FP-10.7] answers 503 HUB_ERR_BUSY to new requests and upgrades near the descriptor ceiling, still serves /healthz and /metrics, and drops sockets at accept in the reserve', async () => {
-    // A ceiling just above what this process holds: busy from the start, the drop tier 60 descriptors away.
+    // A ceiling just above what this process holds: busy from the start (a reserve of 92 > 32 + 60), the
+    // drop tier (the reserve's quarter, at least 32) 60 descriptors away.
     const open = countOpenFiles()!;
     const ceiling = open + 32 + 60;
-    const busyPercent = Math.floor((100 * open) / ceiling) - 1;
-    const h = await hub({ 'http.maxOpenFiles': ceiling, 'http.busyOpenFilesPercent': busyPercent, 'http.handshakeTimeoutMs': 60_000 });
+    const h = await hub({ 'http.maxOpenFiles': ceiling, 'http.fdReserve': 32 + 60 + 1, 'http.handshakeTimeoutMs': 60_000 });
     const token = h.hub.adminToken;
     const api = await h.get('/api/hub', token);
     expect({ status: api.status, error: api.body.error, connection: api.headers.connection }).toEqual({ status: 503, error: 'HUB_ERR_BUSY', connection: 'close' });
@@ -156,5 +156,16 @@ describe('crowds on the HTTPS port', () => {
     for (let i = 0; i < 70; i++) silent.push(await silentSocket(h.hub.port));
     await Promise.any(silent.map((s) => s.closed));
     expect(h.logged('connection dropped: open descriptors near the limit')).toHaveLength(1);
+  });
+
+  it('http.busyOpenFilesPercent of older configurations still answers 503 from its share of the ceiling', async () => {
+    // A ceiling far above what the process holds, so http.fdReserve alone would serve; the percent is below what is open.
+    const ceiling = countOpenFiles()! + 2000;
+    const percent = Math.max(1, Math.floor(((countOpenFiles()! - 10) * 100) / ceiling));
+    const h = await hub({ 'http.maxOpenFiles': ceiling, 'http.busyOpenFilesPercent': percent });
+    const api = await h.get('/api/hub', h.hub.adminToken);
+    expect({ status: api.status, error: api.body.error }).toEqual({ status: 503, error: 'HUB_ERR_BUSY' });
+    const relaxed = await hub({ 'http.maxOpenFiles': ceiling });
+    expect((await relaxed.get('/api/hub', relaxed.hub.adminToken)).status).toBe(200);
   });
 });

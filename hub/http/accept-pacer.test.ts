@@ -103,6 +103,31 @@ describe('AcceptPacer', () => {
     r.pacer.stop();
   });
 
+  it('holds every connection while the hub starts, then serves them in arrival order, their wait counted from the release', async () => {
+    const r = rig({ minHandshakes: 2, maxHandshakes: 2 });
+    r.pacer.hold();
+    const made = await r.connect(4);
+    expect([r.started.length, r.pacer.queued, r.clock.pendingDelays()]).toEqual([0, 4, []]); // no probe while held
+    r.clock.advance(60_000); // a slow start-up: far past maxWaitMs, and still nobody is refused
+    r.pacer.release();
+    expect(r.refused).toEqual([]);
+    expect(r.started.map(peerPort)).toEqual(made.slice(0, 2).map((c) => c.localPort));
+    r.pacer.handshakeDone(r.started[0]!);
+    r.pacer.handshakeDone(r.started[1]!);
+    expect(r.started.map(peerPort)).toEqual(made.map((c) => c.localPort));
+    r.pacer.stop();
+  });
+
+  it('closes the connections still waiting when stopped', async () => {
+    const r = rig({ minHandshakes: 1, maxHandshakes: 1 });
+    const made = await r.connect(3);
+    expect(r.pacer.queued).toBe(2);
+    r.pacer.stop();
+    expect(r.pacer.queued).toBe(0);
+    await eventually(() => made.slice(1).every((c) => c.destroyed || c.readableEnded), { what: 'the waiting clients closed' });
+    expect(made[0]!.destroyed).toBe(false); // the one in its handshake belongs to the TLS server
+  });
+
   it('grows its limit while the event loop keeps up and shrinks it when it lags, within its bounds', async () => {
     const r = rig({ minHandshakes: 4, maxHandshakes: 6 });
     await r.connect(10);

@@ -51,6 +51,8 @@ export class AcceptPacer {
   #limit: number;
   #probe: TimerHandle | undefined;
   #probeAt = 0;
+  /** While held (the hub still starting), every connection waits and none times out. */
+  #held = false;
 
   constructor(opts: AcceptPacerOptions) {
     this.#o = opts;
@@ -72,11 +74,30 @@ export class AcceptPacer {
     return this.#queue.length - this.#head;
   }
 
+  /**
+   * Holds every new connection in the queue, unread, until release(): a restarting hub listens before its
+   * other parts start, so its fleet's connections wait in line rather than being refused, which would push
+   * each device's backoff [FP-10.6] one doubling further (what kept 10,000 devices away for 30 s).
+   */
+  hold(): void {
+    this.#held = true;
+  }
+
+  /** Ends hold(): the connections held start their wait now (maxWaitMs counts from here) and are served in order. */
+  release(): void {
+    if (!this.#held) return;
+    this.#held = false;
+    const now = this.#o.now();
+    for (let i = this.#head; i < this.#queue.length; i++) this.#queue[i]!.since = now;
+    this.#next();
+    if (this.queued > 0) this.#armProbe();
+  }
+
   /** A new connection (admitted by the guard): `start` wraps it in TLS now, or once a slot frees; or it is refused. */
   offer(socket: Socket, start: (socket: Socket) => void): void {
-    if (this.#running.size < this.#limit && this.queued === 0) return this.#start({ socket, since: 0, start });
+    if (!this.#held && this.#running.size < this.#limit && this.queued === 0) return this.#start({ socket, since: 0, start });
     if (this.queued >= this.#o.maxQueued) return this.#refuse(socket, 'queue_full');
-    this.#armProbe();
+    if (!this.#held) this.#armProbe();
     // Not paused: a paused socket's handle stays stopped under TLS, which then stalls. Not flowing either, so
     // its ClientHello waits in the socket's buffer (far below highWaterMark), and TLS picks it up from there.
     this.#queue.push({ socket, since: this.#o.now(), start });
@@ -104,10 +125,13 @@ export class AcceptPacer {
     this.#limit = Math.max(this.#o.minHandshakes, (this.#limit * 3) >> 2);
   }
 
-  /** Stops the lag probe; connections still waiting stay where they are (the server closes them). */
+  /** Stops the lag probe and closes the connections still waiting (no server tracks them before TLS). */
   stop(): void {
     if (this.#probe !== undefined) this.#o.timers.clearTimeout(this.#probe);
     this.#probe = undefined;
+    for (let i = this.#head; i < this.#queue.length; i++) this.#queue[i]!.socket.destroy();
+    this.#queue.length = 0;
+    this.#head = 0;
   }
 
   /** Probes only while connections wait: an idle or lightly used port pays nothing. */
@@ -117,7 +141,7 @@ export class AcceptPacer {
     this.#probe = this.#o.timers.setTimeout(() => {
       this.#probe = undefined;
       this.adjust(Math.max(0, this.#o.now() - this.#probeAt));
-      if (this.queued > 0) this.#armProbe();
+      if (this.queued > 0 && !this.#held) this.#armProbe();
     }, PACER_TICK_MS);
   }
 
@@ -139,6 +163,7 @@ export class AcceptPacer {
   }
 
   #next(): void {
+    if (this.#held) return;
     const now = this.#o.now();
     while (this.#running.size < this.#limit && this.#head < this.#queue.length) {
       const w = this.#queue[this.#head]!;

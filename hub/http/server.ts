@@ -14,13 +14,14 @@ import { systemTimers } from '../timers.js';
 import { AcceptPacer } from './accept-pacer.js';
 import { createApi } from './api.js';
 import type { ObservabilitySources } from './observability-api.js';
-import { ConnectionGuard, type RefusalReason } from './connection-guard.js';
+import { ConnectionGuard, dropReserveOf, type RefusalReason } from './connection-guard.js';
 import { originAllowed } from './origin.js';
-import { onUpgradeRefused, refuseUpgrade } from './refuse-upgrade.js';
+import { BUSY_RETRY_AFTER_S, onUpgradeRefused, refuseUpgrade } from './refuse-upgrade.js';
 import { bearerToken, requestPath } from './request.js';
 import { sendJson } from './respond.js';
 import { createSessionApi, SESSION_PATH } from './session-api.js';
 import { createStaticFiles } from './static-files.js';
+import { HEALTH_PATHS, serveHealth, type Readiness } from './health-server.js';
 
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
 export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
@@ -31,11 +32,7 @@ export const MQTT_WS_PATH = '/mqtt';
 /** The built dashboard: dist/dashboard beside dist/hub (this file runs from dist/hub/http or, under jest, hub/http/). */
 const DASHBOARD_DIR = fileURLToPath(new URL(import.meta.url.includes('/dist/') ? '../../dashboard/' : '../../dist/dashboard/', import.meta.url));
 
-/** What /readyz reports: the database takes writes and each configured MQTT listener is bound. */
-export interface Readiness {
-  storage: boolean;
-  broker: boolean;
-}
+export type { Readiness } from './health-server.js';
 
 /** The crowd limits of the HTTPS port (`http.*` keys, docs/operations.md "Crowds"). */
 export interface HttpLimits {
@@ -45,7 +42,10 @@ export interface HttpLimits {
   capLoopback: boolean;
   /** 0: the process's soft open-file limit. */
   maxOpenFiles: number;
-  busyOpenFilesPercent: number;
+  /** Spare descriptors below the ceiling from which new requests and upgrades get 503 (http.fdReserve). */
+  fdReserve: number;
+  /** http.busyOpenFilesPercent (older configurations): 100 leaves fdReserve alone. */
+  busyOpenFilesPercent?: number;
 }
 
 /** What the front counts for /metrics (HubMetrics). */
@@ -60,14 +60,17 @@ export interface FrontCounters {
  * moves between them by the event loop's lag): the floor keeps a slow crowd moving, the ceiling is a storm's.
  */
 const MIN_HANDSHAKES = 32;
-const MAX_HANDSHAKES = 2048;
-/** Connections accepted and waiting for a handshake slot; past it a new one is closed before TLS. */
-const MAX_QUEUED = 8192;
+const MAX_HANDSHAKES = 512;
+/**
+ * Connections accepted and waiting for a handshake slot; past it a new one is closed before TLS. A whole
+ * fleet (19,000 devices under a 20,000 descriptor limit) fits: the descriptor guard bounds the rest.
+ */
+const MAX_QUEUED = 20_000;
 /**
  * Longest wait for a slot, in handshake timeouts: a connection served in arrival order beats one closed and
  * retried after a backoff (it would queue again, behind later ones), but past this its device has likely given up.
  */
-const MAX_WAIT_HANDSHAKES = 2;
+const MAX_WAIT_HANDSHAKES = 4;
 /** listen() backlog: a restarted hub meets its whole fleet at once; an overflowing accept queue drops SYNs. */
 const LISTEN_BACKLOG = 4096;
 
@@ -114,6 +117,7 @@ export class HttpFront {
   readonly #warn: RateLimitedLog;
   #server: Server | undefined;
   #refusing = false;
+  #closed: Promise<void> = Promise.resolve();
 
   constructor(opts: HttpFrontOptions) {
     this.#opts = opts;
@@ -121,7 +125,7 @@ export class HttpFront {
     this.#warn = new RateLimitedLog({ log: opts.log, now: opts.now });
     this.#guard = new ConnectionGuard({
       ...{ maxPerAddress: l.maxConnectionsPerAddress, capLoopback: l.capLoopback, idleMs: l.headersTimeoutMs },
-      ...{ maxOpenFiles: l.maxOpenFiles, busyPercent: l.busyOpenFilesPercent },
+      ...{ maxOpenFiles: l.maxOpenFiles, busyReserve: l.fdReserve, busyPercent: l.busyOpenFilesPercent, dropReserve: dropReserveOf(l.fdReserve) },
       ...{ now: opts.now, log: opts.log, warn: this.#warn, onRefused: (reason) => opts.counters.connectionRefused(reason) },
     });
     this.#pacer = new AcceptPacer({
@@ -140,9 +144,20 @@ export class HttpFront {
     this.#dashboard = createStaticFiles({ root: opts.dashboardDir ?? DASHBOARD_DIR });
   }
 
-  /** Listens on host:port; rejects when the port cannot be bound. */
+  /** Listens on host:port and serves; rejects when the port cannot be bound. */
   async start(): Promise<void> {
+    if (!this.#server) await this.listen();
+    this.#pacer.release();
+  }
+
+  /**
+   * Binds host:port but serves no one until start(): connections are accepted and wait, unread, in the
+   * accept pacer's queue. The hub binds first at start-up so that its fleet's reconnects queue instead of
+   * being refused while storage, MQTT and the gateway start (each refusal doubles a device's backoff).
+   */
+  async listen(): Promise<void> {
     const o = this.#opts;
+    this.#pacer.hold();
     const { key, cert, ticketKeys } = o.tls();
     const l = o.limits;
     // headersTimeout bounds later requests of a kept-alive connection; the guard's idle timer bounds the first.
@@ -184,19 +199,33 @@ export class HttpFront {
 
   /** Refuses further upgrades, stops listening and closes the HTTP connections still open. */
   async stop(): Promise<void> {
+    this.stopAccepting();
+    await this.#closed;
+  }
+
+  /**
+   * Refuses further upgrades, stops listening and closes the HTTP connections, without waiting for the
+   * WebSocket connections (devices, /mqtt) that their parts close: stop() resolves once those closed too.
+   */
+  stopAccepting(): void {
     const server = this.#server;
     if (!server) return;
     this.#server = undefined;
     this.#refusing = true;
     this.#pacer.stop();
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    this.#closed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeAllConnections();
-    await closed;
   }
 
   /** The port bound (after start()). */
   get port(): number {
     return (this.#server?.address() as AddressInfo | null)?.port ?? this.#opts.port;
+  }
+
+  /** Descriptors open now and the ceiling guarded (after start()); null where the limit is unknown. */
+  get openFiles(): { open: number; ceiling: number } | null {
+    const ceiling = this.#guard.ceiling;
+    return ceiling === Infinity ? null : { open: this.#guard.openFiles, ceiling };
   }
 
   /** https://host:port, with `localhost` for a wildcard host. */
@@ -215,6 +244,7 @@ export class HttpFront {
     });
     if (!ALWAYS_SERVED.has(path) && this.#guard.busy()) {
       res.setHeader('connection', 'close');
+      res.setHeader('retry-after', String(BUSY_RETRY_AFTER_S));
       return sendJson(res, 503, { error: 'HUB_ERR_BUSY', message: 'the hub is near its open-file limit; retry later' });
     }
     const run = (handler: RequestHandler) => {
@@ -226,8 +256,7 @@ export class HttpFront {
     };
     if (path === SESSION_PATH) return run(this.#session);
     if (path === '/metrics') return this.#opts.metrics(req, res, this.#role(req) === 'admin');
-    if (path === '/healthz') return sendJson(res, 200, { status: 'alive' });
-    if (path === '/readyz') return this.#readyz(res);
+    if (HEALTH_PATHS.has(path)) return serveHealth(path, res, this.#opts.ready);
     if (path.startsWith('/api/')) return run(this.#api);
     run(this.#dashboard);
   }
@@ -263,11 +292,5 @@ export class HttpFront {
   #role(req: IncomingMessage): Role | null {
     const token = bearerToken(req);
     return token === null ? null : (this.#opts.auth.authorizeBearer(token)?.role ?? null);
-  }
-
-  #readyz(res: ServerResponse): void {
-    const { storage, broker } = this.#opts.ready();
-    const ok = storage && broker;
-    sendJson(res, ok ? 200 : 503, { status: ok ? 'ready' : 'not ready', storage: storage ? 'ok' : 'failing', broker: broker ? 'ok' : 'down' });
   }
 }

@@ -4,7 +4,7 @@ import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import type { Aedes, Client, ConnectPacket, Subscription } from 'aedes';
 import { clientBacklog } from './client-backlog.js';
-import { ConnectionGuard } from '../http/connection-guard.js';
+import { ConnectionGuard, DEFAULT_FD_RESERVE } from '../http/connection-guard.js';
 import { RateLimitedLog } from '../observability/rate-limited-log.js';
 import type { MqttLogger } from './logger.js';
 import { stringProblem, validTopicName } from './mqtt-strings.js';
@@ -114,7 +114,7 @@ export class BrokerGuard {
     this.#warn = new RateLimitedLog({ log: opts.logger, now });
     this.#sockets = new ConnectionGuard({
       ...{ maxPerAddress: opts.limits.maxConnectionsPerAddress, capLoopback: true, idleMs: opts.limits.connectTimeoutMs },
-      ...{ maxOpenFiles: 0, busyPercent: 100, now, log: opts.logger, warn: this.#warn },
+      ...{ maxOpenFiles: 0, busyReserve: 0, dropReserve: DEFAULT_FD_RESERVE, now, log: opts.logger, warn: this.#warn },
       onRefused: (reason) => this.#count(reason),
     });
     this.#subs = new SubscriptionLimits({ maxPerClient: opts.limits.maxSubscriptionsPerClient, maxPerSubscribe: opts.limits.maxFiltersPerSubscribe });

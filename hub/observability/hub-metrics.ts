@@ -22,6 +22,8 @@ export interface MetricSources {
   storageFault: () => string | undefined;
   /** hearth_hub_info's labels; without it (tests) the family is not registered. */
   identity?: () => { hubId: string; version: string };
+  /** Descriptors open and the ceiling the HTTPS port guards; null where unknown (no /proc). */
+  openFiles?: () => { open: number; ceiling: number } | null;
 }
 
 /** Every cause label hearth_storage_fault shows (0 but the current one's), so a dashboard sees a fault clear. */
@@ -75,6 +77,8 @@ export class HubMetrics {
       const now = sources.storageFault();
       return FAULT_CAUSES.map((cause) => [{ cause }, cause === now ? 1 : 0] as [Record<string, string>, number]);
     });
+    m.gauge('hearth_open_files', 'File descriptors the hub process holds open (sockets, database, logs).', () => sources.openFiles?.()?.open ?? []);
+    m.gauge('hearth_open_files_limit', 'Descriptor ceiling: the soft RLIMIT_NOFILE, or http.maxOpenFiles when lower.', () => sources.openFiles?.()?.ceiling ?? []);
     m.gauge('hearth_storage_bytes', 'Database file plus WAL, bytes.', sources.storageBytes);
     m.collectedCounter('hearth_retention_rows_deleted_total', 'Rows deleted by retention.', sources.retentionDeleted);
     this.#batch = m.histogram('hearth_commit_batch_size', 'Readings per group commit.', MetricsRegistry.exponentialBuckets(1, 4, 7));

@@ -18,6 +18,8 @@ export interface HubStatusParts {
   tls: () => { fingerprint: string; certPath: string } | undefined;
   startedAt: () => number;
   now: () => number;
+  /** The HTTPS port's descriptor count and ceiling (HttpFront.openFiles). */
+  openFiles?: () => { open: number; ceiling: number } | null;
 }
 
 /** One reading of the hub's state for both GET /api/hub and /metrics, so the two never disagree. */
@@ -39,6 +41,7 @@ export class HubStatus implements MetricSources {
   commitFailures = (): ReadonlyMap<string, number> => this.#p.ingest.failuresByCause;
   storageFault = (): string | undefined => this.#p.ingest.fault?.cause;
   identity = (): { hubId: string; version: string } => ({ hubId: this.#p.hubId, version: this.#p.version });
+  openFiles = (): { open: number; ceiling: number } | null => this.#p.openFiles?.() ?? null;
 
   /** GET /api/hub: version, uptime, devices, ingest, refusals, storage, MQTT and TLS. */
   info(): HubInfoResponse {

@@ -1,0 +1,27 @@
+// Loader of `npm run bench -- devices19k`, run in its own process: a device-sim Fleet of one credentials slice
+// (--from, --to) at --rate ticks per second per device. Prints one JSON line per second with the fleet's
+// counters and this process's memory and CPU, and a last line {"final": true, ...} after SIGTERM stopped it.
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { Fleet } from '../device-sim/index.js';
+
+const { values } = parseArgs({ options: { url: { type: 'string' }, credentials: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, rate: { type: 'string' }, ca: { type: 'string' } } });
+const all = (JSON.parse(readFileSync(values.credentials!, 'utf8')) as { devices: { id: string; token: string; model: string }[] }).devices;
+const devices = all.slice(Number(values.from), Number(values.to));
+const fleet = new Fleet({ hubUrl: values.url!, devices, rate: Number(values.rate), seed: Number(values.from), ca: readFileSync(values.ca!), rampPerSecond: 1000 });
+
+function line(extra: Record<string, unknown> = {}): string {
+  const s = fleet.stats();
+  const { online, everConnected, acked, generated, reconnects, watchdogTimeouts, refusals, pendingItems, ackLatencyMs, memory, cpu, hubErrors } = s;
+  return `${JSON.stringify({ t: Date.now(), devices: devices.length, online, everConnected, acked, generated, reconnects, watchdogTimeouts, refusals, pendingItems, ackLatencyMs, memory, cpu, hubErrors, ...extra })}\n`;
+}
+
+const tick = setInterval(() => process.stdout.write(line()), 1000);
+process.once('SIGTERM', () => {
+  clearInterval(tick);
+  void fleet.stop({ ackTimeoutMs: 5000 }).then(() => {
+    process.stdout.write(line({ final: true }));
+    process.exit(0);
+  });
+});
+void fleet.start();
