@@ -64,7 +64,7 @@ export class Hub {
     this.registry = new DeviceRegistry(this.store, this.bus);
     this.auth = new Authorizer({ dataDir: c.dataDir, devices: this.registry, log, now });
     this.ingest = new IngestPipeline(this.store, this.registry, this.bus, {
-      ...{ commitIntervalMs: c['ingest.commitIntervalMs'], commitMaxReadings: c['ingest.commitMaxReadings'], commitFullReadings: c['ingest.commitFullReadings'], maxPendingReadings: c['ingest.maxPendingReadings'] },
+      ...{ commitIntervalMs: c['ingest.commitIntervalMs'], commitMaxReadings: c['ingest.commitMaxReadings'], maxPendingReadings: c['ingest.maxPendingReadings'] },
       now,
       log,
       onCommit: (readings, commitSeconds, ackWaitSeconds) => (this.#metrics.onCommit(readings, commitSeconds, ackWaitSeconds), this.#samples.observeAck(ackWaitSeconds)),

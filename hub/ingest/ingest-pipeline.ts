@@ -6,20 +6,17 @@ import { faultCause, REOPEN_CAUSES, type StorageFaultCause } from '../storage/fa
 import type { HubStore } from '../storage/hub-store.js';
 import type { CommitBatch } from '../storage/types.js';
 import { systemTimers, type TimerHandle, type Timers } from '../timers.js';
-import { CommitWindow } from './commit-window.js';
 
 /** What ingest needs of storage: sequence state, series ids, the group commit and, after a fault, a fresh connection. */
 export type IngestStore = Pick<HubStore, 'committedSeqs' | 'seriesId' | 'commit'> & Partial<Pick<HubStore, 'reopen'>>;
 
 export interface IngestOptions {
   /**
-   * Longest a reading waits for its group commit: the cap of the adaptive window (commit-window.ts), which
-   * waits only while more frames are due. 0: commit once per turn of the event loop, after every message
-   * that arrived in that turn was taken (the group forms itself under load).
+   * Longest a reading waits for its group commit. 0: commit once per turn of the event loop, after every
+   * message that arrived in that turn was taken (the group forms itself under load, and a lone reading waits
+   * for no timer).
    */
   commitIntervalMs: number;
-  /** Pending readings that end the window early: committed at the end of the turn (default 256). */
-  commitFullReadings?: number;
   /** Pending readings that trigger a commit at once. */
   commitMaxReadings: number;
   /** Pending readings above which `onPressure(true)` asks the hub to stop reading from devices. */
@@ -39,8 +36,6 @@ export const MAX_CLOCK_AHEAD_MS = 60_000;
 export const COMMIT_RETRY_MS = 1000;
 /** First and longest wait before retrying a commit that met SQLITE_BUSY (the delay doubles in between). */
 export const BUSY_RETRY_MS = { first: 5, max: 250 } as const;
-/** Default of commitFullReadings: a commit of this many spreads its few WAL pages to ~tens of bytes a reading. */
-export const COMMIT_FULL_READINGS = 256;
 
 /** Why commits fail, from SQLite's error code: the `cause` label of hearth_commit_failures_total. */
 export type CommitFailureCause = StorageFaultCause;
@@ -118,9 +113,6 @@ export class IngestPipeline {
   /** Series ids of the frame being accepted, resolved before it changes any state. */
   readonly #series: number[] = [];
   #timer: TimerHandle | undefined;
-  /** True while #timer is the commit window's (not a retry's): a full batch may then end it early. */
-  #windowed = false;
-  readonly #window: CommitWindow;
   #immediate: NodeJS.Immediate | undefined;
   #paused = false;
   readonly stats: IngestStats = {
@@ -143,7 +135,6 @@ export class IngestPipeline {
     this.#bus = bus;
     this.#opts = opts;
     this.#timers = opts.timers ?? systemTimers;
-    this.#window = new CommitWindow({ maxWaitMs: opts.commitIntervalMs, fullReadings: opts.commitFullReadings ?? COMMIT_FULL_READINGS });
   }
 
   start(): void {
@@ -223,20 +214,9 @@ export class IngestPipeline {
     this.stats.pendingReadings = this.#pendingCount;
     if (batch.readings.length >= this.#opts.commitMaxReadings) {
       if (!this.#fault) this.flush();
-    } else if (!this.#immediate) {
-      // A new batch waits as long as the window says; a full one, or one with an event (a button press
-      // someone waits to see acted on), commits once this turn's messages are in.
-      const urgent = frame.type === 'event' || this.#window.full(this.#pendingCount);
-      if (!this.#timer) {
-        const wait = urgent ? 0 : this.#window.waitFor(now);
-        if (wait === 0) this.#immediate = setImmediate(() => this.flush());
-        else {
-          this.#timer = this.#timers.setTimeout(() => this.flush(), wait);
-          this.#windowed = true;
-        }
-      } else if (this.#windowed && urgent) {
-        this.#immediate = setImmediate(() => this.flush());
-      }
+    } else if (!this.#timer && !this.#immediate) {
+      if (this.#opts.commitIntervalMs === 0) this.#immediate = setImmediate(() => this.flush());
+      else this.#timer = this.#timers.setTimeout(() => this.flush(), this.#opts.commitIntervalMs);
     }
     if (this.#pendingCount >= this.#opts.maxPendingReadings && !this.#paused) {
       this.#paused = true; // storage is failing and the backlog is large: let TCP push back on devices
@@ -284,7 +264,6 @@ export class IngestPipeline {
     this.stats.lastCommitMs = commitMs;
     this.stats.commits += 1;
     this.stats.readingsCommitted += readings;
-    this.#window.committed(readings, this.#opts.now());
     this.stats.eventsCommitted += pending.batch.events.length;
     for (const [id, seq] of pending.batch.seqs) this.#committed.set(id, seq);
     for (const channel of pending.ackTo) channel.ack(this.committedSeq(channel.deviceId));
@@ -350,7 +329,6 @@ export class IngestPipeline {
   #cancelTimers(): void {
     if (this.#timer !== undefined) this.#timers.clearTimeout(this.#timer);
     this.#timer = undefined;
-    this.#windowed = false;
     clearImmediate(this.#immediate);
     this.#immediate = undefined;
   }

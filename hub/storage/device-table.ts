@@ -20,14 +20,7 @@ interface DeviceRow {
   updates: number;
 }
 
-/**
- * A device's seq and lastSeen are the larger of its device_state row and its state rows still in the log
- * (series -rowid, see CommitWriter; ts 0 there means no lastSeen), which compaction folds into device_state.
- * The log has no index: one grouped scan serves a whole list.
- */
-const LOG_STATE = `SELECT -series AS device, max(value) AS seq, nullif(max(ts), 0) AS last_seen FROM log WHERE series < 0 GROUP BY series`;
-const SELECT_DEVICE = `SELECT d.*, CASE WHEN m.last_seen IS NULL THEN s.last_seen ELSE max(m.last_seen, coalesce(s.last_seen, 0)) END AS last_seen
-  FROM devices d LEFT JOIN device_state s ON s.device_id = d.id LEFT JOIN (${LOG_STATE}) m ON m.device = d.rowid`;
+const SELECT_DEVICE = `SELECT d.*, s.last_seen FROM devices d LEFT JOIN device_state s ON s.device_id = d.id`;
 
 /** Provisioned devices and their committed sequence state. Built by HubStore.open() after migration. */
 export class DeviceTable {
@@ -52,13 +45,9 @@ export class DeviceTable {
     this.#rename = db.prepare('UPDATE devices SET name = ? WHERE id = ?');
     this.#room = db.prepare('UPDATE devices SET room = ? WHERE id = ?');
     this.#seqs = db
-      .prepare(`SELECT d.id, max(coalesce(s.seq, 0), coalesce(m.seq, 0)) FROM devices d LEFT JOIN device_state s ON s.device_id = d.id
-        LEFT JOIN (${LOG_STATE}) m ON m.device = d.rowid`)
+      .prepare('SELECT d.id, coalesce(s.seq, 0) FROM devices d LEFT JOIN device_state s ON s.device_id = d.id')
       .raw() as unknown as Statement<[], [string, number]>;
-    this.#seq = db
-      .prepare(`SELECT max(coalesce((SELECT seq FROM device_state WHERE device_id = d.id), 0), coalesce((SELECT max(value) FROM log WHERE series = -d.rowid), 0))
-        FROM devices d WHERE d.id = ?`)
-      .pluck() as unknown as Statement<[string], number>;
+    this.#seq = db.prepare('SELECT seq FROM device_state WHERE device_id = ?').pluck() as unknown as Statement<[string], number>;
   }
 
   /** Throws StoreError HUB_ERR_DEVICE_EXISTS if the id is taken, even by a revoked device. */

@@ -165,38 +165,6 @@ describe('commit', () => {
     expect(again.stats().pendingLogRows).toBe(2);
   });
 
-  it('writes seqs and lastSeen as state rows in the log, no device_state page; compaction folds them in, the larger wins [FP-8.2]', () => {
-    const { store, path, s } = setup();
-    store.commit(batchOf([{ series: s, ts: T0, value: float(1) }], { d1: 41 }, { d1: T0 + 3, d2: T0 + 4 }));
-    const raw = new Database(path, { readonly: true });
-    try {
-      const stateRows = raw.prepare('SELECT count(*) FROM device_state').pluck();
-      expect([stateRows.get(), raw.prepare('SELECT count(*) FROM log WHERE series < 0').pluck().get()]).toEqual([0, 2]);
-      expect(store.compactStep()).toBe(1); // readings, not state rows
-      expect([stateRows.get(), store.stats().pendingLogRows]).toEqual([2, 0]);
-      expect([store.committedSeqs(), store.getDevice('d1')?.lastSeen]).toEqual([new Map([['d1', 41], ['d2', 0]]), T0 + 3]);
-      // Newer state rows beside folded ones: the larger seq and lastSeen win, before and after the next fold.
-      store.commit(batchOf([], { d1: 42 }, { d1: T0 + 9 }));
-      for (const fold of [false, true]) {
-        if (fold) store.compactStep();
-        expect([store.committedSeq('d1'), store.committedSeqs().get('d1'), store.getDevice('d1')?.lastSeen]).toEqual([42, 42, T0 + 9]);
-        expect([store.getDevice('d2')?.lastSeen, store.listDevices().find((d) => d.id === 'd2')?.lastSeen]).toEqual([T0 + 4, T0 + 4]);
-      }
-    } finally {
-      raw.close();
-    }
-  });
-
-  it('a device removed with state rows in the log leaves none behind: a device taking its rowid starts at seq 0 [FP-8.4]', () => {
-    const { store, s } = setup();
-    store.commit(batchOf([{ series: s, ts: T0, value: float(1) }], { d2: 7 }, { d2: T0 }));
-    expect(store.removeDevice('d2')).toBe(true);
-    store.addDevice(newDevice('d3')); // SQLite reuses the highest rowid once it is free
-    expect([store.committedSeq('d3'), store.getDevice('d3')?.lastSeen]).toEqual([0, null]);
-    store.compactStep();
-    expect(store.committedSeqs()).toEqual(new Map([['d1', 0], ['d3', 0]]));
-  });
-
   it('stores values natively: bool/int/enum INTEGER, float REAL, string TEXT', () => {
     const { store, path } = setup();
     const ids = {
@@ -215,7 +183,7 @@ describe('commit', () => {
     ], { d1: 1 }));
     const raw = new Database(path, { readonly: true });
     try {
-      const rows = raw.prepare('SELECT series, typeof(value) AS t, value FROM log WHERE series > 0 ORDER BY rowid').all(); // > 0: no state rows
+      const rows = raw.prepare('SELECT series, typeof(value) AS t, value FROM log ORDER BY rowid').all();
       expect(rows).toEqual([
         { series: ids.bool, t: 'integer', value: 1 },
         { series: ids.int, t: 'integer', value: -7 },

@@ -49,8 +49,6 @@ export function prepareParts(db: Db, retention: RetentionPolicy, now: () => numb
   const devices = new DeviceTable(db);
   const compaction = new CompactionPass(db);
   const removeLog = db.prepare<[string]>('DELETE FROM log WHERE series IN (SELECT id FROM series WHERE device_id = ?)');
-  // Its state rows too (CommitWriter): a device provisioned later may get the same rowid, and must start at seq 0.
-  const removeState = db.prepare<[string]>('DELETE FROM log WHERE series = -(SELECT rowid FROM devices WHERE id = ?)');
   const dropLatest = db.prepare<[number]>('DELETE FROM series_latest WHERE series = ?');
   const snapshot = db.transaction((read: () => unknown) => read());
   return {
@@ -67,7 +65,6 @@ export function prepareParts(db: Db, retention: RetentionPolicy, now: () => numb
     tx: {
       removeDevice: db.transaction((id: string) => {
         removeLog.run(id); // the log has no foreign key (see the schema): its rows go by hand
-        removeState.run(id);
         return devices.remove(id);
       }),
       resolveSeries: db.transaction((deviceId: string, metric: string, type: ValueType) => {
@@ -86,9 +83,9 @@ export function prepareParts(db: Db, retention: RetentionPolicy, now: () => numb
         .prepare('SELECT l.series, l.ts, l.value FROM series_latest l JOIN series s ON s.id = l.series WHERE s.device_id = ?')
         .raw() as unknown as Statement<[string], [number, number, Native]>,
       // One value per series: SQLite takes the bare column `value` from the row holding max(ts).
-      logTail: db.prepare('SELECT series, max(ts), value FROM log WHERE series > 0 GROUP BY series').raw() as unknown as Statement<[], [number, number, Native]>,
+      logTail: db.prepare('SELECT series, max(ts), value FROM log GROUP BY series').raw() as unknown as Statement<[], [number, number, Native]>,
       counts: db.prepare(
-        'SELECT (SELECT count(*) FROM log WHERE series > 0) AS pending, (SELECT count(*) FROM chunks) AS chunks, (SELECT total(n) FROM chunks) AS stored',
+        'SELECT (SELECT count(*) FROM log) AS pending, (SELECT count(*) FROM chunks) AS chunks, (SELECT total(n) FROM chunks) AS stored',
       ),
       dataVersion: db.prepare('PRAGMA data_version').pluck() as unknown as Statement<[], number>,
       space: db.prepare('SELECT name, sum(pgsize) AS bytes FROM dbstat GROUP BY name ORDER BY bytes DESC'),

@@ -75,8 +75,6 @@ interface SeriesWork {
   minute: Aggregate[];
   hour: Aggregate[];
   latest: { ts: number; value: Native } | undefined;
-  /** For a device's state rows (series -rowid, see CommitWriter): the seq and lastSeen they fold into device_state. */
-  state?: { device: number; seq: number; lastSeen: number };
 }
 
 /** Thrown inside a write transaction to roll it back when what the read phase saw has changed. */
@@ -111,7 +109,6 @@ export class CompactionPass {
   readonly #insertChunk: Statement<[number, number, number, number, Uint8Array]>;
   readonly #updateChunk: Statement<[number, number, number, Uint8Array, number, number]>;
   readonly #latest: Statement<[{ series: number; ts: number; value: Native; type: ValueType }]>;
-  readonly #foldState: Statement<[number, number, number]>;
   readonly #moveOldest: Transaction<(maxRows: number) => number>;
   /** Value types by series id, valid while the guard generation stays `#generation`. */
   readonly #types = new Map<number, ValueType | null>();
@@ -136,12 +133,6 @@ export class CompactionPass {
     this.#latest = db.prepare(
       `INSERT INTO series_latest (series, ts, value) VALUES (@series, @ts, ${nativeSql('@value', '@type')})
        ON CONFLICT (series) DO UPDATE SET ts = excluded.ts, value = excluded.value WHERE excluded.ts >= series_latest.ts`,
-    );
-    // FROM devices: the state rows of a device removed meanwhile fold into nothing. max(): seqs only grow.
-    this.#foldState = db.prepare(
-      `INSERT INTO device_state (device_id, seq, last_seen) SELECT id, ?, nullif(?, 0) FROM devices WHERE rowid = ?
-       ON CONFLICT (device_id) DO UPDATE SET seq = max(seq, excluded.seq),
-         last_seen = CASE WHEN excluded.last_seen IS NULL THEN last_seen ELSE max(coalesce(last_seen, 0), excluded.last_seen) END`,
     );
     this.#moveOldest = db.transaction((maxRows: number) => {
       const moved = this.#moveAtOnce(this.#head.all(maxRows), true);
@@ -225,7 +216,7 @@ export class CompactionPass {
       g.raw.push(raw);
     }
     const opened = new Map<number, OpenChunk | undefined>();
-    for (const series of bySeries.keys()) if (series > 0 && this.#type(series)) opened.set(series, this.#newest.get(series));
+    for (const series of bySeries.keys()) if (this.#type(series)) opened.set(series, this.#newest.get(series));
     return { generation, rows: rows.length, lastRowid: rows.length > 0 ? rows[rows.length - 1]![0] : 0, bySeries, opened };
   }
 
@@ -233,10 +224,6 @@ export class CompactionPass {
   #plan(snapshot: Snapshot): SeriesWork[] {
     const work: SeriesWork[] = [];
     for (const [series, g] of snapshot.bySeries) {
-      if (series < 0) {
-        work.push(stateOf(series, g));
-        continue;
-      }
       const type = this.#type(series);
       work.push(type ? plan(series, type, g, snapshot.opened.get(series)) : orphan(series, g.rowids));
     }
@@ -258,22 +245,14 @@ export class CompactionPass {
     return this.#gate ? this.#gate.yielding(() => tx.immediate()) : tx.immediate();
   }
 
-  /**
-   * In a write transaction: deletes the group's log rows (all up to `upTo`, or by rowid) and stores what they
-   * became; returns how many were readings (the rest were state rows, folded into device_state).
-   */
+  /** In a write transaction: deletes the group's log rows (all up to `upTo`, or by rowid) and stores what they became. */
   #apply(group: SeriesWork[], upTo: number | undefined): number {
     const expected = group.reduce((n, w) => n + w.rowids.length, 0);
     const deleted =
       upTo !== undefined ? this.#deleteUpTo.run(upTo).changes : this.#deleteRowids.run(JSON.stringify(group.flatMap((w) => w.rowids))).changes;
     // Only compaction deletes log rows while the guard holds; a mismatch means the guard missed a writer.
     if (deleted !== expected) throw new Conflict(`deleted ${deleted} log rows, expected ${expected}`);
-    let readings = expected;
     for (const w of group) {
-      if (w.state) {
-        this.#foldState.run(w.state.seq, w.state.lastSeen, w.state.device);
-        readings -= w.rowids.length; // state rows are no readings: counts and limits stay in readings
-      }
       if (!w.type) continue;
       for (const c of w.chunks) {
         if (c.reuse) {
@@ -286,7 +265,7 @@ export class CompactionPass {
       if (w.hour.length > 0) this.#rollups.merge(w.series, 'hour', w.hour);
       if (w.latest) this.#latest.run({ series: w.series, ts: w.latest.ts, value: w.latest.value, type: w.type });
     }
-    return readings;
+    return expected;
   }
 }
 
@@ -316,17 +295,6 @@ function plan(series: number, type: ValueType, rows: SeriesRows, open: OpenChunk
     // Sorted and stable: the last row is the newest reading, the later arrival among equal timestamps.
     latest: { ts: ts[n - 1]!, value: raw[n - 1]! },
   };
-}
-
-/** A device's state rows: the highest seq and lastSeen among them, for device_state. */
-function stateOf(series: number, rows: SeriesRows): SeriesWork {
-  let seq = 0;
-  let lastSeen = 0;
-  for (let i = 0; i < rows.rowids.length; i++) {
-    seq = Math.max(seq, Number(rows.raw[i]));
-    lastSeen = Math.max(lastSeen, rows.ts[i]!);
-  }
-  return { ...orphan(series, rows.rowids), state: { device: -series, seq, lastSeen } };
 }
 
 function orphan(series: number, rowids: number[]): SeriesWork {
