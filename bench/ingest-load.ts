@@ -15,6 +15,8 @@ const { values } = parseArgs({
     window: { type: 'string', default: '8' },
     rate: { type: 'string', default: '0' },
     seconds: { type: 'string', default: '10' },
+    // Rate mode: how often the fleet's due frames go out, ms; 1 spreads them as independent devices would.
+    tick: { type: 'string', default: '10' },
     idle: { type: 'boolean', default: false },
     // Each reading's value is its send time (ms since the epoch, sub-ms precision), for latency seen downstream.
     stamp: { type: 'boolean', default: false },
@@ -107,18 +109,22 @@ async function main(): Promise<void> {
   for (let i = 0; i < creds.devices.length; i += wave) await Promise.all(creds.devices.slice(i, i + wave).map(open));
   process.stdout.write(`${JSON.stringify({ t: performance.now() - started, connectedAll: connected })}\n`);
   if (totalRate > 0) {
-    // One timer for the fleet: every 10 ms, send the frames due in that slice, spread over devices.
+    // One timer for the fleet: every tick (default 10 ms), send the frames due in that slice, spread over
+    // devices. Due frames follow the clock, not the tick count, as a 1 ms timer fires late under load.
     const framesPerSecond = totalRate / perFrame;
     let due = 0;
     let cursor = 0;
+    let last = performance.now();
     setInterval(() => {
-      due += framesPerSecond / 100;
+      const now = performance.now();
+      due += (framesPerSecond * (now - last)) / 1000;
+      last = now;
       while (due >= 1) {
         const dev = devices[cursor++ % devices.length]!;
         pump(dev);
         due -= 1;
       }
-    }, 10);
+    }, Number(values.tick));
   }
   setInterval(() => {
     process.stdout.write(`${JSON.stringify({ t: performance.now() - started, acked, connected, lat: latencies, rss: process.memoryUsage().rss })}\n`);

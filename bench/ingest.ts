@@ -1,10 +1,12 @@
 // npm run bench -- ingest: readings/s committed and acknowledged by the hub with 1,000 devices over wss,
 // side by side with a bare ws server that only decodes and acks (the ceiling); ACK latency at 10,000
-// readings/s; memory per idle connection with 10,000 devices. Hub, baseline and load run in separate processes.
+// readings/s; memory per idle connection with 10,000 devices; disk writes per reading at 1,000, 10,000 and
+// 100,000 readings/s (bench/ingest-wear.ts). Hub, baseline and load run in separate processes.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadOrCreateTls } from '../hub/tls.js';
+import { formatWear, runIngestWearBench, type WearRow } from './ingest-wear.js';
 import { BENCH_DIR, percentile, provisionFleet, rssOf, spawnNode, startHubProcess, type Child } from './proc.js';
 
 export interface IngestBenchResult {
@@ -18,6 +20,8 @@ export interface IngestBenchResult {
   idleConnections: number;
   bytesPerConnection: number;
   connectSeconds: number;
+  /** Flash wear: hub write_bytes per reading committed, ACK latency and WAL size at fixed offered loads. */
+  wear: WearRow[];
 }
 
 function provision(dataDir: string, n: number, prefix: string): string {
@@ -87,6 +91,9 @@ export async function runIngestBench(opts: { devices?: number; seconds?: number;
     rmSync(idleDir, { recursive: true, force: true });
     void tls;
 
+    // 5. Disk writes per reading at fixed offered loads, each on a fresh database.
+    const wear = await runIngestWearBench();
+
     return {
       devices,
       hubReadingsPerSec: hubRate,
@@ -98,6 +105,7 @@ export async function runIngestBench(opts: { devices?: number; seconds?: number;
       idleConnections: Number(all.connectedAll),
       bytesPerConnection: (after - before) / Math.max(1, Number(all.connectedAll)),
       connectSeconds: Number(all.t) / 1000,
+      wear,
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -113,5 +121,10 @@ export function formatIngest(r: IngestBenchResult): string {
     `| device send -> ACK latency at ${k(r.latencyRate)} readings/s | p50 ${r.latencyP50Ms.toFixed(1)} ms, p99 ${r.latencyP99Ms.toFixed(1)} ms | | | |`,
     `| idle wss devices connected | ${k(r.idleConnections)} in ${r.connectSeconds.toFixed(1)} s | | | 10,000 |`,
     `| hub RSS growth per idle connection | ${(r.bytesPerConnection / 1024).toFixed(1)} KiB | | | |`,
+    '',
+    'Disk writes per reading (hub write_bytes from /proc/<pid>/io, all threads, over the steady window; the main',
+    "thread's share is the commit path, the rest is compaction and its checkpoints), rate-mode load with a 1 ms tick:",
+    '',
+    formatWear(r.wear),
   ].join('\n');
 }

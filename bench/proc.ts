@@ -20,8 +20,8 @@ export interface Child {
   exited: Promise<number | null>;
 }
 
-/** Spawns `node script args`, collecting its stdout JSON lines; stderr goes to ours. */
-export function spawnNode(script: string, args: string[], env: NodeJS.ProcessEnv = process.env): Child {
+/** Spawns `node script args`, collecting its stdout JSON lines (each also given to `onLine`); stderr goes to ours. */
+export function spawnNode(script: string, args: string[], env: NodeJS.ProcessEnv = process.env, onLine?: (line: Record<string, unknown>) => void): Child {
   const proc = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'inherit'], env });
   const lines: Record<string, unknown>[] = [];
   const waiters: { pred: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }[] = [];
@@ -33,6 +33,7 @@ export function spawnNode(script: string, args: string[], env: NodeJS.ProcessEnv
       return;
     }
     lines.push(line);
+    onLine?.(line);
     for (const w of [...waiters]) {
       if (w.pred(line)) {
         waiters.splice(waiters.indexOf(w), 1);
