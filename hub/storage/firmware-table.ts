@@ -38,7 +38,8 @@ export interface FirmwareUpdateRecord {
   updatedAt: number;
 }
 
-interface UpdateRow {
+/** A firmware_updates row as SQLite (verified 0/1) and PostgreSQL (boolean) return it. */
+export interface UpdateRow {
   id: number;
   device_id: string;
   sha256: string;
@@ -47,7 +48,7 @@ interface UpdateRow {
   size: number;
   state: UpdateState;
   offset: number;
-  verified: number;
+  verified: number | boolean;
   resumes: number;
   reason: string | null;
   retry_at: number | null;
@@ -55,7 +56,7 @@ interface UpdateRow {
   updated_at: number;
 }
 
-interface ImageRow {
+export interface ImageRow {
   sha256: string;
   model: string;
   version: string;
@@ -63,16 +64,19 @@ interface ImageRow {
   added_at: number;
 }
 
-const OPEN = `state IN ('queued', 'transferring', 'verifying')`;
+/** SQL: the update is open (one of OPEN_UPDATE_STATES). */
+export const OPEN = `state IN ('queued', 'transferring', 'verifying')`;
 
-function toUpdate(r: UpdateRow): FirmwareUpdateRecord {
+/** A firmware_updates row as a record. */
+export function toUpdate(r: UpdateRow): FirmwareUpdateRecord {
   return {
     id: r.id, deviceId: r.device_id, sha256: r.sha256, version: r.version, fromVersion: r.from_version, size: r.size, state: r.state,
-    offset: r.offset, verified: r.verified === 1, resumes: r.resumes, reason: r.reason, retryAt: r.retry_at, createdAt: r.created_at, updatedAt: r.updated_at,
+    offset: r.offset, verified: r.verified === true || r.verified === 1, resumes: r.resumes, reason: r.reason, retryAt: r.retry_at, createdAt: r.created_at, updatedAt: r.updated_at,
   };
 }
 
-function toImage(r: ImageRow): FirmwareImageRecord {
+/** A firmware_images row as a record. */
+export function toImage(r: ImageRow): FirmwareImageRecord {
   return { sha256: r.sha256, model: r.model, version: r.version, size: r.size, addedAt: r.added_at };
 }
 

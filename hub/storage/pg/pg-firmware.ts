@@ -1,45 +1,7 @@
 import type pg from 'pg';
 import { StoreError } from '../errors.js';
-import type { FirmwareImageRecord, FirmwareUpdateRecord, UpdateState } from '../firmware-table.js';
+import { OPEN, toImage, toUpdate, type FirmwareImageRecord, type FirmwareUpdateRecord, type ImageRow, type UpdateRow } from '../firmware-table.js';
 import type { FirmwareStoreContract } from '../store-contract.js';
-
-interface UpdateRow {
-  id: number;
-  device_id: string;
-  sha256: string;
-  version: string;
-  from_version: string;
-  size: number;
-  state: UpdateState;
-  offset: number;
-  verified: boolean;
-  resumes: number;
-  reason: string | null;
-  retry_at: number | null;
-  created_at: number;
-  updated_at: number;
-}
-
-interface ImageRow {
-  sha256: string;
-  model: string;
-  version: string;
-  size: number;
-  added_at: number;
-}
-
-const OPEN = `state IN ('queued', 'transferring', 'verifying')`;
-
-function toUpdate(r: UpdateRow): FirmwareUpdateRecord {
-  return {
-    id: r.id, deviceId: r.device_id, sha256: r.sha256, version: r.version, fromVersion: r.from_version, size: r.size, state: r.state,
-    offset: r.offset, verified: r.verified, resumes: r.resumes, reason: r.reason, retryAt: r.retry_at, createdAt: r.created_at, updatedAt: r.updated_at,
-  };
-}
-
-function toImage(r: ImageRow): FirmwareImageRecord {
-  return { sha256: r.sha256, model: r.model, version: r.version, size: r.size, addedAt: r.added_at };
-}
 
 /** Firmware images and update state on PostgreSQL: FirmwareTable's rules (hub/storage/firmware-table.ts) with Promises. */
 export class PgFirmware implements FirmwareStoreContract {
