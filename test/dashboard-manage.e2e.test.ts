@@ -67,6 +67,7 @@ describeInChromium('managing the home from the dashboard', () => {
     await admin.click('[data-form="add-device"] button[type="submit"]');
     await admin.waitForSelector('dialog [data-code="HUB_ERR_DEVICE_EXISTS"]');
     await admin.keyboard.press('Escape');
+    await admin.waitForFunction(() => document.querySelectorAll('dialog').length === 0); // closes on the next frame
     expect(await admin.locator('dialog').count()).toBe(0);
     // Viewers see no dead button.
     expect(await viewer.locator('[data-action="add-device"]').count()).toBe(0);

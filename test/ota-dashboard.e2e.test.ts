@@ -70,6 +70,7 @@ const ADMIN = { name: 'alice', password: 'correct horse battery' };
     expect(await page.locator('.firmware progress').isVisible()).toBe(true);
     await page.waitForFunction(() => document.querySelector('[data-firmware="status"]')?.textContent === 'Updated to 4.2.0');
     await page.waitForFunction(() => document.querySelector('[data-firmware="installed"]')?.textContent === '4.2.0');
+    await button.waitFor({ state: 'hidden' }); // the panel's next render after the new version arrives
     expect(await button.isHidden()).toBe(true);
     expect(await overflowing('.firmware')).toEqual([]);
     mkdirSync(OUTPUT, { recursive: true });

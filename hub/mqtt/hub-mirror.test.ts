@@ -62,8 +62,11 @@ describe('retained tree on start', () => {
   });
 
   it('publishes bridge state, the device list, availability and current state', async () => {
-    const got = await retainedFor(['hearth/bridge/devices', 'hearth/+/availability', 'hearth/pir1/state', 'hearth/pir1/motion']);
-    const by = new Map(got.map((m) => [m.topic, m.payload]));
+    // The start publishes these after bridge/state (the sentinel of retainedFor): wait for each of them.
+    const wanted = ['hearth/bridge/devices', 'hearth/th1/availability', 'hearth/lamp1/availability', 'hearth/pir1/state', 'hearth/pir1/motion'];
+    const { got } = await watch(['hearth/bridge/devices', 'hearth/+/availability', 'hearth/pir1/state', 'hearth/pir1/motion']);
+    await eventually(() => wanted.every((t) => got.some((m) => m.topic === t && m.retain)), { timeoutMs: 5000, what: 'the retained tree' });
+    const by = new Map(got.filter((m) => m.retain).map((m) => [m.topic, m.payload]));
     expect(by.get('hearth/th1/availability')).toBe('online');
     expect(by.get('hearth/lamp1/availability')).toBe('offline');
     expect(by.get('hearth/pir1/motion')).toBe('OFF');
