@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { UserStore } from '../hub/auth/user-store.js';
-import { BENCH_DIR, HUB_CLI, percentile, provisionFleet, spawnNode, type Child } from './proc.js';
+import { BENCH_DIR, hubScript, percentile, provisionFleet, spawnNode, type Child } from './proc.js';
 
 export interface MqttE2eRow {
   scenario: string;
@@ -61,9 +61,7 @@ async function prepare(dir: string, devices: number): Promise<string> {
 
 async function startHub(dir: string): Promise<{ hub: Child; url: string }> {
   const extra = (process.env['BENCH_HUB_FLAGS'] ?? '').split(/\s+/).filter((f) => f !== '');
-  const prof = process.env['BENCH_CPU_PROF'];
-  // spawnNode runs `node <script> ...`: node's own flags (not allowed in NODE_OPTIONS) go first.
-  const [script, ...pre] = prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`, HUB_CLI] : [HUB_CLI];
+  const [script, ...pre] = hubScript();
   const hub = spawnNode(script!, [
     ...pre, 'start', '--data-dir', dir, '--host', '127.0.0.1', '--port', '0', '--log-level', 'info', '--http-cap-loopback', 'false',
     '--mqtt-port', '0', '--mqtt-tls-port', 'off', '--devices-max-frames-per-second', '100000', ...extra,

@@ -107,11 +107,21 @@ export function provisionFleet(dataDir: string, count: number, entry: (i: number
 }
 
 /**
+ * `node <these> start ...` runs the hub: with BENCH_CPU_PROF=<dir>, node's --cpu-prof writes the hub's CPU
+ * profile there when it exits (node's own flags are not allowed in NODE_OPTIONS, so they go first).
+ */
+export function hubScript(): string[] {
+  const prof = process.env['BENCH_CPU_PROF'];
+  return prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`, HUB_CLI] : [HUB_CLI];
+}
+
+/**
  * Starts `hearth start` in its own process on 127.0.0.1, port 0; resolves once it listens. A bench's whole
  * fleet comes from 127.0.0.1, so loopback is exempt from http.maxConnectionsPerAddress here.
  */
 export async function startHubProcess(dataDir: string, flags: string[] = []): Promise<{ child: Child; url: string; port: number }> {
-  const child = spawnNode(HUB_CLI, ['start', '--data-dir', dataDir, '--host', '127.0.0.1', '--port', '0', '--log-level', 'info', '--http-cap-loopback', 'false', ...flags]);
+  const [script, ...pre] = hubScript();
+  const child = spawnNode(script!, [...pre, 'start', '--data-dir', dataDir, '--host', '127.0.0.1', '--port', '0', '--log-level', 'info', '--http-cap-loopback', 'false', ...flags]);
   const url = String((await child.waitFor((l) => l.msg === 'hub listening')).url);
   return { child, url, port: Number(new URL(url).port) };
 }
