@@ -14,8 +14,10 @@ export interface CliChangeWatchOptions {
 }
 
 /**
- * Notices CLI changes: the CLI writes devices straight to the database, on a connection of its own;
- * PRAGMA data_version, polled on the store's connection, tells when, and the registry reconciles.
+ * Notices CLI changes: the CLI writes devices straight to the database, on a connection of its own.
+ * PRAGMA data_version, polled on the store's connection, tells that another connection committed; the
+ * compaction worker does so all the time, so the device change counter (migration 0005) then tells whether
+ * devices changed, and only then does the registry reconcile (re-reading every device).
  */
 export class CliChangeWatch {
   readonly #store: HubStore;
@@ -25,6 +27,7 @@ export class CliChangeWatch {
   readonly #users: { reconcileUsers(): number } | undefined;
   #watch: NodeJS.Timeout | undefined;
   #dataVersion = 0;
+  #deviceVersion = 0;
 
   constructor(opts: CliChangeWatchOptions) {
     this.#store = opts.store;
@@ -38,6 +41,7 @@ export class CliChangeWatch {
   start(): void {
     if (this.#watch) return;
     this.#dataVersion = this.#store.dataVersion();
+    this.#deviceVersion = this.#store.deviceChangeVersion();
     this.#watch = setInterval(() => this.check(), WATCH_EVERY_MS);
     this.#watch.unref();
   }
@@ -58,12 +62,15 @@ export class CliChangeWatch {
     }
   }
 
-  /** The CLI writes devices straight to the database; PRAGMA data_version tells us when. */
+  /** The CLI writes devices straight to the database; data_version, then the device counter, tell us when. */
   #checkDataVersion(): void {
     try {
       const version = this.#store.dataVersion();
       if (version === this.#dataVersion) return;
       this.#dataVersion = version;
+      const devices = this.#store.deviceChangeVersion();
+      if (devices === this.#deviceVersion) return;
+      this.#deviceVersion = devices;
       this.#registry.reconcile(this.#now());
     } catch (err) {
       this.#log.error({ err: (err as Error).message }, 'checking for CLI changes failed; will retry');
