@@ -121,7 +121,9 @@ export function hubScript(): string[] {
  */
 export async function startHubProcess(dataDir: string, flags: string[] = []): Promise<{ child: Child; url: string; port: number }> {
   const [script, ...pre] = hubScript();
-  const child = spawnNode(script!, [...pre, 'start', '--data-dir', dataDir, '--host', '127.0.0.1', '--port', '0', '--log-level', 'info', '--http-cap-loopback', 'false', ...flags]);
+  // BENCH_HUB_FLAGS: more hub flags for one run (`--mqtt-embedded false`, say), after the bench's own.
+  const extra = (process.env['BENCH_HUB_FLAGS'] ?? '').split(/\s+/).filter((f) => f !== '');
+  const child = spawnNode(script!, [...pre, 'start', '--data-dir', dataDir, '--host', '127.0.0.1', '--port', '0', '--log-level', 'info', '--http-cap-loopback', 'false', ...flags, ...extra]);
   const url = String((await child.waitFor((l) => l.msg === 'hub listening')).url);
   return { child, url, port: Number(new URL(url).port) };
 }
