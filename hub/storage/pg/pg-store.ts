@@ -237,11 +237,17 @@ export class PgStore implements HubStoreContract {
     return row?.seq ?? 0;
   }
 
-  /** Id of the (device, metric) series, created on first use; a changed value type is recorded (rows keep theirs). */
-  async seriesId(deviceId: string, metric: string, valueType: ValueType): Promise<number> {
+  /**
+   * Id of the (device, metric) series, created on first use; a changed value type is recorded (rows keep
+   * theirs). A cached series is answered at once, not as a Promise: ingest calls this for every frame.
+   */
+  seriesId(deviceId: string, metric: string, valueType: ValueType): number | Promise<number> {
+    const hit = this.#series.get(`${deviceId}\n${metric}`);
+    return hit?.type === valueType ? hit.id : this.#resolveSeries(deviceId, metric, valueType);
+  }
+
+  async #resolveSeries(deviceId: string, metric: string, valueType: ValueType): Promise<number> {
     const key = `${deviceId}\n${metric}`;
-    const hit = this.#series.get(key);
-    if (hit?.type === valueType) return hit.id;
     // One statement for find, create and retype: several hubs may resolve the same series at once.
     const [row] = await this.#rows<{ id: number }>(
       `INSERT INTO series (device_id, metric, value_type) VALUES ($1, $2, $3)
