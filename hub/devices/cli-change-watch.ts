@@ -1,11 +1,14 @@
 import type { Logger } from '../logger.js';
-import type { HubStore } from '../storage/hub-store.js';
+import { isThenable } from '../storage/maybe-promise.js';
 import type { DeviceRegistry } from './device-registry.js';
 
 const WATCH_EVERY_MS = 1000;
+/** Without a data_version (PostgreSQL), how often the devices are read again: the CLI and other hubs change them. */
+export const RECONCILE_EVERY_MS = 5000;
 
 export interface CliChangeWatchOptions {
-  store: HubStore;
+  /** SQLite's PRAGMA data_version; none (PostgreSQL): the registry reconciles every RECONCILE_EVERY_MS. */
+  store: { dataVersion(): number } | undefined;
   registry: DeviceRegistry;
   log: Logger;
   now: () => number;
@@ -18,13 +21,15 @@ export interface CliChangeWatchOptions {
  * PRAGMA data_version, polled on the store's connection, tells when, and the registry reconciles.
  */
 export class CliChangeWatch {
-  readonly #store: HubStore;
+  readonly #store: { dataVersion(): number } | undefined;
   readonly #registry: DeviceRegistry;
   readonly #log: Logger;
   readonly #now: () => number;
   readonly #users: { reconcileUsers(): number } | undefined;
   #watch: NodeJS.Timeout | undefined;
   #dataVersion = 0;
+  #lastReconcile = 0;
+  #reconciling = false;
 
   constructor(opts: CliChangeWatchOptions) {
     this.#store = opts.store;
@@ -37,7 +42,8 @@ export class CliChangeWatch {
   /** Starts the data_version watch. */
   start(): void {
     if (this.#watch) return;
-    this.#dataVersion = this.#store.dataVersion();
+    this.#dataVersion = this.#store?.dataVersion() ?? 0;
+    this.#lastReconcile = this.#now();
     this.#watch = setInterval(() => this.check(), WATCH_EVERY_MS);
     this.#watch.unref();
   }
@@ -60,13 +66,23 @@ export class CliChangeWatch {
 
   /** The CLI writes devices straight to the database; PRAGMA data_version tells us when. */
   #checkDataVersion(): void {
+    const failed = (err: unknown) => this.#log.error({ err: (err as Error).message }, 'checking for CLI changes failed; will retry');
     try {
-      const version = this.#store.dataVersion();
-      if (version === this.#dataVersion) return;
-      this.#dataVersion = version;
-      this.#registry.reconcile(this.#now());
+      if (this.#store) {
+        const version = this.#store.dataVersion();
+        if (version === this.#dataVersion) return;
+        this.#dataVersion = version;
+      } else if (this.#reconciling || this.#now() - this.#lastReconcile < RECONCILE_EVERY_MS) {
+        return;
+      }
+      this.#lastReconcile = this.#now();
+      const done = this.#registry.reconcile(this.#now());
+      if (isThenable(done)) {
+        this.#reconciling = true;
+        done.catch(failed).finally(() => (this.#reconciling = false));
+      }
     } catch (err) {
-      this.#log.error({ err: (err as Error).message }, 'checking for CLI changes failed; will retry');
+      failed(err);
     }
   }
 }

@@ -398,7 +398,8 @@ export class IngestPipeline {
     this.stats.commits += 1;
     this.stats.readingsCommitted += readings;
     this.stats.eventsCommitted += pending.batch.events.length;
-    for (const [id, seq] of pending.batch.seqs) this.#committed.set(id, seq);
+    // Never back: a claim (own()) may have read a newer seq from the database before this commit's answer came.
+    for (const [id, seq] of pending.batch.seqs) if (seq > (this.#committed.get(id) ?? 0)) this.#committed.set(id, seq);
     for (const channel of pending.ackTo) channel.ack(this.committedSeq(channel.deviceId));
     this.#opts.onCommit?.(readings, commitMs / 1000, (performance.now() - pending.since) / 1000);
     for (const [deviceId, note] of pending.notify) {

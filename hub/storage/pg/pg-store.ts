@@ -45,6 +45,16 @@ const TYPES = {
     oid === 20 || oid === 1700 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
 };
 
+/** How long open() waits for the first connection. */
+const CONNECT_TIMEOUT_MS = 10_000;
+
+/** host:port/database of a URL, for messages: never its user or password. */
+function where(url: string): string {
+  const u = new URL(url);
+  const socket = u.searchParams.get('host');
+  return `${u.hostname || socket || 'localhost'}:${u.port || 5432}${u.pathname}${socket && u.hostname ? ` (socket ${socket})` : ''}`;
+}
+
 const SELECT_DEVICE = 'SELECT d.*, s.last_seen FROM devices d LEFT JOIN device_state s ON s.device_id = d.id';
 
 interface DeviceRow {
@@ -101,10 +111,13 @@ export class PgStore implements HubStoreContract {
   /** Connects and migrates; throws StoreError HUB_ERR_DB_TOO_NEW for a newer schema, leaving it untouched. */
   async open(): Promise<void> {
     if (this.#pool) return;
-    const pool = new pg.Pool({ connectionString: this.#url, max: this.#poolSize, types: TYPES });
+    // A connect timeout: an address that drops packets would otherwise hang the start for ever.
+    const pool = new pg.Pool({ connectionString: this.#url, max: this.#poolSize, types: TYPES, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
     pool.on('error', () => undefined); // an idle client's lost connection: the next query reports it
     try {
-      const client = await pool.connect();
+      const client = await pool.connect().catch((err: Error) => {
+        throw new StoreError('HUB_ERR_DB_UNREACHABLE', `cannot connect to PostgreSQL at ${where(this.#url)}: ${err.message || String(err)}`, { cause: err });
+      });
       try {
         this.#version = await migratePg(client, new URL(this.#url).pathname.slice(1));
       } finally {
