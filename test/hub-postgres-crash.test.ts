@@ -17,7 +17,7 @@ import { call } from './support/http.js';
 import { freePort, spawnHub } from './support/hub-process.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'hearth-pgcrash-'));
-let running: { proc: { kill(signal: string): boolean } } | undefined; // killed when an assertion fails first
+let running: { proc: { kill(signal: NodeJS.Signals): boolean } } | undefined; // killed when an assertion fails first
 afterAll(() => {
   running?.proc.kill('SIGKILL');
   rmSync(dir, { recursive: true, force: true });
