@@ -84,6 +84,7 @@ export class Hub<S extends HubStoreContract = HubStore> {
       log,
       onCommit: (readings, commitSeconds, ackWaitSeconds) => (this.#metrics.onCommit(readings, commitSeconds, ackWaitSeconds), this.#samples.observeAck(ackWaitSeconds)),
       onPressure: (paused) => this.#gateway.setPaused(paused),
+      fenced: pg !== undefined,
     });
     this.firmware = sqlite && new FirmwareService({ ...firmwareSettings(c), dataDir: c.dataDir, store: sqlite, registry: this.registry, bus: this.bus, now, log });
     const commands = new CommandService({ registry: this.registry, store, bus: this.bus, timeoutMs: c['devices.commandTimeoutMs'], now });

@@ -37,6 +37,11 @@ export interface IngestOptions {
   onCommit?: (readings: number, commitSeconds: number, ackWaitSeconds: number) => void;
   /** Runs the commit-interval and retry timers (default Node's); a 0 interval always uses setImmediate. */
   timers?: Timers;
+  /**
+   * Several hubs on one database (PostgreSQL): a device's frames are taken only while this hub holds its
+   * claim (own()), and every commit carries the claims' epochs. Default false: one hub, no claims (SQLite).
+   */
+  fenced?: boolean;
 }
 
 /** How far ahead of the hub a device clock may run before its timestamp is replaced [FP-8.6]. */
@@ -198,6 +203,8 @@ export class IngestPipeline {
    */
   accept(from: AckChannel, frame: DataFrame, caps: readonly Capability[]): void | Promise<void> {
     const deviceId = from.deviceId;
+    // Lost to another hub (or never claimed): nothing of it may be committed here, not even unfenced.
+    if (this.#opts.fenced && !this.#fences.has(deviceId)) return from.lost?.('this hub no longer holds the device; send the unacknowledged frames to the hub that does');
     const now = this.#opts.now();
     const accepted = this.#accepted.get(deviceId) ?? 0;
     if (frame.seq <= accepted) {
