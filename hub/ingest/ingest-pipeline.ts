@@ -1,6 +1,6 @@
 import type { Capability, DataFrame, Reading, Sample, Value } from '../../protocol/types.js';
 import type { DeviceRegistry } from '../devices/device-registry.js';
-import type { CommittedEvent, CommittedReading, EventBus } from '../events.js';
+import type { CommittedReading, EventBus } from '../events.js';
 import type { Logger } from '../logger.js';
 import { FencedError } from '../storage/pg/fenced-error.js';
 import { faultCause, REOPEN_CAUSES, type StorageFaultCause } from '../storage/fault-cause.js';
@@ -8,6 +8,8 @@ import { isThenable } from '../storage/maybe-promise.js';
 import type { Fence, HubStoreContract, MaybePromise } from '../storage/store-contract.js';
 import type { CommitBatch } from '../storage/types.js';
 import { systemTimers, type TimerHandle, type Timers } from '../timers.js';
+import { DeviceFences } from './device-fences.js';
+import { emptyPending, type Pending } from './pending-batch.js';
 
 /**
  * What ingest needs of storage: sequence state, series ids, the group commit (with the fence of the devices
@@ -91,17 +93,6 @@ export interface AckChannel {
   lost?(message: string): void;
 }
 
-interface Pending {
-  batch: CommitBatch;
-  /** When its oldest frame was accepted (performance.now()). */
-  since: number;
-  notify: Map<string, { readings: CommittedReading[]; events: CommittedEvent[] }>;
-  /** Connections whose frames are in this batch, acknowledged after it commits. */
-  ackTo: Set<AckChannel>;
-  /** Ownership epoch of each fenced device whose frames are in this batch, as when they were accepted. */
-  fence: Map<string, number> | undefined;
-}
-
 /**
  * Accepted data frames -> group commit (one transaction per batch) -> ACK -> committed events on the bus.
  * Sequence state is committed with the readings, so a resent frame is acknowledged but never stored twice.
@@ -130,10 +121,8 @@ export class IngestPipeline {
   #reopenWanted = false;
   /** Series ids of the frame being accepted, resolved before it changes any state. */
   readonly #series: number[] = [];
-  /** Ownership epoch of each device this hub claimed (PostgreSQL, several hubs); empty on SQLite. */
-  readonly #fences = new Map<string, number>();
-  /** Device of each series seen while fencing, to take a fenced device's readings out of a batch. */
-  readonly #seriesDevice = new Map<number, string>();
+  /** The claims this hub holds (PostgreSQL, several hubs); empty on SQLite. */
+  readonly #fences = new DeviceFences();
   /** The asynchronous commit (PostgreSQL) in progress and the rest of its flush; undefined between. */
   #inFlight: Promise<boolean> | undefined;
   #timer: TimerHandle | undefined;
@@ -180,7 +169,7 @@ export class IngestPipeline {
    * fenced out by the commit and resent by the device.
    */
   own(deviceId: string, epoch: number, committedSeq: number): void {
-    this.#fences.set(deviceId, epoch);
+    this.#fences.claim(deviceId, epoch);
     this.#committed.set(deviceId, committedSeq);
     this.#accepted.set(deviceId, committedSeq);
     // The open batch may hold frames of the older claim: newer ones go to a batch of their own (one epoch each).
@@ -204,7 +193,7 @@ export class IngestPipeline {
   accept(from: AckChannel, frame: DataFrame, caps: readonly Capability[]): void | Promise<void> {
     const deviceId = from.deviceId;
     // Lost to another hub (or never claimed): nothing of it may be committed here, not even unfenced.
-    if (this.#opts.fenced && !this.#fences.has(deviceId)) return from.lost?.('this hub no longer holds the device; send the unacknowledged frames to the hub that does');
+    if (this.#opts.fenced && !this.#fences.holds(deviceId)) return from.lost?.('this hub no longer holds the device; send the unacknowledged frames to the hub that does');
     const now = this.#opts.now();
     const accepted = this.#accepted.get(deviceId) ?? 0;
     if (frame.seq <= accepted) {
@@ -235,7 +224,7 @@ export class IngestPipeline {
     const { batch, notify, ackTo } = pending;
     const before = batch.readings.length;
     ackTo.add(from);
-    if (this.#fences.size > 0) this.#fenceFrame(pending, deviceId, series);
+    if (this.#fences.active) this.#fences.stamp(pending, deviceId, series);
     let note = notify.get(deviceId);
     if (!note) {
       note = { readings: [], events: [] };
@@ -345,47 +334,15 @@ export class IngestPipeline {
    * [FP-10.3], and the device resends them to the hub that holds it now.
    */
   #dropFenced(devices: readonly string[], fenced: Pending): void {
-    for (const deviceId of devices) {
-      const epoch = fenced.fence?.get(deviceId);
-      const current = this.#fences.get(deviceId);
-      if (current === epoch) {
-        // Logged once per loss: later batches of the same claim are dropped here too, silently.
-        this.#fences.delete(deviceId);
-        this.#accepted.set(deviceId, this.committedSeq(deviceId));
-        this.#opts.log.warn({ device: deviceId, epoch }, 'another hub claimed this device: its commit was fenced, its connection closes (4009) and it resends there');
-      }
-      for (const pending of this.#queue) {
-        if (pending.fence?.get(deviceId) !== epoch) continue;
-        this.#withoutDevice(pending, deviceId);
-      }
-    }
-  }
-
-  #withoutDevice(pending: Pending, deviceId: string): void {
-    const { batch } = pending;
-    const before = batch.readings.length;
-    batch.readings = batch.readings.filter((r) => this.#seriesDevice.get(r.series) !== deviceId);
-    batch.events = batch.events.filter((e) => e.deviceId !== deviceId);
-    batch.seqs.delete(deviceId);
-    batch.lastSeen.delete(deviceId);
-    pending.notify.delete(deviceId);
-    pending.fence?.delete(deviceId);
-    for (const channel of pending.ackTo) {
-      if (channel.deviceId !== deviceId) continue;
-      pending.ackTo.delete(channel);
-      this.#ackWanted.delete(channel);
-      channel.lost?.('another hub took this device over; send the unacknowledged frames there');
-    }
-    this.#pendingCount -= before - batch.readings.length;
+    const { lost, readings } = this.#fences.drop(devices, fenced, this.#queue);
+    this.#pendingCount -= readings;
     this.stats.pendingReadings = this.#pendingCount;
-  }
-
-  /** Records the fenced device's epoch in the batch taking its frame, and which device its series belong to. */
-  #fenceFrame(pending: Pending, deviceId: string, series: readonly number[]): void {
-    const epoch = this.#fences.get(deviceId);
-    if (epoch === undefined) return;
-    (pending.fence ??= new Map()).set(deviceId, epoch);
-    for (const id of series) this.#seriesDevice.set(id, deviceId);
+    for (const { deviceId, epoch } of lost) {
+      this.#accepted.set(deviceId, this.committedSeq(deviceId));
+      for (const channel of this.#ackWanted) if (channel.deviceId === deviceId) this.#ackWanted.delete(channel);
+      // Once per loss: later batches of the same claim were dropped with this one.
+      this.#opts.log.warn({ device: deviceId, epoch }, 'another hub claimed this device: its commit was fenced, its connection closes (4009) and it resends there');
+    }
   }
 
   /** Every pending batch committed: the fault (if any) is over and the ACKs owed for resent frames go out. */
@@ -489,8 +446,4 @@ export class IngestPipeline {
     }
     return ts;
   }
-}
-
-function emptyPending(): Pending {
-  return { batch: { readings: [], events: [], seqs: new Map(), lastSeen: new Map() }, since: 0, notify: new Map(), ackTo: new Set(), fence: undefined };
 }
