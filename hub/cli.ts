@@ -144,10 +144,10 @@ export async function main(argv: string[], io = { out: process.stdout, err: proc
 }
 
 /** Why `hearth backup` does not take db.url: PostgreSQL has its own tools for a consistent copy. */
-export const PG_NO_BACKUP = 'hearth backup copies the SQLite database; with db.url set, back up PostgreSQL with its own tools (pg_dump, or pg_basebackup for point-in-time recovery), see docs/operations.md';
+const PG_NO_BACKUP = 'hearth backup copies the SQLite database; with db.url set, back up PostgreSQL with its own tools (pg_dump, or pg_basebackup for point-in-time recovery), see docs/operations.md';
 
 /** The store the config names: PostgreSQL with db.url (a pool of one connection), else the SQLite file in dataDir. */
-export async function openStore(config: HubConfig): Promise<HubStoreContract> {
+async function openStore(config: HubConfig): Promise<HubStoreContract> {
   const url = config['db.url'];
   const store: HubStoreContract = url === null ? new HubStore({ path: dbPath(config) }) : new PgStore({ url, poolSize: 1 });
   await store.open();

@@ -2,18 +2,20 @@ import type { Logger } from '../../logger.js';
 import type { StoreStats } from '../types.js';
 import type { PgStore } from './pg-store.js';
 
-/** How often closed minutes are rolled up: as often as SQLite's compaction passes, roughly. */
-const ROLLUP_EVERY_MS = 5_000;
-/** How often retention runs (dropping whole day partitions is cheap; the events and rollups it deletes are bounded). */
-const RETENTION_EVERY_MS = 60_000;
+/**
+ * How often each task runs: rollups of closed minutes about as often as SQLite's compaction passes;
+ * retention each minute (dropping whole day partitions is cheap, the events and rollups it deletes are
+ * bounded); the stats that /metrics and /api/hub show (a count of the readings: not per scrape).
+ */
+export const PG_UPKEEP_EVERY_MS = { rollups: 5_000, retention: 60_000, stats: 30_000 } as const;
 /** Retention steps per run at most, so one run never holds the pool long. */
 const RETENTION_STEPS = 20;
-/** How often the stats that /metrics and /api/hub show are counted (a count of the readings: not per scrape). */
-const STATS_EVERY_MS = 30_000;
 
 export interface PgUpkeepOptions {
   store: Pick<PgStore, 'rollupStep' | 'retentionStep' | 'stats'>;
   log: Logger;
+  /** Default PG_UPKEEP_EVERY_MS (tests run them faster). */
+  everyMs?: { rollups: number; retention: number; stats: number };
 }
 
 /**
@@ -37,10 +39,11 @@ export class PgUpkeep {
   /** Counts the stats once (so /metrics has them from the start), then runs every task on its timer. */
   async start(): Promise<void> {
     if (this.#timers.length > 0) return;
+    const every = this.#o.everyMs ?? PG_UPKEEP_EVERY_MS;
     await this.#run('stats', () => this.#refreshStats());
-    this.#every(ROLLUP_EVERY_MS, 'rollups', async () => void (await this.#o.store.rollupStep()));
-    this.#every(RETENTION_EVERY_MS, 'retention', () => this.#retention());
-    this.#every(STATS_EVERY_MS, 'stats', () => this.#refreshStats());
+    this.#every(every.rollups, 'rollups', async () => void (await this.#o.store.rollupStep()));
+    this.#every(every.retention, 'retention', () => this.#retention());
+    this.#every(every.stats, 'stats', () => this.#refreshStats());
   }
 
   /** Stops the timers and waits for a task still running (the pool closes after this). */
