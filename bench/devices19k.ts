@@ -50,10 +50,15 @@ function metrics(port: number): Promise<Map<string, number>> {
 const latest = (l: Child) => l.lines.at(-1) ?? {};
 const sum = (loaders: Child[], key: string) => loaders.reduce((n, l) => n + Number(latest(l)[key] ?? 0), 0);
 
-async function until(pred: () => boolean, timeoutMs: number, what: string): Promise<void> {
+async function until(pred: () => boolean, timeoutMs: number, what: string, progress: () => string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
+  let shown = Date.now();
   while (!pred()) {
-    if (Date.now() > deadline) throw new Error(`devices19k: ${what} not within ${timeoutMs} ms`);
+    if (Date.now() > deadline) throw new Error(`devices19k: ${what} not within ${timeoutMs} ms (${progress()})`);
+    if (Date.now() - shown >= 10_000) {
+      shown = Date.now();
+      console.error(`devices19k: ${progress()}`);
+    }
     await new Promise((r) => setTimeout(r, 200));
   }
 }
@@ -80,7 +85,9 @@ export async function runDevices19kBench(opts: { devices?: number; seconds?: num
       loaders.push(l);
       children.push(l);
     }
-    await until(() => sum(loaders, 'everConnected') >= n, 300_000, 'every device connected');
+    const progress = () =>
+      `${sum(loaders, 'everConnected')} of ${n} ever connected, ${sum(loaders, 'online')} online, ${sum(loaders, 'reconnects')} reconnects, ${sum(loaders, 'refusals')} refusals, hub RSS ${Math.round(rssOf(hubPid) / 2 ** 20)} MiB`;
+    await until(() => sum(loaders, 'everConnected') >= n, 300_000, 'every device connected', progress);
     const connectSeconds = (Date.now() - started) / 1000;
     // Settle (the last devices' first readings, the hub's mirror of their states), then the steady window.
     await new Promise((r) => setTimeout(r, 5000));
@@ -117,7 +124,12 @@ export async function runDevices19kBench(opts: { devices?: number; seconds?: num
       simCpuPercent: finals.map((f) => (f['cpu'] as { percentOfOneCore: number }).percentOfOneCore),
     };
   } finally {
-    for (const c of children) c.proc.kill('SIGKILL');
+    // Loaders first, then the hub with SIGTERM (so BENCH_CPU_PROF's profile is written), SIGKILL if it hangs.
+    for (const c of children.slice(1)) c.proc.kill('SIGKILL');
+    children[0]?.proc.kill('SIGTERM');
+    const hung = setTimeout(() => children[0]?.proc.kill('SIGKILL'), 20_000);
+    await children[0]?.exited;
+    clearTimeout(hung);
     await Promise.all(children.map((c) => c.exited));
     rmSync(dir, { recursive: true, force: true });
   }

@@ -69,6 +69,31 @@ describe('heartbeats and compression [FP-10.1] [FP-10.4]', () => {
     }
   });
 
+  it('pings each device every heartbeat, but not all devices on the same tick', async () => {
+    // 400 ms: 20 slices pinged in turn, one every 20 ms; six devices join six different slices.
+    const h = await startHub({ overrides: { 'devices.heartbeatMs': 400 } });
+    try {
+      const pings = new Map<string, number[]>();
+      const devices = [];
+      for (let i = 0; i < 6; i++) {
+        const id = `hbs-${i}`;
+        const { token } = sqliteNow(h.hub.registry.provision(id, id, 'thermostat', Date.now()));
+        const { device } = await RawDevice.greet(h.wssUrl, id, token, hello());
+        pings.set(id, []);
+        device.ws.on('ping', () => pings.get(id)!.push(performance.now()));
+        devices.push(device);
+      }
+      await eventually(() => expect(Math.min(...[...pings.values()].map((p) => p.length))).toBeGreaterThanOrEqual(2), 10_000);
+      const firsts = [...pings.values()].map((p) => p[0]!);
+      // Had one tick pinged them all, their first pings would be a millisecond or two apart.
+      expect(Math.max(...firsts) - Math.min(...firsts)).toBeGreaterThanOrEqual(50);
+      for (const id of pings.keys()) expect(h.hub.facade.device(id)?.online).toBe(true);
+      await Promise.all(devices.map((d) => d.close()));
+    } finally {
+      await h.stop();
+    }
+  });
+
   it('negotiates permessage-deflate when a device offers it, and a compressed BATCH is stored', async () => {
     const h = await startHub();
     try {

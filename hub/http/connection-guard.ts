@@ -48,6 +48,12 @@ const SAMPLE_MS = 250;
  * costs milliseconds, and every 250 ms it was 4% of the main thread while a fleet reconnected.
  */
 const SAMPLE_FAR_MS = 5000;
+/**
+ * And near the threshold, samples at least this many times their own cost apart: at 19,000 sockets one read
+ * of /proc/self/fd takes ~20 ms, and every 250 ms it was 8% of the main thread. Sockets opened and closed in
+ * between are counted exactly; a sample only corrects for the other descriptors (files), which change slowly.
+ */
+const SAMPLE_COST_FACTOR = 50;
 
 /**
  * The process's descriptor count between two samples: the last count plus the sockets every guard of the
@@ -59,6 +65,8 @@ interface FdEstimate {
   sampled: number;
   liveAtSample: number;
   sampledAt: number;
+  /** What the last read of the descriptor directory took, ms. */
+  costMs: number;
 }
 const ESTIMATES = new Map<string, FdEstimate>();
 
@@ -83,7 +91,7 @@ export class ConnectionGuard {
   constructor(opts: ConnectionGuardOptions) {
     this.#o = opts;
     const dir = opts.fdDir ?? PROC_FD_DIR;
-    this.#fds = ESTIMATES.get(dir) ?? ESTIMATES.set(dir, { live: 0, sampled: 0, liveAtSample: 0, sampledAt: -Infinity }).get(dir)!;
+    this.#fds = ESTIMATES.get(dir) ?? ESTIMATES.set(dir, { live: 0, sampled: 0, liveAtSample: 0, sampledAt: -Infinity, costMs: 0 }).get(dir)!;
   }
 
   /** Raises the soft open-file limit where allowed, logs the limits and fixes the thresholds. */
@@ -110,10 +118,12 @@ export class ConnectionGuard {
     const now = this.#o.now();
     const f = this.#fds;
     const estimate = f.sampled + (f.live - f.liveAtSample);
-    const every = estimate * 2 < Math.min(this.#busyAt, this.#dropAt) ? SAMPLE_FAR_MS : SAMPLE_MS;
+    const every = estimate * 2 < Math.min(this.#busyAt, this.#dropAt) ? SAMPLE_FAR_MS : Math.max(SAMPLE_MS, SAMPLE_COST_FACTOR * f.costMs);
     // A clock behind the last sample's (another hub's in this process) samples anew rather than never.
     if (now - f.sampledAt >= every || now < f.sampledAt) {
+      const began = performance.now();
       f.sampled = countOpenFiles(this.#o.fdDir ?? PROC_FD_DIR) ?? 0;
+      f.costMs = performance.now() - began;
       f.liveAtSample = f.live;
       f.sampledAt = now;
     }

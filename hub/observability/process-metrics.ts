@@ -47,7 +47,9 @@ export function registerProcessMetrics(registry: MetricsRegistry, opts: ProcessM
       if (!monitor) return [];
       const h = monitor;
       // An empty window (no sample since the last scrape) reports 0, not the histogram's initial sentinels.
-      const value = (ns: number) => (h.count === 0 ? 0 : ns / NS_PER_S);
+      // Node records the time between its monitor's ticks, the sampling period included (an idle loop reads
+      // ~10 ms): the period is taken off, so the value is the delay beyond it and an idle loop reads ~0.
+      const value = (ns: number) => (h.count === 0 ? 0 : Math.max(0, ns / NS_PER_S - resolution / 1000));
       const samples: Array<[Record<string, string>, number]> = [
         [{ quantile: '0.5' }, value(h.percentile(50))],
         [{ quantile: '0.99' }, value(h.percentile(99))],

@@ -350,9 +350,14 @@ export class HubStore implements HubStoreContract {
     return userVersion(this.#p.db);
   }
 
-  /** PRAGMA data_version: changes when another connection (the CLI) commits to the database. */
+  /** PRAGMA data_version: changes when another connection (the CLI, the compaction worker) commits. */
   dataVersion(): number {
     return this.#p.sql.dataVersion.get()!;
+  }
+
+  /** Bumped in the transaction of every change to a device's row the registry keeps (migration 0005). */
+  deviceChangeVersion(): number {
+    return this.#p.sql.deviceChanges.get()!;
   }
 
   /** Copies the database to destPath with SQLite's online backup; writes may go on meanwhile. */

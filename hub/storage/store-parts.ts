@@ -37,6 +37,7 @@ export interface StoreParts {
     logTail: Statement<[], [number, number, Native]>;
     counts: Statement<[], { pending: number; chunks: number; stored: number }>;
     dataVersion: Statement<[], number>;
+    deviceChanges: Statement<[], number>;
     space: Statement<[], { name: string; bytes: number }>;
   };
 }
@@ -88,6 +89,7 @@ export function prepareParts(db: Db, retention: RetentionPolicy, now: () => numb
         'SELECT (SELECT count(*) FROM log) AS pending, (SELECT count(*) FROM chunks) AS chunks, (SELECT total(n) FROM chunks) AS stored',
       ),
       dataVersion: db.prepare('PRAGMA data_version').pluck() as unknown as Statement<[], number>,
+      deviceChanges: db.prepare('SELECT version FROM device_changes WHERE id = 1').pluck() as unknown as Statement<[], number>,
       space: db.prepare('SELECT name, sum(pgsize) AS bytes FROM dbstat GROUP BY name ORDER BY bytes DESC'),
     },
   };

@@ -41,11 +41,19 @@ export interface DeviceServerOptions {
 
 /** Pongs a device may miss before it is terminated [FP-10.1]. */
 const MAX_MISSED_PONGS = 2;
+/**
+ * The heartbeat pings one slice of the connections per tick, the slices in turn, so each connection is still
+ * pinged every heartbeatMs but no tick pings them all: 19,000 pings in one turn held the event loop (and every
+ * ACK behind it) for ~0.5 s. At most this many slices, and ticks at least TICK_MIN_MS apart.
+ */
+const MAX_SLICES = 50;
+const TICK_MIN_MS = 20;
 
 interface Connection {
   ws: WebSocket;
   link: DeviceLink;
   missed: number;
+  slice: Set<Connection>;
 }
 
 /** The device endpoint: `wss://<hub>/v1/devices/<id>`, subprotocol and credentials checked before any socket exists. */
@@ -53,10 +61,15 @@ export class DeviceServer {
   readonly #opts: DeviceServerOptions;
   readonly #wss: WebSocketServer;
   readonly #connections = new Set<Connection>();
+  /** The heartbeat's slices of #connections; a new connection joins the smallest. */
+  readonly #slices: Set<Connection>[];
+  #nextSlice = 0;
   #heartbeat: NodeJS.Timeout | undefined;
 
   constructor(opts: DeviceServerOptions) {
     this.#opts = opts;
+    const slices = Math.max(1, Math.min(MAX_SLICES, Math.floor(opts.heartbeatMs / TICK_MIN_MS)));
+    this.#slices = Array.from({ length: slices }, () => new Set<Connection>());
     this.#wss = new WebSocketServer({
       noServer: true,
       maxPayload: LIMITS.maxFrameBytes, // [FP-2.5] larger messages get close 1009 from ws
@@ -77,7 +90,7 @@ export class DeviceServer {
   }
 
   start(): void {
-    this.#heartbeat = setInterval(() => this.#beat(), this.#opts.heartbeatMs);
+    this.#heartbeat = setInterval(() => this.#beat(), this.#opts.heartbeatMs / this.#slices.length);
     this.#heartbeat.unref();
   }
 
@@ -129,8 +142,11 @@ export class DeviceServer {
         if (ws.readyState === ws.OPEN) ws.ping();
       },
     };
-    const conn: Connection = { ws, link, missed: 0 };
+    let slice = this.#slices[0]!;
+    for (const s of this.#slices) if (s.size < slice.size) slice = s;
+    const conn: Connection = { ws, link, missed: 0, slice };
     this.#connections.add(conn);
+    slice.add(conn);
     const listener = this.#opts.open(link);
     ws.on('pong', () => {
       conn.missed = 0;
@@ -143,12 +159,16 @@ export class DeviceServer {
     ws.on('error', () => ws.terminate());
     ws.on('close', (code, reason) => {
       this.#connections.delete(conn);
+      conn.slice.delete(conn);
       listener.onClose(code, reason.toString());
     });
   }
 
+  /** One tick: the next slice's connections get their ping, or are cut off after MAX_MISSED_PONGS. */
   #beat(): void {
-    for (const conn of this.#connections) {
+    const slice = this.#slices[this.#nextSlice]!;
+    this.#nextSlice = (this.#nextSlice + 1) % this.#slices.length;
+    for (const conn of slice) {
       if (conn.missed >= MAX_MISSED_PONGS) {
         conn.ws.terminate(); // [FP-10.1] dead peer: no close handshake
         continue;
