@@ -6,6 +6,9 @@ import { planRollout, type RolloutTarget } from './firmware/rollout-plan.js';
 import { imageInfo, updateStatus } from './firmware/update-status.js';
 import { HubStore } from './storage/hub-store.js';
 
+/** Why `hearth firmware` refuses db.url: a hub on PostgreSQL has no firmware updates yet (docs/operations.md). */
+export const PG_NO_FIRMWARE = 'firmware updates run on SQLite only for now: a hub on PostgreSQL (db.url) has none yet, so hearth firmware does not take db.url (unset HEARTH_DB_URL / --db-url to work on the SQLite database)';
+
 class UsageError extends Error {
   readonly code = 'ERR_PARSE_ARGS_USAGE';
 }
@@ -38,6 +41,7 @@ export async function runFirmwareCommand(argv: string[], say: (text: string) => 
   const all = values as Record<string, unknown>;
   const flags = Object.fromEntries(Object.keys(CONFIG_SCHEMA).map((key) => [flagName(key), all[flagName(key)] as string | undefined]));
   const config = loadConfig({ file: values.config, env: process.env, flags });
+  if (config['db.url'] !== null) throw new Error(PG_NO_FIRMWARE);
   const store = new HubStore({ path: dbPath(config) });
   store.open();
   try {

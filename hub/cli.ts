@@ -6,6 +6,8 @@ import { CONFIG_SCHEMA, ConfigError, dbPath, flagName, loadConfig, printableConf
 import { newDeviceCredentials } from './auth/device-tokens.js';
 import { deviceIdProblem } from './devices/device-id.js';
 import { HubStore } from './storage/hub-store.js';
+import { PgStore } from './storage/pg/pg-store.js';
+import type { HubStoreContract } from './storage/store-contract.js';
 import type { DeviceRecord } from './storage/types.js';
 import { runUserCommand } from './cli-users.js';
 import { FIRMWARE_HELP, runFirmwareCommand } from './cli-firmware.js';
@@ -49,7 +51,7 @@ ${Object.entries(CONFIG_SCHEMA)
   hearth device list [--json]
   hearth device revoke <id>
       A connected device is disconnected at once (close 4010) and can no longer connect.
-Options: --data-dir <dir> (default ./data), --config <file>`,
+Options: --data-dir <dir> (default ./data), --db-url <postgres://...> (the hub's PostgreSQL database), --config <file>`,
   user: `Usage:
   hearth user add <name> --role admin|integration|viewer [--password <password>]
       Without --password, reads it from standard input (one line).
@@ -115,8 +117,10 @@ export async function main(argv: string[], io = { out: process.stdout, err: proc
         return say(JSON.stringify(printableConfig(config), null, 2)), EXIT.OK;
       case 'backup': {
         if (!sub || rest.length > 0) throw new UsageError('usage: hearth backup <file>');
+        if (config['db.url'] !== null) throw new Error(PG_NO_BACKUP);
         if (!existsSync(dbPath(config))) throw new Error(`no database at ${dbPath(config)}`);
-        const store = openStore(config);
+        const store = new HubStore({ path: dbPath(config) });
+        store.open();
         try {
           await store.backup(sub);
         } finally {
@@ -125,7 +129,7 @@ export async function main(argv: string[], io = { out: process.stdout, err: proc
         return say(`backup written to ${sub}`), EXIT.OK;
       }
       case 'device':
-        return deviceCommand(config, sub, rest, values as Record<string, unknown>, say);
+        return await deviceCommand(config, sub, rest, values as Record<string, unknown>, say);
       case 'user':
         return await runUserCommand(config, sub, rest, values as Record<string, unknown>, { say, stdin: io.stdin });
     }
@@ -139,14 +143,19 @@ export async function main(argv: string[], io = { out: process.stdout, err: proc
   }
 }
 
-function openStore(config: HubConfig): HubStore {
-  const store = new HubStore({ path: dbPath(config) });
-  store.open();
+/** Why `hearth backup` does not take db.url: PostgreSQL has its own tools for a consistent copy. */
+const PG_NO_BACKUP = 'hearth backup copies the SQLite database; with db.url set, back up PostgreSQL with its own tools (pg_dump, or pg_basebackup for point-in-time recovery), see docs/operations.md';
+
+/** The store the config names: PostgreSQL with db.url (a pool of one connection), else the SQLite file in dataDir. */
+async function openStore(config: HubConfig): Promise<HubStoreContract> {
+  const url = config['db.url'];
+  const store: HubStoreContract = url === null ? new HubStore({ path: dbPath(config) }) : new PgStore({ url, poolSize: 1 });
+  await store.open();
   return store;
 }
 
-function deviceCommand(config: HubConfig, sub: string | undefined, args: string[], values: Record<string, unknown>, say: (t: string) => void): number {
-  const store = openStore(config);
+async function deviceCommand(config: HubConfig, sub: string | undefined, args: string[], values: Record<string, unknown>, say: (t: string) => void): Promise<number> {
+  const store = await openStore(config);
   try {
     switch (sub) {
       case 'add': {
@@ -156,7 +165,7 @@ function deviceCommand(config: HubConfig, sub: string | undefined, args: string[
         if (problem) throw new UsageError(problem);
         const { record, token } = newDeviceCredentials(id, String(values.name ?? id), String(values.type ?? ''), Date.now());
         try {
-          store.addDevice(record);
+          await store.addDevice(record);
         } catch (err) {
           if ((err as { code?: string }).code === 'HUB_ERR_DEVICE_EXISTS') throw new Error(`device "${id}" exists (revoke it first, or pick another id)`);
           throw err;
@@ -166,7 +175,7 @@ function deviceCommand(config: HubConfig, sub: string | undefined, args: string[
         return EXIT.OK;
       }
       case 'list': {
-        const devices = store.listDevices().map((d: DeviceRecord) => ({
+        const devices = (await store.listDevices()).map((d: DeviceRecord) => ({
           id: d.id, name: d.name, type: d.type, model: d.model, firmware: d.firmware,
           lastSeen: d.lastSeen ? new Date(d.lastSeen).toISOString() : null,
           revoked: d.revokedAt !== null,
@@ -179,15 +188,15 @@ function deviceCommand(config: HubConfig, sub: string | undefined, args: string[
       case 'revoke': {
         const id = args[0];
         if (!id || args.length > 1) throw new UsageError('usage: hearth device revoke <id>');
-        if (!store.revokeDevice(id, Date.now())) throw new Error(`no active device "${id}"`);
-        say(`device ${id} revoked; a running hub disconnects it within a second`);
+        if (!(await store.revokeDevice(id, Date.now()))) throw new Error(`no active device "${id}"`);
+        say(`device ${id} revoked; a running hub disconnects it within ${config['db.url'] === null ? 'a second' : 'five seconds'}`);
         return EXIT.OK;
       }
       default:
         throw new UsageError('usage: hearth device add|list|revoke (see hearth device --help)');
     }
   } finally {
-    store.close();
+    await store.close();
   }
 }
 

@@ -34,7 +34,7 @@ export const CONFIG_SCHEMA = {
   'http.capLoopback': { kind: 'bool', default: true, help: 'Apply http.maxConnectionsPerAddress to loopback addresses too (false behind a local reverse proxy)' },
   'http.maxOpenFiles': { kind: 'int', default: 0, min: 0, help: 'Descriptor ceiling the HTTPS port guards; 0: the process soft open-file limit' },
   'http.busyOpenFilesPercent': { kind: 'int', default: 100, min: 1, help: 'Kept for older configurations (http.fdReserve replaces it): below 100, 503 HUB_ERR_BUSY also from this percent of the descriptor ceiling on' },
-  'db.url': { kind: 'string', default: null, help: 'PostgreSQL database, postgres://user[:password]@host[:port]/db: selects the PostgreSQL store (not wired into the hub yet); none: SQLite in dataDir' },
+  'db.url': { kind: 'string', default: null, help: 'PostgreSQL database, postgres://user[:password]@host[:port]/db: selects the PostgreSQL store for the hub and the CLI; none: SQLite in dataDir' },
   'http.fdReserve': { kind: 'int', default: 256, min: 64, help: 'Spare descriptors below the ceiling: from there new requests and upgrades get 503 HUB_ERR_BUSY and new MQTT connections are closed' },
   'http.healthPort': { kind: 'port', default: null, help: 'Plain-HTTP port serving only /healthz and /readyz, outside TLS and accept pacing, for load balancers and systemd (null: off)' },
   'db.synchronous': { kind: 'enum', default: 'NORMAL', options: ['NORMAL', 'FULL'], help: 'SQLite synchronous mode: NORMAL survives process crashes, FULL also power loss' },
@@ -289,13 +289,8 @@ export function firmwareSettings(config: HubConfig): { concurrency: number; chun
 
 const DAY_MS = 24 * 3600_000;
 
-/** Why the hub cannot start on PostgreSQL yet: PgStore exists (hub/storage/pg/) but the hub's parts are synchronous on HubStore. */
-export const DB_URL_NOT_WIRED = 'PostgreSQL storage is not wired into the hub yet: unset db.url (HEARTH_DB_URL, --db-url) to run on SQLite, or use it with `hearth migrate`';
-
-/** The SQLite store's settings from `db.*` and `retention.*`; throws when db.url asks for PostgreSQL, which the hub cannot run on yet. */
+/** The store's settings from `db.*` and `retention.*`: path and SQLite tuning (SQLite), retention (both engines). */
 export function storeSettings(config: HubConfig): { path: string; synchronous: 'NORMAL' | 'FULL'; maxWalBytes: number; retention: { rawMs: number; rollupMs: number } } {
-  // Refuse rather than silently keep the readings in SQLite while the operator believes they go to PostgreSQL.
-  if (config['db.url'] !== null) throw new Error(DB_URL_NOT_WIRED);
   return {
     path: dbPath(config),
     synchronous: config['db.synchronous'] as 'NORMAL' | 'FULL',

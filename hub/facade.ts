@@ -4,7 +4,7 @@ import type { CommandOutcome, DeviceInfo, EventBus } from './events.js';
 import type { FirmwareControl } from './firmware/firmware-service.js';
 import type { HubInfoResponse } from './http/api-types.js';
 import type { IngestPipeline, StorageFault } from './ingest/ingest-pipeline.js';
-import type { HubStore } from './storage/hub-store.js';
+import type { HubStoreContract, MaybePromise } from './storage/store-contract.js';
 import type { CommandLogEntry, HistoryPoint, HistoryQuery, StoredEvent } from './storage/types.js';
 import type { JsonValue } from '../protocol/value-form.js';
 
@@ -75,18 +75,18 @@ export type DeviceAdmin = Pick<HubFacade, 'provision' | 'revoke' | 'rename' | 'r
 /** The one facade of a running hub, handed to the HTTP API and (as a DeviceFacade) the MQTT bridge. */
 export interface HubFacade extends DeviceFacade {
   /** Creates a device; its token is answered once. Throws code HUB_ERR_DEVICE_EXISTS for a taken id. */
-  provision(id: string, name: string, type: string): { device: DeviceInfo; token: string };
+  provision(id: string, name: string, type: string): MaybePromise<{ device: DeviceInfo; token: string }>;
   /** Revokes a device (its connection closes with 4010); false when there was none. */
-  revoke(id: string): boolean;
+  revoke(id: string): MaybePromise<boolean>;
   /** Sets name and/or room (checked by parseDeviceChange) and emits device.updated; undefined for an unknown device. */
-  rename(id: string, change: DeviceChange): DeviceInfo | undefined;
+  rename(id: string, change: DeviceChange): MaybePromise<DeviceInfo | undefined>;
   /** Deletes a device and all it stored (its connection closes with 4010); false when there was none. */
-  remove(id: string): boolean;
+  remove(id: string): MaybePromise<boolean>;
   /** Stored readings of one metric (raw points or rollup buckets). */
-  history(q: HistoryQuery): HistoryPoint[];
-  events(deviceId: string, from: number, to: number, limit: number): StoredEvent[];
+  history(q: HistoryQuery): MaybePromise<HistoryPoint[]>;
+  events(deviceId: string, from: number, to: number, limit: number): MaybePromise<StoredEvent[]>;
   /** The newest `limit` commands sent to a device, newest first. */
-  commandLog(deviceId: string, limit: number): CommandLogEntry[];
+  commandLog(deviceId: string, limit: number): MaybePromise<CommandLogEntry[]>;
   health(): HubHealth;
   /** The hub's own state for GET /api/hub: version, uptime, devices, ingest, storage, MQTT, TLS. */
   hubInfo(): HubInfoResponse;
@@ -97,7 +97,7 @@ export interface FacadeParts {
   bus: EventBus;
   registry: DeviceRegistry;
   commands: CommandService;
-  store: HubStore;
+  store: Pick<HubStoreContract, 'history' | 'events' | 'commands'>;
   ingest: IngestPipeline;
   now: () => number;
   /** GET /api/hub (hub/observability/hub-status.ts). */
@@ -133,31 +133,31 @@ export class Facade implements HubFacade {
     return this.#p.commands.send(deviceId, command, input, source);
   }
 
-  provision(id: string, name: string, type: string): { device: DeviceInfo; token: string } {
+  provision(id: string, name: string, type: string): MaybePromise<{ device: DeviceInfo; token: string }> {
     return this.#p.registry.provision(id, name, type, this.#p.now());
   }
 
-  revoke(id: string): boolean {
+  revoke(id: string): MaybePromise<boolean> {
     return this.#p.registry.revoke(id, this.#p.now());
   }
 
-  rename(id: string, change: DeviceChange): DeviceInfo | undefined {
+  rename(id: string, change: DeviceChange): MaybePromise<DeviceInfo | undefined> {
     return this.#p.registry.rename(id, change);
   }
 
-  remove(id: string): boolean {
+  remove(id: string): MaybePromise<boolean> {
     return this.#p.registry.remove(id);
   }
 
-  history(q: HistoryQuery): HistoryPoint[] {
+  history(q: HistoryQuery): MaybePromise<HistoryPoint[]> {
     return this.#p.store.history(q);
   }
 
-  events(deviceId: string, from: number, to: number, limit: number): StoredEvent[] {
+  events(deviceId: string, from: number, to: number, limit: number): MaybePromise<StoredEvent[]> {
     return this.#p.store.events(deviceId, from, to, limit);
   }
 
-  commandLog(deviceId: string, limit: number): CommandLogEntry[] {
+  commandLog(deviceId: string, limit: number): MaybePromise<CommandLogEntry[]> {
     return this.#p.store.commands(deviceId, limit);
   }
 

@@ -3,6 +3,7 @@ import { Authorizer } from './auth/authorizer.js';
 import { dbPath, firmwareSettings, httpLimits, hubId, storeSettings, type HubConfig } from './config.js';
 import { CliChangeWatch } from './devices/cli-change-watch.js';
 import { CommandService } from './devices/command-service.js';
+import { DeviceClaimer } from './devices/device-claimer.js';
 import { DeviceRegistry } from './devices/device-registry.js';
 import { EventBus } from './events.js';
 import { Facade } from './facade.js';
@@ -21,6 +22,9 @@ import { LogRing } from './observability/log-ring.js';
 import { StatusSamples } from './observability/status-samples.js';
 import { CompactionService } from './storage/compaction/service.js';
 import { HUB_BUSY_TIMEOUT_MS, HubStore } from './storage/hub-store.js';
+import { PgStore } from './storage/pg/pg-store.js';
+import { PgUpkeep } from './storage/pg/pg-upkeep.js';
+import type { HubStoreContract } from './storage/store-contract.js';
 import { loadOrCreateTls, type TlsMaterial } from './tls.js';
 import { HUB_VERSION } from './version.js';
 
@@ -30,20 +34,26 @@ export interface HubOptions {
   now?: () => number;
 }
 
-/** The composition root: builds every part in the constructor, starts them in order and stops them in reverse. */
-export class Hub {
+/**
+ * The composition root: builds every part in the constructor, starts them in order and stops them in reverse.
+ * It chooses the store: SQLite in dataDir (HubStore, the default) or PostgreSQL when `db.url` is set (PgStore);
+ * `S` is the one the config chose, for tests that query it (HubStore unless they pass db.url).
+ */
+export class Hub<S extends HubStoreContract = HubStore> {
   readonly bus = new EventBus();
   readonly config: HubConfig;
-  readonly store: HubStore;
+  readonly store: S;
   readonly registry: DeviceRegistry;
   readonly ingest: IngestPipeline;
   readonly auth: Authorizer;
   readonly facade: Facade;
-  readonly firmware: FirmwareService;
+  /** Firmware updates [FP-14]: on SQLite; a hub on PostgreSQL has none yet (docs/operations.md). */
+  readonly firmware: FirmwareService | undefined;
   readonly #log: Logger;
   readonly #now: () => number;
   readonly #gateway: DeviceGateway;
-  readonly #compaction: CompactionService;
+  readonly #compaction: CompactionService | undefined; // SQLite
+  readonly #upkeep: PgUpkeep | undefined; // PostgreSQL
   readonly #cliWatch: CliChangeWatch;
   readonly #metrics: HubMetrics;
   readonly #samples: StatusSamples; // the hub page's last hour
@@ -60,34 +70,44 @@ export class Hub {
     const logs = new LogRing({ now: opts.now }); // the admin's warnings and errors
     const log = (this.#log = logs.wrap(opts.log.child({ hub: hubId(c) })));
     const now = (this.#now = opts.now ?? Date.now);
-    this.store = new HubStore({ ...storeSettings(c), busyTimeoutMs: HUB_BUSY_TIMEOUT_MS, now });
-    this.registry = new DeviceRegistry(this.store, this.bus);
+    const settings = storeSettings(c);
+    const url = c['db.url'];
+    const sqlite = url === null ? new HubStore({ ...settings, busyTimeoutMs: HUB_BUSY_TIMEOUT_MS, now }) : undefined;
+    const pg = url === null ? undefined : new PgStore({ url, retention: settings.retention, now });
+    const store: HubStoreContract = sqlite ?? pg!;
+    this.store = store as S;
+    this.registry = new DeviceRegistry(store, this.bus);
     this.auth = new Authorizer({ dataDir: c.dataDir, devices: this.registry, log, now });
-    this.ingest = new IngestPipeline(this.store, this.registry, this.bus, {
+    this.ingest = new IngestPipeline(store, this.registry, this.bus, {
       ...{ commitIntervalMs: c['ingest.commitIntervalMs'], commitMaxReadings: c['ingest.commitMaxReadings'], maxPendingReadings: c['ingest.maxPendingReadings'] },
       now,
       log,
       onCommit: (readings, commitSeconds, ackWaitSeconds) => (this.#metrics.onCommit(readings, commitSeconds, ackWaitSeconds), this.#samples.observeAck(ackWaitSeconds)),
       onPressure: (paused) => this.#gateway.setPaused(paused),
+      fenced: pg !== undefined,
     });
-    this.firmware = new FirmwareService({ ...firmwareSettings(c), dataDir: c.dataDir, store: this.store, registry: this.registry, bus: this.bus, now, log });
-    const commands = new CommandService({ registry: this.registry, store: this.store, bus: this.bus, timeoutMs: c['devices.commandTimeoutMs'], now });
+    this.firmware = sqlite && new FirmwareService({ ...firmwareSettings(c), dataDir: c.dataDir, store: sqlite, registry: this.registry, bus: this.bus, now, log });
+    const commands = new CommandService({ registry: this.registry, store, bus: this.bus, timeoutMs: c['devices.commandTimeoutMs'], now });
+    const claimer = pg && new DeviceClaimer({ store: pg, ingest: this.ingest, hubId: hubId(c) });
     this.#gateway = new DeviceGateway({
       ...{ heartbeatMs: c['devices.heartbeatMs'], greetingTimeoutMs: c['devices.greetingTimeoutMs'], maxFramesPerSecond: c['devices.maxFramesPerSecond'] },
       authenticate: (id, token) => this.auth.authenticateDevice(id, token),
       ...{ registry: this.registry, ingest: this.ingest, commands, now, log, updates: this.firmware },
+      ...(claimer ? { claim: claimer.claim } : {}),
     });
-    this.#compaction = new CompactionService({ store: this.store, log, now, dbPath: dbPath(c) });
-    this.#cliWatch = new CliChangeWatch({ store: this.store, registry: this.registry, users: this.auth, log, now });
+    this.#compaction = sqlite && new CompactionService({ store: sqlite, log, now, dbPath: dbPath(c) });
+    const upkeep = (this.#upkeep = pg && new PgUpkeep({ store: pg, log }));
+    this.#cliWatch = new CliChangeWatch({ store: sqlite, registry: this.registry, users: this.auth, log, now });
     const status = new HubStatus({
-      ...{ hubId: hubId(c), version: HUB_VERSION, registry: this.registry, ingest: this.ingest, store: this.store, gateway: this.#gateway, now },
-      compaction: () => this.#compaction.stats(),
+      ...{ hubId: hubId(c), version: HUB_VERSION, registry: this.registry, ingest: this.ingest, gateway: this.#gateway, now },
+      storeStats: sqlite ? () => sqlite.stats() : () => upkeep!.stats,
+      compaction: () => this.#compaction?.stats() ?? upkeep?.info(),
       mqtt: () => this.mqtt,
       baseTopic: c['mqtt.baseTopic'],
       tls: () => this.#tls,
       ...{ startedAt: () => this.#startedAt, openFiles: () => this.#front.openFiles },
     });
-    this.facade = new Facade({ bus: this.bus, registry: this.registry, commands, store: this.store, ingest: this.ingest, now, info: () => status.info(), firmware: this.firmware });
+    this.facade = new Facade({ bus: this.bus, registry: this.registry, commands, store, ingest: this.ingest, now, info: () => status.info(), firmware: this.firmware });
     [this.#metrics, this.#samples] = [new HubMetrics(status, log, this.bus), new StatusSamples(status, { now })];
     this.mqtt = mqttConfigured(c) ? new MqttBridge(bridgeOptions(c, { facade: this.facade, auth: this.auth, tls: () => this.tls, log, ackLatency: () => this.#metrics.ackLatency() })) : undefined;
     const ws = c['mqtt.embedded'] && c['mqtt.websocket'] ? this.mqtt : undefined;
@@ -125,9 +145,11 @@ export class Hub {
       { name: 'https', start: () => this.#front.listen(), stop: () => this.#front.stop() },
       { name: 'storage', start: () => this.#openStorage(), stop: () => this.store.close() },
       { name: 'auth', start: () => this.auth.start(), stop: () => undefined },
-      part('compaction', this.#compaction),
+      ...(this.#compaction ? [part('compaction', this.#compaction)] : []),
+      ...(this.#upkeep ? [part('pg-upkeep', this.#upkeep)] : []),
       ...(this.mqtt ? [part('mqtt', this.mqtt)] : []),
-      ...[part('firmware', this.firmware), part('devices', this.#gateway)],
+      ...(this.firmware ? [part('firmware', this.firmware)] : []),
+      part('devices', this.#gateway),
       ...[part('metrics', this.#metrics), part('status-samples', this.#samples)],
       part('cli-watch', this.#cliWatch),
       { name: 'https-open', start: () => this.#front.start(), stop: () => this.#front.stopAccepting() },
@@ -135,10 +157,11 @@ export class Hub {
     ];
   }
 
-  #openStorage(): void {
-    this.store.open();
-    this.registry.load();
-    this.ingest.start();
+  /** Opens the store, then loads devices and sequence state (awaited on PostgreSQL, at once on SQLite). */
+  async #openStorage(): Promise<void> {
+    await this.store.open();
+    await this.registry.load();
+    await this.ingest.start();
   }
 
   get url(): string { return this.#front.url; } // prettier-ignore

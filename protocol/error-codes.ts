@@ -110,6 +110,7 @@ export const ERROR_CODES = {
   HUB_ERR_CONFIG: { meaning: 'an MQTT TLS port without a TLS key and certificate', answered: { thrown: true }, docs: [OPS] },
   HUB_ERR_DB_TOO_NEW: { meaning: 'the database was written by a newer Hearth', answered: { thrown: true }, docs: [OPS] },
   HUB_ERR_STORE_CLOSED: { meaning: 'the store was used before open() or after close()', answered: { thrown: true }, docs: [OPS] },
+  HUB_ERR_DB_UNREACHABLE: { meaning: 'the PostgreSQL server of db.url cannot be connected to (down, refused, wrong credentials)', answered: { thrown: true }, docs: [OPS] },
   HUB_ERR_FENCED: { meaning: 'a PostgreSQL commit for a device another hub has claimed since; nothing of the batch was stored', answered: { thrown: true }, docs: [OPS] },
   HUB_ERR_CHUNK_CORRUPT: { meaning: 'a stored chunk does not decode', answered: { thrown: true }, docs: [OPS] },
   HUB_ERR_COMPACTION_WORKER_EXIT: { meaning: 'the compaction worker thread ended without being stopped', answered: { log: true }, docs: [OPS] },

@@ -1,11 +1,12 @@
-// db.url (HEARTH_DB_URL, --db-url): validated at start-up like every setting, masked when printed, and refused
-// by `hearth start` until the hub runs on PostgreSQL (issue #16): never a silent fallback to SQLite.
+// db.url (HEARTH_DB_URL, --db-url): validated at start-up like every setting, masked when printed, and used by
+// `hearth start`: a server it cannot reach fails the start, never a silent fallback to SQLite (issue #16).
+// The hub on a real PostgreSQL: hub-postgres.test.ts.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { EXIT, main } from '../hub/cli.js';
-import { ConfigError, DB_URL_NOT_WIRED, loadConfig, printableConfig } from '../hub/config.js';
+import { ConfigError, loadConfig, printableConfig } from '../hub/config.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'hearth-dburl-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -46,12 +47,12 @@ describe('db.url', () => {
     expect(printed['db.url']).toBe('postgres://********@db/hearth');
   });
 
-  it('makes `hearth start` refuse with a clear message instead of running on SQLite', async () => {
+  it('makes `hearth start` fail with a clear message, not run on SQLite, when the server cannot be reached', async () => {
     const err: string[] = [];
     const io = { out: { write: () => true }, err: { write: (t: string) => (err.push(t), true) }, stdin: process.stdin } as unknown as Parameters<typeof main>[1];
-    const code = await main(['start', '--db-url', 'postgres://hearth@db/hearth', '--data-dir', dir, '--port', '0', '--mqtt-port', 'off', '--mqtt-tls-port', 'off'], io);
+    const code = await main(['start', '--db-url', 'postgres://hearth:secret@127.0.0.1:1/hearth', '--data-dir', dir, '--port', '0', '--mqtt-port', 'off', '--mqtt-tls-port', 'off'], io);
     expect(code).toBe(EXIT.FAILED);
-    expect(err.join('')).toContain(DB_URL_NOT_WIRED);
-    expect(err.join('')).toContain('PostgreSQL storage is not wired into the hub yet');
+    expect(err.join('')).toContain('HUB_ERR_DB_UNREACHABLE: cannot connect to PostgreSQL at 127.0.0.1:1/hearth');
+    expect(err.join('')).not.toContain('secret');
   });
 });

@@ -8,6 +8,7 @@ import { hello } from './support/fixtures.js';
 import { call } from './support/http.js';
 import { startHub } from './support/hub-harness.js';
 import { RawDevice, type Refusal } from './support/raw-device.js';
+import { sqliteNow } from '../hub/testing/sqlite-now.js';
 
 // Issue "Faults", section 4 (crowds): each crowd fault against a real hub on 127.0.0.1. The HTTPS port closes
 // silent sockets after short timeouts, caps sockets per address, refuses with 503 HUB_ERR_BUSY as descriptors
@@ -62,7 +63,7 @@ function getFrom(localAddress: string, h: { hub: { port: number; tls: { cert: st
 
 /** Provisions a device, greets and sends one TELEMETRY; resolves once it is acknowledged. */
 async function deviceGetsAck(h: Awaited<ReturnType<typeof hub>>, id: string): Promise<RawDevice> {
-  const { token } = h.hub.registry.provision(id, id, 'thermostat', Date.now());
+  const { token } = sqliteNow(h.hub.registry.provision(id, id, 'thermostat', Date.now()));
   const { device } = await RawDevice.greet(h.wssUrl, id, token, hello());
   device.send({ type: 'telemetry', seq: 1, ts: Date.now(), readings: [{ metric: 1, value: { type: 'float', value: 20 } }] });
   await device.ackFor(1);
@@ -145,7 +146,7 @@ describe('crowds on the HTTPS port', () => {
     const token = h.hub.adminToken;
     const api = await h.get('/api/hub', token);
     expect({ status: api.status, error: api.body.error, connection: api.headers.connection }).toEqual({ status: 503, error: 'HUB_ERR_BUSY', connection: 'close' });
-    const { token: deviceToken } = h.hub.registry.provision('busy-1', 'busy-1', 'thermostat', Date.now());
+    const { token: deviceToken } = sqliteNow(h.hub.registry.provision('busy-1', 'busy-1', 'thermostat', Date.now()));
     const refusal = (await RawDevice.connect(h.wssUrl, 'busy-1', deviceToken).catch((r: Refusal) => r)) as Refusal;
     expect({ status: refusal.status, error: refusal.body.error }).toEqual({ status: 503, error: 'HUB_ERR_BUSY' });
     expect((await h.get('/healthz')).status).toBe(200);

@@ -20,6 +20,7 @@ import { freePort, spawnHub } from './support/hub-process.js';
 import { call } from './support/http.js';
 import { RawDevice } from './support/raw-device.js';
 import { SentLedger } from './support/sent-ledger.js';
+import { sqliteNow } from '../hub/testing/sqlite-now.js';
 
 const dirs: string[] = [];
 const cleanups: Array<() => unknown> = [];
@@ -71,7 +72,7 @@ afterAll(() => {
   process.stdout.write(['', 'Storage faults (issue "Faults", sections 1, 2, 5):', fmt(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...lines.map(fmt), ''].join('\n'));
 });
 
-async function device(h: Harness, id: string, token = h.hub.registry.provision(id, id, 'thermostat', Date.now()).token): Promise<SentLedger> {
+async function device(h: Harness, id: string, token = sqliteNow(h.hub.registry.provision(id, id, 'thermostat', Date.now())).token): Promise<SentLedger> {
   const { device } = await RawDevice.greet(h.wssUrl, id, token, hello());
   return new SentLedger(device, id);
 }
@@ -109,7 +110,7 @@ describe('another process holds the write lock [faults 2]', () => {
     const a = await device(h, 'lock-a');
     a.send(5);
     await eventually(() => expect(a.acked).toBe(5));
-    const tokens = ['lock-b', 'lock-c'].map((id) => h.hub.registry.provision(id, id, 'thermostat', Date.now()).token);
+    const tokens = ['lock-b', 'lock-c'].map((id) => sqliteNow(h.hub.registry.provision(id, id, 'thermostat', Date.now())).token);
     // Their HELLOs and series are stored now, so a reconnect during the fault needs no write.
     const [b, c] = await Promise.all(['lock-b', 'lock-c'].map((id, i) => device(h, id, tokens[i])));
     for (const d of [b!, c!]) {
@@ -191,7 +192,7 @@ describe('a write lock held elsewhere while a device greets, adds a metric, or t
       const t0 = performance.now();
       return new Promise((resolve) => setTimeout(() => (other.exec('ROLLBACK'), resolve(performance.now() - t0)), ms));
     };
-    const tokens = ['w-a', 'w-b'].map((id) => h.hub.registry.provision(id, id, 'thermostat', Date.now()).token);
+    const tokens = ['w-a', 'w-b'].map((id) => sqliteNow(h.hub.registry.provision(id, id, 'thermostat', Date.now())).token);
     let last = performance.now();
     let maxLag = 0;
     const lagTimer = setInterval(() => {

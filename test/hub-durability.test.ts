@@ -9,6 +9,7 @@ import { hello } from './support/fixtures.js';
 import { startHub } from './support/hub-harness.js';
 import { call } from './support/http.js';
 import { eventually } from './support/eventually.js';
+import { sqliteNow } from '../hub/testing/sqlite-now.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -36,7 +37,7 @@ describe('graceful shutdown', () => {
     const dataDir = tempDir();
     // A long commit interval keeps the frames pending until stop() has to flush them.
     const h = await startHub({ dataDir, overrides: { 'ingest.commitIntervalMs': 60_000 } });
-    const { token } = h.hub.registry.provision('grace-1', 'grace', 'thermostat', Date.now());
+    const { token } = sqliteNow(h.hub.registry.provision('grace-1', 'grace', 'thermostat', Date.now()));
     const { device } = await RawDevice.greet(h.wssUrl, 'grace-1', token, hello());
     for (let seq = 1; seq <= 50; seq++) {
       device.send({ type: 'telemetry', seq, ts: 1_700_000_000_000 + seq, readings: [{ metric: 1, value: { type: 'float', value: seq } }] });
@@ -56,7 +57,7 @@ describe('storage failure', () => {
   it('stops acknowledging while SQLite fails, reports it, and resumes without losing or doubling a reading', async () => {
     const dataDir = tempDir();
     const h = await startHub({ dataDir });
-    const { token } = h.hub.registry.provision('full-1', 'full', 'thermostat', Date.now());
+    const { token } = sqliteNow(h.hub.registry.provision('full-1', 'full', 'thermostat', Date.now()));
     const { device } = await RawDevice.greet(h.wssUrl, 'full-1', token, hello());
     device.send({ type: 'telemetry', seq: 1, ts: 1_700_000_000_001, readings: [{ metric: 1, value: { type: 'float', value: 1 } }] });
     await device.ackFor(1);
@@ -88,7 +89,7 @@ describe('restart', () => {
   it('remembers sequence state and current values across a restart', async () => {
     const dataDir = tempDir();
     let h = await startHub({ dataDir });
-    const { token } = h.hub.registry.provision('rs-1', 'restart', 'thermostat', Date.now());
+    const { token } = sqliteNow(h.hub.registry.provision('rs-1', 'restart', 'thermostat', Date.now()));
     let { device } = await RawDevice.greet(h.wssUrl, 'rs-1', token, hello());
     device.send({ type: 'telemetry', seq: 1, ts: 1_700_000_000_000, readings: [{ metric: 1, value: { type: 'float', value: 19.5 } }] });
     await device.ackFor(1);

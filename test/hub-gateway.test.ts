@@ -10,6 +10,7 @@ import type { Hub } from '../hub/hub.js';
 import { RawDevice, type Refusal } from './support/raw-device.js';
 import { hello } from './support/fixtures.js';
 import { startHub } from './support/hub-harness.js';
+import { sqliteNow } from '../hub/testing/sqlite-now.js';
 
 let hub: Hub;
 let wss: string;
@@ -19,7 +20,7 @@ const tokens = new Map<string, string>();
 const open: RawDevice[] = [];
 
 function provision(id: string): string {
-  const { token } = hub.registry.provision(id, id, 'thermostat', Date.now());
+  const { token } = sqliteNow(hub.registry.provision(id, id, 'thermostat', Date.now()));
   tokens.set(id, token);
   return token;
 }
@@ -289,7 +290,7 @@ describe('protocol 1.1 settlements [FP-2.2] [FP-2.3] [FP-6.2] [FP-7.5] [FP-7.7] 
 
   it('[FP-10.5] sends ERROR HUB_ERR_SHUTDOWN, then closes with 1001, when the hub stops', async () => {
     const h = await startHub();
-    const { token } = h.hub.registry.provision('bye-1', 'bye', 'thermostat', Date.now());
+    const { token } = sqliteNow(h.hub.registry.provision('bye-1', 'bye', 'thermostat', Date.now()));
     const { device } = await RawDevice.greet(h.wssUrl, 'bye-1', token, hello());
     await h.stop();
     expect((await device.closed).code).toBe(CLOSE_CODES.GOING_AWAY);

@@ -8,6 +8,7 @@ import { hello } from './support/fixtures.js';
 import { startHub } from './support/hub-harness.js';
 import { call } from './support/http.js';
 import { RawDevice } from './support/raw-device.js';
+import { sqliteNow } from '../hub/testing/sqlite-now.js';
 
 // bridge/health and bridge/info of a real hub: ACK latencies measured by ingest reach ackLatencyP99Ms through
 // the hub's metrics, per health interval; bridge/info names the commit the build recorded.
@@ -41,7 +42,7 @@ describe('bridge/health and bridge/info on a real hub', () => {
     // An interval with nothing acknowledged yet: null.
     await eventually(() => health.length > 0, { what: 'a bridge/health message' });
     expect(health[0]!.ackLatencyP99Ms).toBeNull();
-    const { token } = hub.registry.provision('lat-1', 'Latency probe', 'thermostat', Date.now());
+    const { token } = sqliteNow(hub.registry.provision('lat-1', 'Latency probe', 'thermostat', Date.now()));
     const { device } = await RawDevice.greet(wss, 'lat-1', token, hello());
     const seen = health.length;
     for (let seq = 1; seq <= 20; seq++) {

@@ -5,6 +5,7 @@ import type { Hub } from '../hub/hub.js';
 import { RawDevice } from './support/raw-device.js';
 import { hello } from './support/fixtures.js';
 import { startHub } from './support/hub-harness.js';
+import { sqliteNow } from '../hub/testing/sqlite-now.js';
 
 // The real wiring: device frames -> ingest -> commit -> event bus -> embedded aedes -> an MQTT client, and
 // back: an MQTT publish to a set topic -> COMMAND frame -> COMMAND_RESULT -> result topic.
@@ -47,7 +48,7 @@ afterAll(async () => {
 
 describe('hub -> MQTT', () => {
   it('publishes committed readings, availability, and takes commands from set topics', async () => {
-    const { token } = hub.registry.provision('mq-1', 'Hall thermostat', 'thermostat', Date.now());
+    const { token } = sqliteNow(hub.registry.provision('mq-1', 'Hall thermostat', 'thermostat', Date.now()));
     const { device } = await RawDevice.greet(wss, 'mq-1', token, hello());
     expect(await waitForMessage('hearth/mq-1/availability', (p) => p === 'online')).toBe('online');
     device.send({ type: 'telemetry', seq: 1, ts: 1_700_000_000_000, readings: [{ metric: 1, value: { type: 'float', value: 21.25 } }] });

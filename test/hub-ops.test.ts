@@ -11,6 +11,7 @@ import { hello } from './support/fixtures.js';
 import { startHub } from './support/hub-harness.js';
 import { eventually } from './support/eventually.js';
 import { HUB_CLI } from './support/hub-process.js';
+import { sqliteNow } from '../hub/testing/sqlite-now.js';
 
 const dirs: string[] = [];
 const temp = () => {
@@ -55,7 +56,7 @@ describe('heartbeats and compression [FP-10.1] [FP-10.4]', () => {
   it('terminates a device that stops answering pings and marks it offline', async () => {
     const h = await startHub({ overrides: { 'devices.heartbeatMs': 100 } });
     try {
-      const { token } = h.hub.registry.provision('hb-1', 'hb', 'thermostat', Date.now());
+      const { token } = sqliteNow(h.hub.registry.provision('hb-1', 'hb', 'thermostat', Date.now()));
       const { device } = await RawDevice.greet(h.wssUrl, 'hb-1', token, hello());
       expect(h.hub.facade.device('hb-1')?.online).toBe(true);
       // The device hangs: its socket is no longer read, so pings go unanswered.
@@ -76,7 +77,7 @@ describe('heartbeats and compression [FP-10.1] [FP-10.4]', () => {
       const devices = [];
       for (let i = 0; i < 6; i++) {
         const id = `hbs-${i}`;
-        const { token } = h.hub.registry.provision(id, id, 'thermostat', Date.now());
+        const { token } = sqliteNow(h.hub.registry.provision(id, id, 'thermostat', Date.now()));
         const { device } = await RawDevice.greet(h.wssUrl, id, token, hello());
         pings.set(id, []);
         device.ws.on('ping', () => pings.get(id)!.push(performance.now()));
@@ -96,7 +97,7 @@ describe('heartbeats and compression [FP-10.1] [FP-10.4]', () => {
   it('negotiates permessage-deflate when a device offers it, and a compressed BATCH is stored', async () => {
     const h = await startHub();
     try {
-      const { token } = h.hub.registry.provision('zip-1', 'zip', 'thermostat', Date.now());
+      const { token } = sqliteNow(h.hub.registry.provision('zip-1', 'zip', 'thermostat', Date.now()));
       const { device } = await RawDevice.greet(h.wssUrl, 'zip-1', token, hello());
       expect(device.ws.extensions).toContain('permessage-deflate');
       const t0 = 1_700_000_000_000;

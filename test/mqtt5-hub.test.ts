@@ -11,6 +11,7 @@ import { PahoRun, pahoGate, requirePaho } from '../hub/mqtt/testing/mqtt5-kit.js
 import { hello } from './support/fixtures.js';
 import { startHub } from './support/hub-harness.js';
 import { RawDevice } from './support/raw-device.js';
+import { sqliteNow } from '../hub/testing/sqlite-now.js';
 
 const withPaho = pahoGate() === 'run' ? describe : describe.skip;
 
@@ -34,7 +35,7 @@ withPaho('the real hub with MQTT 5 clients', () => {
   });
 
   it("Home Assistant's client library (paho-mqtt MQTTv5) receives discovery and state, and its command reaches the device", async () => {
-    const { token } = h.hub.registry.provision('th5', 'Hall thermostat', 'thermostat', Date.now());
+    const { token } = sqliteNow(h.hub.registry.provision('th5', 'Hall thermostat', 'thermostat', Date.now()));
     const { device } = await RawDevice.greet(h.wssUrl, 'th5', token, hello());
     device.send({ type: 'telemetry', seq: 1, ts: 1_700_000_000_000, readings: [{ metric: 1, value: { type: 'float', value: 21.5 } }] });
     const ha = new PahoRun({

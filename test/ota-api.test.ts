@@ -12,6 +12,7 @@ import { main } from '../hub/cli.js';
 import type { FirmwareUpdatePayload } from '../hub/mqtt/topics.js';
 import { startHub } from './support/hub-harness.js';
 import { eventually } from './support/eventually.js';
+import { sqliteNow } from '../hub/testing/sqlite-now.js';
 
 let h: Awaited<ReturnType<typeof startHub>>;
 let fleet: Fleet;
@@ -42,7 +43,7 @@ beforeAll(async () => {
     if (topic === 'hearth/api-plug/update') updates.push(JSON.parse(payload.toString()) as FirmwareUpdatePayload);
   });
   await client.subscribeAsync('hearth/api-plug/update');
-  const { token } = h.hub.registry.provision('api-plug', 'Plug', 'smart_plug', Date.now());
+  const { token } = sqliteNow(h.hub.registry.provision('api-plug', 'Plug', 'smart_plug', Date.now()));
   fleet = new Fleet({ hubUrl: h.wssUrl, devices: [{ id: 'api-plug', token, model: 'smart_plug' }], rate: 0, ca: h.hub.tls.cert, backoff: { baseMs: 20, capMs: 100 } });
   await fleet.start();
   await fleet.waitConnected();

@@ -11,6 +11,7 @@ import { Fleet } from '../device-sim/index.js';
 import { UserStore } from '../hub/auth/user-store.js';
 import type { Hub } from '../hub/hub.js';
 import { startHub } from './support/hub-harness.js';
+import { sqliteNow } from '../hub/testing/sqlite-now.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const OUTPUT = join(fileURLToPath(new URL('..', import.meta.url)), 'test-output');
@@ -30,12 +31,12 @@ const ADMIN = { name: 'alice', password: 'correct horse battery' };
     const h = await startHub({ dataDir, overrides: { 'mqtt.embedded': true, 'mqtt.websocket': true, 'firmware.chunkBytes': 4096 } });
     hub = h.hub;
     stopHub = h.stop;
-    const { token } = hub.registry.provision('dash-plug', 'Desk plug', 'smart_plug', Date.now());
+    const { token } = sqliteNow(hub.registry.provision('dash-plug', 'Desk plug', 'smart_plug', Date.now()));
     // The device defers the first offer for 2 s, so the page shows the update running before it is done.
     fleet = new Fleet({ hubUrl: h.wssUrl, devices: [{ id: 'dash-plug', token, model: 'smart_plug' }], rate: 1, ca: hub.tls.cert, backoff: { baseMs: 20, capMs: 100 }, otaFaults: () => ({ defer: 1, deferSeconds: 2 }) });
     await fleet.start();
     await fleet.waitConnected();
-    hub.firmware.addImage(new Uint8Array(randomBytes(512 * 1024)), hub.registry.info('dash-plug')!.model, '4.2.0');
+    hub.firmware!.addImage(new Uint8Array(randomBytes(512 * 1024)), hub.registry.info('dash-plug')!.model, '4.2.0');
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'] });
     const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1280, height: 900 } });
     page = await context.newPage();

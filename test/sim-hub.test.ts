@@ -5,6 +5,7 @@ import { Fleet, runCli, type SimSummary } from '../device-sim/index.js';
 import type { Hub } from '../hub/hub.js';
 import { startHub } from './support/hub-harness.js';
 import { eventually } from './support/eventually.js';
+import { sqliteNow } from '../hub/testing/sqlite-now.js';
 
 // The simulator as a library and as a CLI against the real hub (port 0, real SQLite, real TLS).
 let hub: Hub;
@@ -23,7 +24,7 @@ afterAll(async () => stop());
 
 describe('device-sim against the real hub', () => {
   it('round-trips commands: the device applies them and its next telemetry shows the new state', async () => {
-    const { token } = hub.registry.provision('sim-light', 'Porch light', 'light', Date.now());
+    const { token } = sqliteNow(hub.registry.provision('sim-light', 'Porch light', 'light', Date.now()));
     const fleet = new Fleet({ hubUrl: wss, devices: [{ id: 'sim-light', token, model: 'light' }], rate: 0, ca: hub.tls.cert });
     await fleet.start();
     await fleet.waitConnected();

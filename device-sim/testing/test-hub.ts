@@ -35,6 +35,7 @@ import type { RecordedItem } from '../send-record.js';
 import { DeviceTap, tapLink, tapUpgradeResponse } from './device-tap.js';
 import { testCertificate } from './test-certificate.js';
 import { storedItems } from './stored-items.js';
+import { sqliteNow } from '../../hub/testing/sqlite-now.js';
 
 export interface TestHubOptions {
   /** Serve wss:// with a self-signed certificate (default: plain ws://). */
@@ -368,7 +369,7 @@ export class TestHub {
       result = { ok: false, ...this.refuseWith, message: 'refused by the test hub' };
     } else {
       if (this.#o.acceptAnyToken === true && token !== undefined && !run.registry.has(deviceId)) this.addDevice(deviceId, token);
-      result = run.auth.authenticateDevice(deviceId, token);
+      result = sqliteNow(run.auth.authenticateDevice(deviceId, token));
     }
     if (!result.ok) this.refusals.push({ deviceId, status: UPGRADE_STATUSES[result.code], code: result.code });
     return result;

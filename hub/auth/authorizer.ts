@@ -1,3 +1,5 @@
+import { andThen } from '../storage/maybe-promise.js';
+import type { MaybePromise } from '../storage/store-contract.js';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -31,7 +33,8 @@ export interface SessionGrant {
 
 /** The stored hash of a device token (the device registry keeps it). */
 export interface DeviceCredentialSource {
-  deviceCredentials(id: string): { tokenSalt: string; tokenHash: string } | undefined;
+  /** At once (SQLite, or a device already in memory) or as a Promise (a device the PostgreSQL store must be asked for). */
+  deviceCredentials(id: string): MaybePromise<{ tokenSalt: string; tokenHash: string } | undefined>;
 }
 
 /** A device upgrade's answer [FP-2.3]: accepted, or refused before any socket exists. */
@@ -129,8 +132,11 @@ export class Authorizer {
   }
 
   /** Checks a device's bearer token before its WebSocket upgrade [FP-2.3]. */
-  authenticateDevice(id: string, token: string | undefined): DeviceAuthResult {
-    const stored = this.#opts.devices.deviceCredentials(id);
+  authenticateDevice(id: string, token: string | undefined): MaybePromise<DeviceAuthResult> {
+    return andThen(this.#opts.devices.deviceCredentials(id), (stored) => this.#checkDevice(id, token, stored));
+  }
+
+  #checkDevice(id: string, token: string | undefined, stored: { tokenSalt: string; tokenHash: string } | undefined): DeviceAuthResult {
     if (!stored) return { ok: false, code: 'HUB_ERR_UNKNOWN_DEVICE', message: `no device "${id}" is provisioned` };
     if (!token || !verifyToken(token, stored.tokenSalt, stored.tokenHash)) {
       return { ok: false, code: 'HUB_ERR_BAD_TOKEN', message: `wrong or missing bearer token for device "${id}"` };

@@ -1,11 +1,20 @@
 import type { Logger } from '../logger.js';
-import type { HubStore } from '../storage/hub-store.js';
+import { isThenable } from '../storage/maybe-promise.js';
 import type { DeviceRegistry } from './device-registry.js';
 
 const WATCH_EVERY_MS = 1000;
+/** Without a data_version (PostgreSQL), how often the devices are read again: the CLI and other hubs change them. */
+export const RECONCILE_EVERY_MS = 5000;
+
+/** What the watch reads of the SQLite store (HubStore). */
+export interface SqliteChangeCounters {
+  dataVersion(): number;
+  deviceChangeVersion(): number;
+}
 
 export interface CliChangeWatchOptions {
-  store: HubStore;
+  /** SQLite's PRAGMA data_version and device change counter; none (PostgreSQL): the registry reconciles every RECONCILE_EVERY_MS. */
+  store: SqliteChangeCounters | undefined;
   registry: DeviceRegistry;
   log: Logger;
   now: () => number;
@@ -20,7 +29,7 @@ export interface CliChangeWatchOptions {
  * devices changed, and only then does the registry reconcile (re-reading every device).
  */
 export class CliChangeWatch {
-  readonly #store: HubStore;
+  readonly #store: SqliteChangeCounters | undefined;
   readonly #registry: DeviceRegistry;
   readonly #log: Logger;
   readonly #now: () => number;
@@ -28,6 +37,8 @@ export class CliChangeWatch {
   #watch: NodeJS.Timeout | undefined;
   #dataVersion = 0;
   #deviceVersion = 0;
+  #lastReconcile = 0;
+  #reconciling = false;
 
   constructor(opts: CliChangeWatchOptions) {
     this.#store = opts.store;
@@ -40,8 +51,9 @@ export class CliChangeWatch {
   /** Starts the data_version watch. */
   start(): void {
     if (this.#watch) return;
-    this.#dataVersion = this.#store.dataVersion();
-    this.#deviceVersion = this.#store.deviceChangeVersion();
+    this.#dataVersion = this.#store?.dataVersion() ?? 0;
+    this.#deviceVersion = this.#store?.deviceChangeVersion() ?? 0;
+    this.#lastReconcile = this.#now();
     this.#watch = setInterval(() => this.check(), WATCH_EVERY_MS);
     this.#watch.unref();
   }
@@ -64,16 +76,26 @@ export class CliChangeWatch {
 
   /** The CLI writes devices straight to the database; data_version, then the device counter, tell us when. */
   #checkDataVersion(): void {
+    const failed = (err: unknown) => this.#log.error({ err: (err as Error).message }, 'checking for CLI changes failed; will retry');
     try {
-      const version = this.#store.dataVersion();
-      if (version === this.#dataVersion) return;
-      this.#dataVersion = version;
-      const devices = this.#store.deviceChangeVersion();
-      if (devices === this.#deviceVersion) return;
-      this.#deviceVersion = devices;
-      this.#registry.reconcile(this.#now());
+      if (this.#store) {
+        const version = this.#store.dataVersion();
+        if (version === this.#dataVersion) return;
+        this.#dataVersion = version;
+        const devices = this.#store.deviceChangeVersion();
+        if (devices === this.#deviceVersion) return;
+        this.#deviceVersion = devices;
+      } else if (this.#reconciling || this.#now() - this.#lastReconcile < RECONCILE_EVERY_MS) {
+        return;
+      }
+      this.#lastReconcile = this.#now();
+      const done = this.#registry.reconcile(this.#now());
+      if (isThenable(done)) {
+        this.#reconciling = true;
+        done.catch(failed).finally(() => (this.#reconciling = false));
+      }
     } catch (err) {
-      this.#log.error({ err: (err as Error).message }, 'checking for CLI changes failed; will retry');
+      failed(err);
     }
   }
 }

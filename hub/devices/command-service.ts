@@ -1,8 +1,12 @@
-import type { CommandResultFrame } from '../../protocol/types.js';
+import type { CommandResultFrame, Value } from '../../protocol/types.js';
 import type { DeviceRegistry, SessionHandle } from './device-registry.js';
 import type { CommandOutcome, EventBus } from '../events.js';
 import { isStorageFault } from '../storage/fault-cause.js';
-import type { HubStore } from '../storage/hub-store.js';
+import { isThenable } from '../storage/maybe-promise.js';
+import type { HubStoreContract } from '../storage/store-contract.js';
+
+/** What commands need of storage: the command log. */
+export type CommandStore = Pick<HubStoreContract, 'logCommand' | 'finishCommand'>;
 import { systemTimers, type TimerHandle, type Timers } from '../timers.js';
 import { valueFromJson } from '../../protocol/value-form.js';
 
@@ -18,7 +22,7 @@ interface Waiting {
 /** Sends COMMAND frames and pairs each COMMAND_RESULT (or a timeout) with its caller; every command is logged. */
 export class CommandService {
   readonly #registry: DeviceRegistry;
-  readonly #store: HubStore;
+  readonly #store: CommandStore;
   readonly #bus: EventBus;
   readonly #timeoutMs: number;
   readonly #now: () => number;
@@ -26,7 +30,7 @@ export class CommandService {
   readonly #waiting = new Map<number, Waiting>();
 
   /** `timers` runs the result timeouts (default Node's). */
-  constructor(opts: { registry: DeviceRegistry; store: HubStore; bus: EventBus; timeoutMs: number; now: () => number; timers?: Timers }) {
+  constructor(opts: { registry: DeviceRegistry; store: CommandStore; bus: EventBus; timeoutMs: number; now: () => number; timers?: Timers }) {
     this.#registry = opts.registry;
     this.#store = opts.store;
     this.#bus = opts.bus;
@@ -53,15 +57,24 @@ export class CommandService {
     if (!cap || !cap.writable) return refuse('unsupported', `device "${deviceId}" has no writable "${command}"`);
     const parsed = valueFromJson(cap, input);
     if (!parsed.ok) return refuse('invalid', parsed.problem);
-    const id = this.#store.logCommand({ deviceId, command, value: parsed.value, source, sentAt: this.#now() });
-    if (!online || !session) return refuse('offline', `device "${deviceId}" is offline`, id);
+    const logged = this.#store.logCommand({ deviceId, command, value: parsed.value, source, sentAt: this.#now() });
+    const sendLogged = (id: number): Promise<CommandOutcome> => {
+      // Logged on PostgreSQL meanwhile: the session may have ended since.
+      const live = this.#registry.session(deviceId);
+      if (!online || !session || live !== session) return refuse('offline', `device "${deviceId}" is offline`, id);
+      return this.#sendLogged(id, deviceId, command, session, cap.id, parsed.value);
+    };
+    return isThenable(logged) ? logged.then(sendLogged) : sendLogged(logged);
+  }
+
+  #sendLogged(id: number, deviceId: string, command: string, session: SessionHandle, metric: number, value: Value): Promise<CommandOutcome> {
     return new Promise((resolve) => {
       const timer = this.#timers.setTimeout(() => {
         this.#waiting.delete(id);
         resolve(this.#finish({ commandId: id, deviceId, command, status: 'timeout', message: `no result within ${this.#timeoutMs} ms` }));
       }, this.#timeoutMs);
       this.#waiting.set(id, { deviceId, command, session, resolve, timer });
-      session.send({ type: 'command', id, metric: cap.id, value: parsed.value });
+      session.send({ type: 'command', id, metric, value });
     });
   }
 
@@ -98,7 +111,9 @@ export class CommandService {
 
   #finish(outcome: CommandOutcome): CommandOutcome {
     try {
-      if (outcome.commandId > 0) this.#store.finishCommand(outcome.commandId, outcome.status, outcome.message, this.#now());
+      const done = outcome.commandId > 0 ? this.#store.finishCommand(outcome.commandId, outcome.status, outcome.message, this.#now()) : false;
+      // PostgreSQL: the row is finished in the background; a failure leaves it as sent, as below.
+      if (isThenable(done)) done.catch(() => undefined);
     } catch (err) {
       // The outcome stands whatever storage does: a full, read-only or locked database must not leave the
       // caller waiting or throw out of a device's session or a timer (the log keeps the command as sent).

@@ -10,6 +10,7 @@ import { EventBus, type HubEvents } from '../events.js';
 import type { HubStore } from '../storage/hub-store.js';
 import { TempStore } from '../testing/temp-store.js';
 import { DeviceRegistry, type SessionHandle } from './device-registry.js';
+import { sqliteNow } from '../testing/sqlite-now.js';
 
 const T0 = Date.UTC(2025, 0, 1);
 const temp = new TempStore();
@@ -114,7 +115,7 @@ describe('DeviceRegistry', () => {
 
   it('provision() stores a device with a token shown once (only its hash is kept) and announces it', () => {
     const { store, registry, events } = setUp();
-    const { device, token } = registry.provision('lamp', 'Porch', 'light', T0);
+    const { device, token } = sqliteNow(registry.provision('lamp', 'Porch', 'light', T0));
     expect(device).toEqual({ id: 'lamp', name: 'Porch', type: 'light', model: '', firmware: '', capabilities: [], online: false, lastSeen: null, createdAt: T0, room: null });
     expect(token).toMatch(/^hd1_/);
     expect(JSON.stringify(store.getDevice('lamp'))).not.toContain(token);
@@ -125,7 +126,7 @@ describe('DeviceRegistry', () => {
   it('its stored token hashes let hub/auth accept the right token only, and name an unknown device [FP-2.3]', () => {
     const { registry } = setUp();
     const auth = authorizer(registry);
-    const { token } = registry.provision('lamp', 'Porch', 'light', T0);
+    const { token } = sqliteNow(registry.provision('lamp', 'Porch', 'light', T0));
     expect(auth.authenticateDevice('lamp', token)).toEqual({ ok: true });
     expect(auth.authenticateDevice('lamp', `${token}x`)).toMatchObject({ ok: false, code: 'HUB_ERR_BAD_TOKEN' });
     expect(auth.authenticateDevice('lamp', undefined)).toMatchObject({ ok: false, code: 'HUB_ERR_BAD_TOKEN' });
@@ -187,7 +188,7 @@ describe('DeviceRegistry', () => {
 
   it('revoke() fails the live session with HUB_ERR_REVOKED (4010) at once, removes the device and refuses it afterwards [FP-10.3]', () => {
     const { store, registry, events } = setUp();
-    const { token } = registry.provision('th1', 'Hall', 'thermostat', T0);
+    const { token } = sqliteNow(registry.provision('th1', 'Hall', 'thermostat', T0));
     const session = new SessionSpy();
     registry.attach('th1', session);
     registry.greet('th1', HELLO, T0);

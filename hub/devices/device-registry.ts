@@ -3,8 +3,9 @@ import { newDeviceCredentials } from '../auth/device-tokens.js';
 import type { DeviceInfo, EventBus } from '../events.js';
 import type { CurrentValue } from '../facade.js';
 import { valueToJson } from '../../protocol/value-form.js';
-import type { HubStore } from '../storage/hub-store.js';
-import type { DeviceRecord } from '../storage/types.js';
+import { andThen, isThenable } from '../storage/maybe-promise.js';
+import type { HubStoreContract, MaybePromise } from '../storage/store-contract.js';
+import type { DeviceRecord, LatestValue } from '../storage/types.js';
 
 /** What the registry needs of a live session. */
 export interface SessionHandle {
@@ -22,31 +23,58 @@ interface Runtime {
   values: Map<string, { value: Value; ts: number }>;
 }
 
-/** Provisioned devices in memory: credentials, capabilities, live session, online state and current values. */
+/** What the registry needs of storage: the device rows and each device's latest values. */
+export type RegistryStore = Pick<
+  HubStoreContract,
+  'listDevices' | 'latest' | 'addDevice' | 'getDevice' | 'revokeDevice' | 'renameDevice' | 'setDeviceRoom' | 'removeDevice' | 'updateDeviceHello'
+>;
+
+/**
+ * Provisioned devices in memory: credentials, capabilities, live session, online state and current values.
+ * Its writes answer as the store does: at once on SQLite, as Promises on PostgreSQL (memory changes once
+ * the write is done, either way).
+ */
 export class DeviceRegistry {
-  readonly #store: HubStore;
+  readonly #store: RegistryStore;
   readonly #bus: EventBus;
   readonly #devices = new Map<string, Runtime>();
+  /** Ids being looked up in the database (PostgreSQL) for a device this hub did not know yet. */
+  readonly #adopting = new Map<string, Promise<Runtime | undefined>>();
 
-  constructor(store: HubStore, bus: EventBus) {
+  constructor(store: RegistryStore, bus: EventBus) {
     this.#store = store;
     this.#bus = bus;
   }
 
   /** Loads every non-revoked device and its latest stored values. */
-  load(): void {
-    for (const record of this.#store.listDevices()) {
+  load(): MaybePromise<void> {
+    const records = this.#store.listDevices();
+    if (isThenable(records)) return this.#loadAsync(records);
+    for (const record of records) {
       if (record.revokedAt !== null) continue;
       const runtime = this.#runtime(record);
-      for (const latest of this.#store.latest(record.id)) runtime.values.set(latest.metric, { value: latest.value, ts: latest.ts });
+      for (const latest of this.#store.latest(record.id) as LatestValue[]) runtime.values.set(latest.metric, { value: latest.value, ts: latest.ts });
       this.#devices.set(record.id, runtime);
     }
   }
 
-  /** Re-reads devices after another connection (the CLI) changed them: new ones appear, revoked ones are cut off. */
-  reconcile(now: number): void {
+  async #loadAsync(records: Promise<DeviceRecord[]>): Promise<void> {
+    for (const record of await records) {
+      if (record.revokedAt !== null) continue;
+      const runtime = this.#runtime(record);
+      for (const latest of await this.#store.latest(record.id)) runtime.values.set(latest.metric, { value: latest.value, ts: latest.ts });
+      this.#devices.set(record.id, runtime);
+    }
+  }
+
+  /** Re-reads devices after another connection (the CLI, another hub) changed them: new ones appear, revoked ones are cut off. */
+  reconcile(now: number): MaybePromise<void> {
+    return andThen(this.#store.listDevices(), (records) => this.#reconcile(records, now));
+  }
+
+  #reconcile(records: DeviceRecord[], now: number): void {
     const seen = new Set<string>();
-    for (const record of this.#store.listDevices()) {
+    for (const record of records) {
       seen.add(record.id);
       const known = this.#devices.get(record.id);
       if (record.revokedAt !== null) {
@@ -64,46 +92,53 @@ export class DeviceRegistry {
   }
 
   /** Creates a device and returns its token, shown once; only a salted hash is kept. */
-  provision(id: string, name: string, type: string, now: number): { device: DeviceInfo; token: string } {
+  provision(id: string, name: string, type: string, now: number): MaybePromise<{ device: DeviceInfo; token: string }> {
     const { record: fresh, token } = newDeviceCredentials(id, name, type, now);
-    this.#store.addDevice(fresh);
-    const record = this.#store.getDevice(id)!;
-    this.#devices.set(id, this.#runtime(record));
-    const device = this.info(id)!;
-    this.#bus.emit('device.updated', { device });
-    return { device, token };
+    return andThen(this.#store.addDevice(fresh), () =>
+      andThen(this.#store.getDevice(id), (record) => {
+        this.#devices.set(id, this.#runtime(record!));
+        const device = this.info(id)!;
+        this.#bus.emit('device.updated', { device });
+        return { device, token };
+      }),
+    );
   }
 
   /** Revokes a device: its session is closed at once with 4010 and it can no longer connect. */
-  revoke(id: string, now: number): boolean {
-    const ok = this.#store.revokeDevice(id, now);
-    if (ok) this.#drop(id, 'revoked');
-    return ok;
+  revoke(id: string, now: number): MaybePromise<boolean> {
+    return andThen(this.#store.revokeDevice(id, now), (ok) => {
+      if (ok) this.#drop(id, 'revoked');
+      return ok;
+    });
   }
 
   /**
    * Sets the friendly name and/or room (null clears it) of a device and emits device.updated, so MQTT topics
    * and discovery follow; undefined for an unknown device. Values are checked by the caller (the facade).
    */
-  rename(id: string, change: { name?: string; room?: string | null }): DeviceInfo | undefined {
+  rename(id: string, change: { name?: string; room?: string | null }): MaybePromise<DeviceInfo | undefined> {
     const runtime = this.#devices.get(id);
     if (!runtime) return undefined;
     const name = change.name ?? runtime.record.name;
     const room = change.room === undefined ? runtime.record.room : change.room;
-    if (name !== runtime.record.name) this.#store.renameDevice(id, name);
-    if (room !== runtime.record.room) this.#store.setDeviceRoom(id, room);
     if (name === runtime.record.name && room === runtime.record.room) return this.info(id);
-    runtime.record = { ...runtime.record, name, room };
-    const device = this.info(id)!;
-    this.#bus.emit('device.updated', { device });
-    return device;
+    const renamed = name !== runtime.record.name ? this.#store.renameDevice(id, name) : true;
+    return andThen(renamed, () =>
+      andThen(room !== runtime.record.room ? this.#store.setDeviceRoom(id, room) : true, () => {
+        runtime.record = { ...runtime.record, name, room };
+        const device = this.info(id)!;
+        this.#bus.emit('device.updated', { device });
+        return device;
+      }),
+    );
   }
 
   /** Deletes a device and everything stored for it; its session closes with 4010. False when unknown. */
-  remove(id: string): boolean {
-    const ok = this.#store.removeDevice(id);
-    if (ok) this.#drop(id, 'removed');
-    return ok;
+  remove(id: string): MaybePromise<boolean> {
+    return andThen(this.#store.removeDevice(id), (ok) => {
+      if (ok) this.#drop(id, 'removed');
+      return ok;
+    });
   }
 
   /**
@@ -111,8 +146,10 @@ export class DeviceRegistry {
    * revoked. An id not in memory is looked up in the database first: `hearth device add` in another process
    * writes there, and its device is accepted at once, before the CLI change watch notices.
    */
-  deviceCredentials(id: string): { tokenSalt: string; tokenHash: string } | undefined {
-    return (this.#devices.get(id) ?? this.#adopt(id))?.record;
+  deviceCredentials(id: string): MaybePromise<{ tokenSalt: string; tokenHash: string } | undefined> {
+    const known = this.#devices.get(id);
+    if (known) return known.record;
+    return andThen(this.#adopt(id), (runtime) => runtime?.record);
   }
 
   /** Makes `session` the device's live one; an older one is closed with 4009 [FP-10.3]. */
@@ -134,7 +171,7 @@ export class DeviceRegistry {
   }
 
   /** Records a HELLO: model, firmware and capabilities, then marks the device online (and seen). */
-  greet(id: string, hello: HelloFrame, now: number): void {
+  greet(id: string, hello: HelloFrame, now: number): MaybePromise<void> {
     const runtime = this.#devices.get(id);
     if (!runtime) return;
     runtime.record.lastSeen = Math.max(runtime.record.lastSeen ?? 0, now);
@@ -143,15 +180,16 @@ export class DeviceRegistry {
       runtime.record.firmware !== hello.firmware ||
       JSON.stringify(runtime.record.capabilities) !== JSON.stringify(hello.capabilities) ||
       (runtime.record.updates === true) !== (hello.updates === true);
-    if (changed) {
-      const updates = hello.updates === true; // [FP-14.1]
-      this.#store.updateDeviceHello(id, { model: hello.model, firmware: hello.firmware, capabilities: hello.capabilities, updates });
+    if (!changed) return this.#setOnline(runtime, true);
+    const updates = hello.updates === true; // [FP-14.1]
+    const stored = this.#store.updateDeviceHello(id, { model: hello.model, firmware: hello.firmware, capabilities: hello.capabilities, updates });
+    return andThen(stored, () => {
       runtime.record = { ...runtime.record, model: hello.model, firmware: hello.firmware, capabilities: hello.capabilities, updates };
       runtime.capsById = new Map(hello.capabilities.map((c) => [c.id, c]));
       runtime.capsByName = new Map(hello.capabilities.map((c) => [c.name, c]));
-    }
-    if (changed) this.#bus.emit('device.updated', { device: this.info(id)! });
-    this.#setOnline(runtime, true);
+      this.#bus.emit('device.updated', { device: this.info(id)! });
+      this.#setOnline(runtime, true);
+    });
   }
 
   session(id: string): SessionHandle | undefined {
@@ -219,15 +257,27 @@ export class DeviceRegistry {
     return n;
   }
 
-  /** A device the database has and memory does not (added by the CLI), taken in as reconcile() would. */
-  #adopt(id: string): Runtime | undefined {
-    let record: DeviceRecord | undefined;
+  /** A device the database has and memory does not (added by the CLI or another hub), taken in as reconcile() would. */
+  #adopt(id: string): MaybePromise<Runtime | undefined> {
+    let record: MaybePromise<DeviceRecord | undefined>;
     try {
       record = this.#store.getDevice(id);
     } catch {
       return undefined; // a failing database: refused as unknown now, the device retries [FP-2.3]
     }
+    if (!isThenable(record)) return this.#adopted(id, record);
+    let pending = this.#adopting.get(id); // a fleet reconnecting asks for each id once
+    if (!pending) {
+      pending = record.then((r) => this.#adopted(id, r), () => undefined).finally(() => this.#adopting.delete(id));
+      this.#adopting.set(id, pending);
+    }
+    return pending;
+  }
+
+  #adopted(id: string, record: DeviceRecord | undefined): Runtime | undefined {
     if (!record || record.revokedAt !== null) return undefined;
+    const known = this.#devices.get(id);
+    if (known) return known;
     const runtime = this.#runtime(record);
     this.#devices.set(id, runtime);
     this.#bus.emit('device.updated', { device: this.info(id)! });

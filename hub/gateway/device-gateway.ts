@@ -16,7 +16,7 @@ export interface DeviceGatewayOptions {
   greetingTimeoutMs: number;
   maxFramesPerSecond: number;
   /** The device token check before the upgrade [FP-2.3] (hub/auth). */
-  authenticate: (deviceId: string, token: string | undefined) => DeviceAuthResult;
+  authenticate: (deviceId: string, token: string | undefined) => DeviceAuthResult | Promise<DeviceAuthResult>;
   registry: DeviceRegistry;
   ingest: IngestPipeline;
   commands: CommandService;
@@ -24,6 +24,8 @@ export interface DeviceGatewayOptions {
   log: Logger;
   /** Firmware updates over the device sessions [FP-14]. */
   updates?: FirmwareService;
+  /** Claims a device for this hub at its HELLO (several hubs on PostgreSQL, see DeviceClaimer). */
+  claim?: (deviceId: string) => Promise<void>;
 }
 
 /** How long stop() waits for devices to finish the close handshake. */
@@ -71,6 +73,7 @@ export class DeviceGateway {
           log: opts.log,
           onRefused: (code) => this.#refused.set(code, (this.#refused.get(code) ?? 0) + 1),
           updates: opts.updates,
+          ...(opts.claim ? { claim: opts.claim } : {}),
         });
         this.#sessions.add(session);
         void session.closed.then(() => {
@@ -138,7 +141,7 @@ export class DeviceGateway {
     this.#lagTimer = undefined;
     for (const s of this.#sessions) s.pause();
     this.#server.stop();
-    if (!this.#opts.ingest.flush()) {
+    if (!(await this.#opts.ingest.flush())) {
       this.#finalCommitOk = false;
       this.#opts.log.error({ cause: this.#opts.ingest.fault?.cause, err: this.#opts.ingest.fault?.message },
         'final commit failed: unacknowledged readings stay with their devices');

@@ -9,6 +9,7 @@ import type { FirmwareService } from '../firmware/firmware-service.js';
 import type { Logger } from '../logger.js';
 import { retryBusy } from '../storage/busy-retry.js';
 import { faultCause } from '../storage/fault-cause.js';
+import { andThen, isThenable } from '../storage/maybe-promise.js';
 import { systemTimers, type TimerHandle, type Timers } from '../timers.js';
 import type { DeviceLink, LinkListener } from '../transport/device-server.js';
 import { resolveCapabilities } from './validate.js';
@@ -30,6 +31,8 @@ export interface SessionDeps {
   timers?: Timers;
   /** Firmware updates [FP-14]; none: update frames are ignored like unknown extension frames. */
   updates?: Pick<FirmwareService, 'onHello' | 'onFrame' | 'onClose'>;
+  /** Claims the device for this hub after its HELLO, before WELCOME (several hubs on PostgreSQL); none: one hub. */
+  claim?: (deviceId: string) => Promise<void>;
 }
 
 /** Longest hub stall a session's rate limit excuses, in seconds of its frame rate. */
@@ -103,6 +106,11 @@ export class DeviceSession implements LinkListener, SessionHandle, AckChannel {
     this.#refuse(code, message);
   }
 
+  /** Another hub holds the device now (a commit was fenced): 4009, as for a newer connection [FP-10.3]. */
+  lost(message: string): void {
+    this.#refuse('HUB_ERR_REPLACED', message);
+  }
+
   /** Closes at shutdown, after the final ACKs went out. */
   closeGoingAway(): void {
     if (this.#state === 'closed') return;
@@ -161,7 +169,9 @@ export class DeviceSession implements LinkListener, SessionHandle, AckChannel {
       this.#stopGreetingTimer();
       // A changed HELLO is stored before its capabilities are used [FP-7.2]; greet() changes nothing in
       // memory before its write succeeds, so it can be retried as a whole.
-      this.#write(() => this.#deps.registry.greet(this.deviceId, frame, this.#deps.now()), () => {
+      const claim = this.#deps.claim;
+      const greet = () => this.#deps.registry.greet(this.deviceId, frame, this.#deps.now());
+      this.#write(claim ? () => andThen(greet(), () => claim(this.deviceId)) : greet, () => {
         this.#welcome();
         this.#deps.updates?.onHello(this, frame); // after WELCOME [FP-14.3]
       }, 'record this HELLO');
@@ -238,24 +248,42 @@ export class DeviceSession implements LinkListener, SessionHandle, AckChannel {
    * with 1013 HUB_ERR_STORAGE: nothing of the frame was taken, and the device resends it after its backoff
    * [FP-8.4, FP-10.6]; acknowledging later frames would skip it.
    */
-  #write(write: () => void, then: () => void, what: string): void {
+  #write(write: () => void | Promise<void>, then: () => void, what: string): void {
+    let done: void | Promise<void>;
     try {
-      write();
+      done = write();
     } catch (err) {
       if (faultCause(err) === 'busy') this.#writeLater(write, then, what);
       else this.#refuseStorage(what, err);
       return;
     }
-    then();
+    if (isThenable(done)) this.#writeAsync(done, then, what);
+    else then();
   }
 
-  #writeLater(write: () => void, then: () => void, what: string): void {
+  /** A write answered with a Promise (PostgreSQL): hold what arrives, as for a lock, until it is done. */
+  #writeAsync(done: Promise<void>, then: () => void, what: string): void {
+    this.#held = [];
+    this.#link.pause();
+    done
+      .then(
+        () => {
+          if (this.#state === 'closed') return;
+          then();
+          this.#release();
+        },
+        (err: unknown) => this.#refuseStorage(what, err),
+      )
+      .catch((err: unknown) => this.#refuse('HUB_ERR_INTERNAL', `after a storage write: ${(err as Error)?.message ?? String(err)}`));
+  }
+
+  #writeLater(write: () => void | Promise<void>, then: () => void, what: string): void {
     const since = this.#deps.now();
     this.#held = [];
     this.#link.pause();
     const sleep = (ms: number) => new Promise<void>((resolve) => this.#timers.setTimeout(resolve, ms));
     retryBusy(() => {
-      if (this.#state !== 'closed') write(); // closed meanwhile: nothing more is stored for this connection
+      if (this.#state !== 'closed') return write(); // closed meanwhile: nothing more is stored for this connection
     }, { waitFirst: true, sleep, now: this.#deps.now })
       .then(
         () => {
@@ -314,10 +342,15 @@ export class DeviceSession implements LinkListener, SessionHandle, AckChannel {
    */
   #refuseCapability(frame: DataFrame, problem: string): void {
     const ingest = this.#deps.ingest;
-    // Without those ACKs the device could not tell which frame was refused: a 1011 makes it resend them all.
-    if (!ingest.flush()) return this.#refuse('HUB_ERR_INTERNAL', `storage cannot commit now, so seq ${frame.seq} cannot be refused exactly; reconnect`);
-    if (frame.seq <= ingest.committedSeq(this.deviceId)) return ingest.accept(this, frame, []);
-    this.#refuse('HUB_ERR_CAPABILITY', `seq ${frame.seq}: ${problem}`);
+    const refuse = (flushed: boolean): void | Promise<void> => {
+      // Without those ACKs the device could not tell which frame was refused: a 1011 makes it resend them all.
+      if (!flushed) return this.#refuse('HUB_ERR_INTERNAL', `storage cannot commit now, so seq ${frame.seq} cannot be refused exactly; reconnect`);
+      if (frame.seq <= ingest.committedSeq(this.deviceId)) return ingest.accept(this, frame, []);
+      this.#refuse('HUB_ERR_CAPABILITY', `seq ${frame.seq}: ${problem}`);
+    };
+    const flushed = ingest.flush();
+    if (isThenable(flushed)) this.#write(() => flushed.then(refuse), () => {}, 'commit the frames before it');
+    else void refuse(flushed);
   }
 
   #refuse(code: SessionErrorCode, message: string): void {

@@ -125,7 +125,7 @@ async function route(deps: ApiDeps, req: IncomingMessage, res: ServerResponse): 
       if (from > to) throw new HttpError(400, 'HUB_ERR_BAD_REQUEST', 'from must not be after to');
       const limit = intParam(q, 'limit', DEFAULT_POINTS, 1, MAX_POINTS);
       const step = stepParam(q, to - from, cap.valueType === 'string' || cap.valueType === 'enum');
-      const points = deps.facade.history({ deviceId: id, metric, from, to, step, limit }).map((p) => pointToJson(cap, p));
+      const points = (await deps.facade.history({ deviceId: id, metric, from, to, step, limit })).map((p) => pointToJson(cap, p));
       return sendJson(res, 200, { device: id, metric, unit: cap.unit, from, to, step, limit, truncated: points.length >= limit, points } satisfies Api.HistoryResponse);
     }
     case 'events': {
@@ -133,7 +133,7 @@ async function route(deps: ApiDeps, req: IncomingMessage, res: ServerResponse): 
       const to = timeParam(q, 'to', deps.now());
       const from = timeParam(q, 'from', to - 24 * HOUR);
       const limit = intParam(q, 'limit', 200, 1, MAX_POINTS);
-      const events = deps.facade.events(id, from, to, limit).map((e: StoredEvent) => ({
+      const events = (await deps.facade.events(id, from, to, limit)).map((e: StoredEvent) => ({
         name: e.name,
         ts: e.ts,
         value: valueToJson(device.capabilities.find((c) => c.name === e.name), e.value),
@@ -143,7 +143,7 @@ async function route(deps: ApiDeps, req: IncomingMessage, res: ServerResponse): 
     case 'commands': {
       if (method === 'GET') {
         const limit = intParam(q, 'limit', 50, 1, 1000);
-        return sendJson(res, 200, { device: id, commands: deps.facade.commandLog(id, limit) } satisfies Api.CommandsResponse);
+        return sendJson(res, 200, { device: id, commands: await deps.facade.commandLog(id, limit) } satisfies Api.CommandsResponse);
       }
       if (method !== 'POST') throw methodNotAllowed(method, url.pathname);
       need(['admin', 'integration']);

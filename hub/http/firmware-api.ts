@@ -12,7 +12,7 @@ const FIRMWARE_STATUS = { HUB_ERR_UNKNOWN_FIRMWARE: 404, HUB_ERR_FIRMWARE_EXISTS
 /** Answers /api/firmware, /api/firmware/updates and /api/devices/:id/firmware; `need` throws 403 for other roles. */
 export async function firmwareApi(facade: HubFacade, req: IncomingMessage, res: ServerResponse, url: URL, parts: string[], need: (roles: Role[]) => void): Promise<void> {
   const fw = facade.firmware;
-  if (!fw) throw new HttpError(404, 'HUB_ERR_NOT_FOUND', 'this hub has no firmware updates');
+  if (!fw) throw new HttpError(404, 'HUB_ERR_NOT_FOUND', 'this hub has no firmware updates (a hub on PostgreSQL has none yet, see docs/operations.md)');
   const method = req.method ?? 'GET';
   try {
     if (parts[1] === 'devices') {

@@ -1,14 +1,25 @@
 import type { Capability, DataFrame, Reading, Sample, Value } from '../../protocol/types.js';
 import type { DeviceRegistry } from '../devices/device-registry.js';
-import type { CommittedEvent, CommittedReading, EventBus } from '../events.js';
+import type { CommittedReading, EventBus } from '../events.js';
 import type { Logger } from '../logger.js';
+import { FencedError } from '../storage/pg/fenced-error.js';
 import { faultCause, REOPEN_CAUSES, type StorageFaultCause } from '../storage/fault-cause.js';
-import type { HubStore } from '../storage/hub-store.js';
+import { isThenable } from '../storage/maybe-promise.js';
+import type { Fence, HubStoreContract, MaybePromise } from '../storage/store-contract.js';
 import type { CommitBatch } from '../storage/types.js';
 import { systemTimers, type TimerHandle, type Timers } from '../timers.js';
+import { DeviceFences } from './device-fences.js';
+import { emptyPending, type Pending } from './pending-batch.js';
 
-/** What ingest needs of storage: sequence state, series ids, the group commit and, after a fault, a fresh connection. */
-export type IngestStore = Pick<HubStore, 'committedSeqs' | 'seriesId' | 'commit'> & Partial<Pick<HubStore, 'reopen'>>;
+/**
+ * What ingest needs of storage: sequence state, series ids, the group commit (with the fence of the devices
+ * this hub claimed, PostgreSQL) and, after a fault, a fresh connection (SQLite). Answers are values (SQLite:
+ * handled at once, no await) or Promises (PostgreSQL), told apart by isThenable.
+ */
+export type IngestStore = Pick<HubStoreContract, 'committedSeqs' | 'seriesId'> & {
+  commit(batch: CommitBatch, fence?: Fence): MaybePromise<void>;
+  reopen?(): void;
+};
 
 export interface IngestOptions {
   /**
@@ -28,6 +39,11 @@ export interface IngestOptions {
   onCommit?: (readings: number, commitSeconds: number, ackWaitSeconds: number) => void;
   /** Runs the commit-interval and retry timers (default Node's); a 0 interval always uses setImmediate. */
   timers?: Timers;
+  /**
+   * Several hubs on one database (PostgreSQL): a device's frames are taken only while this hub holds its
+   * claim (own()), and every commit carries the claims' epochs. Default false: one hub, no claims (SQLite).
+   */
+  fenced?: boolean;
 }
 
 /** How far ahead of the hub a device clock may run before its timestamp is replaced [FP-8.6]. */
@@ -73,15 +89,8 @@ export interface AckChannel {
   readonly deviceId: string;
   /** Sends ACK{seq}; a no-op once the connection is closed. */
   ack(seq: number): void;
-}
-
-interface Pending {
-  batch: CommitBatch;
-  /** When its oldest frame was accepted (performance.now()). */
-  since: number;
-  notify: Map<string, { readings: CommittedReading[]; events: CommittedEvent[] }>;
-  /** Connections whose frames are in this batch, acknowledged after it commits. */
-  ackTo: Set<AckChannel>;
+  /** Another hub claimed the device (a commit was fenced): the connection ends with 4009, unacknowledged. */
+  lost?(message: string): void;
 }
 
 /**
@@ -112,6 +121,10 @@ export class IngestPipeline {
   #reopenWanted = false;
   /** Series ids of the frame being accepted, resolved before it changes any state. */
   readonly #series: number[] = [];
+  /** The claims this hub holds (PostgreSQL, several hubs); empty on SQLite. */
+  readonly #fences = new DeviceFences();
+  /** The asynchronous commit (PostgreSQL) in progress and the rest of its flush; undefined between. */
+  #inFlight: Promise<boolean> | undefined;
   #timer: TimerHandle | undefined;
   #immediate: NodeJS.Immediate | undefined;
   #paused = false;
@@ -137,11 +150,30 @@ export class IngestPipeline {
     this.#timers = opts.timers ?? systemTimers;
   }
 
-  start(): void {
-    for (const [id, seq] of this.#store.committedSeqs()) {
-      this.#committed.set(id, seq);
-      this.#accepted.set(id, seq);
-    }
+  /** Loads the committed sequence of every device (a Promise when the store answers with one). */
+  start(): MaybePromise<void> {
+    const seqs = this.#store.committedSeqs();
+    const load = (all: Map<string, number>) => {
+      for (const [id, seq] of all) {
+        this.#committed.set(id, seq);
+        this.#accepted.set(id, seq);
+      }
+    };
+    return isThenable(seqs) ? seqs.then(load) : load(seqs);
+  }
+
+  /**
+   * This hub claimed the device (HELLO, issue #16 section 2): from now its frames are committed under
+   * `epoch` and refused (FencedError) once another hub claims it. `committedSeq` is the database's, which
+   * another hub may have moved on while it held the device; frames still queued under an older claim are
+   * fenced out by the commit and resent by the device.
+   */
+  own(deviceId: string, epoch: number, committedSeq: number): void {
+    this.#fences.claim(deviceId, epoch);
+    this.#committed.set(deviceId, committedSeq);
+    this.#accepted.set(deviceId, committedSeq);
+    // The open batch may hold frames of the older claim: newer ones go to a batch of their own (one epoch each).
+    if (this.#queue.at(-1)!.fence?.has(deviceId)) this.#queue.push(emptyPending());
   }
 
   /** Cancels pending commit and retry timers (after the hub's final flush; what is left stays unacknowledged). */
@@ -158,8 +190,10 @@ export class IngestPipeline {
    * Takes one validated data frame that arrived on `from`, with the capability of each of its readings (in
    * frame order, as resolveCapabilities gives them); it is acknowledged on `from` once durable.
    */
-  accept(from: AckChannel, frame: DataFrame, caps: readonly Capability[]): void {
+  accept(from: AckChannel, frame: DataFrame, caps: readonly Capability[]): void | Promise<void> {
     const deviceId = from.deviceId;
+    // Lost to another hub (or never claimed): nothing of it may be committed here, not even unfenced.
+    if (this.#opts.fenced && !this.#fences.holds(deviceId)) return from.lost?.('this hub no longer holds the device; send the unacknowledged frames to the hub that does');
     const now = this.#opts.now();
     const accepted = this.#accepted.get(deviceId) ?? 0;
     if (frame.seq <= accepted) {
@@ -174,7 +208,14 @@ export class IngestPipeline {
     const series = this.#series;
     series.length = 0;
     const metrics = frame.type === 'event' ? 0 : caps.length;
-    for (let i = 0; i < metrics; i++) series.push(this.#store.seriesId(deviceId, caps[i]!.name, caps[i]!.valueType));
+    let resolving: Promise<number>[] | undefined;
+    for (let i = 0; i < metrics; i++) {
+      const id = this.#store.seriesId(deviceId, caps[i]!.name, caps[i]!.valueType);
+      if (typeof id === 'number') series.push(id);
+      else (resolving ??= []).push(id);
+    }
+    // A new series on PostgreSQL: taken once it exists (the session holds the device's next frames meanwhile).
+    if (resolving) return Promise.all(resolving).then(() => this.accept(from, frame, caps));
     this.#accepted.set(deviceId, frame.seq);
     this.stats.framesAccepted += 1;
     let pending = this.#queue.at(-1)!;
@@ -183,6 +224,7 @@ export class IngestPipeline {
     const { batch, notify, ackTo } = pending;
     const before = batch.readings.length;
     ackTo.add(from);
+    if (this.#fences.active) this.#fences.stamp(pending, deviceId, series);
     let note = notify.get(deviceId);
     if (!note) {
       note = { readings: [], events: [] };
@@ -232,29 +274,84 @@ export class IngestPipeline {
   /**
    * Commits every pending batch, oldest first, one transaction each, acknowledging each as it commits; false
    * (and a retry scheduled) if the store failed. Never waits on a lock: SQLITE_BUSY is retried on a timer.
+   * On a store that commits asynchronously (PostgreSQL) it answers with a Promise of the same, and a call
+   * while a commit is in flight joins that flush, which goes on with what arrived meanwhile.
    */
-  flush(): boolean {
+  flush(): boolean | Promise<boolean> {
+    if (this.#inFlight) return this.#inFlight;
     this.#cancelTimers();
     if (this.#reopenWanted && !this.#reopen()) return false;
-    while (this.#queue[0]!.batch.seqs.size > 0) {
+    while (this.#head().batch.seqs.size > 0) {
       const pending = this.#queue[0]!;
       const started = performance.now();
+      let done: MaybePromise<void>;
       try {
-        this.#store.commit(pending.batch);
+        done = this.#store.commit(pending.batch, pending.fence);
       } catch (err) {
         this.#failed(err);
         return false;
       }
+      if (isThenable(done)) return (this.#inFlight = this.#awaitCommit(pending, started, done));
       if (this.#queue.length > 1) this.#queue.shift();
       else this.#queue[0] = emptyPending();
       this.#committedBatch(pending, performance.now() - started);
     }
+    this.#flushed();
+    return true;
+  }
+
+  /** The oldest batch, past batches a fence emptied (the last one stays: it takes new frames). */
+  #head(): Pending {
+    while (this.#queue.length > 1 && this.#queue[0]!.batch.seqs.size === 0) this.#queue.shift();
+    return this.#queue[0]!;
+  }
+
+  /** The rest of flush() once an asynchronous commit of `pending` (queue[0]) ends; never rejects. */
+  async #awaitCommit(pending: Pending, started: number, done: Promise<void>): Promise<boolean> {
+    // New frames go to a batch of their own: this one is being written.
+    if (this.#queue.length === 1) this.#queue.push(emptyPending());
+    try {
+      await done;
+    } catch (err) {
+      this.#inFlight = undefined;
+      if (err instanceof FencedError) {
+        this.#dropFenced(err.devices, pending);
+        return this.flush(); // the rest of the batch, without them
+      }
+      this.#failed(err);
+      return false;
+    }
+    this.#queue.shift();
+    if (this.#queue.length === 0) this.#queue.push(emptyPending());
+    this.#committedBatch(pending, performance.now() - started);
+    this.#inFlight = undefined;
+    return this.flush();
+  }
+
+  /**
+   * Another hub claimed these devices since `fenced` was accepted: nothing of it was stored. Their frames
+   * leave that batch (and every later one of the same claim), their connections end with 4009 unacknowledged
+   * [FP-10.3], and the device resends them to the hub that holds it now.
+   */
+  #dropFenced(devices: readonly string[], fenced: Pending): void {
+    const { lost, readings } = this.#fences.drop(devices, fenced, this.#queue);
+    this.#pendingCount -= readings;
+    this.stats.pendingReadings = this.#pendingCount;
+    for (const { deviceId, epoch } of lost) {
+      this.#accepted.set(deviceId, this.committedSeq(deviceId));
+      for (const channel of this.#ackWanted) if (channel.deviceId === deviceId) this.#ackWanted.delete(channel);
+      // Once per loss: later batches of the same claim were dropped with this one.
+      this.#opts.log.warn({ device: deviceId, epoch }, 'another hub claimed this device: its commit was fenced, its connection closes (4009) and it resends there');
+    }
+  }
+
+  /** Every pending batch committed: the fault (if any) is over and the ACKs owed for resent frames go out. */
+  #flushed(): void {
     this.#recovered();
     if (this.#ackWanted.size > 0) {
       for (const channel of this.#ackWanted) channel.ack(this.committedSeq(channel.deviceId));
       this.#ackWanted.clear();
     }
-    return true;
   }
 
   #committedBatch(pending: Pending, commitMs: number): void {
@@ -265,7 +362,8 @@ export class IngestPipeline {
     this.stats.commits += 1;
     this.stats.readingsCommitted += readings;
     this.stats.eventsCommitted += pending.batch.events.length;
-    for (const [id, seq] of pending.batch.seqs) this.#committed.set(id, seq);
+    // Never back: a claim (own()) may have read a newer seq from the database before this commit's answer came.
+    for (const [id, seq] of pending.batch.seqs) if (seq > (this.#committed.get(id) ?? 0)) this.#committed.set(id, seq);
     for (const channel of pending.ackTo) channel.ack(this.committedSeq(channel.deviceId));
     this.#opts.onCommit?.(readings, commitMs / 1000, (performance.now() - pending.since) / 1000);
     for (const [deviceId, note] of pending.notify) {
@@ -348,8 +446,4 @@ export class IngestPipeline {
     }
     return ts;
   }
-}
-
-function emptyPending(): Pending {
-  return { batch: { readings: [], events: [], seqs: new Map(), lastSeen: new Map() }, since: 0, notify: new Map(), ackTo: new Set() };
 }

@@ -44,7 +44,7 @@ export class BridgeApi {
     try {
       const body = parseBody(payload);
       transaction = body['transaction'] as JsonValue | undefined;
-      response = { status: 'ok', data: this.#run(verb, body, sender === 'external' ? 'integration' : sender) };
+      response = { status: 'ok', data: await this.#run(verb, body, sender === 'external' ? 'integration' : sender) };
     } catch (err) {
       if (!(err instanceof Refusal)) this.#o.logger.error({ err, verb }, 'bridge request failed');
       const error = err instanceof Refusal ? err.message : 'internal error; see the hub log';
@@ -55,7 +55,7 @@ export class BridgeApi {
     await this.#o.publish({ kind: 'bridgeResponse', topic: this.#o.topics.bridgeResponse(verb), payload: response });
   }
 
-  #run(verb: string, body: Record<string, unknown>, role: Role): Record<string, unknown> {
+  async #run(verb: string, body: Record<string, unknown>, role: Role): Promise<Record<string, unknown>> {
     if (!(BRIDGE_VERBS as readonly string[]).includes(verb)) throw new Refusal(`unknown request "${verb}"; verbs: ${BRIDGE_VERBS.join(', ')}`);
     const v = verb as BridgeVerb;
     if (ADMIN_ONLY.has(v) && role !== 'admin') throw new Refusal(`${v} needs the admin role (this client is ${role})`);
@@ -76,7 +76,7 @@ export class BridgeApi {
         const name = optionalLabel(body, 'name') ?? id;
         const type = optionalLabel(body, 'type') ?? '';
         try {
-          const { device, token } = admin.provision(id, name, type);
+          const { device, token } = await admin.provision(id, name, type);
           return { device: bridgeDevice(device), token };
         } catch (err) {
           if ((err as { code?: string }).code === 'HUB_ERR_DEVICE_EXISTS') throw new Refusal(`device "${id}" exists`);
@@ -86,15 +86,15 @@ export class BridgeApi {
       case 'device/rename': {
         const parsed = parseDeviceChange(body);
         if (!parsed.ok) throw new Refusal(parsed.problem);
-        const device = admin.rename(id, parsed.change);
+        const device = await admin.rename(id, parsed.change);
         if (!device) throw new Refusal(`no device "${id}"`);
         return { device: bridgeDevice(device) };
       }
       case 'device/remove':
-        if (!admin.remove(id)) throw new Refusal(`no device "${id}"`);
+        if (!(await admin.remove(id))) throw new Refusal(`no device "${id}"`);
         return { id };
       case 'device/revoke':
-        if (!admin.revoke(id)) throw new Refusal(`no device "${id}", or it is already revoked`);
+        if (!(await admin.revoke(id))) throw new Refusal(`no device "${id}", or it is already revoked`);
         return { id };
     }
   }

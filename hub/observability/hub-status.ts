@@ -1,7 +1,7 @@
 import type { DeviceRegistry } from '../devices/device-registry.js';
 import type { HubInfoResponse } from '../http/api-types.js';
 import type { IngestPipeline, IngestStats } from '../ingest/ingest-pipeline.js';
-import type { HubStore } from '../storage/hub-store.js';
+import type { StoreStats } from '../storage/types.js';
 import type { MetricSources } from './hub-metrics.js';
 
 /** The running parts the hub's status is read from; getters, since some exist only once started. */
@@ -10,7 +10,8 @@ export interface HubStatusParts {
   version: string;
   registry: DeviceRegistry;
   ingest: IngestPipeline;
-  store: HubStore;
+  /** Storage sizes and counts now (SQLite) or as last counted (PostgreSQL, PgUpkeep). */
+  storeStats: () => StoreStats;
   gateway: { readonly connectionCount: number; readonly refused: ReadonlyMap<string, number> };
   compaction: () => { retentionDeleted: number } | undefined;
   mqtt: () => { stats(): { clients: number; messages: number; streamDropped: number }; addresses(): object; refusals?(): ReadonlyMap<string, number> } | undefined;
@@ -36,7 +37,7 @@ export class HubStatus implements MetricSources {
   refused = (): ReadonlyMap<string, number> => this.#p.gateway.refused;
   mqtt = (): { clients: number; messages: number; streamDropped: number } | null => this.#p.mqtt()?.stats() ?? null;
   mqttRefused = (): ReadonlyMap<string, number> => this.#p.mqtt()?.refusals?.() ?? new Map();
-  storageBytes = (): number => this.#p.store.stats().bytes;
+  storageBytes = (): number => this.#p.storeStats().bytes;
   retentionDeleted = (): number => this.#p.compaction()?.retentionDeleted ?? 0;
   commitFailures = (): ReadonlyMap<string, number> => this.#p.ingest.failuresByCause;
   storageFault = (): string | undefined => this.#p.ingest.fault?.cause;
@@ -45,7 +46,7 @@ export class HubStatus implements MetricSources {
 
   /** GET /api/hub: version, uptime, devices, ingest, refusals, storage, MQTT and TLS. */
   info(): HubInfoResponse {
-    const { registry, store, version, now, startedAt } = this.#p;
+    const { registry, storeStats, version, now, startedAt } = this.#p;
     const mqtt = this.#p.mqtt();
     const tls = this.#p.tls();
     return {
@@ -55,7 +56,7 @@ export class HubStatus implements MetricSources {
       devices: { total: registry.list().length, online: registry.onlineCount, connections: this.connections() },
       ingest: { ...this.ingest() },
       refused: Object.fromEntries(this.refused()),
-      storage: { ...store.stats(), compaction: (this.#p.compaction() as Record<string, unknown> | undefined) ?? null },
+      storage: { ...storeStats(), compaction: (this.#p.compaction() as Record<string, unknown> | undefined) ?? null },
       mqtt: mqtt ? { baseTopic: this.#p.baseTopic, ...mqtt.stats(), ...mqtt.addresses() } : null,
       tls: { sha256: tls?.fingerprint ?? '', certificate: tls?.certPath ?? '' },
     };

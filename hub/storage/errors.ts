@@ -6,6 +6,8 @@ export const STORE_ERROR_CODES = {
   HUB_ERR_DEVICE_EXISTS: 'device id already exists',
   /** FirmwareTable.addImage() with a model and version (or bytes) stored under another name. */
   HUB_ERR_FIRMWARE_EXISTS: 'firmware image already stored',
+  /** PgStore.open() cannot connect to the server of its URL (down, refused, wrong credentials, no such database). */
+  HUB_ERR_DB_UNREACHABLE: 'PostgreSQL server cannot be connected to',
   /** A method that needs the database was called before open() or after close(). */
   HUB_ERR_STORE_CLOSED: 'store is not open',
   /** A stored chunk does not decode: the file was damaged or written by an incompatible codec. */

@@ -18,6 +18,15 @@ import type {
 /** A result now (the SQLite store) or later (the PostgreSQL store): callers await it either way. */
 export type MaybePromise<T> = T | Promise<T>;
 
+/** deviceId -> the ownership epoch its claim returned; a commit with a fence checks them inside its transaction. */
+export type Fence = ReadonlyMap<string, number>;
+
+/** Device ownership across hubs (issue #16 section 2): the PostgreSQL store has it, SQLite (one hub) does not. */
+export interface DeviceClaims {
+  /** Makes `hubId` the device's owner; returns the new epoch (one more on every claim). */
+  claimDevice(deviceId: string, hubId: string): Promise<number>;
+}
+
 /** Firmware images and update state [FP-14], as FirmwareTable (SQLite) and PgFirmware (PostgreSQL) keep them. */
 export interface FirmwareStoreContract {
   /** Adds an image; the same bytes under the same name again is a no-op; HUB_ERR_FIRMWARE_EXISTS on a clash. */

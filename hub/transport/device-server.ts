@@ -34,7 +34,7 @@ export interface LinkListener {
 export interface DeviceServerOptions {
   heartbeatMs: number;
   /** Checks a device's bearer token before the upgrade [FP-2.3]. */
-  authenticate(deviceId: string, token: string | undefined): DeviceAuthResult;
+  authenticate(deviceId: string, token: string | undefined): DeviceAuthResult | Promise<DeviceAuthResult>;
   /** Called for each accepted connection; returns who hears its messages. */
   open(link: DeviceLink): LinkListener;
 }
@@ -113,6 +113,15 @@ export class DeviceServer {
       return refuseUpgrade(socket, 'HUB_ERR_UNKNOWN_DEVICE', `"${deviceId}" is not a valid device id`);
     }
     const auth = this.#opts.authenticate(deviceId, bearerToken(req) ?? undefined); // [FP-2.3]
+    if (!('then' in auth)) return this.#upgrade(auth, req, socket, head, deviceId);
+    // A device the PostgreSQL store is asked for: the socket waits, still before any WebSocket exists.
+    auth.then(
+      (answer) => (socket.destroyed ? undefined : this.#upgrade(answer, req, socket, head, deviceId)),
+      () => socket.destroyed || refuseUpgrade(socket, 'HUB_ERR_UNKNOWN_DEVICE', `device "${deviceId}" cannot be looked up now; retry`),
+    );
+  }
+
+  #upgrade(auth: DeviceAuthResult, req: IncomingMessage, socket: Duplex, head: Buffer, deviceId: string): void {
     if (!auth.ok) return refuseUpgrade(socket, auth.code, auth.message);
     this.#wss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws, deviceId, req.socket.remoteAddress ?? ''));
   }

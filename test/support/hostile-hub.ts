@@ -6,6 +6,7 @@ import { eventually } from './eventually.js';
 import { hello } from './fixtures.js';
 import { startHub } from './hub-harness.js';
 import { RawDevice } from './raw-device.js';
+import { sqliteNow } from '../../hub/testing/sqlite-now.js';
 
 // A real hub with the embedded broker on TCP, TLS and /mqtt, one greeted device and one subscribed MQTT
 // client: the bystanders every hostile-client test checks are still served while the attack runs.
@@ -44,7 +45,7 @@ export async function startHostileHub(overrides: Partial<Record<ConfigKey, unkno
   const last = new Map<string, string>();
   client.on('message', (topic, payload) => last.set(topic, payload.toString()));
   await client.subscribeAsync('hearth/#');
-  const { token } = hub.registry.provision('bystander', 'Bystander', 'thermostat', Date.now());
+  const { token } = sqliteNow(hub.registry.provision('bystander', 'Bystander', 'thermostat', Date.now()));
   const { device } = await RawDevice.greet(h.wssUrl, 'bystander', token, hello());
   let seq = 0;
   let value = 20;

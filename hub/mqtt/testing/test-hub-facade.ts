@@ -14,6 +14,7 @@ import { Facade, type HubHealth } from '../../facade.js';
 import type { HubInfoResponse } from '../../http/api-types.js';
 import { IngestPipeline } from '../../ingest/ingest-pipeline.js';
 import { HubStore } from '../../storage/hub-store.js';
+import type { MaybePromise } from '../../storage/store-contract.js';
 
 export interface SentCommand {
   deviceId: string;
@@ -56,12 +57,12 @@ export class TestHubFacade extends Facade {
   }
 
   /** The Facade's revoke; the scripted device's session goes with it. */
-  override revoke(id: string): boolean {
+  override revoke(id: string): MaybePromise<boolean> {
     this.#sessions.delete(id);
     return super.revoke(id);
   }
 
-  override remove(id: string): boolean {
+  override remove(id: string): MaybePromise<boolean> {
     this.#sessions.delete(id);
     return super.remove(id);
   }

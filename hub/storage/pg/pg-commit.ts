@@ -2,10 +2,10 @@ import type pg from 'pg';
 import type { Value } from '../../../protocol/types.js';
 import { aggregateSorted, BUCKET_MS, type Aggregate } from '../rollups.js';
 import type { CommitBatch } from '../types.js';
+import type { Fence } from '../store-contract.js';
 import { FencedError } from './fenced-error.js';
 
-/** Maps deviceId -> the ownership epoch its claim returned; a commit checks them inside its transaction. */
-export type Fence = ReadonlyMap<string, number>;
+export type { Fence } from '../store-contract.js';
 
 /** The two columns a value is stored in: num (bool 0/1, int, enum index, float) or txt (string). */
 export function valueColumns(v: Value): [num: number | null, txt: string | null] {

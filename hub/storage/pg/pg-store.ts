@@ -45,6 +45,16 @@ const TYPES = {
     oid === 20 || oid === 1700 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
 };
 
+/** How long open() waits for the first connection. */
+const CONNECT_TIMEOUT_MS = 10_000;
+
+/** host:port/database of a URL, for messages: never its user or password. */
+function where(url: string): string {
+  const u = new URL(url);
+  const socket = u.searchParams.get('host');
+  return `${u.hostname || socket || 'localhost'}:${u.port || 5432}${u.pathname}${socket && u.hostname ? ` (socket ${socket})` : ''}`;
+}
+
 const SELECT_DEVICE = 'SELECT d.*, s.last_seen FROM devices d LEFT JOIN device_state s ON s.device_id = d.id';
 
 interface DeviceRow {
@@ -101,10 +111,13 @@ export class PgStore implements HubStoreContract {
   /** Connects and migrates; throws StoreError HUB_ERR_DB_TOO_NEW for a newer schema, leaving it untouched. */
   async open(): Promise<void> {
     if (this.#pool) return;
-    const pool = new pg.Pool({ connectionString: this.#url, max: this.#poolSize, types: TYPES });
+    // A connect timeout: an address that drops packets would otherwise hang the start for ever.
+    const pool = new pg.Pool({ connectionString: this.#url, max: this.#poolSize, types: TYPES, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
     pool.on('error', () => undefined); // an idle client's lost connection: the next query reports it
     try {
-      const client = await pool.connect();
+      const client = await pool.connect().catch((err: Error) => {
+        throw new StoreError('HUB_ERR_DB_UNREACHABLE', `cannot connect to PostgreSQL at ${where(this.#url)}: ${err.message || String(err)}`, { cause: err });
+      });
       try {
         this.#version = await migratePg(client, new URL(this.#url).pathname.slice(1));
       } finally {
@@ -237,11 +250,17 @@ export class PgStore implements HubStoreContract {
     return row?.seq ?? 0;
   }
 
-  /** Id of the (device, metric) series, created on first use; a changed value type is recorded (rows keep theirs). */
-  async seriesId(deviceId: string, metric: string, valueType: ValueType): Promise<number> {
+  /**
+   * Id of the (device, metric) series, created on first use; a changed value type is recorded (rows keep
+   * theirs). A cached series is answered at once, not as a Promise: ingest calls this for every frame.
+   */
+  seriesId(deviceId: string, metric: string, valueType: ValueType): number | Promise<number> {
+    const hit = this.#series.get(`${deviceId}\n${metric}`);
+    return hit?.type === valueType ? hit.id : this.#resolveSeries(deviceId, metric, valueType);
+  }
+
+  async #resolveSeries(deviceId: string, metric: string, valueType: ValueType): Promise<number> {
     const key = `${deviceId}\n${metric}`;
-    const hit = this.#series.get(key);
-    if (hit?.type === valueType) return hit.id;
     // One statement for find, create and retype: several hubs may resolve the same series at once.
     const [row] = await this.#rows<{ id: number }>(
       `INSERT INTO series (device_id, metric, value_type) VALUES ($1, $2, $3)

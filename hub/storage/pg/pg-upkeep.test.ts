@@ -1,0 +1,45 @@
+// PgUpkeep, what a hub on PostgreSQL runs instead of SQLite's compaction worker: stats counted at start and
+// on a timer, retention dropping expired day partitions, rollups of closed minutes, a failure logged once.
+import { Writable } from 'node:stream';
+import { expect, it } from '@jest/globals';
+import { eventually } from '../../../test/support/eventually.js';
+import { createLogger } from '../../logger.js';
+import { describePg } from '../testing/pg-cluster.js';
+import { batchOf, float, newDevice } from '../testing/store-fixture.js';
+import { PgStore } from './pg-store.js';
+import { PgUpkeep } from './pg-upkeep.js';
+
+const DAY = 86_400_000;
+const T0 = 1_700_000_000_000;
+
+describePg('PgUpkeep', (cluster) => {
+  it('counts the stats at start, drops expired partitions, rolls minutes up, and logs a failing task once', async () => {
+    const now = T0 + 40 * DAY;
+    const store = new PgStore({ url: await cluster().createDatabase('upkeep'), now: () => now, retention: { rawMs: 30 * DAY } });
+    await store.open();
+    const lines: string[] = [];
+    const log = createLogger('debug', { pretty: false, destination: new Writable({ write: (c: Buffer, _e, done) => (lines.push(c.toString()), done()) }) });
+    const upkeep = new PgUpkeep({ store, log, everyMs: { rollups: 20, retention: 20, stats: 20 } });
+    try {
+      await store.addDevice(newDevice('u'));
+      const s = await store.seriesId('u', 't', 'float');
+      await store.commit(batchOf([T0, now - 120_000, now - 60_000].map((ts) => ({ series: s, ts, value: float(2) }))));
+      await upkeep.start();
+      expect(upkeep.stats.storedReadings).toBe(3);
+      // The T0 partition is older than rawDays: dropped; the recent minutes rolled up.
+      await eventually(() => expect(upkeep.stats.storedReadings).toBe(2));
+      expect(upkeep.info()).toEqual({ engine: 'postgresql', retentionDeleted: expect.any(Number) });
+      expect(upkeep.info().retentionDeleted).toBeGreaterThanOrEqual(1);
+      const minute = await store.history({ deviceId: 'u', metric: 't', from: now - 180_000, to: now, step: 'minute', limit: 10 });
+      expect(minute.length).toBe(2);
+      await store.close(); // every task now fails: logged once each, not on every tick
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const failures = lines.filter((l) => l.includes('PostgreSQL upkeep failed'));
+      expect(failures.length).toBeGreaterThan(0);
+      expect(failures.length).toBeLessThanOrEqual(3);
+    } finally {
+      await upkeep.stop();
+      await store.close();
+    }
+  });
+});
