@@ -1,11 +1,12 @@
 // Loader of `npm run bench -- devices19k`, run in its own process: a device-sim Fleet of one credentials slice
 // (--from, --to) at --rate ticks per second per device. Prints one JSON line per second with the fleet's
 // counters and this process's memory and CPU, and a last line {"final": true, ...} after SIGTERM stopped it.
-// With --stream-rate R (readings... ticks per second across this process's devices), the devices connect idle
+// With --stream-rate R (ticks per second across this process's devices), the devices connect idle
 // and start streaming at R ticks/s, spread round-robin over them, on SIGUSR2.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Fleet } from '../device-sim/index.js';
+import { everyDue } from './paced.js';
 
 const { values } = parseArgs({
   options: { url: { type: 'string' }, credentials: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, rate: { type: 'string' }, 'stream-rate': { type: 'string' }, ca: { type: 'string' } },
@@ -24,18 +25,7 @@ const tick = setInterval(() => process.stdout.write(line()), 1000);
 
 const streamRate = Number(values['stream-rate'] ?? 0);
 if (streamRate > 0) {
-  process.once('SIGUSR2', () => {
-    // Due ticks follow the clock (a late timer sends what fell due meanwhile), spread over the devices in turn.
-    let due = 0;
-    let cursor = 0;
-    let last = performance.now();
-    setInterval(() => {
-      const now = performance.now();
-      due += (streamRate * (now - last)) / 1000;
-      last = now;
-      for (; due >= 1; due--) fleet.devices[cursor++ % fleet.devices.length]!.sendNow();
-    }, 10);
-  });
+  process.once('SIGUSR2', () => everyDue(streamRate, 10, (i) => fleet.devices[i % fleet.devices.length]!.sendNow()));
 }
 process.once('SIGTERM', () => {
   clearInterval(tick);

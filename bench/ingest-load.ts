@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
+import { everyDue } from './paced.js';
 import { decode, encode, SUBPROTOCOL } from '../protocol/index.js';
 import type { Capability, Reading } from '../protocol/types.js';
 
@@ -109,22 +110,8 @@ async function main(): Promise<void> {
   for (let i = 0; i < creds.devices.length; i += wave) await Promise.all(creds.devices.slice(i, i + wave).map(open));
   process.stdout.write(`${JSON.stringify({ t: performance.now() - started, connectedAll: connected })}\n`);
   if (totalRate > 0) {
-    // One timer for the fleet: every tick (default 10 ms), send the frames due in that slice, spread over
-    // devices. Due frames follow the clock, not the tick count, as a 1 ms timer fires late under load.
-    const framesPerSecond = totalRate / perFrame;
-    let due = 0;
-    let cursor = 0;
-    let last = performance.now();
-    setInterval(() => {
-      const now = performance.now();
-      due += (framesPerSecond * (now - last)) / 1000;
-      last = now;
-      while (due >= 1) {
-        const dev = devices[cursor++ % devices.length]!;
-        pump(dev);
-        due -= 1;
-      }
-    }, Number(values.tick));
+    // Every tick (default 10 ms), the frames due, spread over the devices.
+    everyDue(totalRate / perFrame, Number(values.tick), (i) => pump(devices[i % devices.length]!));
   }
   setInterval(() => {
     process.stdout.write(`${JSON.stringify({ t: performance.now() - started, acked, connected, lat: latencies, rss: process.memoryUsage().rss })}\n`);

@@ -50,21 +50,18 @@ export class DeviceRegistry {
   load(): MaybePromise<void> {
     const records = this.#store.listDevices();
     if (isThenable(records)) return this.#loadAsync(records);
-    for (const record of records) {
-      if (record.revokedAt !== null) continue;
-      const runtime = this.#runtime(record);
-      for (const latest of this.#store.latest(record.id) as LatestValue[]) runtime.values.set(latest.metric, { value: latest.value, ts: latest.ts });
-      this.#devices.set(record.id, runtime);
-    }
+    for (const record of records) if (record.revokedAt === null) this.#load(record, this.#store.latest(record.id) as LatestValue[]);
   }
 
   async #loadAsync(records: Promise<DeviceRecord[]>): Promise<void> {
-    for (const record of await records) {
-      if (record.revokedAt !== null) continue;
-      const runtime = this.#runtime(record);
-      for (const latest of await this.#store.latest(record.id)) runtime.values.set(latest.metric, { value: latest.value, ts: latest.ts });
-      this.#devices.set(record.id, runtime);
-    }
+    for (const record of await records) if (record.revokedAt === null) this.#load(record, await this.#store.latest(record.id));
+  }
+
+  /** Takes a stored device and its latest values into memory. */
+  #load(record: DeviceRecord, latest: readonly LatestValue[]): void {
+    const runtime = this.#runtime(record);
+    for (const l of latest) runtime.values.set(l.metric, { value: l.value, ts: l.ts });
+    this.#devices.set(record.id, runtime);
   }
 
   /** Re-reads devices after another connection (the CLI, another hub) changed them: new ones appear, revoked ones are cut off. */

@@ -19,10 +19,6 @@ export class DeviceFences {
     return this.#epochs.has(deviceId);
   }
 
-  epoch(deviceId: string): number | undefined {
-    return this.#epochs.get(deviceId);
-  }
-
   claim(deviceId: string, epoch: number): void {
     this.#epochs.set(deviceId, epoch);
   }

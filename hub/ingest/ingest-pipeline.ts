@@ -4,7 +4,7 @@ import type { CommittedReading, EventBus } from '../events.js';
 import type { Logger } from '../logger.js';
 import { FencedError } from '../storage/pg/fenced-error.js';
 import { faultCause, REOPEN_CAUSES, type StorageFaultCause } from '../storage/fault-cause.js';
-import { isThenable } from '../storage/maybe-promise.js';
+import { andThen, isThenable } from '../storage/maybe-promise.js';
 import type { Fence, HubStoreContract, MaybePromise } from '../storage/store-contract.js';
 import type { CommitBatch } from '../storage/types.js';
 import { systemTimers, type TimerHandle, type Timers } from '../timers.js';
@@ -152,14 +152,12 @@ export class IngestPipeline {
 
   /** Loads the committed sequence of every device (a Promise when the store answers with one). */
   start(): MaybePromise<void> {
-    const seqs = this.#store.committedSeqs();
-    const load = (all: Map<string, number>) => {
+    return andThen(this.#store.committedSeqs(), (all) => {
       for (const [id, seq] of all) {
         this.#committed.set(id, seq);
         this.#accepted.set(id, seq);
       }
-    };
-    return isThenable(seqs) ? seqs.then(load) : load(seqs);
+    });
   }
 
   /**
