@@ -20,6 +20,8 @@ export interface DeviceInfo {
   room: string | null;
   /** Its last HELLO set UPDATES: it accepts firmware updates [FP-14.1]; absent otherwise. */
   updatable?: boolean;
+  /** Several hubs on PostgreSQL: the id of the hub that has it connected, null when none; absent on one hub. */
+  hub?: string | null;
 }
 
 /** A reading durably committed, with its metric resolved to the declared capability name. */

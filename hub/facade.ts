@@ -103,6 +103,8 @@ export interface FacadeParts {
   /** GET /api/hub (hub/observability/hub-status.ts). */
   info: () => HubInfoResponse;
   firmware?: FirmwareControl;
+  /** Several hubs on PostgreSQL: every device as this hub and the others have it (online, holder). */
+  cluster?: { view(info: DeviceInfo): DeviceInfo };
 }
 
 /** The one HubFacade of a running hub: the device registry, the command service and the store's queries. */
@@ -118,11 +120,14 @@ export class Facade implements HubFacade {
   }
 
   devices(): DeviceInfo[] {
-    return this.#p.registry.list();
+    const list = this.#p.registry.list();
+    const cluster = this.#p.cluster;
+    return cluster ? list.map((d) => cluster.view(d)) : list;
   }
 
   device(id: string): DeviceInfo | undefined {
-    return this.#p.registry.info(id);
+    const info = this.#p.registry.info(id);
+    return info && this.#p.cluster ? this.#p.cluster.view(info) : info;
   }
 
   currentState(id: string): Record<string, CurrentValue> {

@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { Authorizer } from './auth/authorizer.js';
 import { dbPath, firmwareSettings, httpLimits, hubId, storeSettings, type HubConfig } from './config.js';
+import { HubCluster } from './cluster/hub-cluster.js';
 import { CliChangeWatch } from './devices/cli-change-watch.js';
 import { CommandService } from './devices/command-service.js';
 import { DeviceClaimer } from './devices/device-claimer.js';
@@ -60,6 +61,8 @@ export class Hub<S extends HubStoreContract = HubStore> {
   readonly #lifecycle: Lifecycle;
   readonly #front: HttpFront;
   readonly #health: HealthServer | undefined; // http.healthPort: probes that never queue behind TLS handshakes
+  /** Several hubs on PostgreSQL: handover, presence, dead hubs and commands between hubs; none on SQLite. */
+  readonly cluster: HubCluster | undefined;
   /** The MQTT bridge, when the config asks for one. */
   readonly mqtt: MqttBridge | undefined;
   #tls: TlsMaterial | undefined;
@@ -87,8 +90,10 @@ export class Hub<S extends HubStoreContract = HubStore> {
       fenced: pg !== undefined,
     });
     this.firmware = sqlite && new FirmwareService({ ...firmwareSettings(c), dataDir: c.dataDir, store: sqlite, registry: this.registry, bus: this.bus, now, log });
-    const commands = new CommandService({ registry: this.registry, store, bus: this.bus, timeoutMs: c['devices.commandTimeoutMs'], now });
-    const claimer = pg && new DeviceClaimer({ store: pg, ingest: this.ingest, hubId: hubId(c) });
+    const cluster = (this.cluster = pg && new HubCluster({ hubId: hubId(c), store: pg.cluster, registry: this.registry, ingest: this.ingest, bus: this.bus, log, now }));
+    const commands = new CommandService({ registry: this.registry, store, bus: this.bus, timeoutMs: c['devices.commandTimeoutMs'], now, ...(cluster ? { remote: cluster } : {}) });
+    if (cluster) cluster.sender = commands;
+    const claimer = pg && new DeviceClaimer({ store: pg, ingest: this.ingest, hubId: hubId(c), onClaimed: (id, epoch) => cluster!.claimed(id, epoch) });
     this.#gateway = new DeviceGateway({
       ...{ heartbeatMs: c['devices.heartbeatMs'], greetingTimeoutMs: c['devices.greetingTimeoutMs'], maxFramesPerSecond: c['devices.maxFramesPerSecond'] },
       authenticate: (id, token) => this.auth.authenticateDevice(id, token),
@@ -106,8 +111,9 @@ export class Hub<S extends HubStoreContract = HubStore> {
       baseTopic: c['mqtt.baseTopic'],
       tls: () => this.#tls,
       ...{ startedAt: () => this.#startedAt, openFiles: () => this.#front.openFiles },
+      ...(cluster ? { hubs: () => cluster.hubs() } : {}),
     });
-    this.facade = new Facade({ bus: this.bus, registry: this.registry, commands, store, ingest: this.ingest, now, info: () => status.info(), firmware: this.firmware });
+    this.facade = new Facade({ bus: this.bus, registry: this.registry, commands, store, ingest: this.ingest, now, info: () => status.info(), firmware: this.firmware, ...(cluster ? { cluster } : {}) });
     [this.#metrics, this.#samples] = [new HubMetrics(status, log, this.bus), new StatusSamples(status, { now })];
     this.mqtt = mqttConfigured(c) ? new MqttBridge(bridgeOptions(c, { facade: this.facade, auth: this.auth, tls: () => this.tls, log, ackLatency: () => this.#metrics.ackLatency() })) : undefined;
     const ws = c['mqtt.embedded'] && c['mqtt.websocket'] ? this.mqtt : undefined;
@@ -147,6 +153,7 @@ export class Hub<S extends HubStoreContract = HubStore> {
       { name: 'auth', start: () => this.auth.start(), stop: () => undefined },
       ...(this.#compaction ? [part('compaction', this.#compaction)] : []),
       ...(this.#upkeep ? [part('pg-upkeep', this.#upkeep)] : []),
+      ...(this.cluster ? [part('cluster', this.cluster)] : []),
       ...(this.mqtt ? [part('mqtt', this.mqtt)] : []),
       ...(this.firmware ? [part('firmware', this.firmware)] : []),
       part('devices', this.#gateway),

@@ -10,9 +10,19 @@ export type CommandStore = Pick<HubStoreContract, 'logCommand' | 'finishCommand'
 import { systemTimers, type TimerHandle, type Timers } from '../timers.js';
 import { valueFromJson } from '../../protocol/value-form.js';
 
+/** Commands for devices held by another hub (several hubs on PostgreSQL: HubCluster). */
+export interface RemoteCommands {
+  /** The living hub, other than this one, that has the device connected. */
+  remoteHolder(deviceId: string): string | undefined;
+  /** Has `hubId` send logged command `id`; resolves with its answer (or timeout). */
+  forward(id: number, hubId: string, timeoutMs: number): Promise<{ status: CommandOutcome['status']; message: string }>;
+}
+
 interface Waiting {
   deviceId: string;
   command: string;
+  /** Forwarded by another hub, which reports the answer: not emitted on this hub's bus. */
+  quiet: boolean;
   /** The connection the COMMAND went out on: when it ends, no result can come [FP-7.7]. */
   session: SessionHandle;
   resolve: (outcome: CommandOutcome) => void;
@@ -28,9 +38,11 @@ export class CommandService {
   readonly #now: () => number;
   readonly #timers: Timers;
   readonly #waiting = new Map<number, Waiting>();
+  readonly #remote: RemoteCommands | undefined;
 
-  /** `timers` runs the result timeouts (default Node's). */
-  constructor(opts: { registry: DeviceRegistry; store: CommandStore; bus: EventBus; timeoutMs: number; now: () => number; timers?: Timers }) {
+  /** `timers` runs the result timeouts (default Node's); `remote` reaches devices held by other hubs. */
+  constructor(opts: { registry: DeviceRegistry; store: CommandStore; bus: EventBus; timeoutMs: number; now: () => number; timers?: Timers; remote?: RemoteCommands }) {
+    this.#remote = opts.remote;
     this.#registry = opts.registry;
     this.#store = opts.store;
     this.#bus = opts.bus;
@@ -51,14 +63,18 @@ export class CommandService {
     if (!this.#registry.has(deviceId)) return refuse('invalid', `no device "${deviceId}"`);
     const session = this.#registry.session(deviceId);
     const online = session !== undefined && this.#registry.info(deviceId)?.online === true;
+    const holder = online ? undefined : this.#remote?.remoteHolder(deviceId);
     const cap = this.#registry.capabilityByName(deviceId, command);
     // A device that never said HELLO has no known capabilities: it is offline, not lacking the command.
-    if (!cap && !online) return refuse('offline', `device "${deviceId}" is offline`);
+    if (!cap && !online && holder === undefined) return refuse('offline', `device "${deviceId}" is offline`);
     if (!cap || !cap.writable) return refuse('unsupported', `device "${deviceId}" has no writable "${command}"`);
     const parsed = valueFromJson(cap, input);
     if (!parsed.ok) return refuse('invalid', parsed.problem);
     const logged = this.#store.logCommand({ deviceId, command, value: parsed.value, source, sentAt: this.#now() });
     const sendLogged = (id: number): Promise<CommandOutcome> => {
+      if (holder !== undefined) {
+        return this.#remote!.forward(id, holder, this.#timeoutMs).then(({ status, message }) => this.#finish({ commandId: id, deviceId, command, status, message }));
+      }
       // Logged on PostgreSQL meanwhile: the session may have ended since.
       const live = this.#registry.session(deviceId);
       if (!online || !session || live !== session) return refuse('offline', `device "${deviceId}" is offline`, id);
@@ -67,13 +83,28 @@ export class CommandService {
     return isThenable(logged) ? logged.then(sendLogged) : sendLogged(logged);
   }
 
-  #sendLogged(id: number, deviceId: string, command: string, session: SessionHandle, metric: number, value: Value): Promise<CommandOutcome> {
+  /**
+   * Sends a command another hub logged and forwarded (it holds no connection of the device; this hub does):
+   * resolves with the device's answer, finished in the log; the forwarding hub reports it.
+   */
+  sendForwarded(id: number, c: { deviceId: string; command: string; value: Value }): Promise<CommandOutcome> {
+    const { deviceId, command } = c;
+    const session = this.#registry.session(deviceId);
+    const cap = this.#registry.capabilityByName(deviceId, command);
+    if (!session || this.#registry.info(deviceId)?.online !== true) {
+      return Promise.resolve(this.#finish({ commandId: id, deviceId, command, status: 'offline', message: `device "${deviceId}" is offline` }, true));
+    }
+    if (!cap?.writable) return Promise.resolve(this.#finish({ commandId: id, deviceId, command, status: 'unsupported', message: `device "${deviceId}" has no writable "${command}"` }, true));
+    return this.#sendLogged(id, deviceId, command, session, cap.id, c.value, true);
+  }
+
+  #sendLogged(id: number, deviceId: string, command: string, session: SessionHandle, metric: number, value: Value, quiet = false): Promise<CommandOutcome> {
     return new Promise((resolve) => {
       const timer = this.#timers.setTimeout(() => {
         this.#waiting.delete(id);
-        resolve(this.#finish({ commandId: id, deviceId, command, status: 'timeout', message: `no result within ${this.#timeoutMs} ms` }));
+        resolve(this.#finish({ commandId: id, deviceId, command, status: 'timeout', message: `no result within ${this.#timeoutMs} ms` }, quiet));
       }, this.#timeoutMs);
-      this.#waiting.set(id, { deviceId, command, session, resolve, timer });
+      this.#waiting.set(id, { deviceId, command, quiet, session, resolve, timer });
       session.send({ type: 'command', id, metric, value });
     });
   }
@@ -84,7 +115,7 @@ export class CommandService {
     if (!waiting || waiting.deviceId !== deviceId) return;
     this.#waiting.delete(frame.id);
     this.#timers.clearTimeout(waiting.timer);
-    waiting.resolve(this.#finish({ commandId: frame.id, deviceId, command: waiting.command, status: frame.status, message: frame.message }));
+    waiting.resolve(this.#finish({ commandId: frame.id, deviceId, command: waiting.command, status: frame.status, message: frame.message }, waiting.quiet));
   }
 
   /**
@@ -96,7 +127,7 @@ export class CommandService {
       if (w.session !== session) continue;
       this.#waiting.delete(id);
       this.#timers.clearTimeout(w.timer);
-      w.resolve(this.#finish({ commandId: id, deviceId: w.deviceId, command: w.command, status: 'offline', message: 'the connection ended before the device answered' }));
+      w.resolve(this.#finish({ commandId: id, deviceId: w.deviceId, command: w.command, status: 'offline', message: 'the connection ended before the device answered' }, w.quiet));
     }
   }
 
@@ -104,12 +135,13 @@ export class CommandService {
   stop(): void {
     for (const [id, w] of this.#waiting) {
       this.#timers.clearTimeout(w.timer);
-      w.resolve(this.#finish({ commandId: id, deviceId: w.deviceId, command: w.command, status: 'offline', message: 'hub shutting down' }));
+      w.resolve(this.#finish({ commandId: id, deviceId: w.deviceId, command: w.command, status: 'offline', message: 'hub shutting down' }, w.quiet));
     }
     this.#waiting.clear();
   }
 
-  #finish(outcome: CommandOutcome): CommandOutcome {
+  /** Logs the outcome and, unless `quiet` (another hub reports it), emits command.result. */
+  #finish(outcome: CommandOutcome, quiet = false): CommandOutcome {
     try {
       const done = outcome.commandId > 0 ? this.#store.finishCommand(outcome.commandId, outcome.status, outcome.message, this.#now()) : false;
       // PostgreSQL: the row is finished in the background; a failure leaves it as sent, as below.
@@ -119,7 +151,7 @@ export class CommandService {
       // caller waiting or throw out of a device's session or a timer (the log keeps the command as sent).
       if (!isStorageFault(err)) throw err;
     }
-    this.#bus.emit('command.result', outcome);
+    if (!quiet) this.#bus.emit('command.result', outcome);
     return outcome;
   }
 }

@@ -5,6 +5,8 @@ export interface DeviceClaimerOptions {
   store: DeviceClaims & Pick<HubStoreContract, 'committedSeq'>;
   ingest: Pick<IngestPipeline, 'own'>;
   hubId: string;
+  /** Told of every claim this hub made (HubCluster: hands the device over when another hub claims it). */
+  onClaimed?: (deviceId: string, epoch: number) => void;
 }
 
 /**
@@ -25,5 +27,6 @@ export class DeviceClaimer {
     const epoch = await this.#o.store.claimDevice(deviceId, this.#o.hubId);
     const seq = await this.#o.store.committedSeq(deviceId);
     this.#o.ingest.own(deviceId, epoch, seq);
+    this.#o.onClaimed?.(deviceId, epoch);
   };
 }

@@ -79,13 +79,44 @@ export class DeviceRegistry {
       } else if (!known) {
         this.#devices.set(record.id, this.#runtime(record));
         this.#bus.emit('device.updated', { device: this.info(record.id)! });
-      } else if (known.record.name !== record.name || known.record.room !== record.room) {
-        known.record = { ...known.record, name: record.name, room: record.room };
-        this.#bus.emit('device.updated', { device: this.info(record.id)! });
+      } else {
+        this.#update(known, record);
       }
     }
     for (const id of [...this.#devices.keys()]) if (!seen.has(id)) this.#drop(id, 'removed');
     void now;
+  }
+
+  /**
+   * Re-reads one device now (several hubs: it said HELLO to another hub, which stored its capabilities), so
+   * this hub can validate a command for it; a device gone from the database is dropped as by reconcile().
+   */
+  refresh(id: string): MaybePromise<void> {
+    return andThen(this.#store.getDevice(id), (record) => {
+      const known = this.#devices.get(id);
+      if (!record) return void (known && this.#drop(id, 'removed'));
+      if (record.revokedAt !== null) return void (known && this.#drop(id, 'revoked'));
+      if (!known) return void this.#adopted(id, record);
+      this.#update(known, record);
+    });
+  }
+
+  /** Takes a changed stored record (labels, or a HELLO stored by another hub) into memory; the live session and online stay. */
+  #update(known: Runtime, record: DeviceRecord): void {
+    const r = known.record;
+    const labels = r.name !== record.name || r.room !== record.room;
+    const hello =
+      r.model !== record.model ||
+      r.firmware !== record.firmware ||
+      (r.updates === true) !== (record.updates === true) ||
+      JSON.stringify(r.capabilities) !== JSON.stringify(record.capabilities);
+    if (!labels && !hello) return;
+    known.record = { ...r, name: record.name, room: record.room, model: record.model, firmware: record.firmware, capabilities: record.capabilities, ...(record.updates ? { updates: true } : { updates: false }) };
+    if (hello) {
+      known.capsById = new Map(record.capabilities.map((c) => [c.id, c]));
+      known.capsByName = new Map(record.capabilities.map((c) => [c.name, c]));
+    }
+    this.#bus.emit('device.updated', { device: this.info(record.id)! });
   }
 
   /** Creates a device and returns its token, shown once; only a salted hash is kept. */

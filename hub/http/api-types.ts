@@ -86,6 +86,8 @@ export interface HubInfoResponse {
   /** null when MQTT is off; listener addresses come with the counters. */
   mqtt: { baseTopic: string; clients: number; messages: number; streamDropped: number; [address: string]: unknown } | null;
   tls: { sha256: string; certificate: string };
+  /** Several hubs on PostgreSQL: every hub of the installation, alive (beating) or not; absent on SQLite. */
+  hubs?: Array<{ id: string; alive: boolean; seenAt: number }>;
 }
 
 // ---- devices ----------------------------------------------------------------------------------------
@@ -110,6 +112,8 @@ export interface ApiDeviceInfo {
   room: string | null;
   /** Its last HELLO set UPDATES: it accepts firmware updates [FP-14.1]; absent otherwise. */
   updatable?: boolean;
+  /** Several hubs on PostgreSQL: the hub that has it connected, null when none; absent on one hub on SQLite. */
+  hub?: string | null;
 }
 
 /** The current value of one metric, in its JSON form [FP-5.1]. */

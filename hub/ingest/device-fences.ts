@@ -23,6 +23,11 @@ export class DeviceFences {
     this.#epochs.set(deviceId, epoch);
   }
 
+  /** This hub no longer holds the device (another claimed it); its queued batches keep their stamps. */
+  release(deviceId: string): void {
+    this.#epochs.delete(deviceId);
+  }
+
   /** Records the device's epoch in the batch taking its frame, and which device the frame's series belong to. */
   stamp(pending: Pending, deviceId: string, series: readonly number[]): void {
     const epoch = this.#epochs.get(deviceId);

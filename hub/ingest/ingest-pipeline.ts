@@ -174,6 +174,14 @@ export class IngestPipeline {
     if (this.#queue.at(-1)!.fence?.has(deviceId)) this.#queue.push(emptyPending());
   }
 
+  /**
+   * Another hub claimed the device (HubCluster heard it): from now its frames are refused here (4009). Frames
+   * already queued stay: their commit is fenced if the claim was newer, as it is.
+   */
+  release(deviceId: string): void {
+    this.#fences.release(deviceId);
+  }
+
   /** Cancels pending commit and retry timers (after the hub's final flush; what is left stays unacknowledged). */
   stop(): void {
     this.#cancelTimers();

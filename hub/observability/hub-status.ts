@@ -21,6 +21,8 @@ export interface HubStatusParts {
   now: () => number;
   /** The HTTPS port's descriptor count and ceiling (HttpFront.openFiles). */
   openFiles?: () => { open: number; ceiling: number } | null;
+  /** Several hubs on PostgreSQL: every hub on the database, alive or not (HubCluster.hubs). */
+  hubs?: () => Array<{ id: string; alive: boolean; seenAt: number }>;
 }
 
 /** One reading of the hub's state for both GET /api/hub and /metrics, so the two never disagree. */
@@ -59,6 +61,7 @@ export class HubStatus implements MetricSources {
       storage: { ...storeStats(), compaction: (this.#p.compaction() as Record<string, unknown> | undefined) ?? null },
       mqtt: mqtt ? { baseTopic: this.#p.baseTopic, ...mqtt.stats(), ...mqtt.addresses() } : null,
       tls: { sha256: tls?.fingerprint ?? '', certificate: tls?.certPath ?? '' },
+      ...(this.#p.hubs ? { hubs: this.#p.hubs() } : {}),
     };
   }
 }

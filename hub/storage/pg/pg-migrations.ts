@@ -173,6 +173,23 @@ CREATE UNIQUE INDEX firmware_updates_open ON firmware_updates (device_id) WHERE 
 CREATE INDEX firmware_updates_device ON firmware_updates (device_id, id);
 `,
   },
+  {
+    version: 2,
+    name: 'several hubs',
+    sql: `
+-- The hubs sharing this database (issue #16 section 2): each beats seen_at while it runs; one whose beat
+-- is stale is dead, and the devices it held are offline (a living hub marks them so).
+CREATE TABLE hubs (
+  id text PRIMARY KEY CHECK (id ~ '^[A-Za-z0-9_.-]{1,64}$'),
+  started_at bigint NOT NULL CHECK (started_at >= 0),
+  seen_at bigint NOT NULL CHECK (seen_at >= 0),
+  stopped boolean NOT NULL DEFAULT false
+);
+-- Whether the holder has the device connected now: set by its claim, cleared when the connection ends.
+ALTER TABLE device_owner ADD COLUMN connected boolean NOT NULL DEFAULT false;
+CREATE INDEX device_owner_hub ON device_owner (hub_id) WHERE connected;
+`,
+  },
 ];
 
 /** The schema version this code writes: a database above it is refused. */

@@ -20,6 +20,7 @@ import type {
   StoreStats,
 } from '../types.js';
 import { commitBatch, valueColumns, type Fence } from './pg-commit.js';
+import { CLAIMS_CHANNEL, PgCluster } from './pg-cluster.js';
 import { PgFirmware } from './pg-firmware.js';
 import { rolledHistory, rollupStep } from './pg-rollups.js';
 import { migratePg } from './pg-migrations.js';
@@ -100,6 +101,8 @@ export class PgStore implements HubStoreContract {
   /** (device, metric) -> series, cached: seriesId() is on the ingest path. */
   readonly #series = new Map<string, { id: number; type: ValueType }>();
   readonly firmware = new PgFirmware(() => this.#p);
+  /** Several hubs on this database: liveness, presence, the owner table and commands between hubs. */
+  readonly cluster = new PgCluster(() => this.#p, () => this.#url);
 
   constructor(opts: PgStoreOptions) {
     this.#url = opts.url;
@@ -220,11 +223,18 @@ export class PgStore implements HubStoreContract {
 
   // ---- ownership (fencing) -------------------------------------------------------------------
 
-  /** Makes `hubId` the owner of the device and returns the new epoch (1, 2, 3, ... one more on every claim). */
+  /**
+   * Makes `hubId` the owner of the device, connected, and returns the new epoch (1, 2, 3, ... one more on
+   * every claim). The claim is announced on channel hearth_devices (CLAIMS_CHANNEL), so a hub that held the
+   * device lets it go at once instead of at its next fenced commit.
+   */
   async claimDevice(deviceId: string, hubId: string): Promise<number> {
     const [row] = await this.#rows<{ epoch: number }>(
-      `INSERT INTO device_owner (device_id, hub_id, epoch) VALUES ($1, $2, 1)
-       ON CONFLICT (device_id) DO UPDATE SET hub_id = excluded.hub_id, epoch = device_owner.epoch + 1 RETURNING epoch`,
+      `WITH c AS (
+         INSERT INTO device_owner (device_id, hub_id, epoch, connected) VALUES ($1, $2, 1, true)
+         ON CONFLICT (device_id) DO UPDATE SET hub_id = excluded.hub_id, epoch = device_owner.epoch + 1, connected = true
+         RETURNING epoch)
+       SELECT epoch, pg_notify('${CLAIMS_CHANNEL}', $1::text || ' ' || $2::text || ' ' || epoch || ' 1') FROM c`,
       [deviceId, hubId],
     );
     return row!.epoch;

@@ -1,0 +1,187 @@
+import { EventEmitter } from 'node:events';
+import pg from 'pg';
+import type { ValueType } from '../../../protocol/types.js';
+import { fromNative } from '../native-value.js';
+import type { CommandLogStatus } from '../types.js';
+import type { Value } from '../../../protocol/types.js';
+
+// Channels between hubs on one database (issue #16 section 2). Payloads are space-separated: device and hub
+// ids are [A-Za-z0-9_.-], so a space never occurs in them.
+/** `<device> <hub> <epoch> <1|0>`: a hub claimed the device (1), or its connection there ended (0). */
+export const CLAIMS_CHANNEL = 'hearth_devices';
+/** `<command id> <hub>`: the hub holding the device is asked to send a logged command. */
+export const COMMANDS_CHANNEL = 'hearth_commands';
+/** `<command id> <status> <message>`: the answer of a forwarded command. */
+export const RESULTS_CHANNEL = 'hearth_results';
+
+/** A device's holder as device_owner has it. */
+export interface OwnerRow {
+  deviceId: string;
+  hubId: string;
+  epoch: number;
+  connected: boolean;
+}
+
+/** A logged command, as the hub holding the device reads it to send it. */
+export interface LoggedCommand {
+  deviceId: string;
+  command: string;
+  value: Value;
+}
+
+/** NOTIFY payloads are at most 8000 bytes; a device's message is cut well below that. */
+const MAX_MESSAGE_CHARS = 1000;
+
+/**
+ * The SQL of several hubs on one PostgreSQL database: each hub's beat in `hubs`, who holds and has connected
+ * each device (device_owner), and commands forwarded to the holder with their answers, over NOTIFY.
+ */
+export class PgCluster {
+  readonly #pool: () => pg.Pool;
+  readonly #url: () => string;
+
+  constructor(pool: () => pg.Pool, url: () => string) {
+    this.#pool = pool;
+    this.#url = url;
+  }
+
+  /** Records that `hubId` runs at `now`; answers every hub's last beat (its own included). */
+  async beat(hubId: string, now: number, startedAt: number): Promise<Map<string, { seenAt: number; stopped: boolean }>> {
+    await this.#pool().query(
+      `INSERT INTO hubs (id, started_at, seen_at, stopped) VALUES ($1, $2, $3, false)
+       ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at, started_at = excluded.started_at, stopped = false`,
+      [hubId, startedAt, now],
+    );
+    const { rows } = await this.#pool().query<{ id: string; seen_at: number; stopped: boolean }>('SELECT id, seen_at, stopped FROM hubs');
+    return new Map(rows.map((r) => [r.id, { seenAt: r.seen_at, stopped: r.stopped }]));
+  }
+
+  /** A hub stopping cleanly: its devices are no longer connected and it is no longer counted alive. */
+  async stopped(hubId: string): Promise<void> {
+    await this.#pool().query('UPDATE device_owner SET connected = false WHERE hub_id = $1 AND connected', [hubId]);
+    await this.#pool().query('UPDATE hubs SET stopped = true WHERE id = $1', [hubId]);
+  }
+
+  /** Every device's holder. */
+  async owners(): Promise<OwnerRow[]> {
+    const { rows } = await this.#pool().query<{ device_id: string; hub_id: string; epoch: number; connected: boolean }>(
+      'SELECT device_id, hub_id, epoch, connected FROM device_owner',
+    );
+    return rows.map((r) => ({ deviceId: r.device_id, hubId: r.hub_id, epoch: r.epoch, connected: r.connected }));
+  }
+
+  /**
+   * The devices' connections on `hubId` under these epochs ended (one statement for a whole storm of them);
+   * a device another claim took since is left as it is.
+   */
+  async disconnected(hubId: string, ended: ReadonlyMap<string, number>): Promise<void> {
+    await this.#pool().query(
+      `WITH u AS (
+         UPDATE device_owner o SET connected = false FROM unnest($2::text[], $3::bigint[]) AS e (device_id, epoch)
+         WHERE o.device_id = e.device_id AND o.epoch = e.epoch AND o.hub_id = $1 AND o.connected RETURNING o.device_id, o.epoch)
+       SELECT pg_notify('${CLAIMS_CHANNEL}', device_id || ' ' || $1::text || ' ' || epoch || ' 0') FROM u`,
+      [hubId, [...ended.keys()], [...ended.values()]],
+    );
+  }
+
+  /**
+   * A dead hub's devices still marked connected are marked not connected; answers them. Only one of the
+   * hubs that notice the death gets them (the UPDATE takes each row once), and it tells the broker.
+   */
+  async releaseDead(deadHub: string): Promise<string[]> {
+    const { rows } = await this.#pool().query<{ device_id: string }>(
+      'UPDATE device_owner SET connected = false WHERE hub_id = $1 AND connected RETURNING device_id',
+      [deadHub],
+    );
+    return rows.map((r) => r.device_id);
+  }
+
+  /** Asks `hubId` to send logged command `id` (NOTIFY COMMANDS_CHANNEL). */
+  async forward(id: number, hubId: string): Promise<void> {
+    await this.#pool().query(`SELECT pg_notify('${COMMANDS_CHANNEL}', $1)`, [`${id} ${hubId}`]);
+  }
+
+  /** Logged command `id` if it is still unanswered. */
+  async unanswered(id: number): Promise<LoggedCommand | undefined> {
+    const { rows } = await this.#pool().query<{ device_id: string; command: string; value_type: ValueType; num: number | null; txt: string | null }>(
+      'SELECT device_id, command, value_type, num, txt FROM commands WHERE id = $1 AND status IS NULL',
+      [id],
+    );
+    const r = rows[0];
+    return r && { deviceId: r.device_id, command: r.command, value: fromNative(r.value_type, r.txt ?? r.num!) };
+  }
+
+  /** The answer of forwarded command `id`, to the hub waiting for it (NOTIFY RESULTS_CHANNEL). */
+  async answer(id: number, status: CommandLogStatus, message: string): Promise<void> {
+    await this.#pool().query(`SELECT pg_notify('${RESULTS_CHANNEL}', $1)`, [`${id} ${status} ${message.slice(0, MAX_MESSAGE_CHARS)}`]);
+  }
+
+  /** A listener on the three channels, on a connection of its own (see PgListener). */
+  listener(): PgListener {
+    return new PgListener(this.#url(), [CLAIMS_CHANNEL, COMMANDS_CHANNEL, RESULTS_CHANNEL]);
+  }
+}
+
+/** How long a lost listener connection waits before it connects again. */
+const RECONNECT_MS = 1_000;
+
+/**
+ * LISTEN on a connection of its own (a pooled one would lose its LISTENs when returned). Emits
+ * 'notification' (channel, payload) and 'listening' after every (re)connect: notifications sent while it
+ * was away are lost, so a 'listening' after the first tells the owner to re-read what it may have missed.
+ */
+export class PgListener extends EventEmitter<{ notification: [string, string]; listening: [boolean]; lost: [Error] }> {
+  readonly #url: string;
+  readonly #channels: readonly string[];
+  #client: pg.Client | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #stopped = false;
+  #connects = 0;
+
+  constructor(url: string, channels: readonly string[]) {
+    super();
+    this.#url = url;
+    this.#channels = channels;
+  }
+
+  /** Resolves once listening (the first connect must succeed: the hub's store just connected too). */
+  async start(): Promise<void> {
+    await this.#connect();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    const client = this.#client;
+    this.#client = undefined;
+    await client?.end().catch(() => undefined);
+  }
+
+  async #connect(): Promise<void> {
+    // keepAlive: a partition with no traffic is noticed by TCP instead of never.
+    const client = new pg.Client({ connectionString: this.#url, keepAlive: true, keepAliveInitialDelayMillis: 5_000 });
+    client.on('notification', (n) => this.emit('notification', n.channel, n.payload ?? ''));
+    client.on('error', (err) => this.#lost(client, err));
+    client.on('end', () => this.#lost(client, new Error('connection ended')));
+    await client.connect();
+    for (const channel of this.#channels) await client.query(`LISTEN ${channel}`);
+    if (this.#stopped) return void (await client.end());
+    this.#client = client;
+    this.emit('listening', this.#connects++ > 0);
+  }
+
+  #lost(client: pg.Client, err: Error): void {
+    if (this.#client !== client || this.#stopped) return;
+    this.#client = undefined;
+    client.end().catch(() => undefined);
+    this.emit('lost', err);
+    this.#retry();
+  }
+
+  #retry(): void {
+    this.#timer = setTimeout(() => {
+      this.#connect().catch(() => this.#retry());
+    }, RECONNECT_MS);
+    this.#timer.unref();
+  }
+}
