@@ -141,6 +141,12 @@ export class HubCluster {
     return { ...info, online: remote !== undefined, hub: remote ?? null };
   }
 
+  /** Whether a hub other than this one beats (the MQTT bridge then leaves `<base>/bridge/state` online at stop). */
+  othersAlive(): boolean {
+    for (const id of this.#hubs.keys()) if (id !== this.#o.hubId && this.#alive(id)) return true;
+    return false;
+  }
+
   /** The hubs on this database with their state, for GET /api/hub. */
   hubs(): Array<{ id: string; alive: boolean; seenAt: number }> {
     return [...this.#hubs].map(([id, h]) => ({ id, alive: id === this.#o.hubId || this.#alive(id), seenAt: h.seenAt })).sort((a, b) => a.id.localeCompare(b.id));

@@ -21,9 +21,10 @@ export function mqttConfigured(c: HubConfig): boolean {
 /** The bridge's options from the hub's `mqtt.*` settings. */
 export function bridgeOptions(
   c: HubConfig,
-  deps: { facade: DeviceFacade & DeviceAdmin; auth: MqttAuthenticator; tls: () => TlsPems; log: Logger; ackLatency?: () => HistogramSnapshot },
+  deps: { facade: DeviceFacade & DeviceAdmin; auth: MqttAuthenticator; tls: () => TlsPems; log: Logger; ackLatency?: () => HistogramSnapshot; cluster?: { othersAlive(): boolean } },
 ): MqttBridgeOptions {
   return {
+    ...(deps.cluster ? { cluster: deps.cluster } : {}),
     facade: deps.facade,
     admin: deps.facade,
     auth: deps.auth,

@@ -28,6 +28,12 @@ export interface HubMirrorOptions {
   stateHeartbeatMs: number;
   /** Retained `<base>/bridge/canary` payload marking this hub's retained set (external brokers); null: none. */
   canary: string | null;
+  /**
+   * Several hubs on this broker (PostgreSQL): this hub's id. It then publishes its own `<base>/bridge/hubs/<id>/state`,
+   * its own canary, the state of devices connected to it only (another hub's are that hub's to publish), and
+   * `<base>/bridge/state` offline at its stop only when `othersAlive()` says no other hub runs.
+   */
+  cluster?: { hubId: string; othersAlive(): boolean } | undefined;
   now: () => number;
   timers: Timers;
   /** In [0, 1); Math.random in production. */
@@ -122,7 +128,9 @@ export class HubMirror {
    */
   publishAll(): Promise<void> {
     return this.#enqueue(async () => {
+      const cluster = this.#o.cluster;
       await this.#send({ kind: 'bridgeState', topic: this.#topics.bridgeState(), payload: 'online' });
+      if (cluster) await this.#send({ kind: 'bridgeState', topic: this.#topics.hubState(cluster.hubId), payload: 'online' });
       if (this.#discovery) {
         for (const e of bridgeDiscovery(this.#topics, { ...this.#discoveryOptions, clearOtherMode: true })) {
           await this.#send({ kind: 'discovery', topic: e.topic, payload: e.config });
@@ -130,11 +138,11 @@ export class HubMirror {
       }
       for (const device of this.#facade.devices()) {
         await this.#syncDevice(device, false);
-        await this.#state.publishState(device.id, null, true);
+        if (!cluster || device.hub === cluster.hubId) await this.#state.publishState(device.id, null, true);
       }
       await this.#list.publish(true);
       if (this.#o.canary !== null) {
-        await this.#send({ kind: 'bridgeCanary', topic: this.#topics.bridgeCanary(), payload: { instance: this.#o.canary } });
+        await this.#send({ kind: 'bridgeCanary', topic: this.#topics.bridgeCanary(cluster?.hubId), payload: { instance: this.#o.canary } });
       }
     });
   }
@@ -167,7 +175,11 @@ export class HubMirror {
 
   /** Marks the hub offline (retained), after everything queued before. */
   publishOffline(): Promise<void> {
-    return this.#enqueue(() => this.#send({ kind: 'bridgeState', topic: this.#topics.bridgeState(), payload: 'offline' }));
+    const cluster = this.#o.cluster;
+    return this.#enqueue(async () => {
+      if (cluster) await this.#send({ kind: 'bridgeState', topic: this.#topics.hubState(cluster.hubId), payload: 'offline' });
+      if (!cluster?.othersAlive()) await this.#send({ kind: 'bridgeState', topic: this.#topics.bridgeState(), payload: 'offline' });
+    });
   }
 
   /** Resolves when everything queued so far has been published, state flushes included. */
@@ -200,7 +212,9 @@ export class HubMirror {
   #onAvailability({ device, online }: HubEvents['availability']): void {
     void this.#enqueue(async () => {
       if (!this.#usable(device.id)) return;
-      await this.#send({ kind: 'availability', topic: this.#topics.availability(device.id), payload: online ? 'online' : 'offline' });
+      // Several hubs: a device this hub let go of is online at the hub that took it.
+      const now = this.#o.cluster ? (this.#facade.device(device.id)?.online ?? online) : online;
+      await this.#send({ kind: 'availability', topic: this.#topics.availability(device.id), payload: now ? 'online' : 'offline' });
     });
     this.#list.schedule();
   }

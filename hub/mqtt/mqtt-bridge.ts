@@ -125,6 +125,13 @@ export interface MqttBridgeOptions {
   limits?: Partial<BrokerLimits>;
   /** Also (or only, with embedded: false) publish into an external broker. */
   external?: MqttExternalOptions | null;
+  /**
+   * Several hubs share the external broker (PostgreSQL, issue #16): each connects as `hearth-<base>-<hubId>`
+   * with its will on `<base>/bridge/hubs/<hubId>/state`, takes commands and bridge requests through shared
+   * subscriptions (`$share/hearth-<base>/...`, so one hub answers each) and publishes the state of its own
+   * devices only. `othersAlive()`: whether another hub runs (then its stop leaves `<base>/bridge/state` online).
+   */
+  cluster?: { othersAlive(): boolean } | null;
   logger?: MqttLogger;
 }
 
@@ -208,6 +215,8 @@ export class MqttBridge {
       if (o.external) {
         const x = o.external;
         const topics = new Topics(x.baseTopic ?? o.baseTopic ?? MQTT_DEFAULTS.baseTopic, prefix);
+        const clusterId = o.cluster ? (o.hubId ?? 'hearth') : undefined;
+        const canaryTopic = topics.bridgeCanary(clusterId);
         let side: Side<ExternalBroker> | null = null;
         // This run's mark on the broker's retained set: any other value (or none) there means it was lost.
         const canary = randomBytes(8).toString('hex');
@@ -227,9 +236,12 @@ export class MqttBridge {
           ...(x.password !== undefined ? { password: x.password } : {}),
           ...(x.ca !== undefined ? { ca: x.ca } : {}),
           ...(x.rejectUnauthorized !== undefined ? { rejectUnauthorized: x.rejectUnauthorized } : {}),
-          clientId: x.clientId ?? `hearth-${topics.base.replace(/[^A-Za-z0-9_-]/g, '_')}`,
-          will: { topic: topics.bridgeState(), payload: 'offline' },
-          subscribeFilters: [topics.setFilter(), topics.bridgeRequestFilter(), topics.discoveryStatus(), topics.bridgeCanary(), topics.updateInstallFilter()],
+          clientId: x.clientId ?? `hearth-${topics.base.replace(/[^A-Za-z0-9_-]/g, '_')}${clusterId ? `-${clusterId}` : ''}`,
+          will: { topic: clusterId ? topics.hubState(clusterId) : topics.bridgeState(), payload: 'offline' },
+          subscribeFilters: [
+            ...[topics.setFilter(), topics.bridgeRequestFilter(), topics.updateInstallFilter()].map((f) => (clusterId ? `$share/${shareGroup(topics.base)}/${f}` : f)),
+            ...[topics.discoveryStatus(), canaryTopic],
+          ],
           reconnectPeriodMs: x.reconnectPeriodMs ?? MQTT_DEFAULTS.reconnectPeriodMs,
           connectTimeoutMs: x.connectTimeoutMs ?? MQTT_DEFAULTS.connectTimeoutMs,
           protocolVersion: x.protocolVersion ?? 5,
@@ -237,14 +249,14 @@ export class MqttBridge {
           onConnect: republish,
           onMessage: (topic, payload, source) => {
             if (!side) return;
-            if (topic !== topics.bridgeCanary()) return route(side, topic, payload, source, 'external');
+            if (topic !== canaryTopic) return route(side, topic, payload, source, 'external');
             // Ours echoed back is fine; before our own went out, an old one is overwritten anyway [issue §2].
             if (!canaryArmed || payload.toString('utf8') === JSON.stringify({ instance: canary })) return;
             log.warn({ url: x.url.replace(/\/\/[^@/]*@/, '//') }, 'the external broker lost the retained messages; re-publishing');
             republish();
           },
         });
-        side = this.#side(broker, topics, canary, log);
+        side = this.#side(broker, topics, canary, log, clusterId);
         this.#external = side;
         side.mirror.attach();
         side.updates.attach();
@@ -273,7 +285,7 @@ export class MqttBridge {
     for (const { broker } of parts) await broker.stop();
   }
 
-  #side<B extends EmbeddedBroker | ExternalBroker>(broker: B, topics: Topics, canary: string | null, log: MqttLogger): Side<B> {
+  #side<B extends EmbeddedBroker | ExternalBroker>(broker: B, topics: Topics, canary: string | null, log: MqttLogger, clusterId?: string): Side<B> {
     const o = this.#opts;
     const now = o.now ?? Date.now;
     const timers = o.timers ?? systemTimers;
@@ -297,6 +309,7 @@ export class MqttBridge {
       rediscoverRate: o.rediscoverRate ?? MQTT_DEFAULTS.rediscoverRate,
       stateHeartbeatMs: settings.stateHeartbeatMs,
       canary,
+      cluster: clusterId !== undefined && o.cluster ? { hubId: clusterId, othersAlive: () => o.cluster!.othersAlive() } : undefined,
       now,
       timers,
       random: o.random ?? Math.random,
@@ -375,4 +388,9 @@ function portOption(value: number | null | false | undefined, fallback: number |
   if (value === undefined) return fallback;
   if (value === null || value === false) return null;
   return value;
+}
+
+/** The shared-subscription group of the hubs on one base topic: its characters fit for a share name (no / + #). */
+function shareGroup(base: string): string {
+  return `hearth-${base.replace(/[^A-Za-z0-9_-]/g, '_')}`;
 }

@@ -294,8 +294,14 @@ export class Topics {
     return `${this.base}/${BRIDGE_SEGMENT}/response/${verb}`;
   }
 
-  bridgeCanary(): string {
-    return `${this.base}/${BRIDGE_SEGMENT}/canary`;
+  /** The canary; several hubs on one broker have one each (`<base>/bridge/hubs/<id>/canary`). */
+  bridgeCanary(hubId?: string): string {
+    return hubId === undefined ? `${this.base}/${BRIDGE_SEGMENT}/canary` : `${this.base}/${BRIDGE_SEGMENT}/hubs/${hubId}/canary`;
+  }
+
+  /** Several hubs on one broker: one hub's own state, online or offline (its will). */
+  hubState(hubId: string): string {
+    return `${this.base}/${BRIDGE_SEGMENT}/hubs/${hubId}/state`;
   }
 
   discovery(component: string, nodeId: string, objectId: string): string {
