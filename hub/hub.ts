@@ -90,7 +90,10 @@ export class Hub<S extends HubStoreContract = HubStore> {
       fenced: pg !== undefined,
     });
     this.firmware = sqlite && new FirmwareService({ ...firmwareSettings(c), dataDir: c.dataDir, store: sqlite, registry: this.registry, bus: this.bus, now, log });
-    const cluster = (this.cluster = pg && new HubCluster({ hubId: hubId(c), store: pg.cluster, registry: this.registry, ingest: this.ingest, bus: this.bus, log, now }));
+    const cluster = (this.cluster = pg && new HubCluster({
+      ...{ hubId: hubId(c), store: pg.cluster, registry: this.registry, ingest: this.ingest, bus: this.bus, log, now },
+      onCutOff: (message) => this.#gateway.cutOff(message),
+    }));
     const commands = new CommandService({ registry: this.registry, store, bus: this.bus, timeoutMs: c['devices.commandTimeoutMs'], now, ...(cluster ? { remote: cluster } : {}) });
     if (cluster) cluster.sender = commands;
     const claimer = pg && new DeviceClaimer({ store: pg, ingest: this.ingest, hubId: hubId(c), onClaimed: (id, epoch) => cluster!.claimed(id, epoch) });
@@ -117,7 +120,7 @@ export class Hub<S extends HubStoreContract = HubStore> {
     [this.#metrics, this.#samples] = [new HubMetrics(status, log, this.bus), new StatusSamples(status, { now })];
     this.mqtt = mqttConfigured(c) ? new MqttBridge(bridgeOptions(c, { facade: this.facade, auth: this.auth, tls: () => this.tls, log, ackLatency: () => this.#metrics.ackLatency(), ...(cluster ? { cluster } : {}) })) : undefined;
     const ws = c['mqtt.embedded'] && c['mqtt.websocket'] ? this.mqtt : undefined;
-    const ready = () => ({ storage: !this.ingest.stats.faulted, broker: brokerReady(c, this.mqtt?.addresses()) });
+    const ready = () => ({ storage: !this.ingest.stats.faulted && !this.cluster?.cutOff, broker: brokerReady(c, this.mqtt?.addresses()) });
     this.#health = c['http.healthPort'] === null ? undefined : new HealthServer({ host: c.host, port: c['http.healthPort'], ready, log });
     this.#front = new HttpFront({
       ...{ host: c.host, port: c.port ?? 8443, tls: () => this.tls },

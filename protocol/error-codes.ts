@@ -66,7 +66,7 @@ export const ERROR_CODES = {
   HUB_ERR_REVOKED: { meaning: 'the device was revoked', answered: { close: CLOSE_CODES.REVOKED }, docs: [FP] },
   HUB_ERR_SHUTDOWN: { meaning: 'the hub is shutting down', answered: { close: CLOSE_CODES.GOING_AWAY, upgrade: 503 }, docs: [FP] },
   HUB_ERR_BUSY: { meaning: 'the hub is near its open-file limit; retry with backoff', answered: { upgrade: 503, http: 503 }, docs: [FP, API] },
-  HUB_ERR_STORAGE: { meaning: 'storage cannot take the write now (disk full, read-only, locked elsewhere); retry with backoff', answered: { close: CLOSE_CODES.TRY_AGAIN_LATER, http: 503 }, docs: [FP, API] },
+  HUB_ERR_STORAGE: { meaning: 'storage cannot take the write now (disk full, read-only, locked elsewhere, or the shared database unreachable); retry with backoff', answered: { close: CLOSE_CODES.TRY_AGAIN_LATER, upgrade: 503, http: 503 }, docs: [FP, API] },
   HUB_ERR_INTERNAL: { meaning: 'internal hub error', answered: { close: CLOSE_CODES.INTERNAL_ERROR, http: 500 }, docs: [FP, API] },
 
   // The HTTPS port: API, sessions, /metrics, static files and the upgrade router.

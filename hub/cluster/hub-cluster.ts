@@ -35,6 +35,11 @@ export interface HubClusterOptions {
   bus: EventBus;
   log: Logger;
   now: () => number;
+  /**
+   * The database unreachable (no beat for half of HUB_STALE_MS): the gateway closes every device with 1013
+   * and refuses new ones, so they move to a hub that can store (message); undefined once a beat works again.
+   */
+  onCutOff?: (message: string | undefined) => void;
   /** Default HUB_BEAT_MS, HUB_STALE_MS, OWNERS_EVERY_MS (tests go faster). */
   timing?: { beatMs: number; staleMs: number; ownersMs: number };
 }
@@ -67,6 +72,8 @@ export class HubCluster {
   #stopping = false;
   #failing = false;
   #unsubscribe: (() => void) | undefined;
+  #lastBeat = 0;
+  #cutOff = false;
 
   constructor(o: HubClusterOptions) {
     this.#o = o;
@@ -96,6 +103,9 @@ export class HubCluster {
     await this.#beat();
     await this.#refreshOwners();
     this.#every(this.#timing.beatMs, () => this.#beat());
+    const watch = setInterval(() => this.#watchBeat(), Math.max(100, this.#timing.beatMs / 4));
+    watch.unref();
+    this.#timers.push(watch);
     this.#every(this.#timing.ownersMs, () => this.#refreshOwners());
     this.#unsubscribe = this.#o.bus.on('availability', ({ device, online }) => {
       if (!online) this.#disconnected(device.id);
@@ -236,8 +246,28 @@ export class HubCluster {
     await this.#o.store.answer(id, outcome.status, outcome.message);
   }
 
+  /** Whether this hub cut itself off: it cannot reach the database (see onCutOff). */
+  get cutOff(): boolean {
+    return this.#cutOff;
+  }
+
+  #watchBeat(): void {
+    const limit = this.#timing.staleMs / 2;
+    if (this.#cutOff || this.#stopping || this.#o.now() - this.#lastBeat <= limit) return;
+    this.#cutOff = true;
+    const message = `this hub cannot reach the database (no answer for ${limit} ms); connect to another hub of the installation`;
+    this.#o.log.error({ sinceMs: this.#o.now() - this.#lastBeat }, 'PostgreSQL unreachable: closing every device (1013) and refusing new ones until it answers again');
+    this.#o.onCutOff?.(message);
+  }
+
   async #beat(): Promise<void> {
     const hubs = await this.#o.store.beat(this.#o.hubId, this.#o.now(), this.#startedAt);
+    this.#lastBeat = this.#o.now();
+    if (this.#cutOff) {
+      this.#cutOff = false;
+      this.#o.log.warn('PostgreSQL answers again: taking devices');
+      this.#o.onCutOff?.(undefined);
+    }
     this.#hubs.clear();
     for (const [id, h] of hubs) this.#hubs.set(id, h);
     if (this.#failing) this.#o.log.warn('PostgreSQL reachable again for the hub beat');

@@ -11,7 +11,7 @@ import type { DeviceRecord, LatestValue } from '../storage/types.js';
 export interface SessionHandle {
   send(frame: Frame): void;
   /** Sends ERROR {code, message} then closes with the code's close code. */
-  fail(code: 'HUB_ERR_REPLACED' | 'HUB_ERR_REVOKED', message: string): void;
+  fail(code: 'HUB_ERR_REPLACED' | 'HUB_ERR_REVOKED' | 'HUB_ERR_STORAGE', message: string): void;
 }
 
 interface Runtime {

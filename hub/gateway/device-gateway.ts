@@ -46,6 +46,8 @@ export class DeviceGateway {
   readonly #refused = new Map<string, number>();
   #stopping = false;
   #paused = false;
+  /** Why devices are refused (the database is unreachable, several hubs); undefined while it is reachable. */
+  #cutOff: string | undefined;
   #lagTimer: NodeJS.Timeout | undefined;
   /** False once stop()'s final commit failed: main exits 1 (docs/operations.md). */
   #finalCommitOk = true;
@@ -101,6 +103,7 @@ export class DeviceGateway {
   /** The HTTP front's handler for `/v1/devices/<id>` upgrades; 503 once stopping. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     if (this.#stopping) return refuseUpgrade(socket, 'HUB_ERR_SHUTDOWN', 'hub is shutting down');
+    if (this.#cutOff !== undefined) return refuseUpgrade(socket, 'HUB_ERR_STORAGE', this.#cutOff);
     this.#server.handleUpgrade(req, socket, head);
   }
 
@@ -119,6 +122,17 @@ export class DeviceGateway {
       last = now;
       if (lag >= LAG_EXCUSE_MIN_MS) for (const s of this.#sessions) s.excuse(lag);
     }, LAG_CHECK_MS).unref();
+  }
+
+  /**
+   * Several hubs: this one cannot reach the database (HubCluster), so it can store nothing and the others
+   * will take its devices. Every device is closed with 1013 (HUB_ERR_STORAGE), its unacknowledged frames
+   * resent to the next hub of its list [FP-10.8], and upgrades are refused with 503 until `cutOff(undefined)`.
+   */
+  cutOff(message: string | undefined): void {
+    this.#cutOff = message;
+    if (message === undefined) return;
+    for (const s of this.#sessions) s.fail('HUB_ERR_STORAGE', message);
   }
 
   /** Back-pressure from ingest: stop reading from every device, and from each one that connects, while storage cannot keep up. */

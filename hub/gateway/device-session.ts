@@ -102,7 +102,7 @@ export class DeviceSession implements LinkListener, SessionHandle, AckChannel {
     this.send({ type: 'ack', seq });
   }
 
-  fail(code: 'HUB_ERR_REPLACED' | 'HUB_ERR_REVOKED', message: string): void {
+  fail(code: 'HUB_ERR_REPLACED' | 'HUB_ERR_REVOKED' | 'HUB_ERR_STORAGE', message: string): void {
     this.#refuse(code, message);
   }
 

@@ -56,7 +56,12 @@ const UPSERT_HOUR = upsertRollup('rollup_hour');
 export async function commitBatch(client: pg.PoolClient, batch: CommitBatch, fence?: Fence): Promise<void> {
   await client.query('BEGIN');
   try {
-    if (fence && fence.size > 0) await checkFence(client, fence);
+    if (fence && fence.size > 0 && (await checkFence(client, fence, batch))) {
+      // Stored already: an earlier attempt committed, and its answer was lost with the connection (a
+      // partition, a restart of the server). Writing it again would store it twice.
+      await client.query('ROLLBACK');
+      return;
+    }
     await writeReadings(client, batch);
     if (batch.events.length > 0) {
       const cols: [string[], string[], number[], string[], (number | null)[], (string | null)[]] = [[], [], [], [], [], []];
@@ -80,17 +85,28 @@ export async function commitBatch(client: pg.PoolClient, batch: CommitBatch, fen
   }
 }
 
-async function checkFence(client: pg.PoolClient, fence: Fence): Promise<void> {
+/**
+ * Throws FencedError for devices another hub claimed since; answers true when the batch is stored already:
+ * every device of it has its batch seq committed. A batch commits whole or not at all, and under unchanged
+ * epochs only this hub commits these devices, in batch order, so a stored seq at or past the batch's means
+ * this very batch committed before.
+ */
+async function checkFence(client: pg.PoolClient, fence: Fence, batch: CommitBatch): Promise<boolean> {
   const ids = [...fence.keys()].sort();
   // FOR SHARE: a claim by another hub (an UPDATE of these rows) waits until this commit ends, so the epochs
   // read here stay current for the whole transaction.
-  const { rows } = await client.query<{ device_id: string; epoch: number }>(
-    'SELECT device_id, epoch FROM device_owner WHERE device_id = ANY ($1::text[]) ORDER BY device_id FOR SHARE',
+  const { rows } = await client.query<{ device_id: string; epoch: number; seq: number | null }>(
+    `SELECT o.device_id, o.epoch, s.seq FROM device_owner o LEFT JOIN device_state s ON s.device_id = o.device_id
+     WHERE o.device_id = ANY ($1::text[]) ORDER BY o.device_id FOR SHARE OF o`,
     [ids],
   );
   const current = new Map(rows.map((r) => [r.device_id, Number(r.epoch)]));
   const stale = ids.filter((id) => current.get(id) !== fence.get(id));
   if (stale.length > 0) throw new FencedError(stale);
+  if (batch.seqs.size === 0) return false;
+  const stored = new Map(rows.map((r) => [r.device_id, r.seq === null ? 0 : Number(r.seq)]));
+  for (const [id, seq] of batch.seqs) if (!stored.has(id) || stored.get(id)! < seq) return false;
+  return true;
 }
 
 async function writeReadings(client: pg.PoolClient, batch: CommitBatch): Promise<void> {

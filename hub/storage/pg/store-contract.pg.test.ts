@@ -113,6 +113,26 @@ describePg('PgStore', (cluster) => {
       }
     });
 
+    it('stores a batch committed again (its first answer lost with the connection) once', async () => {
+      const store = await fresh();
+      try {
+        await store.addDevice(newDevice('twice'));
+        const s = await store.seriesId('twice', 't', 'float');
+        const fence = new Map([['twice', await store.claimDevice('twice', 'hub-a')]]);
+        const batch = () => batchOf([{ series: s, ts: T0, value: float(1) }, { series: s, ts: T0 + 1, value: float(2) }], { twice: 2 });
+        await store.commit(batch(), fence);
+        await store.commit(batch(), fence); // the retry of a commit whose answer never came
+        const q = { deviceId: 'twice', metric: 't', from: 0, to: T0 * 2, step: 'raw' as const, limit: 10 };
+        expect(await store.history(q)).toEqual([{ ts: T0, value: 1 }, { ts: T0 + 1, value: 2 }]);
+        // The next batch of the device is stored as usual.
+        await store.commit(batchOf([{ series: s, ts: T0 + 2, value: float(3) }], { twice: 3 }), fence);
+        expect((await store.history(q)).map((p) => p.value)).toEqual([1, 2, 3]);
+        expect(await store.committedSeq('twice')).toBe(3);
+      } finally {
+        await store.close();
+      }
+    });
+
     it('serialises a claim with concurrent commits on two pool connections: each commit is whole or refused', async () => {
       const store = await fresh({ poolSize: 4 });
       try {
