@@ -46,6 +46,9 @@ const TYPES = {
     oid === 20 || oid === 1700 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
 };
 
+/** A transaction whose client went silent this long is ended by the server (see open()). */
+export const IDLE_IN_TRANSACTION_MS = 5_000;
+
 /** How long open() waits for the first connection. */
 const CONNECT_TIMEOUT_MS = 10_000;
 
@@ -115,7 +118,13 @@ export class PgStore implements HubStoreContract {
   async open(): Promise<void> {
     if (this.#pool) return;
     // A connect timeout: an address that drops packets would otherwise hang the start for ever.
-    const pool = new pg.Pool({ connectionString: this.#url, max: this.#poolSize, types: TYPES, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
+    const pool = new pg.Pool({
+      ...{ connectionString: this.#url, max: this.#poolSize, types: TYPES, connectionTimeoutMillis: CONNECT_TIMEOUT_MS },
+      // A hub cut off in the middle of a commit holds row locks (device_owner FOR SHARE) that another hub's
+      // claim waits for: the server ends such a transaction after this long, and the claim goes through.
+      idle_in_transaction_session_timeout: IDLE_IN_TRANSACTION_MS,
+      keepAlive: true,
+    });
     pool.on('error', () => undefined); // an idle client's lost connection: the next query reports it
     try {
       const client = await pool.connect().catch((err: Error) => {
