@@ -2,8 +2,13 @@
 // handover of a device between hubs without a frame on the old connection, every hub showing every device
 // with its holder, commands sent on one hub to a device connected to another, and a hub that stops.
 // The 3-hub SIGKILL and partition test with Mosquitto is hub-scale-out.test.ts.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, expect, it } from '@jest/globals';
+import mqtt from 'mqtt';
 import pg from 'pg';
+import { freePort, mosquittoGate, MosquittoServer } from '../hub/mqtt/testing/mqtt-test-kit.js';
 import type { CommandFrame } from '../protocol/types.js';
 import { describePg } from '../hub/storage/testing/pg-cluster.js';
 import { eventually } from './support/eventually.js';
@@ -16,8 +21,8 @@ type Harness = Awaited<ReturnType<typeof startHub>>;
 const running: Harness[] = [];
 afterAll(() => Promise.all(running.splice(0).map((h) => h.stop())));
 
-async function hubOn(url: string, id: string): Promise<Harness & { api: (method: string, path: string, body?: unknown) => ReturnType<typeof call> }> {
-  const h = await startHub({ overrides: { 'db.url': url, 'hub.id': id, 'devices.commandTimeoutMs': 3000 } });
+async function hubOn(url: string, id: string, overrides: Record<string, unknown> = {}): Promise<Harness & { api: (method: string, path: string, body?: unknown) => ReturnType<typeof call> }> {
+  const h = await startHub({ overrides: { 'db.url': url, 'hub.id': id, 'devices.commandTimeoutMs': 3000, ...overrides } });
   running.push(h);
   const base = `https://127.0.0.1:${h.hub.port}`;
   return { ...h, api: (method, path, body) => call(base, h.hub.tls.cert, method, path, { token: h.hub.adminToken, body }) };
@@ -96,5 +101,64 @@ describePg('several hubs on one database', (cluster) => {
     expect(await sql(url, "SELECT id, stopped FROM hubs ORDER BY id")).toEqual([{ id: 'hub-a', stopped: false }, { id: 'hub-b', stopped: true }]);
     await eventually(async () => expect((await a.api('GET', '/api/devices/left-1')).body.device).toMatchObject({ online: false, hub: null }));
     expect((await a.api('GET', '/api/hub')).body.hubs).toEqual([expect.objectContaining({ id: 'hub-a', alive: true }), expect.objectContaining({ id: 'hub-b', alive: false })]);
+  }, 60_000);
+
+  const withMosquitto = mosquittoGate() === 'run' ? it : it.skip;
+  withMosquitto('on one Mosquitto: a client, will and canary per hub, and each hub relays the others\' devices into its embedded broker', async () => {
+    const url = await cluster().createDatabase('mqtt');
+    const dir = mkdtempSync(join(tmpdir(), 'hearth-several-mosq-'));
+    const broker = new MosquittoServer(dir, await freePort());
+    broker.configure({ hearth: 'several-secret' });
+    await broker.start();
+    try {
+      const mqttSettings = {
+        'mqtt.url': `mqtt://127.0.0.1:${broker.port}`, 'mqtt.username': 'hearth', 'mqtt.password': 'several-secret',
+        'mqtt.embedded': true, 'mqtt.port': 0, 'mqtt.allowAnonymous': true,
+      };
+      const [a, b] = [await hubOn(url, 'hub-a', mqttSettings), await hubOn(url, 'hub-b', mqttSettings)];
+      const outside = await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.port}`, { username: 'hearth', password: 'several-secret', protocolVersion: 5 });
+      const onBroker = new Map<string, string>();
+      outside.on('message', (topic, payload) => onBroker.set(topic, payload.toString()));
+      await outside.subscribeAsync(['hearth/bridge/#', 'hearth/+/availability']);
+      // Both hubs stay connected side by side (one client id each), each with its own state topic and canary.
+      await eventually(() => expect([onBroker.get('hearth/bridge/hubs/hub-a/state'), onBroker.get('hearth/bridge/hubs/hub-b/state')]).toEqual(['online', 'online']));
+      expect(onBroker.has('hearth/bridge/hubs/hub-a/canary') && onBroker.has('hearth/bridge/hubs/hub-b/canary')).toBe(true);
+
+      // A device on B; a client of A's embedded broker sees its state and availability (relayed by A).
+      const created = await a.api('POST', '/api/devices', { id: 'relayed-1' });
+      const local = await mqtt.connectAsync(`mqtt://127.0.0.1:${(a.hub.mqtt!.addresses().tcp as { port: number }).port}`, { protocolVersion: 5 });
+      const onA = new Map<string, string>();
+      local.on('message', (topic, payload) => onA.set(topic, payload.toString()));
+      await local.subscribeAsync('hearth/relayed-1/#');
+      const device = (await RawDevice.greet(b.wssUrl, 'relayed-1', created.body.token as string, hello())).device;
+      device.send({ type: 'telemetry', seq: 1, ts: Date.now(), readings: [{ metric: 1, value: { type: 'float', value: 21.25 } }] });
+      await device.ackFor(1);
+      await eventually(() => expect(JSON.parse(onA.get('hearth/relayed-1/state') ?? '{}')).toMatchObject({ temperature: { value: 21.25 } }));
+      expect(onA.get('hearth/relayed-1/availability')).toBe('online');
+      expect(onBroker.get('hearth/relayed-1/availability')).toBe('online');
+
+      // A command published on the shared broker is taken by one hub (a shared subscription) and answered once.
+      const results: string[] = [];
+      outside.on('message', (topic, payload) => topic === 'hearth/relayed-1/set/setpoint/result' && results.push(payload.toString()));
+      await outside.subscribeAsync('hearth/relayed-1/set/setpoint/result');
+      await outside.publishAsync('hearth/relayed-1/set/setpoint', '19');
+      const command = (await device.next('command')) as CommandFrame;
+      device.send({ type: 'command_result', id: command.id, status: 'ok', message: '' });
+      await eventually(() => expect(results).toHaveLength(1));
+      expect(JSON.parse(results[0]!)).toMatchObject({ status: 'ok' });
+      expect(await sql(url, 'SELECT count(*)::int AS n FROM commands')).toEqual([{ n: 1 }]);
+
+      // B stops: its own state goes offline; the installation's stays online while A runs.
+      await device.close();
+      await b.stop();
+      running.splice(running.indexOf(b), 1);
+      await eventually(() => expect(onBroker.get('hearth/bridge/hubs/hub-b/state')).toBe('offline'));
+      expect(onBroker.get('hearth/bridge/state')).toBe('online');
+      expect(onBroker.get('hearth/relayed-1/availability')).toBe('offline');
+      await Promise.all([outside.endAsync(), local.endAsync()]);
+    } finally {
+      await broker.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   }, 60_000);
 });

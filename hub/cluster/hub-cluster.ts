@@ -201,6 +201,11 @@ export class HubCluster {
     const known = this.#holders.get(row.deviceId);
     if (known && known.epoch > row.epoch) return;
     this.#holders.set(row.deviceId, { hubId: row.hubId, epoch: row.epoch, connected: row.connected });
+    // A hub heard claiming is alive, even before this one read its first beat.
+    if (heard && row.connected) {
+      const h = this.#hubs.get(row.hubId);
+      if (!h || h.stopped || h.seenAt < this.#o.now() - this.#timing.beatMs) this.#hubs.set(row.hubId, { seenAt: this.#o.now(), stopped: false });
+    }
     // Claimed elsewhere after a HELLO stored there: its capabilities may be new to this hub.
     // (Re-reads of the owner table leave that to the registry's own reconcile.)
     if (heard && row.hubId !== this.#o.hubId && row.connected && (!known || known.epoch < row.epoch)) {

@@ -16,6 +16,12 @@ export interface ExternalBrokerOptions {
   will: { topic: string; payload: string };
   /** Filters of the topics the hub reads (commands, bridge requests, HA status, canary), subscribed after each connect. */
   subscribeFilters: string[];
+  /**
+   * Filters of other hubs' device topics (several hubs on this broker), subscribed without this hub's own
+   * messages and with their retain flags (MQTT 5 No Local and Retain As Published), to relay them into the
+   * embedded broker; none by default.
+   */
+  peerFilters?: string[];
   /** Wait between reconnect attempts (mqtt.js reconnectPeriod). */
   reconnectPeriodMs: number;
   connectTimeoutMs: number;
@@ -67,7 +73,10 @@ export class ExternalBroker implements Publisher {
     client.on('connect', () => {
       this.#connects += 1;
       o.logger.info({ url: redact(o.url), connects: this.#connects }, 'connected to the external MQTT broker');
-      client.subscribe(o.subscribeFilters, { qos: 1 }, (err) => {
+      const filters: Record<string, { qos: 1; nl?: boolean; rap?: boolean }> = {};
+      for (const f of o.subscribeFilters) filters[f] = { qos: 1 };
+      for (const f of o.peerFilters ?? []) filters[f] = o.protocolVersion === 5 ? { qos: 1, nl: true, rap: true } : { qos: 1 };
+      client.subscribe(filters, (err) => {
         if (err) o.logger.error({ err: err.message }, 'cannot subscribe to the hub\'s topics on the external broker');
         o.onConnect();
       });

@@ -203,7 +203,7 @@ export class MqttBridge {
           logger: log,
           onClientPublish: (topic, payload, source, role) => side && route(side, topic, payload, source, role),
         });
-        side = this.#side(broker, topics, null, log);
+        side = this.#side(broker, topics, null, log, o.cluster ? (o.hubId ?? 'hearth') : undefined);
         this.#embedded = side;
         await broker.start();
         side.mirror.attach();
@@ -238,6 +238,9 @@ export class MqttBridge {
           ...(x.rejectUnauthorized !== undefined ? { rejectUnauthorized: x.rejectUnauthorized } : {}),
           clientId: x.clientId ?? `hearth-${topics.base.replace(/[^A-Za-z0-9_-]/g, '_')}${clusterId ? `-${clusterId}` : ''}`,
           will: { topic: clusterId ? topics.hubState(clusterId) : topics.bridgeState(), payload: 'offline' },
+          // Other hubs' devices, relayed into the embedded broker so this hub's dashboard and local clients
+          // see every device live (`<base>/<device>/<topic>`, not bridge topics).
+          ...(clusterId && this.#embedded ? { peerFilters: [`${topics.base}/+/+`] } : {}),
           subscribeFilters: [
             ...[topics.setFilter(), topics.bridgeRequestFilter(), topics.updateInstallFilter()].map((f) => (clusterId ? `$share/${shareGroup(topics.base)}/${f}` : f)),
             ...[topics.discoveryStatus(), canaryTopic],
@@ -247,8 +250,9 @@ export class MqttBridge {
           protocolVersion: x.protocolVersion ?? 5,
           logger: log,
           onConnect: republish,
-          onMessage: (topic, payload, source) => {
+          onMessage: (topic, payload, source, retained) => {
             if (!side) return;
+            if (clusterId && this.#relay(topics, topic, payload, retained)) return;
             if (topic !== canaryTopic) return route(side, topic, payload, source, 'external');
             // Ours echoed back is fine; before our own went out, an old one is overwritten anyway [issue §2].
             if (!canaryArmed || payload.toString('utf8') === JSON.stringify({ instance: canary })) return;
@@ -283,6 +287,18 @@ export class MqttBridge {
     }
     await Promise.all(parts.map(({ mirror }) => mirror.publishOffline()));
     for (const { broker } of parts) await broker.stop();
+  }
+
+  /**
+   * Several hubs: another hub's device topic (`<base>/<device>/<topic>`, from the peer filter) is published
+   * into the embedded broker as it came (its retain flag kept); true when `topic` was one.
+   */
+  #relay(topics: Topics, topic: string, payload: Buffer, retained: boolean): boolean {
+    const embedded = this.#embedded;
+    const rest = topic.startsWith(`${topics.base}/`) ? topic.slice(topics.base.length + 1).split('/') : [];
+    if (!embedded || rest.length !== 2 || rest[0] === 'bridge' || rest[1] === 'set') return false;
+    void embedded.broker.publish(topic, payload.toString('utf8'), retained);
+    return true;
   }
 
   #side<B extends EmbeddedBroker | ExternalBroker>(broker: B, topics: Topics, canary: string | null, log: MqttLogger, clusterId?: string): Side<B> {
