@@ -27,7 +27,7 @@ describe('Authorizer users and sessions', () => {
       expect(auth.authorizeBearer(bob2.token)).toBeNull();
       expect(auth.authorizeBearer(carol.token)).toEqual({ role: 'viewer', username: 'carol' });
       expect(auth.removeUser('bob')).toBeNull();
-      expect(auth.listUsers().map((u) => u.name)).toEqual(['admin', 'carol']);
+      expect((await auth.listUsers()).map((u) => u.name)).toEqual(['admin', 'carol']);
     } finally {
       done();
     }
