@@ -4,7 +4,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../logger.js';
-import { loadOrCreateAdminToken, newAdminToken, readAdminToken, writeAdminToken } from './admin-token.js';
+import { ADMIN_TOKEN_FILE, loadOrCreateAdminToken, newAdminToken, readAdminToken, writeAdminToken } from './admin-token.js';
 import type { SessionBackend, SharedCredentialRows, UserBackend } from './credential-stores.js';
 import { PasswordThrottle } from './password-throttle.js';
 import { verifyToken } from './device-tokens.js';
@@ -104,7 +104,7 @@ export class Authorizer {
     const dataDir = this.#opts.dataDir;
     const local = readAdminToken(dataDir);
     const { token, created } = await shared.adminToken(local ?? newAdminToken());
-    const path = token === local ? join(dataDir, 'admin.token') : writeAdminToken(dataDir, token);
+    const path = token === local ? join(dataDir, ADMIN_TOKEN_FILE) : writeAdminToken(dataDir, token);
     if (local !== undefined && token !== local) this.#opts.log.warn({ path }, 'admin.token differed from the shared database\'s admin token; replaced with the database\'s');
     return { token, path, created };
   }
