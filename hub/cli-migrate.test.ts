@@ -2,6 +2,9 @@
 // the same answers from both stores afterwards, and the refusals (non-empty target, bad URL).
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
+import { writeFileSync } from 'node:fs';
+import { SharedUserStore } from './auth/shared-user-store.js';
+import { UserStore } from './auth/user-store.js';
 import { formatCounts, runMigrateCommand } from './cli-migrate.js';
 import { HubStore } from './storage/hub-store.js';
 import { PgStore } from './storage/pg/pg-store.js';
@@ -64,6 +67,7 @@ describePg('hearth migrate into PostgreSQL', (cluster) => {
     const printed = c.out.join('\n');
     expect(printed).toMatch(/verified: 5 series, 3000 readings/);
     expect(printed).not.toContain('MISMATCH');
+    expect(printed).toContain('copied 0 users and no admin.token to copy');
 
     const lite = fx.track(new HubStore({ path }));
     lite.open();
@@ -96,6 +100,48 @@ describePg('hearth migrate into PostgreSQL', (cluster) => {
     const again = capture();
     expect(await runMigrateCommand(['--from', path, '--to', url], again.say, again.complain)).toBe(1);
     expect(again.err.join('\n')).toContain('the target database is not empty');
+    fx.cleanup();
+  });
+
+  it('copies the users of users.json (their hashes) and admin.token from the database\'s folder; names and a token the target has are kept', async () => {
+    const fx = new StoreFixture();
+    const path = await seedSqlite(fx);
+    const dir = join(path, '..');
+    const users = new UserStore({ dataDir: dir });
+    await users.add('admin', 'old admin password', 'admin');
+    await users.add('ha', 'ha password', 'integration');
+    writeFileSync(join(dir, 'admin.token'), 'ha1_from-the-single-box-hub-0123456789ab\n');
+    const url = await cluster().createDatabase('migrate');
+    const c = capture();
+    expect({ code: await runMigrateCommand(['--from', path, '--to', url], c.say, c.complain), err: c.err }).toEqual({ code: 0, err: [] });
+    expect(c.out).toContain('copied 2 users and the admin token');
+    const pgs = new PgStore({ url });
+    await pgs.open();
+    try {
+      const shared = new SharedUserStore(pgs.auth);
+      expect(await shared.list()).toEqual(users.list());
+      expect(await shared.verify('ha', 'ha password')).toBe('integration');
+      expect(await shared.verify('admin', 'old admin password')).toBe('admin');
+      expect(await pgs.auth.adminToken('ha1_a-later-hub-would-offer-this-012345')).toEqual({ token: 'ha1_from-the-single-box-hub-0123456789ab', created: false });
+    } finally {
+      await pgs.close();
+    }
+
+    // A target a hub once started on (no devices yet): its admin user and token stay.
+    const started = await cluster().createDatabase('migrate');
+    const hubOnIt = new PgStore({ url: started });
+    await hubOnIt.open();
+    await new SharedUserStore(hubOnIt.auth).add('admin', 'new admin password', 'admin');
+    await hubOnIt.auth.adminToken('ha1_the-target-hubs-own-token-0123456789');
+    const k = capture();
+    expect({ code: await runMigrateCommand(['--from', path, '--to', started], k.say, k.complain), err: k.err }).toEqual({ code: 0, err: [] });
+    expect(k.out).toContain('copied 1 user (1 kept as the target has them) and not the admin token (the target has one; hubs on it use that)');
+    try {
+      expect(await new SharedUserStore(hubOnIt.auth).verify('admin', 'new admin password')).toBe('admin');
+      expect(await new SharedUserStore(hubOnIt.auth).verify('ha', 'ha password')).toBe('integration');
+    } finally {
+      await hubOnIt.close();
+    }
     fx.cleanup();
   });
 });

@@ -1,5 +1,8 @@
 import { existsSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
+import { readAdminToken } from './auth/admin-token.js';
+import { UserStore } from './auth/user-store.js';
 import { dbUrlProblem, maskUrlCredentials } from './config.js';
 import { copyReadings, copyTables, markRolledUp, pgCountsPerSeries, pgTableCounts, targetProblem, COPIED_TABLES } from './storage/pg/pg-import.js';
 import { PgStore } from './storage/pg/pg-store.js';
@@ -8,9 +11,11 @@ import { SqliteExport } from './storage/pg/sqlite-export.js';
 export const MIGRATE_HELP = `Usage: hearth migrate --from <data/hearth.db> --to <postgres://user@host:5432/hearth>
 Copies a single-box SQLite database into an empty PostgreSQL database: devices and their token hashes,
 sequence state, every reading, the minute and hour rollups, events, the command log and firmware updates
-(ids kept). Stop the hub first: the SQLite file is compacted before the copy. Then it counts the readings
-of every series on both sides and prints them; any difference exits 1. Users, dashboard sessions and the
-admin token stay in files under the data directory. Exit codes: 0 copied and verified, 1 failed, 2 bad usage.`;
+(ids kept), and from the database's folder the users of users.json (their password hashes) and the admin
+token of admin.token. Stop the hub first: the SQLite file is compacted before the copy. Then it counts the
+readings of every series on both sides and prints them; any difference exits 1. A user whose name the
+target already has is kept as it is there, and so is an admin token already there; dashboard sessions are
+not copied (sign in again). Exit codes: 0 copied and verified, 1 failed, 2 bad usage.`;
 
 /** One line of the verification table. */
 export interface SeriesCount {
@@ -53,6 +58,7 @@ async function migrate(from: string, to: string, say: (text: string) => void, co
     const readings = await copyReadings(target, src.readings());
     await markRolledUp(target.pool);
     say(`copied ${readings} readings and ${[...copied].map(([t, n]) => `${n} ${t}`).join(', ')} to ${maskUrlCredentials(to)}`);
+    say(await copyCredentials(target, dirname(from)));
 
     const names = new Map(src.rows('series').map((r) => [r.id as number, [String(r.device_id), String(r.metric)] as const]));
     const lite = src.countsPerSeries();
@@ -77,6 +83,23 @@ async function migrate(from: string, to: string, say: (text: string) => void, co
     src?.close();
     await target.close();
   }
+}
+
+/**
+ * Copies users.json's users (hashes as they are) and admin.token from `dataDir` into the shared tables;
+ * names and a token the target has already are kept. Returns the line to print.
+ */
+async function copyCredentials(target: PgStore, dataDir: string): Promise<string> {
+  const users = new UserStore({ dataDir });
+  users.load();
+  const all = users.stored();
+  let copied = 0;
+  for (const u of all) if (await target.auth.insertUser(u)) copied++;
+  const kept = all.length - copied;
+  const local = readAdminToken(dataDir);
+  const token = local === undefined ? undefined : await target.auth.adminToken(local);
+  const tokenLine = token === undefined ? 'no admin.token to copy' : token.created ? 'the admin token' : 'not the admin token (the target has one; hubs on it use that)';
+  return `copied ${copied} user${copied === 1 ? '' : 's'}${kept > 0 ? ` (${kept} kept as the target has them)` : ''} and ${tokenLine}`;
 }
 
 /** The per-series table `hearth migrate` prints. */

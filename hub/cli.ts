@@ -55,9 +55,11 @@ Options: --data-dir <dir> (default ./data), --db-url <postgres://...> (the hub's
   user: `Usage:
   hearth user add <name> --role admin|integration|viewer [--password <password>]
       Without --password, reads it from standard input (one line).
-  hearth user list
+  hearth user list [--json]
   hearth user remove <name>
-Options: --data-dir <dir> (default ./data), --config <file>`,
+      Ends the user's dashboard sessions too (a running hub notices within a second).
+Options: --data-dir <dir> (default ./data: users.json), --db-url <postgres://...> (the hub's PostgreSQL
+database, shared by every hub on it), --config <file>`,
   firmware: FIRMWARE_HELP,
   config: `Usage: hearth config print [options]
 Prints the effective configuration as JSON, after hearth.json/hearth.yaml, HEARTH_* variables and flags, secrets masked.`,

@@ -80,7 +80,7 @@ export class Hub<S extends HubStoreContract = HubStore> {
     const store: HubStoreContract = sqlite ?? pg!;
     this.store = store as S;
     this.registry = new DeviceRegistry(store, this.bus);
-    this.auth = new Authorizer({ dataDir: c.dataDir, devices: this.registry, log, now });
+    this.auth = new Authorizer({ dataDir: c.dataDir, devices: this.registry, log, now, ...(pg ? { shared: pg.auth } : {}) }); // db.url: users, sessions, admin token shared
     this.ingest = new IngestPipeline(store, this.registry, this.bus, {
       ...{ commitIntervalMs: c['ingest.commitIntervalMs'], commitMaxReadings: c['ingest.commitMaxReadings'], maxPendingReadings: c['ingest.maxPendingReadings'] },
       now,

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
+import { isThenable } from '../storage/maybe-promise.js';
 import { Authorizer } from './authorizer.js';
 import { UserStore } from './user-store.js';
 
@@ -27,7 +28,7 @@ describe('Authorizer users and sessions', () => {
       expect(auth.authorizeBearer(bob2.token)).toBeNull();
       expect(auth.authorizeBearer(carol.token)).toEqual({ role: 'viewer', username: 'carol' });
       expect(auth.removeUser('bob')).toBeNull();
-      expect(auth.listUsers().map((u) => u.name)).toEqual(['admin', 'carol']);
+      expect((await auth.listUsers()).map((u) => u.name)).toEqual(['admin', 'carol']);
     } finally {
       done();
     }
@@ -70,6 +71,22 @@ describe('Authorizer users and sessions', () => {
       expect(await auth.changePassword('bob', 'old', 'new')).toBe('ok');
       expect(await auth.signIn('bob', 'old')).toBeNull();
       expect((await auth.signIn('bob', 'new'))?.username).toBe('bob');
+    } finally {
+      done();
+    }
+  });
+
+  it('on SQLite (no shared database) answers sessions, sign-out and users at once, never with a Promise', async () => {
+    const { auth, done } = make();
+    try {
+      await auth.start();
+      await auth.addUser('ann', 'ann password', 'viewer');
+      const { token } = (await auth.signIn('ann', 'ann password'))!;
+      const answers = [auth.authorizeBearer(token), auth.authorizeBearer(auth.adminToken), auth.session(token), auth.listUsers(), auth.signOut(token), auth.removeUser('ann')];
+      expect(answers.map((a) => isThenable(a))).toEqual([false, false, false, false, false, false]);
+      expect(answers[0]).toEqual({ role: 'viewer', username: 'ann' });
+      expect(answers[4]).toBe(true);
+      expect(answers[5]).toEqual({ sessionsEnded: 0 });
     } finally {
       done();
     }

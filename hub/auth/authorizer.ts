@@ -4,11 +4,14 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../logger.js';
-import { loadOrCreateAdminToken } from './admin-token.js';
+import { ADMIN_TOKEN_FILE, loadOrCreateAdminToken, newAdminToken, readAdminToken, writeAdminToken } from './admin-token.js';
+import type { SessionBackend, SharedCredentialRows, UserBackend } from './credential-stores.js';
 import { PasswordThrottle } from './password-throttle.js';
 import { verifyToken } from './device-tokens.js';
 import { SESSION_MQTT_USER, SessionStore, type SessionInfo } from './session-store.js';
-import { UserStore, type Role, type UserSummary } from './user-store.js';
+import { SharedSessionStore } from './shared-session-store.js';
+import { SharedUserStore } from './shared-user-store.js';
+import { UserStore, UserStoreError, type Role, type UserSummary } from './user-store.js';
 
 /** What a client presents: a bearer token (HTTP API, dashboard) or a user name and password (MQTT CONNECT). */
 export type Credentials =
@@ -48,10 +51,15 @@ export interface AuthorizerOptions {
   devices: DeviceCredentialSource;
   log: Logger;
   now?: () => number;
-  /** Default: the users of dataDir/users.json. */
-  users?: UserStore;
-  /** Default: dashboard sessions in memory. */
-  sessions?: SessionStore;
+  /** Default: the users of dataDir/users.json (or of `shared`). */
+  users?: UserBackend;
+  /** Default: dashboard sessions in memory (or in `shared`). */
+  sessions?: SessionBackend;
+  /**
+   * The database several hubs share (db.url): users, sessions and the admin token live there, so every hub
+   * accepts the same ones; dataDir/admin.token is still written, a copy of the database's.
+   */
+  shared?: SharedCredentialRows;
 }
 
 /**
@@ -59,10 +67,11 @@ export interface AuthorizerOptions {
  * The HTTP front and the MQTT broker both call `authorize`; the device endpoint calls `authenticateDevice`.
  */
 export class Authorizer {
-  /** MQTT and dashboard users (users.json). */
-  readonly users: UserStore;
-  /** Dashboard sessions. */
-  readonly sessions: SessionStore;
+  /** MQTT and dashboard users (users.json, or the shared database). */
+  readonly users: UserBackend;
+  /** Dashboard sessions (in memory, or in the shared database). */
+  readonly sessions: SessionBackend;
+  readonly #shared: SharedSessionStore | undefined;
   readonly #opts: AuthorizerOptions;
   /** Password guesses by source address and by user (MQTT CONNECT), the sign-in policy. */
   readonly #guesses: PasswordThrottle;
@@ -71,17 +80,33 @@ export class Authorizer {
   constructor(opts: AuthorizerOptions) {
     this.#opts = opts;
     this.#guesses = new PasswordThrottle(opts.now ?? Date.now);
-    this.users = opts.users ?? new UserStore({ dataDir: opts.dataDir, ...(opts.now ? { now: opts.now } : {}) });
-    this.sessions = opts.sessions ?? new SessionStore(opts.now ? { now: opts.now } : {});
+    const now = opts.now ? { now: opts.now } : {};
+    const shared = opts.shared;
+    this.#shared = shared && !opts.sessions ? new SharedSessionStore(shared, { ...now, onError: (err) => opts.log.warn({ err: (err as Error).message }, 'sweeping expired sessions failed; will retry') }) : undefined;
+    this.users = opts.users ?? (shared ? new SharedUserStore(shared, opts.now) : new UserStore({ dataDir: opts.dataDir, ...now }));
+    this.sessions = opts.sessions ?? this.#shared ?? new SessionStore(now);
   }
 
   /** Loads (or creates) the admin token and the users; on first start creates user `admin`. */
   async start(): Promise<void> {
-    const { token, path, created } = loadOrCreateAdminToken(this.#opts.dataDir);
-    if (created) this.#opts.log.info({ path }, 'created the admin API token');
+    const { token, path, created } = this.#opts.shared ? await this.#sharedAdminToken(this.#opts.shared) : loadOrCreateAdminToken(this.#opts.dataDir);
+    if (created) this.#opts.log.info({ path, shared: this.#opts.shared !== undefined }, 'created the admin API token');
     this.#adminToken = Buffer.from(token);
-    this.users.load();
+    await this.users.load();
     await this.#ensureAdminUser();
+  }
+
+  /**
+   * The database's admin token (authoritative), copied to dataDir/admin.token for the CLI and README flows.
+   * The first hub stores its file's token, or a new one: a hub moved from SQLite keeps its token.
+   */
+  async #sharedAdminToken(shared: SharedCredentialRows): Promise<{ token: string; path: string; created: boolean }> {
+    const dataDir = this.#opts.dataDir;
+    const local = readAdminToken(dataDir);
+    const { token, created } = await shared.adminToken(local ?? newAdminToken());
+    const path = token === local ? join(dataDir, ADMIN_TOKEN_FILE) : writeAdminToken(dataDir, token);
+    if (local !== undefined && token !== local) this.#opts.log.warn({ path }, 'admin.token differed from the shared database\'s admin token; replaced with the database\'s');
+    return { token, path, created };
   }
 
   /** The admin API token (after start()). */
@@ -97,7 +122,7 @@ export class Authorizer {
     if (credentials.kind === 'bearer') return this.authorizeBearer(credentials.token);
     const { username, password, source } = credentials;
     const principal =
-      username === SESSION_MQTT_USER ? this.#sessionPrincipal(this.sessions.verify(password)) : await this.#userPrincipal(username, password);
+      username === SESSION_MQTT_USER ? this.#sessionPrincipal(await this.sessions.verify(password)) : await this.#userPrincipal(username, password);
     if (source !== undefined) {
       for (const key of guessKeys(username, source)) {
         if (principal) this.#guesses.clear(key);
@@ -122,13 +147,15 @@ export class Authorizer {
     return role ? { role, username } : null;
   }
 
-  /** authorize() for a bearer token, which needs no I/O: the HTTP front's synchronous paths use it. */
-  authorizeBearer(token: string): Principal | null {
-    const session = this.sessions.verify(token);
-    if (session) return this.#sessionPrincipal(session);
+  /**
+   * authorize() for a bearer token: at once on SQLite (no I/O) and for the admin token; a Promise when a
+   * shared session must be checked in the database (at most once a second per session).
+   */
+  authorizeBearer(token: string): MaybePromise<Principal | null> {
     const expected = this.#adminToken;
     const given = Buffer.from(token);
-    return expected && given.length === expected.length && timingSafeEqual(given, expected) ? { role: 'admin', username: 'admin-token' } : null;
+    if (expected && given.length === expected.length && timingSafeEqual(given, expected)) return { role: 'admin', username: 'admin-token' };
+    return andThen(this.sessions.verify(token), (session) => this.#sessionPrincipal(session));
   }
 
   /** Checks a device's bearer token before its WebSocket upgrade [FP-2.3]. */
@@ -148,22 +175,22 @@ export class Authorizer {
   async signIn(username: string, password: string): Promise<SessionGrant | null> {
     const role = await this.users.verify(username, password);
     if (!role) return null;
-    const { token, expiresAt } = this.sessions.create(username, role);
+    const { token, expiresAt } = await this.sessions.create(username, role);
     return { token, role, username, expiresAt };
   }
 
   /** The live session of a token (sliding its expiry), or null. */
-  session(token: string): SessionInfo | null {
+  session(token: string): MaybePromise<SessionInfo | null> {
     return this.sessions.verify(token);
   }
 
-  /** Ends a session; false when the token was not live. */
-  signOut(token: string): boolean {
+  /** Ends a session (on every hub, when shared); false when the token was not live. */
+  signOut(token: string): MaybePromise<boolean> {
     return this.sessions.revoke(token);
   }
 
   /** Every user, sorted by name, without hashes. */
-  listUsers(): UserSummary[] {
+  listUsers(): MaybePromise<UserSummary[]> {
     this.users.reloadIfChanged();
     return this.users.list();
   }
@@ -175,18 +202,22 @@ export class Authorizer {
   }
 
   /** Removes a user and ends every dashboard session of theirs at once; null when there was no such user. */
-  removeUser(name: string): { sessionsEnded: number } | null {
+  removeUser(name: string): MaybePromise<{ sessionsEnded: number } | null> {
     this.users.reloadIfChanged();
-    if (!this.users.remove(name)) return null;
-    const sessionsEnded = this.sessions.revokeUser(name);
-    this.#opts.log.info({ user: name, sessionsEnded }, 'user removed');
-    return { sessionsEnded };
+    // Sessions first: in the shared database the foreign key also ends one opened meanwhile.
+    return andThen(this.sessions.revokeUser(name), (sessionsEnded) =>
+      andThen(this.users.remove(name), (removed) => {
+        if (!removed) return null;
+        this.#opts.log.info({ user: name, sessionsEnded }, 'user removed');
+        return { sessionsEnded };
+      }),
+    );
   }
 
   /** Changes a user's password after checking the current one; 'wrong' when it does not match, 'unknown' for no user. */
   async changePassword(name: string, current: string, next: string): Promise<'ok' | 'wrong' | 'unknown'> {
     this.users.reloadIfChanged();
-    if (this.users.role(name) === undefined) return 'unknown';
+    if ((await this.users.role(name)) === undefined) return 'unknown';
     if ((await this.users.verify(name, current)) === null) return 'wrong';
     return (await this.users.setPassword(name, next)) ? 'ok' : 'unknown';
   }
@@ -196,8 +227,11 @@ export class Authorizer {
    * user who is gone, or whose role changed, end at once. Returns how many ended.
    */
   reconcileUsers(): number {
+    // Shared: each session check joins its user in the database; what remains is the expiry sweep.
+    if (this.#shared) return this.#shared.sweep(), 0;
     if (!this.users.reloadIfChanged()) return 0;
-    const ended = this.sessions.revokeUnless((username, role) => this.users.role(username) === role);
+    const users = this.users as UserStore; // users.json: role() answers at once
+    const ended = this.sessions.revokeUnless((username, role) => users.role(username) === role);
     if (ended > 0) this.#opts.log.info({ sessionsEnded: ended }, 'users changed on disk; sessions of removed or changed users ended');
     return ended;
   }
@@ -209,9 +243,15 @@ export class Authorizer {
   /** On first start there are no users: create `admin` with a random password, written to a 0600 file. */
   async #ensureAdminUser(): Promise<void> {
     const users = this.users;
-    if (!users.isEmpty()) return;
+    if (!(await users.isEmpty())) return;
     const password = randomBytes(12).toString('base64url');
-    await users.add('admin', password, 'admin');
+    try {
+      await users.add('admin', password, 'admin');
+    } catch (err) {
+      // Another hub on the shared database created it first: its password file has the password.
+      if (err instanceof UserStoreError && err.code === 'HUB_ERR_USER_EXISTS') return;
+      throw err;
+    }
     // Like Jenkins' initialAdminPassword: a 0600 file, so the secret never lands in logs.
     const file = join(this.#opts.dataDir, 'initial-admin-password');
     writeFileSync(file, `${password}\n`, { mode: 0o600 });

@@ -10,12 +10,14 @@ export const SESSION_TTL_MS = 12 * 3600_000;
 /** MQTT user name under which the broker accepts a session token as the password. */
 export const SESSION_MQTT_USER = 'session';
 
-const TOKEN_BYTES = 32;
+/** A session token's random bytes (43 characters of base64url). */
+export const TOKEN_BYTES = 32;
 /** base64url of 32 bytes is 43 characters; anything longer is not one of ours and is not hashed. */
 const MAX_TOKEN_CHARS = 64;
 /** Bound on live sessions, so repeated sign-ins cannot grow memory without end. */
 export const DEFAULT_MAX_SESSIONS = 10_000;
-const SWEEP_INTERVAL_MS = 60_000;
+/** Expired sessions are swept at most this often. */
+export const SWEEP_INTERVAL_MS = 60_000;
 
 /** Who a session belongs to, and when it lapses unless used again. */
 export interface SessionInfo {
@@ -129,11 +131,13 @@ export class SessionStore {
   }
 }
 
-function digest(token: string): string {
+/** The stored form of a session token (SHA-256, base64): only this is kept, in memory or in the database. */
+export function digest(token: string): string {
   return createHash('sha256').update(token).digest('base64');
 }
 
-function isTokenShaped(token: unknown): token is string {
+/** Whether `token` could be one of ours: longer strings are not hashed (nor looked up). */
+export function isTokenShaped(token: unknown): token is string {
   return typeof token === 'string' && token.length > 0 && token.length <= MAX_TOKEN_CHARS;
 }
 

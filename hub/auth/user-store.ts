@@ -1,59 +1,12 @@
-import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { checkNewUser, checkPassword, hashPassword, isObject, isStoredUser, UserStoreError, verifyPassword, type Role, type StoredUser, type UserSummary } from './user-rules.js';
 
-/** What a user may do on MQTT: admin everything, integration read + commands, viewer read only. */
-export type Role = 'admin' | 'integration' | 'viewer';
-export const ROLES: readonly Role[] = ['admin', 'integration', 'viewer'];
-
-/** A user as list() shows it: never the hash. */
-export interface UserSummary {
-  name: string;
-  role: Role;
-  createdAt: number;
-}
-
-/** Stable error codes of the user store (tabled in docs/mqtt.md). */
-export const USER_ERROR_CODES = [
-  'HUB_ERR_USER_EXISTS',
-  'HUB_ERR_USER_NAME',
-  'HUB_ERR_USER_ROLE',
-  'HUB_ERR_USER_PASSWORD',
-  'HUB_ERR_USERS_FILE',
-] as const;
-export type UserErrorCode = (typeof USER_ERROR_CODES)[number];
-
-export class UserStoreError extends Error {
-  readonly code: UserErrorCode;
-
-  constructor(code: UserErrorCode, message: string) {
-    super(`${code}: ${message}`);
-    this.name = 'UserStoreError';
-    this.code = code;
-  }
-}
+export { ROLES, USER_ERROR_CODES, UserStoreError, type Role, type StoredUser, type UserErrorCode, type UserSummary } from './user-rules.js';
 
 export const USERS_FILE = 'users.json';
-const NAME_RE = /^[A-Za-z0-9_.-]{1,64}$/;
-const MAX_PASSWORD_BYTES = 1024;
 const FILE_VERSION = 1;
-
-/** scrypt cost parameters, stored with each hash so they can be raised later without breaking old users. */
-interface KdfParams {
-  N: number;
-  r: number;
-  p: number;
-  keylen: number;
-}
-const KDF: KdfParams = { N: 16384, r: 8, p: 1, keylen: 32 };
-
-interface StoredUser extends UserSummary {
-  /** base64 of 16 random bytes. */
-  salt: string;
-  /** base64 of the scrypt output. */
-  hash: string;
-  kdf: KdfParams;
-}
 
 interface UsersFile {
   version: number;
@@ -110,26 +63,12 @@ export class UserStore {
 
   /** Adds a user with a fresh salt; refuses a bad name, role or password, or an existing name. */
   async add(name: string, password: string, role: Role): Promise<UserSummary> {
-    if (!NAME_RE.test(name)) {
-      throw new UserStoreError('HUB_ERR_USER_NAME', `user names are 1-64 of A-Z a-z 0-9 _ . -, got ${JSON.stringify(name)}`);
-    }
-    if (!ROLES.includes(role)) {
-      throw new UserStoreError('HUB_ERR_USER_ROLE', `role must be one of ${ROLES.join(', ')}, got ${JSON.stringify(role)}`);
-    }
-    checkPassword(password);
+    checkNewUser(name, password, role);
     if (this.#users.has(name)) throw new UserStoreError('HUB_ERR_USER_EXISTS', `user ${name} already exists`);
-    const salt = randomBytes(16);
-    const hash = await derive(password, salt, KDF);
+    const hashed = await hashPassword(password);
     // Checked again: another add() of the same name may have finished while scrypt ran.
     if (this.#users.has(name)) throw new UserStoreError('HUB_ERR_USER_EXISTS', `user ${name} already exists`);
-    const user: StoredUser = {
-      name,
-      role,
-      createdAt: this.#now(),
-      salt: salt.toString('base64'),
-      hash: hash.toString('base64'),
-      kdf: { ...KDF },
-    };
+    const user: StoredUser = { name, role, createdAt: this.#now(), ...hashed };
     this.#users.set(name, user);
     this.#save();
     return summary(user);
@@ -138,6 +77,11 @@ export class UserStore {
   /** Every user, sorted by name, without hashes. */
   list(): UserSummary[] {
     return [...this.#users.values()].map(summary).sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /** Every user with its hash, as stored (`hearth migrate` copies them into PostgreSQL). */
+  stored(): StoredUser[] {
+    return [...this.#users.values()].map((u) => ({ ...u, kdf: { ...u.kdf } }));
   }
 
   /** Removes a user; false when there was none of that name. */
@@ -156,12 +100,11 @@ export class UserStore {
   async setPassword(name: string, password: string): Promise<boolean> {
     checkPassword(password);
     if (!this.#users.has(name)) return false;
-    const salt = randomBytes(16);
-    const hash = await derive(password, salt, KDF);
+    const hashed = await hashPassword(password);
     const user = this.#users.get(name);
     // Removed while scrypt ran: nothing to change.
     if (!user) return false;
-    this.#users.set(name, { ...user, salt: salt.toString('base64'), hash: hash.toString('base64'), kdf: { ...KDF } });
+    this.#users.set(name, { ...user, ...hashed });
     this.#save();
     return true;
   }
@@ -174,15 +117,7 @@ export class UserStore {
   /** The user's role when the password is right, else null. Costs one scrypt (~30 ms) either way. */
   async verify(name: string, password: string): Promise<Role | null> {
     this.#reloadIfChanged();
-    const user = this.#users.get(name);
-    const passwordOk = Buffer.byteLength(password) <= MAX_PASSWORD_BYTES;
-    // An unknown name still costs one scrypt so that timing does not tell which names exist.
-    const salt = user ? Buffer.from(user.salt, 'base64') : Buffer.alloc(16);
-    const kdf = user?.kdf ?? KDF;
-    const actual = await derive(passwordOk ? password : '', salt, kdf);
-    if (!user || !passwordOk) return null;
-    const expected = Buffer.from(user.hash, 'base64');
-    return expected.length === actual.length && timingSafeEqual(expected, actual) ? user.role : null;
+    return verifyPassword(this.#users.get(name), password);
   }
 
   #reloadIfChanged(): boolean {
@@ -220,24 +155,9 @@ export class UserStore {
   }
 }
 
-function summary(user: StoredUser): UserSummary {
+/** A user without its hash. */
+export function summary(user: StoredUser): UserSummary {
   return { name: user.name, role: user.role, createdAt: user.createdAt };
-}
-
-function checkPassword(password: string): void {
-  if (typeof password !== 'string' || password.length === 0) {
-    throw new UserStoreError('HUB_ERR_USER_PASSWORD', 'the password must not be empty');
-  }
-  if (Buffer.byteLength(password) > MAX_PASSWORD_BYTES) {
-    throw new UserStoreError('HUB_ERR_USER_PASSWORD', `the password is longer than ${MAX_PASSWORD_BYTES} bytes`);
-  }
-}
-
-function derive(password: string, salt: Buffer, kdf: KdfParams): Promise<Buffer> {
-  const options: ScryptOptions = { N: kdf.N, r: kdf.r, p: kdf.p, maxmem: 256 * kdf.N * kdf.r };
-  return new Promise((resolve, reject) => {
-    scrypt(password, salt, kdf.keylen, options, (err, key) => (err ? reject(err) : resolve(key)));
-  });
 }
 
 function parseFile(file: string, text: string): Map<string, StoredUser> {
@@ -253,36 +173,9 @@ function parseFile(file: string, text: string): Map<string, StoredUser> {
   }
   const users = new Map<string, StoredUser>();
   for (const [i, u] of (data['users'] as unknown[]).entries()) {
-    if (
-      !isObject(u) ||
-      typeof u['name'] !== 'string' ||
-      !NAME_RE.test(u['name']) ||
-      !ROLES.includes(u['role'] as Role) ||
-      typeof u['salt'] !== 'string' ||
-      typeof u['hash'] !== 'string' ||
-      typeof u['createdAt'] !== 'number' ||
-      !isKdf(u['kdf'])
-    ) {
-      throw bad(`user #${i} is malformed`);
-    }
-    if (users.has(u['name'])) throw bad(`user ${u['name']} appears twice`);
-    users.set(u['name'], u as unknown as StoredUser);
+    if (!isStoredUser(u)) throw bad(`user #${i} is malformed`);
+    if (users.has(u.name)) throw bad(`user ${u.name} appears twice`);
+    users.set(u.name, u);
   }
   return users;
-}
-
-function isKdf(v: unknown): v is KdfParams {
-  return (
-    isObject(v) &&
-    ['N', 'r', 'p', 'keylen'].every((k) => Number.isInteger(v[k]) && (v[k] as number) > 0) &&
-    // Bounds keep a tampered file from making verify() allocate gigabytes.
-    (v['N'] as number) <= 2 ** 20 &&
-    (v['r'] as number) <= 32 &&
-    (v['p'] as number) <= 16 &&
-    (v['keylen'] as number) <= 128
-  );
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }

@@ -5,6 +5,8 @@ import { retryBusy } from '../storage/busy-retry.js';
 import { faultCause, isStorageFault } from '../storage/fault-cause.js';
 import type { HistoryStep, StoredEvent } from '../storage/types.js';
 import type { Principal } from '../auth/authorizer.js';
+import { isThenable } from '../storage/maybe-promise.js';
+import type { MaybePromise } from '../storage/store-contract.js';
 import type { Role } from '../auth/user-store.js';
 import { pointToJson, valueToJson } from '../../protocol/value-form.js';
 import type * as Api from './api-types.js';
@@ -17,7 +19,7 @@ export interface ApiDeps {
   facade: HubFacade;
   now: () => number;
   /** The bearer of this request (role and user name), or null when unauthenticated (hub/auth). */
-  authorize: (req: IncomingMessage) => Principal | null;
+  authorize: (req: IncomingMessage) => MaybePromise<Principal | null>;
   /** /api/users (hub/http/users-api.ts); absent: 404. */
   users?: UsersAuth;
   /** /api/hub/samples and /api/hub/logs (hub/http/observability-api.ts); absent: 404. */
@@ -53,7 +55,8 @@ async function route(deps: ApiDeps, req: IncomingMessage, res: ServerResponse): 
     const { ok, storage, devicesOnline, fault } = deps.facade.health();
     return sendJson(res, ok ? 200 : 503, { status: ok ? 'ok' : 'degraded', storage, devicesOnline, ...(fault ? { fault } : {}) } satisfies Api.HealthResponse);
   }
-  const principal = deps.authorize(req);
+  const asked = deps.authorize(req);
+  const principal = isThenable(asked) ? await asked : asked; // SQLite and the admin token: at once
   const role = principal?.role;
   if (!principal || !role) throw new HttpError(401, 'HUB_ERR_UNAUTHORIZED', 'send Authorization: Bearer <token> (an admin API token or a dashboard session)');
   const need = (wanted: Role[]) => {

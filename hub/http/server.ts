@@ -6,6 +6,8 @@ import { DEVICE_PATH_PREFIX } from '../../protocol/constants.js';
 import { fileURLToPath } from 'node:url';
 import type { Authorizer } from '../auth/authorizer.js';
 import type { Role } from '../auth/user-store.js';
+import { andThen, isThenable } from '../storage/maybe-promise.js';
+import type { MaybePromise } from '../storage/store-contract.js';
 import type { HubFacade } from '../facade.js';
 import type { Logger } from '../logger.js';
 import type { UpgradeErrorCode } from '../../protocol/error-codes.js';
@@ -255,7 +257,12 @@ export class HttpFront {
       });
     };
     if (path === SESSION_PATH) return run(this.#session);
-    if (path === '/metrics') return this.#opts.metrics(req, res, this.#role(req) === 'admin');
+    if (path === '/metrics') {
+      const role = this.#role(req);
+      // A shared session (db.url) may need the database; the admin token and SQLite answer at once.
+      if (!isThenable(role)) return this.#opts.metrics(req, res, role === 'admin');
+      return run(async () => this.#opts.metrics(req, res, (await role) === 'admin'));
+    }
     if (HEALTH_PATHS.has(path)) return serveHealth(path, res, this.#opts.ready);
     if (path.startsWith('/api/')) return run(this.#api);
     run(this.#dashboard);
@@ -289,8 +296,8 @@ export class HttpFront {
   }
 
   /** The role of the request's bearer token (admin token or dashboard session), or null. */
-  #role(req: IncomingMessage): Role | null {
+  #role(req: IncomingMessage): MaybePromise<Role | null> {
     const token = bearerToken(req);
-    return token === null ? null : (this.#opts.auth.authorizeBearer(token)?.role ?? null);
+    return token === null ? null : andThen(this.#opts.auth.authorizeBearer(token), (p) => p?.role ?? null);
   }
 }

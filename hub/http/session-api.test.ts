@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { Authorizer } from '../auth/authorizer.js';
+import { Authorizer, type Principal } from '../auth/authorizer.js';
 import { SESSION_TTL_MS, SessionStore } from '../auth/session-store.js';
 import { UserStore } from '../auth/user-store.js';
 import { bearerToken } from './request.js';
@@ -23,7 +23,8 @@ describe('bearerToken and the bearer\'s session role', () => {
     const auth = authorizerOf(store);
     const sessionRole = (r: IncomingMessage) => {
       const t = bearerToken(r);
-      return t === null ? null : (auth.authorizeBearer(t)?.role ?? null);
+      // SQLite: answered at once, no Promise.
+      return t === null ? null : ((auth.authorizeBearer(t) as Principal | null)?.role ?? null);
     };
     const { token } = store.create('carol', 'integration');
     expect(bearerToken(req(`Bearer ${token}`))).toBe(token);

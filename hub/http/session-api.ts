@@ -39,14 +39,14 @@ export function createSessionApi(deps: SessionApiDeps): (req: IncomingMessage, r
         case 'POST':
           return await signIn(deps, failures, req, res);
         case 'GET': {
-          const session = liveSession(deps.auth, req);
+          const session = await liveSession(deps.auth, req);
           return sendJson(res, 200, session satisfies SessionResponse);
         }
         case 'DELETE': {
           const token = bearerToken(req);
           if (token === null) throw unauthorized();
           // Idempotent: signing out an expired session still leaves the browser signed out.
-          return sendJson(res, 200, { revoked: deps.auth.signOut(token) } satisfies SignOutResponse);
+          return sendJson(res, 200, { revoked: await deps.auth.signOut(token) } satisfies SignOutResponse);
         }
         default:
           res.setHeader('allow', 'GET, POST, DELETE');
@@ -88,9 +88,9 @@ async function signIn(deps: SessionApiDeps, failures: PasswordThrottle, req: Inc
   sendJson(res, 200, granted satisfies SignInResponse);
 }
 
-function liveSession(auth: SessionApiDeps['auth'], req: IncomingMessage): SessionInfo {
+async function liveSession(auth: SessionApiDeps['auth'], req: IncomingMessage): Promise<SessionInfo> {
   const token = bearerToken(req);
-  const session = token === null ? null : auth.session(token);
+  const session = token === null ? null : await auth.session(token);
   if (!session) throw unauthorized();
   return session;
 }

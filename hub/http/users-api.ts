@@ -22,7 +22,7 @@ export async function handleUsers(auth: UsersAuth, principal: Principal, req: In
   try {
     if (parts.length === 1) {
       admin();
-      if (method === 'GET') return sendJson(res, 200, { users: auth.listUsers() } satisfies Api.UsersResponse);
+      if (method === 'GET') return sendJson(res, 200, { users: await auth.listUsers() } satisfies Api.UsersResponse);
       if (method === 'POST') {
         const body = await readJsonBody(req);
         const name = requireString(body, 'name');
@@ -39,7 +39,7 @@ export async function handleUsers(auth: UsersAuth, principal: Principal, req: In
       if (method !== 'DELETE') throw methodNotAllowed(method, path);
       // Removing oneself would end the very session that asked, mid-request: an admin removes others.
       if (name === principal.username) throw new HttpError(400, 'HUB_ERR_BAD_REQUEST', 'you cannot remove the user you are signed in as');
-      const removed = auth.removeUser(name);
+      const removed = await auth.removeUser(name);
       if (!removed) throw new HttpError(404, 'HUB_ERR_NOT_FOUND', `no user "${name}"`);
       return sendJson(res, 200, { removed: name, sessionsEnded: removed.sessionsEnded } satisfies Api.UserRemoveResponse);
     }

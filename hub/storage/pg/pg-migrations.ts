@@ -4,6 +4,8 @@ import { StoreError } from '../errors.js';
 // MAX_VARINT (2^53-1) bounds seqs, command ids and timestamps, as in the SQLite schema [FP-4.1].
 const MAX_VARINT = '9007199254740991';
 const VALUE_TYPES = "('bool', 'int', 'float', 'string', 'enum')";
+/** hub/auth/user-rules.ts ROLES. */
+const ROLE_NAMES = "('admin', 'integration', 'viewer')";
 /** Width of one readings partition: one per UTC day (retention drops whole days). */
 export const PARTITION_MS = 24 * 3600 * 1000;
 
@@ -188,6 +190,46 @@ CREATE TABLE hubs (
 -- Whether the holder has the device connected now: set by its claim, cleared when the connection ends.
 ALTER TABLE device_owner ADD COLUMN connected boolean NOT NULL DEFAULT false;
 CREATE INDEX device_owner_hub ON device_owner (hub_id) WHERE connected;
+`,
+  },
+  {
+    version: 3,
+    name: 'shared credentials',
+    sql: `
+-- Users, dashboard sessions and the admin API token, shared by every hub on this database (issue #16), so
+-- any hub answers any client with the same credentials. Bounds as users.json's (hub/auth/user-rules.ts).
+CREATE TABLE users (
+  name text PRIMARY KEY CHECK (name ~ '^[A-Za-z0-9_.-]{1,64}$'),
+  role text NOT NULL CHECK (role IN ${ROLE_NAMES}),
+  created_at bigint NOT NULL CHECK (created_at >= 0),
+  -- base64 of the 16-byte salt and of the scrypt output; the cost parameters kept with each hash.
+  salt text NOT NULL CHECK (length(salt) BETWEEN 1 AND 256),
+  hash text NOT NULL CHECK (length(hash) BETWEEN 1 AND 256),
+  kdf_n integer NOT NULL CHECK (kdf_n BETWEEN 1 AND 1048576),
+  kdf_r integer NOT NULL CHECK (kdf_r BETWEEN 1 AND 32),
+  kdf_p integer NOT NULL CHECK (kdf_p BETWEEN 1 AND 16),
+  kdf_keylen integer NOT NULL CHECK (kdf_keylen BETWEEN 1 AND 128)
+);
+
+-- Dashboard sessions: only the SHA-256 digest (base64) of a token, never the token. Removing a user ends
+-- their sessions (the foreign key); the role is kept so that a user given another role is signed out too.
+CREATE TABLE dashboard_sessions (
+  token_hash text PRIMARY KEY CHECK (token_hash ~ '^[A-Za-z0-9+/]{43}=$'),
+  username text NOT NULL REFERENCES users (name) ON DELETE CASCADE,
+  role text NOT NULL CHECK (role IN ${ROLE_NAMES}),
+  created_at bigint NOT NULL CHECK (created_at >= 0),
+  expires_at bigint NOT NULL CHECK (expires_at > created_at)
+);
+-- The expiry sweep and the bound on live sessions read by expiry; removing a user by name.
+CREATE INDEX dashboard_sessions_expires ON dashboard_sessions (expires_at);
+CREATE INDEX dashboard_sessions_user ON dashboard_sessions (username);
+
+-- The admin API token: one row, stored by the first hub to start (each hub also writes dataDir/admin.token).
+CREATE TABLE admin_token (
+  id integer PRIMARY KEY CHECK (id = 1),
+  token text NOT NULL CHECK (length(token) BETWEEN 16 AND 256 AND token !~ '\\s'),
+  created_at bigint NOT NULL CHECK (created_at >= 0)
+);
 `,
   },
 ];

@@ -21,6 +21,7 @@ import type {
 } from '../types.js';
 import { commitBatch, valueColumns, type Fence } from './pg-commit.js';
 import { CLAIMS_CHANNEL, PgCluster } from './pg-cluster.js';
+import { PgAuth } from './pg-auth.js';
 import { PgFirmware } from './pg-firmware.js';
 import { rolledHistory, rollupStep } from './pg-rollups.js';
 import { migratePg } from './pg-migrations.js';
@@ -106,6 +107,8 @@ export class PgStore implements HubStoreContract {
   readonly firmware = new PgFirmware(() => this.#p);
   /** Several hubs on this database: liveness, presence, the owner table and commands between hubs. */
   readonly cluster = new PgCluster(() => this.#p, () => this.#url);
+  /** Users, dashboard sessions and the admin token, shared by every hub on this database. */
+  readonly auth = new PgAuth(() => this.#p);
 
   constructor(opts: PgStoreOptions) {
     this.#url = opts.url;
