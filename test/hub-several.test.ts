@@ -67,6 +67,10 @@ describePg('several hubs on one database', (cluster) => {
     const onB = (await RawDevice.greet(b.wssUrl, 'far-1', created.body.token as string, hello())).device;
     await eventually(async () => expect((await a.api('GET', '/api/devices')).body.devices).toMatchObject([{ id: 'far-1', online: true, hub: 'hub-b' }]));
     expect((await b.api('GET', '/api/devices/far-1')).body.device).toMatchObject({ online: true, hub: 'hub-b' });
+    // Its readings, committed by B, show in A's state too (A re-reads other hubs' devices' latest values).
+    onB.send({ type: 'telemetry', seq: 1, ts: Date.now(), readings: [{ metric: 1, value: { type: 'float', value: 23.5 } }] });
+    await onB.ackFor(1);
+    await eventually(async () => expect((await a.api('GET', '/api/devices/far-1')).body.device.state).toMatchObject({ temperature: { value: 23.5 } }), 15_000);
 
     // Sent on A, delivered by B, answered on A with the device's result.
     const pending = a.api('POST', '/api/devices/far-1/commands', { command: 'setpoint', value: 19.5 });

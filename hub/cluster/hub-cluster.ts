@@ -30,7 +30,7 @@ export interface ForwardedSender {
 export interface HubClusterOptions {
   hubId: string;
   store: PgCluster;
-  registry: Pick<DeviceRegistry, 'session' | 'info' | 'refresh'>;
+  registry: Pick<DeviceRegistry, 'session' | 'info' | 'refresh' | 'applyCommitted'>;
   ingest: Pick<IngestPipeline, 'release'>;
   bus: EventBus;
   log: Logger;
@@ -292,8 +292,14 @@ export class HubCluster {
     }
   }
 
+  /**
+   * Re-reads the owner table, then the latest values of the devices other hubs have connected (their
+   * commits never pass this hub's ingest), so this hub's API shows their state within OWNERS_EVERY_MS.
+   */
   async #refreshOwners(): Promise<void> {
     for (const row of await this.#o.store.owners()) this.#observe(row);
+    const remote = [...this.#holders.keys()].filter((id) => this.remoteHolder(id) !== undefined);
+    for (const [id, values] of await this.#o.store.latestOf(remote)) this.#o.registry.applyCommitted(id, values, undefined);
   }
 
   #alive(hubId: string): boolean {

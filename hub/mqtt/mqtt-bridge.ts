@@ -240,7 +240,7 @@ export class MqttBridge {
           will: { topic: clusterId ? topics.hubState(clusterId) : topics.bridgeState(), payload: 'offline' },
           // Other hubs' devices, relayed into the embedded broker so this hub's dashboard and local clients
           // see every device live (`<base>/<device>/<topic>`, not bridge topics).
-          ...(clusterId && this.#embedded ? { peerFilters: [`${topics.base}/+/+`] } : {}),
+          ...(clusterId && this.#embedded ? { peerFilters: [`${topics.base}/+/+`, `${topics.base}/+/event/+`] } : {}),
           subscribeFilters: [
             ...[topics.setFilter(), topics.bridgeRequestFilter(), topics.updateInstallFilter()].map((f) => (clusterId ? `$share/${shareGroup(topics.base)}/${f}` : f)),
             ...[topics.discoveryStatus(), canaryTopic],
@@ -290,13 +290,14 @@ export class MqttBridge {
   }
 
   /**
-   * Several hubs: another hub's device topic (`<base>/<device>/<topic>`, from the peer filter) is published
+   * Several hubs: another hub's device topic (`<base>/<device>/<topic>` or `.../event/<name>`, from the peer filters) is published
    * into the embedded broker as it came (its retain flag kept); true when `topic` was one.
    */
   #relay(topics: Topics, topic: string, payload: Buffer, retained: boolean): boolean {
     const embedded = this.#embedded;
     const rest = topic.startsWith(`${topics.base}/`) ? topic.slice(topics.base.length + 1).split('/') : [];
-    if (!embedded || rest.length !== 2 || rest[0] === 'bridge' || rest[1] === 'set') return false;
+    const device = rest.length === 2 || (rest.length === 3 && rest[1] === 'event');
+    if (!embedded || !device || rest[0] === 'bridge' || rest[1] === 'set') return false;
     void embedded.broker.publish(topic, payload.toString('utf8'), retained);
     return true;
   }

@@ -96,6 +96,24 @@ export class PgCluster {
     return rows.map((r) => r.device_id);
   }
 
+  /** The latest value of every series of these devices (those other hubs hold), for the API's `state`. */
+  async latestOf(deviceIds: readonly string[]): Promise<Map<string, Array<{ metric: string; ts: number; value: Value }>>> {
+    const out = new Map<string, Array<{ metric: string; ts: number; value: Value }>>();
+    if (deviceIds.length === 0) return out;
+    const { rows } = await this.#pool().query<{ device_id: string; metric: string; value_type: ValueType; ts: number; num: number | null; txt: string | null }>(
+      `SELECT s.device_id, s.metric, s.value_type, r.ts, r.num, r.txt FROM series s
+       CROSS JOIN LATERAL (SELECT ts, num, txt FROM readings WHERE series = s.id ORDER BY ts DESC LIMIT 1) r
+       WHERE s.device_id = ANY ($1::text[])`,
+      [deviceIds],
+    );
+    for (const r of rows) {
+      let list = out.get(r.device_id);
+      if (!list) out.set(r.device_id, (list = []));
+      list.push({ metric: r.metric, ts: r.ts, value: fromNative(r.value_type, r.txt ?? r.num!) });
+    }
+    return out;
+  }
+
   /** Asks `hubId` to send logged command `id` (NOTIFY COMMANDS_CHANNEL). */
   async forward(id: number, hubId: string): Promise<void> {
     await this.#pool().query(`SELECT pg_notify('${COMMANDS_CHANNEL}', $1)`, [`${id} ${hubId}`]);
