@@ -37,6 +37,8 @@ describe('docs/mqtt.md', () => {
       bridgeRequest: t.bridgeRequest('<verb>'),
       bridgeResponse: t.bridgeResponse('<verb>'),
       bridgeCanary: t.bridgeCanary(),
+      hubState: t.hubState('<hub.id>'),
+      hubCanary: t.hubCanary('<hub.id>'),
       discovery: t.discovery('<component>', '<node_id>', '<object_id>'),
       discoveryStatus: t.discoveryStatus(),
     };

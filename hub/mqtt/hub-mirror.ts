@@ -130,7 +130,7 @@ export class HubMirror {
     return this.#enqueue(async () => {
       const cluster = this.#o.cluster;
       await this.#send({ kind: 'bridgeState', topic: this.#topics.bridgeState(), payload: 'online' });
-      if (cluster) await this.#send({ kind: 'bridgeState', topic: this.#topics.hubState(cluster.hubId), payload: 'online' });
+      if (cluster) await this.#send({ kind: 'hubState', topic: this.#topics.hubState(cluster.hubId), payload: 'online' });
       if (this.#discovery) {
         for (const e of bridgeDiscovery(this.#topics, { ...this.#discoveryOptions, clearOtherMode: true })) {
           await this.#send({ kind: 'discovery', topic: e.topic, payload: e.config });
@@ -142,7 +142,9 @@ export class HubMirror {
       }
       await this.#list.publish(true);
       if (this.#o.canary !== null) {
-        await this.#send({ kind: 'bridgeCanary', topic: this.#topics.bridgeCanary(cluster?.hubId), payload: { instance: this.#o.canary } });
+        const instance = { instance: this.#o.canary };
+        if (cluster) await this.#send({ kind: 'hubCanary', topic: this.#topics.hubCanary(cluster.hubId), payload: instance });
+        else await this.#send({ kind: 'bridgeCanary', topic: this.#topics.bridgeCanary(), payload: instance });
       }
     });
   }
@@ -177,7 +179,7 @@ export class HubMirror {
   publishOffline(): Promise<void> {
     const cluster = this.#o.cluster;
     return this.#enqueue(async () => {
-      if (cluster) await this.#send({ kind: 'bridgeState', topic: this.#topics.hubState(cluster.hubId), payload: 'offline' });
+      if (cluster) await this.#send({ kind: 'hubState', topic: this.#topics.hubState(cluster.hubId), payload: 'offline' });
       if (!cluster?.othersAlive()) await this.#send({ kind: 'bridgeState', topic: this.#topics.bridgeState(), payload: 'offline' });
     });
   }

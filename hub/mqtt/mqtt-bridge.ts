@@ -216,7 +216,7 @@ export class MqttBridge {
         const x = o.external;
         const topics = new Topics(x.baseTopic ?? o.baseTopic ?? MQTT_DEFAULTS.baseTopic, prefix);
         const clusterId = o.cluster ? (o.hubId ?? 'hearth') : undefined;
-        const canaryTopic = topics.bridgeCanary(clusterId);
+        const canaryTopic = clusterId === undefined ? topics.bridgeCanary() : topics.hubCanary(clusterId);
         let side: Side<ExternalBroker> | null = null;
         // This run's mark on the broker's retained set: any other value (or none) there means it was lost.
         const canary = randomBytes(8).toString('hex');

@@ -49,7 +49,7 @@ describe('topic tree', () => {
 
   it('retains state, metrics, availability, bridge state/devices/info/canary and discovery topics; not events, health or responses', () => {
     expect(Object.entries(RETAINED).filter(([, r]) => r).map(([k]) => k).sort()).toEqual(
-      ['availability', 'bridgeCanary', 'bridgeDevices', 'bridgeInfo', 'bridgeState', 'discovery', 'metric', 'state', 'update'].sort(),
+      ['availability', 'bridgeCanary', 'bridgeDevices', 'bridgeInfo', 'bridgeState', 'discovery', 'hubCanary', 'hubState', 'metric', 'state', 'update'].sort(),
     );
   });
 

@@ -151,6 +151,10 @@ export interface TopicPayloads {
   bridgeRequest: string;
   bridgeResponse: BridgeResponsePayload;
   bridgeCanary: BridgeCanaryPayload;
+  /** Several hubs on one broker: one hub's own state (`<base>/bridge/hubs/<id>/state`, its will). */
+  hubState: Availability;
+  /** Several hubs on one broker: one hub's canary, instead of bridgeCanary. */
+  hubCanary: BridgeCanaryPayload;
   /** Inbound from Home Assistant: `online` makes the hub re-publish discovery and state. */
   discoveryStatus: Availability;
   /** null clears the retained config (empty payload), which removes the entity from Home Assistant. */
@@ -180,6 +184,8 @@ export const RETAINED: Readonly<Record<TopicKind, boolean>> = {
   bridgeRequest: false,
   bridgeResponse: false,
   bridgeCanary: true,
+  hubState: true,
+  hubCanary: true,
   discovery: true,
   discoveryStatus: false,
 };
@@ -294,9 +300,13 @@ export class Topics {
     return `${this.base}/${BRIDGE_SEGMENT}/response/${verb}`;
   }
 
-  /** The canary; several hubs on one broker have one each (`<base>/bridge/hubs/<id>/canary`). */
-  bridgeCanary(hubId?: string): string {
-    return hubId === undefined ? `${this.base}/${BRIDGE_SEGMENT}/canary` : `${this.base}/${BRIDGE_SEGMENT}/hubs/${hubId}/canary`;
+  bridgeCanary(): string {
+    return `${this.base}/${BRIDGE_SEGMENT}/canary`;
+  }
+
+  /** Several hubs on one broker: each hub's own canary. */
+  hubCanary(hubId: string): string {
+    return `${this.base}/${BRIDGE_SEGMENT}/hubs/${hubId}/canary`;
   }
 
   /** Several hubs on one broker: one hub's own state, online or offline (its will). */
@@ -349,6 +359,7 @@ export function encodePayload(message: TopicMessage): string {
       return valueToMqtt(message.payload);
     case 'availability':
     case 'bridgeState':
+    case 'hubState':
     case 'discoveryStatus':
     case 'set':
     case 'bridgeRequest':
@@ -367,6 +378,7 @@ export function encodePayload(message: TopicMessage): string {
     case 'bridgeEvent':
     case 'bridgeResponse':
     case 'bridgeCanary':
+    case 'hubCanary':
       return JSON.stringify(message.payload);
   }
 }
