@@ -53,6 +53,8 @@ describeInChromium('managing the home from the dashboard', () => {
     // Both pages list it under its room without a reload.
     for (const page of [admin, viewer]) await page.waitForSelector(`.group[data-group="room:hall"] ${tile('hall-motion')}`);
     await admin.click('dialog [data-action="done"]');
+    // The dialog leaves the DOM when its close has run (a loaded machine may take a frame or two).
+    await admin.locator('dialog').waitFor({ state: 'detached' });
     expect(await admin.locator('dialog').count()).toBe(0);
     // The token works, and is not shown again anywhere.
     const model = MODELS.motion_sensor!;
