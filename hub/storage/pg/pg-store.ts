@@ -21,6 +21,7 @@ import type {
 } from '../types.js';
 import { commitBatch, valueColumns, type Fence } from './pg-commit.js';
 import { PgFirmware } from './pg-firmware.js';
+import { PgImageBytes } from './pg-image-bytes.js';
 import { rolledHistory, rollupStep } from './pg-rollups.js';
 import { migratePg } from './pg-migrations.js';
 import { dayOf, PgPartitions } from './pg-partitions.js';
@@ -100,6 +101,8 @@ export class PgStore implements HubStoreContract {
   /** (device, metric) -> series, cached: seriesId() is on the ingest path. */
   readonly #series = new Map<string, { id: number; type: ValueType }>();
   readonly firmware = new PgFirmware(() => this.#p);
+  /** Firmware image bytes, in the database so that every hub on it serves them [FP-14.3]. */
+  readonly firmwareBytes = new PgImageBytes(() => this.#p);
 
   constructor(opts: PgStoreOptions) {
     this.#url = opts.url;
