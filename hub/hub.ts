@@ -7,6 +7,7 @@ import { DeviceClaimer } from './devices/device-claimer.js';
 import { DeviceRegistry } from './devices/device-registry.js';
 import { EventBus } from './events.js';
 import { Facade } from './facade.js';
+import { syncFirmwareControl } from './firmware/firmware-control.js';
 import { FirmwareService } from './firmware/firmware-service.js';
 import { DeviceGateway } from './gateway/device-gateway.js';
 import { HealthServer } from './http/health-server.js';
@@ -47,8 +48,8 @@ export class Hub<S extends HubStoreContract = HubStore> {
   readonly ingest: IngestPipeline;
   readonly auth: Authorizer;
   readonly facade: Facade;
-  /** Firmware updates [FP-14]: on SQLite; a hub on PostgreSQL has none yet (docs/operations.md). */
-  readonly firmware: FirmwareService | undefined;
+  /** Firmware updates [FP-14]; on PostgreSQL with the image bytes in the database, served by every hub on it. */
+  readonly firmware: FirmwareService;
   readonly #log: Logger;
   readonly #now: () => number;
   readonly #gateway: DeviceGateway;
@@ -86,7 +87,7 @@ export class Hub<S extends HubStoreContract = HubStore> {
       onPressure: (paused) => this.#gateway.setPaused(paused),
       fenced: pg !== undefined,
     });
-    this.firmware = sqlite && new FirmwareService({ ...firmwareSettings(c), dataDir: c.dataDir, store: sqlite, registry: this.registry, bus: this.bus, now, log });
+    this.firmware = new FirmwareService({ ...firmwareSettings(c), dataDir: c.dataDir, store, ...(pg && { imageBytes: pg.firmwareBytes }), registry: this.registry, bus: this.bus, now, log });
     const commands = new CommandService({ registry: this.registry, store, bus: this.bus, timeoutMs: c['devices.commandTimeoutMs'], now });
     const claimer = pg && new DeviceClaimer({ store: pg, ingest: this.ingest, hubId: hubId(c) });
     this.#gateway = new DeviceGateway({
@@ -107,7 +108,7 @@ export class Hub<S extends HubStoreContract = HubStore> {
       tls: () => this.#tls,
       ...{ startedAt: () => this.#startedAt, openFiles: () => this.#front.openFiles },
     });
-    this.facade = new Facade({ bus: this.bus, registry: this.registry, commands, store, ingest: this.ingest, now, info: () => status.info(), firmware: this.firmware });
+    this.facade = new Facade({ bus: this.bus, registry: this.registry, commands, store, ingest: this.ingest, now, info: () => status.info(), firmware: this.firmware, syncFirmware: sqlite && syncFirmwareControl(this.firmware) });
     [this.#metrics, this.#samples] = [new HubMetrics(status, log, this.bus), new StatusSamples(status, { now })];
     this.mqtt = mqttConfigured(c) ? new MqttBridge(bridgeOptions(c, { facade: this.facade, auth: this.auth, tls: () => this.tls, log, ackLatency: () => this.#metrics.ackLatency() })) : undefined;
     const ws = c['mqtt.embedded'] && c['mqtt.websocket'] ? this.mqtt : undefined;
@@ -148,7 +149,7 @@ export class Hub<S extends HubStoreContract = HubStore> {
       ...(this.#compaction ? [part('compaction', this.#compaction)] : []),
       ...(this.#upkeep ? [part('pg-upkeep', this.#upkeep)] : []),
       ...(this.mqtt ? [part('mqtt', this.mqtt)] : []),
-      ...(this.firmware ? [part('firmware', this.firmware)] : []),
+      part('firmware', this.firmware),
       part('devices', this.#gateway),
       ...[part('metrics', this.#metrics), part('status-samples', this.#samples)],
       part('cli-watch', this.#cliWatch),
