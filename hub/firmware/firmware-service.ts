@@ -9,7 +9,7 @@ import type { FirmwareStoreContract, ImageBytesContract, MaybePromise } from '..
 import { ChunkPacer } from './chunk-pacer.js';
 import type { FirmwareControl, RolloutResult } from './firmware-control.js';
 import { FileImageBytes, FirmwareImages, type LoadedImage } from './firmware-images.js';
-import { planRollout, type RolloutTarget } from './rollout-plan.js';
+import { planRollout, type RolloutDevice, type RolloutTarget } from './rollout-plan.js';
 import { imageInfo, updateStatus, type FirmwareImageInfo, type FirmwareUpdateStatus } from './update-status.js';
 import { UpdateTransfer, type UpdateSession } from './update-transfer.js';
 
@@ -18,6 +18,8 @@ export type { FirmwareControl } from './firmware-control.js';
 /** The store firmware updates run on: SQLite (HubStore, answers at once) or PostgreSQL (PgStore, Promises). */
 export interface FirmwareStore {
   readonly firmware: FirmwareStoreContract;
+  /** Every device, revoked ones included: what a rollout plans from on PostgreSQL (see #devices). */
+  listDevices(): MaybePromise<(RolloutDevice & { revokedAt: number | null })[]>;
   /** SQLite: runs a write through the store's busy retry, at once. Absent (PostgreSQL): writes queue in order. */
   write?<T>(fn: () => T): T;
 }
@@ -234,7 +236,7 @@ export class FirmwareService implements FirmwareControl {
   }
 
   update(target: RolloutTarget, version: string): MaybePromise<RolloutResult> {
-    const plan = this.#read(() => planRollout(this.#o.registry.list(), target, version, this.#table));
+    const plan = this.#read(() => andThen(this.#devices(), (devices) => planRollout(devices, target, version, this.#table)));
     return andThen(plan, ({ create, skipped }) => {
       const queued = allOf(create.map((c) => this.#queue(c.deviceId, c.image, c.fromVersion)));
       return andThen(queued, (list) => (this.#schedule(), { queued: list, skipped }));
@@ -251,6 +253,15 @@ export class FirmwareService implements FirmwareControl {
       for (const i of images) if (i.model === model) latest = i.version;
       return latest;
     });
+  }
+
+  /**
+   * The devices a rollout plans from: the registry's on SQLite (one hub); on PostgreSQL the database's, since
+   * a device connected to another hub on it has its HELLO model and firmware there, not in this registry.
+   */
+  #devices(): MaybePromise<RolloutDevice[]> {
+    if (this.#o.store.write) return this.#o.registry.list();
+    return andThen(this.#o.store.listDevices(), (devices) => devices.filter((d) => d.revokedAt === null));
   }
 
   /** Creates one device's update (a transfer of an older one stops first) and announces it. */
