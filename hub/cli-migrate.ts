@@ -1,14 +1,16 @@
 import { existsSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { dbUrlProblem, maskUrlCredentials } from './config.js';
+import { FileImageBytes } from './firmware/firmware-images.js';
 import { copyReadings, copyTables, markRolledUp, pgCountsPerSeries, pgTableCounts, targetProblem, COPIED_TABLES } from './storage/pg/pg-import.js';
 import { PgStore } from './storage/pg/pg-store.js';
 import { SqliteExport } from './storage/pg/sqlite-export.js';
 
 export const MIGRATE_HELP = `Usage: hearth migrate --from <data/hearth.db> --to <postgres://user@host:5432/hearth>
 Copies a single-box SQLite database into an empty PostgreSQL database: devices and their token hashes,
-sequence state, every reading, the minute and hour rollups, events, the command log and firmware updates
-(ids kept). Stop the hub first: the SQLite file is compacted before the copy. Then it counts the readings
+sequence state, every reading, the minute and hour rollups, events, the command log, firmware images (their bytes from
+<dir of --from>/firmware into the database) and updates (ids kept). Stop the hub first: the SQLite file is compacted before the copy. Then it counts the readings
 of every series on both sides and prints them; any difference exits 1. Users, dashboard sessions and the
 admin token stay in files under the data directory. Exit codes: 0 copied and verified, 1 failed, 2 bad usage.`;
 
@@ -52,6 +54,8 @@ async function migrate(from: string, to: string, say: (text: string) => void, co
     const copied = await copyTables(target.pool, src);
     const readings = await copyReadings(target, src.readings());
     await markRolledUp(target.pool);
+    const missing = await copyImageBytes(target, src, dirname(from));
+    if (missing.length > 0) complain(`hearth: warning: no intact file in ${dirname(from)}/firmware for image ${missing.join(', ')}; its updates fail with image_missing until it is added again`);
     say(`copied ${readings} readings and ${[...copied].map(([t, n]) => `${n} ${t}`).join(', ')} to ${maskUrlCredentials(to)}`);
 
     const names = new Map(src.rows('series').map((r) => [r.id as number, [String(r.device_id), String(r.metric)] as const]));
@@ -77,6 +81,22 @@ async function migrate(from: string, to: string, say: (text: string) => void, co
     src?.close();
     await target.close();
   }
+}
+
+/**
+ * Copies each catalogued image's bytes from `<dataDir>/firmware/<sha256>.bin` into the database, where the
+ * hubs on PostgreSQL read them; returns the SHA-256s without an intact file.
+ */
+async function copyImageBytes(target: PgStore, src: SqliteExport, dataDir: string): Promise<string[]> {
+  const files = new FileImageBytes(dataDir);
+  const missing: string[] = [];
+  for (const image of src.rows('firmware_images')) {
+    const sha256 = String(image.sha256);
+    const bytes = files.get(sha256);
+    if (bytes && bytes.length === Number(image.size)) await target.firmwareBytes.put(sha256, bytes);
+    else missing.push(sha256);
+  }
+  return missing;
 }
 
 /** The per-series table `hearth migrate` prints. */
