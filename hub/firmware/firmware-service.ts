@@ -9,6 +9,7 @@ import type { FirmwareStoreContract, ImageBytesContract, MaybePromise } from '..
 import { ChunkPacer } from './chunk-pacer.js';
 import type { FirmwareControl, RolloutResult } from './firmware-control.js';
 import { FileImageBytes, FirmwareImages, type LoadedImage } from './firmware-images.js';
+import { FirmwareWrites } from './firmware-writes.js';
 import { planRollout, type RolloutDevice, type RolloutTarget } from './rollout-plan.js';
 import { imageInfo, updateStatus, type FirmwareImageInfo, type FirmwareUpdateStatus } from './update-status.js';
 import { UpdateTransfer, type UpdateSession } from './update-transfer.js';
@@ -72,8 +73,7 @@ const TICK_MS = 1000;
  * Firmware updates: the images, the rollout scheduler (at most `concurrency` transfers at once) and the device
  * side of section 14, driven by the device sessions (onHello, onFrame, onClose). Every state change is saved
  * before it is announced (`firmware.update` on the bus), so a restarted hub resumes where it stopped. On
- * PostgreSQL the writes go in order, one after another, and reads wait for the writes before them, so the
- * scheduler never reads a state older than the one it saved; a device that moves to another hub on the same
+ * PostgreSQL (writes and reads ordered by FirmwareWrites) a device that moves to another hub on the same
  * database resumes there from what it confirms [FP-14.6].
  */
 export class FirmwareService implements FirmwareControl {
@@ -90,8 +90,7 @@ export class FirmwareService implements FirmwareControl {
   #timer: NodeJS.Timeout | undefined;
   /** Between stop() and the store closing, sessions still end: nothing is scheduled or saved then. */
   #running = false;
-  /** PostgreSQL: the end of the queue of writes (SQLite writes at once). */
-  #tail: Promise<void> = Promise.resolve();
+  readonly #db: FirmwareWrites;
   /** Sessions that ended, for onHello's read of the store that resolves after the close (PostgreSQL). */
   readonly #closed = new WeakSet<UpdateSession>();
   /** A pass of #schedule is running (it awaits the store on PostgreSQL); #again: another was asked for meanwhile. */
@@ -103,6 +102,7 @@ export class FirmwareService implements FirmwareControl {
   constructor(o: FirmwareServiceOptions) {
     this.#o = o;
     this.maxImageBytes = o.maxImageBytes;
+    this.#db = new FirmwareWrites(o.store.write && ((fn) => o.store.write!(fn)), o.log);
     this.#images = new FirmwareImages(o.imageBytes ?? new FileImageBytes(o.dataDir), () => o.store.firmware);
     this.#chunkBytes = Math.min(o.chunkBytes, OTA_LIMITS.maxChunkBytes);
     const clock = o.clock ?? (() => performance.now());
@@ -122,7 +122,7 @@ export class FirmwareService implements FirmwareControl {
     this.#timer = undefined;
     for (const t of this.#transfers.values()) this.#persist(t);
     this.#transfers.clear();
-    return this.#o.store.write ? undefined : this.#tail;
+    return this.#db.settled();
   }
 
   get #table(): FirmwareStoreContract {
@@ -137,7 +137,7 @@ export class FirmwareService implements FirmwareControl {
     const id = session.deviceId;
     const stale = this.#transfers.get(id);
     if (stale && stale.session !== session) this.#drop(stale);
-    const settled = andThen(this.#read(() => this.#table.openUpdate(id)), (open) => {
+    const settled = andThen(this.#db.read(() => this.#table.openUpdate(id)), (open) => {
       if (!this.#running || this.#closed.has(session)) return;
       if (open) {
         if (hello.firmware === open.version) this.#finish(open, 'done', null);
@@ -190,7 +190,7 @@ export class FirmwareService implements FirmwareControl {
           const now = this.#o.now();
           if (now - (this.#savedAt.get(r) ?? 0) >= PROGRESS_SAVE_MS) {
             this.#savedAt.set(r, now);
-            this.#fire(() => this.#table.save(r, now));
+            this.#db.fire(() => this.#table.save(r, now));
           }
           if (step(r.offset) !== before) this.#announce(r);
           this.#pump();
@@ -225,18 +225,18 @@ export class FirmwareService implements FirmwareControl {
   // ---- FirmwareControl ------------------------------------------------------------------------------
 
   images(): MaybePromise<FirmwareImageInfo[]> {
-    return andThen(this.#read(() => this.#table.images()), (images) => images.map(imageInfo));
+    return andThen(this.#db.read(() => this.#table.images()), (images) => images.map(imageInfo));
   }
 
   addImage(bytes: Uint8Array, model: string, version: string): MaybePromise<FirmwareImageInfo> {
-    return andThen(this.#write(() => this.#images.add(bytes, model, version, this.#o.now())), (record) => {
+    return andThen(this.#db.write(() => this.#images.add(bytes, model, version, this.#o.now())), (record) => {
       for (const d of this.#o.registry.list()) if ((d.model || d.type) === model) this.#o.bus.emit('device.updated', { device: d });
       return imageInfo(record);
     });
   }
 
   update(target: RolloutTarget, version: string): MaybePromise<RolloutResult> {
-    const plan = this.#read(() => andThen(this.#devices(), (devices) => planRollout(devices, target, version, this.#table)));
+    const plan = this.#db.read(() => andThen(this.#devices(), (devices) => planRollout(devices, target, version, this.#table)));
     return andThen(plan, ({ create, skipped }) => {
       const queued = allOf(create.map((c) => this.#queue(c.deviceId, c.image, c.fromVersion)));
       return andThen(queued, (list) => (this.#schedule(), { queued: list, skipped }));
@@ -244,11 +244,11 @@ export class FirmwareService implements FirmwareControl {
   }
 
   updates(limit: number, deviceId?: string): MaybePromise<FirmwareUpdateStatus[]> {
-    return andThen(this.#read(() => this.#table.updates(limit, deviceId)), (updates) => updates.map(updateStatus));
+    return andThen(this.#db.read(() => this.#table.updates(limit, deviceId)), (updates) => updates.map(updateStatus));
   }
 
   latestVersion(model: string): MaybePromise<string | undefined> {
-    return andThen(this.#read(() => this.#table.images()), (images) => {
+    return andThen(this.#db.read(() => this.#table.images()), (images) => {
       let latest: string | undefined;
       for (const i of images) if (i.model === model) latest = i.version;
       return latest;
@@ -260,7 +260,7 @@ export class FirmwareService implements FirmwareControl {
    * a device connected to another hub on it has its HELLO model and firmware there, not in this registry.
    */
   #devices(): MaybePromise<RolloutDevice[]> {
-    if (this.#o.store.write) return this.#o.registry.list();
+    if (this.#db.atOnce) return this.#o.registry.list();
     return andThen(this.#o.store.listDevices(), (devices) => devices.filter((d) => d.revokedAt === null));
   }
 
@@ -268,7 +268,7 @@ export class FirmwareService implements FirmwareControl {
   #queue(deviceId: string, image: FirmwareImageRecord, fromVersion: string): MaybePromise<FirmwareUpdateStatus> {
     const running = this.#transfers.get(deviceId);
     if (running) this.#drop(running);
-    const id = this.#write(() => this.#table.createUpdate(deviceId, image, fromVersion, this.#o.now()));
+    const id = this.#db.write(() => this.#table.createUpdate(deviceId, image, fromVersion, this.#o.now()));
     return andThen(
       andThen(id, (created) => this.#table.update(created)),
       (record) => (this.#announce(record!), updateStatus(record!)),
@@ -284,7 +284,7 @@ export class FirmwareService implements FirmwareControl {
     this.#scheduling = true;
     let pass: MaybePromise<void>;
     try {
-      pass = andThen(this.#read(() => this.#table.openUpdates()), (open) => this.#startFrom(this.#ready(open), 0));
+      pass = andThen(this.#db.read(() => this.#table.openUpdates()), (open) => this.#startFrom(this.#ready(open), 0));
     } finally {
       if (!isThenable(pass!)) this.#scheduled();
     }
@@ -387,36 +387,13 @@ export class FirmwareService implements FirmwareControl {
   #save(r: FirmwareUpdateRecord, state: FirmwareUpdateRecord['state']): void {
     r.state = state;
     const now = this.#o.now();
-    this.#fire(() => this.#table.save(r, now));
+    this.#db.fire(() => this.#table.save(r, now));
     this.#announce(r);
   }
 
   #persist(t: UpdateTransfer): void {
     const now = this.#o.now();
-    this.#fire(() => this.#table.save(t.record, now));
-  }
-
-  /** A write: at once through the store (SQLite), or queued after the writes before it (PostgreSQL). */
-  #write<T>(fn: () => MaybePromise<T>): MaybePromise<T> {
-    const { store } = this.#o;
-    if (store.write) return store.write(fn);
-    const done = this.#tail.then(fn);
-    this.#tail = done.then(
-      () => undefined,
-      () => undefined,
-    );
-    return done;
-  }
-
-  /** A write nobody waits for: on PostgreSQL a failure is logged (SQLite throws it to the caller, as ever). */
-  #fire(fn: () => MaybePromise<void>): void {
-    const done = this.#write(fn);
-    if (isThenable(done)) done.catch((err) => this.#o.log.error({ err: (err as Error).message }, 'saving a firmware update failed'));
-  }
-
-  /** A read after every write queued before it (PostgreSQL); at once on SQLite. */
-  #read<T>(fn: () => MaybePromise<T>): MaybePromise<T> {
-    return this.#o.store.write ? fn() : this.#tail.then(fn);
+    this.#db.fire(() => this.#table.save(t.record, now));
   }
 
   /** Ends the transfer on this connection with the update in `state`. */
