@@ -1,21 +1,26 @@
 // `hearth migrate` from a real SQLite file into a throwaway PostgreSQL cluster: everything copied, ids kept,
 // the same answers from both stores afterwards, and the refusals (non-empty target, bad URL).
-import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { writeFileSync } from 'node:fs';
 import { SharedUserStore } from './auth/shared-user-store.js';
 import { UserStore } from './auth/user-store.js';
 import { formatCounts, runMigrateCommand } from './cli-migrate.js';
+import { FileImageBytes, FirmwareImages } from './firmware/firmware-images.js';
 import { HubStore } from './storage/hub-store.js';
 import { PgStore } from './storage/pg/pg-store.js';
 import { describePg } from './storage/testing/pg-cluster.js';
+import { sqliteNow } from './testing/sqlite-now.js';
 import { contractInput } from './storage/testing/store-contract-input.js';
 import { writeInput } from './storage/testing/store-contract-suite.js';
 import { StoreFixture } from './storage/testing/store-fixture.js';
 
 const T0 = 1_700_000_000_000;
 
-/** A single-box database with a bit of everything; half its readings compacted, half still in the log. */
+const IMAGE = new Uint8Array(randomBytes(100));
+
+/** A single-box database with a bit of everything (an image file beside it); half its readings compacted, half still in the log. */
 async function seedSqlite(fx: StoreFixture): Promise<string> {
   const path = join(fx.dir(), 'hearth.db');
   const store = new HubStore({ path });
@@ -29,7 +34,7 @@ async function seedSqlite(fx: StoreFixture): Promise<string> {
   const gone = store.logCommand({ deviceId: 'd1', command: 'mode', value: { type: 'enum', value: 1 }, source: 'mqtt', sentAt: T0 });
   store.finishCommand(gone, 'ok', 'done', T0 + 1);
   store.logCommand({ deviceId: 'd2', command: 'label', value: { type: 'string', value: 'x' }, source: 'api:ann', sentAt: T0 + 2 });
-  const img = store.firmware.addImage({ sha256: 'a'.repeat(64), model: 'TH-1', version: '2.0', size: 100, addedAt: T0 });
+  const img = sqliteNow(new FirmwareImages(new FileImageBytes(dirname(path)), () => store.firmware).add(IMAGE, 'TH-1', '2.0', T0));
   store.firmware.createUpdate('d1', img, '1.0', T0);
   store.close();
   return path;
@@ -89,6 +94,8 @@ describePg('hearth migrate into PostgreSQL', (cluster) => {
       }
       expect(await pgs.firmware.updates(10)).toEqual(lite.firmware.updates(10));
       expect(await pgs.firmware.images()).toEqual(lite.firmware.images());
+      // The image's bytes moved from the data directory into the database, for every hub on it.
+      expect(await pgs.firmwareBytes.get(lite.firmware.images()[0]!.sha256)).toEqual(IMAGE);
       // Ids continue after the copied ones: a COMMAND id is never reused.
       const next = await pgs.logCommand({ deviceId: 'd1', command: 'mode', value: { type: 'enum', value: 0 }, source: 'test', sentAt: T0 + 9 });
       expect(next).toBeGreaterThan(Math.max(...lite.commands('d1', 10).map((x) => x.id), ...lite.commands('d2', 10).map((x) => x.id)));

@@ -4,18 +4,20 @@ import { parseArgs } from 'node:util';
 import { readAdminToken } from './auth/admin-token.js';
 import { UserStore } from './auth/user-store.js';
 import { dbUrlProblem, maskUrlCredentials } from './config.js';
+import { FileImageBytes } from './firmware/firmware-images.js';
 import { copyReadings, copyTables, markRolledUp, pgCountsPerSeries, pgTableCounts, targetProblem, COPIED_TABLES } from './storage/pg/pg-import.js';
 import { PgStore } from './storage/pg/pg-store.js';
 import { SqliteExport } from './storage/pg/sqlite-export.js';
 
 export const MIGRATE_HELP = `Usage: hearth migrate --from <data/hearth.db> --to <postgres://user@host:5432/hearth>
 Copies a single-box SQLite database into an empty PostgreSQL database: devices and their token hashes,
-sequence state, every reading, the minute and hour rollups, events, the command log and firmware updates
-(ids kept), and from the database's folder the users of users.json (their password hashes) and the admin
-token of admin.token. Stop the hub first: the SQLite file is compacted before the copy. Then it counts the
-readings of every series on both sides and prints them; any difference exits 1. A user whose name the
-target already has is kept as it is there, and so is an admin token already there; dashboard sessions are
-not copied (sign in again). Exit codes: 0 copied and verified, 1 failed, 2 bad usage.`;
+sequence state, every reading, the minute and hour rollups, events, the command log, firmware images (their
+bytes from <dir of --from>/firmware into the database) and updates (ids kept), and from the database's folder
+the users of users.json (their password hashes) and the admin token of admin.token. Stop the hub first: the
+SQLite file is compacted before the copy. Then it counts the readings of every series on both sides and
+prints them; any difference exits 1. A user whose name the target already has is kept as it is there, and
+so is an admin token already there; dashboard sessions are not copied (sign in again). Exit codes: 0 copied
+and verified, 1 failed, 2 bad usage.`;
 
 /** One line of the verification table. */
 export interface SeriesCount {
@@ -57,6 +59,8 @@ async function migrate(from: string, to: string, say: (text: string) => void, co
     const copied = await copyTables(target.pool, src);
     const readings = await copyReadings(target, src.readings());
     await markRolledUp(target.pool);
+    const missing = await copyImageBytes(target, src, dirname(from));
+    if (missing.length > 0) complain(`hearth: warning: no intact file in ${dirname(from)}/firmware for image ${missing.join(', ')}; its updates fail with image_missing until it is added again`);
     say(`copied ${readings} readings and ${[...copied].map(([t, n]) => `${n} ${t}`).join(', ')} to ${maskUrlCredentials(to)}`);
     say(await copyCredentials(target, dirname(from)));
 
@@ -100,6 +104,22 @@ async function copyCredentials(target: PgStore, dataDir: string): Promise<string
   const token = local === undefined ? undefined : await target.auth.adminToken(local);
   const tokenLine = token === undefined ? 'no admin.token to copy' : token.created ? 'the admin token' : 'not the admin token (the target has one; hubs on it use that)';
   return `copied ${copied} user${copied === 1 ? '' : 's'}${kept > 0 ? ` (${kept} kept as the target has them)` : ''} and ${tokenLine}`;
+}
+
+/**
+ * Copies each catalogued image's bytes from `<dataDir>/firmware/<sha256>.bin` into the database, where the
+ * hubs on PostgreSQL read them; returns the SHA-256s without an intact file.
+ */
+async function copyImageBytes(target: PgStore, src: SqliteExport, dataDir: string): Promise<string[]> {
+  const files = new FileImageBytes(dataDir);
+  const missing: string[] = [];
+  for (const image of src.rows('firmware_images')) {
+    const sha256 = String(image.sha256);
+    const bytes = files.get(sha256);
+    if (bytes && bytes.length === Number(image.size)) await target.firmwareBytes.put(sha256, bytes);
+    else missing.push(sha256);
+  }
+  return missing;
 }
 
 /** The per-series table `hearth migrate` prints. */

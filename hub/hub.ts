@@ -8,6 +8,7 @@ import { DeviceClaimer } from './devices/device-claimer.js';
 import { DeviceRegistry } from './devices/device-registry.js';
 import { EventBus } from './events.js';
 import { Facade } from './facade.js';
+import { syncFirmwareControl } from './firmware/firmware-control.js';
 import { FirmwareService } from './firmware/firmware-service.js';
 import { DeviceGateway } from './gateway/device-gateway.js';
 import { HealthServer } from './http/health-server.js';
@@ -48,8 +49,8 @@ export class Hub<S extends HubStoreContract = HubStore> {
   readonly ingest: IngestPipeline;
   readonly auth: Authorizer;
   readonly facade: Facade;
-  /** Firmware updates [FP-14]: on SQLite; a hub on PostgreSQL has none yet (docs/operations.md). */
-  readonly firmware: FirmwareService | undefined;
+  /** Firmware updates [FP-14]; on PostgreSQL with the image bytes in the database, served by every hub on it. */
+  readonly firmware: FirmwareService;
   readonly #log: Logger;
   readonly #now: () => number;
   readonly #gateway: DeviceGateway;
@@ -89,7 +90,7 @@ export class Hub<S extends HubStoreContract = HubStore> {
       onPressure: (paused) => this.#gateway.setPaused(paused),
       fenced: pg !== undefined,
     });
-    this.firmware = sqlite && new FirmwareService({ ...firmwareSettings(c), dataDir: c.dataDir, store: sqlite, registry: this.registry, bus: this.bus, now, log });
+    this.firmware = new FirmwareService({ ...firmwareSettings(c), dataDir: c.dataDir, store, ...(pg && { imageBytes: pg.firmwareBytes }), registry: this.registry, bus: this.bus, now, log });
     const cluster = (this.cluster = pg && new HubCluster({
       ...{ hubId: hubId(c), store: pg.cluster, registry: this.registry, ingest: this.ingest, bus: this.bus, log, now },
       onCutOff: (message) => this.#gateway.cutOff(message),
@@ -116,7 +117,7 @@ export class Hub<S extends HubStoreContract = HubStore> {
       ...{ startedAt: () => this.#startedAt, openFiles: () => this.#front.openFiles },
       ...(cluster ? { hubs: () => cluster.hubs() } : {}),
     });
-    this.facade = new Facade({ bus: this.bus, registry: this.registry, commands, store, ingest: this.ingest, now, info: () => status.info(), firmware: this.firmware, ...(cluster ? { cluster } : {}) });
+    this.facade = new Facade({ bus: this.bus, registry: this.registry, commands, store, ingest: this.ingest, now, info: () => status.info(), firmware: this.firmware, syncFirmware: sqlite && syncFirmwareControl(this.firmware), ...(cluster ? { cluster } : {}) });
     [this.#metrics, this.#samples] = [new HubMetrics(status, log, this.bus), new StatusSamples(status, { now })];
     this.mqtt = mqttConfigured(c) ? new MqttBridge(bridgeOptions(c, { facade: this.facade, auth: this.auth, tls: () => this.tls, log, ackLatency: () => this.#metrics.ackLatency(), ...(cluster ? { cluster } : {}) })) : undefined;
     const ws = c['mqtt.embedded'] && c['mqtt.websocket'] ? this.mqtt : undefined;
@@ -158,7 +159,7 @@ export class Hub<S extends HubStoreContract = HubStore> {
       ...(this.#upkeep ? [part('pg-upkeep', this.#upkeep)] : []),
       ...(this.cluster ? [part('cluster', this.cluster)] : []),
       ...(this.mqtt ? [part('mqtt', this.mqtt)] : []),
-      ...(this.firmware ? [part('firmware', this.firmware)] : []),
+      part('firmware', this.firmware),
       part('devices', this.#gateway),
       ...[part('metrics', this.#metrics), part('status-samples', this.#samples)],
       part('cli-watch', this.#cliWatch),

@@ -191,7 +191,7 @@ describePg('the hub on PostgreSQL', (cluster) => {
     expect(backup.err.join('')).toContain('pg_dump');
     const firmware = io();
     expect(await main(['firmware', 'list', '--db-url', url], firmware.io)).toBe(EXIT.FAILED);
-    expect(firmware.err.join('')).toContain('firmware updates run on SQLite only');
+    expect(firmware.err.join('')).toContain('HUB_ERR_DB_TOO_NEW');
   }, 60_000);
 });
 

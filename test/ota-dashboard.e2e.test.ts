@@ -36,7 +36,7 @@ const ADMIN = { name: 'alice', password: 'correct horse battery' };
     fleet = new Fleet({ hubUrl: h.wssUrl, devices: [{ id: 'dash-plug', token, model: 'smart_plug' }], rate: 1, ca: hub.tls.cert, backoff: { baseMs: 20, capMs: 100 }, otaFaults: () => ({ defer: 1, deferSeconds: 2 }) });
     await fleet.start();
     await fleet.waitConnected();
-    hub.firmware!.addImage(new Uint8Array(randomBytes(512 * 1024)), hub.registry.info('dash-plug')!.model, '4.2.0');
+    sqliteNow(hub.firmware.addImage(new Uint8Array(randomBytes(512 * 1024)), hub.registry.info('dash-plug')!.model, '4.2.0'));
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'] });
     const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1280, height: 900 } });
     page = await context.newPage();

@@ -20,7 +20,7 @@ beforeAll(async () => {
 afterAll(async () => h.stop());
 
 function latest(device: string) {
-  return h.hub.firmware!.updates(1, device)[0];
+  return sqliteNow(h.hub.firmware.updates(1, device))[0];
 }
 
 describe('the device decides [FP-14.4][FP-14.7]', () => {
@@ -33,8 +33,8 @@ describe('the device decides [FP-14.4][FP-14.7]', () => {
       await fleet.waitConnected();
       const model = h.hub.registry.info('r-refuse')!.model;
       const from = h.hub.registry.info('r-refuse')!.firmware;
-      h.hub.firmware!.addImage(new Uint8Array(randomBytes(IMAGE_BYTES)), model, '5.0.0');
-      expect(h.hub.firmware!.update({ model }, '5.0.0').queued).toHaveLength(4);
+      sqliteNow(h.hub.firmware.addImage(new Uint8Array(randomBytes(IMAGE_BYTES)), model, '5.0.0'));
+      expect(sqliteNow(h.hub.firmware.update({ model }, '5.0.0')).queued).toHaveLength(4);
       await eventually(() => expect(latest('r-refuse')).toMatchObject({ state: 'failed', reason: 'refused: downgrade' }), 20_000);
       await eventually(() => expect(latest('r-hash')).toMatchObject({ state: 'failed', reason: expect.stringMatching(/^hash_mismatch: sha256 /) }), 20_000);
       await eventually(() => expect(latest('r-rollback')).toMatchObject({ state: 'rolled_back', reason: `came back with ${from}` }), 20_000);
@@ -54,7 +54,7 @@ describe('the device decides [FP-14.4][FP-14.7]', () => {
 describe('a raw device and the transfer rules [FP-14.1][FP-14.5][FP-14.8]', () => {
   const model = 'Raw R1';
   beforeAll(() => {
-    h.hub.firmware!.addImage(new Uint8Array(randomBytes(IMAGE_BYTES)), model, '2.0.0');
+    sqliteNow(h.hub.firmware.addImage(new Uint8Array(randomBytes(IMAGE_BYTES)), model, '2.0.0'));
   });
 
   async function updatable(id: string, updates: boolean) {
@@ -66,7 +66,7 @@ describe('a raw device and the transfer rules [FP-14.1][FP-14.5][FP-14.8]', () =
 
   it('[FP-14.1] a device whose HELLO does not set UPDATES is never offered one: its update fails as not_updatable', async () => {
     const { device, greet } = await updatable('raw-v10', false);
-    h.hub.firmware!.update({ device: 'raw-v10' }, '2.0.0');
+    sqliteNow(h.hub.firmware.update({ device: 'raw-v10' }, '2.0.0'));
     device.send({ type: 'telemetry', seq: 1, ts: 0, readings: [{ metric: 1, value: { type: 'float', value: 20 } }] });
     await device.ackFor(1);
     expect(latest('raw-v10')!.state).toBe('queued');
@@ -79,7 +79,7 @@ describe('a raw device and the transfer rules [FP-14.1][FP-14.5][FP-14.8]', () =
 
   it('[FP-14.5] chunks come in order, CRC-32 checked, never more than the window beyond the confirmed offset', async () => {
     const { device } = await updatable('raw-window', true);
-    h.hub.firmware!.update({ device: 'raw-window' }, '2.0.0');
+    sqliteNow(h.hub.firmware.update({ device: 'raw-window' }, '2.0.0'));
     const offer = (await device.next('update_offer')) as UpdateOfferFrame;
     expect(offer).toMatchObject({ version: '2.0.0', size: IMAGE_BYTES, chunkSize: CHUNK });
     device.send({ type: 'update_answer', updateId: offer.updateId, decision: 'accept', offset: 0, window: 2, retryAfterS: 0, reason: '' });
@@ -101,7 +101,7 @@ describe('a raw device and the transfer rules [FP-14.1][FP-14.5][FP-14.8]', () =
 
   it('[FP-14.8] confirming bytes never sent is HUB_ERR_UPDATE_VIOLATION with close 1002; the update resumes on the next connection', async () => {
     const { device, greet } = await updatable('raw-liar', true);
-    h.hub.firmware!.update({ device: 'raw-liar' }, '2.0.0');
+    sqliteNow(h.hub.firmware.update({ device: 'raw-liar' }, '2.0.0'));
     const offer = (await device.next('update_offer')) as UpdateOfferFrame;
     device.send({ type: 'update_answer', updateId: offer.updateId, decision: 'accept', offset: 0, window: 1, retryAfterS: 0, reason: '' });
     await device.next('update_chunk');

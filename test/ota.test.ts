@@ -53,14 +53,14 @@ describe('a 1 MiB image to 20 simulated devices [FP-14]', () => {
 
   it('[FP-14.5][FP-14.6][FP-14.7] 19 done with the new version in HELLO, 1 failed with its reason, the interrupted one resumed', async () => {
     const before = h.hub.registry.info('ota-00')!.firmware;
-    h.hub.firmware!.addImage(image, MODEL, '9.1.0');
-    const { queued, skipped } = h.hub.firmware!.update({ model: MODEL }, '9.1.0');
+    sqliteNow(h.hub.firmware.addImage(image, MODEL, '9.1.0'));
+    const { queued, skipped } = sqliteNow(h.hub.firmware.update({ model: MODEL }, '9.1.0'));
     expect({ queued: queued.length, skipped }).toEqual({ queued: 20, skipped: [] });
     expect(queued.every((u) => u.state === 'queued' && u.fromVersion === before && u.size === MIB)).toBe(true);
 
     const updates = await eventually(
       () => {
-        const latest = new Map(h.hub.firmware!.updates(100).map((u) => [u.device, u]));
+        const latest = new Map(sqliteNow(h.hub.firmware.updates(100)).map((u) => [u.device, u]));
         return ids.every((id) => FINAL.has(latest.get(id)?.state ?? '')) && latest;
       },
       { timeoutMs: 90_000, what: 'every update to finish' },
@@ -117,21 +117,21 @@ describe('update state survives a hub restart [FP-14.6]', () => {
       await fleet.start();
       await fleet.waitConnected();
       const model = h.hub.registry.info('ota-restart')!.model;
-      h.hub.firmware!.addImage(new Uint8Array(randomBytes(MIB)), model, '3.0.0');
+      sqliteNow(h.hub.firmware.addImage(new Uint8Array(randomBytes(MIB)), model, '3.0.0'));
       // Stopped as soon as the live progress (announced on the bus; the database keeps it once a second) passes 20%.
       let live = 0;
       const first = h.hub;
       first.bus.on('firmware.update', (u) => {
         live = u.percent;
       });
-      first.firmware!.update({ device: 'ota-restart' }, '3.0.0');
+      sqliteNow(first.firmware.update({ device: 'ota-restart' }, '3.0.0'));
       await eventually(() => live >= 20, { timeoutMs: 30_000, what: '20% transferred' });
       await first.stop();
       h = await startHub({ dataDir, overrides: { port, 'firmware.chunkBytes': 4096 } });
-      const saved = h.hub.firmware!.updates(1)[0]!;
+      const saved = sqliteNow(h.hub.firmware.updates(1))[0]!;
       expect(saved).toMatchObject({ device: 'ota-restart', state: 'transferring', version: '3.0.0' });
       expect(saved.offset).toBeGreaterThan(0);
-      const done = await eventually(() => h.hub.firmware!.updates(1)[0]?.state === 'done' && h.hub.firmware!.updates(1)[0]!, { timeoutMs: 60_000, what: 'the update to finish' });
+      const done = await eventually(() => sqliteNow(h.hub.firmware.updates(1))[0]?.state === 'done' && sqliteNow(h.hub.firmware.updates(1))[0]!, { timeoutMs: 60_000, what: 'the update to finish' });
       expect(done.resumes).toBeGreaterThanOrEqual(1);
       expect(fleet.devices[0]!.ota.stats.acceptedAt[1]).toBeGreaterThanOrEqual(saved.offset);
       expect(h.hub.registry.info('ota-restart')!.firmware).toBe('3.0.0');

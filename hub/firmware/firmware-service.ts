@@ -3,18 +3,33 @@ import type { Frame, HelloFrame } from '../../protocol/types.js';
 import type { DeviceRegistry } from '../devices/device-registry.js';
 import type { EventBus } from '../events.js';
 import type { Logger } from '../logger.js';
-import type { FirmwareTable, FirmwareUpdateRecord } from '../storage/firmware-table.js';
-import type { HubStore } from '../storage/hub-store.js';
+import type { FirmwareImageRecord, FirmwareUpdateRecord } from '../storage/firmware-table.js';
+import { allOf, andThen, isThenable } from '../storage/maybe-promise.js';
+import type { FirmwareStoreContract, ImageBytesContract, MaybePromise } from '../storage/store-contract.js';
 import { ChunkPacer } from './chunk-pacer.js';
-import { FirmwareError } from './firmware-error.js';
-import { FirmwareImages } from './firmware-images.js';
-import { planRollout, type RolloutTarget } from './rollout-plan.js';
+import type { FirmwareControl, RolloutResult } from './firmware-control.js';
+import { FileImageBytes, FirmwareImages, type LoadedImage } from './firmware-images.js';
+import { FirmwareWrites } from './firmware-writes.js';
+import { planRollout, type RolloutDevice, type RolloutTarget } from './rollout-plan.js';
 import { imageInfo, updateStatus, type FirmwareImageInfo, type FirmwareUpdateStatus } from './update-status.js';
 import { UpdateTransfer, type UpdateSession } from './update-transfer.js';
 
+export type { FirmwareControl } from './firmware-control.js';
+
+/** The store firmware updates run on: SQLite (HubStore, answers at once) or PostgreSQL (PgStore, Promises). */
+export interface FirmwareStore {
+  readonly firmware: FirmwareStoreContract;
+  /** Every device, revoked ones included: what a rollout plans from on PostgreSQL (see #devices). */
+  listDevices(): MaybePromise<(RolloutDevice & { revokedAt: number | null })[]>;
+  /** SQLite: runs a write through the store's busy retry, at once. Absent (PostgreSQL): writes queue in order. */
+  write?<T>(fn: () => T): T;
+}
+
 export interface FirmwareServiceOptions {
   dataDir: string;
-  store: HubStore;
+  store: FirmwareStore;
+  /** Where image bytes live; default files in `<dataDir>/firmware` (PostgreSQL: the database, shared by hubs). */
+  imageBytes?: ImageBytesContract;
   registry: DeviceRegistry;
   bus: EventBus;
   /** Transfers running at once across the fleet (firmware.concurrency). */
@@ -30,20 +45,6 @@ export interface FirmwareServiceOptions {
   /** Monotonic ms for the chunk pump's pacing (default performance.now). */
   clock?: () => number;
   log: Logger;
-}
-
-/** What the HTTP API and the MQTT bridge ask of firmware updates (through the facade). */
-export interface FirmwareControl {
-  /** Largest image addImage takes from the API (firmware.maxImageBytes). */
-  readonly maxImageBytes: number;
-  images(): FirmwareImageInfo[];
-  addImage(bytes: Uint8Array, model: string, version: string): FirmwareImageInfo;
-  /** Queues updates to `version`; throws FirmwareError (unknown device, model or version). */
-  update(target: RolloutTarget, version: string): { queued: FirmwareUpdateStatus[]; skipped: { device: string; reason: string }[] };
-  /** The newest updates, of one device when given, newest first. */
-  updates(limit: number, deviceId?: string): FirmwareUpdateStatus[];
-  /** The version each model's newest image has (Home Assistant's latest_version). */
-  latestVersion(model: string): string | undefined;
 }
 
 /**
@@ -65,13 +66,15 @@ const PROGRESS_SAVE_MS = 1000;
  * of 10 transfers) cost the event loop more than the chunks themselves.
  */
 const PROGRESS_STEP_PERCENT = 5;
-/** How often the scheduler looks for work the CLI queued and for deferred updates whose time came. */
+/** How often the scheduler looks for work the CLI (or, on PostgreSQL, another hub) queued and for deferred updates whose time came. */
 const TICK_MS = 1000;
 
 /**
  * Firmware updates: the images, the rollout scheduler (at most `concurrency` transfers at once) and the device
  * side of section 14, driven by the device sessions (onHello, onFrame, onClose). Every state change is saved
- * before it is announced (`firmware.update` on the bus), so a restarted hub resumes where it stopped.
+ * before it is announced (`firmware.update` on the bus), so a restarted hub resumes where it stopped. On
+ * PostgreSQL (writes and reads ordered by FirmwareWrites) a device that moves to another hub on the same
+ * database resumes there from what it confirms [FP-14.6].
  */
 export class FirmwareService implements FirmwareControl {
   readonly #o: FirmwareServiceOptions;
@@ -87,13 +90,20 @@ export class FirmwareService implements FirmwareControl {
   #timer: NodeJS.Timeout | undefined;
   /** Between stop() and the store closing, sessions still end: nothing is scheduled or saved then. */
   #running = false;
+  readonly #db: FirmwareWrites;
+  /** Sessions that ended, for onHello's read of the store that resolves after the close (PostgreSQL). */
+  readonly #closed = new WeakSet<UpdateSession>();
+  /** A pass of #schedule is running (it awaits the store on PostgreSQL); #again: another was asked for meanwhile. */
+  #scheduling = false;
+  #again = false;
 
   readonly maxImageBytes: number;
 
   constructor(o: FirmwareServiceOptions) {
     this.#o = o;
     this.maxImageBytes = o.maxImageBytes;
-    this.#images = new FirmwareImages(o.dataDir, () => o.store.firmware);
+    this.#db = new FirmwareWrites(o.store.write && ((fn) => o.store.write!(fn)), o.log);
+    this.#images = new FirmwareImages(o.imageBytes ?? new FileImageBytes(o.dataDir), () => o.store.firmware);
     this.#chunkBytes = Math.min(o.chunkBytes, OTA_LIMITS.maxChunkBytes);
     const clock = o.clock ?? (() => performance.now());
     this.#pacer = new ChunkPacer({ bytesPerSecond: o.maxBytesPerSecond ?? 0, turnBudgetMs: TURN_BUDGET_MS, maxChunksPerTurn: MAX_CHUNKS_PER_TURN, clock });
@@ -105,15 +115,17 @@ export class FirmwareService implements FirmwareControl {
     this.#timer.unref();
   }
 
-  stop(): void {
+  /** Saves every transfer's progress; on PostgreSQL resolves once the queued writes are done. */
+  stop(): MaybePromise<void> {
     this.#running = false;
     clearInterval(this.#timer);
     this.#timer = undefined;
     for (const t of this.#transfers.values()) this.#persist(t);
     this.#transfers.clear();
+    return this.#db.settled();
   }
 
-  get #table(): FirmwareTable {
+  get #table(): FirmwareStoreContract {
     return this.#o.store.firmware;
   }
 
@@ -125,15 +137,18 @@ export class FirmwareService implements FirmwareControl {
     const id = session.deviceId;
     const stale = this.#transfers.get(id);
     if (stale && stale.session !== session) this.#drop(stale);
-    const open = this.#table.openUpdate(id);
-    if (open) {
-      if (hello.firmware === open.version) this.#finish(open, 'done', null);
-      else if (open.verified) this.#finish(open, 'rolled_back', `came back with ${hello.firmware}`);
-      else if (hello.updates !== true) this.#finish(open, 'failed', 'not_updatable: its HELLO does not set UPDATES');
-    }
-    if (hello.updates === true) this.#sessions.set(id, session);
-    else this.#sessions.delete(id);
-    this.#schedule();
+    const settled = andThen(this.#db.read(() => this.#table.openUpdate(id)), (open) => {
+      if (!this.#running || this.#closed.has(session)) return;
+      if (open) {
+        if (hello.firmware === open.version) this.#finish(open, 'done', null);
+        else if (open.verified) this.#finish(open, 'rolled_back', `came back with ${hello.firmware}`);
+        else if (hello.updates !== true) this.#finish(open, 'failed', 'not_updatable: its HELLO does not set UPDATES');
+      }
+      if (hello.updates === true) this.#sessions.set(id, session);
+      else this.#sessions.delete(id);
+      this.#schedule();
+    });
+    if (isThenable(settled)) settled.catch((err) => this.#o.log.error({ device: id, err: (err as Error).message }, 'reading the open firmware update failed'));
   }
 
   /** An update frame from the device; a problem string when it breaks the transfer rules [FP-14.8]. */
@@ -175,7 +190,7 @@ export class FirmwareService implements FirmwareControl {
           const now = this.#o.now();
           if (now - (this.#savedAt.get(r) ?? 0) >= PROGRESS_SAVE_MS) {
             this.#savedAt.set(r, now);
-            this.#o.store.write(() => this.#table.save(r, now));
+            this.#db.fire(() => this.#table.save(r, now));
           }
           if (step(r.offset) !== before) this.#announce(r);
           this.#pump();
@@ -199,6 +214,7 @@ export class FirmwareService implements FirmwareControl {
 
   /** The session ended: its transfer stops where the device last confirmed, to resume later [FP-14.6]. */
   onClose(session: UpdateSession): void {
+    this.#closed.add(session);
     if (!this.#running) return;
     if (this.#sessions.get(session.deviceId) === session) this.#sessions.delete(session.deviceId);
     const t = this.#transfers.get(session.deviceId);
@@ -208,65 +224,120 @@ export class FirmwareService implements FirmwareControl {
 
   // ---- FirmwareControl ------------------------------------------------------------------------------
 
-  images(): FirmwareImageInfo[] {
-    return this.#table.images().map(imageInfo);
+  images(): MaybePromise<FirmwareImageInfo[]> {
+    return andThen(this.#db.read(() => this.#table.images()), (images) => images.map(imageInfo));
   }
 
-  addImage(bytes: Uint8Array, model: string, version: string): FirmwareImageInfo {
-    const record = this.#o.store.write(() => this.#images.add(bytes, model, version, this.#o.now()));
-    for (const d of this.#o.registry.list()) if ((d.model || d.type) === model) this.#o.bus.emit('device.updated', { device: d });
-    return imageInfo(record);
+  addImage(bytes: Uint8Array, model: string, version: string): MaybePromise<FirmwareImageInfo> {
+    return andThen(this.#db.write(() => this.#images.add(bytes, model, version, this.#o.now())), (record) => {
+      for (const d of this.#o.registry.list()) if ((d.model || d.type) === model) this.#o.bus.emit('device.updated', { device: d });
+      return imageInfo(record);
+    });
   }
 
-  update(target: RolloutTarget, version: string): { queued: FirmwareUpdateStatus[]; skipped: { device: string; reason: string }[] } {
-    const plan = planRollout(this.#o.registry.list(), target, version, this.#table);
-    const queued: FirmwareUpdateStatus[] = [];
-    for (const c of plan.create) {
-      const running = this.#transfers.get(c.deviceId);
-      if (running) this.#drop(running);
-      const id = this.#o.store.write(() => this.#table.createUpdate(c.deviceId, c.image, c.fromVersion, this.#o.now()));
-      const record = this.#table.update(id)!;
-      queued.push(updateStatus(record));
-      this.#announce(record);
-    }
-    this.#schedule();
-    return { queued, skipped: plan.skipped };
+  update(target: RolloutTarget, version: string): MaybePromise<RolloutResult> {
+    const plan = this.#db.read(() => andThen(this.#devices(), (devices) => planRollout(devices, target, version, this.#table)));
+    return andThen(plan, ({ create, skipped }) => {
+      const queued = allOf(create.map((c) => this.#queue(c.deviceId, c.image, c.fromVersion)));
+      return andThen(queued, (list) => (this.#schedule(), { queued: list, skipped }));
+    });
   }
 
-  updates(limit: number, deviceId?: string): FirmwareUpdateStatus[] {
-    return this.#table.updates(limit, deviceId).map(updateStatus);
+  updates(limit: number, deviceId?: string): MaybePromise<FirmwareUpdateStatus[]> {
+    return andThen(this.#db.read(() => this.#table.updates(limit, deviceId)), (updates) => updates.map(updateStatus));
   }
 
-  latestVersion(model: string): string | undefined {
-    let latest: string | undefined;
-    for (const i of this.#table.images()) if (i.model === model) latest = i.version;
-    return latest;
+  latestVersion(model: string): MaybePromise<string | undefined> {
+    return andThen(this.#db.read(() => this.#table.images()), (images) => {
+      let latest: string | undefined;
+      for (const i of images) if (i.model === model) latest = i.version;
+      return latest;
+    });
+  }
+
+  /**
+   * The devices a rollout plans from: the registry's on SQLite (one hub); on PostgreSQL the database's, since
+   * a device connected to another hub on it has its HELLO model and firmware there, not in this registry.
+   */
+  #devices(): MaybePromise<RolloutDevice[]> {
+    if (this.#db.atOnce) return this.#o.registry.list();
+    return andThen(this.#o.store.listDevices(), (devices) => devices.filter((d) => d.revokedAt === null));
+  }
+
+  /** Creates one device's update (a transfer of an older one stops first) and announces it. */
+  #queue(deviceId: string, image: FirmwareImageRecord, fromVersion: string): MaybePromise<FirmwareUpdateStatus> {
+    const running = this.#transfers.get(deviceId);
+    if (running) this.#drop(running);
+    const id = this.#db.write(() => this.#table.createUpdate(deviceId, image, fromVersion, this.#o.now()));
+    return andThen(
+      andThen(id, (created) => this.#table.update(created)),
+      (record) => (this.#announce(record!), updateStatus(record!)),
+    );
   }
 
   // ---- scheduling -----------------------------------------------------------------------------------
 
-  /** Starts transfers while slots are free: resumes first, then the oldest queued [FP-14.6]. */
+  /** Starts transfers while slots are free: resumes first, then the oldest queued [FP-14.6]. One pass at a time. */
   #schedule(): void {
+    if (this.#scheduling) return void (this.#again = true);
+    if (this.#busy() >= this.#o.concurrency || this.#sessions.size === 0) return;
+    this.#scheduling = true;
+    let pass: MaybePromise<void>;
+    try {
+      pass = andThen(this.#db.read(() => this.#table.openUpdates()), (open) => this.#startFrom(this.#ready(open), 0));
+    } finally {
+      if (!isThenable(pass!)) this.#scheduled();
+    }
+    if (isThenable(pass)) {
+      pass.catch((err) => this.#o.log.error({ err: (err as Error).message }, 'scheduling firmware updates failed; will retry')).finally(() => this.#scheduled());
+    }
+  }
+
+  #scheduled(): void {
+    this.#scheduling = false;
+    if (this.#again) {
+      this.#again = false;
+      this.#schedule();
+    }
+  }
+
+  /** Transfers holding a slot: those not waiting for the device's verdict. */
+  #busy(): number {
     let busy = 0;
     for (const t of this.#transfers.values()) if (t.phase !== 'verifying') busy++;
-    if (busy >= this.#o.concurrency || this.#sessions.size === 0) return;
+    return busy;
+  }
+
+  /** The open updates a live session of this hub can take now, resumes first, then oldest. */
+  #ready(open: FirmwareUpdateRecord[]): FirmwareUpdateRecord[] {
     const now = this.#o.now();
-    const ready = this.#table
-      .openUpdates()
+    return open
       .filter((u) => u.state !== 'verifying' && this.#sessions.has(u.deviceId) && !this.#transfers.has(u.deviceId) && (u.retryAt === null || u.retryAt <= now))
       .sort((a, b) => Number(b.state === 'transferring') - Number(a.state === 'transferring') || a.id - b.id);
-    for (const u of ready) {
-      if (busy >= this.#o.concurrency) break;
+  }
+
+  /** Offers ready[i], ready[i + 1], ... while slots are free, each once its image is loaded (from PostgreSQL: awaited). */
+  #startFrom(ready: FirmwareUpdateRecord[], i: number): MaybePromise<void> {
+    for (; i < ready.length; i++) {
+      if (!this.#running || this.#busy() >= this.#o.concurrency) return;
+      const u = ready[i]!;
       const image = this.#images.load(u.sha256);
-      if (!image) {
-        this.#finish(u, 'failed', 'image_missing: its file in the data directory is gone or damaged');
-        continue;
+      if (isThenable(image)) {
+        const next = i + 1;
+        return image.then((loaded) => (this.#offer(u, loaded), this.#startFrom(ready, next)));
       }
-      const t = new UpdateTransfer(u, this.#sessions.get(u.deviceId)!, image, this.#chunkBytes);
-      this.#transfers.set(u.deviceId, t);
-      busy++;
-      t.session.send(t.offer());
+      this.#offer(u, image);
     }
+  }
+
+  #offer(u: FirmwareUpdateRecord, image: LoadedImage | undefined): void {
+    const session = this.#sessions.get(u.deviceId);
+    // The session ended, or another pass started it, while the image was read.
+    if (!this.#running || !session || this.#transfers.has(u.deviceId)) return;
+    if (!image) return this.#finish(u, 'failed', 'image_missing: its stored bytes are gone or damaged');
+    const t = new UpdateTransfer(u, session, image, this.#chunkBytes);
+    this.#transfers.set(u.deviceId, t);
+    t.session.send(t.offer());
   }
 
   /** Runs a turn of the chunk pump soon, unless one is pending. */
@@ -315,12 +386,14 @@ export class FirmwareService implements FirmwareControl {
 
   #save(r: FirmwareUpdateRecord, state: FirmwareUpdateRecord['state']): void {
     r.state = state;
-    this.#o.store.write(() => this.#table.save(r, this.#o.now()));
+    const now = this.#o.now();
+    this.#db.fire(() => this.#table.save(r, now));
     this.#announce(r);
   }
 
   #persist(t: UpdateTransfer): void {
-    this.#o.store.write(() => this.#table.save(t.record, this.#o.now()));
+    const now = this.#o.now();
+    this.#db.fire(() => this.#table.save(t.record, now));
   }
 
   /** Ends the transfer on this connection with the update in `state`. */

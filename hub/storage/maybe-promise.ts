@@ -12,3 +12,8 @@ export function isThenable<T>(v: MaybePromise<T>): v is Promise<T> {
 export function andThen<T, R>(v: MaybePromise<T>, f: (value: T) => MaybePromise<R>): MaybePromise<R> {
   return isThenable(v) ? v.then(f) : f(v);
 }
+
+/** Every value of `vs`, now when none is a Promise (SQLite), else once all resolve (PostgreSQL). */
+export function allOf<T>(vs: readonly MaybePromise<T>[]): MaybePromise<T[]> {
+  return vs.some(isThenable) ? Promise.all(vs) : (vs as T[]);
+}

@@ -46,6 +46,17 @@ export interface FirmwareStoreContract {
 }
 
 /**
+ * Where firmware image bytes live [FP-14.3]: files in the data directory beside SQLite (FirmwareImages), rows
+ * in PostgreSQL (PgImageBytes), where every hub on the database serves them.
+ */
+export interface ImageBytesContract {
+  /** Stores the bytes of the image with this SHA-256; the same image again is a no-op. Durable when it resolves. */
+  put(sha256: string, bytes: Uint8Array): MaybePromise<void>;
+  /** The image's bytes, checked against its SHA-256; undefined when missing or damaged. */
+  get(sha256: string): MaybePromise<Uint8Array | undefined>;
+}
+
+/**
  * What the hub asks of its storage, whichever engine keeps it (issue #16 section 1): HubStore (SQLite,
  * synchronous) and PgStore (PostgreSQL, Promises) both implement it, and hub/storage/testing/
  * store-contract-suite.ts holds both to the same answers. Engine-specific upkeep (SQLite's compaction,

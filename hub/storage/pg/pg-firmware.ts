@@ -61,10 +61,14 @@ export class PgFirmware implements FirmwareStoreContract {
     }
   }
 
+  /**
+   * Saves an update that is still open; a finished one stays as it is: a hub that lost the device to another
+   * hub saves its transfer when it notices the lost connection, maybe after the other hub finished the update.
+   */
   async save(u: FirmwareUpdateRecord, now: number): Promise<void> {
     u.updatedAt = now;
     await this.#pool().query(
-      'UPDATE firmware_updates SET state = $1, "offset" = $2, verified = $3, resumes = $4, reason = $5, retry_at = $6, updated_at = $7 WHERE id = $8',
+      `UPDATE firmware_updates SET state = $1, "offset" = $2, verified = $3, resumes = $4, reason = $5, retry_at = $6, updated_at = $7 WHERE id = $8 AND ${OPEN}`,
       [u.state, u.offset, u.verified, u.resumes, u.reason, u.retryAt, now, u.id],
     );
   }

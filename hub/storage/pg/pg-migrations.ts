@@ -232,10 +232,27 @@ CREATE TABLE admin_token (
 );
 `,
   },
+  // Firmware image bytes in the database.
+  {
+    version: 4,
+    name: 'firmware-chunks',
+    sql: `
+-- Firmware image bytes [FP-14.3]: several hubs share the database and a device may connect to any of them,
+-- so the bytes live here, not in one hub's data directory. Chunks of FIRMWARE_CHUNK_BYTES keep each row (and
+-- its hex text on the wire) modest; written in one transaction before the image's firmware_images row, so a
+-- catalogued image always has all its bytes. No foreign key: the row comes after the bytes.
+CREATE TABLE firmware_chunks (
+  sha256 text NOT NULL CHECK (sha256 ~ '^[0-9a-f]{64}$'),
+  idx integer NOT NULL CHECK (idx >= 0),
+  data bytea NOT NULL CHECK (length(data) BETWEEN 1 AND 1048576),
+  PRIMARY KEY (sha256, idx)
+);
+`,
+  },
 ];
 
-/** The schema version this code writes: a database above it is refused. */
-export const PG_SCHEMA_VERSION = PG_MIGRATIONS.length;
+/** The schema version this code writes (the newest migration's): a database above it is refused. */
+export const PG_SCHEMA_VERSION = Math.max(...PG_MIGRATIONS.map((m) => m.version));
 
 /** Any fixed key: serialises migrations (and partition creation) of several hubs starting at once. */
 export const SCHEMA_LOCK = 0x4845_4152; // 'HEAR'

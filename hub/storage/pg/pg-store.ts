@@ -23,6 +23,7 @@ import { commitBatch, valueColumns, type Fence } from './pg-commit.js';
 import { CLAIMS_CHANNEL, PgCluster } from './pg-cluster.js';
 import { PgAuth } from './pg-auth.js';
 import { PgFirmware } from './pg-firmware.js';
+import { PgImageBytes } from './pg-image-bytes.js';
 import { rolledHistory, rollupStep } from './pg-rollups.js';
 import { migratePg } from './pg-migrations.js';
 import { dayOf, PgPartitions } from './pg-partitions.js';
@@ -109,6 +110,8 @@ export class PgStore implements HubStoreContract {
   readonly cluster = new PgCluster(() => this.#p, () => this.#url);
   /** Users, dashboard sessions and the admin token, shared by every hub on this database. */
   readonly auth = new PgAuth(() => this.#p);
+  /** Firmware image bytes, in the database so that every hub on it serves them [FP-14.3]. */
+  readonly firmwareBytes = new PgImageBytes(() => this.#p);
 
   constructor(opts: PgStoreOptions) {
     this.#url = opts.url;
