@@ -1,7 +1,7 @@
 import type { CommandService } from './devices/command-service.js';
 import type { DeviceRegistry } from './devices/device-registry.js';
 import type { CommandOutcome, DeviceInfo, EventBus } from './events.js';
-import type { FirmwareControl, SyncFirmwareControl } from './firmware/firmware-control.js';
+import type { FirmwareControl } from './firmware/firmware-control.js';
 import type { HubInfoResponse } from './http/api-types.js';
 import type { IngestPipeline, StorageFault } from './ingest/ingest-pipeline.js';
 import type { HubStoreContract, MaybePromise } from './storage/store-contract.js';
@@ -39,8 +39,8 @@ export interface DeviceFacade {
    * with the device's result, or 'offline' / 'timeout' / 'invalid' (with a message naming the problem).
    */
   sendCommand(deviceId: string, command: string, input: unknown, source: string): Promise<CommandOutcome>;
-  /** Firmware images and updates [FP-14], answering at once: on SQLite only (the bridge reads them synchronously). */
-  readonly firmware?: SyncFirmwareControl;
+  /** Firmware images and updates [FP-14] (answers at once on SQLite, Promises on PostgreSQL); absent in a hub without them. */
+  readonly firmware?: FirmwareControl;
 }
 
 /** A change of a device's labels: PATCH /api/devices/:id and the MQTT request device/rename. */
@@ -90,8 +90,6 @@ export interface HubFacade extends DeviceFacade {
   health(): HubHealth;
   /** The hub's own state for GET /api/hub: version, uptime, devices, ingest, storage, MQTT, TLS. */
   hubInfo(): HubInfoResponse;
-  /** Firmware images and updates [FP-14] on either store (the HTTP API); absent in a hub without them. */
-  readonly firmwareControl?: FirmwareControl;
 }
 
 /** The facade's sources. */
@@ -107,22 +105,18 @@ export interface FacadeParts {
   firmware?: FirmwareControl;
   /** Several hubs on PostgreSQL: every device as this hub and the others have it (online, holder). */
   cluster?: { view(info: DeviceInfo): DeviceInfo };
-  /** `firmware` answering at once, for the MQTT bridge: SQLite only. */
-  syncFirmware?: SyncFirmwareControl;
 }
 
 /** The one HubFacade of a running hub: the device registry, the command service and the store's queries. */
 export class Facade implements HubFacade {
   readonly bus: EventBus;
   readonly #p: FacadeParts;
-  readonly firmware: SyncFirmwareControl | undefined;
-  readonly firmwareControl: FirmwareControl | undefined;
+  readonly firmware: FirmwareControl | undefined;
 
   constructor(parts: FacadeParts) {
     this.#p = parts;
     this.bus = parts.bus;
-    this.firmware = parts.syncFirmware;
-    this.firmwareControl = parts.firmware;
+    this.firmware = parts.firmware;
   }
 
   devices(): DeviceInfo[] {

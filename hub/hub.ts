@@ -8,7 +8,6 @@ import { DeviceClaimer } from './devices/device-claimer.js';
 import { DeviceRegistry } from './devices/device-registry.js';
 import { EventBus } from './events.js';
 import { Facade } from './facade.js';
-import { syncFirmwareControl } from './firmware/firmware-control.js';
 import { FirmwareService } from './firmware/firmware-service.js';
 import { DeviceGateway } from './gateway/device-gateway.js';
 import { HealthServer } from './http/health-server.js';
@@ -117,7 +116,7 @@ export class Hub<S extends HubStoreContract = HubStore> {
       ...{ startedAt: () => this.#startedAt, openFiles: () => this.#front.openFiles },
       ...(cluster ? { hubs: () => cluster.hubs() } : {}),
     });
-    this.facade = new Facade({ bus: this.bus, registry: this.registry, commands, store, ingest: this.ingest, now, info: () => status.info(), firmware: this.firmware, syncFirmware: sqlite && syncFirmwareControl(this.firmware), ...(cluster ? { cluster } : {}) });
+    this.facade = new Facade({ bus: this.bus, registry: this.registry, commands, store, ingest: this.ingest, now, info: () => status.info(), firmware: this.firmware, ...(cluster ? { cluster } : {}) });
     [this.#metrics, this.#samples] = [new HubMetrics(status, log, this.bus), new StatusSamples(status, { now })];
     this.mqtt = mqttConfigured(c) ? new MqttBridge(bridgeOptions(c, { facade: this.facade, auth: this.auth, tls: () => this.tls, log, ackLatency: () => this.#metrics.ackLatency(), ...(cluster ? { cluster } : {}) })) : undefined;
     const ws = c['mqtt.embedded'] && c['mqtt.websocket'] ? this.mqtt : undefined;

@@ -1,4 +1,3 @@
-import { isThenable } from '../storage/maybe-promise.js';
 import type { MaybePromise } from '../storage/store-contract.js';
 import type { RolloutTarget } from './rollout-plan.js';
 import type { FirmwareImageInfo, FirmwareUpdateStatus } from './update-status.js';
@@ -23,31 +22,4 @@ export interface FirmwareControl {
   updates(limit: number, deviceId?: string): MaybePromise<FirmwareUpdateStatus[]>;
   /** The version each model's newest image has (Home Assistant's latest_version). */
   latestVersion(model: string): MaybePromise<string | undefined>;
-}
-
-/** FirmwareControl answering at once: what the MQTT bridge reads, on SQLite only (hub/mqtt/update-mirror.ts). */
-export interface SyncFirmwareControl {
-  readonly maxImageBytes: number;
-  images(): FirmwareImageInfo[];
-  addImage(bytes: Uint8Array, model: string, version: string): FirmwareImageInfo;
-  update(target: RolloutTarget, version: string): RolloutResult;
-  updates(limit: number, deviceId?: string): FirmwareUpdateStatus[];
-  latestVersion(model: string): string | undefined;
-}
-
-function atOnce<T>(answer: MaybePromise<T>): T {
-  if (isThenable(answer)) throw new Error('firmware control answered with a Promise where the SQLite store answers at once');
-  return answer;
-}
-
-/** `control` over a store that answers at once (SQLite), typed so; each call throws if it ever returns a Promise. */
-export function syncFirmwareControl(control: FirmwareControl): SyncFirmwareControl {
-  return {
-    maxImageBytes: control.maxImageBytes,
-    images: () => atOnce(control.images()),
-    addImage: (bytes, model, version) => atOnce(control.addImage(bytes, model, version)),
-    update: (target, version) => atOnce(control.update(target, version)),
-    updates: (limit, deviceId) => atOnce(control.updates(limit, deviceId)),
-    latestVersion: (model) => atOnce(control.latestVersion(model)),
-  };
 }

@@ -11,7 +11,7 @@ const FIRMWARE_STATUS = { HUB_ERR_UNKNOWN_FIRMWARE: 404, HUB_ERR_FIRMWARE_EXISTS
 
 /** Answers /api/firmware, /api/firmware/updates and /api/devices/:id/firmware; `need` throws 403 for other roles. */
 export async function firmwareApi(facade: HubFacade, req: IncomingMessage, res: ServerResponse, url: URL, parts: string[], need: (roles: Role[]) => void): Promise<void> {
-  const fw = facade.firmwareControl;
+  const fw = facade.firmware;
   if (!fw) throw new HttpError(404, 'HUB_ERR_NOT_FOUND', 'this hub has no firmware updates');
   const method = req.method ?? 'GET';
   try {

@@ -2,6 +2,8 @@
 // (Home Assistant's update entity reads it; progress shows there), and the Install button.
 import type { DeviceInfo } from '../events.js';
 import type { DeviceFacade } from '../facade.js';
+import { andThen, isThenable } from '../storage/maybe-promise.js';
+import type { MaybePromise } from '../storage/store-contract.js';
 import type { MqttLogger } from './logger.js';
 import { UPDATE_INSTALL_PAYLOAD } from './discovery/update-entity.js';
 import type { FirmwareUpdatePayload, TopicMessage, Topics } from './topics.js';
@@ -52,37 +54,46 @@ export class UpdateMirror {
     if (!fw || !device || payload.toString('utf8').trim() !== UPDATE_INSTALL_PAYLOAD) {
       return log.warn({ device: deviceId, source }, `ignored: ${this.#o.topics.updateInstall(deviceId)} takes "${UPDATE_INSTALL_PAYLOAD}" for a known device`);
     }
-    const latest = fw.latestVersion(device.model || device.type);
-    if (latest === undefined) return log.warn({ device: deviceId, source }, 'install: no firmware image for its model');
+    const refused = (err: Error) => log.warn({ device: deviceId, source, err: err.message }, 'install refused');
     try {
-      const { queued, skipped } = fw.update({ device: deviceId }, latest);
-      log.info({ device: deviceId, source, version: latest, queued: queued.length, skipped: skipped.map((s) => s.reason) }, 'install requested over MQTT');
+      const done = andThen(fw.latestVersion(device.model || device.type), (latest) => {
+        if (latest === undefined) return log.warn({ device: deviceId, source }, 'install: no firmware image for its model');
+        return andThen(fw.update({ device: deviceId }, latest), ({ queued, skipped }) => {
+          log.info({ device: deviceId, source, version: latest, queued: queued.length, skipped: skipped.map((s) => s.reason) }, 'install requested over MQTT');
+        });
+      });
+      if (isThenable(done)) done.then(undefined, refused);
     } catch (err) {
-      log.warn({ device: deviceId, source, err: (err as Error).message }, 'install refused');
+      refused(err as Error);
     }
   }
 
-  #publishDevice(deviceId: string): Promise<void> {
+  async #publishDevice(deviceId: string): Promise<void> {
     const device = this.#o.facade.device(deviceId);
-    if (!device?.updatable || !this.#o.facade.firmware) return Promise.resolve();
-    return this.#o.publish({ kind: 'update', topic: this.#o.topics.update(deviceId), payload: this.payload(device) });
+    if (!device?.updatable || !this.#o.facade.firmware) return;
+    const payload = await this.payload(device);
+    await this.#o.publish({ kind: 'update', topic: this.#o.topics.update(deviceId), payload });
   }
 
-  /** The retained payload of one device. */
-  payload(device: DeviceInfo): FirmwareUpdatePayload {
+  /** The retained payload of one device (at once on SQLite, a Promise on PostgreSQL). */
+  payload(device: DeviceInfo): MaybePromise<FirmwareUpdatePayload> {
     const fw = this.#o.facade.firmware!;
-    const last = fw.updates(1, device.id)[0];
-    const installed = device.firmware;
-    const latest = fw.latestVersion(device.model || device.type) ?? installed;
-    const open = last !== undefined && OPEN.has(last.state);
-    return {
-      installed_version: installed,
-      latest_version: open ? last.version : latest,
-      in_progress: open,
-      update_percentage: last?.state === 'transferring' ? last.percent : null,
-      state: last?.state ?? null,
-      version: last?.version ?? null,
-      reason: last?.reason ?? null,
-    };
+    return andThen(fw.updates(1, device.id), (updates) =>
+      andThen(fw.latestVersion(device.model || device.type), (newest) => {
+        const last = updates[0];
+        const installed = device.firmware;
+        const latest = newest ?? installed;
+        const open = last !== undefined && OPEN.has(last.state);
+        return {
+          installed_version: installed,
+          latest_version: open ? last.version : latest,
+          in_progress: open,
+          update_percentage: last?.state === 'transferring' ? last.percent : null,
+          state: last?.state ?? null,
+          version: last?.version ?? null,
+          reason: last?.reason ?? null,
+        };
+      }),
+    );
   }
 }
