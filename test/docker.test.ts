@@ -240,7 +240,9 @@ describe('docker/compose.yaml', () => {
   });
 
   it('sets only HEARTH_* variables that envName() makes from a schema key', () => {
-    const names = Object.values(services).flatMap((s) => Object.keys((s.environment ?? {}) as object));
+    // The hub image's services set only Hearth's variables; the others (postgres) their image's own.
+    const ofHub = Object.values(services).filter((s) => s.image === hub.image);
+    const names = ofHub.flatMap((s) => Object.keys((s.environment ?? {}) as object));
     expect(names.length).toBeGreaterThan(0);
     for (const name of names) expect({ name, known: HEARTH_VARS.has(name) }).toEqual({ name, known: true });
     // HEARTH_COMMIT is a build argument (hub/build-info.mjs), not a setting.
@@ -274,9 +276,9 @@ describe('docker/compose.yaml', () => {
     expect(all(finalStage, 'RUN').some((r) => r.args.includes('chown') && r.args.includes(stateMount))).toBe(true);
   });
 
-  it('runs Mosquitto only in the external profile, and says how the hub publishes into it', () => {
+  it('runs Mosquitto only in the external and scale-out profiles, and says how the hub publishes into it', () => {
     expect(mosquitto.image).toBe('eclipse-mosquitto:2');
-    expect(mosquitto.profiles).toEqual(['external']);
+    expect(mosquitto.profiles).toEqual(['external', 'scale-out']);
     expect(hub.profiles).toBeUndefined();
     const urlVar = envName('mqtt.url');
     expect((hub.environment as Record<string, string>)[urlVar]).toBe(`\${${urlVar}:-}`);
@@ -284,8 +286,14 @@ describe('docker/compose.yaml', () => {
   });
 
   it('declares every named volume it mounts', () => {
-    const mounted = Object.values(services).flatMap((s) => ((s.volumes ?? []) as string[]).map((v) => v.split(':')[0]!));
+    // A source starting with . or / is a bind mount (docker/haproxy.cfg), not a named volume.
+    const mounted = Object.values(services).flatMap((s) => ((s.volumes ?? []) as string[]).map((v) => v.split(':')[0]!)).filter((v) => !/^[./]/.test(v));
     expect([...new Set(mounted)].sort()).toEqual(Object.keys(compose.volumes).sort());
+  });
+
+  it('runs only the hub and the fleet without a profile', () => {
+    const always = Object.entries(services).filter(([, s]) => s.profiles === undefined).map(([name]) => name);
+    expect(always.sort()).toEqual(['fleet', 'hub']);
   });
 
   it('is the command the README documents', () => {
