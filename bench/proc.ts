@@ -1,5 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -65,10 +65,40 @@ export function rssOf(pid: number): number {
   return Number(kb ?? 0) * 1024;
 }
 
+const CLK_TCK = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
 /** CPU seconds (user + system) a process has used, from /proc/<pid>/stat. */
 export function cpuSecondsOf(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (100 Hz)
+  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK; // utime, stime in clock ticks
+}
+
+/**
+ * CPU seconds (user + system) of `pid`, of its live children and of the children it has reaped, from
+ * /proc/<pid>/stat: a PostgreSQL server's, whose backends and autovacuum workers come and go.
+ */
+export function treeCpuSecondsOf(pid: number): number {
+  let ticks = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields from the 3rd (state) on
+      const ppid = Number(fields[1]);
+      // utime, stime; for the root also cutime, cstime (its reaped children).
+      if (Number(entry) === pid) ticks += Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
+      else if (ppid === pid) ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // The process ended between readdir and read.
+    }
+  }
+  return ticks / CLK_TCK;
 }
 
 export function percentile(sorted: number[], p: number): number {

@@ -51,8 +51,7 @@ const BENCHES: Record<string, Bench> = {
   },
   scale: async () => {
     const m = await import('./scale.js');
-    const i = process.argv.indexOf('--readings');
-    return m.formatScaleBench(await m.runScaleBench(i > 0 ? { readings: Number(process.argv[i + 1]) } : {}));
+    return m.formatScaleBench(await m.runScaleBench(m.scaleArgs(process.argv)));
   },
   devices19k: async () => {
     const m = await import('./devices19k.js');
@@ -75,7 +74,10 @@ const BENCHES: Record<string, Bench> = {
 const FILE = fileURLToPath(new URL('../../BENCHMARKS.md', import.meta.url));
 
 async function main(): Promise<void> {
-  const wanted = process.argv.slice(2).filter((a, i, all) => !a.startsWith('-') && !['--readings', '--devices', '--seconds'].includes(all[i - 1] ?? ''));
+  // Flags that take a value (storage, scale, devices19k): their values are not benchmark names.
+  const valued = ['--readings', '--devices', '--seconds', '--warmup', '--rate', '--latency-seconds', '--hubs', '--only'];
+  const wanted = process.argv.slice(2).filter((a, i, all) => !a.startsWith('-') && !valued.includes(all[i - 1] ?? ''));
+  const flags = process.argv.slice(2).filter((a) => !wanted.includes(a)).join(' ');
   // devices19k is heavy (19,000 devices, a raised open-file limit): run by name only, not in `all`.
   const names = wanted.length === 0 || wanted.includes('all') ? Object.keys(BENCHES).filter((b) => b !== 'devices19k') : wanted;
   for (const name of names) {
@@ -90,7 +92,7 @@ async function main(): Promise<void> {
     console.error(`running ${name} benchmark...`);
     const table = await BENCHES[name]!();
     console.log(table);
-    appendFileSync(FILE, `\n## ${name} — ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC\n\nCommand: \`npm run bench -- ${name}\` · Machine: ${machine}\n\n${table}\n`);
+    appendFileSync(FILE, `\n## ${name} — ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC\n\nCommand: \`npm run bench -- ${name}${flags ? ` ${flags}` : ''}\` · Machine: ${machine}\n\n${table}\n`);
   }
 }
 

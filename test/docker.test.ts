@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { parseSimArgs } from '../device-sim/args.js';
 import { CONFIG_SCHEMA, envName } from '../hub/config.js';
 import { loadOrCreateTls } from '../hub/tls.js';
+import { execArgv, parseCopy, parseDockerfile, parseYaml, shellWords, type Stage, type Yaml } from './support/docker-files.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const DOCKER_DIR = join(ROOT, 'docker');
@@ -20,137 +21,6 @@ const pkg = JSON.parse(read('package.json')) as { scripts: Record<string, string
 const tsBuild = JSON.parse(read('tsconfig.build.json')) as { extends: string; include: string[] };
 const tsBase = JSON.parse(read('tsconfig.json')) as { compilerOptions: { outDir: string; rootDir: string } };
 const HEARTH_VARS = new Set(Object.keys(CONFIG_SCHEMA).map(envName));
-
-// ---- Dockerfile: one instruction per logical line (continuations joined, comments dropped) ----------------
-
-interface Instruction { keyword: string; args: string; line: number }
-interface Stage { from: string; name: string | undefined; instructions: Instruction[] }
-
-function parseDockerfile(text: string): Stage[] {
-  const stages: Stage[] = [];
-  let pending: { text: string; line: number } | undefined;
-  text.split('\n').forEach((raw, i) => {
-    const line = raw.trim();
-    if (line.startsWith('#') || (line === '' && !pending)) return;
-    const joined = pending ? `${pending.text} ${line}` : line;
-    const start = pending?.line ?? i + 1;
-    if (joined.endsWith('\\')) return void (pending = { text: joined.slice(0, -1).trim(), line: start });
-    pending = undefined;
-    const m = /^([A-Za-z]+)\s+(.*)$/.exec(joined);
-    if (!m) throw new Error(`Dockerfile line ${start}: cannot parse "${joined}"`);
-    const ins = { keyword: m[1]!.toUpperCase(), args: m[2]!.trim(), line: start };
-    if (ins.keyword === 'FROM') {
-      const from = /^(\S+)(?:\s+AS\s+(\S+))?$/i.exec(ins.args);
-      if (!from) throw new Error(`Dockerfile line ${start}: bad FROM`);
-      stages.push({ from: from[1]!, name: from[2], instructions: [] });
-    } else {
-      if (stages.length === 0) throw new Error(`Dockerfile line ${start}: ${ins.keyword} before FROM`);
-      stages.at(-1)!.instructions.push(ins);
-    }
-  });
-  return stages;
-}
-
-/** COPY [--flag=value...] src... dest (shell form; JSON form is refused). */
-function parseCopy(args: string): { flags: Record<string, string>; sources: string[]; dest: string } {
-  if (args.startsWith('[')) throw new Error('COPY in JSON form is not used here');
-  const words = args.split(/\s+/);
-  const flags: Record<string, string> = {};
-  while (words[0]?.startsWith('--')) {
-    const [k, v] = words.shift()!.slice(2).split('=');
-    flags[k!] = v ?? '';
-  }
-  const dest = words.pop()!;
-  return { flags, sources: words, dest };
-}
-
-/** Splits a POSIX shell command line into words (single and double quotes, backslash in double quotes). */
-function shellWords(line: string): string[] {
-  const words: string[] = [];
-  let word: string | undefined;
-  for (let i = 0; i < line.length; i++) {
-    const c = line[i]!;
-    if (c === "'" || c === '"') {
-      let end = i + 1;
-      while (end < line.length && line[end] !== c) end += c === '"' && line[end] === '\\' ? 2 : 1;
-      if (end >= line.length) throw new Error(`unterminated ${c} in ${line}`);
-      word = (word ?? '') + (c === '"' ? line.slice(i + 1, end).replace(/\\(["\\$`])/g, '$1') : line.slice(i + 1, end));
-      i = end;
-    } else if (/\s/.test(c)) {
-      if (word !== undefined) words.push(word);
-      word = undefined;
-    } else word = (word ?? '') + c;
-  }
-  if (word !== undefined) words.push(word);
-  return words;
-}
-
-// ---- YAML: the block subset compose.yaml is written in (mappings, sequences, scalars, | and > blocks) ------
-
-type Yaml = string | boolean | null | Yaml[] | { [key: string]: Yaml };
-
-function parseYaml(text: string): Yaml {
-  const lines = text.split('\n');
-  if (lines.some((l) => /^\s*\t/.test(l))) throw new Error('tabs in indentation');
-  let at = 0;
-  const indentOf = (l: string) => l.length - l.trimStart().length;
-  const significant = (l: string) => l.trim() !== '' && !l.trim().startsWith('#');
-  const peek = (): { indent: number; text: string } | undefined => {
-    while (at < lines.length && !significant(lines[at]!)) at++;
-    return at < lines.length ? { indent: indentOf(lines[at]!), text: lines[at]!.trim() } : undefined;
-  };
-  const scalar = (raw: string): Yaml => {
-    if (raw.startsWith('"')) {
-      const end = /^"(?:[^"\\]|\\.)*"/.exec(raw);
-      if (!end) throw new Error(`unterminated string: ${raw}`);
-      return JSON.parse(end[0]) as string;
-    }
-    if (raw.startsWith("'")) return /^'((?:[^']|'')*)'/.exec(raw)![1]!.replace(/''/g, "'");
-    if (raw.startsWith('[') || raw.startsWith('{') || raw.startsWith('&') || raw.startsWith('*')) throw new Error(`unsupported YAML: ${raw}`);
-    const plain = raw.replace(/\s+#.*$/, '');
-    return plain === 'true' ? true : plain === 'false' ? false : plain === 'null' || plain === '~' ? null : plain;
-  };
-  const blockScalar = (header: string, parentIndent: number): string => {
-    const body: string[] = [];
-    while (at < lines.length && (lines[at]!.trim() === '' || indentOf(lines[at]!) > parentIndent)) body.push(lines[at++]!);
-    while (body.length > 0 && body.at(-1)!.trim() === '') body.pop();
-    const cut = Math.min(...body.filter((l) => l.trim()).map(indentOf));
-    const content = body.map((l) => l.slice(cut));
-    const joined = header.startsWith('|') ? content.join('\n') : content.join(' ');
-    return header.endsWith('-') ? joined : `${joined}\n`;
-  };
-  const value = (rest: string, indent: number): Yaml => {
-    if (/^[|>]-?$/.test(rest)) return blockScalar(rest, indent);
-    if (rest !== '' && !rest.startsWith('#')) return scalar(rest);
-    const next = peek();
-    return next && next.indent > indent ? block(next.indent) : null;
-  };
-  const block = (indent: number): Yaml => {
-    const first = peek()!;
-    if (first.text === '-' || first.text.startsWith('- ')) {
-      const items: Yaml[] = [];
-      for (let l = peek(); l && l.indent === indent && (l.text === '-' || l.text.startsWith('- ')); l = peek()) {
-        at++;
-        items.push(value(l.text.slice(1).trim(), indent));
-      }
-      return items;
-    }
-    const map: Record<string, Yaml> = {};
-    for (let l = peek(); l && l.indent === indent; l = peek()) {
-      const m = /^([A-Za-z0-9_.-]+):(?:\s+(.*))?$/.exec(l.text);
-      if (!m) throw new Error(`line ${at + 1}: expected "key: value", got "${l.text}"`);
-      if (m[1]! in map) throw new Error(`line ${at + 1}: duplicate key ${m[1]}`);
-      at++;
-      map[m[1]!] = value((m[2] ?? '').trim(), indent);
-    }
-    const stray = peek();
-    if (stray && stray.indent > indent) throw new Error(`line ${at + 1}: unexpected indentation`);
-    return map;
-  };
-  const doc = block(0);
-  if (peek()) throw new Error(`line ${at + 1}: unexpected content`);
-  return doc;
-}
 
 // ---- .dockerignore: Go filepath.Match patterns from the context root, ** for any depth ---------------------
 
@@ -370,7 +240,9 @@ describe('docker/compose.yaml', () => {
   });
 
   it('sets only HEARTH_* variables that envName() makes from a schema key', () => {
-    const names = Object.values(services).flatMap((s) => Object.keys((s.environment ?? {}) as object));
+    // The hub image's services set only Hearth's variables; the others (postgres) their image's own.
+    const ofHub = Object.values(services).filter((s) => s.image === hub.image);
+    const names = ofHub.flatMap((s) => Object.keys((s.environment ?? {}) as object));
     expect(names.length).toBeGreaterThan(0);
     for (const name of names) expect({ name, known: HEARTH_VARS.has(name) }).toEqual({ name, known: true });
     // HEARTH_COMMIT is a build argument (hub/build-info.mjs), not a setting.
@@ -386,9 +258,7 @@ describe('docker/compose.yaml', () => {
     const [shell, dashC, script] = fleet.command as string[];
     expect([shell, dashC]).toEqual(['sh', '-c']);
     // Compose turns $$ into $; the shell then substitutes $(cat FILE).
-    const line = script!.replace(/\$\$/g, '$').split('\n').find((l) => l.startsWith('exec node '))!;
-    const tokenFiles: string[] = [];
-    const argv = shellWords(line.replace(/\$\(cat (\S+)\)/g, (_, f: string) => (tokenFiles.push(f), 'ha1_token'))).slice(1);
+    const { argv, catFiles: tokenFiles } = execArgv(script!, 'ha1_token');
     expect(argv[0]).toBe('node');
     expect(sourceOf(argv[1]!)).toBe('device-sim/cli.ts');
     expect(existsSync(join(ROOT, sourceOf(argv[1]!)))).toBe(true);
@@ -406,9 +276,9 @@ describe('docker/compose.yaml', () => {
     expect(all(finalStage, 'RUN').some((r) => r.args.includes('chown') && r.args.includes(stateMount))).toBe(true);
   });
 
-  it('runs Mosquitto only in the external profile, and says how the hub publishes into it', () => {
+  it('runs Mosquitto only in the external and scale-out profiles, and says how the hub publishes into it', () => {
     expect(mosquitto.image).toBe('eclipse-mosquitto:2');
-    expect(mosquitto.profiles).toEqual(['external']);
+    expect(mosquitto.profiles).toEqual(['external', 'scale-out']);
     expect(hub.profiles).toBeUndefined();
     const urlVar = envName('mqtt.url');
     expect((hub.environment as Record<string, string>)[urlVar]).toBe(`\${${urlVar}:-}`);
@@ -416,8 +286,14 @@ describe('docker/compose.yaml', () => {
   });
 
   it('declares every named volume it mounts', () => {
-    const mounted = Object.values(services).flatMap((s) => ((s.volumes ?? []) as string[]).map((v) => v.split(':')[0]!));
+    // A source starting with . or / is a bind mount (docker/haproxy.cfg), not a named volume.
+    const mounted = Object.values(services).flatMap((s) => ((s.volumes ?? []) as string[]).map((v) => v.split(':')[0]!)).filter((v) => !/^[./]/.test(v));
     expect([...new Set(mounted)].sort()).toEqual(Object.keys(compose.volumes).sort());
+  });
+
+  it('runs only the hub and the fleet without a profile', () => {
+    const always = Object.entries(services).filter(([, s]) => s.profiles === undefined).map(([name]) => name);
+    expect(always.sort()).toEqual(['fleet', 'hub']);
   });
 
   it('is the command the README documents', () => {

@@ -1,0 +1,256 @@
+// The hub level of `npm run bench -- scale` (issue #16 section 4): one hub on SQLite, then one, two and three
+// hubs on one PostgreSQL, each scenario on a fresh database with fresh data directories. One shared list of
+// devices is split evenly over the hubs, one loader process (ingest-load.ts) per hub. Per scenario: ACK
+// latency at a fixed offered rate on the fresh hubs, then readings/s acked at full load over a fixed window,
+// the CPU each process used in that window (hubs, PostgreSQL's process tree, loaders), readings committed
+// (counted in the database afterwards), bytes per reading on PostgreSQL; and once per run the handover time
+// of a device moving from one hub to another.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import WebSocket from 'ws';
+import { newDeviceCredentials } from '../hub/auth/device-tokens.js';
+import { HubStore } from '../hub/storage/hub-store.js';
+import { PgStore } from '../hub/storage/pg/pg-store.js';
+import type { PgCluster } from '../hub/storage/pg/throwaway-cluster.js';
+import type { NewDevice } from '../hub/storage/types.js';
+import { decode, encode, SUBPROTOCOL } from '../protocol/index.js';
+import { BENCH_DIR, cpuSecondsOf, percentile, spawnNode, startHubProcess, treeCpuSecondsOf, type Child } from './proc.js';
+
+export interface HubScaleOptions {
+  /** Devices across all hubs of a scenario. */
+  devices: number;
+  /** Full-load measuring window, seconds, after `warmup` seconds of load. */
+  seconds: number;
+  warmup: number;
+  /** Latency phase: readings/s offered across all hubs, and its length in seconds (after `warmup`). */
+  rate: number;
+  latencySeconds: number;
+  /** PostgreSQL hub counts to run after the SQLite hub. */
+  pgHubs: number[];
+}
+
+export interface HubScaleRow {
+  scenario: string;
+  hubs: number;
+  store: 'sqlite' | 'postgres';
+  /** Full load: readings/s acked, summed over the loaders. */
+  ackedPerSec: number;
+  /** Readings in the database after the scenario, and readings the loaders saw acked (both phases). */
+  committed: number;
+  acked: number;
+  /** ACK latency at `rate` readings/s offered. */
+  p50Ms: number;
+  p99Ms: number;
+  /** CPU seconds in the full-load window: each hub, PostgreSQL's tree (0 on SQLite), all loaders. */
+  hubCpuSec: number[];
+  dbCpuSec: number;
+  loaderCpuSec: number;
+  windowSec: number;
+  /** PostgreSQL: bytes of the readings partitions with their indexes per reading; 0 on SQLite. */
+  bytesPerReading: number;
+}
+
+export interface HubScaleResult {
+  options: HubScaleOptions;
+  rows: HubScaleRow[];
+  /** A device connecting to hub B while hub A holds it: until A closes with 4009, and until B's WELCOME. */
+  handover: { closedMs: number; closeCode: number; welcomeMs: number } | undefined;
+}
+
+interface Creds {
+  record: NewDevice;
+  token: string;
+}
+
+const HUB_IDS = ['hub-a', 'hub-b', 'hub-c', 'hub-d'];
+/** Hub flags for every scenario: no MQTT listeners (no port clashes between hubs), no per-device frame cap. */
+const HUB_FLAGS = ['--mqtt-embedded', 'false', '--devices-max-frames-per-second', '100000'];
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Readings/s acked in [fromMs, toMs] (loader clock), from its per-second lines. */
+function rateIn(lines: Record<string, unknown>[], fromMs: number, toMs: number): number {
+  const ticks = lines.filter((l) => typeof l.acked === 'number' && Number(l.t) >= fromMs && Number(l.t) <= toMs);
+  if (ticks.length < 2) return 0;
+  const [a, b] = [ticks[0]!, ticks[ticks.length - 1]!];
+  return ((Number(b.acked) - Number(a.acked)) / (Number(b.t) - Number(a.t))) * 1000;
+}
+
+const lastAcked = (lines: Record<string, unknown>[]): number => Number(lines.filter((l) => typeof l.acked === 'number').at(-1)?.acked ?? 0);
+
+/** Device i goes to hub i mod hubs; one credentials file per hub, in the format ingest-load.ts reads. */
+function writeSlices(dir: string, creds: Creds[], hubs: number): string[] {
+  return Array.from({ length: hubs }, (_, h) => {
+    const file = join(dir, `fleet-${h}.json`);
+    writeFileSync(file, JSON.stringify({ devices: creds.filter((_, i) => i % hubs === h).map((c) => ({ id: c.record.id, token: c.token })) }));
+    return file;
+  });
+}
+
+interface Running {
+  hubs: { child: Child; url: string }[];
+  dataDirs: string[];
+}
+
+async function startHubs(dirOf: (h: number) => string, n: number, dbUrl: string | undefined): Promise<Running> {
+  const dataDirs = Array.from({ length: n }, (_, h) => dirOf(h));
+  const hubs = await Promise.all(
+    dataDirs.map(async (d, h) => {
+      const flags = dbUrl === undefined ? HUB_FLAGS : [...HUB_FLAGS, '--db-url', dbUrl, '--hub-id', HUB_IDS[h]!];
+      const { child, url } = await startHubProcess(d, flags);
+      return { child, url: url.replace('https://', 'wss://') };
+    }),
+  );
+  return { hubs, dataDirs };
+}
+
+/** SIGTERM to every hub; their warnings and errors, counted by message, go to stderr. */
+async function stopHubs(r: Running): Promise<void> {
+  await Promise.all(r.hubs.map(async (h, i) => {
+    h.child.proc.kill('SIGTERM');
+    await h.child.exited;
+    const counts = new Map<string, number>();
+    for (const l of h.child.lines) if (Number(l.level) >= 40) counts.set(String(l.msg), (counts.get(String(l.msg)) ?? 0) + 1);
+    for (const [msg, count] of counts) console.error(`${HUB_IDS[i]}: ${count} x "${msg}"`);
+  }));
+}
+
+/** One loader per hub, each on its slice, with the same extra flags; resolves once all of them have connected. */
+async function startLoaders(r: Running, slices: string[], args: string[]): Promise<Child[]> {
+  const loaders = r.hubs.map((h, i) => spawnNode(join(BENCH_DIR, 'ingest-load.js'), ['--url', h.url, '--credentials', slices[i]!, ...args]));
+  await Promise.all(loaders.map((l) => l.waitFor((line) => typeof line.connectedAll === 'number', 300_000)));
+  return loaders;
+}
+
+const connectedAt = (l: Child): number => Number(l.lines.find((line) => typeof line.connectedAll === 'number')!.t);
+
+/** One scenario: latency phase, then the full-load window, on hubs already started on a fresh database. */
+async function measure(o: HubScaleOptions, r: Running, slices: string[], dbCpu: () => number): Promise<Omit<HubScaleRow, 'scenario' | 'hubs' | 'store' | 'committed' | 'bytesPerReading'>> {
+  const n = r.hubs.length;
+  // 1. ACK latency at a fixed offered rate, 2 readings per frame, as bench/ingest.ts measures it.
+  const lat = await startLoaders(r, slices, ['--seconds', String(o.warmup + o.latencySeconds), '--rate', String(o.rate / n), '--readings', '2']);
+  await Promise.all(lat.map((l) => l.exited));
+  const samples = lat
+    .flatMap((l) => l.lines.filter((line) => Number(line.t) >= connectedAt(l) + o.warmup * 1000).flatMap((line) => (line.lat as number[] | undefined) ?? []))
+    .sort((a, b) => a - b);
+
+  // 2. Full load: every device keeps a window of frames in flight; CPU is sampled over the same window.
+  const full = await startLoaders(r, slices, ['--seconds', String(o.warmup + o.seconds + 1)]);
+  await sleep(o.warmup * 1000);
+  const pids = { hubs: r.hubs.map((h) => h.child.proc.pid!), loaders: full.map((l) => l.proc.pid!) };
+  const cpu = () => ({ hubs: pids.hubs.map(cpuSecondsOf), db: dbCpu(), loaders: pids.loaders.reduce((s, p) => s + cpuSecondsOf(p), 0) });
+  const [c0, t0] = [cpu(), performance.now()];
+  await sleep(o.seconds * 1000);
+  const [c1, t1] = [cpu(), performance.now()];
+  await Promise.all(full.map((l) => l.exited));
+  return {
+    // Each loader's own window: from its warm-up's end, as long as the CPU window (to within its 1 s lines).
+    ackedPerSec: full.reduce((s, l) => s + rateIn(l.lines, connectedAt(l) + o.warmup * 1000, connectedAt(l) + (o.warmup + o.seconds) * 1000 + 500), 0),
+    acked: [...lat, ...full].reduce((s, l) => s + lastAcked(l.lines), 0),
+    p50Ms: percentile(samples, 50),
+    p99Ms: percentile(samples, 99),
+    hubCpuSec: c1.hubs.map((c, i) => c - c0.hubs[i]!),
+    dbCpuSec: c1.db - c0.db,
+    loaderCpuSec: c1.loaders - c0.loaders,
+    windowSec: (t1 - t0) / 1000,
+  };
+}
+
+/** Opens a device connection and resolves at its WELCOME; `closed` resolves with the close code. */
+function connect(url: string, c: Creds): Promise<{ ws: WebSocket; closed: Promise<number> }> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(`${url}/v1/devices/${c.record.id}`, [SUBPROTOCOL], { headers: { authorization: `Bearer ${c.token}` }, rejectUnauthorized: false });
+    const closed = new Promise<number>((r) => ws.on('close', (code) => r(code)));
+    ws.on('open', () => ws.send(encode({ type: 'hello', model: 'bench', firmware: '1', lastAckedSeq: 0, capabilities: [] })));
+    ws.on('message', (data: Buffer) => {
+      if (decode(new Uint8Array(data)).type === 'welcome') resolve({ ws, closed });
+    });
+    ws.on('error', reject);
+    void closed.then((code) => reject(new Error(`device ${c.record.id}: closed ${code} before WELCOME`)));
+  });
+}
+
+/** Device `c` held by hub `a` connects to hub `b`: ms until a's connection closes, and until b's WELCOME. */
+async function handover(a: string, b: string, c: Creds): Promise<HubScaleResult['handover']> {
+  const first = await connect(a, c);
+  const t0 = performance.now();
+  let closedMs = 0;
+  const closeCode = first.closed.then((code) => ((closedMs = performance.now() - t0), code));
+  const second = await connect(b, c);
+  const welcomeMs = performance.now() - t0;
+  const code = await Promise.race([closeCode, sleep(15_000).then(() => -1)]);
+  first.ws.terminate();
+  second.ws.terminate();
+  return { closedMs: code === -1 ? NaN : closedMs, closeCode: code, welcomeMs };
+}
+
+/** Runs every scenario; `dirs()` makes a fresh temporary directory, `cluster` is a started throwaway PostgreSQL. */
+export async function runHubScale(o: HubScaleOptions, cluster: PgCluster, dirs: () => string): Promise<HubScaleResult> {
+  const now = Date.now();
+  const creds: Creds[] = Array.from({ length: o.devices }, (_, i) => newDeviceCredentials(`scale-${String(i).padStart(5, '0')}`, `scale ${i}`, 'bench', now));
+  const mover = newDeviceCredentials('scale-handover', 'handover', 'bench', now);
+  const rows: HubScaleRow[] = [];
+  let moved: HubScaleResult['handover'];
+
+  // One hub on SQLite: the devices go straight into its database before it starts.
+  {
+    const dir = dirs();
+    const store = new HubStore({ path: join(dir, 'hearth.db') });
+    store.open();
+    for (const c of creds) store.addDevice(c.record);
+    store.close();
+    const r = await startHubs(() => dir, 1, undefined);
+    const m = await measure(o, r, writeSlices(dir, creds, 1), () => 0);
+    await stopHubs(r);
+    const after = new HubStore({ path: join(dir, 'hearth.db') });
+    after.open();
+    const committed = after.stats().storedReadings;
+    after.close();
+    rows.push({ scenario: '1 hub, SQLite', hubs: 1, store: 'sqlite', committed, bytesPerReading: 0, ...m });
+  }
+
+  const pid = cluster.postmasterPid();
+  for (const n of o.pgHubs) {
+    const url = await cluster.createDatabase(`scale${n}`);
+    const setup = new PgStore({ url, poolSize: 1 });
+    await setup.open(); // migrates the fresh database before the hubs race to
+    for (const c of [...creds, mover]) await setup.addDevice(c.record);
+    const dir = dirs();
+    const r = await startHubs((h) => join(dir, HUB_IDS[h]!), n, url);
+    const m = await measure(o, r, writeSlices(dir, creds, n), () => treeCpuSecondsOf(pid));
+    if (n >= 2 && moved === undefined) moved = await handover(r.hubs[0]!.url, r.hubs[1]!.url, mover);
+    await stopHubs(r);
+    const size = await setup.readingsSize();
+    await setup.close();
+    rows.push({ scenario: `${n} hub${n > 1 ? 's' : ''}, one PostgreSQL`, hubs: n, store: 'postgres', committed: size.readings, bytesPerReading: size.bytes / Math.max(1, size.readings), ...m });
+  }
+  return { options: o, rows, handover: moved };
+}
+
+/** The hub-level result as a markdown table, with its targets. */
+export function formatHubScale(r: HubScaleResult): string {
+  const n = (x: number): string => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '-');
+  const base = r.rows.find((x) => x.store === 'sqlite')?.ackedPerSec ?? NaN;
+  const perHubCpu = (x: HubScaleRow) => x.ackedPerSec / (x.hubCpuSec.reduce((s, c) => s + c, 0) / x.windowSec);
+  const perAllCpu = (x: HubScaleRow) => x.ackedPerSec / ((x.hubCpuSec.reduce((s, c) => s + c, 0) + x.dbCpuSec) / x.windowSec);
+  const lines = r.rows.map(
+    (x) =>
+      `| ${x.scenario} | ${n(x.ackedPerSec)} | ${((100 * x.ackedPerSec) / base).toFixed(0)} % | ${n(x.committed)} / ${n(x.acked)} | ${x.p50Ms.toFixed(1)} / ${x.p99Ms.toFixed(1)} ms | ${x.hubCpuSec.map((c) => c.toFixed(1)).join(' + ')} s | ${x.store === 'postgres' ? `${x.dbCpuSec.toFixed(1)} s` : '-'} | ${x.loaderCpuSec.toFixed(1)} s | ${n(perHubCpu(x))} | ${n(perAllCpu(x))} | ${x.store === 'postgres' ? x.bytesPerReading.toFixed(1) : '-'} |`,
+  );
+  const pg1 = r.rows.find((x) => x.store === 'postgres' && x.hubs === 1);
+  const pgRows = r.rows.filter((x) => x.store === 'postgres');
+  const notFalling = pgRows.every((x, i) => i === 0 || perHubCpu(x) >= perHubCpu(pgRows[i - 1]!));
+  const h = r.handover;
+  const o = r.options;
+  return [
+    `${n(o.devices)} devices split evenly over the hubs, one loader process per hub over wss (8 readings per frame, a window of 8 frames in flight per device); full load measured for ${o.seconds} s after ${o.warmup} s, CPU over the same window (${o.seconds} s wall on this machine's cores: hubs, PostgreSQL and loaders compete for them). ACK latency first, on the fresh hubs: ${n(o.rate)} readings/s offered in total (2 per frame), ${o.latencySeconds} s after ${o.warmup} s. Fresh database and data directories per scenario; PostgreSQL is the throwaway local cluster (fsync off, as the SQLite hub's synchronous NORMAL survives a process crash, not power loss), over its Unix socket.`,
+    '',
+    '| scenario | readings/s acked | of SQLite | committed (in the database) / acked | ACK p50 / p99 | CPU: each hub | CPU: PostgreSQL | CPU: loaders | readings per hub CPU-second | readings per CPU-second (hubs + DB) | bytes per reading (PG) |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...lines,
+    '',
+    `Targets: one hub on PostgreSQL >= 50 % of one hub on SQLite: ${pg1 ? `${((100 * pg1.ackedPerSec) / base).toFixed(0)} %, ${pg1.ackedPerSec >= base / 2 ? 'met' : 'not met'}` : 'not run'}; readings per hub CPU-second not falling as hubs are added: ${pgRows.map((x) => n(perHubCpu(x))).join(' -> ')}, ${notFalling ? 'met' : 'not met'}.`,
+    h
+      ? `Handover (idle hubs after the two-hub scenario, one measurement): a device held by hub-a connects to hub-b; hub-b's WELCOME after ${h.welcomeMs.toFixed(0)} ms, hub-a's connection closed with ${h.closeCode} after ${Number.isFinite(h.closedMs) ? `${h.closedMs.toFixed(0)} ms` : 'no close within 15 s'}.`
+      : 'Handover: not measured (no scenario with two hubs).',
+  ].join('\n');
+}
