@@ -8,6 +8,7 @@ import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from '@jest/globals';
+import mqtt from 'mqtt';
 import pg from 'pg';
 import { Fleet } from '../device-sim/index.js';
 import { EXIT, main } from '../hub/cli.js';
@@ -86,8 +87,13 @@ async function twoHubs(url: string, name: string): Promise<[Started, Started]> {
 describePg('firmware updates on PostgreSQL [FP-14]', (cluster) => {
   it('[FP-14.3][FP-14.7] an image added and an update queued by hearth firmware --db-url reach the device; done in the database', async () => {
     const url = await cluster().createDatabase('fw_cli');
-    const h = await startHub({ overrides: { 'db.url': url, 'hub.id': 'fw-cli', ...FW } });
+    // With the embedded broker: Home Assistant's update entity follows the update on PostgreSQL too.
+    const h = await startHub({ overrides: { 'db.url': url, 'hub.id': 'fw-cli', ...FW, 'mqtt.embedded': true, 'mqtt.port': 0, 'mqtt.allowAnonymous': true } });
     let fleet: Fleet | undefined;
+    const updateTopic: Record<string, unknown>[] = [];
+    const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${(h.hub.mqtt!.addresses().tcp as { port: number }).port}`, { protocolVersion: 5 });
+    client.on('message', (_t, payload) => updateTopic.push(JSON.parse(payload.toString()) as Record<string, unknown>));
+    await client.subscribeAsync('hearth/plug-cli/update');
     try {
       fleet = await simulated(h, 'plug-cli', [h.wssUrl]);
       const model = h.hub.registry.info('plug-cli')!.model;
@@ -122,7 +128,11 @@ describePg('firmware updates on PostgreSQL [FP-14]', (cluster) => {
       const listed = JSON.parse(list.out) as { images: { model: string; version: string; size: number }[]; updates: FirmwareUpdateStatus[] };
       expect(listed.images).toEqual([expect.objectContaining({ model, version: '7.0.0', size: MIB })]);
       expect(listed.updates).toEqual([expect.objectContaining({ device: 'plug-cli', state: 'done', percent: 100, fromVersion: before })]);
+      // The retained update topic went through the transfer and ends installed.
+      expect(updateTopic.some((p) => p['state'] === 'transferring' && p['in_progress'] === true)).toBe(true);
+      await eventually(() => expect(updateTopic.at(-1)).toMatchObject({ installed_version: '7.0.0', latest_version: '7.0.0', in_progress: false, state: 'done' }));
     } finally {
+      await client.endAsync();
       await fleet?.stop({ ackTimeoutMs: 1000 });
       await h.stop();
     }
