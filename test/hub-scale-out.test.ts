@@ -73,6 +73,17 @@ withMosquitto('three hubs on one PostgreSQL and one Mosquitto', (cluster) => {
     cleanup.push(() => b.proc.kill('SIGKILL'));
     const c = await spawnHub(dirs.c, ports.c, ['--db-url', urlC, '--hub-id', 'hub-c', ...common, ...tls]);
     cleanup.push(() => c.proc.kill('SIGKILL'));
+    // A hub that ends unasked (not SIGKILLed or SIGTERMed by this test) says why, with the tail of its log.
+    const asked = new Set<string>();
+    for (const [name, h] of [['a', a], ['b', b], ['c', c]] as const) {
+      const tail: string[] = [];
+      const keep = (chunk: Buffer) => tail.push(...chunk.toString().split('\n').filter(Boolean).slice(-50)) && tail.splice(0, Math.max(0, tail.length - 50));
+      h.proc.stdout!.on('data', keep);
+      h.proc.stderr!.on('data', keep);
+      h.proc.once('exit', (code, signal) => {
+        if (!asked.has(name)) process.stdout.write(`scale-out: hub ${name} exited (${code ?? signal}) unasked:\n${tail.join('\n')}\n`);
+      });
+    }
     const ca = readFileSync(join(dirs.a, 'tls', 'hub-cert.pem'), 'utf8');
     const adminB = readFileSync(join(dirs.b, 'admin.token'), 'utf8').trim();
     const apiB = (method: string, path: string, body?: unknown) => call(`https://127.0.0.1:${ports.b}`, ca, method, path, { token: adminB, body });
@@ -116,6 +127,7 @@ withMosquitto('three hubs on one PostgreSQL and one Mosquitto', (cluster) => {
     // which can reach A only, is offline on the broker and in B's API.
     const step = (what: string) => process.stdout.write(`scale-out: ${what}: ${JSON.stringify({ a: onHub(ports.a), b: onHub(ports.b), c: onHub(ports.c), acked: fleet.stats().acked })}\n`);
     step('killing hub A');
+    asked.add('a');
     a.proc.kill('SIGKILL');
     await a.exited;
     await eventually(() => expect(seen.get('hearth/bridge/hubs/hub-a/state')).toBe('offline'), 10_000);
@@ -185,6 +197,7 @@ withMosquitto('three hubs on one PostgreSQL and one Mosquitto', (cluster) => {
     expect(total).toBeGreaterThan(500);
 
     await lonely.stop({ ackTimeoutMs: 0 });
+    asked.add('b').add('c');
     b.proc.kill('SIGTERM');
     c.proc.kill('SIGTERM');
     expect(await Promise.all([b.exited, c.exited])).toEqual([0, 0]);

@@ -132,6 +132,9 @@ export class PgStore implements HubStoreContract {
       keepAlive: true,
     });
     pool.on('error', () => undefined); // an idle client's lost connection: the next query reports it
+    // A checked-out client's lost connection (the server ended an idle transaction, a partition healed into
+    // a reset) is an 'error' event too, which would end the process unheard: its query rejects with it.
+    pool.on('connect', (client) => void client.on('error', () => undefined));
     try {
       const client = await pool.connect().catch((err: Error) => {
         throw new StoreError('HUB_ERR_DB_UNREACHABLE', `cannot connect to PostgreSQL at ${where(this.#url)}: ${err.message || String(err)}`, { cause: err });
