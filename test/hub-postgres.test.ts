@@ -15,6 +15,7 @@ import { hello } from './support/fixtures.js';
 import { startHub } from './support/hub-harness.js';
 import { call } from './support/http.js';
 import { RawDevice } from './support/raw-device.js';
+import { sql } from '../hub/storage/testing/pg-sql.js';
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
@@ -30,16 +31,6 @@ function io(): { io: Io; out: string[]; err: string[] } {
   const err: string[] = [];
   const sink = (list: string[]) => ({ write: (t: string) => (list.push(t), true) });
   return { io: { out: sink(out), err: sink(err), stdin: process.stdin } as unknown as Io, out, err };
-}
-
-async function sql<R extends pg.QueryResultRow>(url: string, text: string, params: unknown[] = []): Promise<R[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query<R>(text, params)).rows;
-  } finally {
-    await client.end();
-  }
 }
 
 const T0 = Date.UTC(2026, 0, 1, 10, 0, 0);

@@ -7,7 +7,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from '@jest/globals';
 import mqtt from 'mqtt';
-import pg from 'pg';
 import { freePort, mosquittoGate, MosquittoServer } from '../hub/mqtt/testing/mqtt-test-kit.js';
 import type { CommandFrame } from '../protocol/types.js';
 import { describePg } from '../hub/storage/testing/pg-cluster.js';
@@ -16,6 +15,7 @@ import { hello } from './support/fixtures.js';
 import { startHub } from './support/hub-harness.js';
 import { call } from './support/http.js';
 import { RawDevice } from './support/raw-device.js';
+import { sql } from '../hub/storage/testing/pg-sql.js';
 
 type Harness = Awaited<ReturnType<typeof startHub>>;
 const running: Harness[] = [];
@@ -26,16 +26,6 @@ async function hubOn(url: string, id: string, overrides: Record<string, unknown>
   running.push(h);
   const base = `https://127.0.0.1:${h.hub.port}`;
   return { ...h, api: (method, path, body) => call(base, h.hub.tls.cert, method, path, { token: h.hub.adminToken, body }) };
-}
-
-async function sql<R extends pg.QueryResultRow>(url: string, text: string, params: unknown[] = []): Promise<R[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query<R>(text, params)).rows;
-  } finally {
-    await client.end();
-  }
 }
 
 describePg('several hubs on one database', (cluster) => {

@@ -9,7 +9,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from '@jest/globals';
 import mqtt from 'mqtt';
-import pg from 'pg';
 import { Fleet } from '../device-sim/index.js';
 import { EXIT, main } from '../hub/cli.js';
 import type { FirmwareUpdateStatus } from '../hub/firmware/update-status.js';
@@ -18,6 +17,7 @@ import { describePg } from '../hub/storage/testing/pg-cluster.js';
 import { eventually } from './support/eventually.js';
 import { startHub } from './support/hub-harness.js';
 import { call } from './support/http.js';
+import { sql } from '../hub/storage/testing/pg-sql.js';
 
 const KIB = 1024;
 const MIB = 1024 * KIB;
@@ -37,16 +37,6 @@ async function hearth(args: string[]): Promise<{ code: number; out: string; err:
   const sink = (list: string[]) => ({ write: (t: string) => (list.push(t), true) });
   const code = await main(args, { out: sink(out), err: sink(err), stdin: process.stdin } as unknown as Io);
   return { code, out: out.join(''), err: err.join('') };
-}
-
-async function sql<R extends pg.QueryResultRow>(url: string, text: string, params: unknown[] = []): Promise<R[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query<R>(text, params)).rows;
-  } finally {
-    await client.end();
-  }
 }
 
 interface UpdateRow {

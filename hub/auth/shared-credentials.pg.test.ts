@@ -5,7 +5,6 @@ import { afterAll, describe, expect, it } from '@jest/globals';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { pino } from 'pino';
 import { PgStore } from '../storage/pg/pg-store.js';
 import { describePg } from '../storage/testing/pg-cluster.js';
@@ -13,6 +12,7 @@ import { Authorizer } from './authorizer.js';
 import { digest } from './session-store.js';
 import { SESSION_RECHECK_MS, SESSION_SLIDE_EVERY_MS, SharedSessionStore } from './shared-session-store.js';
 import { SharedUserStore } from './shared-user-store.js';
+import { sql } from '../storage/testing/pg-sql.js';
 
 const dirs: string[] = [];
 const stores: PgStore[] = [];
@@ -31,16 +31,6 @@ async function openStore(url: string): Promise<PgStore> {
   stores.push(store);
   await store.open();
   return store;
-}
-
-async function sql<R extends pg.QueryResultRow>(url: string, text: string, params: unknown[] = []): Promise<R[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query<R>(text, params)).rows;
-  } finally {
-    await client.end();
-  }
 }
 
 const T0 = 1_800_000_000_000;
