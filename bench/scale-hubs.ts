@@ -109,7 +109,9 @@ async function stopHubs(r: Running): Promise<void> {
     h.child.proc.kill('SIGTERM');
     await h.child.exited;
     const counts = new Map<string, number>();
-    for (const l of h.child.lines) if (Number(l.level) >= 40) counts.set(String(l.msg), (counts.get(String(l.msg)) ?? 0) + 1);
+    // The message with its error, if any (the first 200 characters): the same failure counts once.
+    const key = (l: Record<string, unknown>) => `${String(l.msg)}${l.err ? ` (${String(l.err).slice(0, 200)})` : ''}`;
+    for (const l of h.child.lines) if (Number(l.level) >= 40) counts.set(key(l), (counts.get(key(l)) ?? 0) + 1);
     for (const [msg, count] of counts) console.error(`${HUB_IDS[i]}: ${count} x "${msg}"`);
   }));
 }
