@@ -102,11 +102,11 @@ export class HubCluster {
     await listener.start();
     await this.#beat();
     await this.#refreshOwners();
-    this.#every(this.#timing.beatMs, () => this.#beat());
+    this.#every(this.#timing.beatMs, 'beat', () => this.#beat());
     const watch = setInterval(() => this.#watchBeat(), Math.max(100, this.#timing.beatMs / 4));
     watch.unref();
     this.#timers.push(watch);
-    this.#every(this.#timing.ownersMs, () => this.#refreshOwners());
+    this.#every(this.#timing.ownersMs, 'owners', () => this.#refreshOwners());
     this.#unsubscribe = this.#o.bus.on('availability', ({ device, online }) => {
       if (!online) this.#disconnected(device.id);
     });
@@ -307,12 +307,12 @@ export class HubCluster {
     return h !== undefined && !h.stopped && this.#o.now() - h.seenAt <= this.#timing.staleMs;
   }
 
-  #every(ms: number, task: () => Promise<void>): void {
+  #every(ms: number, what: string, task: () => Promise<void>): void {
     let busy = false;
     const timer = setInterval(() => {
       if (busy) return;
       busy = true;
-      this.#track(task().catch((err: Error) => this.#failed('beat', err)).finally(() => (busy = false)));
+      this.#track(task().catch((err: Error) => this.#failed(what, err)).finally(() => (busy = false)));
     }, ms);
     timer.unref();
     this.#timers.push(timer);

@@ -111,7 +111,7 @@ export class DeviceRegistry {
       (r.updates === true) !== (record.updates === true) ||
       JSON.stringify(r.capabilities) !== JSON.stringify(record.capabilities);
     if (!labels && !hello) return;
-    known.record = { ...r, name: record.name, room: record.room, model: record.model, firmware: record.firmware, capabilities: record.capabilities, ...(record.updates ? { updates: true } : { updates: false }) };
+    known.record = { ...r, name: record.name, room: record.room, model: record.model, firmware: record.firmware, capabilities: record.capabilities, updates: record.updates === true };
     if (hello) {
       known.capsById = new Map(record.capabilities.map((c) => [c.id, c]));
       known.capsByName = new Map(record.capabilities.map((c) => [c.name, c]));

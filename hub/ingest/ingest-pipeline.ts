@@ -3,7 +3,8 @@ import type { DeviceRegistry } from '../devices/device-registry.js';
 import type { CommittedReading, EventBus } from '../events.js';
 import type { Logger } from '../logger.js';
 import { FencedError } from '../storage/pg/fenced-error.js';
-import { faultCause, REOPEN_CAUSES, type StorageFaultCause } from '../storage/fault-cause.js';
+import { REOPEN_CAUSES } from '../storage/fault-cause.js';
+import { CommitFaults, type CommitFailureCause, type StorageFault } from './commit-faults.js';
 import { andThen, isThenable } from '../storage/maybe-promise.js';
 import type { Fence, HubStoreContract, MaybePromise } from '../storage/store-contract.js';
 import type { CommitBatch } from '../storage/types.js';
@@ -48,27 +49,7 @@ export interface IngestOptions {
 
 /** How far ahead of the hub a device clock may run before its timestamp is replaced [FP-8.6]. */
 export const MAX_CLOCK_AHEAD_MS = 60_000;
-/** How often a commit that failed for any cause but a lock held elsewhere is retried. */
-export const COMMIT_RETRY_MS = 1000;
-/** First and longest wait before retrying a commit that met SQLITE_BUSY (the delay doubles in between). */
-export const BUSY_RETRY_MS = { first: 5, max: 250 } as const;
-
-/** Why commits fail, from SQLite's error code: the `cause` label of hearth_commit_failures_total. */
-export type CommitFailureCause = StorageFaultCause;
-
-/** The storage fault in progress: what /api/health, /readyz and /metrics report. */
-export interface StorageFault {
-  cause: CommitFailureCause;
-  /** The last error's message. */
-  message: string;
-  /** When the first failed commit of this fault happened (the `now` clock). */
-  since: number;
-  /** Failed commits (and reopen attempts) so far in this fault. */
-  failures: number;
-}
-
-/** The cause of a commit error (see storage/fault-cause.ts). */
-export const commitFailureCause = faultCause;
+export { BUSY_RETRY_MS, COMMIT_RETRY_MS, commitFailureCause, type CommitFailureCause, type StorageFault } from './commit-faults.js';
 
 export interface IngestStats {
   framesAccepted: number;
@@ -114,10 +95,7 @@ export class IngestPipeline {
   /** Batches waiting for their commit, oldest first; the last one takes new frames. Never empty. */
   #queue: Pending[] = [emptyPending()];
   #pendingCount = 0;
-  #fault: StorageFault | undefined;
-  /** Commit failures since start, by cause (hearth_commit_failures_total). */
-  readonly failuresByCause = new Map<CommitFailureCause, number>();
-  #busyDelay: number = BUSY_RETRY_MS.first;
+  readonly #faults: CommitFaults;
   #reopenWanted = false;
   /** Series ids of the frame being accepted, resolved before it changes any state. */
   readonly #series: number[] = [];
@@ -148,6 +126,12 @@ export class IngestPipeline {
     this.#bus = bus;
     this.#opts = opts;
     this.#timers = opts.timers ?? systemTimers;
+    this.#faults = new CommitFaults(opts.log, opts.now);
+  }
+
+  /** Commit failures since start, by cause (hearth_commit_failures_total). */
+  get failuresByCause(): ReadonlyMap<CommitFailureCause, number> {
+    return this.#faults.byCause;
   }
 
   /** Loads the committed sequence of every device (a Promise when the store answers with one). */
@@ -261,7 +245,7 @@ export class IngestPipeline {
     this.#pendingCount += batch.readings.length - before;
     this.stats.pendingReadings = this.#pendingCount;
     if (batch.readings.length >= this.#opts.commitMaxReadings) {
-      if (!this.#fault) this.flush();
+      if (!this.#faults.current) this.flush();
     } else if (!this.#timer && !this.#immediate) {
       if (this.#opts.commitIntervalMs === 0) this.#immediate = setImmediate(() => this.flush());
       else this.#timer = this.#timers.setTimeout(() => this.flush(), this.#opts.commitIntervalMs);
@@ -274,7 +258,7 @@ export class IngestPipeline {
 
   /** The storage fault in progress, undefined while commits succeed. */
   get fault(): StorageFault | undefined {
-    return this.#fault;
+    return this.#faults.current;
   }
 
   /**
@@ -381,26 +365,11 @@ export class IngestPipeline {
 
   /** Records a failed commit (or reopen) and schedules the retry: soon for a lock held elsewhere, else each second. */
   #failed(err: unknown): void {
-    const cause = commitFailureCause(err);
-    const message = (err as Error)?.message ?? String(err);
+    const { cause, delayMs } = this.#faults.failed(err, this.#pendingCount);
     this.stats.commitFailures += 1;
-    this.failuresByCause.set(cause, (this.failuresByCause.get(cause) ?? 0) + 1);
-    if (!this.#fault) {
-      this.#fault = { cause, message, since: this.#opts.now(), failures: 1 };
-      this.stats.faulted = true;
-      // Once per fault at error level; #recovered() logs the summary.
-      this.#opts.log.error({ cause, err: message, pending: this.#pendingCount },
-        'storage write failed: acknowledgements stopped, devices keep their backlog; retrying until it succeeds');
-    } else {
-      Object.assign(this.#fault, { cause, message, failures: this.#fault.failures + 1 });
-    }
+    this.stats.faulted = true;
     if (REOPEN_CAUSES.has(cause) && this.#store.reopen) this.#reopenWanted = true;
-    let delay: number = COMMIT_RETRY_MS;
-    if (cause === 'busy') {
-      delay = this.#busyDelay;
-      this.#busyDelay = Math.min(BUSY_RETRY_MS.max, this.#busyDelay * 2);
-    }
-    this.#timer = this.#timers.setTimeout(() => this.flush(), delay);
+    this.#timer = this.#timers.setTimeout(() => this.flush(), delayMs);
   }
 
   /** A fresh connection for a store whose connection may be broken; false (retry scheduled) if it cannot open. */
@@ -416,14 +385,8 @@ export class IngestPipeline {
   }
 
   #recovered(): void {
-    this.#busyDelay = BUSY_RETRY_MS.first;
-    const fault = this.#fault;
-    if (fault) {
-      this.#fault = undefined;
-      this.stats.faulted = false;
-      this.#opts.log.warn({ cause: fault.cause, failures: fault.failures, durationMs: this.#opts.now() - fault.since },
-        'storage writes succeed again: acknowledging resumed');
-    }
+    this.#faults.recovered();
+    this.stats.faulted = false;
     if (this.#paused) {
       this.#paused = false;
       this.#opts.onPressure(false);

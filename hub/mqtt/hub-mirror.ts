@@ -215,8 +215,8 @@ export class HubMirror {
     void this.#enqueue(async () => {
       if (!this.#usable(device.id)) return;
       // Several hubs: a device this hub let go of is online at the hub that took it.
-      const now = this.#o.cluster ? (this.#facade.device(device.id)?.online ?? online) : online;
-      await this.#send({ kind: 'availability', topic: this.#topics.availability(device.id), payload: now ? 'online' : 'offline' });
+      const shown = this.#o.cluster ? (this.#facade.device(device.id)?.online ?? online) : online;
+      await this.#send({ kind: 'availability', topic: this.#topics.availability(device.id), payload: shown ? 'online' : 'offline' });
     });
     this.#list.schedule();
   }

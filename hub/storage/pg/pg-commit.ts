@@ -19,14 +19,14 @@ export function valueColumns(v: Value): [num: number | null, txt: string | null]
 }
 
 /**
- * Writes a batch on `client` in ONE statement, hearth_commit() (migration 5), whose own transaction holds
+ * Writes a batch through `pool` in ONE statement, hearth_commit() (migration 5), whose own transaction holds
  * it all: fence check (row locks on device_owner), readings (and the rollups of late ones, see
  * rollup_state), events, seqs and lastSeen [FP-8.2]. One round trip: the statements of a transaction do not
  * each wait for the hub's event loop. Any error rolls all of it back and is rethrown; a stale fence throws
  * FencedError, nothing written; a batch stored before (its answer lost with the connection) is not written
  * again.
  */
-export async function commitBatch(client: pg.PoolClient, batch: CommitBatch, fence?: Fence): Promise<void> {
+export async function commitBatch(pool: pg.Pool, batch: CommitBatch, fence?: Fence): Promise<void> {
   const n = batch.readings.length;
   const [ts, num, series, txt, roll] = [new Array<number>(n), new Array<number | null>(n), new Array<number>(n), new Array<string | null>(n), new Array<boolean>(n)];
   for (let i = 0; i < n; i++) {
@@ -47,7 +47,7 @@ export async function commitBatch(client: pg.PoolClient, batch: CommitBatch, fen
   const seqIds = [...batch.seqs.keys()];
   const seenIds = [...batch.lastSeen.keys()].filter((id) => !batch.seqs.has(id));
   const fenceIds = fence ? [...fence.keys()] : [];
-  const { rows } = await client.query<{ answer: string }>(COMMIT, [
+  const { rows } = await pool.query<{ answer: string }>(COMMIT, [
     ts, num, series, txt, roll,
     ...ev,
     seqIds, seqIds.map((id) => batch.seqs.get(id)!), seqIds.map((id) => batch.lastSeen.get(id) ?? null),

@@ -304,12 +304,7 @@ export class PgStore implements HubStoreContract {
     const days = new Set<number>();
     for (const r of batch.readings) if (r.ts >= 0 && Number.isSafeInteger(r.ts)) days.add(dayOf(r.ts));
     await this.#partitions!.ensure(days);
-    const client = await this.#p.connect();
-    try {
-      await commitBatch(client, batch, fence);
-    } finally {
-      client.release();
-    }
+    await commitBatch(this.#p, batch, fence);
   }
 
   /** Creates the day partitions of `days` (day numbers, see dayOf) not known yet: for bulk copies (hearth migrate). */
