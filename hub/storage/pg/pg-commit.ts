@@ -3,6 +3,7 @@ import type { Value } from '../../../protocol/types.js';
 import type { CommitBatch } from '../types.js';
 import type { Fence } from '../store-contract.js';
 import { FencedError } from './fenced-error.js';
+import { boolArray, float8Array, int4Array, int8Array, textArray } from './pg-binary-array.js';
 
 export type { Fence } from '../store-contract.js';
 
@@ -47,12 +48,15 @@ export async function commitBatch(pool: pg.Pool, batch: CommitBatch, fence?: Fen
   const seqIds = [...batch.seqs.keys()];
   const seenIds = [...batch.lastSeen.keys()].filter((id) => !batch.seqs.has(id));
   const fenceIds = fence ? [...fence.keys()] : [];
+  const seqs = seqIds.map((id) => batch.seqs.get(id)!);
+  const epochs = fenceIds.map((id) => fence!.get(id)!);
+  // The large arrays in binary (pg-binary-array.ts); one that cannot be (an unsafe integer) goes as text.
   const { rows } = await pool.query<{ answer: string }>(COMMIT, [
-    ts, num, series, txt, roll,
+    int8Array(ts) ?? ts, float8Array(num), int4Array(series) ?? series, textArray(txt) ?? txt, boolArray(roll),
     ...ev,
-    seqIds, seqIds.map((id) => batch.seqs.get(id)!), seqIds.map((id) => batch.lastSeen.get(id) ?? null),
+    textArray(seqIds) ?? seqIds, int8Array(seqs) ?? seqs, seqIds.map((id) => batch.lastSeen.get(id) ?? null),
     seenIds, seenIds.map((id) => batch.lastSeen.get(id)!),
-    fenceIds, fenceIds.map((id) => fence!.get(id)!),
+    textArray(fenceIds) ?? fenceIds, int8Array(epochs) ?? epochs,
   ]);
   const answer = rows[0]!.answer;
   if (answer.startsWith('fenced ')) throw new FencedError(answer.slice('fenced '.length).split(' '));
