@@ -27,6 +27,11 @@ export interface HubScaleOptions {
   latencySeconds: number;
   /** PostgreSQL hub counts to run after the SQLite hub. */
   pgHubs: number[];
+  /**
+   * Times every scenario runs, in turn (SQLite, 1, 2, 3 hubs, then again): each row is a scenario's median
+   * round by readings/s, so that one noisy moment of the shared cores does not decide a target.
+   */
+  rounds: number;
 }
 
 export interface HubScaleRow {
@@ -52,7 +57,10 @@ export interface HubScaleRow {
 
 export interface HubScaleResult {
   options: HubScaleOptions;
+  /** Each scenario's median round. */
   rows: HubScaleRow[];
+  /** Every round's rows, in the order they ran. */
+  rounds: HubScaleRow[][];
   /** A device connecting to hub B while hub A holds it: until A closes with 4009, and until B's WELCOME. */
   handover: { closedMs: number; closeCode: number; welcomeMs: number } | undefined;
 }
@@ -185,11 +193,30 @@ async function handover(a: string, b: string, c: Creds): Promise<HubScaleResult[
   return { closedMs: code === -1 ? NaN : closedMs, closeCode: code, welcomeMs };
 }
 
-/** Runs every scenario; `dirs()` makes a fresh temporary directory, `cluster` is a started throwaway PostgreSQL. */
+/** Runs every scenario `o.rounds` times; `dirs()` makes a fresh temporary directory, `cluster` is a started throwaway PostgreSQL. */
 export async function runHubScale(o: HubScaleOptions, cluster: PgCluster, dirs: () => string): Promise<HubScaleResult> {
   const now = Date.now();
   const creds: Creds[] = Array.from({ length: o.devices }, (_, i) => newDeviceCredentials(`scale-${String(i).padStart(5, '0')}`, `scale ${i}`, 'bench', now));
   const mover = newDeviceCredentials('scale-handover', 'handover', 'bench', now);
+  const rounds: HubScaleRow[][] = [];
+  let moved: HubScaleResult['handover'];
+  for (let i = 0; i < Math.max(1, o.rounds); i++) {
+    const round = await runRound(o, cluster, dirs, creds, mover, i, moved === undefined);
+    rounds.push(round.rows);
+    moved ??= round.moved;
+  }
+  // The median round of each scenario (the lower middle of an even count), by readings/s.
+  const rows = rounds[0]!.map((_, k) => {
+    const runs = rounds.map((r) => r[k]!).sort((a, b) => a.ackedPerSec - b.ackedPerSec);
+    return runs[Math.floor((runs.length - 1) / 2)]!;
+  });
+  return { options: o, rows, rounds, handover: moved };
+}
+
+/** One round: every scenario once, each on a fresh database (named by round) and fresh data directories. */
+async function runRound(
+  o: HubScaleOptions, cluster: PgCluster, dirs: () => string, creds: Creds[], mover: Creds, round: number, measureHandover: boolean,
+): Promise<{ rows: HubScaleRow[]; moved: HubScaleResult['handover'] }> {
   const rows: HubScaleRow[] = [];
   let moved: HubScaleResult['handover'];
 
@@ -212,20 +239,20 @@ export async function runHubScale(o: HubScaleOptions, cluster: PgCluster, dirs: 
 
   const pid = cluster.postmasterPid();
   for (const n of o.pgHubs) {
-    const url = await cluster.createDatabase(`scale${n}`);
+    const url = await cluster.createDatabase(`scale${n}r${round}`);
     const setup = new PgStore({ url, poolSize: 1 });
     await setup.open(); // migrates the fresh database before the hubs race to
     for (const c of [...creds, mover]) await setup.addDevice(c.record);
     const dir = dirs();
     const r = await startHubs((h) => join(dir, HUB_IDS[h]!), n, url);
     const m = await measure(o, r, writeSlices(dir, creds, n), () => treeCpuSecondsOf(pid));
-    if (n >= 2 && moved === undefined) moved = await handover(r.hubs[0]!.url, r.hubs[1]!.url, mover);
+    if (n >= 2 && measureHandover && moved === undefined) moved = await handover(r.hubs[0]!.url, r.hubs[1]!.url, mover);
     await stopHubs(r);
     const size = await setup.readingsSize();
     await setup.close();
     rows.push({ scenario: `${n} hub${n > 1 ? 's' : ''}, one PostgreSQL`, hubs: n, store: 'postgres', committed: size.readings, bytesPerReading: size.bytes / Math.max(1, size.readings), ...m });
   }
-  return { options: o, rows, handover: moved };
+  return { rows, moved };
 }
 
 /** The hub-level result as a markdown table, with its targets. */
@@ -233,6 +260,12 @@ export function formatHubScale(r: HubScaleResult): string {
   const n = (x: number): string => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '-');
   const base = r.rows.find((x) => x.store === 'sqlite')?.ackedPerSec ?? NaN;
   const perHubCpu = (x: HubScaleRow) => x.ackedPerSec / (x.hubCpuSec.reduce((s, c) => s + c, 0) / x.windowSec);
+  // Every round: each PostgreSQL scenario against the SQLite hub of the same round, and its per hub CPU-second.
+  const roundLines = r.rounds.map((round, i) => {
+    const lite = round.find((x) => x.store === 'sqlite')?.ackedPerSec ?? NaN;
+    const cells = round.map((x) => (x.store === 'sqlite' ? `SQLite ${n(x.ackedPerSec)}/s` : `${x.hubs} PG: ${((100 * x.ackedPerSec) / lite).toFixed(0)} %, ${n(perHubCpu(x))}/hub CPU-s`));
+    return `- round ${i + 1}: ${cells.join('; ')}`;
+  });
   const perAllCpu = (x: HubScaleRow) => x.ackedPerSec / ((x.hubCpuSec.reduce((s, c) => s + c, 0) + x.dbCpuSec) / x.windowSec);
   const lines = r.rows.map(
     (x) =>
@@ -249,6 +282,10 @@ export function formatHubScale(r: HubScaleResult): string {
     '| scenario | readings/s acked | of SQLite | committed (in the database) / acked | ACK p50 / p99 | CPU: each hub | CPU: PostgreSQL | CPU: loaders | readings per hub CPU-second | readings per CPU-second (hubs + DB) | bytes per reading (PG) |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...lines,
+    '',
+    `Each row is the scenario's median of ${r.rounds.length} round${r.rounds.length === 1 ? '' : 's'} by readings/s (the scenarios ran in turn, round after round; "of SQLite" is against the median SQLite round). Every round:`,
+    '',
+    ...roundLines,
     '',
     `Targets: one hub on PostgreSQL >= 50 % of one hub on SQLite: ${pg1 ? `${((100 * pg1.ackedPerSec) / base).toFixed(0)} %, ${pg1.ackedPerSec >= base / 2 ? 'met' : 'not met'}` : 'not run'}; readings per hub CPU-second not falling as hubs are added: ${pgRows.map((x) => n(perHubCpu(x))).join(' -> ')}, ${notFalling ? 'met' : 'not met'}.`,
     h
