@@ -75,7 +75,7 @@ const FILE = fileURLToPath(new URL('../../BENCHMARKS.md', import.meta.url));
 
 async function main(): Promise<void> {
   // Flags that take a value (storage, scale, devices19k): their values are not benchmark names.
-  const valued = ['--readings', '--devices', '--seconds', '--warmup', '--rate', '--latency-seconds', '--hubs', '--only'];
+  const valued = ['--readings', '--devices', '--seconds', '--warmup', '--rate', '--latency-seconds', '--hubs', '--rounds', '--only'];
   const wanted = process.argv.slice(2).filter((a, i, all) => !a.startsWith('-') && !valued.includes(all[i - 1] ?? ''));
   const flags = process.argv.slice(2).filter((a) => !wanted.includes(a)).join(' ');
   // devices19k is heavy (19,000 devices, a raised open-file limit): run by name only, not in `all`.
