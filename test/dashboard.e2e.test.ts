@@ -193,6 +193,9 @@ const USERS = { admin: { name: 'alice', password: 'correct horse battery' }, vie
     const command = (await light.next('command')) as CommandFrame;
     expect([command.metric, command.value]).toEqual([1, { type: 'bool', value: true }]);
     const control = `${tile('light-1')} [data-control="on"]`;
+    // The tile renders on the next animation frame, which can come after the device already has the command;
+    // it stays pending for as long as the device does not answer (it answers below).
+    await page.waitForFunction((sel) => document.querySelector(sel)?.getAttribute('data-command-status') === 'pending', control);
     expect(await page.locator(control).getAttribute('data-command-status')).toBe('pending');
     expect(await toggle.getAttribute('aria-checked')).toBe('false');
 
