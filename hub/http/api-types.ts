@@ -12,7 +12,7 @@ export type ApiRole = 'admin' | 'integration' | 'viewer';
 export interface ApiErrorResponse {
   error: string;
   message: string;
-  /** HUB_ERR_STORAGE: what storage failed with (busy, full, readonly, cantopen, ioerr, closed). */
+  /** HUB_ERR_STORAGE: what storage failed with (busy, full, readonly, cantopen, ioerr, closed, unreachable). */
   cause?: string;
 }
 
@@ -57,7 +57,7 @@ export interface HealthResponse {
 
 /** A storage fault in progress, as /api/health reports it. */
 export interface StorageFaultInfo {
-  cause: 'busy' | 'full' | 'readonly' | 'cantopen' | 'ioerr' | 'closed' | 'other';
+  cause: 'busy' | 'full' | 'readonly' | 'cantopen' | 'ioerr' | 'closed' | 'unreachable' | 'other';
   message: string;
   since: number;
   failures: number;

@@ -2,7 +2,6 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { deviceIdProblem } from '../devices/device-id.js';
 import { parseDeviceChange, type HubFacade } from '../facade.js';
 import { retryBusy } from '../storage/busy-retry.js';
-import { faultCause, isStorageFault } from '../storage/fault-cause.js';
 import type { HistoryStep, StoredEvent } from '../storage/types.js';
 import type { Principal } from '../auth/authorizer.js';
 import { isThenable } from '../storage/maybe-promise.js';
@@ -12,7 +11,7 @@ import { pointToJson, valueToJson } from '../../protocol/value-form.js';
 import type * as Api from './api-types.js';
 import { handleObservability, type ObservabilitySources } from './observability-api.js';
 import { firmwareApi } from './firmware-api.js';
-import { HttpError, readJsonBody, sendJson } from './respond.js';
+import { HttpError, readJsonBody, sendJson, sendStorageFault } from './respond.js';
 import { handleUsers, type UsersAuth } from './users-api.js';
 
 export interface ApiDeps {
@@ -37,11 +36,7 @@ export function createApi(deps: ApiDeps): (req: IncomingMessage, res: ServerResp
       await route(deps, req, res);
     } catch (err) {
       if (err instanceof HttpError) return sendJson(res, err.status, { error: err.code, message: err.message } satisfies Api.ApiErrorResponse);
-      // A storage fault is the hub's state, not a bug: 503 with its cause, and the client retries.
-      if (isStorageFault(err)) {
-        const cause = faultCause(err);
-        return sendJson(res, 503, { error: 'HUB_ERR_STORAGE', cause, message: `storage cannot take this write now (${cause}): ${(err as Error).message}` } satisfies Api.ApiErrorResponse);
-      }
+      if (sendStorageFault(res, err)) return;
       sendJson(res, 500, { error: 'HUB_ERR_INTERNAL', message: (err as Error).message } satisfies Api.ApiErrorResponse);
     }
   };

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { HttpErrorCode } from '../../protocol/error-codes.js';
+import { faultCause, isStorageFault } from '../storage/fault-cause.js';
 
 /** An HTTP error with the status and stable code the API answers with. */
 export class HttpError extends Error {
@@ -16,6 +17,21 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
   res.end(text);
+}
+
+/** Seconds a client is told to wait after a storage fault (the hub retries its own writes each second). */
+const STORAGE_RETRY_AFTER_S = 2;
+
+/**
+ * A storage fault (the disk, a lock, the database server out of reach) is the hub's state, not a bug: 503
+ * HUB_ERR_STORAGE with its cause and Retry-After, and the client retries. False (nothing sent) for any other error.
+ */
+export function sendStorageFault(res: ServerResponse, err: unknown): boolean {
+  if (!isStorageFault(err)) return false;
+  const cause = faultCause(err);
+  res.setHeader('retry-after', String(STORAGE_RETRY_AFTER_S));
+  sendJson(res, 503, { error: 'HUB_ERR_STORAGE', cause, message: `storage cannot answer now (${cause}): ${(err as Error)?.message ?? String(err)}` });
+  return true;
 }
 
 const MAX_BODY_BYTES = 64 * 1024;

@@ -20,7 +20,7 @@ import { ConnectionGuard, dropReserveOf, type RefusalReason } from './connection
 import { originAllowed } from './origin.js';
 import { BUSY_RETRY_AFTER_S, onUpgradeRefused, refuseUpgrade } from './refuse-upgrade.js';
 import { bearerToken, requestPath } from './request.js';
-import { sendJson } from './respond.js';
+import { sendJson, sendStorageFault } from './respond.js';
 import { createSessionApi, SESSION_PATH } from './session-api.js';
 import { createStaticFiles } from './static-files.js';
 import { HEALTH_PATHS, serveHealth, type Readiness } from './health-server.js';
@@ -251,6 +251,8 @@ export class HttpFront {
     }
     const run = (handler: RequestHandler) => {
       Promise.resolve(handler(req, res)).catch((err: Error) => {
+        // A session looked up on a database out of reach: 503 with the cause, not a 500 (nor an error logged per request).
+        if (!res.headersSent && sendStorageFault(res, err)) return;
         this.#opts.log.error({ path, err: err.message }, 'HTTP handler failed');
         if (!res.headersSent) sendJson(res, 500, { error: 'HUB_ERR_INTERNAL', message: 'internal error' });
         else res.destroy();

@@ -4,7 +4,7 @@ import { PasswordThrottle } from '../auth/password-throttle.js';
 import type { SessionInfo } from '../auth/session-store.js';
 import type { ApiErrorResponse, SessionResponse, SignInResponse, SignOutResponse } from './api-types.js';
 import { bearerToken, requestPath } from './request.js';
-import { HttpError, readJsonBody, sendJson } from './respond.js';
+import { HttpError, readJsonBody, sendJson, sendStorageFault } from './respond.js';
 
 // Dashboard sign-in: a user name and password are exchanged once for a random session token that the
 // browser keeps in sessionStorage and sends as `Authorization: Bearer <token>` (API) or as the password of
@@ -54,6 +54,7 @@ export function createSessionApi(deps: SessionApiDeps): (req: IncomingMessage, r
       }
     } catch (err) {
       if (err instanceof HttpError) return sendJson(res, err.status, { error: err.code, message: err.message } satisfies ApiErrorResponse);
+      if (sendStorageFault(res, err)) return; // the users live in a database out of reach (db.url)
       sendJson(res, 500, { error: 'HUB_ERR_INTERNAL', message: (err as Error).message } satisfies ApiErrorResponse);
     }
   };

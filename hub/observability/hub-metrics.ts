@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { MetricsRegistry, type HistogramSnapshot } from './metrics-registry.js';
 import { registerProcessMetrics } from './process-metrics.js';
+import { FAULT_CAUSES } from '../storage/fault-cause.js';
 import type { EventBus } from '../events.js';
 import { sendJson } from '../http/respond.js';
 import type { Logger } from '../logger.js';
@@ -26,8 +27,6 @@ export interface MetricSources {
   openFiles?: () => { open: number; ceiling: number } | null;
 }
 
-/** Every cause label hearth_storage_fault shows (0 but the current one's), so a dashboard sees a fault clear. */
-const FAULT_CAUSES = ['busy', 'full', 'readonly', 'cantopen', 'ioerr', 'closed', 'other'] as const;
 
 /**
  * The hub's Prometheus metrics: gauges and counters read at scrape time, histograms fed by ingest, and the
@@ -70,7 +69,7 @@ export class HubMetrics {
     m.collectedCounter('hearth_mqtt_refused_total', 'Connections, packets and subscriptions the embedded broker refused, by reason.', () =>
       [...(sources.mqttRefused?.() ?? [])].map(([reason, n]) => [{ reason }, n] as [Record<string, string>, number]),
     );
-    m.collectedCounter('hearth_commit_failures_total', 'Failed group commits (and reconnects), by cause: busy, full, readonly, cantopen, ioerr, closed, other.', () =>
+    m.collectedCounter('hearth_commit_failures_total', `Failed group commits (and reconnects), by cause: ${FAULT_CAUSES.join(', ')}.`, () =>
       [...sources.commitFailures()].map(([cause, n]) => [{ cause }, n] as [Record<string, string>, number]),
     );
     m.gauge('hearth_storage_fault', 'The storage fault in progress: 1 on its cause label, 0 on the others.', () => {
