@@ -10,7 +10,7 @@ import { PgStore } from '../storage/pg/pg-store.js';
 import { describePg } from '../storage/testing/pg-cluster.js';
 import { Authorizer } from './authorizer.js';
 import { digest } from './session-store.js';
-import { SESSION_RECHECK_MS, SESSION_SLIDE_EVERY_MS, SharedSessionStore } from './shared-session-store.js';
+import { SESSION_RECHECK_MS, SESSION_SLIDE_EVERY_MS, SharedSessionStore, UNKNOWN_TOKEN_MS } from './shared-session-store.js';
 import { SharedUserStore } from './shared-user-store.js';
 import { sql } from '../storage/testing/pg-sql.js';
 
@@ -180,6 +180,40 @@ describePg('credentials shared in PostgreSQL', (cluster) => {
     sessions.sweep();
     await eventuallyEmpty(url);
     expect(sessions.size).toBe(0);
+  });
+
+  it('asks the database about an unknown token once a minute, not on every request; a real session is unaffected', async () => {
+    const clock = { t: T0 };
+    const url = await cluster().createDatabase('auth');
+    const store = await openStore(url);
+    await new SharedUserStore(store.auth).add('ivy', 'ivy password', 'viewer');
+    let asked = 0;
+    const rows = new Proxy(store.auth, {
+      get: (target, key) => {
+        if (key === 'liveSession') return (...args: Parameters<typeof target.liveSession>) => (asked++, target.liveSession(...args));
+        const value = Reflect.get(target, key) as unknown;
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const sessions = new SharedSessionStore(rows, { now: () => clock.t });
+    const madeUp = 'A'.repeat(43);
+    expect(await sessions.verify(madeUp)).toBeNull();
+    for (let i = 0; i < 50; i++) expect(await sessions.verify(madeUp)).toBeNull();
+    expect(asked).toBe(1);
+    clock.t += UNKNOWN_TOKEN_MS; // remembered for a minute, then asked again
+    expect(await sessions.verify(madeUp)).toBeNull();
+    expect(asked).toBe(2);
+    // A session signed in on another hub (another store on the database) is found here at its first use.
+    const other = new SharedSessionStore((await openStore(url)).auth, { now: () => clock.t });
+    const { token } = await other.create('ivy', 'viewer');
+    expect(await sessions.verify(token)).toMatchObject({ username: 'ivy', role: 'viewer' });
+    // Signed out there: unknown here after the recheck, and then not asked about again for a minute.
+    await other.revoke(token);
+    clock.t += SESSION_RECHECK_MS;
+    const before = asked;
+    expect(await sessions.verify(token)).toBeNull();
+    expect(await sessions.verify(token)).toBeNull();
+    expect(asked).toBe(before + 1);
   });
 
   it('refuses bad input with clear errors: names, roles, passwords, taken names, and rows that break the CHECKs', async () => {

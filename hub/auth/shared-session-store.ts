@@ -10,6 +10,14 @@ import type { Role } from './user-rules.js';
 export const SESSION_RECHECK_MS = 1000;
 /** The sliding expiry is written at most this often per session, not on every request. */
 export const SESSION_SLIDE_EVERY_MS = 60_000;
+/**
+ * A token the database does not know is answered from memory for this long: a flood of made-up or expired
+ * tokens costs one lookup each per minute, not one per request. Safe because a token cannot be sent before
+ * its sign-in returned it, and the sign-in commits the session first.
+ */
+export const UNKNOWN_TOKEN_MS = 60_000;
+/** Unknown tokens remembered at most (the oldest go first). */
+export const UNKNOWN_TOKENS_MAX = 10_000;
 
 interface Confirmed {
   info: SessionInfo;
@@ -39,6 +47,8 @@ export class SharedSessionStore implements SessionBackend {
   readonly #max: number;
   readonly #onError: (err: unknown) => void;
   readonly #confirmed = new Map<string, Confirmed>();
+  /** Digests the database answered "no such live session" for, until when (insertion order: oldest first). */
+  readonly #unknown = new Map<string, number>();
   /** One database lookup per digest at a time: a page's burst of requests waits for the same answer. */
   readonly #asking = new Map<string, Promise<SessionInfo | null>>();
   #lastSweep = 0;
@@ -71,6 +81,11 @@ export class SharedSessionStore implements SessionBackend {
     const now = this.#now();
     const known = this.#confirmed.get(key);
     if (known && now - known.checkedAt < SESSION_RECHECK_MS && known.info.expiresAt > now) return { ...known.info };
+    const unknownUntil = this.#unknown.get(key);
+    if (unknownUntil !== undefined) {
+      if (unknownUntil > now) return null;
+      this.#unknown.delete(key);
+    }
     const asking = this.#asking.get(key);
     if (asking) return asking;
     // First seen here: the row says when it last slid, so this lookup need not write.
@@ -81,6 +96,7 @@ export class SharedSessionStore implements SessionBackend {
       .then((row) => {
         if (!row) {
           this.#confirmed.delete(key);
+          this.#rememberUnknown(key, now + UNKNOWN_TOKEN_MS);
           return null;
         }
         const info = { username: row.username, role: row.role, expiresAt: row.expiresAt };
@@ -118,6 +134,7 @@ export class SharedSessionStore implements SessionBackend {
   sweep(): void {
     const now = this.#now();
     for (const [key, c] of this.#confirmed) if (now - c.checkedAt >= SESSION_RECHECK_MS) this.#confirmed.delete(key);
+    for (const [key, until] of this.#unknown) if (until <= now) this.#unknown.delete(key);
     if (now - this.#lastSweep < SWEEP_INTERVAL_MS) return;
     this.#lastSweep = now;
     this.#rows.deleteExpiredSessions(now).catch(this.#onError);
@@ -126,6 +143,16 @@ export class SharedSessionStore implements SessionBackend {
   /** Confirmed sessions held in memory (at most maxSessions). */
   get size(): number {
     return this.#confirmed.size;
+  }
+
+  #rememberUnknown(key: string, until: number): void {
+    this.#unknown.delete(key);
+    while (this.#unknown.size >= UNKNOWN_TOKENS_MAX) {
+      const oldest = this.#unknown.keys().next();
+      if (oldest.done) break;
+      this.#unknown.delete(oldest.value);
+    }
+    this.#unknown.set(key, until);
   }
 
   #remember(key: string, info: SessionInfo, checkedAt: number, slidAt: number): void {
