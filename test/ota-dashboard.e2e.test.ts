@@ -61,9 +61,17 @@ const ADMIN = { name: 'alice', password: 'correct horse battery' };
 
   it('a device page shows the installed version and an Update button; the update runs with progress and ends with the new version', async () => {
     const before = hub.registry.info('dash-plug')!.firmware;
+    // The panel's first look at the catalogue fails (a hub busy for a moment): it says so and asks again.
+    let refused = 0;
+    await page.route('**/api/firmware', (route) =>
+      refused++ === 0 ? route.fulfill({ status: 503, contentType: 'application/json', body: JSON.stringify({ error: 'HUB_ERR_BUSY', message: 'busy for a moment' }) }) : route.continue(),
+    );
     await page.goto(`https://127.0.0.1:${hub.port}/#/device/dash-plug`);
+    await page.waitForFunction(() => /^Could not load the firmware state \(.*busy for a moment.*\); trying again$/.test(document.querySelector('[data-firmware="status"]')?.textContent ?? ''));
     const button = page.locator('[data-action="firmware-update"]');
     await button.waitFor({ state: 'visible' });
+    expect(refused).toBeGreaterThanOrEqual(2);
+    await page.unroute('**/api/firmware');
     expect(await button.textContent()).toBe('Update to 4.2.0');
     expect(await page.locator('[data-firmware="installed"]').textContent()).toBe(before);
     await button.click();
