@@ -193,6 +193,11 @@ async function handover(a: string, b: string, c: Creds): Promise<HubScaleResult[
   return { closedMs: code === -1 ? NaN : closedMs, closeCode: code, welcomeMs };
 }
 
+/** The median of `xs` by `key` (the lower middle of an even count). */
+function medianBy<T>(xs: readonly T[], key: (x: T) => number): T {
+  return [...xs].sort((a, b) => key(a) - key(b))[Math.floor((xs.length - 1) / 2)]!;
+}
+
 /** Runs every scenario `o.rounds` times; `dirs()` makes a fresh temporary directory, `cluster` is a started throwaway PostgreSQL. */
 export async function runHubScale(o: HubScaleOptions, cluster: PgCluster, dirs: () => string): Promise<HubScaleResult> {
   const now = Date.now();
@@ -205,11 +210,7 @@ export async function runHubScale(o: HubScaleOptions, cluster: PgCluster, dirs: 
     rounds.push(round.rows);
     moved ??= round.moved;
   }
-  // The median round of each scenario (the lower middle of an even count), by readings/s.
-  const rows = rounds[0]!.map((_, k) => {
-    const runs = rounds.map((r) => r[k]!).sort((a, b) => a.ackedPerSec - b.ackedPerSec);
-    return runs[Math.floor((runs.length - 1) / 2)]!;
-  });
+  const rows = rounds[0]!.map((_, k) => medianBy(rounds.map((r) => r[k]!), (x) => x.ackedPerSec));
   return { options: o, rows, rounds, handover: moved };
 }
 
@@ -274,9 +275,8 @@ export function formatHubScale(r: HubScaleResult): string {
   const pg1 = r.rows.find((x) => x.store === 'postgres' && x.hubs === 1);
   // Readings per hub CPU-second: each PostgreSQL scenario's median over the rounds (a measure of its own,
   // not the one of the median-throughput round in the table).
-  const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
   const pgCols = r.rows.flatMap((x, k) => (x.store === 'postgres' ? [k] : []));
-  const perHub = pgCols.map((k) => median(r.rounds.map((round) => perHubCpu(round[k]!))));
+  const perHub = pgCols.map((k) => medianBy(r.rounds.map((round) => perHubCpu(round[k]!)), (x) => x));
   const spread = pgCols.map((k) => r.rounds.map((round) => perHubCpu(round[k]!))).map((xs) => `${n(Math.min(...xs))}-${n(Math.max(...xs))}`);
   const notFalling = perHub.every((x, i) => i === 0 || x >= perHub[i - 1]!);
   const h = r.handover;

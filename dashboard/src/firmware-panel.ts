@@ -57,18 +57,15 @@ export class FirmwarePanel {
   async refresh(): Promise<void> {
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = null;
-    let answers;
-    try {
-      answers = await Promise.all([this.#deps.api.firmware(), this.#deps.api.deviceFirmware(this.#deps.id, 1)]);
-    } catch (err) {
+    const answers = await Promise.all([this.#deps.api.firmware(), this.#deps.api.deviceFirmware(this.#deps.id, 1)]).catch((err: Error) => err);
+    if (!this.#alive) return;
+    if (answers instanceof Error) {
       // A failed request (the hub busy or restarting) must not leave the panel without its offer: ask again.
-      if (!this.#alive) return;
-      setText(this.#status, `Could not load the firmware state (${(err as Error).message}); trying again`);
+      setText(this.#status, `Could not load the firmware state (${answers.message}); trying again`);
       this.#timer = setTimeout(() => void this.refresh(), POLL_MS);
       return;
     }
     const [overview, mine] = answers;
-    if (!this.#alive) return;
     this.#latest = latestImage(overview.images, this.#model);
     this.#show(mine.updates[0]);
   }

@@ -146,22 +146,20 @@ export class SharedSessionStore implements SessionBackend {
   }
 
   #rememberUnknown(key: string, until: number): void {
-    this.#unknown.delete(key);
-    while (this.#unknown.size >= UNKNOWN_TOKENS_MAX) {
-      const oldest = this.#unknown.keys().next();
-      if (oldest.done) break;
-      this.#unknown.delete(oldest.value);
-    }
-    this.#unknown.set(key, until);
+    setBounded(this.#unknown, key, until, UNKNOWN_TOKENS_MAX);
   }
 
   #remember(key: string, info: SessionInfo, checkedAt: number, slidAt: number): void {
-    this.#confirmed.delete(key);
-    while (this.#confirmed.size >= this.#max) {
-      const oldest = this.#confirmed.keys().next();
-      if (oldest.done) break;
-      this.#confirmed.delete(oldest.value);
-    }
-    this.#confirmed.set(key, { info, checkedAt, slidAt });
+    setBounded(this.#confirmed, key, { info, checkedAt, slidAt }, this.#max);
   }
+}
+
+/** Sets `key` as the newest entry of `map`, first dropping the oldest entries beyond `max` (insertion order). */
+function setBounded<V>(map: Map<string, V>, key: string, value: V, max: number): void {
+  map.delete(key);
+  for (const oldest of map.keys()) {
+    if (map.size < max) break;
+    map.delete(oldest);
+  }
+  map.set(key, value);
 }

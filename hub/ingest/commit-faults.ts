@@ -6,7 +6,7 @@ export const COMMIT_RETRY_MS = 1000;
 /** First and longest wait before retrying a commit that met SQLITE_BUSY (the delay doubles in between). */
 export const BUSY_RETRY_MS = { first: 5, max: 250 } as const;
 
-/** Why commits fail, from SQLite's error code: the `cause` label of hearth_commit_failures_total. */
+/** Why commits fail (storage/fault-cause.ts): the `cause` label of hearth_commit_failures_total. */
 export type CommitFailureCause = StorageFaultCause;
 
 /** The storage fault in progress: what /api/health, /readyz and /metrics report. */

@@ -22,71 +22,56 @@ function header(n: number, oid: number, nulls: boolean, bytes: number): Buffer {
   return b;
 }
 
-/** bigint[]; undefined if a value is not a safe integer (the caller sends that array as text instead). */
-export function int8Array(values: readonly number[]): Buffer | undefined {
-  const n = values.length;
-  const b = header(n, OID.int8, false, n * 12);
-  let o = n === 0 ? 12 : 20;
-  for (let i = 0; i < n; i++) {
-    const v = values[i]!;
-    if (!Number.isSafeInteger(v)) return undefined;
-    const hi = Math.floor(v / TWO_32);
-    b.writeInt32BE(8, o);
-    b.writeInt32BE(hi, o + 4);
-    b.writeUInt32BE(v - hi * TWO_32, o + 8);
-    o += 12;
-  }
-  return b;
-}
-
-/** integer[]; undefined if a value is not an int32. */
-export function int4Array(values: readonly number[]): Buffer | undefined {
-  const n = values.length;
-  const b = header(n, OID.int4, false, n * 8);
-  let o = n === 0 ? 12 : 20;
-  for (let i = 0; i < n; i++) {
-    const v = values[i]!;
-    if (!Number.isInteger(v) || v < -(2 ** 31) || v >= 2 ** 31) return undefined;
-    b.writeInt32BE(4, o);
-    b.writeInt32BE(v, o + 4);
-    o += 8;
-  }
-  return b;
-}
-
-/** float8[] with NULLs (NaN and the infinities as themselves). */
-export function float8Array(values: readonly (number | null)[]): Buffer {
+/**
+ * An array of fixed-width elements: `put` writes one non-null element at `o` and answers false for a value
+ * the type cannot hold (the whole array is then undefined).
+ */
+function fixedArray<T>(values: readonly (T | null)[], oid: number, width: number, put: (b: Buffer, o: number, v: T) => boolean): Buffer | undefined {
   const n = values.length;
   let nulls = 0;
   for (let i = 0; i < n; i++) if (values[i] === null) nulls++;
-  const b = header(n, OID.float8, nulls > 0, n * 4 + (n - nulls) * 8);
+  const b = header(n, oid, nulls > 0, n * 4 + (n - nulls) * width);
   let o = n === 0 ? 12 : 20;
   for (let i = 0; i < n; i++) {
     const v = values[i]!;
     if (v === null) {
       b.writeInt32BE(-1, o);
       o += 4;
-    } else {
-      b.writeInt32BE(8, o);
-      b.writeDoubleBE(v, o + 4);
-      o += 12;
+      continue;
     }
+    b.writeInt32BE(width, o);
+    if (!put(b, o + 4, v)) return undefined;
+    o += 4 + width;
   }
   return b;
 }
 
+const putInt8 = (b: Buffer, o: number, v: number): boolean => {
+  if (!Number.isSafeInteger(v)) return false;
+  const hi = Math.floor(v / TWO_32);
+  b.writeInt32BE(hi, o);
+  b.writeUInt32BE(v - hi * TWO_32, o + 4);
+  return true;
+};
+const putInt4 = (b: Buffer, o: number, v: number): boolean => {
+  if (!Number.isInteger(v) || v < -(2 ** 31) || v >= 2 ** 31) return false;
+  b.writeInt32BE(v, o);
+  return true;
+};
+const putFloat8 = (b: Buffer, o: number, v: number): boolean => (b.writeDoubleBE(v, o), true);
+const putBool = (b: Buffer, o: number, v: boolean): boolean => ((b[o] = v ? 1 : 0), true);
+
+/** bigint[]; undefined if a value is not a safe integer (the caller sends that array as text instead). */
+export const int8Array = (values: readonly number[]): Buffer | undefined => fixedArray(values, OID.int8, 8, putInt8);
+
+/** integer[]; undefined if a value is not an int32. */
+export const int4Array = (values: readonly number[]): Buffer | undefined => fixedArray(values, OID.int4, 4, putInt4);
+
+/** float8[] with NULLs (NaN and the infinities as themselves). */
+export const float8Array = (values: readonly (number | null)[]): Buffer => fixedArray(values, OID.float8, 8, putFloat8)!;
+
 /** boolean[]. */
-export function boolArray(values: readonly boolean[]): Buffer {
-  const n = values.length;
-  const b = header(n, OID.bool, false, n * 5);
-  let o = n === 0 ? 12 : 20;
-  for (let i = 0; i < n; i++) {
-    b.writeInt32BE(1, o);
-    b[o + 4] = values[i] ? 1 : 0;
-    o += 5;
-  }
-  return b;
-}
+export const boolArray = (values: readonly boolean[]): Buffer => fixedArray(values, OID.bool, 1, putBool)!;
 
 /** text[] with NULLs, UTF-8; undefined if a string holds NUL, which text cannot (the server would refuse it). */
 export function textArray(values: readonly (string | null)[]): Buffer | undefined {

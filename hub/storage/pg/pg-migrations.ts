@@ -352,26 +352,25 @@ CREATE TABLE firmware_chunks (
     // (perf under `npm run bench -- scale`): the fence's row locks through a join with the batch's devices,
     // where `device_id = ANY (f_dev)` compared every owner row with every device of the batch; and the
     // readings' series checked per device of the batch instead of per reading. The rest is unchanged.
-    sql: replaceOnce(
-      replaceOnce(
-        ONE_STATEMENT_COMMIT.replace('CREATE FUNCTION', 'CREATE OR REPLACE FUNCTION'),
+    sql: [
+      ['CREATE FUNCTION', 'CREATE OR REPLACE FUNCTION'],
+      ['  wm bigint;', '  wm bigint;\n  known boolean;'],
+      [
         'PERFORM 1 FROM device_owner WHERE device_id = ANY (f_dev) ORDER BY device_id FOR SHARE;',
         'PERFORM 1 FROM device_owner o JOIN unnest(f_dev) AS f (d) ON o.device_id = f.d ORDER BY o.device_id FOR SHARE OF o;',
-      ),
-      `    INSERT INTO readings (ts, num, series, txt)
+      ],
+      [
+        `    INSERT INTO readings (ts, num, series, txt)
       SELECT r.ts, r.num, r.series, r.txt FROM unnest(r_ts, r_num, r_series, r_txt) AS r (ts, num, series, txt)
       WHERE EXISTS (SELECT 1 FROM series s WHERE s.id = r.series);`,
-      `    -- A device removed while its readings waited has no series left: checked per device of the batch (a
+        `    -- A device removed while its readings waited has no series left: checked per device of the batch (a
     -- hub's batch holds the seq of every device it has readings of), per reading only when one is gone.
-    IF cardinality(s_dev) > 0 AND NOT EXISTS (SELECT 1 FROM unnest(s_dev) AS x (d) WHERE NOT EXISTS (SELECT 1 FROM devices WHERE id = x.d)) THEN
-      INSERT INTO readings (ts, num, series, txt)
-        SELECT r.ts, r.num, r.series, r.txt FROM unnest(r_ts, r_num, r_series, r_txt) AS r (ts, num, series, txt);
-    ELSE
-      INSERT INTO readings (ts, num, series, txt)
-        SELECT r.ts, r.num, r.series, r.txt FROM unnest(r_ts, r_num, r_series, r_txt) AS r (ts, num, series, txt)
-        WHERE EXISTS (SELECT 1 FROM series s WHERE s.id = r.series);
-    END IF;`,
-    ),
+    known := cardinality(s_dev) > 0 AND NOT EXISTS (SELECT 1 FROM unnest(s_dev) AS x (d) WHERE NOT EXISTS (SELECT 1 FROM devices WHERE id = x.d));
+    INSERT INTO readings (ts, num, series, txt)
+      SELECT r.ts, r.num, r.series, r.txt FROM unnest(r_ts, r_num, r_series, r_txt) AS r (ts, num, series, txt)
+      WHERE known OR EXISTS (SELECT 1 FROM series s WHERE s.id = r.series);`,
+      ],
+    ].reduce((text, [from, to]) => replaceOnce(text, from!, to!), ONE_STATEMENT_COMMIT),
   },
 ];
 
