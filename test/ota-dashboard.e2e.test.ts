@@ -61,16 +61,21 @@ const ADMIN = { name: 'alice', password: 'correct horse battery' };
 
   it('a device page shows the installed version and an Update button; the update runs with progress and ends with the new version', async () => {
     const before = hub.registry.info('dash-plug')!.firmware;
-    // The panel's first look at the catalogue fails (a hub busy for a moment): it says so and asks again.
+    // The panel's first two looks at the catalogue fail (a hub busy for a moment): it says so and asks again.
     let refused = 0;
     await page.route('**/api/firmware', (route) =>
-      refused++ === 0 ? route.fulfill({ status: 503, contentType: 'application/json', body: JSON.stringify({ error: 'HUB_ERR_BUSY', message: 'busy for a moment' }) }) : route.continue(),
+      refused++ < 2 ? route.fulfill({ status: 503, contentType: 'application/json', body: JSON.stringify({ error: 'HUB_ERR_BUSY', message: 'busy for a moment' }) }) : route.continue(),
     );
     await page.goto(`https://127.0.0.1:${hub.port}/#/device/dash-plug`);
     await page.waitForFunction(() => /^Could not load the firmware state \(.*busy for a moment.*\); trying again$/.test(document.querySelector('[data-firmware="status"]')?.textContent ?? ''));
+    mkdirSync(OUTPUT, { recursive: true });
+    await page.locator('.firmware').screenshot({ path: join(OUTPUT, 'dashboard-firmware-retry-desktop.png') });
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.locator('.firmware').screenshot({ path: join(OUTPUT, 'dashboard-firmware-retry-phone.png') });
+    await page.setViewportSize({ width: 1280, height: 900 });
     const button = page.locator('[data-action="firmware-update"]');
     await button.waitFor({ state: 'visible' });
-    expect(refused).toBeGreaterThanOrEqual(2);
+    expect(refused).toBeGreaterThanOrEqual(3);
     await page.unroute('**/api/firmware');
     expect(await button.textContent()).toBe('Update to 4.2.0');
     expect(await page.locator('[data-firmware="installed"]').textContent()).toBe(before);
