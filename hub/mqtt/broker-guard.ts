@@ -3,6 +3,7 @@ import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import type { Aedes, Client, ConnectPacket, Subscription } from 'aedes';
+import { coalesceWrites } from './write-coalescer.js';
 import { clientBacklog } from './client-backlog.js';
 import { ConnectionGuard, DEFAULT_FD_RESERVE } from '../http/connection-guard.js';
 import { RateLimitedLog } from '../observability/rate-limited-log.js';
@@ -163,6 +164,7 @@ export class BrokerGuard {
 
   /** Hands a connection to aedes and hooks its parser: byte limits and string checks [MQTT-1.5.3]. */
   handle(broker: Aedes, conn: Duplex, req?: IncomingMessage): void {
+    coalesceWrites(conn);
     broker.handle(conn, req);
     const client = (conn as Duplex & { client?: GuardedClient }).client;
     const parser = client?._parser;
