@@ -7,6 +7,8 @@
 //
 // Run alone: node dist/bench/mqtt-e2e.js [row substring ...]; BENCH_HUB_FLAGS="--mqtt-worker false" adds hub
 // flags; BENCH_CPU_PROF=<dir> writes the hub's CPU profile (node --cpu-prof) there.
+// BENCH_TICK=<ms> sets the loader's rate tick (default 10: the frames due go out every 10 ms). The last column is
+// the device send -> ACK latency the loader saw over the same window: the commit part of the MQTT latency.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,6 +28,9 @@ export interface MqttE2eRow {
   /** Messages/s and readings-stream latency p99 at the `hearth/#` subscriber. */
   allMessages: number;
   allP99: number;
+  /** Device send -> ACK (the commit) at the devices, over the same steady window. */
+  ackP50: number;
+  ackP99: number;
 }
 
 interface Scenario {
@@ -93,7 +98,7 @@ async function scenario(s: Scenario): Promise<MqttE2eRow> {
     await Promise.all([all.waitFor((l) => l.ready === true), readings.waitFor((l) => l.ready === true)]);
     const url = httpsUrl.replace('https://', 'wss://');
     const args = ['--url', url, '--credentials', fleet, '--seconds', String(SECONDS), '--readings', String(s.perFrame), '--stamp'];
-    if (s.rate > 0) args.push('--rate', String(s.rate));
+    if (s.rate > 0) args.push('--rate', String(s.rate), '--tick', process.env['BENCH_TICK'] ?? '10');
     const load = spawnNode(join(BENCH_DIR, 'ingest-load.js'), args);
     await load.exited;
     await Promise.all([all.exited, readings.exited]);
@@ -108,6 +113,7 @@ async function scenario(s: Scenario): Promise<MqttE2eRow> {
     const r = subscriberFigures(readings);
     const a = subscriberFigures(all);
     const offeredTicks = load.lines.filter((l) => typeof l.acked === 'number' && Number(l.t) >= 3000);
+    const ackLat = offeredTicks.slice(1).flatMap((l) => (l.lat as number[]) ?? []).sort((a, b) => a - b);
     const offered = offeredTicks.length >= 2
       ? ((Number(offeredTicks.at(-1)!.acked) - Number(offeredTicks[0]!.acked)) / (Number(offeredTicks.at(-1)!.t) - Number(offeredTicks[0]!.t))) * 1000
       : s.rate;
@@ -120,6 +126,8 @@ async function scenario(s: Scenario): Promise<MqttE2eRow> {
       p99: percentile(r.lat, 99),
       allMessages: a.messages,
       allP99: percentile(a.lat, 99),
+      ackP50: percentile(ackLat, 50),
+      ackP99: percentile(ackLat, 99),
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -133,7 +141,7 @@ export async function runMqttE2eBench(only: string[] = []): Promise<MqttE2eRow[]
     const label = `${s.name} ${s.devices}x${s.perFrame}`;
     if (only.length > 0 && !only.some((o) => label.includes(o))) continue;
     const row = await scenario(s);
-    process.stderr.write(`mqtt e2e ${label}: ${Math.round(row.offered)} acked/s, p50 ${row.p50.toFixed(2)} ms, p99 ${row.p99.toFixed(2)} ms\n`);
+    process.stderr.write(`mqtt e2e ${label}: ${Math.round(row.offered)} acked/s, p50 ${row.p50.toFixed(2)} ms, p99 ${row.p99.toFixed(2)} ms; ACK p50 ${row.ackP50.toFixed(2)} ms, p99 ${row.ackP99.toFixed(2)} ms\n`);
     rows.push(row);
   }
   return rows;
@@ -144,9 +152,9 @@ export function formatMqttE2e(rows: MqttE2eRow[]): string {
   const k = (n: number) => Math.round(n).toLocaleString('en-US');
   const ms = (n: number) => `${n.toFixed(2)} ms`;
   return [
-    '| device -> hub (stored) -> MQTT subscribers | frame shape | readings/s acked by hub | readings/s at `hearth/+/readings` | latency p50 | latency p99 | msgs/s at `hearth/#` | its readings p99 |',
-    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
-    ...rows.map((r) => `| ${r.scenario} | ${r.shape} | ${k(r.offered)} | ${k(r.delivered)} | ${ms(r.p50)} | ${ms(r.p99)} | ${k(r.allMessages)} | ${ms(r.allP99)} |`),
+    '| device -> hub (stored) -> MQTT subscribers | frame shape | readings/s acked by hub | readings/s at `hearth/+/readings` | latency p50 | latency p99 | msgs/s at `hearth/#` | its readings p99 | device ACK p50 / p99 |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...rows.map((r) => `| ${r.scenario} | ${r.shape} | ${k(r.offered)} | ${k(r.delivered)} | ${ms(r.p50)} | ${ms(r.p99)} | ${k(r.allMessages)} | ${ms(r.allP99)} | ${Number.isNaN(r.ackP50) ? 'not timed (full load)' : `${r.ackP50.toFixed(1)} / ${r.ackP99.toFixed(1)} ms`} |`),
   ].join('\n');
 }
 

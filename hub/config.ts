@@ -71,6 +71,7 @@ export const CONFIG_SCHEMA = {
   'mqtt.rediscoverDelayMs': { kind: 'int', default: 5000, min: 0, help: 'Longest random wait before re-publishing discovery and state after Home Assistant comes online' },
   'mqtt.rediscoverRate': { kind: 'int', default: 500, min: 1, help: 'Retained publishes per second while re-publishing after Home Assistant comes online' },
   'mqtt.stateHeartbeatMs': { kind: 'int', default: 300000, min: 0, help: 'Re-send an unchanged device state at most this often, when a reading arrives; 0: only on change' },
+  'mqtt.stateMinIntervalMs': { kind: 'int', default: 100, min: 0, help: "Publish a device's state at most this often (the latest value at the interval's end); the readings stream still carries every reading; 0: every change" },
   'mqtt.maxPacketBytes': { kind: 'int', default: 262144, min: 1024, help: 'Largest MQTT packet the embedded broker reads after CONNECT (and WebSocket message at /mqtt); advertised in the MQTT 5 CONNACK' },
   'mqtt.preConnectMaxBytes': { kind: 'int', default: 16384, min: 512, help: 'Bytes a client may send before its CONNECT is accepted' },
   'mqtt.connectTimeoutMs': { kind: 'int', default: 10000, min: 100, help: 'Time a client has for the TLS handshake and then for a complete CONNECT' },

@@ -31,6 +31,7 @@ export function bridgeOptions(
     rediscoverDelayMs: c['mqtt.rediscoverDelayMs'],
     rediscoverRate: c['mqtt.rediscoverRate'],
     stateHeartbeatMs: c['mqtt.stateHeartbeatMs'],
+    stateMinIntervalMs: c['mqtt.stateMinIntervalMs'],
     healthIntervalMs: c['mqtt.healthIntervalMs'],
     baseTopic: c['mqtt.baseTopic'],
     discoveryPrefix: c['mqtt.discoveryPrefix'],

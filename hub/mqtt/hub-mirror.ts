@@ -26,6 +26,8 @@ export interface HubMirrorOptions {
   rediscoverRate: number;
   /** An unchanged state is re-sent at most this often, when a reading arrives; 0: never (mqtt.stateHeartbeatMs). */
   stateHeartbeatMs: number;
+  /** A device's state goes out at most once in this many ms (mqtt.stateMinIntervalMs); 0: every turn. */
+  stateMinIntervalMs: number;
   /** Retained `<base>/bridge/canary` payload marking this hub's retained set (external brokers); null: none. */
   canary: string | null;
   /**
@@ -90,7 +92,8 @@ export class HubMirror {
       timers: opts.timers,
     });
     this.#state = new StateMirror({
-      ...{ facade: opts.facade, topics: opts.topics, logger: opts.logger, stateHeartbeatMs: opts.stateHeartbeatMs, now: opts.now },
+      ...{ facade: opts.facade, topics: opts.topics, logger: opts.logger, stateHeartbeatMs: opts.stateHeartbeatMs, now: opts.now, timers: opts.timers },
+      stateMinIntervalMs: opts.stateMinIntervalMs,
       deviceFor: (id) => this.#deviceFor(id),
       send: (m) => this.#send(m),
       queued: () => this.#queue,
@@ -120,6 +123,7 @@ export class HubMirror {
   detach(): void {
     for (const off of this.#detach) off();
     this.#detach = [];
+    this.#state.stop();
   }
 
   /**

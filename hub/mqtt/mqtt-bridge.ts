@@ -34,6 +34,7 @@ export const MQTT_DEFAULTS = {
   rediscoverDelayMs: 5000,
   rediscoverRate: 500,
   stateHeartbeatMs: 300_000,
+  stateMinIntervalMs: 100,
   healthIntervalMs: 10_000,
   discoveryMode: 'device',
 } as const;
@@ -69,6 +70,8 @@ export interface MqttBridgeOptions {
   rediscoverRate?: number;
   /** Re-send an unchanged state at most this often (when a reading arrives); 0 never; default 300000. */
   stateHeartbeatMs?: number;
+  /** A device's state goes out at most once in this many ms (the latest value at the interval's end); 0: every change; default 100. */
+  stateMinIntervalMs?: number;
   /** `<base>/bridge/health` interval; 0 none; default 10000. */
   healthIntervalMs?: number;
   /** Git commit of the build for `<base>/bridge/info`; default null. */
@@ -325,6 +328,7 @@ export class MqttBridge {
       rediscoverDelayMs: settings.rediscoverDelayMs,
       rediscoverRate: o.rediscoverRate ?? MQTT_DEFAULTS.rediscoverRate,
       stateHeartbeatMs: settings.stateHeartbeatMs,
+      stateMinIntervalMs: o.stateMinIntervalMs ?? MQTT_DEFAULTS.stateMinIntervalMs,
       canary,
       cluster: clusterId !== undefined && o.cluster ? { hubId: clusterId, othersAlive: () => o.cluster!.othersAlive() } : undefined,
       now,

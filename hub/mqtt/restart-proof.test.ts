@@ -68,15 +68,21 @@ describe('restart-proof MQTT (embedded broker, manual clock)', () => {
     expect(JSON.parse(state.payload)).toEqual({ temperature: { value: 20, ts: 1 } });
   });
 
-  it('publishes state on change only, and an unchanged one again after stateHeartbeatMs', async () => {
+  it('publishes state on change only, at most once per stateMinIntervalMs, and an unchanged one again after stateHeartbeatMs', async () => {
     got.length = 0;
+    // The re-publish above just sent th1's state: its interval (the default 100 ms) ends first.
+    clock.advance(100);
     fx.facade.pushReadings('th1', [{ metric: 'temperature', value: float(21), ts: 2 }]);
     await waitForMessage(got, 'hearth/th1/state', (m) => m.payload.includes('21'));
     fx.facade.pushReadings('th1', [{ metric: 'temperature', value: float(21), ts: 3 }]);
     fx.facade.pushReadings('th1', [{ metric: 'temperature', value: float(22), ts: 4 }]);
+    // Within the interval: the lossless stream carries both readings at once, the state waits for its end.
+    await waitForMessage(got, 'hearth/th1/readings', (m) => m.payload.includes('"ts":4'));
+    await eventually(() => clock.pendingDelays().includes(100), { timeoutMs: 5000, what: "the held state's timer at the interval's end" });
+    expect(live('hearth/th1/state')).toHaveLength(1);
+    clock.advance(100);
     await waitForMessage(got, 'hearth/th1/state', (m) => m.payload.includes('22'));
     // The repeated 21 went out on the lossless stream, not as a state.
-    await waitForMessage(got, 'hearth/th1/readings', (m) => m.payload.includes('"ts":3'));
     expect(live('hearth/th1/state').map((m) => JSON.parse(m.payload).temperature.value)).toEqual([21, 22]);
     expect(live('hearth/th1/temperature').map((m) => m.payload)).toEqual(['21', '22']);
     clock.advance(60_000);

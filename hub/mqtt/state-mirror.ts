@@ -1,6 +1,7 @@
 import type { DeviceInfo, HubEvents } from '../events.js';
 import type { DeviceFacade } from '../facade.js';
 import { valueToJson } from '../../protocol/value-form.js';
+import type { TimerHandle, Timers } from '../timers.js';
 import type { MqttLogger } from './logger.js';
 import { encodePayload, type DeviceStatePayload, type StreamReading, type TopicMessage, type Topics } from './topics.js';
 
@@ -10,7 +11,13 @@ export interface StateMirrorOptions {
   logger: MqttLogger;
   /** An unchanged state is re-sent at most this often, when a reading arrives; 0: never (mqtt.stateHeartbeatMs). */
   stateHeartbeatMs: number;
+  /**
+   * A device's state goes out at most once in this many ms (mqtt.stateMinIntervalMs): the first change at
+   * once, later ones within the interval together at its end, the latest value winning; 0: every turn.
+   */
+  stateMinIntervalMs: number;
   now: () => number;
+  timers: Timers;
   /** The device when it is published on MQTT at all (HubMirror's rule for ids that cannot be a topic level). */
   deviceFor: (deviceId: string) => DeviceInfo | undefined;
   /** Hands a message to the broker (paced while HubMirror re-publishes). */
@@ -24,13 +31,19 @@ export interface StateMirrorOptions {
 /** Unpublished stream readings kept per device; beyond it the oldest are dropped (and counted). */
 const MAX_STREAM_PER_DEVICE = 20_000;
 
+/** Shortest wait of the timer that releases held states: held devices that fall due together go out together. */
+const MIN_HOLD_TIMER_MS = 10;
+
 /** Device states handed to the broker and not yet confirmed, beyond which a flush waits for its own. */
 const MAX_STATES_IN_FLIGHT = 1000;
 
 /**
  * The state half of the topic tree: `<base>/<device>` (state JSON), its plain metric topics and the lossless
  * `<base>/<device>/readings` stream, fed by committed readings and flushed once per event-loop turn. State
- * goes out on change (or every stateHeartbeatMs), so a fleet repeating its values costs the broker little.
+ * goes out on change (or every stateHeartbeatMs), so a fleet repeating its values costs the broker little,
+ * and at most once per stateMinIntervalMs per device: at 20,000 one-reading frames a second, state and metric
+ * topics were two of every three publishes and held the device -> subscriber latency at ~50 ms (issue #17 §1),
+ * while the readings stream, which carries every reading, goes out every turn.
  */
 export class StateMirror {
   readonly #o: StateMirrorOptions;
@@ -42,6 +55,9 @@ export class StateMirror {
   readonly #lastState = new Map<string, { values: string; at: number }>();
   /** Plain metric topic -> payload last published. */
   readonly #lastMetric = new Map<string, string>();
+  /** Dirty devices whose last state went out less than stateMinIntervalMs ago: their metrics, and when they fall due. */
+  readonly #held = new Map<string, { metrics: Set<string>; due: number }>();
+  #holdTimer: { handle: TimerHandle; at: number } | undefined;
   readonly #flushWaiters: (() => void)[] = [];
   #flushScheduled: NodeJS.Immediate | undefined;
   #flushing = false;
@@ -79,14 +95,26 @@ export class StateMirror {
 
   /** Resolves when no flush is pending or running. */
   async idle(): Promise<void> {
-    if (this.#flushing || this.#flushScheduled || this.#dirty.size > 0) {
+    if (this.#flushing || this.#flushScheduled || this.#dirty.size > 0 || this.#held.size > 0) {
       await new Promise<void>((resolve) => this.#flushWaiters.push(resolve));
     }
+  }
+
+  /**
+   * Stops the hold timer and drops the held states (the bridge is stopping; its next start re-publishes every
+   * state anyway); idle() waiters are let go.
+   */
+  stop(): void {
+    if (this.#holdTimer) this.#o.timers.clearTimeout(this.#holdTimer.handle);
+    this.#holdTimer = undefined;
+    this.#held.clear();
+    if (!this.#flushing && !this.#flushScheduled && this.#dirty.size === 0) for (const resolve of this.#flushWaiters.splice(0)) resolve();
   }
 
   /** Forgets a removed device (its pending state and what was last published); `metricTopics` were its plain topics. */
   forget(deviceId: string, metricTopics: Iterable<string>): void {
     this.#dirty.delete(deviceId);
+    this.#held.delete(deviceId);
     this.#lastState.delete(deviceId);
     for (const topic of metricTopics) this.#lastMetric.delete(topic);
   }
@@ -135,8 +163,7 @@ export class StateMirror {
   async #flush(): Promise<void> {
     this.#flushScheduled = undefined;
     this.#flushing = true;
-    const batch = [...this.#dirty];
-    this.#dirty.clear();
+    const batch = this.#due();
     const streams = [...this.#stream];
     this.#stream.clear();
     const log = this.#o.logger;
@@ -160,6 +187,56 @@ export class StateMirror {
       this.#flushing = false;
     }
     if (this.#dirty.size > 0) this.#scheduleFlush();
-    else for (const resolve of this.#flushWaiters.splice(0)) resolve();
+    else if (this.#held.size === 0) for (const resolve of this.#flushWaiters.splice(0)) resolve();
+  }
+
+  /**
+   * Takes the dirty devices: those whose state may go out now (with any metrics held for them), and holds the
+   * others until their interval ends, arming the timer for the first of them.
+   */
+  #due(): [string, Set<string>][] {
+    const min = this.#o.stateMinIntervalMs;
+    const now = this.#o.now();
+    const due: [string, Set<string>][] = [];
+    for (const [deviceId, metrics] of this.#dirty) {
+      const held = this.#held.get(deviceId);
+      const at = this.#lastState.get(deviceId)?.at;
+      const dueAt = min > 0 && at !== undefined ? at + min : now;
+      if (dueAt > now) {
+        if (held) for (const m of metrics) held.metrics.add(m);
+        else this.#held.set(deviceId, { metrics, due: dueAt });
+        continue;
+      }
+      if (held) {
+        for (const m of held.metrics) metrics.add(m);
+        this.#held.delete(deviceId);
+      }
+      due.push([deviceId, metrics]);
+    }
+    this.#dirty.clear();
+    let first = Infinity;
+    for (const { due: at } of this.#held.values()) first = Math.min(first, at);
+    if (first !== Infinity) this.#armHoldTimer(Math.max(first, now + MIN_HOLD_TIMER_MS));
+    return due;
+  }
+
+  /** Releases the held devices that are due at `at` (they go back to dirty for the next flush). */
+  #armHoldTimer(at: number): void {
+    if (this.#holdTimer && this.#holdTimer.at <= at) return;
+    if (this.#holdTimer) this.#o.timers.clearTimeout(this.#holdTimer.handle);
+    const handle = this.#o.timers.setTimeout(() => {
+      this.#holdTimer = undefined;
+      const now = this.#o.now();
+      for (const [deviceId, held] of this.#held) {
+        if (held.due > now || this.#dirty.has(deviceId)) continue;
+        this.#dirty.set(deviceId, held.metrics);
+        this.#held.delete(deviceId);
+      }
+      let first = Infinity;
+      for (const { due } of this.#held.values()) first = Math.min(first, due);
+      if (first !== Infinity) this.#armHoldTimer(Math.max(first, now + MIN_HOLD_TIMER_MS));
+      this.#scheduleFlush();
+    }, Math.max(0, at - this.#o.now()));
+    this.#holdTimer = { handle, at };
   }
 }
