@@ -5,7 +5,7 @@
 // readings (a device sending several metrics per TELEMETRY), beside the baseline of mqtt.js publishers
 // straight into a bare aedes (bench/mqtt.ts).
 //
-// Run alone: node dist/bench/mqtt-e2e.js [row substring ...]; BENCH_HUB_FLAGS="--mqtt-worker false" adds hub
+// Run alone: node dist/bench/mqtt-e2e.js [row substring ...]; BENCH_HUB_FLAGS="--mqtt-state-min-interval-ms 0" adds hub
 // flags; BENCH_CPU_PROF=<dir> writes the hub's CPU profile (node --cpu-prof) there.
 // BENCH_TICK=<ms> sets the loader's rate tick (default 10: the frames due go out every 10 ms). The last column is
 // the device send -> ACK latency the loader saw over the same window: the commit part of the MQTT latency.

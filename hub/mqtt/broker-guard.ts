@@ -139,16 +139,20 @@ export class BrokerGuard {
     broker.on('connectionError', onError);
   }
 
-  /** A plain TCP listener: sockets over the per-address cap are destroyed at accept. */
+  /**
+   * A plain TCP listener: sockets over the per-address cap are destroyed at accept. Nagle's algorithm is off on
+   * every MQTT socket (TCP and TLS): coalesceWrites already sends a turn's packets together, and with it on, a
+   * subscriber of a light stream waited for its own delayed ACK, ~33 ms per message at 1,000 readings/s.
+   */
   tcpServer(broker: Aedes): net.Server {
-    return net.createServer((socket) => {
+    return net.createServer({ noDelay: true }, (socket) => {
       if (this.#sockets.admit(socket)) this.handle(broker, socket);
     });
   }
 
   /** A TLS listener: the cap applies before the handshake, which must end within the CONNECT timeout. */
   tlsServer(broker: Aedes, pems: { key: string | Buffer; cert: string | Buffer }): tls.Server {
-    const server = tls.createServer({ ...pems, handshakeTimeout: this.#o.limits.connectTimeoutMs }, (socket) => this.handle(broker, socket));
+    const server = tls.createServer({ ...pems, handshakeTimeout: this.#o.limits.connectTimeoutMs, noDelay: true }, (socket) => this.handle(broker, socket));
     server.prependListener('connection', (socket: net.Socket) => void this.#sockets.admit(socket));
     server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: tls.TLSSocket) => {
       if (err.code === 'ERR_TLS_HANDSHAKE_TIMEOUT') this.#sockets.handshakeTimedOut(socket.remoteAddress);
