@@ -35,13 +35,19 @@ async function watch(filters: string[], user: TestUser | null = null): Promise<{
 }
 
 /**
- * Retained messages a fresh subscriber gets for `filters`. aedes sends the retained messages of one SUBSCRIBE
- * filter by filter, so once the sentinel (subscribed last, always retained) arrives, nothing more is coming.
+ * Retained messages a fresh subscriber gets for `filters`. The embedded broker serves retained messages in the
+ * order they were last set (aedes' per-filter pass for one or two filters, the hub's single pass for more), so a
+ * sentinel retained just before the SUBSCRIBE and subscribed last arrives after everything else.
  */
+let sentinels = 0;
 async function retainedFor(filters: string[]): Promise<Received[]> {
-  const sentinel = topics.bridgeState();
+  const sentinel = 'test/sentinel';
+  const mark = `mark-${++sentinels}`;
+  const publisher = await fx.client(null);
+  await publisher.publishAsync(sentinel, mark, { qos: 1, retain: true });
+  await publisher.endAsync();
   const { got } = await watch([...filters, sentinel]);
-  await waitForMessage(got, sentinel);
+  await waitForMessage(got, sentinel, (m) => m.payload === mark);
   return got.filter((m) => m.topic !== sentinel && m.retain);
 }
 
