@@ -228,10 +228,10 @@ export class MqttBridge {
           if (!side) return;
           canaryArmed = false;
           const s = side;
-          void Promise.all([s.mirror.publishAll(), s.updates.publishAll()]).then(() => {
+          Promise.all([s.mirror.publishAll(), s.updates.publishAll()]).then(() => {
             canaryArmed = true;
             return s.status.publishInfo();
-          });
+          }).catch((err: unknown) => log.error({ err: String(err) }, 'republishing the retained tree to the external broker failed; the next reconnect retries'));
         };
         const broker = new ExternalBroker({
           url: x.url,

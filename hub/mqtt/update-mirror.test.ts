@@ -1,0 +1,82 @@
+// UpdateMirror against a store that is slow and failing (PostgreSQL under 100,000 devices): publishAll looks up a
+// bounded number of devices at once and never rejects, and a failing lookup for a bus event is logged instead
+// of becoming an unhandled rejection (which stops the hub).
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { EventBus, type DeviceInfo } from '../events.js';
+import type { DeviceFacade } from '../facade.js';
+import type { MqttLogger } from './logger.js';
+import { Topics, type TopicMessage } from './topics.js';
+import { PUBLISH_ALL_CONCURRENCY, UpdateMirror } from './update-mirror.js';
+
+const DEVICES = 50;
+
+function deviceInfo(i: number): DeviceInfo {
+  return { id: `d${i}`, type: 'plug', model: 'plug-v1', firmware: '1.0.0', updatable: true } as unknown as DeviceInfo;
+}
+
+/** A firmware store whose lookups wait for the next macrotask and fail for the devices in `failing`. */
+function fixture(failing: Set<string>) {
+  const bus = new EventBus();
+  const devices = Array.from({ length: DEVICES }, (_, i) => deviceInfo(i));
+  const stats = { inFlight: 0, maxInFlight: 0 };
+  const firmware = {
+    updates: async (_limit: number, id: string) => {
+      stats.inFlight++;
+      stats.maxInFlight = Math.max(stats.maxInFlight, stats.inFlight);
+      await new Promise((r) => setImmediate(r));
+      stats.inFlight--;
+      if (failing.has(id)) throw new Error(`timeout exceeded when trying to connect (${id})`);
+      return [];
+    },
+    latestVersion: () => '1.1.0',
+  };
+  const facade = { bus, firmware, devices: () => devices, device: (id: string) => devices.find((d) => d.id === id) } as unknown as DeviceFacade;
+  const published: TopicMessage[] = [];
+  const warnings: { obj: object; msg: string }[] = [];
+  const noop = () => {};
+  const logger: MqttLogger = { debug: noop, info: noop, error: noop, warn: (obj, msg) => warnings.push({ obj, msg }) };
+  const mirror = new UpdateMirror({ facade, topics: new Topics(), publish: async (m) => void published.push(m), logger });
+  return { bus, mirror, stats, published, warnings };
+}
+
+const unhandled: unknown[] = [];
+const onUnhandled = (reason: unknown) => unhandled.push(reason);
+
+afterEach(() => {
+  process.off('unhandledRejection', onUnhandled);
+  unhandled.length = 0;
+});
+
+describe('UpdateMirror on a slow, failing store', () => {
+  it(`publishAll looks up at most ${PUBLISH_ALL_CONCURRENCY} devices at once, publishes the rest and counts the failures in one warning`, async () => {
+    const failing = new Set(['d3', 'd17', 'd40']);
+    const fx = fixture(failing);
+    await expect(fx.mirror.publishAll()).resolves.toBeUndefined();
+    expect(fx.stats.maxInFlight).toBe(PUBLISH_ALL_CONCURRENCY);
+    const topics = fx.published.map((m) => m.topic);
+    expect(topics).toHaveLength(DEVICES - failing.size);
+    for (const id of failing) expect(topics).not.toContain(`hearth/${id}/update`);
+    expect(fx.published[0]).toMatchObject({ kind: 'update', payload: { installed_version: '1.0.0', latest_version: '1.1.0', in_progress: false } });
+    expect(fx.warnings).toHaveLength(1);
+    expect(fx.warnings[0]!.obj).toMatchObject({ failed: 3, devices: DEVICES, err: expect.stringContaining('timeout exceeded') });
+  });
+
+  it('a failing lookup for a bus event is logged with its device, never left unhandled', async () => {
+    process.on('unhandledRejection', onUnhandled);
+    const fx = fixture(new Set(['d5']));
+    fx.mirror.attach();
+    fx.bus.emit('device.updated', { device: deviceInfo(5) });
+    fx.bus.emit('device.updated', { device: deviceInfo(6) });
+    const until = (cond: () => boolean) => new Promise<void>((resolve) => {
+      const check = () => (cond() ? resolve() : setImmediate(check));
+      check();
+    });
+    await until(() => fx.warnings.length === 1 && fx.published.length === 1);
+    // Unhandled rejections are reported after the microtask queue drains: give the process one more macrotask.
+    await new Promise((r) => setImmediate(r));
+    expect(fx.warnings[0]).toMatchObject({ obj: { device: 'd5' }, msg: 'firmware update state not published' });
+    expect(fx.published.map((m) => m.topic)).toEqual(['hearth/d6/update']);
+    expect(unhandled).toEqual([]);
+    fx.mirror.detach();
+  });
+});
