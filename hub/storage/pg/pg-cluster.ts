@@ -39,20 +39,23 @@ const MAX_MESSAGE_CHARS = 1000;
 export class PgCluster {
   readonly #pool: () => pg.Pool;
   readonly #url: () => string;
+  readonly #beatPool: () => pg.Pool;
 
-  constructor(pool: () => pg.Pool, url: () => string) {
+  /** `beatPool`: a pool of its own for beat(), which the main pool's queue must not hold up. */
+  constructor(pool: () => pg.Pool, url: () => string, beatPool: () => pg.Pool = pool) {
     this.#pool = pool;
     this.#url = url;
+    this.#beatPool = beatPool;
   }
 
   /** Records that `hubId` runs at `now`; answers every hub's last beat (its own included). */
   async beat(hubId: string, now: number, startedAt: number): Promise<Map<string, { seenAt: number; stopped: boolean }>> {
-    await this.#pool().query(
+    await this.#beatPool().query(
       `INSERT INTO hubs (id, started_at, seen_at, stopped) VALUES ($1, $2, $3, false)
        ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at, started_at = excluded.started_at, stopped = false`,
       [hubId, startedAt, now],
     );
-    const { rows } = await this.#pool().query<{ id: string; seen_at: number; stopped: boolean }>('SELECT id, seen_at, stopped FROM hubs');
+    const { rows } = await this.#beatPool().query<{ id: string; seen_at: number; stopped: boolean }>('SELECT id, seen_at, stopped FROM hubs');
     return new Map(rows.map((r) => [r.id, { seenAt: r.seen_at, stopped: r.stopped }]));
   }
 

@@ -101,13 +101,14 @@ export class PgStore implements HubStoreContract {
   readonly #now: () => number;
   readonly #poolSize: number;
   #pool: pg.Pool | undefined;
+  #beatPool: pg.Pool | undefined;
   #partitions: PgPartitions | undefined;
   #version = 0;
   /** (device, metric) -> series, cached: seriesId() is on the ingest path. */
   readonly #series = new Map<string, { id: number; type: ValueType }>();
   readonly firmware = new PgFirmware(() => this.#p);
   /** Several hubs on this database: liveness, presence, the owner table and commands between hubs. */
-  readonly cluster = new PgCluster(() => this.#p, () => this.#url);
+  readonly cluster = new PgCluster(() => this.#p, () => this.#url, () => this.#beatP);
   /** Users, dashboard sessions and the admin token, shared by every hub on this database. */
   readonly auth = new PgAuth(() => this.#p);
   /** Firmware image bytes, in the database so that every hub on it serves them [FP-14.3]. */
@@ -123,18 +124,7 @@ export class PgStore implements HubStoreContract {
   /** Connects and migrates; throws StoreError HUB_ERR_DB_TOO_NEW for a newer schema, leaving it untouched. */
   async open(): Promise<void> {
     if (this.#pool) return;
-    // A connect timeout: an address that drops packets would otherwise hang the start for ever.
-    const pool = new pg.Pool({
-      ...{ connectionString: this.#url, max: this.#poolSize, types: TYPES, connectionTimeoutMillis: CONNECT_TIMEOUT_MS },
-      // A hub cut off in the middle of a commit holds row locks (device_owner FOR SHARE) that another hub's
-      // claim waits for: the server ends such a transaction after this long, and the claim goes through.
-      idle_in_transaction_session_timeout: IDLE_IN_TRANSACTION_MS,
-      keepAlive: true,
-    });
-    pool.on('error', () => undefined); // an idle client's lost connection: the next query reports it
-    // A checked-out client's lost connection (the server ended an idle transaction, a partition healed into
-    // a reset) is an 'error' event too, which would end the process unheard: its query rejects with it.
-    pool.on('connect', (client) => void client.on('error', () => undefined));
+    const pool = this.#newPool(this.#poolSize);
     try {
       const client = await pool.connect().catch((err: Error) => {
         throw new StoreError('HUB_ERR_DB_UNREACHABLE', `cannot connect to PostgreSQL at ${where(this.#url)}: ${err.message || String(err)}`, { cause: err });
@@ -147,18 +137,45 @@ export class PgStore implements HubStoreContract {
       const partitions = new PgPartitions(pool);
       await partitions.open(this.#now());
       [this.#pool, this.#partitions] = [pool, partitions];
+      this.#beatPool = this.#newPool(1);
     } catch (err) {
       await pool.end();
       throw err;
     }
   }
 
+  #newPool(max: number): pg.Pool {
+    // A connect timeout: an address that drops packets would otherwise hang the start for ever.
+    const pool = new pg.Pool({
+      ...{ connectionString: this.#url, max, types: TYPES, connectionTimeoutMillis: CONNECT_TIMEOUT_MS },
+      // A hub cut off in the middle of a commit holds row locks (device_owner FOR SHARE) that another hub's
+      // claim waits for: the server ends such a transaction after this long, and the claim goes through.
+      idle_in_transaction_session_timeout: IDLE_IN_TRANSACTION_MS,
+      keepAlive: true,
+    });
+    pool.on('error', () => undefined); // an idle client's lost connection: the next query reports it
+    // A checked-out client's lost connection (the server ended an idle transaction, a partition healed into
+    // a reset) is an 'error' event too, which would end the process unheard: its query rejects with it.
+    pool.on('connect', (client) => void client.on('error', () => undefined));
+    return pool;
+  }
+
   /** Ends the pool; safe to call twice or without open(). */
   async close(): Promise<void> {
-    const pool = this.#pool;
-    [this.#pool, this.#partitions] = [undefined, undefined];
+    const [pool, beat] = [this.#pool, this.#beatPool];
+    [this.#pool, this.#partitions, this.#beatPool] = [undefined, undefined, undefined];
     this.#series.clear();
-    await pool?.end();
+    await Promise.all([pool?.end(), beat?.end()]);
+  }
+
+  /**
+   * One connection of its own for the hub's beat (PgCluster.beat): behind a queue of slow queries on the main
+   * pool (100,000 devices read at once), the beat timed out and the hub cut itself off from a database that
+   * answered (bench devices100k).
+   */
+  get #beatP(): pg.Pool {
+    if (!this.#beatPool) throw new StoreError('HUB_ERR_STORE_CLOSED', 'the PostgreSQL store is not open');
+    return this.#beatPool;
   }
 
   get #p(): pg.Pool {
