@@ -36,7 +36,8 @@ export interface Devices19kResult {
   simCpuPercent: number[];
 }
 
-function metrics(port: number): Promise<Map<string, number>> {
+/** A hub's /metrics, sample name (with labels) -> value. */
+export function metrics(port: number): Promise<Map<string, number>> {
   return new Promise((resolve, reject) => {
     https
       .get({ host: '127.0.0.1', port, path: '/metrics', rejectUnauthorized: false }, (res) => {
@@ -48,8 +49,9 @@ function metrics(port: number): Promise<Map<string, number>> {
   });
 }
 
-const latest = (l: Child) => l.lines.at(-1) ?? {};
-const sum = (loaders: Child[], key: string) => loaders.reduce((n, l) => n + Number(latest(l)[key] ?? 0), 0);
+/** Each loader's latest per-second line; `sum` adds one of its counters over the loaders. */
+export const latest = (l: Child) => l.lines.at(-1) ?? {};
+export const sum = (loaders: Child[], key: string) => loaders.reduce((n, l) => n + Number(latest(l)[key] ?? 0), 0);
 
 async function until(pred: () => boolean, timeoutMs: number, what: string, progress: () => string): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -291,11 +291,13 @@ export async function runDiyBench(opts: { devices?: number; seconds?: number } =
 }
 
 /** ThingsBoard's published single-node figures (as issue #17 quotes them), for the table beside ours. */
-const THINGSBOARD_URL = 'https://thingsboard.io/docs/reference/performance-aws-instances/';
-const THINGSBOARD = [
+export const THINGSBOARD_URL = 'https://thingsboard.io/docs/reference/performance-aws-instances/';
+export const THINGSBOARD = [
   { setup: 'ThingsBoard, Kafka + Cassandra', machine: 'AWS m6a.2xlarge, 8 vCPU', devices: 100_000, msgs: 30_000, points: 3 },
   { setup: 'ThingsBoard', machine: 'AWS t3.medium, 2 vCPU', devices: 5_000, msgs: 1_000, points: 3 },
 ];
+/** Where ThingsBoard's figures come from and what they are, under every table that quotes them. */
+export const THINGSBOARD_NOTE = `ThingsBoard's figures are theirs, from their page (${THINGSBOARD_URL}; the figures as issue #17 quotes them: the page's stored copies differ between versions), each message 3 data points, 24 h runs on the machine named; they are not re-measured here and their machines are not this one.`;
 
 /** The three tables (loads, kills, ThingsBoard beside ours) as markdown. */
 export function formatDiyBench(r: DiyBenchResult): string {
@@ -327,7 +329,7 @@ export function formatDiyBench(r: DiyBenchResult): string {
   const notes = [
     `Both stacks: ${r.devices} devices, one reading per message/frame, ${r.seconds} s per run, rates and latencies from the window after the first ${(warmMs(r.seconds) / 1000).toFixed(1)} s; every process (Mosquitto \`${MOSQUITTO_BIN}\` with a generated config, persistence off; the DIY subscriber; the hub; the device loaders) is its own and on loopback. DIY devices publish QoS 1 \`{"metric":"temperature","value":n,"ts":ms}\` over plain TCP; the subscriber (clean session false, QoS 1) commits one better-sqlite3 transaction per 10 ms or 1,000 messages (WAL, synchronous NORMAL) into an indexed table (device, metric, ts). Hearth's devices speak the binary protocol over wss (TLS), its ACK follows the SQLite commit.`,
     `The DIY ACK is Mosquitto's PUBACK, sent before anything is stored: a device is told "delivered" for readings that may never reach the disk, which is what the kill table counts (acked values per device against the table after the subscriber's restart and drain). Hearth's ACK is the commit: it can only lose what it never acked (the device keeps unacked frames and resends them on reconnect). Wire bytes: device leg only, both directions, through a counting TCP proxy in the bench process (Hearth: TLS records and handshakes included; DIY: the Mosquitto -> subscriber leg is not counted). Disk: database + WAL after a clean stop, divided by rows; over a ${r.seconds} s run it is dominated by what each layout costs per row before Hearth's compaction (see \`npm run bench -- storage\` for 10 M readings).`,
-    `ThingsBoard's figures are theirs, from their page (${THINGSBOARD_URL}; the figures as issue #17 quotes them: the page's stored copies differ between versions), each message 3 data points, 24 h runs on the machine named; they are not re-measured here and their machines are not this one.`,
+    THINGSBOARD_NOTE,
   ];
   if (r.skipped) notes.push(r.skipped);
   return [load.join('\n'), kill.join('\n'), tb.join('\n'), ...notes].join('\n\n');

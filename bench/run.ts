@@ -1,5 +1,6 @@
-// npm run bench -- [codec|storage|ingest|mqtt|mqtt-subscribe|dashboard|compaction|sim|reconnect|ota|scale|peers|diy|devices19k|all]: runs benchmarks and appends each result, with
-// the machine and the command, to BENCHMARKS.md.
+// npm run bench -- [codec|storage|ingest|mqtt|mqtt-subscribe|dashboard|compaction|sim|reconnect|ota|scale|peers|diy|devices19k|devices100k|all]: runs benchmarks and appends each
+// result, with the machine and the command, to BENCHMARKS.md.
+// devices100k: 100,000 wss devices across 6 hubs on one PostgreSQL and one Mosquitto (issue #17 §5), by name only.
 import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -57,6 +58,10 @@ const BENCHES: Record<string, Bench> = {
     const m = await import('./devices19k.js');
     return m.formatDevices19k(await m.runDevices19kBench(m.devices19kArgs(process.argv)));
   },
+  devices100k: async () => {
+    const m = await import('./devices100k.js');
+    return m.formatDevices100k(await m.runDevices100kBench(m.devices100kArgs(process.argv)));
+  },
   ota: async () => {
     const m = await import('./ota.js');
     return m.formatOta(await m.runOtaBench());
@@ -74,12 +79,13 @@ const BENCHES: Record<string, Bench> = {
 const FILE = fileURLToPath(new URL('../../BENCHMARKS.md', import.meta.url));
 
 async function main(): Promise<void> {
-  // Flags that take a value (storage, scale, devices19k): their values are not benchmark names.
-  const valued = ['--readings', '--devices', '--seconds', '--warmup', '--rate', '--latency-seconds', '--hubs', '--rounds', '--only'];
+  // Flags that take a value (storage, scale, devices19k, devices100k): their values are not benchmark names.
+  const valued = ['--readings', '--devices', '--seconds', '--warmup', '--rate', '--latency-seconds', '--hubs', '--rounds', '--only', '--ramp', '--broker', '--per-sim', '--prime'];
   const wanted = process.argv.slice(2).filter((a, i, all) => !a.startsWith('-') && !valued.includes(all[i - 1] ?? ''));
   const flags = process.argv.slice(2).filter((a) => !wanted.includes(a)).join(' ');
-  // devices19k is heavy (19,000 devices, a raised open-file limit): run by name only, not in `all`.
-  const names = wanted.length === 0 || wanted.includes('all') ? Object.keys(BENCHES).filter((b) => b !== 'devices19k') : wanted;
+  // devices19k and devices100k are heavy (19,000 and 100,000 devices, a raised open-file limit): run by name only, not in `all`.
+  const heavy = ['devices19k', 'devices100k'];
+  const names = wanted.length === 0 || wanted.includes('all') ? Object.keys(BENCHES).filter((b) => !heavy.includes(b)) : wanted;
   for (const name of names) {
     if (!BENCHES[name]) {
       console.error(`unknown benchmark "${name}"; choose from ${Object.keys(BENCHES).join(', ')}, all`);
