@@ -105,7 +105,7 @@ export class Hub<S extends HubStoreContract = HubStore> {
     });
     this.#compaction = sqlite && new CompactionService({ store: sqlite, log, now, dbPath: dbPath(c) });
     const upkeep = (this.#upkeep = pg && new PgUpkeep({ store: pg, log }));
-    this.#cliWatch = new CliChangeWatch({ store: sqlite, registry: this.registry, users: this.auth, log, now });
+    this.#cliWatch = new CliChangeWatch({ store: sqlite, ...(pg ? { changes: pg } : {}), registry: this.registry, users: this.auth, log, now });
     const status = new HubStatus({
       ...{ hubId: hubId(c), version: HUB_VERSION, registry: this.registry, ingest: this.ingest, gateway: this.#gateway, now },
       storeStats: sqlite ? () => sqlite.stats() : () => upkeep!.stats,

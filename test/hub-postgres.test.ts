@@ -80,7 +80,7 @@ describePg('the hub on PostgreSQL', (cluster) => {
       expect(await main(['device', 'list', '--json', '--db-url', url], list.io)).toBe(EXIT.OK);
       expect(JSON.parse(list.out.join('')).map((d: { id: string }) => d.id)).toEqual(['pg-1', 'pg-cli']);
       expect(await main(['device', 'revoke', 'pg-cli', '--db-url', url], io().io)).toBe(EXIT.OK);
-      // Revoked in the database: the hub's memory follows within RECONCILE_EVERY_MS; until then it still knows the device.
+      // Revoked in the database: the hub's memory follows at its next look at the device change log (every second).
       await eventually(async () => expect(await RawDevice.connect(h.wssUrl, 'pg-cli', token).then((d) => (d.close(), 'connected'), (r: { status: number }) => r.status)).toBe(401), 15_000);
     } finally {
       await h.stop();

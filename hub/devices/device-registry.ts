@@ -73,18 +73,31 @@ export class DeviceRegistry {
     const seen = new Set<string>();
     for (const record of records) {
       seen.add(record.id);
-      const known = this.#devices.get(record.id);
-      if (record.revokedAt !== null) {
-        if (known) this.#drop(record.id, 'revoked');
-      } else if (!known) {
-        this.#devices.set(record.id, this.#runtime(record));
-        this.#bus.emit('device.updated', { device: this.info(record.id)! });
-      } else {
-        this.#update(known, record);
-      }
+      this.#apply(record);
     }
     for (const id of [...this.#devices.keys()]) if (!seen.has(id)) this.#drop(id, 'removed');
     void now;
+  }
+
+  /**
+   * Takes in what changed since the last look (PostgreSQL's device change log): as reconcile() does for
+   * these devices only. A record may come twice; a removed id is one the database no longer has.
+   */
+  applyChanges(changed: readonly DeviceRecord[], removed: readonly string[]): void {
+    for (const id of removed) if (this.#devices.has(id)) this.#drop(id, 'removed');
+    for (const record of changed) this.#apply(record);
+  }
+
+  #apply(record: DeviceRecord): void {
+    const known = this.#devices.get(record.id);
+    if (record.revokedAt !== null) {
+      if (known) this.#drop(record.id, 'revoked');
+    } else if (!known) {
+      this.#devices.set(record.id, this.#runtime(record));
+      this.#bus.emit('device.updated', { device: this.info(record.id)! });
+    } else {
+      this.#update(known, record);
+    }
   }
 
   /**

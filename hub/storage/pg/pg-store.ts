@@ -61,6 +61,13 @@ function where(url: string): string {
   return `${u.hostname || socket || 'localhost'}:${u.port || 5432}${u.pathname}${socket && u.hostname ? ` (socket ${socket})` : ''}`;
 }
 
+/** What changed in the devices table since a horizon (PgStore.deviceChangesSince). */
+export interface DeviceChanges {
+  horizon: string;
+  changed: DeviceRecord[];
+  removed: string[];
+}
+
 const SELECT_DEVICE = 'SELECT d.*, s.last_seen FROM devices d LEFT JOIN device_state s ON s.device_id = d.id';
 
 interface DeviceRow {
@@ -216,6 +223,23 @@ export class PgStore implements HubStoreContract {
 
   async listDevices(): Promise<DeviceRecord[]> {
     return (await this.#rows<DeviceRow>(`${SELECT_DEVICE} ORDER BY d.id COLLATE "C"`)).map(toRecord);
+  }
+
+  /**
+   * The devices changed (added, edited, revoked, HELLO stored) and removed since `horizon`, a previous call's
+   * answer, and the horizon for the next call; without one, only the horizon. The horizon is taken before
+   * the reads, so nothing committed after it is missed (see migration 7); a device can come twice.
+   */
+  async deviceChangesSince(horizon: string | undefined): Promise<DeviceChanges> {
+    const [{ next }] = (await this.#rows<{ next: string }>('SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS next')) as [{ next: string }];
+    if (horizon === undefined) return { horizon: next, changed: [], removed: [] };
+    const changed = await this.#rows<DeviceRow>(`${SELECT_DEVICE} WHERE d.changed >= $1::xid8`, [horizon]);
+    // Removed and not added again since (an id added again is in `changed`, with its new credentials).
+    const removed = await this.#rows<{ device_id: string }>(
+      'SELECT DISTINCT r.device_id FROM device_removals r WHERE r.changed >= $1::xid8 AND NOT EXISTS (SELECT 1 FROM devices d WHERE d.id = r.device_id)',
+      [horizon],
+    );
+    return { horizon: next, changed: changed.map(toRecord), removed: removed.map((r) => r.device_id) };
   }
 
   revokeDevice(id: string, at: number): Promise<boolean> {
@@ -429,6 +453,7 @@ export class PgStore implements HubStoreContract {
       const sql = `DELETE FROM ${table} WHERE (series, bucket) IN (SELECT series, bucket FROM ${table} WHERE bucket < $1 ORDER BY bucket LIMIT $2)`;
       budget -= (await this.#p.query(sql, [rollupCut, budget])).rowCount ?? 0;
     }
+    await this.#p.query("DELETE FROM device_removals WHERE removed_at < now() - interval '7 days'"); // see migration 7
     await this.#partitions!.ensure([dayOf(now), dayOf(now) + 1]); // the day ahead, made off the commit path
     return maxRows - budget;
   }
