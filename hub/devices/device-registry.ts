@@ -27,7 +27,13 @@ interface Runtime {
 export type RegistryStore = Pick<
   HubStoreContract,
   'listDevices' | 'latest' | 'addDevice' | 'getDevice' | 'revokeDevice' | 'renameDevice' | 'setDeviceRoom' | 'removeDevice' | 'updateDeviceHello'
->;
+> & {
+  /** The latest values of many devices in one query (PostgreSQL), for load(): a round trip per device took 26 s for 100,000. */
+  latestMany?(deviceIds: readonly string[]): Promise<Map<string, LatestValue[]>>;
+};
+
+/** Devices per latestMany() query while loading. */
+const LOAD_PAGE = 1000;
 
 /**
  * Provisioned devices in memory: credentials, capabilities, live session, online state and current values.
@@ -54,7 +60,17 @@ export class DeviceRegistry {
   }
 
   async #loadAsync(records: Promise<DeviceRecord[]>): Promise<void> {
-    for (const record of await records) if (record.revokedAt === null) this.#load(record, await this.#store.latest(record.id));
+    const live = (await records).filter((r) => r.revokedAt === null);
+    const many = this.#store.latestMany?.bind(this.#store);
+    if (!many) {
+      for (const record of live) this.#load(record, await this.#store.latest(record.id));
+      return;
+    }
+    for (let i = 0; i < live.length; i += LOAD_PAGE) {
+      const page = live.slice(i, i + LOAD_PAGE);
+      const latest = await many(page.map((r) => r.id));
+      for (const record of page) this.#load(record, latest.get(record.id) ?? []);
+    }
   }
 
   /** Takes a stored device and its latest values into memory. */

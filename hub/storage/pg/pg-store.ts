@@ -398,6 +398,24 @@ export class PgStore implements HubStoreContract {
     return rows.map((r) => ({ metric: r.metric, ts: r.ts, value: fromNative(r.value_type, native(r.num, r.txt)) }));
   }
 
+  /** latest() of each of these devices, in one query; a device without readings is absent. */
+  async latestMany(deviceIds: readonly string[]): Promise<Map<string, LatestValue[]>> {
+    const out = new Map<string, LatestValue[]>();
+    if (deviceIds.length === 0) return out;
+    const rows = await this.#rows<{ device_id: string; metric: string; value_type: ValueType; ts: number; num: number | null; txt: string | null }>(
+      `SELECT s.device_id, s.metric, s.value_type, r.ts, r.num, r.txt FROM series s
+       CROSS JOIN LATERAL (SELECT ts, num, txt FROM readings WHERE series = s.id ORDER BY ts DESC LIMIT 1) r
+       WHERE s.device_id = ANY ($1::text[]) ORDER BY s.device_id, s.metric COLLATE "C"`,
+      [deviceIds],
+    );
+    for (const r of rows) {
+      let list = out.get(r.device_id);
+      if (!list) out.set(r.device_id, (list = []));
+      list.push({ metric: r.metric, ts: r.ts, value: fromNative(r.value_type, native(r.num, r.txt)) });
+    }
+    return out;
+  }
+
   // ---- events and commands -------------------------------------------------------------------
 
   async events(deviceId: string, from: number, to: number, limit: number): Promise<StoredEvent[]> {
