@@ -1,5 +1,6 @@
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
 import type { MqttLogger } from './logger.js';
+import { Outbox } from './outbox.js';
 import type { Publisher } from './publisher.js';
 
 export interface ExternalBrokerOptions {
@@ -34,15 +35,28 @@ export interface ExternalBrokerOptions {
   onMessage: (topic: string, payload: Buffer, source: string, retained: boolean) => void;
 }
 
+/** Non-retained messages held at most while the broker's socket is full (see Outbox). */
+export const MAX_HELD_LIVE = 10_000;
+/** Drops are logged at most this often (with the count since the last line). */
+const DROP_WARN_EVERY_MS = 10_000;
+
 /**
  * The hub as a client of an external broker (Mosquitto, EMQX, ...), through mqtt.js. Reconnects by itself;
  * publishes made while disconnected are dropped (QoS 0, queueQoSZero off) because every (re)connect
- * re-publishes the retained tree anyway.
+ * re-publishes the retained tree anyway. While the socket is full (a broker slower than the hub), messages
+ * wait in an Outbox, written on 'drain': mqtt.js itself would buffer each and add a 'drain' listener per
+ * publish (bench devices100k: 1,001 listeners and a MaxListenersExceededWarning at 8,000 devices).
  */
 export class ExternalBroker implements Publisher {
   readonly #opts: ExternalBrokerOptions;
   #client: MqttClient | null = null;
   #connects = 0;
+  readonly #outbox = new Outbox(MAX_HELD_LIVE);
+  /** The stream a 'drain' listener waits on, if one does. */
+  #waiting: NodeJS.EventEmitter | undefined;
+  #droppedTotal = 0;
+  /** When the last warning of drops was logged, and the total it reported. */
+  #warnedAt = { ms: 0, dropped: 0 };
 
   constructor(opts: ExternalBrokerOptions) {
     this.#opts = opts;
@@ -82,6 +96,11 @@ export class ExternalBroker implements Publisher {
       });
     });
     client.on('message', (topic, payload, packet) => o.onMessage(topic, payload, `mqtt-external:${redact(o.url)}`, packet.retain));
+    client.on('close', () => {
+      this.#droppedTotal += this.#outbox.takeDropped();
+      this.#outbox.clear();
+      this.#waiting = undefined;
+    });
     client.on('offline', () => o.logger.warn({ url: redact(o.url) }, 'external MQTT broker unreachable; reconnecting'));
     client.on('error', (err) => o.logger.warn({ url: redact(o.url), err: err.message }, 'external MQTT broker error'));
   }
@@ -90,7 +109,10 @@ export class ExternalBroker implements Publisher {
   async stop(): Promise<void> {
     const client = this.#client;
     this.#client = null;
-    if (client) await client.endAsync();
+    if (!client) return;
+    // What waits for a full socket goes out before the disconnect (the bridge's own offline state among it).
+    for (let m = this.#outbox.shift(); m && client.connected; m = this.#outbox.shift()) client.publish(m.topic, m.payload, { qos: 0, retain: m.retain });
+    await client.endAsync();
   }
 
   /** True while connected. */
@@ -103,15 +125,51 @@ export class ExternalBroker implements Publisher {
     return this.#connects;
   }
 
+  /** Messages held now for a full socket, and non-retained ones dropped since start (see Outbox). */
+  held(): { held: number; dropped: number } {
+    return { held: this.#outbox.size, dropped: this.#droppedTotal + this.#outbox.peekDropped() };
+  }
+
+  /** Hands the message to mqtt.js, or holds it while the socket is full; resolves at once either way. */
   publish(topic: string, payload: string, retain: boolean): Promise<void> {
     const client = this.#client;
     if (!client || !client.connected) return Promise.resolve();
-    return new Promise((resolve) => {
-      client.publish(topic, payload, { qos: 0, retain }, (err) => {
-        if (err) this.#opts.logger.debug({ topic, err: err.message }, 'external publish dropped');
-        resolve();
-      });
+    if (this.#outbox.size > 0 || client.stream.writableNeedDrain) {
+      this.#outbox.put({ topic, payload, retain });
+      this.#awaitDrain(client);
+    } else {
+      client.publish(topic, payload, { qos: 0, retain });
+    }
+    return Promise.resolve();
+  }
+
+  /** One 'drain' listener on the client's stream, however many messages wait. */
+  #awaitDrain(client: MqttClient): void {
+    if (this.#waiting === client.stream) return;
+    const stream = (this.#waiting = client.stream);
+    stream.once('drain', () => {
+      if (this.#waiting !== stream) return;
+      this.#waiting = undefined;
+      this.#flush(client);
     });
+  }
+
+  #flush(client: MqttClient): void {
+    while (client.connected && !client.stream.writableNeedDrain) {
+      const m = this.#outbox.shift();
+      if (!m) break;
+      client.publish(m.topic, m.payload, { qos: 0, retain: m.retain });
+    }
+    this.#droppedTotal += this.#outbox.takeDropped();
+    const now = Date.now();
+    if (this.#droppedTotal > this.#warnedAt.dropped && now - this.#warnedAt.ms >= DROP_WARN_EVERY_MS) {
+      this.#opts.logger.warn(
+        { url: redact(this.#opts.url), dropped: this.#droppedTotal - this.#warnedAt.dropped, droppedTotal: this.#droppedTotal },
+        'external MQTT broker is not keeping up: non-retained messages (QoS 0) dropped; retained state keeps its newest value per topic',
+      );
+      this.#warnedAt = { ms: now, dropped: this.#droppedTotal };
+    }
+    if (this.#outbox.size > 0 && client.connected) this.#awaitDrain(client);
   }
 }
 
