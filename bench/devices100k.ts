@@ -54,9 +54,9 @@ export const MAX_PER_HUB = 17_000;
 export const MAX_PER_SIM = 10_000;
 /** Below this MemAvailable the run stops (no swap on this machine: the OOM killer would pick a process). */
 export const MIN_AVAILABLE_BYTES = 2 ** 30;
-/** PgCluster's max_connections, and what one hub opens at most: its pool of 10 and its LISTEN connection. */
+/** PgCluster's max_connections, and what one hub opens at most: its pool of 10, its beat's and its LISTEN connection. */
 const PG_MAX_CONNECTIONS = 100;
-const PG_CONNECTIONS_PER_HUB = 11;
+const PG_CONNECTIONS_PER_HUB = 12;
 /** For the up-front memory check: hub RSS per wss connection and simulator RSS per device, measured (devices19k), rounded up. */
 const HUB_BYTES_PER_DEVICE = 40 * 1024;
 const SIM_BYTES_PER_DEVICE = 95 * 1024;
