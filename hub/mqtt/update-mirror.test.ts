@@ -18,7 +18,7 @@ function deviceInfo(i: number): DeviceInfo {
 function fixture(failing: Set<string>) {
   const bus = new EventBus();
   const devices = Array.from({ length: DEVICES }, (_, i) => deviceInfo(i));
-  const stats = { inFlight: 0, maxInFlight: 0 };
+  const stats = { inFlight: 0, maxInFlight: 0, latestReads: [] as string[] };
   const firmware = {
     updates: async (_limit: number, id: string) => {
       stats.inFlight++;
@@ -28,7 +28,11 @@ function fixture(failing: Set<string>) {
       if (failing.has(id)) throw new Error(`timeout exceeded when trying to connect (${id})`);
       return [];
     },
-    latestVersion: () => '1.1.0',
+    latestVersion: async (model: string) => {
+      stats.latestReads.push(model);
+      await new Promise((r) => setImmediate(r));
+      return '1.1.0';
+    },
   };
   const facade = { bus, firmware, devices: () => devices, device: (id: string) => devices.find((d) => d.id === id) } as unknown as DeviceFacade;
   const published: TopicMessage[] = [];
@@ -59,6 +63,15 @@ describe('UpdateMirror on a slow, failing store', () => {
     expect(fx.published[0]).toMatchObject({ kind: 'update', payload: { installed_version: '1.0.0', latest_version: '1.1.0', in_progress: false } });
     expect(fx.warnings).toHaveLength(1);
     expect(fx.warnings[0]!.obj).toMatchObject({ failed: 3, devices: DEVICES, err: expect.stringContaining('timeout exceeded') });
+  });
+
+  it("publishAll reads each model's latest version once per pass", async () => {
+    const fx = fixture(new Set());
+    await fx.mirror.publishAll();
+    expect(fx.published).toHaveLength(DEVICES);
+    expect(fx.stats.latestReads).toEqual(['plug-v1']);
+    await fx.mirror.publishAll(); // a new pass reads it again (an image may have been uploaded since)
+    expect(fx.stats.latestReads).toEqual(['plug-v1', 'plug-v1']);
   });
 
   it('a failing lookup for a bus event is logged with its device, never left unhandled', async () => {

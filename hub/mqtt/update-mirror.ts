@@ -54,6 +54,8 @@ export class UpdateMirror {
    */
   async publishAll(): Promise<void> {
     const ids = this.#o.facade.devices().map((d) => d.id);
+    // Each model's latest version read once for the pass, not once per device (on PostgreSQL, a query each).
+    const latest = new Map<string, MaybePromise<string | undefined>>();
     let next = 0;
     let failed = 0;
     let first: unknown;
@@ -61,7 +63,7 @@ export class UpdateMirror {
       while (next < ids.length) {
         const id = ids[next++]!;
         try {
-          await this.#publishDevice(id);
+          await this.#publishDevice(id, latest);
         } catch (err) {
           if (failed++ === 0) first = err;
         }
@@ -104,18 +106,30 @@ export class UpdateMirror {
     }
   }
 
-  async #publishDevice(deviceId: string): Promise<void> {
+  async #publishDevice(deviceId: string, latest?: Map<string, MaybePromise<string | undefined>>): Promise<void> {
     const device = this.#o.facade.device(deviceId);
     if (!device?.updatable || !this.#o.facade.firmware) return;
-    const payload = await this.payload(device);
+    const payload = await this.payload(device, latest);
     await this.#o.publish({ kind: 'update', topic: this.#o.topics.update(deviceId), payload });
   }
 
-  /** The retained payload of one device (at once on SQLite, a Promise on PostgreSQL). */
-  payload(device: DeviceInfo): MaybePromise<FirmwareUpdatePayload> {
+  /** The retained payload of one device (at once on SQLite, a Promise on PostgreSQL); `latest`: versions by model, filled as read. */
+  payload(device: DeviceInfo, latest?: Map<string, MaybePromise<string | undefined>>): MaybePromise<FirmwareUpdatePayload> {
     const fw = this.#o.facade.firmware!;
+    const model = device.model || device.type;
+    const version = (): MaybePromise<string | undefined> => {
+      if (!latest) return fw.latestVersion(model);
+      let v = latest.get(model);
+      if (v === undefined && !latest.has(model)) {
+        v = fw.latestVersion(model);
+        // A failed read is not kept: the next device of the model asks again.
+        if (isThenable(v)) v.then(undefined, () => latest.delete(model));
+        latest.set(model, v);
+      }
+      return v;
+    };
     return andThen(fw.updates(1, device.id), (updates) =>
-      andThen(fw.latestVersion(device.model || device.type), (newest) => {
+      andThen(version(), (newest) => {
         const last = updates[0];
         const installed = device.firmware;
         const latest = newest ?? installed;
