@@ -2,7 +2,7 @@ import type { DeviceRegistry } from '../devices/device-registry.js';
 import type { DeviceInfo, EventBus } from '../events.js';
 import type { IngestPipeline } from '../ingest/ingest-pipeline.js';
 import type { Logger } from '../logger.js';
-import { CLAIMS_CHANNEL, COMMANDS_CHANNEL, RESULTS_CHANNEL, type LoggedCommand, type PgCluster, type PgListener } from '../storage/pg/pg-cluster.js';
+import { CLAIMS_CHANNEL, COMMANDS_CHANNEL, RESULTS_CHANNEL, type LatestValue, type LoggedCommand, type PgCluster, type PgListener } from '../storage/pg/pg-cluster.js';
 import type { CommandLogStatus } from '../storage/types.js';
 import type { CommandOutcome } from '../events.js';
 
@@ -10,8 +10,13 @@ import type { CommandOutcome } from '../events.js';
 export const HUB_BEAT_MS = 2_000;
 /** A hub whose beat is older than this is dead: the devices it held are offline (a living hub marks them). */
 export const HUB_STALE_MS = 10_000;
-/** How often the owner table is re-read whole, besides the notifications (which a lost listener misses). */
+/**
+ * How often the owners and the latest values that changed are read, besides the notifications (which a lost
+ * listener misses).
+ */
 export const OWNERS_EVERY_MS = 5_000;
+/** How often they are re-read whole instead, a net under the reads of changes (also at start and after the listener reconnects). */
+export const OWNERS_WHOLE_EVERY_MS = 10 * 60_000;
 /** A forwarded command waits this much longer than the device's own timeout (the holder times it out first). */
 const FORWARD_SLACK_MS = 2_000;
 
@@ -74,6 +79,10 @@ export class HubCluster {
   #unsubscribe: (() => void) | undefined;
   #lastBeat = 0;
   #cutOff = false;
+  /** Horizons of the last reads of device_owner and of device_state (PgCluster); undefined: read whole next. */
+  #ownersSince: string | undefined;
+  #latestSince: string | undefined;
+  #wholeAt = 0;
 
   constructor(o: HubClusterOptions) {
     this.#o = o;
@@ -96,6 +105,7 @@ export class HubCluster {
     listener.on('listening', (again) => {
       if (!again) return;
       this.#o.log.warn('PostgreSQL listener connected again: re-reading device owners');
+      this.#ownersSince = undefined;
       this.#track(this.#refreshOwners());
     });
     listener.on('lost', (err) => this.#o.log.warn({ err: err.message }, 'PostgreSQL listener connection lost; connecting again'));
@@ -293,13 +303,36 @@ export class HubCluster {
   }
 
   /**
-   * Re-reads the owner table, then the latest values of the devices other hubs have connected (their
-   * commits never pass this hub's ingest), so this hub's API shows their state within OWNERS_EVERY_MS.
+   * Reads the owners changed since the previous read, then the latest values of the devices other hubs
+   * committed since (their commits never pass this hub's ingest), so this hub's API shows their state within
+   * OWNERS_EVERY_MS; at a cost in proportion to what changed, not to the fleet. Reads it all instead at start,
+   * after the listener reconnects and every OWNERS_WHOLE_EVERY_MS.
    */
   async #refreshOwners(): Promise<void> {
-    for (const row of await this.#o.store.owners()) this.#observe(row);
-    const remote = [...this.#holders.keys()].filter((id) => this.remoteHolder(id) !== undefined);
-    for (const [id, values] of await this.#o.store.latestOf(remote)) this.#o.registry.applyCommitted(id, values, undefined);
+    const { store, hubId } = this.#o;
+    if (this.#ownersSince === undefined || this.#latestSince === undefined || this.#o.now() - this.#wholeAt >= OWNERS_WHOLE_EVERY_MS) {
+      this.#wholeAt = this.#o.now();
+      const latestSince = this.#latestSince;
+      const owners = await store.owners();
+      for (const row of owners.rows) this.#observe(row);
+      const remote = [...this.#holders.keys()].filter((id) => this.remoteHolder(id) !== undefined);
+      const whole = await store.latestOf(remote);
+      this.#apply(whole.latest);
+      // Changes since the previous read too: those of devices no longer connected anywhere.
+      const changed = latestSince === undefined ? whole : await store.latestChanged(latestSince, hubId);
+      if (changed !== whole) this.#apply(changed.latest);
+      [this.#ownersSince, this.#latestSince] = [owners.horizon, changed.horizon];
+      return;
+    }
+    const owners = await store.owners(this.#ownersSince);
+    for (const row of owners.rows) this.#observe(row);
+    const changed = await store.latestChanged(this.#latestSince, hubId);
+    this.#apply(changed.latest);
+    [this.#ownersSince, this.#latestSince] = [owners.horizon, changed.horizon];
+  }
+
+  #apply(latest: ReadonlyMap<string, LatestValue[]>): void {
+    for (const [id, values] of latest) this.#o.registry.applyCommitted(id, values, undefined);
   }
 
   #alive(hubId: string): boolean {

@@ -29,6 +29,21 @@ export interface LoggedCommand {
   value: Value;
 }
 
+/** A series' latest reading. */
+export interface LatestValue {
+  metric: string;
+  ts: number;
+  value: Value;
+}
+
+/**
+ * The horizon of a read, taken in the read's own statement (so of its snapshot): the oldest transaction
+ * still running then. Every transaction below it had ended, so rows stamped `changed >= horizon` (migration
+ * 8) include every change the read did not see, even one whose transaction began before others that
+ * committed first; some rows it did see come again.
+ */
+const HORIZON = 'pg_snapshot_xmin(pg_current_snapshot())::text';
+
 /** NOTIFY payloads are at most 8000 bytes; a device's message is cut well below that. */
 const MAX_MESSAGE_CHARS = 1000;
 
@@ -65,12 +80,19 @@ export class PgCluster {
     await this.#pool().query('UPDATE hubs SET stopped = true WHERE id = $1', [hubId]);
   }
 
-  /** Every device's holder. */
-  async owners(): Promise<OwnerRow[]> {
-    const { rows } = await this.#pool().query<{ device_id: string; hub_id: string; epoch: number; connected: boolean }>(
-      'SELECT device_id, hub_id, epoch, connected FROM device_owner',
+  /**
+   * The holders changed since horizon `since` (every device's when undefined), and the horizon to pass
+   * next: a row may come again, none is missed (see HORIZON).
+   */
+  async owners(since?: string): Promise<{ rows: OwnerRow[]; horizon: string }> {
+    const { rows } = await this.#pool().query<{ horizon: string; device_id: string | null; hub_id: string; epoch: number; connected: boolean }>(
+      `SELECT ${HORIZON} AS horizon, o.device_id, o.hub_id, o.epoch, o.connected FROM (SELECT) AS h
+       LEFT JOIN device_owner o ON ${since === undefined ? 'true' : 'o.changed >= $1::xid8'}`,
+      since === undefined ? [] : [since],
     );
-    return rows.map((r) => ({ deviceId: r.device_id, hubId: r.hub_id, epoch: r.epoch, connected: r.connected }));
+    const owners: OwnerRow[] = [];
+    for (const r of rows) if (r.device_id !== null) owners.push({ deviceId: r.device_id, hubId: r.hub_id, epoch: r.epoch, connected: r.connected });
+    return { rows: owners, horizon: rows[0]!.horizon };
   }
 
   /**
@@ -99,22 +121,44 @@ export class PgCluster {
     return rows.map((r) => r.device_id);
   }
 
-  /** The latest value of every series of these devices (those other hubs hold), for the API's `state`. */
-  async latestOf(deviceIds: readonly string[]): Promise<Map<string, Array<{ metric: string; ts: number; value: Value }>>> {
-    const out = new Map<string, Array<{ metric: string; ts: number; value: Value }>>();
-    if (deviceIds.length === 0) return out;
-    const { rows } = await this.#pool().query<{ device_id: string; metric: string; value_type: ValueType; ts: number; num: number | null; txt: string | null }>(
-      `SELECT s.device_id, s.metric, s.value_type, r.ts, r.num, r.txt FROM series s
-       CROSS JOIN LATERAL (SELECT ts, num, txt FROM readings WHERE series = s.id ORDER BY ts DESC LIMIT 1) r
-       WHERE s.device_id = ANY ($1::text[])`,
-      [deviceIds],
+  /** The latest value of every series of these devices (those other hubs hold), and the horizon to pass to latestChanged. */
+  async latestOf(deviceIds: readonly string[]): Promise<{ latest: Map<string, LatestValue[]>; horizon: string }> {
+    return this.#latest('s.device_id = ANY ($1::text[])', [deviceIds]);
+  }
+
+  /**
+   * The latest value of every series of the devices a commit changed since horizon `since`, but for those
+   * `hubId` holds connected (its own ingest has their values), and the horizon to pass next.
+   */
+  async latestChanged(since: string, hubId: string): Promise<{ latest: Map<string, LatestValue[]>; horizon: string }> {
+    // device_state has no index on changed (see migration 8): a scan of its narrow rows, then one index
+    // lookup per series of a changed device only.
+    return this.#latest(
+      `s.device_id IN (SELECT st.device_id FROM device_state st LEFT JOIN device_owner o ON o.device_id = st.device_id
+         WHERE st.changed >= $1::xid8 AND NOT coalesce(o.hub_id = $2 AND o.connected, false))`,
+      [since, hubId],
     );
+  }
+
+  /** Latest values of the series `where` selects (SQL on series `s`), read with the horizon of the same snapshot. */
+  async #latest(where: string, params: unknown[]): Promise<{ latest: Map<string, LatestValue[]>; horizon: string }> {
+    type Row = { horizon: string; device_id: string | null; metric: string; value_type: ValueType; ts: number; num: number | null; txt: string | null };
+    const { rows } = await this.#pool().query<Row>(
+      `SELECT ${HORIZON} AS horizon, v.* FROM (SELECT) AS h LEFT JOIN (
+         SELECT s.device_id, s.metric, s.value_type, r.ts, r.num, r.txt FROM series s
+         CROSS JOIN LATERAL (SELECT ts, num, txt FROM readings WHERE series = s.id ORDER BY ts DESC LIMIT 1) r
+         WHERE ${where}
+       ) AS v ON true`,
+      params,
+    );
+    const latest = new Map<string, LatestValue[]>();
     for (const r of rows) {
-      let list = out.get(r.device_id);
-      if (!list) out.set(r.device_id, (list = []));
+      if (r.device_id === null) continue;
+      let list = latest.get(r.device_id);
+      if (!list) latest.set(r.device_id, (list = []));
       list.push({ metric: r.metric, ts: r.ts, value: fromNative(r.value_type, r.txt ?? r.num!) });
     }
-    return out;
+    return { latest, horizon: rows[0]!.horizon };
   }
 
   /** Asks `hubId` to send logged command `id` (NOTIFY COMMANDS_CHANNEL). */

@@ -25,9 +25,9 @@ export function valueColumns(v: Value): [num: number | null, txt: string | null]
  * rollup_state), events, seqs and lastSeen [FP-8.2]. One round trip: the statements of a transaction do not
  * each wait for the hub's event loop. Any error rolls all of it back and is rethrown; a stale fence throws
  * FencedError, nothing written; a batch stored before (its answer lost with the connection) is not written
- * again.
+ * again. A client in a transaction of the caller's works too (a test holding a commit open).
  */
-export async function commitBatch(pool: pg.Pool, batch: CommitBatch, fence?: Fence): Promise<void> {
+export async function commitBatch(pool: pg.Pool | pg.ClientBase, batch: CommitBatch, fence?: Fence): Promise<void> {
   const n = batch.readings.length;
   const [ts, num, series, txt, roll] = [new Array<number>(n), new Array<number | null>(n), new Array<number>(n), new Array<string | null>(n), new Array<boolean>(n)];
   for (let i = 0; i < n; i++) {

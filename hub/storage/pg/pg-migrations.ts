@@ -112,6 +112,32 @@ function replaceOnce(text: string, from: string, to: string): string {
   return text.replace(from, to);
 }
 
+/**
+ * Migration 6's hearth_commit(): two statements of migration 5's changed, each about a fifth of the server's
+ * time at 1,000 devices (perf under `npm run bench -- scale`): the fence's row locks through a join with the
+ * batch's devices, where `device_id = ANY (f_dev)` compared every owner row with every device of the batch;
+ * and the readings' series checked per device of the batch instead of per reading. The rest is unchanged.
+ */
+const CHEAPER_COMMIT = [
+  ['CREATE FUNCTION', 'CREATE OR REPLACE FUNCTION'],
+  ['  wm bigint;', '  wm bigint;\n  known boolean;'],
+  [
+    'PERFORM 1 FROM device_owner WHERE device_id = ANY (f_dev) ORDER BY device_id FOR SHARE;',
+    'PERFORM 1 FROM device_owner o JOIN unnest(f_dev) AS f (d) ON o.device_id = f.d ORDER BY o.device_id FOR SHARE OF o;',
+  ],
+  [
+    `    INSERT INTO readings (ts, num, series, txt)
+      SELECT r.ts, r.num, r.series, r.txt FROM unnest(r_ts, r_num, r_series, r_txt) AS r (ts, num, series, txt)
+      WHERE EXISTS (SELECT 1 FROM series s WHERE s.id = r.series);`,
+    `    -- A device removed while its readings waited has no series left: checked per device of the batch (a
+    -- hub's batch holds the seq of every device it has readings of), per reading only when one is gone.
+    known := cardinality(s_dev) > 0 AND NOT EXISTS (SELECT 1 FROM unnest(s_dev) AS x (d) WHERE NOT EXISTS (SELECT 1 FROM devices WHERE id = x.d));
+    INSERT INTO readings (ts, num, series, txt)
+      SELECT r.ts, r.num, r.series, r.txt FROM unnest(r_ts, r_num, r_series, r_txt) AS r (ts, num, series, txt)
+      WHERE known OR EXISTS (SELECT 1 FROM series s WHERE s.id = r.series);`,
+  ],
+].reduce((text, [from, to]) => replaceOnce(text, from!, to!), ONE_STATEMENT_COMMIT);
+
 export const PG_MIGRATIONS: readonly PgMigration[] = [
   {
     version: 1,
@@ -348,29 +374,40 @@ CREATE TABLE firmware_chunks (
   {
     version: 6,
     name: 'cheaper commit',
-    // hearth_commit() with two statements changed, each about a fifth of the server's time at 1,000 devices
-    // (perf under `npm run bench -- scale`): the fence's row locks through a join with the batch's devices,
-    // where `device_id = ANY (f_dev)` compared every owner row with every device of the batch; and the
-    // readings' series checked per device of the batch instead of per reading. The rest is unchanged.
-    sql: [
-      ['CREATE FUNCTION', 'CREATE OR REPLACE FUNCTION'],
-      ['  wm bigint;', '  wm bigint;\n  known boolean;'],
-      [
-        'PERFORM 1 FROM device_owner WHERE device_id = ANY (f_dev) ORDER BY device_id FOR SHARE;',
-        'PERFORM 1 FROM device_owner o JOIN unnest(f_dev) AS f (d) ON o.device_id = f.d ORDER BY o.device_id FOR SHARE OF o;',
-      ],
-      [
-        `    INSERT INTO readings (ts, num, series, txt)
-      SELECT r.ts, r.num, r.series, r.txt FROM unnest(r_ts, r_num, r_series, r_txt) AS r (ts, num, series, txt)
-      WHERE EXISTS (SELECT 1 FROM series s WHERE s.id = r.series);`,
-        `    -- A device removed while its readings waited has no series left: checked per device of the batch (a
-    -- hub's batch holds the seq of every device it has readings of), per reading only when one is gone.
-    known := cardinality(s_dev) > 0 AND NOT EXISTS (SELECT 1 FROM unnest(s_dev) AS x (d) WHERE NOT EXISTS (SELECT 1 FROM devices WHERE id = x.d));
-    INSERT INTO readings (ts, num, series, txt)
-      SELECT r.ts, r.num, r.series, r.txt FROM unnest(r_ts, r_num, r_series, r_txt) AS r (ts, num, series, txt)
-      WHERE known OR EXISTS (SELECT 1 FROM series s WHERE s.id = r.series);`,
-      ],
-    ].reduce((text, [from, to]) => replaceOnce(text, from!, to!), ONE_STATEMENT_COMMIT),
+    sql: CHEAPER_COMMIT,
+  },
+  {
+    version: 8,
+    name: 'changes since',
+    // Each hub re-read the whole owner table and the latest values of every device held elsewhere every
+    // OWNERS_EVERY_MS (hub/cluster/hub-cluster.ts): at 100,000 devices on 6 hubs, ~83,000 devices' values per
+    // hub every 5 s. Rows now carry the id of the transaction that last changed them, so a hub reads only
+    // what changed since its previous read (PgCluster.owners / latestChanged).
+    sql: `
+-- The transaction that last wrote the row. A reader asks for changed >= the xmin of its previous read's
+-- snapshot: every transaction below that had ended then, so a row committed in an order other than its
+-- transactions began is still read (a sequence or a clock would miss it). Existing rows get this
+-- migration's transaction (a stable default: no table rewrite); a hub reads everything once at start.
+ALTER TABLE device_owner ADD COLUMN changed xid8 NOT NULL DEFAULT pg_current_xact_id();
+-- A trigger, so every writer stamps it: claims (pg-store.ts), disconnects, releaseDead, a hub stopping.
+-- Commits only lock these rows FOR SHARE, which fires no trigger. Claims and disconnects change indexed
+-- columns already (device_owner_hub): the index below takes no HOT update from them.
+CREATE FUNCTION hearth_owner_changed() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  NEW.changed := pg_current_xact_id();
+  RETURN NEW;
+END
+$fn$;
+CREATE TRIGGER device_owner_changed BEFORE UPDATE ON device_owner FOR EACH ROW EXECUTE FUNCTION hearth_owner_changed();
+CREATE INDEX device_owner_changed ON device_owner (changed);
+-- Stamped by hearth_commit() in the UPDATE it does anyway; no trigger and no index on this hot path (an
+-- index on a column every commit changes would end HOT updates of device_state).
+ALTER TABLE device_state ADD COLUMN changed xid8 NOT NULL DEFAULT pg_current_xact_id();
+${replaceOnce(
+  CHEAPER_COMMIT,
+  'ON CONFLICT (device_id) DO UPDATE SET seq = excluded.seq, last_seen = coalesce(excluded.last_seen, st.last_seen);',
+  'ON CONFLICT (device_id) DO UPDATE SET seq = excluded.seq, last_seen = coalesce(excluded.last_seen, st.last_seen), changed = pg_current_xact_id();',
+)}`,
   },
   {
     version: 7,
