@@ -377,39 +377,6 @@ CREATE TABLE firmware_chunks (
     sql: CHEAPER_COMMIT,
   },
   {
-    version: 8,
-    name: 'changes since',
-    // Each hub re-read the whole owner table and the latest values of every device held elsewhere every
-    // OWNERS_EVERY_MS (hub/cluster/hub-cluster.ts): at 100,000 devices on 6 hubs, ~83,000 devices' values per
-    // hub every 5 s. Rows now carry the id of the transaction that last changed them, so a hub reads only
-    // what changed since its previous read (PgCluster.owners / latestChanged).
-    sql: `
--- The transaction that last wrote the row. A reader asks for changed >= the xmin of its previous read's
--- snapshot: every transaction below that had ended then, so a row committed in an order other than its
--- transactions began is still read (a sequence or a clock would miss it). Existing rows get this
--- migration's transaction (a stable default: no table rewrite); a hub reads everything once at start.
-ALTER TABLE device_owner ADD COLUMN changed xid8 NOT NULL DEFAULT pg_current_xact_id();
--- A trigger, so every writer stamps it: claims (pg-store.ts), disconnects, releaseDead, a hub stopping.
--- Commits only lock these rows FOR SHARE, which fires no trigger. Claims and disconnects change indexed
--- columns already (device_owner_hub): the index below takes no HOT update from them.
-CREATE FUNCTION hearth_owner_changed() RETURNS trigger LANGUAGE plpgsql AS $fn$
-BEGIN
-  NEW.changed := pg_current_xact_id();
-  RETURN NEW;
-END
-$fn$;
-CREATE TRIGGER device_owner_changed BEFORE UPDATE ON device_owner FOR EACH ROW EXECUTE FUNCTION hearth_owner_changed();
-CREATE INDEX device_owner_changed ON device_owner (changed);
--- Stamped by hearth_commit() in the UPDATE it does anyway; no trigger and no index on this hot path (an
--- index on a column every commit changes would end HOT updates of device_state).
-ALTER TABLE device_state ADD COLUMN changed xid8 NOT NULL DEFAULT pg_current_xact_id();
-${replaceOnce(
-  CHEAPER_COMMIT,
-  'ON CONFLICT (device_id) DO UPDATE SET seq = excluded.seq, last_seen = coalesce(excluded.last_seen, st.last_seen);',
-  'ON CONFLICT (device_id) DO UPDATE SET seq = excluded.seq, last_seen = coalesce(excluded.last_seen, st.last_seen), changed = pg_current_xact_id();',
-)}`,
-  },
-  {
     version: 7,
     name: 'device changes',
     sql: `
@@ -445,6 +412,39 @@ END
 $fn$;
 CREATE TRIGGER devices_removed AFTER DELETE ON devices FOR EACH ROW EXECUTE FUNCTION hearth_device_removed();
 `,
+  },
+  {
+    version: 8,
+    name: 'changes since',
+    // Each hub re-read the whole owner table and the latest values of every device held elsewhere every
+    // OWNERS_EVERY_MS (hub/cluster/hub-cluster.ts): at 100,000 devices on 6 hubs, ~83,000 devices' values per
+    // hub every 5 s. Rows now carry the id of the transaction that last changed them, so a hub reads only
+    // what changed since its previous read (PgCluster.owners / latestChanged).
+    sql: `
+-- The transaction that last wrote the row. A reader asks for changed >= the xmin of its previous read's
+-- snapshot: every transaction below that had ended then, so a row committed in an order other than its
+-- transactions began is still read (a sequence or a clock would miss it). Existing rows get this
+-- migration's transaction (a stable default: no table rewrite); a hub reads everything once at start.
+ALTER TABLE device_owner ADD COLUMN changed xid8 NOT NULL DEFAULT pg_current_xact_id();
+-- A trigger, so every writer stamps it: claims (pg-store.ts), disconnects, releaseDead, a hub stopping.
+-- Commits only lock these rows FOR SHARE, which fires no trigger. Claims and disconnects change indexed
+-- columns already (device_owner_hub): the index below takes no HOT update from them.
+CREATE FUNCTION hearth_owner_changed() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  NEW.changed := pg_current_xact_id();
+  RETURN NEW;
+END
+$fn$;
+CREATE TRIGGER device_owner_changed BEFORE UPDATE ON device_owner FOR EACH ROW EXECUTE FUNCTION hearth_owner_changed();
+CREATE INDEX device_owner_changed ON device_owner (changed);
+-- Stamped by hearth_commit() in the UPDATE it does anyway; no trigger and no index on this hot path (an
+-- index on a column every commit changes would end HOT updates of device_state).
+ALTER TABLE device_state ADD COLUMN changed xid8 NOT NULL DEFAULT pg_current_xact_id();
+${replaceOnce(
+  CHEAPER_COMMIT,
+  'ON CONFLICT (device_id) DO UPDATE SET seq = excluded.seq, last_seen = coalesce(excluded.last_seen, st.last_seen);',
+  'ON CONFLICT (device_id) DO UPDATE SET seq = excluded.seq, last_seen = coalesce(excluded.last_seen, st.last_seen), changed = pg_current_xact_id();',
+)}`,
   },
 ];
 
