@@ -51,6 +51,16 @@ const MAX_MESSAGE_CHARS = 1000;
  * The SQL of several hubs on one PostgreSQL database: each hub's beat in `hubs`, who holds and has connected
  * each device (device_owner), and commands forwarded to the holder with their answers, over NOTIFY.
  */
+/**
+ * Statements that update many device_owner rows lock them first in device_id order, as every commit's fence
+ * does (FOR SHARE, hearth_commit()): taken in scan or join order, a hub's storm of disconnects and its own
+ * commit locked the same rows in opposite orders, and PostgreSQL ended one of them with "deadlock detected"
+ * (bench devices100k). LOCK_HUB_DEVICES: hub $1's connected devices, locked in order; LOCKED: the update's
+ * rows, those of `l`, still as they were locked.
+ */
+const LOCK_HUB_DEVICES = 'SELECT device_id FROM device_owner WHERE hub_id = $1 AND connected ORDER BY device_id FOR NO KEY UPDATE';
+const LOCKED = 'o.device_id = l.device_id AND o.hub_id = $1 AND o.connected';
+
 export class PgCluster {
   readonly #pool: () => pg.Pool;
   readonly #url: () => string;
@@ -76,7 +86,7 @@ export class PgCluster {
 
   /** A hub stopping cleanly: its devices are no longer connected and it is no longer counted alive. */
   async stopped(hubId: string): Promise<void> {
-    await this.#pool().query('UPDATE device_owner SET connected = false WHERE hub_id = $1 AND connected', [hubId]);
+    await this.#pool().query(`UPDATE device_owner o SET connected = false FROM (${LOCK_HUB_DEVICES}) l WHERE ${LOCKED}`, [hubId]);
     await this.#pool().query('UPDATE hubs SET stopped = true WHERE id = $1', [hubId]);
   }
 
@@ -101,9 +111,10 @@ export class PgCluster {
    */
   async disconnected(hubId: string, ended: ReadonlyMap<string, number>): Promise<void> {
     await this.#pool().query(
-      `WITH u AS (
-         UPDATE device_owner o SET connected = false FROM unnest($2::text[], $3::bigint[]) AS e (device_id, epoch)
-         WHERE o.device_id = e.device_id AND o.epoch = e.epoch AND o.hub_id = $1 AND o.connected RETURNING o.device_id, o.epoch)
+      `WITH l AS (
+         SELECT o.device_id FROM device_owner o JOIN unnest($2::text[], $3::bigint[]) AS e (device_id, epoch) ON o.device_id = e.device_id AND o.epoch = e.epoch
+         WHERE o.hub_id = $1 AND o.connected ORDER BY o.device_id FOR NO KEY UPDATE OF o),
+       u AS (UPDATE device_owner o SET connected = false FROM l WHERE ${LOCKED} RETURNING o.device_id, o.epoch)
        SELECT pg_notify('${CLAIMS_CHANNEL}', device_id || ' ' || $1::text || ' ' || epoch || ' 0') FROM u`,
       [hubId, [...ended.keys()], [...ended.values()]],
     );
@@ -115,7 +126,7 @@ export class PgCluster {
    */
   async releaseDead(deadHub: string): Promise<string[]> {
     const { rows } = await this.#pool().query<{ device_id: string }>(
-      'UPDATE device_owner SET connected = false WHERE hub_id = $1 AND connected RETURNING device_id',
+      `UPDATE device_owner o SET connected = false FROM (${LOCK_HUB_DEVICES}) l WHERE ${LOCKED} RETURNING o.device_id`,
       [deadHub],
     );
     return rows.map((r) => r.device_id);
