@@ -52,7 +52,8 @@ export class CliChangeWatch {
   #watch: NodeJS.Timeout | undefined;
   #dataVersion = 0;
   #deviceVersion = 0;
-  #lastReconcile = 0;
+  /** On PostgreSQL, when the next full re-read is due. */
+  #nextFull = 0;
   #looking: Promise<void> | undefined;
 
   constructor(opts: CliChangeWatchOptions) {
@@ -69,7 +70,6 @@ export class CliChangeWatch {
     if (this.#watch) return;
     this.#dataVersion = this.#store?.dataVersion() ?? 0;
     this.#deviceVersion = this.#store?.deviceChangeVersion() ?? 0;
-    this.#lastReconcile = this.#now();
     this.#watch = setInterval(() => this.check(), WATCH_EVERY_MS);
     this.#watch.unref();
   }
@@ -103,10 +103,11 @@ export class CliChangeWatch {
   #checkChangeLog(changes: PgDeviceChanges): void {
     if (this.#looking) return;
     const look = async () => {
-      const full = this.#horizon === undefined || this.#now() - this.#lastReconcile >= RECONCILE_EVERY_MS;
+      const full = this.#horizon === undefined || this.#now() >= this.#nextFull;
       const delta = await changes.deviceChangesSince(full ? undefined : this.#horizon);
       if (full) {
-        this.#lastReconcile = this.#now();
+        // Give or take a fifth: hubs started together do not all re-read at once.
+        this.#nextFull = this.#now() + Math.round(RECONCILE_EVERY_MS * (0.8 + 0.4 * Math.random()));
         await this.#registry.reconcile(this.#now());
       } else {
         this.#registry.applyChanges(delta.changed, delta.removed);

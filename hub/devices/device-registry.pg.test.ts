@@ -39,4 +39,47 @@ describePg('DeviceRegistry on PostgreSQL', (cluster) => {
       await store.close();
     }
   });
+
+  it('reconciles in pages, and keeps a device taken in after its page was read', async () => {
+    const url = await cluster().createDatabase('pages');
+    const store = new PgStore({ url });
+    const cli = new PgStore({ url });
+    await Promise.all([store.open(), cli.open()]);
+    const sql = new pg.Client({ connectionString: url });
+    await sql.connect();
+    try {
+      await sql.query(`INSERT INTO devices (id, name, type, token_salt, token_hash, created_at)
+        SELECT 'd' || lpad(g::text, 4, '0'), 'Device ' || g, 'sensor', 'salt', 'hash', 0 FROM generate_series(1, 4500) g`);
+      const registry = new DeviceRegistry(store, new EventBus());
+      await registry.load();
+      // Meanwhile, elsewhere: two devices removed, one revoked, one renamed, one added.
+      await sql.query("DELETE FROM devices WHERE id IN ('d0007', 'd4499')");
+      await cli.revokeDevice('d2500', 1);
+      await cli.renameDevice('d3000', 'Porch');
+      await sql.query("INSERT INTO devices (id, name, type, token_salt, token_hash, created_at) VALUES ('e0001', 'New', 'sensor', 's', 'h', 0)");
+      const pages: (string | undefined)[] = [];
+      const page = store.listDevicesPage.bind(store);
+      store.listDevicesPage = async (after, limit) => {
+        pages.push(after);
+        if (pages.length === 2) {
+          // After the first page was read: a device whose id sorts before it is added, and this hub takes it
+          // in (as the change log or its first connection would).
+          await sql.query("INSERT INTO devices (id, name, type, token_salt, token_hash, created_at) VALUES ('a0001', 'Early', 'sensor', 's', 'h', 0)");
+          registry.applyChanges([(await store.getDevice('a0001'))!], []);
+        }
+        return page(after, limit);
+      };
+      store.listDevices = () => Promise.reject(new Error('listDevices() in one piece'));
+      await registry.reconcile(Date.now());
+      expect(pages).toEqual([undefined, 'd2001', 'd4001']); // 2,000 a page (d0007 is gone; revoked d2500 is still a row)
+      const ids = registry.list().map((d) => d.id);
+      expect(ids).toHaveLength(4500 - 3 + 2);
+      for (const gone of ['d0007', 'd4499', 'd2500']) expect(ids).not.toContain(gone);
+      expect(ids).toEqual(expect.arrayContaining(['a0001', 'e0001', 'd0001', 'd4500']));
+      expect(registry.info('d3000')?.name).toBe('Porch');
+    } finally {
+      await sql.end();
+      await Promise.all([store.close(), cli.close()]);
+    }
+  });
 });

@@ -225,6 +225,14 @@ export class PgStore implements HubStoreContract {
     return (await this.#rows<DeviceRow>(`${SELECT_DEVICE} ORDER BY d.id COLLATE "C"`)).map(toRecord);
   }
 
+  /** Up to `limit` devices with ids after `after` (none: from the first), in the primary key's order. */
+  async listDevicesPage(after: string | undefined, limit: number): Promise<DeviceRecord[]> {
+    const rows = after === undefined
+      ? await this.#rows<DeviceRow>(`${SELECT_DEVICE} ORDER BY d.id LIMIT $1`, [limit])
+      : await this.#rows<DeviceRow>(`${SELECT_DEVICE} WHERE d.id > $1 ORDER BY d.id LIMIT $2`, [after, limit]);
+    return rows.map(toRecord);
+  }
+
   /**
    * The devices changed (added, edited, revoked, HELLO stored) and removed since `horizon`, a previous call's
    * answer, and the horizon for the next call; without one, only the horizon. The horizon is taken before
