@@ -119,8 +119,10 @@ export class ConnectionGuard {
     const f = this.#fds;
     const estimate = f.sampled + (f.live - f.liveAtSample);
     const every = estimate * 2 < Math.min(this.#busyAt, this.#dropAt) ? SAMPLE_FAR_MS : Math.max(SAMPLE_MS, SAMPLE_COST_FACTOR * f.costMs);
-    // A clock behind the last sample's (another hub's in this process) samples anew rather than never.
-    if (now - f.sampledAt >= every || now < f.sampledAt) {
+    // A clock behind the last sample's (another hub's in this process) samples anew rather than never. So does
+    // an estimate below zero: a sample taken while destroyed sockets' 'close' events were still pending
+    // counted them neither in the directory nor out of `live` (hearth_open_files read -500 after a storm).
+    if (now - f.sampledAt >= every || now < f.sampledAt || estimate < 0) {
       const began = performance.now();
       f.sampled = countOpenFiles(this.#o.fdDir ?? PROC_FD_DIR) ?? 0;
       f.costMs = performance.now() - began;
