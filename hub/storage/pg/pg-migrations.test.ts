@@ -2,10 +2,10 @@
 // newest version by open(), with hearth_commit() replaced (migration 6) and fencing still refusing stale commits.
 import { expect, it } from '@jest/globals';
 import pg from 'pg';
-import { describePg } from '../testing/pg-cluster.js';
+import { describePg, migrateTo } from '../testing/pg-cluster.js';
 import { batchOf, float, int, newDevice } from '../testing/store-fixture.js';
 import { FencedError } from './fenced-error.js';
-import { PG_MIGRATIONS, PG_SCHEMA_VERSION } from './pg-migrations.js';
+import { PG_SCHEMA_VERSION } from './pg-migrations.js';
 import { PgStore } from './pg-store.js';
 
 const T0 = 1_700_000_000_000;
@@ -17,9 +17,7 @@ describePg('PostgreSQL migrations', (cluster) => {
     await old.connect();
     try {
       // What a hub of schema version 5 left behind.
-      await old.query('CREATE TABLE hearth_schema (id integer PRIMARY KEY CHECK (id = 1), version integer NOT NULL)');
-      for (const m of PG_MIGRATIONS.filter((x) => x.version <= 5)) await old.query(m.sql);
-      await old.query('INSERT INTO hearth_schema (id, version) VALUES (1, 5)');
+      await migrateTo(old, 5);
       const def = async () => (await old.query<{ d: string }>("SELECT pg_get_functiondef('hearth_commit'::regproc) AS d")).rows[0]!.d;
       expect(await def()).toContain('device_id = ANY (f_dev)');
 

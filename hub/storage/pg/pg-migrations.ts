@@ -389,13 +389,14 @@ CREATE TABLE firmware_chunks (
 -- device told another hub.
 ALTER TABLE devices ADD COLUMN changed xid8 NOT NULL DEFAULT pg_current_xact_id();
 CREATE INDEX devices_changed ON devices (changed);
-CREATE FUNCTION hearth_device_stamp() RETURNS trigger LANGUAGE plpgsql AS $fn$
+-- Any table's row column changed, stamped on UPDATE (device_owner's too, migration 8).
+CREATE FUNCTION hearth_stamp_changed() RETURNS trigger LANGUAGE plpgsql AS $fn$
 BEGIN
   NEW.changed := pg_current_xact_id();
   RETURN NEW;
 END
 $fn$;
-CREATE TRIGGER devices_stamp BEFORE UPDATE ON devices FOR EACH ROW EXECUTE FUNCTION hearth_device_stamp();
+CREATE TRIGGER devices_stamp BEFORE UPDATE ON devices FOR EACH ROW EXECUTE FUNCTION hearth_stamp_changed();
 -- Removed devices leave no row to stamp: their ids, stamped the same way. Pruned by PgUpkeep after a week (a
 -- hub also re-reads every device every 10 minutes).
 CREATE TABLE device_removals (
@@ -429,13 +430,7 @@ ALTER TABLE device_owner ADD COLUMN changed xid8 NOT NULL DEFAULT pg_current_xac
 -- A trigger, so every writer stamps it: claims (pg-store.ts), disconnects, releaseDead, a hub stopping.
 -- Commits only lock these rows FOR SHARE, which fires no trigger. Claims and disconnects change indexed
 -- columns already (device_owner_hub): the index below takes no HOT update from them.
-CREATE FUNCTION hearth_owner_changed() RETURNS trigger LANGUAGE plpgsql AS $fn$
-BEGIN
-  NEW.changed := pg_current_xact_id();
-  RETURN NEW;
-END
-$fn$;
-CREATE TRIGGER device_owner_changed BEFORE UPDATE ON device_owner FOR EACH ROW EXECUTE FUNCTION hearth_owner_changed();
+CREATE TRIGGER device_owner_changed BEFORE UPDATE ON device_owner FOR EACH ROW EXECUTE FUNCTION hearth_stamp_changed();
 CREATE INDEX device_owner_changed ON device_owner (changed);
 -- Stamped by hearth_commit() in the UPDATE it does anyway; no trigger and no index on this hot path (an
 -- index on a column every commit changes would end HOT updates of device_state).

@@ -3,10 +3,9 @@
 // others but committed after them.
 import { afterEach, beforeEach, expect, it } from '@jest/globals';
 import pg from 'pg';
-import { describePg } from '../testing/pg-cluster.js';
+import { describePg, migrateTo } from '../testing/pg-cluster.js';
 import { batchOf, float } from '../testing/store-fixture.js';
 import { commitBatch } from './pg-commit.js';
-import { PG_MIGRATIONS } from './pg-migrations.js';
 import { PgStore } from './pg-store.js';
 
 const DEVICES = 1_000;
@@ -80,9 +79,7 @@ describePg('PgCluster changes since a horizon', (cluster) => {
     const client = new pg.Client({ connectionString: old });
     await client.connect();
     try {
-      await client.query('CREATE TABLE hearth_schema (id integer PRIMARY KEY CHECK (id = 1), version integer NOT NULL)');
-      for (const m of PG_MIGRATIONS.filter((x) => x.version <= 6)) await client.query(m.sql);
-      await client.query('INSERT INTO hearth_schema (id, version) VALUES (1, 6)');
+      await migrateTo(client, 6);
       await client.query(`INSERT INTO devices (id, name, type, token_salt, token_hash, created_at) VALUES ('u-1', 'U', 'sensor', 's', 'h', 0);
         INSERT INTO device_owner (device_id, hub_id, epoch, connected) VALUES ('u-1', 'hub-b', 1, true);
         INSERT INTO device_state (device_id, seq) VALUES ('u-1', 1)`);

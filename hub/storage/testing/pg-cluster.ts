@@ -1,6 +1,8 @@
 // A throwaway PostgreSQL cluster per test file (test support, never compiled into dist/): started in beforeAll,
 // stopped and removed in afterAll; each test makes its own database on it.
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
+import type pg from 'pg';
+import { PG_MIGRATIONS } from '../pg/pg-migrations.js';
 import { PgCluster, pgUnavailable } from '../pg/throwaway-cluster.js';
 
 export { PgCluster } from '../pg/throwaway-cluster.js';
@@ -34,4 +36,11 @@ export function describePg(name: string, fn: (cluster: () => PgCluster) => void)
       return started;
     });
   });
+}
+
+/** Leaves the database of `client` as a hub of schema `version` would: migrations up to it, and hearth_schema saying so. */
+export async function migrateTo(client: pg.Client, version: number): Promise<void> {
+  await client.query('CREATE TABLE hearth_schema (id integer PRIMARY KEY CHECK (id = 1), version integer NOT NULL)');
+  for (const m of PG_MIGRATIONS.filter((x) => x.version <= version)) await client.query(m.sql);
+  await client.query('INSERT INTO hearth_schema (id, version) VALUES (1, $1)', [version]);
 }
