@@ -144,7 +144,9 @@ async function measure(o: HubScaleOptions, r: Running, slices: string[], dbCpu: 
     .sort((a, b) => a - b);
 
   // 2. Full load: every device keeps a window of frames in flight; CPU is sampled over the same window.
-  const full = await startLoaders(r, slices, ['--seconds', String(o.warmup + o.seconds + 1)]);
+  // Each loader counts its seconds from its own connect, the CPU window from the slowest's: 5 s to spare, so
+  // that none has exited when the window's end samples its CPU (one had: /proc/<pid> was gone, the bench died).
+  const full = await startLoaders(r, slices, ['--seconds', String(o.warmup + o.seconds + 5)]);
   await sleep(o.warmup * 1000);
   const pids = { hubs: r.hubs.map((h) => h.child.proc.pid!), loaders: full.map((l) => l.proc.pid!) };
   const cpu = () => ({ hubs: pids.hubs.map(cpuSecondsOf), db: dbCpu(), loaders: pids.loaders.reduce((s, p) => s + cpuSecondsOf(p), 0) });
