@@ -15,3 +15,8 @@ export const systemTimers: Timers = {
   setTimeout: (fn, ms) => setTimeout(fn, ms),
   clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
 };
+
+/** `ms` give or take a fifth, at random: hubs started together do not all do the same periodic work at the same moment. */
+export function jittered(ms: number): number {
+  return Math.round(ms * (0.8 + 0.4 * Math.random()));
+}

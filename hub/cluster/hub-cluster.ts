@@ -2,6 +2,7 @@ import type { DeviceRegistry } from '../devices/device-registry.js';
 import type { DeviceInfo, EventBus } from '../events.js';
 import type { IngestPipeline } from '../ingest/ingest-pipeline.js';
 import type { Logger } from '../logger.js';
+import { jittered } from '../timers.js';
 import { CLAIMS_CHANNEL, COMMANDS_CHANNEL, RESULTS_CHANNEL, type LatestValue, type LoggedCommand, type PgCluster, type PgListener } from '../storage/pg/pg-cluster.js';
 import type { CommandLogStatus } from '../storage/types.js';
 import type { CommandOutcome } from '../events.js';
@@ -20,10 +21,6 @@ export const OWNERS_WHOLE_EVERY_MS = 10 * 60_000;
 /** Devices per latestOf() query of a whole read. */
 const LATEST_PAGE = 1000;
 
-/** `ms` give or take a fifth, at random: hubs started together do not all re-read at the same moment. */
-export function jittered(ms: number): number {
-  return Math.round(ms * (0.8 + 0.4 * Math.random()));
-}
 /** A forwarded command waits this much longer than the device's own timeout (the holder times it out first). */
 const FORWARD_SLACK_MS = 2_000;
 

@@ -1,6 +1,7 @@
 import type { Logger } from '../logger.js';
 import { isThenable } from '../storage/maybe-promise.js';
 import type { DeviceChanges } from '../storage/pg/pg-store.js';
+import { jittered } from '../timers.js';
 import type { DeviceRegistry } from './device-registry.js';
 
 const WATCH_EVERY_MS = 1000;
@@ -107,7 +108,7 @@ export class CliChangeWatch {
       const delta = await changes.deviceChangesSince(full ? undefined : this.#horizon);
       if (full) {
         // Give or take a fifth: hubs started together do not all re-read at once.
-        this.#nextFull = this.#now() + Math.round(RECONCILE_EVERY_MS * (0.8 + 0.4 * Math.random()));
+        this.#nextFull = this.#now() + jittered(RECONCILE_EVERY_MS);
         await this.#registry.reconcile(this.#now());
       } else {
         this.#registry.applyChanges(delta.changed, delta.removed);
