@@ -3,8 +3,8 @@ import type { DeviceInfo, EventBus } from '../events.js';
 import type { IngestPipeline } from '../ingest/ingest-pipeline.js';
 import type { Logger } from '../logger.js';
 import { jittered } from '../timers.js';
-import { CLAIMS_CHANNEL, COMMANDS_CHANNEL, RESULTS_CHANNEL, type LatestValue, type LoggedCommand, type PgCluster, type PgListener } from '../storage/pg/pg-cluster.js';
-import type { CommandLogStatus } from '../storage/types.js';
+import { CLAIMS_CHANNEL, COMMANDS_CHANNEL, RESULTS_CHANNEL, type LoggedCommand, type PgCluster, type PgListener } from '../storage/pg/pg-cluster.js';
+import type { CommandLogStatus, LatestValue } from '../storage/types.js';
 import type { CommandOutcome } from '../events.js';
 
 /** How often a hub records that it runs (hubs.seen_at). */

@@ -2,7 +2,8 @@ import { EventEmitter } from 'node:events';
 import pg from 'pg';
 import type { ValueType } from '../../../protocol/types.js';
 import { fromNative } from '../native-value.js';
-import type { CommandLogStatus } from '../types.js';
+import type { CommandLogStatus, LatestValue } from '../types.js';
+import { HORIZON, readLatest } from './pg-latest.js';
 import type { Value } from '../../../protocol/types.js';
 
 // Channels between hubs on one database (issue #16 section 2). Payloads are space-separated: device and hub
@@ -28,21 +29,6 @@ export interface LoggedCommand {
   command: string;
   value: Value;
 }
-
-/** A series' latest reading. */
-export interface LatestValue {
-  metric: string;
-  ts: number;
-  value: Value;
-}
-
-/**
- * The horizon of a read, taken in the read's own statement (so of its snapshot): the oldest transaction
- * still running then. Every transaction below it had ended, so rows stamped `changed >= horizon` (migration
- * 8) include every change the read did not see, even one whose transaction began before others that
- * committed first; some rows it did see come again.
- */
-const HORIZON = 'pg_snapshot_xmin(pg_current_snapshot())::text';
 
 /** NOTIFY payloads are at most 8000 bytes; a device's message is cut well below that. */
 const MAX_MESSAGE_CHARS = 1000;
@@ -134,7 +120,7 @@ export class PgCluster {
 
   /** The latest value of every series of these devices (those other hubs hold), and the horizon to pass to latestChanged. */
   async latestOf(deviceIds: readonly string[]): Promise<{ latest: Map<string, LatestValue[]>; horizon: string }> {
-    return this.#latest('s.device_id = ANY ($1::text[])', [deviceIds]);
+    return readLatest(this.#pool(), 's.device_id = ANY ($1::text[])', [deviceIds]);
   }
 
   /**
@@ -144,32 +130,11 @@ export class PgCluster {
   async latestChanged(since: string, hubId: string): Promise<{ latest: Map<string, LatestValue[]>; horizon: string }> {
     // device_state has no index on changed (see migration 8): a scan of its narrow rows, then one index
     // lookup per series of a changed device only.
-    return this.#latest(
+    return readLatest(this.#pool(), 
       `s.device_id IN (SELECT st.device_id FROM device_state st LEFT JOIN device_owner o ON o.device_id = st.device_id
          WHERE st.changed >= $1::xid8 AND NOT coalesce(o.hub_id = $2 AND o.connected, false))`,
       [since, hubId],
     );
-  }
-
-  /** Latest values of the series `where` selects (SQL on series `s`), read with the horizon of the same snapshot. */
-  async #latest(where: string, params: unknown[]): Promise<{ latest: Map<string, LatestValue[]>; horizon: string }> {
-    type Row = { horizon: string; device_id: string | null; metric: string; value_type: ValueType; ts: number; num: number | null; txt: string | null };
-    const { rows } = await this.#pool().query<Row>(
-      `SELECT ${HORIZON} AS horizon, v.* FROM (SELECT) AS h LEFT JOIN (
-         SELECT s.device_id, s.metric, s.value_type, r.ts, r.num, r.txt FROM series s
-         CROSS JOIN LATERAL (SELECT ts, num, txt FROM readings WHERE series = s.id ORDER BY ts DESC LIMIT 1) r
-         WHERE ${where}
-       ) AS v ON true`,
-      params,
-    );
-    const latest = new Map<string, LatestValue[]>();
-    for (const r of rows) {
-      if (r.device_id === null) continue;
-      let list = latest.get(r.device_id);
-      if (!list) latest.set(r.device_id, (list = []));
-      list.push({ metric: r.metric, ts: r.ts, value: fromNative(r.value_type, r.txt ?? r.num!) });
-    }
-    return { latest, horizon: rows[0]!.horizon };
   }
 
   /** Asks `hubId` to send logged command `id` (NOTIFY COMMANDS_CHANNEL). */

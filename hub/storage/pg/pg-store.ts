@@ -24,6 +24,7 @@ import { CLAIMS_CHANNEL, PgCluster } from './pg-cluster.js';
 import { PgAuth } from './pg-auth.js';
 import { PgFirmware } from './pg-firmware.js';
 import { PgImageBytes } from './pg-image-bytes.js';
+import { HORIZON, readLatest } from './pg-latest.js';
 import { rolledHistory, rollupStep } from './pg-rollups.js';
 import { migratePg } from './pg-migrations.js';
 import { dayOf, PgPartitions } from './pg-partitions.js';
@@ -239,7 +240,7 @@ export class PgStore implements HubStoreContract {
    * the reads, so nothing committed after it is missed (see migration 7); a device can come twice.
    */
   async deviceChangesSince(horizon: string | undefined): Promise<DeviceChanges> {
-    const [{ next }] = (await this.#rows<{ next: string }>('SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS next')) as [{ next: string }];
+    const [{ next }] = (await this.#rows<{ next: string }>(`SELECT ${HORIZON} AS next`)) as [{ next: string }];
     if (horizon === undefined) return { horizon: next, changed: [], removed: [] };
     const changed = await this.#rows<DeviceRow>(`${SELECT_DEVICE} WHERE d.changed >= $1::xid8`, [horizon]);
     // Removed and not added again since (an id added again is in `changed`, with its new credentials).
@@ -397,31 +398,13 @@ export class PgStore implements HubStoreContract {
 
   /** The newest stored value of each metric of a device, by metric name (one index probe per series). */
   async latest(deviceId: string): Promise<LatestValue[]> {
-    const rows = await this.#rows<{ metric: string; value_type: ValueType; ts: number; num: number | null; txt: string | null }>(
-      `SELECT s.metric, s.value_type, r.ts, r.num, r.txt FROM series s
-       CROSS JOIN LATERAL (SELECT ts, num, txt FROM readings WHERE series = s.id ORDER BY ts DESC LIMIT 1) r
-       WHERE s.device_id = $1 ORDER BY s.metric COLLATE "C"`,
-      [deviceId],
-    );
-    return rows.map((r) => ({ metric: r.metric, ts: r.ts, value: fromNative(r.value_type, native(r.num, r.txt)) }));
+    return (await readLatest(this.#p, 's.device_id = $1', [deviceId])).latest.get(deviceId) ?? [];
   }
 
   /** latest() of each of these devices, in one query; a device without readings is absent. */
   async latestMany(deviceIds: readonly string[]): Promise<Map<string, LatestValue[]>> {
-    const out = new Map<string, LatestValue[]>();
-    if (deviceIds.length === 0) return out;
-    const rows = await this.#rows<{ device_id: string; metric: string; value_type: ValueType; ts: number; num: number | null; txt: string | null }>(
-      `SELECT s.device_id, s.metric, s.value_type, r.ts, r.num, r.txt FROM series s
-       CROSS JOIN LATERAL (SELECT ts, num, txt FROM readings WHERE series = s.id ORDER BY ts DESC LIMIT 1) r
-       WHERE s.device_id = ANY ($1::text[]) ORDER BY s.device_id, s.metric COLLATE "C"`,
-      [deviceIds],
-    );
-    for (const r of rows) {
-      let list = out.get(r.device_id);
-      if (!list) out.set(r.device_id, (list = []));
-      list.push({ metric: r.metric, ts: r.ts, value: fromNative(r.value_type, native(r.num, r.txt)) });
-    }
-    return out;
+    if (deviceIds.length === 0) return new Map();
+    return (await readLatest(this.#p, 's.device_id = ANY ($1::text[])', [deviceIds])).latest;
   }
 
   // ---- events and commands -------------------------------------------------------------------
