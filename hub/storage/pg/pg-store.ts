@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { Capability, ValueType } from '../../../protocol/types.js';
+import type { ValueType } from '../../../protocol/types.js';
 import { StoreError } from '../errors.js';
 import { fromNative, isNumeric } from '../native-value.js';
 import { DEFAULT_RETENTION } from '../retention.js';
@@ -25,6 +25,8 @@ import { PgAuth } from './pg-auth.js';
 import { PgFirmware } from './pg-firmware.js';
 import { PgImageBytes } from './pg-image-bytes.js';
 import { HORIZON, readLatest } from './pg-latest.js';
+import { newPool, pgAddress } from './pg-pool.js';
+import { native, SELECT_DEVICE, toRecord, type DeviceRow } from './pg-rows.js';
 import { rolledHistory, rollupStep } from './pg-rollups.js';
 import { migratePg } from './pg-migrations.js';
 import { dayOf, PgPartitions } from './pg-partitions.js';
@@ -43,24 +45,7 @@ export interface PgStoreOptions {
   poolSize?: number;
 }
 
-// bigint (20), numeric (1700: sum() of bigint) as JS numbers: every such value here is below 2^53 (the CHECKs).
-const TYPES = {
-  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-    oid === 20 || oid === 1700 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
-};
-
-/** A transaction whose client went silent this long is ended by the server (see open()). */
-export const IDLE_IN_TRANSACTION_MS = 5_000;
-
-/** How long open() waits for the first connection. */
-const CONNECT_TIMEOUT_MS = 10_000;
-
-/** host:port/database of a URL, for messages: never its user or password. */
-function where(url: string): string {
-  const u = new URL(url);
-  const socket = u.searchParams.get('host');
-  return `${u.hostname || socket || 'localhost'}:${u.port || 5432}${u.pathname}${socket && u.hostname ? ` (socket ${socket})` : ''}`;
-}
+export { IDLE_IN_TRANSACTION_MS } from './pg-pool.js';
 
 /** What changed in the devices table since a horizon (PgStore.deviceChangesSince). */
 export interface DeviceChanges {
@@ -68,35 +53,6 @@ export interface DeviceChanges {
   changed: DeviceRecord[];
   removed: string[];
 }
-
-const SELECT_DEVICE = 'SELECT d.*, s.last_seen FROM devices d LEFT JOIN device_state s ON s.device_id = d.id';
-
-interface DeviceRow {
-  id: string;
-  name: string;
-  type: string;
-  token_salt: string;
-  token_hash: string;
-  model: string;
-  firmware: string;
-  capabilities: Capability[];
-  created_at: number;
-  last_seen: number | null;
-  revoked_at: number | null;
-  room: string | null;
-  updates: boolean;
-}
-
-function toRecord(r: DeviceRow): DeviceRecord {
-  return {
-    id: r.id, name: r.name, type: r.type, tokenSalt: r.token_salt, tokenHash: r.token_hash, model: r.model, firmware: r.firmware,
-    capabilities: r.capabilities, createdAt: r.created_at, lastSeen: r.last_seen, revokedAt: r.revoked_at, room: r.room,
-    ...(r.updates ? { updates: true } : {}),
-  };
-}
-
-/** The stored form (num or txt column) back as HistoryPoint's value: bool 0/1, enum index, as SQLite gives it. */
-const native = (num: number | null, txt: string | null): number | string => txt ?? num!;
 
 /**
  * Hearth's PostgreSQL storage (issue #16 section 1): HubStoreContract on a node-postgres Pool, readings in
@@ -132,10 +88,10 @@ export class PgStore implements HubStoreContract {
   /** Connects and migrates; throws StoreError HUB_ERR_DB_TOO_NEW for a newer schema, leaving it untouched. */
   async open(): Promise<void> {
     if (this.#pool) return;
-    const pool = this.#newPool(this.#poolSize);
+    const pool = newPool(this.#url, this.#poolSize);
     try {
       const client = await pool.connect().catch((err: Error) => {
-        throw new StoreError('HUB_ERR_DB_UNREACHABLE', `cannot connect to PostgreSQL at ${where(this.#url)}: ${err.message || String(err)}`, { cause: err });
+        throw new StoreError('HUB_ERR_DB_UNREACHABLE', `cannot connect to PostgreSQL at ${pgAddress(this.#url)}: ${err.message || String(err)}`, { cause: err });
       });
       try {
         this.#version = await migratePg(client, new URL(this.#url).pathname.slice(1));
@@ -145,27 +101,11 @@ export class PgStore implements HubStoreContract {
       const partitions = new PgPartitions(pool);
       await partitions.open(this.#now());
       [this.#pool, this.#partitions] = [pool, partitions];
-      this.#beatPool = this.#newPool(1);
+      this.#beatPool = newPool(this.#url, 1);
     } catch (err) {
       await pool.end();
       throw err;
     }
-  }
-
-  #newPool(max: number): pg.Pool {
-    // A connect timeout: an address that drops packets would otherwise hang the start for ever.
-    const pool = new pg.Pool({
-      ...{ connectionString: this.#url, max, types: TYPES, connectionTimeoutMillis: CONNECT_TIMEOUT_MS },
-      // A hub cut off in the middle of a commit holds row locks (device_owner FOR SHARE) that another hub's
-      // claim waits for: the server ends such a transaction after this long, and the claim goes through.
-      idle_in_transaction_session_timeout: IDLE_IN_TRANSACTION_MS,
-      keepAlive: true,
-    });
-    pool.on('error', () => undefined); // an idle client's lost connection: the next query reports it
-    // A checked-out client's lost connection (the server ended an idle transaction, a partition healed into
-    // a reset) is an 'error' event too, which would end the process unheard: its query rejects with it.
-    pool.on('connect', (client) => void client.on('error', () => undefined));
-    return pool;
   }
 
   /** Ends the pool; safe to call twice or without open(). */
