@@ -329,9 +329,9 @@ export class HubCluster {
         this.#apply(page.latest);
       }
       // Changes since the previous read too: those of devices no longer connected anywhere.
-      const changed = latestSince === undefined ? { horizon: wholeHorizon! } : await store.latestChanged(latestSince, hubId);
-      if ('latest' in changed) this.#apply(changed.latest);
-      [this.#ownersSince, this.#latestSince] = [owners.horizon, changed.horizon];
+      const changed = latestSince === undefined ? undefined : await store.latestChanged(latestSince, hubId);
+      if (changed) this.#apply(changed.latest);
+      [this.#ownersSince, this.#latestSince] = [owners.horizon, changed?.horizon ?? wholeHorizon];
       this.#nextWhole = this.#o.now() + jittered(OWNERS_WHOLE_EVERY_MS);
       return;
     }
