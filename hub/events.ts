@@ -60,7 +60,8 @@ export interface HubEvents {
   /** Provisioned, or its declared capabilities, model, name or room changed. */
   'device.updated': { device: DeviceInfo };
   /** Revoked and removed. */
-  'device.removed': { deviceId: string };
+  /** Its last info comes along: the retained topics of a device no hub published here can still be cleared. */
+  'device.removed': { deviceId: string; device: DeviceInfo };
   'command.result': CommandOutcome;
   /** A firmware update was queued or changed state or percent, after it was saved [FP-14]. */
   'firmware.update': FirmwareUpdateStatus;

@@ -80,4 +80,22 @@ describePg('HubCluster refresh of other hubs devices', (cluster) => {
     await eventually(() => expect(lines.some((l) => l.includes('PostgreSQL listener connected again: re-reading device owners'))).toBe(true), 10_000);
     await eventually(() => expect(owners.mock.calls.some((args) => args.length === 0 || args[0] === undefined)).toBe(true));
   }, 20_000);
+
+  it('is the caretaker while no living hub has a lower id', async () => {
+    await hub.start();
+    expect(hub.caretaker()).toBe(true); // hub-a below the beating hub-b
+    const c = new HubCluster({
+      ...{ hubId: 'hub-c', store: store.cluster, registry, ingest: { release: () => undefined }, bus: new EventBus(), log: createLogger('silent', { pretty: false }), now: Date.now },
+      timing: { beatMs: 50, staleMs: 60_000, ownersMs: 1_000 },
+    });
+    try {
+      await c.start();
+      expect(c.caretaker()).toBe(false);
+      await hub.stop(); // hub-a marks itself stopped; hub-b still beats
+      await store.cluster.stopped('hub-b');
+      await eventually(() => expect(c.caretaker()).toBe(true));
+    } finally {
+      await c.stop();
+    }
+  });
 });

@@ -172,6 +172,17 @@ export class HubCluster {
     return false;
   }
 
+  /**
+   * Whether this hub is the caretaker: the living hub with the lowest id (in string order). On a broker the hubs
+   * share, it publishes the retained topics of the devices no hub holds, and the installation's device list.
+   * Two hubs may both think so for a beat while one starts or dies: they publish the same retained values.
+   */
+  caretaker(): boolean {
+    const self = this.#o.hubId;
+    for (const id of this.#hubs.keys()) if (id < self && this.#alive(id)) return false;
+    return true;
+  }
+
   /** The hubs on this database with their state, for GET /api/hub. */
   hubs(): Array<{ id: string; alive: boolean; seenAt: number }> {
     return [...this.#hubs].map(([id, h]) => ({ id, alive: id === this.#o.hubId || this.#alive(id), seenAt: h.seenAt })).sort((a, b) => a.id.localeCompare(b.id));

@@ -81,7 +81,7 @@ describe('DeviceRegistry', () => {
     expect(failed).toEqual(['HUB_ERR_REVOKED']);
     expect(store.getDevice('lamp')).toBeUndefined();
     expect(registry.has('lamp')).toBe(false);
-    expect(events).toEqual([['device.removed', { deviceId: 'lamp' }]]);
+    expect(events).toEqual([['device.removed', { deviceId: 'lamp', device: expect.objectContaining({ id: 'lamp', name: 'Porch', online: false }) }]]);
     expect(registry.remove('lamp')).toBe(false);
   });
 
@@ -196,7 +196,7 @@ describe('DeviceRegistry', () => {
     expect(registry.revoke('th1', T0 + 10)).toBe(true);
     expect(session.failed).toEqual([{ code: 'HUB_ERR_REVOKED', message: 'device "th1" was revoked' }]);
     expect(events.map(([e]) => e)).toEqual(['availability', 'device.removed']);
-    expect(events[1]).toEqual(['device.removed', { deviceId: 'th1' }]);
+    expect(events[1]).toEqual(['device.removed', { deviceId: 'th1', device: expect.objectContaining({ id: 'th1', capabilities: HELLO.capabilities, online: false }) }]);
     expect(registry.has('th1')).toBe(false);
     expect(authorizer(registry).authenticateDevice('th1', token)).toMatchObject({ ok: false, code: 'HUB_ERR_UNKNOWN_DEVICE' });
     expect(store.getDevice('th1')?.revokedAt).toBe(T0 + 10);
@@ -237,8 +237,8 @@ describe('DeviceRegistry', () => {
     expect(events).toEqual(expect.arrayContaining([
       ['device.updated', { device: expect.objectContaining({ id: 'fresh' }) }],
       ['device.updated', { device: expect.objectContaining({ id: 'keep', name: 'Kept' }) }],
-      ['device.removed', { deviceId: 'cut' }],
-      ['device.removed', { deviceId: 'drop' }],
+      ['device.removed', { deviceId: 'cut', device: expect.objectContaining({ id: 'cut' }) }],
+      ['device.removed', { deviceId: 'drop', device: expect.objectContaining({ id: 'drop' }) }],
     ]));
     expect(events).toHaveLength(4);
     events.length = 0;

@@ -392,7 +392,8 @@ export class DeviceRegistry {
     runtime.session?.fail('HUB_ERR_REVOKED', `device "${id}" was ${why}`); // [FP-10.3]
     runtime.session = undefined;
     if (runtime.online) this.#setOnline(runtime, false);
+    const device = this.info(id)!;
     this.#devices.delete(id);
-    this.#bus.emit('device.removed', { deviceId: id });
+    this.#bus.emit('device.removed', { deviceId: id, device });
   }
 }

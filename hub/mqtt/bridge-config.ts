@@ -21,7 +21,7 @@ export function mqttConfigured(c: HubConfig): boolean {
 /** The bridge's options from the hub's `mqtt.*` settings. */
 export function bridgeOptions(
   c: HubConfig,
-  deps: { facade: DeviceFacade & DeviceAdmin; auth: MqttAuthenticator; tls: () => TlsPems; log: Logger; ackLatency?: () => HistogramSnapshot; cluster?: { othersAlive(): boolean } },
+  deps: { facade: DeviceFacade & DeviceAdmin; auth: MqttAuthenticator; tls: () => TlsPems; log: Logger; ackLatency?: () => HistogramSnapshot; cluster?: { othersAlive(): boolean; caretaker(): boolean } },
 ): MqttBridgeOptions {
   return {
     ...(deps.cluster ? { cluster: deps.cluster } : {}),

@@ -33,9 +33,13 @@ export interface HubMirrorOptions {
   /**
    * Several hubs on this broker (PostgreSQL): this hub's id. It then publishes its own `<base>/bridge/hubs/<id>/state`,
    * its own canary, the state of devices connected to it only (another hub's are that hub's to publish), and
-   * `<base>/bridge/state` offline at its stop only when `othersAlive()` says no other hub runs.
+   * `<base>/bridge/state` offline at its stop only when `othersAlive()` says no other hub runs. `shared`: the
+   * other hubs publish into this broker too; then each device's discovery, availability and update topics are
+   * published by the hub holding it, those of a device no hub holds by the caretaker (`caretaker()`), and
+   * `<base>/bridge/devices` by the caretaker and by a hub whose own devices connect or go: not by every hub
+   * for every device (with 100,000 devices on 6 hubs, each first HELLO made all six re-publish it).
    */
-  cluster?: { hubId: string; othersAlive(): boolean } | undefined;
+  cluster?: { hubId: string; othersAlive(): boolean; caretaker(): boolean; shared: boolean } | undefined;
   now: () => number;
   timers: Timers;
   /** In [0, 1); Math.random in production. */
@@ -114,8 +118,15 @@ export class HubMirror {
       bus.on('readings', (p) => this.#state.onReadings(p)),
       bus.on('event', (p) => this.#onEvents(p)),
       bus.on('availability', (p) => this.#onAvailability(p)),
-      bus.on('device.updated', (p) => this.#enqueue(() => this.#syncDevice(p.device, true))),
-      bus.on('device.removed', (p) => this.#enqueue(() => this.#removeDevice(p.deviceId))),
+      // Whose the device is, asked when the job runs: a HELLO's device.updated comes just before the registry
+      // marks the device online here.
+      bus.on('device.updated', (p) =>
+        this.#enqueue(async () => {
+          if (this.cares(p.device.id)) await this.#syncDevice(p.device, true);
+          else if (this.#listIsMine()) this.#list.schedule();
+        }),
+      ),
+      bus.on('device.removed', (p) => this.#enqueue(() => this.#removeDevice(p.device))),
     ];
   }
 
@@ -141,10 +152,10 @@ export class HubMirror {
         }
       }
       for (const device of this.#facade.devices()) {
-        await this.#syncDevice(device, false);
+        if (this.cares(device.id)) await this.#syncDevice(device, false);
         if (!cluster || device.hub === cluster.hubId) await this.#state.publishState(device.id, null, true);
       }
-      await this.#list.publish(true);
+      if (this.#listIsMine()) await this.#list.publish(true);
       if (this.#o.canary !== null) {
         const instance = { instance: this.#o.canary };
         if (cluster) await this.#send({ kind: 'hubCanary', topic: this.#topics.hubCanary(cluster.hubId), payload: instance });
@@ -167,7 +178,7 @@ export class HubMirror {
         this.#rediscover = undefined;
         this.#pacer = new RatePacer(this.#o.rediscoverRate, this.#o.now, this.#o.timers);
         try {
-          const devices = this.#facade.devices();
+          const devices = this.#facade.devices().filter((d) => this.cares(d.id));
           for (const device of devices) await this.#syncDevice(device, false);
           for (const device of devices) await this.#state.publishState(device.id, null, true);
         } finally {
@@ -256,18 +267,33 @@ export class HubMirror {
     if (announceList) this.#list.schedule();
   }
 
-  /** Clears every retained topic of a removed device. */
-  async #removeDevice(deviceId: string): Promise<void> {
+  /**
+   * Clears every retained topic of a removed device: those this hub published, and on a shared broker, at the
+   * caretaker, those its last info names (another hub, maybe gone since, published them).
+   */
+  async #removeDevice(device: DeviceInfo): Promise<void> {
+    const deviceId = device.id;
     const known = this.#published.get(deviceId);
     this.#published.delete(deviceId);
     this.#state.forget(deviceId, known?.metrics ?? []);
-    if (known && this.#usable(deviceId)) {
-      for (const topic of known.discovery.keys()) await this.#send({ kind: 'discovery', topic, payload: null });
-      for (const topic of known.metrics) await this.#clear(topic);
+    const sweep = this.#o.cluster?.shared === true && this.#o.cluster.caretaker();
+    if ((known || sweep) && this.#usable(deviceId)) {
+      const discovery = new Set(known?.discovery.keys());
+      const metrics = new Set(known?.metrics);
+      if (sweep) {
+        // Both modes' configs (clearOtherMode lists the other's as null entries) and every capability's topic.
+        if (this.#discovery) for (const e of discoveryFor(device, this.#topics, { ...this.#discoveryOptions, clearOtherMode: true })) discovery.add(e.topic);
+        for (const c of device.capabilities) {
+          const topic = this.#topics.metric(deviceId, c.name);
+          if (topic !== null) metrics.add(topic);
+        }
+      }
+      for (const topic of discovery) await this.#send({ kind: 'discovery', topic, payload: null });
+      for (const topic of metrics) await this.#clear(topic);
       await this.#clear(this.#topics.state(deviceId));
       await this.#clear(this.#topics.availability(deviceId));
     }
-    this.#list.schedule();
+    if (known || this.#listIsMine()) this.#list.schedule();
   }
 
   async #publishEvent(device: DeviceInfo, e: CommittedEvent): Promise<void> {
@@ -283,6 +309,23 @@ export class HubMirror {
       this.#published.get(device.id)?.metrics.add(stateTopic);
       await this.#send({ kind: 'metric', topic: stateTopic, payload: valueToJson(cap, e.value) });
     }
+  }
+
+  /**
+   * Whether this hub publishes the device's discovery, availability and update topics: always, but on a broker
+   * other hubs share, where the hub holding the device does, and the caretaker when no hub holds it.
+   */
+  cares(deviceId: string): boolean {
+    const c = this.#o.cluster;
+    if (!c?.shared) return true;
+    const hub = this.#facade.device(deviceId)?.hub;
+    return hub === c.hubId || (!hub && c.caretaker());
+  }
+
+  /** Whether this hub publishes `<base>/bridge/devices` when any device changes (see HubMirrorOptions.cluster). */
+  #listIsMine(): boolean {
+    const c = this.#o.cluster;
+    return !c?.shared || c.caretaker();
   }
 
   /** The retained topics of a device, created empty on first use. */

@@ -133,8 +133,10 @@ export interface MqttBridgeOptions {
    * with its will on `<base>/bridge/hubs/<hubId>/state`, takes commands and bridge requests through shared
    * subscriptions (`$share/hearth-<base>/...`, so one hub answers each) and publishes the state of its own
    * devices only. `othersAlive()`: whether another hub runs (then its stop leaves `<base>/bridge/state` online).
+   * On the external broker it publishes the discovery, availability and update topics of the devices it holds,
+   * and the caretaker (`caretaker()`: HubCluster's) those of the devices no hub holds and the device list.
    */
-  cluster?: { othersAlive(): boolean } | null;
+  cluster?: { othersAlive(): boolean; caretaker(): boolean } | null;
   logger?: MqttLogger;
 }
 
@@ -206,7 +208,8 @@ export class MqttBridge {
           logger: log,
           onClientPublish: (topic, payload, source, role) => side && route(side, topic, payload, source, role),
         });
-        side = this.#side(broker, topics, null, log, o.cluster ? (o.hubId ?? 'hearth') : undefined);
+        // Every device on this hub's own broker: its local clients see the whole installation.
+        side = this.#side(broker, topics, null, log, o.cluster ? (o.hubId ?? 'hearth') : undefined, false);
         this.#embedded = side;
         await broker.start();
         side.mirror.attach();
@@ -263,7 +266,7 @@ export class MqttBridge {
             republish();
           },
         });
-        side = this.#side(broker, topics, canary, log, clusterId);
+        side = this.#side(broker, topics, canary, log, clusterId, true);
         this.#external = side;
         side.mirror.attach();
         side.updates.attach();
@@ -305,7 +308,8 @@ export class MqttBridge {
     return true;
   }
 
-  #side<B extends EmbeddedBroker | ExternalBroker>(broker: B, topics: Topics, canary: string | null, log: MqttLogger, clusterId?: string): Side<B> {
+  /** `shared`: other hubs publish into this broker too (the external one, with a cluster). */
+  #side<B extends EmbeddedBroker | ExternalBroker>(broker: B, topics: Topics, canary: string | null, log: MqttLogger, clusterId: string | undefined, shared: boolean): Side<B> {
     const o = this.#opts;
     const now = o.now ?? Date.now;
     const timers = o.timers ?? systemTimers;
@@ -330,7 +334,7 @@ export class MqttBridge {
       stateHeartbeatMs: settings.stateHeartbeatMs,
       stateMinIntervalMs: o.stateMinIntervalMs ?? MQTT_DEFAULTS.stateMinIntervalMs,
       canary,
-      cluster: clusterId !== undefined && o.cluster ? { hubId: clusterId, othersAlive: () => o.cluster!.othersAlive() } : undefined,
+      cluster: clusterId !== undefined && o.cluster ? { hubId: clusterId, othersAlive: () => o.cluster!.othersAlive(), caretaker: () => o.cluster!.caretaker(), shared } : undefined,
       now,
       timers,
       random: o.random ?? Math.random,
@@ -350,7 +354,7 @@ export class MqttBridge {
       now,
       timers,
     });
-    const updates = new UpdateMirror({ facade: o.facade, topics, publish, logger: log });
+    const updates = new UpdateMirror({ facade: o.facade, topics, publish, logger: log, cares: (id) => mirror.cares(id) });
     return { broker, mirror, status, api: new BridgeApi({ facade: o.facade, admin, topics, publish, logger: log }), topics, updates };
   }
 

@@ -15,7 +15,7 @@ function deviceInfo(i: number): DeviceInfo {
 }
 
 /** A firmware store whose lookups wait for the next macrotask and fail for the devices in `failing`. */
-function fixture(failing: Set<string>) {
+function fixture(failing: Set<string>, cares?: (id: string) => boolean) {
   const bus = new EventBus();
   const devices = Array.from({ length: DEVICES }, (_, i) => deviceInfo(i));
   const stats = { inFlight: 0, maxInFlight: 0, latestReads: [] as string[] };
@@ -39,7 +39,7 @@ function fixture(failing: Set<string>) {
   const warnings: { obj: object; msg: string }[] = [];
   const noop = () => {};
   const logger: MqttLogger = { debug: noop, info: noop, error: noop, warn: (obj, msg) => warnings.push({ obj, msg }) };
-  const mirror = new UpdateMirror({ facade, topics: new Topics(), publish: async (m) => void published.push(m), logger });
+  const mirror = new UpdateMirror({ facade, topics: new Topics(), publish: async (m) => void published.push(m), logger, ...(cares ? { cares } : {}) });
   return { bus, mirror, stats, published, warnings };
 }
 
@@ -90,6 +90,26 @@ describe('UpdateMirror on a slow, failing store', () => {
     expect(fx.warnings[0]).toMatchObject({ obj: { device: 'd5' }, msg: 'firmware update state not published' });
     expect(fx.published.map((m) => m.topic)).toEqual(['hearth/d6/update']);
     expect(unhandled).toEqual([]);
+    fx.mirror.detach();
+  });
+
+  it('publishes only the devices it cares for (a hub of several on a shared broker), asked after the event', async () => {
+    const mine = new Set(['d1', 'd2']);
+    const fx = fixture(new Set(), (id) => mine.has(id));
+    await fx.mirror.publishAll();
+    expect(fx.published.map((m) => m.topic).sort()).toEqual(['hearth/d1/update', 'hearth/d2/update']);
+    fx.published.length = 0;
+    fx.mirror.attach();
+    fx.bus.emit('device.updated', { device: deviceInfo(7) });
+    fx.bus.emit('device.updated', { device: deviceInfo(8) });
+    // A HELLO's device.updated comes just before its device is online here: who holds it is asked after the emit.
+    mine.add('d8');
+    fx.bus.emit('device.updated', { device: deviceInfo(2) });
+    await new Promise<void>((resolve) => {
+      const check = () => (fx.published.length === 2 ? resolve() : setImmediate(check));
+      check();
+    });
+    expect(fx.published.map((m) => m.topic).sort()).toEqual(['hearth/d2/update', 'hearth/d8/update']);
     fx.mirror.detach();
   });
 });

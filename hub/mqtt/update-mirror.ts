@@ -14,6 +14,8 @@ export interface UpdateMirrorOptions {
   /** The HubMirror's ordered publish queue. */
   publish: (message: TopicMessage) => Promise<void>;
   logger: MqttLogger;
+  /** Whether this hub publishes the device's update topic (HubMirror.cares: on a shared broker, not every hub does); default all. */
+  cares?: (deviceId: string) => boolean;
 }
 
 const OPEN = new Set(['queued', 'transferring', 'verifying']);
@@ -38,7 +40,8 @@ export class UpdateMirror {
     const bus = this.#o.facade.bus;
     this.#detach = [
       bus.on('firmware.update', (u) => void this.#publishLogged(u.device)),
-      bus.on('device.updated', (p) => void this.#publishLogged(p.device.id)),
+      // Asked once the emit returns: a HELLO's device.updated comes just before the registry marks the device online here.
+      bus.on('device.updated', (p) => queueMicrotask(() => void (this.#cares(p.device.id) && this.#publishLogged(p.device.id)))),
     ];
   }
 
@@ -53,7 +56,7 @@ export class UpdateMirror {
    * not be read (the database unreachable, say) is left out, and one warning counts them.
    */
   async publishAll(): Promise<void> {
-    const ids = this.#o.facade.devices().map((d) => d.id);
+    const ids = this.#o.facade.devices().map((d) => d.id).filter((id) => this.#cares(id));
     // Each model's latest version read once for the pass, not once per device (on PostgreSQL, a query each).
     const latest = new Map<string, MaybePromise<string | undefined>>();
     let next = 0;
@@ -73,6 +76,10 @@ export class UpdateMirror {
     if (failed > 0) {
       this.#o.logger.warn({ failed, devices: ids.length, err: String(first) }, 'firmware update state not published for some devices; the next change or republish sends it');
     }
+  }
+
+  #cares(deviceId: string): boolean {
+    return this.#o.cares?.(deviceId) ?? true;
   }
 
   /** #publishDevice for a bus event: a failure is logged, never left unhandled (it would stop the hub). */

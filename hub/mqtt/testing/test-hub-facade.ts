@@ -10,7 +10,7 @@ import { CommandService } from '../../devices/command-service.js';
 import { DeviceRegistry, type SessionHandle } from '../../devices/device-registry.js';
 import { pino } from 'pino';
 import { EventBus, type CommandOutcome, type DeviceInfo } from '../../events.js';
-import { Facade, type HubHealth } from '../../facade.js';
+import { Facade, type FacadeParts, type HubHealth } from '../../facade.js';
 import type { HubInfoResponse } from '../../http/api-types.js';
 import { IngestPipeline } from '../../ingest/ingest-pipeline.js';
 import { HubStore } from '../../storage/hub-store.js';
@@ -37,8 +37,11 @@ export class TestHubFacade extends Facade {
   readonly #commands: CommandService;
   readonly #sessions = new Map<string, SessionHandle>();
 
-  /** Opens its database at once, so a test can add devices before the bridge starts; close() deletes it. */
-  constructor() {
+  /**
+   * Opens its database at once, so a test can add devices before the bridge starts; close() deletes it.
+   * `cluster`: how one hub of several shows each device (online, holder), as HubCluster.view().
+   */
+  constructor(cluster?: FacadeParts['cluster']) {
     const dir = mkdtempSync(join(tmpdir(), 'hearth-mqtt-hub-'));
     const store = new HubStore({ path: join(dir, 'hub.db') });
     store.open();
@@ -47,7 +50,7 @@ export class TestHubFacade extends Facade {
     registry.load();
     const commands = new CommandService({ registry, store, bus, timeoutMs: 5000, now: Date.now });
     const ingest = new IngestPipeline(store, registry, bus, { commitIntervalMs: 0, commitMaxReadings: 4000, maxPendingReadings: 200_000, now: Date.now, log: pino({ level: 'silent' }), onPressure: () => {} });
-    super({ bus, registry, commands, store, ingest, now: Date.now, info: () => ({}) as HubInfoResponse });
+    super({ bus, registry, commands, store, ingest, now: Date.now, info: () => ({}) as HubInfoResponse, ...(cluster ? { cluster } : {}) });
     [this.#dir, this.#store, this.#registry, this.#commands] = [dir, store, registry, commands];
   }
 
