@@ -93,13 +93,19 @@ run('a hub of several on a shared broker (real Mosquitto)', () => {
   it("leaves another hub's device and, not the caretaker, a device no hub holds; as the caretaker, publishes that one and the list", async () => {
     const c = await ha();
     const got = record(c);
-    await c.subscribeAsync(['homeassistant/device/+/config', 'hearth/bridge/devices'], { qos: 1 });
+    await c.subscribeAsync(['homeassistant/device/+/config', 'hearth/bridge/devices', 'hearth/mine/availability'], { qos: 1 });
     await facade.rename('far', { name: 'Far away' });
     await facade.rename('idle', { name: 'Idle plug' });
     // The mirror publishes in order: once this one is here, any config for the two before it would be too.
     await facade.rename('mine', { name: 'Mine 2' });
     await waitForMessage(got, config('mine'), (m) => m.payload.includes('Mine 2'));
     expect(got.filter((m) => m.topic === config('far') || m.topic === config('idle'))).toEqual([]);
+    // Its own device leaving and coming back: availability, but the list is the caretaker's.
+    facade.setOnline('mine', false);
+    await waitForMessage(got, 'hearth/mine/availability', (m) => m.payload === 'offline');
+    facade.setOnline('mine', true);
+    await bridge.idle();
+    expect(got.filter((m) => m.topic === 'hearth/bridge/devices')).toEqual([]);
 
     caretaker = true;
     await facade.rename('idle', { name: 'Idle plug 2' });

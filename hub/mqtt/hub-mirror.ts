@@ -8,7 +8,7 @@ import type { MqttLogger } from './logger.js';
 import type { Publisher } from './publisher.js';
 import { RatePacer } from './rate-pacer.js';
 import { StateMirror } from './state-mirror.js';
-import type { Timers } from '../timers.js';
+import type { TimerHandle, Timers } from '../timers.js';
 import { RETAINED, encodePayload, isTopicSafeId, type TopicMessage, type Topics } from './topics.js';
 
 export interface HubMirrorOptions {
@@ -36,8 +36,8 @@ export interface HubMirrorOptions {
    * `<base>/bridge/state` offline at its stop only when `othersAlive()` says no other hub runs. `shared`: the
    * other hubs publish into this broker too; then each device's discovery, availability and update topics are
    * published by the hub holding it, those of a device no hub holds by the caretaker (`caretaker()`), and
-   * `<base>/bridge/devices` by the caretaker and by a hub whose own devices connect or go: not by every hub
-   * for every device (with 100,000 devices on 6 hubs, each first HELLO made all six re-publish it).
+   * `<base>/bridge/devices` by the caretaker alone: not by every hub for every device (with 100,000 devices on
+   * 6 hubs, each first HELLO made all six re-publish it, and each hub sent the 35 MB list every few seconds).
    */
   cluster?: { hubId: string; othersAlive(): boolean; caretaker(): boolean; shared: boolean } | undefined;
   now: () => number;
@@ -46,6 +46,9 @@ export interface HubMirrorOptions {
   random: () => number;
 }
 
+
+/** How often the caretaker of a shared broker looks whether `<base>/bridge/devices` changed (see #sweepList). */
+const LIST_SWEEP_MS = 10_000;
 
 /** Retained topics published for one device, so that they can be cleared when it or a capability goes. */
 interface DeviceTopics {
@@ -75,6 +78,7 @@ export class HubMirror {
   readonly #state: StateMirror;
   #rediscover: Promise<void> | undefined;
   #pacer: RatePacer | null = null;
+  #sweep: TimerHandle | undefined;
 
   readonly #o: HubMirrorOptions;
 
@@ -123,17 +127,20 @@ export class HubMirror {
       bus.on('device.updated', (p) =>
         this.#enqueue(async () => {
           if (this.cares(p.device.id)) await this.#syncDevice(p.device, true);
-          else if (this.#listIsMine()) this.#list.schedule();
+          else this.#scheduleList();
         }),
       ),
       bus.on('device.removed', (p) => this.#enqueue(() => this.#removeDevice(p.device))),
     ];
+    if (this.#o.cluster?.shared) this.#sweepList();
   }
 
   /** Stops following the EventBus; queued publishes still go out (see idle()). */
   detach(): void {
     for (const off of this.#detach) off();
     this.#detach = [];
+    if (this.#sweep !== undefined) this.#o.timers.clearTimeout(this.#sweep);
+    this.#sweep = undefined;
     this.#state.stop();
   }
 
@@ -233,7 +240,7 @@ export class HubMirror {
       const shown = this.#o.cluster ? (this.#facade.device(device.id)?.online ?? online) : online;
       await this.#send({ kind: 'availability', topic: this.#topics.availability(device.id), payload: shown ? 'online' : 'offline' });
     });
-    this.#list.schedule();
+    this.#scheduleList();
   }
 
   /** Publishes discovery (clearing configs and metric topics of capabilities that went) and availability. */
@@ -264,7 +271,7 @@ export class HubMirror {
       topic: this.#topics.availability(device.id),
       payload: device.online ? 'online' : 'offline',
     });
-    if (announceList) this.#list.schedule();
+    if (announceList) this.#scheduleList();
   }
 
   /**
@@ -293,7 +300,7 @@ export class HubMirror {
       await this.#clear(this.#topics.state(deviceId));
       await this.#clear(this.#topics.availability(deviceId));
     }
-    if (known || this.#listIsMine()) this.#list.schedule();
+    this.#scheduleList();
   }
 
   async #publishEvent(device: DeviceInfo, e: CommittedEvent): Promise<void> {
@@ -322,10 +329,25 @@ export class HubMirror {
     return hub === c.hubId || (!hub && c.caretaker());
   }
 
-  /** Whether this hub publishes `<base>/bridge/devices` when any device changes (see HubMirrorOptions.cluster). */
+  /** Whether this hub publishes `<base>/bridge/devices`: on a broker other hubs share, the caretaker alone. */
   #listIsMine(): boolean {
     const c = this.#o.cluster;
     return !c?.shared || c.caretaker();
+  }
+
+  #scheduleList(): void {
+    if (this.#listIsMine()) this.#list.schedule();
+  }
+
+  /**
+   * On a shared broker, the caretaker looks at the list every LIST_SWEEP_MS: devices connecting to and leaving
+   * other hubs change it without an event here (it goes out only when it changed).
+   */
+  #sweepList(): void {
+    this.#sweep = this.#o.timers.setTimeout(() => {
+      this.#scheduleList();
+      this.#sweepList();
+    }, LIST_SWEEP_MS);
   }
 
   /** The retained topics of a device, created empty on first use. */
