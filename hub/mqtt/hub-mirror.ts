@@ -50,6 +50,9 @@ export interface HubMirrorOptions {
 /** How often the caretaker of a shared broker looks whether `<base>/bridge/devices` changed (see #sweepList). */
 const LIST_SWEEP_MS = 10_000;
 
+/** Devices publishAll() publishes per event-loop turn. */
+const PUBLISH_ALL_SLICE = 500;
+
 /** Retained topics published for one device, so that they can be cleared when it or a capability goes. */
 interface DeviceTopics {
   /** Discovery topic -> the config last published there. */
@@ -158,7 +161,11 @@ export class HubMirror {
           await this.#send({ kind: 'discovery', topic: e.topic, payload: e.config });
         }
       }
+      let n = 0;
       for (const device of this.#facade.devices()) {
+        // Publishes resolve at once (handed over or held): without a turn now and then, 100,000 devices held
+        // the event loop for seconds.
+        if (++n % PUBLISH_ALL_SLICE === 0) await new Promise<void>((resolve) => setImmediate(resolve));
         if (this.cares(device.id)) await this.#syncDevice(device, false);
         if (!cluster || device.hub === cluster.hubId) await this.#state.publishState(device.id, null, true);
       }
