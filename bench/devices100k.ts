@@ -2,8 +2,7 @@
 // [--per-sim N] [--prime P]: issue #17 §5, second bullet. N concurrent wss devices (default 100,000) on this one box across H
 // hub processes (default 6) on one throwaway PostgreSQL, each hub bridging to one external Mosquitto with its
 // embedded broker off (--broker none: no MQTT at all), driven by simulator processes (bench/devices19k-load.ts)
-// of at most --per-sim devices each (default 8,500), each pointed at one hub and dialling from its own loopback
-// address (127.0.0.2, 127.0.0.3, ...). A process may hold at most 20,000
+// of at most --per-sim devices each (default 8,500), each pointed at one hub. A process may hold at most 20,000
 // open files, so a configuration with more than 17,000 devices on one hub or 10,000 in one simulator is
 // refused up front. The devices connect idle at D dials per second across the fleet (default 200: an
 // unthrottled ramp of TLS handshakes stalls this machine). Then every device sends its first reading, P devices a
@@ -258,9 +257,6 @@ export async function runDevices100kBench(opts: Partial<Devices100kOptions> = {}
       const share = (s.to - s.from) / o.devices;
       const hub = hubs[s.hub]!;
       const args = ['--url', `wss://127.0.0.1:${hub.port}`, '--credentials', credentials, '--from', String(s.from), '--to', String(s.to), '--rate', '0', '--stream-rate', String(ticksPerSecond * share), '--ramp', String(o.ramp * share), '--prime-seconds', String(o.devices / o.prime), '--ca', join(hub.dir, 'tls', 'hub-cert.pem')];
-      // Each loader dials from its own loopback address: from 127.0.0.1 alone, 100,000 connections fill its
-      // ~28,000 ephemeral ports and the kernel searched them for each new one (perf: __inet_hash_connect).
-      args.push('--local-address', `127.0.${(2 + i) >> 8}.${(2 + i) & 255}`);
       const l = spawnNode(join(BENCH_DIR, 'devices19k-load.js'), args);
       loaders.push(l);
       guard.watch(l, `simulator ${i}`);

@@ -6,18 +6,17 @@
 // of this process while connecting (default 1000; devices100k spreads its fleet-wide ramp over its loaders).
 // --prime-seconds T: on SIGUSR2, first each device's first reading, spread evenly over T seconds, then the
 // stream (a device's first reading creates its series in the database, one round trip each on a fresh hub).
-// --local-address A: every device dials from A (devices100k gives each loader its own 127.0.0.x).
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Fleet } from '../device-sim/index.js';
 import { everyDue } from './paced.js';
 
 const { values } = parseArgs({
-  options: { url: { type: 'string' }, credentials: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, rate: { type: 'string' }, 'stream-rate': { type: 'string' }, ca: { type: 'string' }, ramp: { type: 'string' }, 'prime-seconds': { type: 'string' }, 'local-address': { type: 'string' } },
+  options: { url: { type: 'string' }, credentials: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, rate: { type: 'string' }, 'stream-rate': { type: 'string' }, ca: { type: 'string' }, ramp: { type: 'string' }, 'prime-seconds': { type: 'string' } },
 });
 const all = (JSON.parse(readFileSync(values.credentials!, 'utf8')) as { devices: { id: string; token: string; model: string }[] }).devices;
 const devices = all.slice(Number(values.from), Number(values.to));
-const fleet = new Fleet({ hubUrl: values.url!, devices, rate: Number(values.rate), seed: Number(values.from), ca: readFileSync(values.ca!), rampPerSecond: Number(values.ramp ?? 1000), ...(values['local-address'] ? { localAddress: values['local-address'] } : {}) });
+const fleet = new Fleet({ hubUrl: values.url!, devices, rate: Number(values.rate), seed: Number(values.from), ca: readFileSync(values.ca!), rampPerSecond: Number(values.ramp ?? 1000) });
 
 function line(extra: Record<string, unknown> = {}): string {
   const s = fleet.stats();

@@ -20,8 +20,6 @@ export interface ConnectionOptions {
   ca?: string | Buffer;
   /** Skip certificate verification: only when the user asked for it explicitly. */
   insecure?: boolean;
-  /** The local address to dial from (default: the system's choice). */
-  localAddress?: string;
 }
 
 /** How the connection reports to its owner. Exactly one of onClose/onRefused ends each connection. */
@@ -87,7 +85,6 @@ export class DeviceConnection {
       ...(o.hubUrl.startsWith('wss:') ? { secureContext: secureContextFor(o.ca) } : {}),
       // Certificate checks stay on unless the user explicitly asked otherwise [FP-2.6].
       rejectUnauthorized: o.insecure !== true,
-      ...(o.localAddress !== undefined ? { localAddress: o.localAddress } : {}),
       maxPayload: MAX_PAYLOAD,
       // BATCH replays are worth compressing; TELEMETRY stays under the threshold [FP-10.4]. ws keeps a
       // device's deflate stream once it has compressed a message: with zlib's defaults (32 KB window,

@@ -53,15 +53,6 @@ describe('Fleet', () => {
     expect(hub.closes.filter((c) => c.code === 1000).length).toBe(12);
   });
 
-  it('dials from the local address it is given', async () => {
-    const hub = await startHub();
-    const f = fleet(hub, 1, { localAddress: '127.0.0.2' });
-    await f.start();
-    await f.waitConnected(f.devices.length, 5000);
-    expect(hub.peers).toHaveLength(f.devices.length);
-    expect(new Set(hub.peers)).toEqual(new Set(['127.0.0.2']));
-  });
-
   it('runs every device on one underlying timer and takes readings on demand with sendNow()', async () => {
     const clock = new ManualClock();
     const hub = await startHub({ now: () => clock.now() });

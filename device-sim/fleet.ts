@@ -22,12 +22,6 @@ export interface FleetOptions {
   seed?: string | number;
   ca?: string | Buffer;
   insecure?: boolean;
-  /**
-   * The local address every device dials from. A load generator on one machine gives each of its processes
-   * its own loopback address (127.0.0.2, ...): the kernel then picks each new connection's port among that
-   * address's own, not among the ~28,000 ports of 127.0.0.1 that 100,000 connections fill.
-   */
-  localAddress?: string;
   /** The clock under the fleet's shared timer queue (default: wall clock). */
   clock?: Clock;
   /** Dials per second while starting (default 500; Infinity dials all at once). */
@@ -208,7 +202,6 @@ export class Fleet {
       firstHub: index,
       ca: o.ca,
       insecure: o.insecure,
-      localAddress: o.localAddress,
       clock: this.#timers,
       seed: o.seed,
       rate: spec.rate ?? o.rate,

@@ -46,8 +46,6 @@ export interface SimDeviceOptions {
   firstHub?: number;
   ca?: string | Buffer;
   insecure?: boolean;
-  /** The local address it dials from (ConnectionOptions.localAddress). */
-  localAddress?: string;
   clock?: Clock;
   /** Seeds this device's randomness together with its id (default 'hearth'). */
   seed?: string | number;
@@ -349,7 +347,7 @@ export class SimDevice extends TypedEmitter<SimDeviceEvents> implements Connecti
     this.#session = 'connecting';
     this.counters.connects++;
     const o = this.#o;
-    this.#conn = new DeviceConnection({ hubUrl: this.hubUrl, deviceId: o.id, token: o.token, ca: o.ca, insecure: o.insecure, localAddress: o.localAddress }, this);
+    this.#conn = new DeviceConnection({ hubUrl: this.hubUrl, deviceId: o.id, token: o.token, ca: o.ca, insecure: o.insecure }, this);
     this.#watchdog.watch(SILENT_HEARTBEATS * DEFAULT_HEARTBEAT_MS);
     this.#conn.open();
   }

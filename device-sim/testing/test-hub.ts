@@ -87,8 +87,6 @@ export class TestHub {
   refuseWith: { code: 'HUB_ERR_UNKNOWN_DEVICE' | 'HUB_ERR_BAD_TOKEN' } | null = null;
   /** Connections accepted since the first start. */
   connections = 0;
-  /** The address each upgrade came from, in order. */
-  readonly peers: string[] = [];
   /** The permessage-deflate parameters each accepted connection negotiated ('' if none), in order. */
   readonly extensions: string[] = [];
   /**
@@ -217,7 +215,6 @@ export class TestHub {
     // One upgrade listener, routed as the hub's HTTPS front routes it (hub/http/server.ts).
     server.on('upgrade', (req, socket: Duplex, head: Buffer) => {
       socket.on('error', () => socket.destroy());
-      this.peers.push(req.socket.remoteAddress ?? '');
       if (run.refusing) return refuseUpgrade(socket, 'HUB_ERR_SHUTDOWN', 'hub is shutting down');
       if (!DeviceServer.matches(requestPath(req.url))) return refuseUpgrade(socket, 'HUB_ERR_NOT_FOUND', `no WebSocket endpoint at ${requestPath(req.url)}`);
       tapUpgradeResponse(socket, (extensions) => this.extensions.push(extensions));
