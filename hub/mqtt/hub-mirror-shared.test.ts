@@ -2,16 +2,12 @@
 // of the devices it holds and, as the caretaker, of those no hub holds and the device list, not those of
 // another hub's devices; and the caretaker clears the retained topics of a removed device another hub published.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { connectAsync, type MqttClient } from 'mqtt';
 import { eventually } from '../../test/support/eventually.js';
 import { bridgeDiscovery, discoveryFor } from './discovery.js';
 import { MqttBridge } from './mqtt-bridge.js';
 import { SAMPLE_CAPS as C, device } from './testing/sample-devices.js';
 import { TestHubFacade } from './testing/test-hub-facade.js';
-import { freePort, memoryLogger, mosquittoGate, MosquittoServer, record, requireMosquitto, waitForMessage, type Received } from './testing/mqtt-test-kit.js';
+import { memoryLogger, mosquittoGate, record, SuiteMosquitto, waitForMessage, type Received } from './testing/mqtt-test-kit.js';
 import { Topics } from './topics.js';
 
 const USERS = { hub: 'pw-hub', ha: 'pw-ha' };
@@ -27,16 +23,9 @@ run('a hub of several on a shared broker (real Mosquitto)', () => {
   const facade = new TestHubFacade({
     view: (info) => (info.online ? { ...info, hub: SELF } : { ...info, online: holders.has(info.id), hub: holders.get(info.id) ?? null }),
   });
-  let dir = '';
-  let mosquitto: MosquittoServer;
+  const mosquitto = new SuiteMosquitto(USERS);
   let bridge: MqttBridge;
-  const clients: MqttClient[] = [];
-
-  const ha = async (): Promise<MqttClient> => {
-    const c = await connectAsync(`mqtt://127.0.0.1:${mosquitto.port}`, { username: 'ha', password: USERS.ha, reconnectPeriod: 0 });
-    clients.push(c);
-    return c;
-  };
+  const ha = () => mosquitto.client('ha');
 
   /** The retained messages a fresh subscriber gets: a sentinel retained just before, subscribed last, comes after them. */
   let marks = 0;
@@ -52,10 +41,6 @@ run('a hub of several on a shared broker (real Mosquitto)', () => {
   };
 
   beforeAll(async () => {
-    requireMosquitto();
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hearth-shared-'));
-    mosquitto = new MosquittoServer(dir, await freePort());
-    mosquitto.configure(USERS);
     await mosquitto.start();
     facade.upsertDevice(device({ id: 'mine', type: 'thermostat', online: true, capabilities: [C.temperature, C.setpoint] }));
     facade.upsertDevice(device({ id: 'far', type: 'light', capabilities: [C.on, C.brightness] }));
@@ -76,10 +61,8 @@ run('a hub of several on a shared broker (real Mosquitto)', () => {
   });
 
   afterAll(async () => {
-    await Promise.all(clients.map((c) => c.endAsync(true)));
     await bridge?.stop();
-    await mosquitto?.stop();
-    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+    await mosquitto.stop();
     facade.close();
   });
 

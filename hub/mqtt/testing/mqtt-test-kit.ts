@@ -3,8 +3,9 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
-import type { MqttClient } from 'mqtt';
+import { connectAsync, type MqttClient } from 'mqtt';
 import { eventually } from '../../../test/support/eventually.js';
 import type { MqttLogger } from '../logger.js';
 
@@ -223,4 +224,44 @@ export function memoryLogger(): MqttLogger & { records: LogRecord[] } {
   const records: LogRecord[] = [];
   const at = (level: LogRecord['level']) => (obj: object, msg: string) => records.push({ level, obj: obj as Record<string, unknown>, msg });
   return { records, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+}
+
+/**
+ * A Mosquitto for one suite: started in a temp directory with these users (name -> password); the clients
+ * client() connects end at stop(), which also stops the broker and deletes the directory.
+ */
+export class SuiteMosquitto {
+  readonly #users: Record<string, string>;
+  readonly #clients: MqttClient[] = [];
+  #dir = '';
+  #server: MosquittoServer | undefined;
+
+  constructor(users: Record<string, string>) {
+    this.#users = users;
+  }
+
+  async start(): Promise<void> {
+    requireMosquitto();
+    this.#dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hearth-mosq-'));
+    this.#server = new MosquittoServer(this.#dir, await freePort());
+    this.#server.configure(this.#users);
+    await this.#server.start();
+  }
+
+  get port(): number {
+    return this.#server!.port;
+  }
+
+  /** An mqtt.js client logged in as `user`, without reconnects. */
+  async client(user: string): Promise<MqttClient> {
+    const c = await connectAsync(`mqtt://127.0.0.1:${this.port}`, { username: user, password: this.#users[user]!, reconnectPeriod: 0 });
+    this.#clients.push(c);
+    return c;
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.#clients.splice(0).map((c) => c.endAsync(true)));
+    await this.#server?.stop();
+    if (this.#dir) fs.rmSync(this.#dir, { recursive: true, force: true });
+  }
 }
