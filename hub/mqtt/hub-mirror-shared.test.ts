@@ -43,7 +43,7 @@ run('a hub of several on a shared broker (real Mosquitto)', () => {
   beforeAll(async () => {
     await mosquitto.start();
     facade.upsertDevice(device({ id: 'mine', type: 'thermostat', online: true, capabilities: [C.temperature, C.setpoint] }));
-    facade.upsertDevice(device({ id: 'far', type: 'light', capabilities: [C.on, C.brightness] }));
+    facade.upsertDevice(device({ id: 'far', type: 'light', updatable: true, capabilities: [C.on, C.brightness] }));
     facade.upsertDevice(device({ id: 'idle', type: 'plug', capabilities: [C.on, C.energy] }));
     holders.set('far', 'hub-a');
     bridge = new MqttBridge({
@@ -109,7 +109,10 @@ run('a hub of several on a shared broker (real Mosquitto)', () => {
     for (const e of discoveryFor(far, topics)) await other.publishAsync(e.topic, JSON.stringify(e.config), { qos: 1, retain: true });
     await other.publishAsync('hearth/far/availability', 'online', { qos: 1, retain: true });
     await other.publishAsync('hearth/far/on', 'true', { qos: 1, retain: true });
-    expect((await retained(['homeassistant/#', 'hearth/far/#'])).map((m) => m.topic)).toEqual(expect.arrayContaining([config('far'), 'hearth/far/availability', 'hearth/far/on']));
+    await other.publishAsync('hearth/far/update', JSON.stringify({ installed_version: '1.0.0' }), { qos: 1, retain: true });
+    expect((await retained(['homeassistant/#', 'hearth/far/#'])).map((m) => m.topic)).toEqual(
+      expect.arrayContaining([config('far'), 'hearth/far/availability', 'hearth/far/on', 'hearth/far/update']),
+    );
 
     holders.delete('far');
     await facade.remove('far');

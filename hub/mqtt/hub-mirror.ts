@@ -282,8 +282,9 @@ export class HubMirror {
   }
 
   /**
-   * Clears every retained topic of a removed device: those this hub published, and on a shared broker, at the
-   * caretaker, those its last info names (another hub, maybe gone since, published them).
+   * Clears every retained topic of a removed device (its update topic too: the update mirror's): those this hub
+   * published, and on a shared broker, at the caretaker, those its last info names (another hub, maybe gone
+   * since, published them).
    */
   async #removeDevice(device: DeviceInfo): Promise<void> {
     const deviceId = device.id;
@@ -306,6 +307,7 @@ export class HubMirror {
       for (const topic of metrics) await this.#clear(topic);
       await this.#clear(this.#topics.state(deviceId));
       await this.#clear(this.#topics.availability(deviceId));
+      if (device.updatable === true) await this.#clear(this.#topics.update(deviceId));
     }
     this.#scheduleList();
   }

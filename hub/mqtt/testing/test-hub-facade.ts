@@ -121,7 +121,7 @@ export class TestHubFacade extends Facade {
     rmSync(this.#dir, { recursive: true, force: true });
   }
 
-  #greet(id: string, device: Pick<DeviceInfo, 'model' | 'firmware' | 'capabilities'>): void {
+  #greet(id: string, device: Pick<DeviceInfo, 'model' | 'firmware' | 'capabilities' | 'updatable'>): void {
     const session: SessionHandle = {
       send: (frame: Frame) => {
         if (frame.type !== 'command') return;
@@ -135,6 +135,7 @@ export class TestHubFacade extends Facade {
     };
     this.#sessions.set(id, session);
     this.#registry.attach(id, session);
-    this.#registry.greet(id, { type: 'hello', model: device.model, firmware: device.firmware, lastAckedSeq: 0, capabilities: device.capabilities }, Date.now());
+    const hello = { type: 'hello', model: device.model, firmware: device.firmware, lastAckedSeq: 0, capabilities: device.capabilities } as const;
+    this.#registry.greet(id, device.updatable === true ? { ...hello, updates: true } : hello, Date.now());
   }
 }
