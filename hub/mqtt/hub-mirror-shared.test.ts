@@ -4,7 +4,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { eventually } from '../../test/support/eventually.js';
 import { bridgeDiscovery, discoveryFor } from './discovery.js';
+import { LIST_SWEEP_MS } from './hub-mirror.js';
 import { MqttBridge } from './mqtt-bridge.js';
+import type { Timers } from '../timers.js';
 import { SAMPLE_CAPS as C, device } from './testing/sample-devices.js';
 import { TestHubFacade } from './testing/test-hub-facade.js';
 import { memoryLogger, mosquittoGate, record, SuiteMosquitto, waitForMessage, type Received } from './testing/mqtt-test-kit.js';
@@ -24,6 +26,13 @@ run('a hub of several on a shared broker (real Mosquitto)', () => {
     view: (info) => (info.online ? { ...info, hub: SELF } : { ...info, online: holders.has(info.id), hub: holders.get(info.id) ?? null }),
   });
   const mosquitto = new SuiteMosquitto(USERS);
+  // The mirror's sweep (every LIST_SWEEP_MS) runs when a test says so; every other timer is real.
+  const sweeps: (() => void)[] = [];
+  const timers: Timers = {
+    setTimeout: (fn, ms) => (ms === LIST_SWEEP_MS ? (sweeps.push(fn), {}) : setTimeout(fn, ms)),
+    clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+  };
+  const sweep = () => sweeps.shift()!();
   let bridge: MqttBridge;
   const ha = () => mosquitto.client('ha');
 
@@ -54,6 +63,8 @@ run('a hub of several on a shared broker (real Mosquitto)', () => {
       cluster: { othersAlive: () => true, caretaker: () => caretaker },
       hubId: SELF,
       rediscoverDelayMs: 0,
+      healthIntervalMs: 0, // the only other timer of LIST_SWEEP_MS
+      timers,
       logger: memoryLogger(),
     });
     await bridge.start();
@@ -120,5 +131,24 @@ run('a hub of several on a shared broker (real Mosquitto)', () => {
     const left = await retained(['homeassistant/#', 'hearth/far/#']);
     expect(left.filter((m) => m.topic.includes('far'))).toEqual([]);
     expect(left.map((m) => m.topic)).toContain(config('mine'));
+  });
+
+  it('a hub that becomes the caretaker publishes the devices no hub holds, changed while there was none', async () => {
+    const c = await ha();
+    const got = record(c);
+    await c.subscribeAsync('homeassistant/device/+/config', { qos: 1 });
+    caretaker = false;
+    sweep(); // the caretaker it was is gone (stale): none yet
+    await facade.rename('idle', { name: 'Idle plug 3' });
+    await facade.rename('mine', { name: 'Mine 4' });
+    await waitForMessage(got, config('mine'), (m) => !m.retain && m.payload.includes('Mine 4'));
+    expect(got.filter((m) => m.topic === config('idle') && !m.retain)).toEqual([]);
+
+    caretaker = true;
+    sweep();
+    await waitForMessage(got, config('idle'), (m) => !m.retain && m.payload.includes('Idle plug 3'));
+    await bridge.idle();
+    // Its own device is not part of that: it went out on its change.
+    expect(got.filter((m) => m.topic === config('mine') && !m.retain)).toHaveLength(1);
   });
 });

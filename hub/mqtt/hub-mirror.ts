@@ -47,8 +47,11 @@ export interface HubMirrorOptions {
 }
 
 
-/** How often the caretaker of a shared broker looks whether `<base>/bridge/devices` changed (see #sweepList). */
-const LIST_SWEEP_MS = 10_000;
+/**
+ * How often a hub on a shared broker looks whether it became the caretaker and, as the caretaker, whether
+ * `<base>/bridge/devices` changed (see #sweep).
+ */
+export const LIST_SWEEP_MS = 10_000;
 
 /** Devices publishAll() publishes per event-loop turn. */
 const PUBLISH_ALL_SLICE = 500;
@@ -81,7 +84,9 @@ export class HubMirror {
   readonly #state: StateMirror;
   #rediscover: Promise<void> | undefined;
   #pacer: RatePacer | null = null;
-  #sweep: TimerHandle | undefined;
+  #sweepTimer: TimerHandle | undefined;
+  /** Whether this hub was the caretaker at the last publishAll() or sweep (shared broker only). */
+  #wasCaretaker = false;
 
   readonly #o: HubMirrorOptions;
 
@@ -135,15 +140,15 @@ export class HubMirror {
       ),
       bus.on('device.removed', (p) => this.#enqueue(() => this.#removeDevice(p.device))),
     ];
-    if (this.#o.cluster?.shared) this.#sweepList();
+    if (this.#o.cluster?.shared) this.#sweep();
   }
 
   /** Stops following the EventBus; queued publishes still go out (see idle()). */
   detach(): void {
     for (const off of this.#detach) off();
     this.#detach = [];
-    if (this.#sweep !== undefined) this.#o.timers.clearTimeout(this.#sweep);
-    this.#sweep = undefined;
+    if (this.#sweepTimer !== undefined) this.#o.timers.clearTimeout(this.#sweepTimer);
+    this.#sweepTimer = undefined;
     this.#state.stop();
   }
 
@@ -169,6 +174,7 @@ export class HubMirror {
         if (this.cares(device.id)) await this.#syncDevice(device, false);
         if (!cluster || device.hub === cluster.hubId) await this.#state.publishState(device.id, null, true);
       }
+      if (cluster?.shared) this.#wasCaretaker = cluster.caretaker();
       if (this.#listIsMine()) await this.#list.publish(true);
       if (this.#o.canary !== null) {
         const instance = { instance: this.#o.canary };
@@ -349,14 +355,28 @@ export class HubMirror {
   }
 
   /**
-   * On a shared broker, the caretaker looks at the list every LIST_SWEEP_MS: devices connecting to and leaving
-   * other hubs change it without an event here (it goes out only when it changed).
+   * On a shared broker, every LIST_SWEEP_MS: the caretaker looks at the list (devices connecting to and leaving
+   * other hubs change it without an event here; it goes out only when it changed), and a hub that has just
+   * become the caretaker (the last one died) publishes the devices no hub holds, so that a change made to one
+   * while there was no caretaker is not left out.
    */
-  #sweepList(): void {
-    this.#sweep = this.#o.timers.setTimeout(() => {
+  #sweep(): void {
+    this.#sweepTimer = this.#o.timers.setTimeout(() => {
+      const caretaker = this.#o.cluster!.caretaker();
+      if (caretaker && !this.#wasCaretaker) void this.#enqueue(() => this.#syncUnheld());
+      this.#wasCaretaker = caretaker;
       this.#scheduleList();
-      this.#sweepList();
+      this.#sweep();
     }, LIST_SWEEP_MS);
+  }
+
+  async #syncUnheld(): Promise<void> {
+    let n = 0;
+    for (const device of this.#facade.devices()) {
+      if (device.hub) continue;
+      if (++n % PUBLISH_ALL_SLICE === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      if (this.cares(device.id)) await this.#syncDevice(device, false);
+    }
   }
 
   /** The retained topics of a device, created empty on first use. */
