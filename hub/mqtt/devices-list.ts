@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { DeviceFacade } from '../facade.js';
 import type { Timers } from '../timers.js';
 import { bridgeDevice } from './bridge-device.js';
@@ -76,7 +77,7 @@ export class DevicesList {
     for (let i = 0; i < devices.length; i += LIST_SLICE) {
       if (i > 0) {
         cost += performance.now() - began;
-        await new Promise<void>((resolve) => setImmediate(resolve));
+        await nextTurn();
         began = performance.now();
       }
       parts.push(JSON.stringify(devices.slice(i, i + LIST_SLICE).map(bridgeDevice)).slice(1, -1));

@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { CommittedEvent, DeviceInfo, HubEvents } from '../events.js';
 import type { DeviceFacade } from '../facade.js';
 import { valueToJson } from '../../protocol/value-form.js';
@@ -170,7 +171,7 @@ export class HubMirror {
       for (const device of this.#facade.devices()) {
         // Publishes resolve at once (handed over or held): without a turn now and then, 100,000 devices held
         // the event loop for seconds.
-        if (++n % PUBLISH_ALL_SLICE === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+        if (++n % PUBLISH_ALL_SLICE === 0) await nextTurn();
         if (this.cares(device.id)) await this.#syncDevice(device, false);
         if (!cluster || device.hub === cluster.hubId) await this.#state.publishState(device.id, null, true);
       }
@@ -297,11 +298,11 @@ export class HubMirror {
     const known = this.#published.get(deviceId);
     this.#published.delete(deviceId);
     this.#state.forget(deviceId, known?.metrics ?? []);
-    const sweep = this.#o.cluster?.shared === true && this.#o.cluster.caretaker();
-    if ((known || sweep) && this.#usable(deviceId)) {
+    const fromInfo = this.#o.cluster?.shared === true && this.#o.cluster.caretaker();
+    if ((known || fromInfo) && this.#usable(deviceId)) {
       const discovery = new Set(known?.discovery.keys());
       const metrics = new Set(known?.metrics);
-      if (sweep) {
+      if (fromInfo) {
         // Both modes' configs (clearOtherMode lists the other's as null entries) and every capability's topic.
         if (this.#discovery) for (const e of discoveryFor(device, this.#topics, { ...this.#discoveryOptions, clearOtherMode: true })) discovery.add(e.topic);
         for (const c of device.capabilities) {
@@ -370,12 +371,14 @@ export class HubMirror {
     }, LIST_SWEEP_MS);
   }
 
+  /** The caretaker's share of publishAll(): discovery and availability of the devices no hub holds. */
   async #syncUnheld(): Promise<void> {
+    if (!this.#o.cluster?.caretaker()) return;
     let n = 0;
     for (const device of this.#facade.devices()) {
       if (device.hub) continue;
-      if (++n % PUBLISH_ALL_SLICE === 0) await new Promise<void>((resolve) => setImmediate(resolve));
-      if (this.cares(device.id)) await this.#syncDevice(device, false);
+      if (++n % PUBLISH_ALL_SLICE === 0) await nextTurn();
+      await this.#syncDevice(device, false);
     }
   }
 

@@ -4,6 +4,7 @@ import type { ValueType } from '../../../protocol/types.js';
 import { fromNative } from '../native-value.js';
 import type { CommandLogStatus, LatestValue } from '../types.js';
 import { HORIZON, readLatest } from './pg-latest.js';
+import { native } from './pg-rows.js';
 import type { Value } from '../../../protocol/types.js';
 
 // Channels between hubs on one database (issue #16 section 2). Payloads are space-separated: device and hub
@@ -149,7 +150,7 @@ export class PgCluster {
       [id],
     );
     const r = rows[0];
-    return r && { deviceId: r.device_id, command: r.command, value: fromNative(r.value_type, r.txt ?? r.num!) };
+    return r && { deviceId: r.device_id, command: r.command, value: fromNative(r.value_type, native(r.num, r.txt)) };
   }
 
   /** The answer of forwarded command `id`, to the hub waiting for it (NOTIFY RESULTS_CHANNEL). */

@@ -2,6 +2,7 @@ import type pg from 'pg';
 import type { ValueType } from '../../../protocol/types.js';
 import { fromNative } from '../native-value.js';
 import type { LatestValue } from '../types.js';
+import { native } from './pg-rows.js';
 
 /**
  * The horizon of a read, taken in the read's own statement (so of its snapshot): the oldest transaction
@@ -35,7 +36,7 @@ export async function readLatest(
     if (r.device_id === null) continue;
     let list = latest.get(r.device_id);
     if (!list) latest.set(r.device_id, (list = []));
-    list.push({ metric: r.metric, ts: r.ts, value: fromNative(r.value_type, r.txt ?? r.num!) });
+    list.push({ metric: r.metric, ts: r.ts, value: fromNative(r.value_type, native(r.num, r.txt)) });
   }
   return { latest, horizon: rows[0]!.horizon };
 }
