@@ -101,7 +101,7 @@ async function scenario(s: Scenario): Promise<MqttE2eRow> {
     if (s.rate > 0) args.push('--rate', String(s.rate), '--tick', process.env['BENCH_TICK'] ?? '10');
     const load = spawnNode(join(BENCH_DIR, 'ingest-load.js'), args);
     await load.exited;
-    await Promise.all([all.exited, readings.exited]);
+    const codes = await Promise.all([all.exited, readings.exited]);
     hub.proc.kill('SIGTERM');
     await hub.exited;
     if (process.env['BENCH_DEBUG']) {
@@ -110,6 +110,10 @@ async function scenario(s: Scenario): Promise<MqttE2eRow> {
         for (const l of c.lines) process.stderr.write(`${name}: ${JSON.stringify({ ...l, lat: Array.isArray(l.lat) ? l.lat.length : undefined })}\n`);
       }
     }
+    // A subscriber the hub closed (mqtt.maxClientBacklogBytes) would report flat counts: not a row.
+    codes.forEach((code, i) => {
+      if (code !== 0) throw new Error(`${s.name}: the ${i === 0 ? 'hearth/#' : 'hearth/+/readings'} subscriber ended early (exit ${code})`);
+    });
     const r = subscriberFigures(readings);
     const a = subscriberFigures(all);
     const offeredTicks = load.lines.filter((l) => typeof l.acked === 'number' && Number(l.t) >= 3000);

@@ -22,6 +22,12 @@ client.on('message', (topic, payload) => {
   count += batch.length;
   for (const r of batch) if (r.value > 1e12) lat.push(now - r.value);
 });
+// reconnectPeriod 0: a close before the end would leave the counts flat without a word; say it and fail.
+client.once('close', () => {
+  process.stdout.write(`${JSON.stringify({ closed: true, t: performance.now() - started, count, messages })}\n`);
+  process.stderr.write(`mqtt-sub ${values.filter}: the broker closed the connection after ${messages} messages\n`);
+  process.exit(2);
+});
 await client.subscribeAsync(values.filter!, { qos: 0 });
 process.stdout.write(`${JSON.stringify({ ready: true })}\n`);
 setInterval(() => {

@@ -55,6 +55,9 @@ function kill(c: Child | undefined): Promise<unknown> {
  * comes 1 s after that start, which places ready on its clock.
  */
 function summarize(sub: PeerChild, readyToLoad: number, seconds: number): { delivered: number; p50: number; p99: number } {
+  // A subscriber its broker closed (too far behind) stops counting: its figures would be a partial run.
+  const closed = sub.lines.find((l) => l.closed === true);
+  if (closed) throw new Error(`the broker closed the subscriber ${Math.round(Number(closed.t))} ms into its run, after ${String(closed.count)} messages`);
   const all = sub.lines.filter((l) => typeof l.count === 'number');
   const loadAt = readyToLoad + Math.max(0, Number(all[0]?.t ?? 1000) - 1000);
   const ticks = sub.lines.filter((l) => typeof l.count === 'number' && Number(l.t) >= loadAt + warmMs(seconds) && Number(l.t) <= loadAt + seconds * 1000 + 500);

@@ -33,6 +33,12 @@ if (values.role === 'sub') {
     // so that the subscriber, not the broker, is not what a full-load row measures.
     lat.push(now() - Number(buf.toString('latin1', 19, buf.length - 1)));
   });
+  // reconnectPeriod 0: a close before the end would leave the counts flat without a word; say it and fail.
+  client.once('close', () => {
+    process.stdout.write(`${JSON.stringify({ closed: true, t: performance.now() - started, count })}\n`);
+    process.stderr.write(`peer subscriber: the broker closed the connection after ${count} messages\n`);
+    process.exit(2);
+  });
   await client.subscribeAsync(values.filter!, { qos: 0 });
   process.stdout.write(`${JSON.stringify({ ready: true })}\n`);
   setInterval(() => {
