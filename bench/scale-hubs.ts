@@ -25,6 +25,12 @@ export interface HubScaleOptions {
   /** Latency phase: readings/s offered across all hubs, and its length in seconds (after `warmup`). */
   rate: number;
   latencySeconds: number;
+  /**
+   * Equal work: readings/s offered across all hubs (8 per frame) for `seconds` after `warmup`, the same in
+   * every scenario and below each one's full load, so that readings per hub CPU-second compare hubs doing the
+   * same work rather than hubs crowded out by PostgreSQL and each other on the shared cores. 0: not run.
+   */
+  equalRate: number;
   /** PostgreSQL hub counts to run after the SQLite hub. */
   pgHubs: number[];
   /**
@@ -51,6 +57,8 @@ export interface HubScaleRow {
   dbCpuSec: number;
   loaderCpuSec: number;
   windowSec: number;
+  /** The equal-work window (equalRate offered): readings/s acked and each hub's CPU seconds; undefined when not run. */
+  equal: { ackedPerSec: number; hubCpuSec: number[]; dbCpuSec: number; windowSec: number } | undefined;
   /** PostgreSQL: bytes of the readings partitions with their indexes per reading; 0 on SQLite. */
   bytesPerReading: number;
 }
@@ -143,23 +151,43 @@ async function measure(o: HubScaleOptions, r: Running, slices: string[], dbCpu: 
     .flatMap((l) => l.lines.filter((line) => Number(line.t) >= connectedAt(l) + o.warmup * 1000).flatMap((line) => (line.lat as number[] | undefined) ?? []))
     .sort((a, b) => a - b);
 
-  // 2. Full load: every device keeps a window of frames in flight; CPU is sampled over the same window.
-  // Each loader counts its seconds from its own connect, the CPU window from the slowest's: 5 s to spare, so
-  // that none has exited when the window's end samples its CPU (one had: /proc/<pid> was gone, the bench died).
-  const full = await startLoaders(r, slices, ['--seconds', String(o.warmup + o.seconds + 5)]);
+  // 2. Equal work: the same offered rate in every scenario, CPU over the window.
+  const equal = o.equalRate > 0 ? await loadWindow(o, r, slices, dbCpu, ['--rate', String(o.equalRate / n), '--readings', '8']) : undefined;
+
+  // 3. Full load: every device keeps a window of frames in flight; CPU is sampled over the same window.
+  const full = await loadWindow(o, r, slices, dbCpu, []);
+  return {
+    ackedPerSec: full.ackedPerSec,
+    acked: [...lat, ...(equal?.loaders ?? []), ...full.loaders].reduce((s, l) => s + lastAcked(l.lines), 0),
+    p50Ms: percentile(samples, 50),
+    p99Ms: percentile(samples, 99),
+    hubCpuSec: full.hubCpuSec,
+    dbCpuSec: full.dbCpuSec,
+    loaderCpuSec: full.loaderCpuSec,
+    windowSec: full.windowSec,
+    equal: equal && { ackedPerSec: equal.ackedPerSec, hubCpuSec: equal.hubCpuSec, dbCpuSec: equal.dbCpuSec, windowSec: equal.windowSec },
+  };
+}
+
+/**
+ * One loader per hub with `args` for warmup + seconds, the CPU of every process sampled over the `seconds`
+ * after the warm-up. Each loader counts its seconds from its own connect, the CPU window from the slowest's:
+ * 5 s to spare, so that none has exited when the window's end samples its CPU (one had: /proc/<pid> was gone,
+ * the bench died).
+ */
+async function loadWindow(o: HubScaleOptions, r: Running, slices: string[], dbCpu: () => number, args: string[]) {
+  const loaders = await startLoaders(r, slices, ['--seconds', String(o.warmup + o.seconds + 5), ...args]);
   await sleep(o.warmup * 1000);
-  const pids = { hubs: r.hubs.map((h) => h.child.proc.pid!), loaders: full.map((l) => l.proc.pid!) };
+  const pids = { hubs: r.hubs.map((h) => h.child.proc.pid!), loaders: loaders.map((l) => l.proc.pid!) };
   const cpu = () => ({ hubs: pids.hubs.map(cpuSecondsOf), db: dbCpu(), loaders: pids.loaders.reduce((s, p) => s + cpuSecondsOf(p), 0) });
   const [c0, t0] = [cpu(), performance.now()];
   await sleep(o.seconds * 1000);
   const [c1, t1] = [cpu(), performance.now()];
-  await Promise.all(full.map((l) => l.exited));
+  await Promise.all(loaders.map((l) => l.exited));
   return {
+    loaders,
     // Each loader's own window: from its warm-up's end, as long as the CPU window (to within its 1 s lines).
-    ackedPerSec: full.reduce((s, l) => s + rateIn(l.lines, connectedAt(l) + o.warmup * 1000, connectedAt(l) + (o.warmup + o.seconds) * 1000 + 500), 0),
-    acked: [...lat, ...full].reduce((s, l) => s + lastAcked(l.lines), 0),
-    p50Ms: percentile(samples, 50),
-    p99Ms: percentile(samples, 99),
+    ackedPerSec: loaders.reduce((s, l) => s + rateIn(l.lines, connectedAt(l) + o.warmup * 1000, connectedAt(l) + (o.warmup + o.seconds) * 1000 + 500), 0),
     hubCpuSec: c1.hubs.map((c, i) => c - c0.hubs[i]!),
     dbCpuSec: c1.db - c0.db,
     loaderCpuSec: c1.loaders - c0.loaders,
@@ -281,6 +309,27 @@ export function formatHubScale(r: HubScaleResult): string {
   const perHub = pgCols.map((k) => medianBy(r.rounds.map((round) => perHubCpu(round[k]!)), (x) => x));
   const spread = pgCols.map((k) => r.rounds.map((round) => perHubCpu(round[k]!))).map((xs) => `${n(Math.min(...xs))}-${n(Math.max(...xs))}`);
   const notFalling = perHub.every((x, i) => i === 0 || x >= perHub[i - 1]!);
+  // Equal work: the same offered rate in every scenario; per hub CPU-second median over the rounds.
+  const eqPerHub = (x: HubScaleRow) => (x.equal ? x.equal.ackedPerSec / (x.equal.hubCpuSec.reduce((s, c) => s + c, 0) / x.equal.windowSec) : NaN);
+  const eqRows = r.rows.map((_, k) => {
+    const xs = r.rounds.map((round) => round[k]!);
+    const per = xs.map(eqPerHub);
+    const mid = medianBy(xs, eqPerHub);
+    return { x: mid, per: eqPerHub(mid), spread: `${n(Math.min(...per))}-${n(Math.max(...per))}` };
+  });
+  const eqPg = eqRows.filter((e) => e.x.store === 'postgres').map((e) => e.per);
+  const eqNotFalling = eqPg.every((x, i) => i === 0 || x >= eqPg[i - 1]!);
+  const eqAll = (x: HubScaleRow) => (x.equal ? x.equal.ackedPerSec / ((x.equal.hubCpuSec.reduce((s, c) => s + c, 0) + x.equal.dbCpuSec) / x.equal.windowSec) : NaN);
+  const equal = r.options.equalRate > 0
+    ? [
+        '',
+        `Equal work: ${n(r.options.equalRate)} readings/s offered in total (8 per frame, rate mode) in every scenario, below each one's full load, measured for ${r.options.seconds} s after ${r.options.warmup} s, between the latency phase and the full load. Each row is the scenario's median round by readings per hub CPU-second (spread over the rounds beside it):`,
+        '',
+        '| scenario | readings/s acked | CPU: each hub | CPU: PostgreSQL | readings per hub CPU-second | its rounds | readings per CPU-second (hubs + DB) |',
+        '| --- | --- | --- | --- | --- | --- | --- |',
+        ...eqRows.map(({ x, per, spread: sp }) => `| ${x.scenario} | ${n(x.equal?.ackedPerSec ?? NaN)} | ${x.equal ? `${x.equal.hubCpuSec.map((c) => c.toFixed(2)).join(' + ')} s` : '-'} | ${x.store === 'postgres' && x.equal ? `${x.equal.dbCpuSec.toFixed(2)} s` : '-'} | ${n(per)} | ${sp} | ${n(eqAll(x))} |`),
+      ]
+    : [];
   const h = r.handover;
   const o = r.options;
   return [
@@ -293,8 +342,9 @@ export function formatHubScale(r: HubScaleResult): string {
     `Each row is the scenario's median of ${r.rounds.length} round${r.rounds.length === 1 ? '' : 's'} by readings/s (the scenarios ran in turn, round after round; "of SQLite" is against the median SQLite round). Every round:`,
     '',
     ...roundLines,
+    ...equal,
     '',
-    `Targets: one hub on PostgreSQL >= 50 % of one hub on SQLite: ${pg1 ? `${((100 * pg1.ackedPerSec) / base).toFixed(0)} %, ${pg1.ackedPerSec >= base / 2 ? 'met' : 'not met'}` : 'not run'}; readings per hub CPU-second (median of the rounds) not falling as hubs are added: ${perHub.map(n).join(' -> ')}, ${notFalling ? 'met' : 'not met'} (rounds: ${spread.join(' / ')}).`,
+    `Targets: one hub on PostgreSQL >= 50 % of one hub on SQLite: ${pg1 ? `${((100 * pg1.ackedPerSec) / base).toFixed(0)} %, ${pg1.ackedPerSec >= base / 2 ? 'met' : 'not met'}` : 'not run'}; readings per hub CPU-second (median of the rounds) not falling as hubs are added: at full load ${perHub.map(n).join(' -> ')}, ${notFalling ? 'met' : 'not met'} (rounds: ${spread.join(' / ')})${equal.length > 0 ? `; at equal work ${eqPg.map(n).join(' -> ')}, ${eqNotFalling ? 'met' : 'not met'}` : ''}.`,
     h
       ? `Handover (idle hubs after the two-hub scenario, one measurement): a device held by hub-a connects to hub-b; hub-b's WELCOME after ${h.welcomeMs.toFixed(0)} ms, hub-a's connection closed with ${h.closeCode} after ${Number.isFinite(h.closedMs) ? `${h.closedMs.toFixed(0)} ms` : 'no close within 15 s'}.`
       : 'Handover: not measured (no scenario with two hubs).',

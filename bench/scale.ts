@@ -1,4 +1,4 @@
-// npm run bench -- scale [--devices N] [--seconds S] [--warmup S] [--rate R] [--latency-seconds S] [--hubs 1,2,3]
+// npm run bench -- scale [--devices N] [--seconds S] [--warmup S] [--rate R] [--latency-seconds S] [--equal-rate R] [--hubs 1,2,3]
 // [--rounds N] [--readings N] [--only hubs|store]: issue #16 section 4 in one run, two sections.
 // 1. Hub level (bench/scale-hubs.ts): readings/s committed and acked and ACK latency p50/p99 for one hub on
 //    SQLite and one, two and three hubs on one PostgreSQL, with the CPU of every process, readings per hub
@@ -57,7 +57,7 @@ export interface ScaleBenchResult {
   store: StoreScaleResult | undefined;
 }
 
-export const HUB_DEFAULTS: HubScaleOptions = { devices: 1000, seconds: 10, warmup: 4, rate: 2000, latencySeconds: 10, pgHubs: [1, 2, 3], rounds: 3 };
+export const HUB_DEFAULTS: HubScaleOptions = { devices: 1000, seconds: 10, warmup: 4, rate: 2000, latencySeconds: 10, equalRate: 60_000, pgHubs: [1, 2, 3], rounds: 3 };
 
 /** The options from `npm run bench -- scale ...` flags (see the header). */
 export function scaleArgs(argv: string[]): ScaleBenchOptions {
@@ -67,7 +67,7 @@ export function scaleArgs(argv: string[]): ScaleBenchOptions {
   };
   const i = argv.indexOf('--hubs');
   const only = argv.indexOf('--only');
-  const hub: Partial<HubScaleOptions> = { devices: num('--devices'), seconds: num('--seconds'), warmup: num('--warmup'), rate: num('--rate'), latencySeconds: num('--latency-seconds'), rounds: num('--rounds') };
+  const hub: Partial<HubScaleOptions> = { devices: num('--devices'), seconds: num('--seconds'), warmup: num('--warmup'), rate: num('--rate'), latencySeconds: num('--latency-seconds'), equalRate: num('--equal-rate'), rounds: num('--rounds') };
   if (i > 0) hub.pgHubs = argv[i + 1]!.split(',').map(Number);
   const opts: ScaleBenchOptions = { hub: Object.fromEntries(Object.entries(hub).filter(([, v]) => v !== undefined)), readings: num('--readings') };
   if (only > 0) opts.only = argv[only + 1] === 'store' ? 'store' : 'hubs';
