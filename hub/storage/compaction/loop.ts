@@ -28,6 +28,16 @@ export const COMPACTION_DEFAULTS: CompactionSchedule = {
   retentionMaxSteps: 20,
 };
 
+/**
+ * A pass checkpoints after every this many of its write transactions (and once at its end). Measured at
+ * full load (1,000 devices, 8,000 series): after each one, the WAL stayed under half its bound and no
+ * commit met the lock, where one checkpoint per pass had made ~1 commit a second fail and the WAL pass its
+ * bound; but pages that several transactions of a pass touch (the log's) were copied once per checkpoint,
+ * ~10-40% more bytes written per reading (`npm run bench -- ingest`). Every 4th kept the first and gave back
+ * part of the second (BENCHMARKS.md, 2026-12-03 20:00).
+ */
+export const CHECKPOINT_EVERY_TX = 4;
+
 /** WAL size from which every turn checkpoints (SQLite's own autocheckpoint default: 1000 pages of 4 KiB). */
 export const WAL_CHECKPOINT_BYTES = 4 * 1024 * 1024;
 
@@ -172,7 +182,9 @@ export class CompactionLoop {
   }
 
   #pass(): PassResult {
-    const r = this.#store.compact(this.#schedule.limits);
+    // A checkpoint every few write transactions copies few enough pages to end between the hub's commits: the
+    // WAL then restarts from its start instead of growing by a whole pass (store.ts).
+    const r = this.#store.compact(this.#schedule.limits, { afterWrite: (n) => (n % CHECKPOINT_EVERY_TX === 0 ? this.#store.checkpoint() : undefined) });
     this.#lastPass = this.#timers.now();
     this.#sink.pass(r, this.#store.backlog());
     return r;

@@ -45,9 +45,11 @@ export interface PassResult {
   conflict: boolean;
 }
 
-/** Test seam: runs between the read phase and each write transaction, as a concurrent writer could. */
 export interface PassHooks {
+  /** Test seam: runs between the read phase and each write transaction, as a concurrent writer could. */
   beforeWrite?: (transaction: number) => void;
+  /** After each committed write transaction (compaction/loop.ts checkpoints the WAL there). */
+  afterWrite?: (transaction: number) => void;
 }
 
 type LogRow = [rowid: number, series: number, ts: number, value: Native];
@@ -173,6 +175,7 @@ export class CompactionPass {
       result.maxTxMs = Math.max(result.maxTxMs, ms);
       result.maxTxRows = Math.max(result.maxTxRows, moved);
       result.maxTxSeries = Math.max(result.maxTxSeries, group.length);
+      hooks.afterWrite?.(result.transactions);
     }
     return result;
   }

@@ -110,16 +110,22 @@ export class CompactionStore {
   }
 
   /**
-   * PASSIVE copies what it can of the WAL into the database file without waiting on anyone; TRUNCATE waits
-   * (busy_timeout) for the hub's commit in flight, holds its next ones off (they meet SQLITE_BUSY and are
-   * retried), copies everything and truncates the file to 0 bytes. True if every frame was copied.
+   * PASSIVE copies what it can of the WAL into the database file without taking the write lock; TRUNCATE
+   * waits (busy_timeout) for the hub's commit in flight, holds its next ones off (they meet SQLITE_BUSY and
+   * are retried), copies everything and truncates the file to 0 bytes. True if every frame was copied.
+   *
+   * Both go through the gate, as a write transaction does: PASSIVE, too, starts only between the hub's
+   * commits and holds the next ones back while it copies (up to the gate's wait limit). A copy that the hub's
+   * commits kept appending to seldom caught up with the WAL's end, so SQLite seldom restarted the WAL from its
+   * start; it grew to half of maxWalBytes and TRUNCATE held the hub's commits off for the whole copy: at full
+   * load about once a second, each a storage fault with acknowledgements paused, and the WAL still passed its
+   * bound (74 MiB of 64). A copy that reaches the end lets the hub's next commit restart the WAL; the loop
+   * checkpoints every few of a pass's write transactions (loop.ts), so that each copy is short.
    */
   checkpoint(mode: 'PASSIVE' | 'TRUNCATE' = 'PASSIVE'): boolean {
     const { db } = this.#p;
     const run = () => db.pragma(`wal_checkpoint(${mode})`) as Array<{ busy: number; log: number; checkpointed: number }>;
-    // TRUNCATE holds the write lock while it copies: like a write transaction it waits for the hub's commit in
-    // flight (the gate), so the hub's writes meet it only once it is under way, and retry (PASSIVE takes no lock).
-    const [r] = mode === 'TRUNCATE' && this.#gate ? this.#gate.yielding(run) : run();
+    const [r] = this.#gate ? this.#gate.yielding(run) : run();
     return r !== undefined && r.busy === 0 && r.checkpointed === r.log;
   }
 
