@@ -58,7 +58,7 @@ export interface HubScaleRow {
   loaderCpuSec: number;
   windowSec: number;
   /** The equal-work window (equalRate offered): readings/s acked and each hub's CPU seconds; undefined when not run. */
-  equal: { ackedPerSec: number; hubCpuSec: number[]; dbCpuSec: number; windowSec: number } | undefined;
+  equal: Pick<HubScaleRow, 'ackedPerSec' | 'hubCpuSec' | 'dbCpuSec' | 'windowSec'> | undefined;
   /** PostgreSQL: bytes of the readings partitions with their indexes per reading; 0 on SQLite. */
   bytesPerReading: number;
 }
@@ -286,31 +286,36 @@ async function runRound(
   return { rows, moved };
 }
 
+/** A measured window's CPU: its readings/s and the CPU seconds of its hubs (and database) over windowSec. */
+type CpuWindow = { ackedPerSec: number; hubCpuSec: number[]; dbCpuSec: number; windowSec: number };
+const hubCores = (w: CpuWindow) => w.hubCpuSec.reduce((s, c) => s + c, 0) / w.windowSec;
+/** Readings per hub CPU-second, and per CPU-second of hubs and database. */
+const perHubOf = (w: CpuWindow) => w.ackedPerSec / hubCores(w);
+const perAllOf = (w: CpuWindow) => w.ackedPerSec / (hubCores(w) + w.dbCpuSec / w.windowSec);
+
 /** The hub-level result as a markdown table, with its targets. */
 export function formatHubScale(r: HubScaleResult): string {
   const n = (x: number): string => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '-');
   const base = r.rows.find((x) => x.store === 'sqlite')?.ackedPerSec ?? NaN;
-  const perHubCpu = (x: HubScaleRow) => x.ackedPerSec / (x.hubCpuSec.reduce((s, c) => s + c, 0) / x.windowSec);
   // Every round: each PostgreSQL scenario against the SQLite hub of the same round, and its per hub CPU-second.
   const roundLines = r.rounds.map((round, i) => {
     const lite = round.find((x) => x.store === 'sqlite')?.ackedPerSec ?? NaN;
-    const cells = round.map((x) => (x.store === 'sqlite' ? `SQLite ${n(x.ackedPerSec)}/s` : `${x.hubs} PG: ${((100 * x.ackedPerSec) / lite).toFixed(0)} %, ${n(perHubCpu(x))}/hub CPU-s`));
+    const cells = round.map((x) => (x.store === 'sqlite' ? `SQLite ${n(x.ackedPerSec)}/s` : `${x.hubs} PG: ${((100 * x.ackedPerSec) / lite).toFixed(0)} %, ${n(perHubOf(x))}/hub CPU-s`));
     return `- round ${i + 1}: ${cells.join('; ')}`;
   });
-  const perAllCpu = (x: HubScaleRow) => x.ackedPerSec / ((x.hubCpuSec.reduce((s, c) => s + c, 0) + x.dbCpuSec) / x.windowSec);
   const lines = r.rows.map(
     (x) =>
-      `| ${x.scenario} | ${n(x.ackedPerSec)} | ${((100 * x.ackedPerSec) / base).toFixed(0)} % | ${n(x.committed)} / ${n(x.acked)} | ${x.p50Ms.toFixed(1)} / ${x.p99Ms.toFixed(1)} ms | ${x.hubCpuSec.map((c) => c.toFixed(1)).join(' + ')} s | ${x.store === 'postgres' ? `${x.dbCpuSec.toFixed(1)} s` : '-'} | ${x.loaderCpuSec.toFixed(1)} s | ${n(perHubCpu(x))} | ${n(perAllCpu(x))} | ${x.store === 'postgres' ? x.bytesPerReading.toFixed(1) : '-'} |`,
+      `| ${x.scenario} | ${n(x.ackedPerSec)} | ${((100 * x.ackedPerSec) / base).toFixed(0)} % | ${n(x.committed)} / ${n(x.acked)} | ${x.p50Ms.toFixed(1)} / ${x.p99Ms.toFixed(1)} ms | ${x.hubCpuSec.map((c) => c.toFixed(1)).join(' + ')} s | ${x.store === 'postgres' ? `${x.dbCpuSec.toFixed(1)} s` : '-'} | ${x.loaderCpuSec.toFixed(1)} s | ${n(perHubOf(x))} | ${n(perAllOf(x))} | ${x.store === 'postgres' ? x.bytesPerReading.toFixed(1) : '-'} |`,
   );
   const pg1 = r.rows.find((x) => x.store === 'postgres' && x.hubs === 1);
   // Readings per hub CPU-second: each PostgreSQL scenario's median over the rounds (a measure of its own,
   // not the one of the median-throughput round in the table).
   const pgCols = r.rows.flatMap((x, k) => (x.store === 'postgres' ? [k] : []));
-  const perHub = pgCols.map((k) => medianBy(r.rounds.map((round) => perHubCpu(round[k]!)), (x) => x));
-  const spread = pgCols.map((k) => r.rounds.map((round) => perHubCpu(round[k]!))).map((xs) => `${n(Math.min(...xs))}-${n(Math.max(...xs))}`);
+  const perHub = pgCols.map((k) => medianBy(r.rounds.map((round) => perHubOf(round[k]!)), (x) => x));
+  const spread = pgCols.map((k) => r.rounds.map((round) => perHubOf(round[k]!))).map((xs) => `${n(Math.min(...xs))}-${n(Math.max(...xs))}`);
   const notFalling = perHub.every((x, i) => i === 0 || x >= perHub[i - 1]!);
   // Equal work: the same offered rate in every scenario; per hub CPU-second median over the rounds.
-  const eqPerHub = (x: HubScaleRow) => (x.equal ? x.equal.ackedPerSec / (x.equal.hubCpuSec.reduce((s, c) => s + c, 0) / x.equal.windowSec) : NaN);
+  const eqPerHub = (x: HubScaleRow) => (x.equal ? perHubOf(x.equal) : NaN);
   const eqRows = r.rows.map((_, k) => {
     const xs = r.rounds.map((round) => round[k]!);
     const per = xs.map(eqPerHub);
@@ -319,7 +324,7 @@ export function formatHubScale(r: HubScaleResult): string {
   });
   const eqPg = eqRows.filter((e) => e.x.store === 'postgres').map((e) => e.per);
   const eqNotFalling = eqPg.every((x, i) => i === 0 || x >= eqPg[i - 1]!);
-  const eqAll = (x: HubScaleRow) => (x.equal ? x.equal.ackedPerSec / ((x.equal.hubCpuSec.reduce((s, c) => s + c, 0) + x.equal.dbCpuSec) / x.equal.windowSec) : NaN);
+  const eqAll = (x: HubScaleRow) => (x.equal ? perAllOf(x.equal) : NaN);
   const equal = r.options.equalRate > 0
     ? [
         '',
