@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createRequire } from 'node:module';
+import type { JournalSettings } from './storage/journal/ingest-journal.js';
 
 // One schema for the whole hub: file (hearth.json), HEARTH_* environment variables and CLI flags are all
 // derived from it, applied in that order, validated once with every error reported, then frozen.
@@ -44,6 +45,9 @@ export const CONFIG_SCHEMA = {
   'ingest.commitIntervalMs': { kind: 'int', default: 0, min: 0, help: 'Longest a reading waits for its group commit; 0: once per event-loop turn' },
   'ingest.commitMaxReadings': { kind: 'int', default: 4000, min: 1, help: 'Readings that trigger a group commit at once' },
   'ingest.maxPendingReadings': { kind: 'int', default: 200000, min: 1000, help: 'Uncommitted readings above which devices are paused (back-pressure)' },
+  'ingest.journal': { kind: 'bool', default: true, help: 'Append group commits to an ingest journal beside the database and store them in large drains (SQLite; far fewer bytes written per reading)' },
+  'ingest.journalDrainMs': { kind: 'int', default: 5000, min: 0, help: 'Longest a journaled reading waits before it is drained into the database (reads drain at once)' },
+  'ingest.journalDrainReadings': { kind: 'int', default: 20000, min: 1, help: 'Journaled readings that trigger a drain at once' },
   'devices.heartbeatMs': { kind: 'int', default: 30000, min: 100, help: 'WebSocket ping interval; 2 missed pongs mark a device offline' },
   'devices.greetingTimeoutMs': { kind: 'int', default: 10000, min: 100, help: 'Time a device has to send HELLO' },
   'devices.maxFramesPerSecond': { kind: 'int', default: 200, min: 1, help: 'Sustained data frames per second per device (burst 2x)' },
@@ -291,11 +295,18 @@ export function firmwareSettings(config: HubConfig): { concurrency: number; chun
 const DAY_MS = 24 * 3600_000;
 
 /** The store's settings from `db.*` and `retention.*`: path and SQLite tuning (SQLite), retention (both engines). */
-export function storeSettings(config: HubConfig): { path: string; synchronous: 'NORMAL' | 'FULL'; maxWalBytes: number; retention: { rawMs: number; rollupMs: number } } {
+export function storeSettings(config: HubConfig): {
+  path: string;
+  synchronous: 'NORMAL' | 'FULL';
+  maxWalBytes: number;
+  retention: { rawMs: number; rollupMs: number };
+  journal?: JournalSettings;
+} {
   return {
     path: dbPath(config),
     synchronous: config['db.synchronous'] as 'NORMAL' | 'FULL',
     maxWalBytes: config['db.maxWalBytes'] as number,
     retention: { rawMs: config['retention.rawDays'] * DAY_MS, rollupMs: config['retention.rollupDays'] * DAY_MS },
+    ...(config['ingest.journal'] && { journal: { drainMs: config['ingest.journalDrainMs'] as number, drainReadings: config['ingest.journalDrainReadings'] as number } }),
   };
 }

@@ -22,6 +22,13 @@ import { RawDevice } from './support/raw-device.js';
 import { SentLedger } from './support/sent-ledger.js';
 import { sqliteNow } from '../hub/testing/sqlite-now.js';
 
+/**
+ * These faults are met by the commit itself: every commit its own SQLite transaction. With the ingest journal
+ * (the default) commits go to a file beside the database and a fault meets the drain instead:
+ * test/faults-journal.test.ts.
+ */
+const DIRECT = { 'ingest.journal': false } as const;
+
 const dirs: string[] = [];
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
@@ -104,7 +111,7 @@ function facility(name: string, probe: () => void): boolean {
 
 describe('another process holds the write lock [faults 2]', () => {
   it('keeps /healthz, /readyz and /api/health under 100 ms, reports busy, does not rate-limit the device, and stores every reading once after the lock goes', async () => {
-    const h = await startHub({ overrides: { 'ingest.maxPendingReadings': 1000, 'ingest.commitMaxReadings': 100 } });
+    const h = await startHub({ overrides: { ...DIRECT, 'ingest.maxPendingReadings': 1000, 'ingest.commitMaxReadings': 100 } });
     dirs.push(h.dataDir);
     cleanups.push(() => h.stop());
     const a = await device(h, 'lock-a');
@@ -181,7 +188,7 @@ describe('a write lock held elsewhere while a device greets, adds a metric, or t
   // truncation would; the writes wait for it without blocking the event loop, and only a lock held past the
   // bound refuses them, with a code to retry on.
   it('waits out a lock held 300 ms: WELCOME, every frame acknowledged, 201 from the API; past the bound 1013 HUB_ERR_STORAGE and 503', async () => {
-    const h = await startHub();
+    const h = await startHub({ overrides: DIRECT });
     dirs.push(h.dataDir);
     cleanups.push(() => h.stop());
     const base = `https://127.0.0.1:${h.hub.port}`;
@@ -264,7 +271,7 @@ describe('compaction in its worker under load while devices greet and add metric
     });
     store.close();
     const port = await freePort();
-    const hub = await spawnHub(dataDir, port, ['--devices-max-frames-per-second', '100000']);
+    const hub = await spawnHub(dataDir, port, ['--ingest-journal', 'false', '--devices-max-frames-per-second', '100000']);
     cleanups.push(() => hub.proc.kill('SIGKILL'));
     const base = `https://127.0.0.1:${port}`;
     const ca = readFileSync(join(dataDir, 'tls', 'hub-cert.pem'), 'utf8');
@@ -314,7 +321,7 @@ describe('disk full [faults 1]', () => {
     mounted = true;
     const dataDir = join(mnt, 'data');
     const maxWal = 4 * 1024 * 1024;
-    const h = await startHub({ dataDir, overrides: { 'db.maxWalBytes': maxWal } });
+    const h = await startHub({ dataDir, overrides: { ...DIRECT, 'db.maxWalBytes': maxWal } });
     cleanups.push(() => h.stop());
     const a = await device(h, 'full-a');
     const stopA = a.stream(10, 50); // 200 readings/s
@@ -372,7 +379,7 @@ describe('disk full [faults 1]', () => {
 describe('read-only database [faults 2]', () => {
   it('reopens by itself once the file is writable again (chattr +i as root) and stores every reading once', async () => {
     const dataDir = tempDir('hearth-ro-');
-    const h = await startHub({ dataDir });
+    const h = await startHub({ dataDir, overrides: DIRECT });
     cleanups.push(() => h.stop());
     const db = join(dataDir, 'hearth.db');
     const files = [db, `${db}-wal`];
@@ -415,7 +422,7 @@ describe('SIGTERM whose final commit fails [faults 1]', () => {
     store.close();
     const port = await freePort();
     // A long commit interval keeps the frames pending until the shutdown's final commit.
-    const hub = await spawnHub(dataDir, port, ['--ingest-commit-interval-ms', '60000']);
+    const hub = await spawnHub(dataDir, port, ['--ingest-journal', 'false', '--ingest-commit-interval-ms', '60000']);
     cleanups.push(() => hub.proc.kill('SIGKILL'));
     const { device: raw } = await RawDevice.greet(`wss://127.0.0.1:${port}`, 'term-a', token, hello());
     const a = new SentLedger(raw, 'term-a');

@@ -82,7 +82,15 @@ export interface HubInfoResponse {
   ingest: ApiIngestStats;
   /** Frames refused since start, by error code. */
   refused: Record<string, number>;
-  storage: { bytes: number; pendingLogRows: number; chunks: number; storedReadings: number; compaction: Record<string, unknown> | null };
+  storage: {
+    bytes: number;
+    pendingLogRows: number;
+    chunks: number;
+    storedReadings: number;
+    /** SQLite with `ingest.journal`: what waits in the ingest journal, and why the last drain failed. */
+    journal?: { readings: number; records: number; bytes: number; drainError: string | null };
+    compaction: Record<string, unknown> | null;
+  };
   /** null when MQTT is off; listener addresses come with the counters. */
   mqtt: { baseTopic: string; clients: number; messages: number; streamDropped: number; [address: string]: unknown } | null;
   tls: { sha256: string; certificate: string };

@@ -32,7 +32,7 @@ export class CommitWriter {
       `INSERT INTO device_state (device_id, seq, last_seen) SELECT ?, 0, ? WHERE EXISTS (SELECT 1 FROM devices WHERE id = ?)
        ON CONFLICT (device_id) DO UPDATE SET last_seen = excluded.last_seen`,
     );
-    this.#tx = db.transaction((batch: CommitBatch) => this.#write(batch));
+    this.#tx = db.transaction((batch: CommitBatch) => this.apply(batch));
   }
 
   /** Writes the batch in one IMMEDIATE transaction: all of it or, on any error (thrown), none. */
@@ -40,7 +40,8 @@ export class CommitWriter {
     this.#tx.immediate(batch);
   }
 
-  #write(batch: CommitBatch): void {
+  /** Writes the batch inside the caller's transaction (the ingest journal's drain). */
+  apply(batch: CommitBatch): void {
     const native = this.#insertNative;
     const int = this.#insertInt;
     for (const r of batch.readings) {

@@ -14,6 +14,14 @@ export const STORE_ERROR_CODES = {
   HUB_ERR_CHUNK_CORRUPT: 'stored chunk does not decode',
   /** The compaction worker thread ended without being stopped; it is restarted, its rows wait in the log. */
   HUB_ERR_COMPACTION_WORKER_EXIT: 'compaction worker exited',
+  /** The ingest journal cannot be written: the disk (or quota) is full. A fault of cause `full`. */
+  HUB_ERR_JOURNAL_FULL: 'ingest journal cannot be written: no space',
+  /** The ingest journal cannot be written: a read-only file system or no permission. A fault of cause `readonly`. */
+  HUB_ERR_JOURNAL_READONLY: 'ingest journal cannot be written: read-only',
+  /** Any other error reading or writing the ingest journal. A fault of cause `ioerr`. */
+  HUB_ERR_JOURNAL_IO: 'ingest journal I/O error',
+  /** A file named like an ingest journal segment is not one, or one of its records decodes to nonsense. */
+  HUB_ERR_JOURNAL_CORRUPT: 'ingest journal segment does not decode',
 } as const;
 export type StoreErrorCode = keyof typeof STORE_ERROR_CODES;
 

@@ -29,7 +29,9 @@ function unreachable(err: unknown, code: string): boolean {
 export function faultCause(err: unknown): StorageFaultCause {
   const code = String((err as { code?: unknown } | undefined)?.code ?? '');
   if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) return 'busy';
-  if (code === 'SQLITE_FULL') return 'full';
+  if (code === 'SQLITE_FULL' || code === 'HUB_ERR_JOURNAL_FULL') return 'full';
+  if (code === 'HUB_ERR_JOURNAL_READONLY') return 'readonly';
+  if (code === 'HUB_ERR_JOURNAL_IO') return 'ioerr';
   if (code.startsWith('SQLITE_READONLY')) return 'readonly';
   if (code.startsWith('SQLITE_CANTOPEN')) return 'cantopen';
   if (code.startsWith('SQLITE_IOERR')) return 'ioerr';

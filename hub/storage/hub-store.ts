@@ -4,6 +4,8 @@ import type { ValueType } from '../../protocol/types.js';
 import { DEFAULT_MAX_WAL_BYTES, openDatabase, userVersion } from './database.js';
 import { StoreError } from './errors.js';
 import type { FirmwareTable } from './firmware-table.js';
+import { comparePositions, emptyBatch, IngestJournal, mergeInto, type JournalSettings } from './journal/ingest-journal.js';
+import { JournalSegments, type RecoveredRecord } from './journal/journal-segments.js';
 import { fromNative, isNumeric, type Native } from './native-value.js';
 import { DEFAULT_RETENTION } from './retention.js';
 import type { HubStoreContract } from './store-contract.js';
@@ -35,6 +37,8 @@ const DEFAULT_AUTOCHECKPOINT_PAGES = 1000;
  * is retried on a timer instead (commits by IngestPipeline, a session's or the API's writes by retryBusy).
  */
 export const HUB_BUSY_TIMEOUT_MS = 5;
+/** Wait before the journal's timer tries a drain again after one failed. */
+const DRAIN_RETRY_MS = 1_000;
 
 /**
  * Hearth's SQLite storage: devices, readings (an append-only log compacted into compressed chunks and
@@ -48,7 +52,11 @@ export class HubStore implements HubStoreContract {
   readonly #synchronous: SynchronousMode;
   readonly #busyTimeoutMs: number | undefined;
   readonly #maxWalBytes: number;
+  readonly #journalSettings: JournalSettings | undefined;
   #parts: StoreParts | undefined;
+  /** The ingest journal, while open with one (journal/ingest-journal.ts). */
+  #journal: IngestJournal | undefined;
+  #drainTimer: NodeJS.Timeout | undefined;
   #gate: WriteGate | undefined;
   /** Bumped whenever log rows come or go, to know when the cached log tail is stale. */
   #logEpoch = 0;
@@ -61,6 +69,7 @@ export class HubStore implements HubStoreContract {
     this.#synchronous = opts.synchronous ?? 'NORMAL';
     this.#busyTimeoutMs = opts.busyTimeoutMs;
     this.#maxWalBytes = opts.maxWalBytes ?? DEFAULT_MAX_WAL_BYTES;
+    this.#journalSettings = opts.path === ':memory:' ? undefined : opts.journal;
   }
 
   /** Opens and migrates the database (creating its directory); throws HUB_ERR_DB_TOO_NEW for a newer schema. */
@@ -70,10 +79,20 @@ export class HubStore implements HubStoreContract {
     try {
       if (this.#gate) db.pragma('wal_autocheckpoint = 0'); // reopened while compaction runs: it checkpoints
       this.#parts = prepareParts(db, this.#retention, this.#now);
+      if (this.#journalSettings) {
+        const journal = new IngestJournal(this.#path, this.#synchronous === 'FULL', this.#journalSettings, () => performance.now());
+        journal.load(this.#parts.sql.journalMarker.get()!);
+        this.#journal = journal;
+      }
     } catch (err) {
+      this.#parts = undefined;
       db.close();
       throw err;
     }
+    // What a crash left in the journal goes in now; if the database refuses it (full, locked), it waits in
+    // memory and on disk for the next drain, and the store opens all the same.
+    this.#drainAll(false);
+    this.#armDrain();
   }
 
   /** The file and settings a CompactionRunner needs to open its own connection to this database. */
@@ -104,6 +123,11 @@ export class HubStore implements HubStoreContract {
 
   /** Closes the database; safe to call twice or without open(). */
   close(): void {
+    if (this.#drainTimer) clearTimeout(this.#drainTimer);
+    this.#drainTimer = undefined;
+    if (this.#parts) this.#drainAll(false); // what fails stays in the journal's files for the next open()
+    this.#journal?.close();
+    this.#journal = undefined;
     const parts = this.#parts;
     this.#parts = undefined;
     this.#gate = undefined;
@@ -125,12 +149,20 @@ export class HubStore implements HubStoreContract {
   }
 
   getDevice(id: string): DeviceRecord | undefined {
-    return this.#p.devices.get(id);
+    const d = this.#p.devices.get(id);
+    return d && this.#withJournal(d);
   }
 
   /** Every device, revoked ones included, ordered by id. */
   listDevices(): DeviceRecord[] {
-    return this.#p.devices.list();
+    const list = this.#p.devices.list();
+    return this.#journal && this.#journal.records > 0 ? list.map((d) => this.#withJournal(d)) : list;
+  }
+
+  /** A device's lastSeen as the journal has it when a record not drained yet is newer. */
+  #withJournal(d: DeviceRecord): DeviceRecord {
+    const seen = this.#journal?.lastSeen(d.id);
+    return seen !== undefined && seen > (d.lastSeen ?? -1) ? { ...d, lastSeen: seen } : d;
   }
 
   /** Sets revokedAt; false if the device is unknown or already revoked. */
@@ -142,8 +174,10 @@ export class HubStore implements HubStoreContract {
   /** Deletes the device and everything stored for it, in one transaction; false if unknown. */
   removeDevice(id: string): boolean {
     const p = this.#p;
+    this.#drainAll(false);
     const removed = this.#write(() => p.tx.removeDevice.immediate(id));
     p.catalog.forgetDevice(id);
+    this.#journal?.forget(id);
     this.#logEpoch += 1;
     return removed;
   }
@@ -170,12 +204,16 @@ export class HubStore implements HubStoreContract {
 
   /** Highest committed seq of every device (0 if none yet). */
   committedSeqs(): Map<string, number> {
-    return this.#p.devices.committedSeqs();
+    const seqs = this.#p.devices.committedSeqs();
+    for (const [id, seq] of this.#journal?.seqs() ?? []) if (seqs.has(id) && seq > seqs.get(id)!) seqs.set(id, seq);
+    return seqs;
   }
 
   /** Highest committed seq of one device, 0 if none. */
   committedSeq(id: string): number {
-    return this.#p.devices.committedSeq(id);
+    const stored = this.#p.devices.committedSeq(id);
+    const journaled = this.#journal?.seq(id);
+    return journaled !== undefined && journaled > stored ? journaled : stored;
   }
 
   // ---- readings ------------------------------------------------------------------------------
@@ -192,6 +230,8 @@ export class HubStore implements HubStoreContract {
     // lock (a read-only or locked database would otherwise refuse frames of metrics it has stored for years).
     const known = hit ?? p.catalog.find(deviceId, metric);
     if (known !== undefined && known.type === valueType) return known.id;
+    // Retyping compacts the series' log rows under the old type: the journal's must be among them.
+    if (known !== undefined) this.#drainAll(true);
     try {
       return this.#write(() => p.tx.resolveSeries.immediate(deviceId, metric, valueType));
     } catch (err) {
@@ -202,11 +242,72 @@ export class HubStore implements HubStoreContract {
     }
   }
 
-  /** Commits readings, events, seqs and lastSeen in ONE transaction: all or nothing (throws). */
+  /**
+   * Commits readings, events, seqs and lastSeen all or nothing (throws): in ONE transaction, or with a
+   * journal as one record appended to it (drained into the database later, in order, exactly once).
+   */
   commit(batch: CommitBatch): void {
     const { writer } = this.#p;
-    this.#write(() => writer.commit(batch));
+    const journal = this.#journal;
+    if (!journal) {
+      this.#write(() => writer.commit(batch));
+      this.#logEpoch += 1;
+      return;
+    }
+    journal.append(batch);
+    // The batch is stored: a drain that fails now is retried, never reported as this commit's failure.
+    if (journal.due()) this.#drainSlice(false);
+    this.#armDrain();
+  }
+
+  /** Drains the journal into the database now (every record, one slice per transaction); throws what a drain throws. */
+  drainJournal(): void {
+    this.#drainAll(true);
+  }
+
+  /** Readings and records in the journal not yet in the database, and its files' bytes; undefined without one. */
+  journalStats(): { readings: number; records: number; bytes: number } | undefined {
+    const j = this.#journal;
+    return j && { readings: j.undrained, records: j.records, bytes: j.bytes() };
+  }
+
+  /** One drain transaction; false when there was nothing to drain or (unless `strict`, then it throws) it failed. */
+  #drainSlice(strict: boolean): boolean {
+    const journal = this.#journal;
+    const p = this.#parts;
+    const slice = p && journal?.slice();
+    if (!slice || !journal || !p) return false;
+    try {
+      this.#write(() => p.tx.drain.immediate(slice));
+    } catch (err) {
+      journal.lastError = err;
+      if (strict) throw err;
+      return false;
+    }
+    journal.drained(slice);
     this.#logEpoch += 1;
+    return true;
+  }
+
+  /** Drains every record, before a read that must see them (history, latest, stats, removal, retyping, close). */
+  #drainAll(strict: boolean): void {
+    while (this.#journal && this.#journal.records > 0) if (!this.#drainSlice(strict)) return;
+  }
+
+  /** A timer for the records no commit comes to drain (a quiet hub); unref'd, so it keeps no process alive. */
+  #armDrain(): void {
+    const journal = this.#journal;
+    if (!journal || this.#drainTimer) return;
+    const ms = journal.dueInMs();
+    if (ms === undefined) return;
+    // After a failed drain, wait before the next try rather than spin on a database that refuses.
+    const wait = journal.lastError !== undefined ? Math.max(ms, DRAIN_RETRY_MS) : ms;
+    this.#drainTimer = setTimeout(() => {
+      this.#drainTimer = undefined;
+      if (this.#journal?.due()) this.#drainSlice(false);
+      this.#armDrain();
+    }, wait);
+    this.#drainTimer.unref();
   }
 
   /** Firmware images and update state [FP-14]; run writes through write() so they go before compaction. */
@@ -246,6 +347,7 @@ export class HubStore implements HubStoreContract {
    * CompactionRunner instead (off its main thread); this stays for tools, tests and benchmarks.
    */
   compactStep(maxRows = 50_000): number {
+    this.#drainAll(false);
     const moved = this.#p.compaction.moveOldest(maxRows);
     if (moved > 0) this.#logEpoch += 1;
     return moved;
@@ -263,6 +365,7 @@ export class HubStore implements HubStoreContract {
    */
   history(q: HistoryQuery): HistoryPoint[] {
     const p = this.#p;
+    this.#drainAll(false);
     if (!(q.limit > 0) || q.from > q.to) return [];
     return p.tx.snapshot(() => {
       const info = p.catalog.find(q.deviceId, q.metric);
@@ -275,6 +378,7 @@ export class HubStore implements HubStoreContract {
   /** The newest stored value of each metric of a device, compacted or still in the log, by metric name. */
   latest(deviceId: string): LatestValue[] {
     const p = this.#p;
+    this.#drainAll(false);
     // One snapshot: a row compaction moves meanwhile is then in series_latest or the log tail, not neither.
     return p.tx.snapshot(() => this.#latest(p, deviceId));
   }
@@ -309,7 +413,9 @@ export class HubStore implements HubStoreContract {
 
   /** Events of a device with ts in [from, to], newest first, at most `limit`. */
   events(deviceId: string, from: number, to: number, limit: number): StoredEvent[] {
-    return this.#p.events.list(deviceId, from, to, limit);
+    const events = this.#p.events;
+    this.#drainAll(false);
+    return events.list(deviceId, from, to, limit);
   }
 
   /** Logs a command before it is sent; returns its id, used as the COMMAND frame id (fits a varint). */
@@ -333,8 +439,13 @@ export class HubStore implements HubStoreContract {
 
   /** Sizes and counts; `bytes` is the database file plus its WAL. */
   stats(): StoreStats {
-    const c = this.#p.sql.counts.get()!;
-    let bytes = 0;
+    const { counts } = this.#p.sql;
+    this.#drainAll(false);
+    const c = counts.get()!;
+    const journal = this.#journal;
+    const undrained = journal?.undrained ?? 0;
+    const journalBytes = journal?.bytes() ?? 0;
+    let bytes = journalBytes;
     for (const file of [this.#path, `${this.#path}-wal`]) {
       try {
         bytes += statSync(file).size;
@@ -342,7 +453,12 @@ export class HubStore implements HubStoreContract {
         // No WAL file (yet): it counts as zero.
       }
     }
-    return { bytes, pendingLogRows: c.pending, chunks: c.chunks, storedReadings: c.stored + c.pending };
+    const stats: StoreStats = { bytes, pendingLogRows: c.pending + undrained, chunks: c.chunks, storedReadings: c.stored + c.pending + undrained };
+    if (journal) {
+      const err = journal.lastError;
+      stats.journal = { readings: undrained, records: journal.records, bytes: journalBytes, drainError: err === undefined ? null : String((err as Error)?.message ?? err) };
+    }
+    return stats;
   }
 
   /** The schema version of the open database (PRAGMA user_version). */
@@ -363,17 +479,45 @@ export class HubStore implements HubStoreContract {
   /** Copies the database to destPath with SQLite's online backup; writes may go on meanwhile. */
   async backup(destPath: string): Promise<void> {
     const db = this.#p.db;
+    this.#drainAll(false); // the copy holds every reading the journal could hand over
+    // Another process owns the journal (the CLI beside a running hub): its records not drained yet go into the
+    // copy. Read before the copy is taken, so that a record drained and deleted meanwhile is in one or the other.
+    const journaled = this.#journal || this.#path === ':memory:' ? [] : new JournalSegments(this.#path, false).snapshot();
     mkdirSync(dirname(destPath), { recursive: true });
     await db.backup(destPath);
+    if (journaled.length === 0) return;
+    const copy = new HubStore({ path: destPath });
+    copy.open();
+    try {
+      copy.#applyJournaled(journaled);
+    } finally {
+      copy.close();
+    }
+  }
+
+  /** Stores, in one transaction, the records past this database's journal marker (a backup's copy). */
+  #applyJournaled(records: RecoveredRecord[]): void {
+    const p = this.#p;
+    const after = p.sql.journalMarker.get()!;
+    const past = records.filter((r) => comparePositions(r, after) > 0);
+    const last = past[past.length - 1];
+    if (!last) return;
+    const batch = emptyBatch();
+    for (const r of past) mergeInto(batch, r.batch);
+    p.tx.drain.immediate({ batch, after, through: { segment: last.segment, end: last.end }, records: past.length });
   }
 
   /** Bytes of each table and index in the database file (SQLite's dbstat), largest first. */
   spaceUsage(): Array<{ name: string; bytes: number }> {
-    return this.#p.sql.space.all();
+    const { space } = this.#p.sql;
+    this.#drainAll(false);
+    return space.all();
   }
 
   /** Checkpoints the WAL into the database file and truncates it (for size measurements and quiet moments). */
   checkpoint(): void {
-    this.#p.db.pragma('wal_checkpoint(TRUNCATE)');
+    const { db } = this.#p;
+    this.#drainAll(false);
+    db.pragma('wal_checkpoint(TRUNCATE)');
   }
 }

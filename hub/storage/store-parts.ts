@@ -5,9 +5,12 @@ import { CommitWriter } from './commit-writer.js';
 import { CompactionPass } from './compaction/pass.js';
 import type { Db } from './database.js';
 import { DeviceTable } from './device-table.js';
+import { StoreError } from './errors.js';
 import { EventLog } from './event-log.js';
 import { FirmwareTable } from './firmware-table.js';
 import { History } from './history.js';
+import type { DrainSlice } from './journal/ingest-journal.js';
+import type { JournalPosition } from './journal/journal-segments.js';
 import type { Native } from './native-value.js';
 import { Retention } from './retention.js';
 import { Rollups } from './rollups.js';
@@ -31,6 +34,8 @@ export interface StoreParts {
     resolveSeries: Transaction<(deviceId: string, metric: string, type: ValueType) => number>;
     /** A read transaction (deferred BEGIN): the log and chunks it reads are one snapshot. */
     snapshot: <T>(read: () => T) => T;
+    /** Stores a slice of the ingest journal and moves its marker, in one immediate transaction. */
+    drain: Transaction<(slice: DrainSlice) => void>;
   };
   sql: {
     stored: Statement<[string], [number, number, Native]>;
@@ -39,6 +44,7 @@ export interface StoreParts {
     dataVersion: Statement<[], number>;
     deviceChanges: Statement<[], number>;
     space: Statement<[], { name: string; bytes: number }>;
+    journalMarker: Statement<[], JournalPosition>;
   };
 }
 
@@ -52,11 +58,14 @@ export function prepareParts(db: Db, retention: RetentionPolicy, now: () => numb
   const removeLog = db.prepare<[string]>('DELETE FROM log WHERE series IN (SELECT id FROM series WHERE device_id = ?)');
   const dropLatest = db.prepare<[number]>('DELETE FROM series_latest WHERE series = ?');
   const snapshot = db.transaction((read: () => unknown) => read());
+  const writer = new CommitWriter(db, events);
+  const journalMarker = db.prepare('SELECT segment, offset AS end FROM ingest_journal WHERE id = 1') as unknown as Statement<[], JournalPosition>;
+  const moveMarker = db.prepare<[number, number]>('UPDATE ingest_journal SET segment = ?, offset = ? WHERE id = 1');
   return {
     db,
     devices,
     catalog,
-    writer: new CommitWriter(db, events),
+    writer,
     compaction,
     retention: new Retention(db, retention, now),
     history: new History(db, rollups),
@@ -78,6 +87,18 @@ export function prepareParts(db: Db, retention: RetentionPolicy, now: () => numb
         return catalog.retype(found, type).id;
       }),
       snapshot: <T>(read: () => T): T => snapshot.deferred(read) as T,
+      drain: db.transaction((slice: DrainSlice) => {
+        const at = journalMarker.get()!;
+        // One hub owns a journal; a marker it did not move means another process replayed the same records.
+        if (at.segment !== slice.after.segment || at.end !== slice.after.end) {
+          throw new StoreError(
+            'HUB_ERR_JOURNAL_CORRUPT',
+            `the database's journal marker is at ${at.segment}:${at.end}, not ${slice.after.segment}:${slice.after.end}: another process drained this journal`,
+          );
+        }
+        writer.apply(slice.batch);
+        moveMarker.run(slice.through.segment, slice.through.end);
+      }),
     },
     sql: {
       stored: db
@@ -91,6 +112,7 @@ export function prepareParts(db: Db, retention: RetentionPolicy, now: () => numb
       dataVersion: db.prepare('PRAGMA data_version').pluck() as unknown as Statement<[], number>,
       deviceChanges: db.prepare('SELECT version FROM device_changes WHERE id = 1').pluck() as unknown as Statement<[], number>,
       space: db.prepare('SELECT name, sum(pgsize) AS bytes FROM dbstat GROUP BY name ORDER BY bytes DESC'),
+      journalMarker,
     },
   };
 }

@@ -1,4 +1,5 @@
 import type { Capability, Value } from '../../protocol/types.js';
+import type { JournalSettings } from './journal/ingest-journal.js';
 
 /** A provisioned device as stored. Tokens are never stored, only a salted hash. */
 export interface DeviceRecord {
@@ -102,6 +103,11 @@ export interface StoreStats {
   pendingLogRows: number;
   chunks: number;
   storedReadings: number;
+  /**
+   * SQLite with the ingest journal: readings and records not yet drained into the database, the journal files'
+   * bytes (counted in `bytes` too), and why the last drain failed (null when it did not).
+   */
+  journal?: { readings: number; records: number; bytes: number; drainError: string | null };
 }
 
 export interface RetentionPolicy {
@@ -126,6 +132,13 @@ export interface HubStoreOptions {
   busyTimeoutMs?: number;
   /** Bound of the WAL file, bytes (config `db.maxWalBytes`, default 64 MiB). */
   maxWalBytes?: number;
+  /**
+   * Group commits go to the ingest journal beside the file and into the database in large drains (config
+   * `ingest.journal*`; journal/ingest-journal.ts). Only the process that owns the database (the hub, or a
+   * tool that runs while it is stopped) may set this: it replays and deletes the journal's files. Unset: every
+   * commit is its own SQLite transaction.
+   */
+  journal?: JournalSettings;
 }
 
 /** What a HELLO tells the hub about a device. */

@@ -2,6 +2,7 @@ import type { Value, ValueType } from '../../../protocol/types.js';
 import { decodeChunk } from '../chunk-codec.js';
 import { openDatabase, type Db } from '../database.js';
 import { HubStore } from '../hub-store.js';
+import { JOURNAL_DEFAULTS } from '../journal/ingest-journal.js';
 import { toNative } from '../native-value.js';
 
 /** Rows of one table as SQLite holds them (snake_case columns), for `hearth migrate`. */
@@ -28,7 +29,8 @@ export class SqliteExport {
 
   /** Compacts `path` and opens it for reading; throws HUB_ERR_DB_TOO_NEW for a newer schema. */
   static open(path: string): SqliteExport {
-    const store = new HubStore({ path });
+    // The hub is stopped: what its journal holds goes in first (a crash may have left records there).
+    const store = new HubStore({ path, journal: JOURNAL_DEFAULTS });
     store.open();
     try {
       while (store.compactStep() > 0);

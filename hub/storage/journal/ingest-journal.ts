@@ -1,0 +1,214 @@
+import type { CommitBatch } from '../types.js';
+import { JournalSegments, type JournalPosition } from './journal-segments.js';
+
+/** When the journal's records go into the database (config `ingest.journal*`). */
+export interface JournalSettings {
+  /** Records older than this are drained at the next commit (or by the store's timer when none comes). */
+  drainMs: number;
+  /** ...and at once once this many readings wait. */
+  drainReadings: number;
+}
+
+/**
+ * Defaults, measured with `npm run bench -- ingest` (BENCHMARKS.md, 2026-12-04): a drain costs the pages it
+ * touches besides the log's own (each device's device_state row, the log's last page again, page 1), ~10
+ * pages twice (WAL, then checkpoint) with 1,000 devices, so it is worth waiting for a few thousand readings.
+ */
+export const JOURNAL_DEFAULTS: JournalSettings = { drainMs: 5_000, drainReadings: 20_000 };
+/**
+ * Most readings one drain transaction writes: ~10 ms of inserts, which the next commits wait for. At
+ * 10,000 readings/s with 1,000 devices every device is in each slice anyway, so a bigger slice costs latency
+ * and saves no page.
+ */
+export const DRAIN_SLICE_READINGS = 10_000;
+/**
+ * Undrained readings above which appends are refused with the drain's own error (the database is full,
+ * locked or read-only while the journal's disk still has room): the records wait in memory as well as on
+ * disk, so this bounds the hub's memory, and the refusal is what pauses the devices (ingest back-pressure).
+ */
+export const JOURNAL_MAX_UNDRAINED = 200_000;
+
+/** One record waiting for its drain. */
+interface Entry extends JournalPosition {
+  batch: CommitBatch;
+  /** Clock time it was appended (or found at start-up). */
+  at: number;
+}
+
+/** What one drain transaction writes: the records merged, and the marker that says so. */
+export interface DrainSlice {
+  batch: CommitBatch;
+  /** Position the slice starts after (the marker's value before it). */
+  after: JournalPosition;
+  /** Marker value once it is in: the end of its last record. */
+  through: JournalPosition;
+  records: number;
+}
+
+export function emptyBatch(): CommitBatch {
+  return { readings: [], events: [], seqs: new Map(), lastSeen: new Map() };
+}
+
+/** Appends `b` to `into` as if both had been one group commit: later seqs win, lastSeen keeps the newest. */
+export function mergeInto(into: CommitBatch, b: CommitBatch): void {
+  for (const r of b.readings) into.readings.push(r);
+  for (const e of b.events) into.events.push(e);
+  for (const [id, seq] of b.seqs) into.seqs.set(id, seq);
+  for (const [id, at] of b.lastSeen) into.lastSeen.set(id, Math.max(at, into.lastSeen.get(id) ?? 0));
+}
+
+/** Orders positions: negative when a is before b. */
+export function comparePositions(a: JournalPosition, b: JournalPosition): number {
+  return a.segment - b.segment || a.end - b.end;
+}
+
+/**
+ * The ingest journal in front of SQLite: a group commit is one record appended to a file (its bytes, not the
+ * 4 KiB pages a transaction touches), acknowledged once written, and its readings go into the database later,
+ * thousands per transaction. Until then this keeps them in memory, in order, with each device's newest seq and
+ * lastSeen for the store's reads. The store (hub-store.ts) runs the drain transactions, each storing a slice
+ * of records and the marker of how far the journal is in the database: a record is in the database exactly
+ * once whatever crashes, because the marker moves in the transaction that stores it.
+ */
+export class IngestJournal {
+  readonly settings: JournalSettings;
+  readonly #segments: JournalSegments;
+  readonly #now: () => number;
+  #entries: Entry[] = [];
+  #readings = 0;
+  /** Newest journaled seq and lastSeen per device: the database has them, or these are newer. */
+  readonly #seqs = new Map<string, number>();
+  readonly #seen = new Map<string, number>();
+  /** The database's marker as of the last drain (or start-up). */
+  #marker: JournalPosition = { segment: 0, end: 0 };
+  /** Why the last drain failed; cleared by one that succeeds. */
+  lastError: unknown;
+
+  constructor(dbPath: string, sync: boolean, settings: JournalSettings, now: () => number) {
+    this.settings = settings;
+    this.#segments = new JournalSegments(dbPath, sync);
+    this.#now = now;
+  }
+
+  /** Loads every record past `marker` (the database's) from disk; segments wholly in the database are deleted. */
+  load(marker: JournalPosition): void {
+    this.#marker = marker;
+    const at = this.#now();
+    for (const r of this.#segments.recover(marker.segment)) {
+      if (comparePositions(r, marker) <= 0) continue;
+      this.#push({ ...r, at });
+    }
+    this.#release();
+  }
+
+  /**
+   * Appends one group commit; once this returns it survives a crash of the process (and, when syncing, power
+   * loss). Throws the last drain's error while JOURNAL_MAX_UNDRAINED readings wait, else what the file throws.
+   */
+  append(batch: CommitBatch): void {
+    if (this.#readings >= JOURNAL_MAX_UNDRAINED && this.lastError !== undefined) throw this.lastError;
+    const pos = this.#segments.append(batch);
+    this.#push({ batch, ...pos, at: this.#now() });
+  }
+
+  /** Readings appended and not yet in the database. */
+  get undrained(): number {
+    return this.#readings;
+  }
+
+  /** Records appended and not yet in the database. */
+  get records(): number {
+    return this.#entries.length;
+  }
+
+  /** Whether a drain is due: enough readings wait, or the oldest has waited drainMs. */
+  due(): boolean {
+    const first = this.#entries[0];
+    if (!first) return false;
+    return this.#readings >= this.settings.drainReadings || this.#now() - first.at >= this.settings.drainMs;
+  }
+
+  /** Ms until the oldest record is due (0: now), or undefined with nothing to drain. */
+  dueInMs(): number | undefined {
+    const first = this.#entries[0];
+    if (!first) return undefined;
+    if (this.#readings >= this.settings.drainReadings) return 0;
+    return Math.max(0, first.at + this.settings.drainMs - this.#now());
+  }
+
+  /** The oldest records merged into one batch of about `maxReadings` (whole records), or undefined with none. */
+  slice(maxReadings = DRAIN_SLICE_READINGS): DrainSlice | undefined {
+    if (this.#entries.length === 0) return undefined;
+    const batch = emptyBatch();
+    let n = 0;
+    while (n < this.#entries.length && (n === 0 || batch.readings.length + this.#entries[n]!.batch.readings.length <= maxReadings)) {
+      mergeInto(batch, this.#entries[n++]!.batch);
+    }
+    const last = this.#entries[n - 1]!;
+    // Its segment can then be deleted once drained: the next append starts another.
+    if (last.segment === this.#segments.active) this.#segments.rotate();
+    return { batch, after: this.#marker, through: { segment: last.segment, end: last.end }, records: n };
+  }
+
+  /** The slice is in the database: forget its records and delete the segments now wholly drained. */
+  drained(slice: DrainSlice): void {
+    const gone = this.#entries.splice(0, slice.records);
+    for (const e of gone) this.#readings -= e.batch.readings.length;
+    this.#marker = slice.through;
+    this.lastError = undefined;
+    if (this.#entries.length === 0) {
+      this.#seqs.clear();
+      this.#seen.clear();
+    }
+    this.#release();
+  }
+
+  /** Newest journaled seq of a device, if any record still waiting has one. */
+  seq(id: string): number | undefined {
+    return this.#seqs.get(id);
+  }
+
+  seqs(): ReadonlyMap<string, number> {
+    return this.#seqs;
+  }
+
+  /** Newest journaled lastSeen of a device, if any. */
+  lastSeen(id: string): number | undefined {
+    return this.#seen.get(id);
+  }
+
+  /** A removed device: its seq must not outlive it (a new device of the same id starts at 0). */
+  forget(id: string): void {
+    this.#seqs.delete(id);
+    this.#seen.delete(id);
+  }
+
+  /** Bytes of the journal's files. */
+  bytes(): number {
+    return this.#segments.bytes();
+  }
+
+  /** Closes the active segment; what is undrained stays on disk for the next load(). */
+  close(): void {
+    this.#segments.close();
+    this.#entries = [];
+    this.#readings = 0;
+    this.#seqs.clear();
+    this.#seen.clear();
+  }
+
+  #push(e: Entry): void {
+    this.#entries.push(e);
+    this.#readings += e.batch.readings.length;
+    for (const [id, seq] of e.batch.seqs) this.#seqs.set(id, seq);
+    for (const [id, at] of e.batch.lastSeen) this.#seen.set(id, Math.max(at, this.#seen.get(id) ?? 0));
+  }
+
+  /** Deletes every closed segment with no record left to drain. */
+  #release(): void {
+    const first = this.#entries[0]?.segment ?? Infinity;
+    for (const segment of this.#segments.list()) {
+      if (segment < first && segment !== this.#segments.active) this.#segments.remove(segment);
+    }
+  }
+}
