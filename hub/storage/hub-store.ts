@@ -4,8 +4,9 @@ import type { ValueType } from '../../protocol/types.js';
 import { DEFAULT_MAX_WAL_BYTES, openDatabase, userVersion } from './database.js';
 import { StoreError } from './errors.js';
 import type { FirmwareTable } from './firmware-table.js';
-import { comparePositions, emptyBatch, IngestJournal, mergeInto, type JournalSettings } from './journal/ingest-journal.js';
-import { JournalSegments, type RecoveredRecord } from './journal/journal-segments.js';
+import { IngestJournal, type JournalSettings } from './journal/ingest-journal.js';
+import { JournalDrain, sliceAfter } from './journal/journal-drain.js';
+import { JournalSegments } from './journal/journal-segments.js';
 import { fromNative, isNumeric, type Native } from './native-value.js';
 import { DEFAULT_RETENTION } from './retention.js';
 import type { HubStoreContract } from './store-contract.js';
@@ -37,8 +38,6 @@ const DEFAULT_AUTOCHECKPOINT_PAGES = 1000;
  * is retried on a timer instead (commits by IngestPipeline, a session's or the API's writes by retryBusy).
  */
 export const HUB_BUSY_TIMEOUT_MS = 5;
-/** Wait before the journal's timer tries a drain again after one failed. */
-const DRAIN_RETRY_MS = 1_000;
 
 /**
  * Hearth's SQLite storage: devices, readings (an append-only log compacted into compressed chunks and
@@ -54,9 +53,8 @@ export class HubStore implements HubStoreContract {
   readonly #maxWalBytes: number;
   readonly #journalSettings: JournalSettings | undefined;
   #parts: StoreParts | undefined;
-  /** The ingest journal, while open with one (journal/ingest-journal.ts). */
-  #journal: IngestJournal | undefined;
-  #drainTimer: NodeJS.Timeout | undefined;
+  /** The ingest journal and its drains, while open with one (journal/). */
+  #drain: JournalDrain | undefined;
   #gate: WriteGate | undefined;
   /** Bumped whenever log rows come or go, to know when the cached log tail is stale. */
   #logEpoch = 0;
@@ -80,9 +78,13 @@ export class HubStore implements HubStoreContract {
       if (this.#gate) db.pragma('wal_autocheckpoint = 0'); // reopened while compaction runs: it checkpoints
       this.#parts = prepareParts(db, this.#retention, this.#now);
       if (this.#journalSettings) {
+        const p = this.#parts;
         const journal = new IngestJournal(this.#path, this.#synchronous === 'FULL', this.#journalSettings, () => performance.now());
-        journal.load(this.#parts.sql.journalMarker.get()!);
-        this.#journal = journal;
+        journal.load(p.sql.journalMarker.get()!);
+        this.#drain = new JournalDrain(journal, (slice) => {
+          this.#write(() => p.tx.drain.immediate(slice));
+          this.#logEpoch += 1;
+        });
       }
     } catch (err) {
       this.#parts = undefined;
@@ -91,8 +93,8 @@ export class HubStore implements HubStoreContract {
     }
     // What a crash left in the journal goes in now; if the database refuses it (full, locked), it waits in
     // memory and on disk for the next drain, and the store opens all the same.
-    this.#drainAll(false);
-    this.#armDrain();
+    this.#drain?.all(false);
+    this.#drain?.arm();
   }
 
   /** The file and settings a CompactionRunner needs to open its own connection to this database. */
@@ -123,11 +125,8 @@ export class HubStore implements HubStoreContract {
 
   /** Closes the database; safe to call twice or without open(). */
   close(): void {
-    if (this.#drainTimer) clearTimeout(this.#drainTimer);
-    this.#drainTimer = undefined;
-    if (this.#parts) this.#drainAll(false); // what fails stays in the journal's files for the next open()
-    this.#journal?.close();
-    this.#journal = undefined;
+    this.#drain?.close(); // what the database refuses stays in the journal's files for the next open()
+    this.#drain = undefined;
     const parts = this.#parts;
     this.#parts = undefined;
     this.#gate = undefined;
@@ -150,19 +149,14 @@ export class HubStore implements HubStoreContract {
 
   getDevice(id: string): DeviceRecord | undefined {
     const d = this.#p.devices.get(id);
-    return d && this.#withJournal(d);
+    return d && (this.#drain?.journal.withLastSeen(d) ?? d);
   }
 
   /** Every device, revoked ones included, ordered by id. */
   listDevices(): DeviceRecord[] {
     const list = this.#p.devices.list();
-    return this.#journal && this.#journal.records > 0 ? list.map((d) => this.#withJournal(d)) : list;
-  }
-
-  /** A device's lastSeen as the journal has it when a record not drained yet is newer. */
-  #withJournal(d: DeviceRecord): DeviceRecord {
-    const seen = this.#journal?.lastSeen(d.id);
-    return seen !== undefined && seen > (d.lastSeen ?? -1) ? { ...d, lastSeen: seen } : d;
+    const journal = this.#drain?.journal;
+    return journal && journal.records > 0 ? list.map((d) => journal.withLastSeen(d)) : list;
   }
 
   /** Sets revokedAt; false if the device is unknown or already revoked. */
@@ -174,10 +168,10 @@ export class HubStore implements HubStoreContract {
   /** Deletes the device and everything stored for it, in one transaction; false if unknown. */
   removeDevice(id: string): boolean {
     const p = this.#p;
-    this.#drainAll(false);
+    this.#drain?.all(false);
     const removed = this.#write(() => p.tx.removeDevice.immediate(id));
     p.catalog.forgetDevice(id);
-    this.#journal?.forget(id);
+    this.#drain?.journal.forget(id);
     this.#logEpoch += 1;
     return removed;
   }
@@ -205,15 +199,13 @@ export class HubStore implements HubStoreContract {
   /** Highest committed seq of every device (0 if none yet). */
   committedSeqs(): Map<string, number> {
     const seqs = this.#p.devices.committedSeqs();
-    for (const [id, seq] of this.#journal?.seqs() ?? []) if (seqs.has(id) && seq > seqs.get(id)!) seqs.set(id, seq);
-    return seqs;
+    return this.#drain?.journal.raiseSeqs(seqs) ?? seqs;
   }
 
   /** Highest committed seq of one device, 0 if none. */
   committedSeq(id: string): number {
     const stored = this.#p.devices.committedSeq(id);
-    const journaled = this.#journal?.seq(id);
-    return journaled !== undefined && journaled > stored ? journaled : stored;
+    return this.#drain?.journal.seqOf(id, stored) ?? stored;
   }
 
   // ---- readings ------------------------------------------------------------------------------
@@ -231,7 +223,7 @@ export class HubStore implements HubStoreContract {
     const known = hit ?? p.catalog.find(deviceId, metric);
     if (known !== undefined && known.type === valueType) return known.id;
     // Retyping compacts the series' log rows under the old type: the journal's must be among them.
-    if (known !== undefined) this.#drainAll(true);
+    if (known !== undefined) this.#drain?.all(true);
     try {
       return this.#write(() => p.tx.resolveSeries.immediate(deviceId, metric, valueType));
     } catch (err) {
@@ -248,66 +240,19 @@ export class HubStore implements HubStoreContract {
    */
   commit(batch: CommitBatch): void {
     const { writer } = this.#p;
-    const journal = this.#journal;
-    if (!journal) {
-      this.#write(() => writer.commit(batch));
-      this.#logEpoch += 1;
-      return;
-    }
-    journal.append(batch);
-    // The batch is stored: a drain that fails now is retried, never reported as this commit's failure.
-    if (journal.due()) this.#drainSlice(false);
-    this.#armDrain();
+    if (this.#drain) return this.#drain.commit(batch);
+    this.#write(() => writer.commit(batch));
+    this.#logEpoch += 1;
   }
 
   /** Drains the journal into the database now (every record, one slice per transaction); throws what a drain throws. */
   drainJournal(): void {
-    this.#drainAll(true);
+    this.#drain?.all(true);
   }
 
-  /** Readings and records in the journal not yet in the database, and its files' bytes; undefined without one. */
-  journalStats(): { readings: number; records: number; bytes: number } | undefined {
-    const j = this.#journal;
-    return j && { readings: j.undrained, records: j.records, bytes: j.bytes() };
-  }
-
-  /** One drain transaction; false when there was nothing to drain or (unless `strict`, then it throws) it failed. */
-  #drainSlice(strict: boolean): boolean {
-    const journal = this.#journal;
-    const p = this.#parts;
-    const slice = p && journal?.slice();
-    if (!slice || !journal || !p) return false;
-    try {
-      this.#write(() => p.tx.drain.immediate(slice));
-    } catch (err) {
-      journal.lastError = err;
-      if (strict) throw err;
-      return false;
-    }
-    journal.drained(slice);
-    this.#logEpoch += 1;
-    return true;
-  }
-
-  /** Drains every record, before a read that must see them (history, latest, stats, removal, retyping, close). */
-  #drainAll(strict: boolean): void {
-    while (this.#journal && this.#journal.records > 0) if (!this.#drainSlice(strict)) return;
-  }
-
-  /** A timer for the records no commit comes to drain (a quiet hub); unref'd, so it keeps no process alive. */
-  #armDrain(): void {
-    const journal = this.#journal;
-    if (!journal || this.#drainTimer) return;
-    const ms = journal.dueInMs();
-    if (ms === undefined) return;
-    // After a failed drain, wait before the next try rather than spin on a database that refuses.
-    const wait = journal.lastError !== undefined ? Math.max(ms, DRAIN_RETRY_MS) : ms;
-    this.#drainTimer = setTimeout(() => {
-      this.#drainTimer = undefined;
-      if (this.#journal?.due()) this.#drainSlice(false);
-      this.#armDrain();
-    }, wait);
-    this.#drainTimer.unref();
+  /** What waits in the journal, without draining it first (stats() drains); undefined without one. */
+  journalStats(): ReturnType<IngestJournal['info']> | undefined {
+    return this.#drain?.journal.info();
   }
 
   /** Firmware images and update state [FP-14]; run writes through write() so they go before compaction. */
@@ -347,7 +292,7 @@ export class HubStore implements HubStoreContract {
    * CompactionRunner instead (off its main thread); this stays for tools, tests and benchmarks.
    */
   compactStep(maxRows = 50_000): number {
-    this.#drainAll(false);
+    this.#drain?.all(false);
     const moved = this.#p.compaction.moveOldest(maxRows);
     if (moved > 0) this.#logEpoch += 1;
     return moved;
@@ -365,7 +310,7 @@ export class HubStore implements HubStoreContract {
    */
   history(q: HistoryQuery): HistoryPoint[] {
     const p = this.#p;
-    this.#drainAll(false);
+    this.#drain?.all(false);
     if (!(q.limit > 0) || q.from > q.to) return [];
     return p.tx.snapshot(() => {
       const info = p.catalog.find(q.deviceId, q.metric);
@@ -378,7 +323,7 @@ export class HubStore implements HubStoreContract {
   /** The newest stored value of each metric of a device, compacted or still in the log, by metric name. */
   latest(deviceId: string): LatestValue[] {
     const p = this.#p;
-    this.#drainAll(false);
+    this.#drain?.all(false);
     // One snapshot: a row compaction moves meanwhile is then in series_latest or the log tail, not neither.
     return p.tx.snapshot(() => this.#latest(p, deviceId));
   }
@@ -414,7 +359,7 @@ export class HubStore implements HubStoreContract {
   /** Events of a device with ts in [from, to], newest first, at most `limit`. */
   events(deviceId: string, from: number, to: number, limit: number): StoredEvent[] {
     const events = this.#p.events;
-    this.#drainAll(false);
+    this.#drain?.all(false);
     return events.list(deviceId, from, to, limit);
   }
 
@@ -440,12 +385,11 @@ export class HubStore implements HubStoreContract {
   /** Sizes and counts; `bytes` is the database file plus its WAL. */
   stats(): StoreStats {
     const { counts } = this.#p.sql;
-    this.#drainAll(false);
+    this.#drain?.all(false);
     const c = counts.get()!;
-    const journal = this.#journal;
-    const undrained = journal?.undrained ?? 0;
-    const journalBytes = journal?.bytes() ?? 0;
-    let bytes = journalBytes;
+    const journal = this.#drain?.journal.info();
+    const undrained = journal?.readings ?? 0;
+    let bytes = journal?.bytes ?? 0;
     for (const file of [this.#path, `${this.#path}-wal`]) {
       try {
         bytes += statSync(file).size;
@@ -454,11 +398,7 @@ export class HubStore implements HubStoreContract {
       }
     }
     const stats: StoreStats = { bytes, pendingLogRows: c.pending + undrained, chunks: c.chunks, storedReadings: c.stored + c.pending + undrained };
-    if (journal) {
-      const err = journal.lastError;
-      stats.journal = { readings: undrained, records: journal.records, bytes: journalBytes, drainError: err === undefined ? null : String((err as Error)?.message ?? err) };
-    }
-    return stats;
+    return journal ? { ...stats, journal } : stats;
   }
 
   /** The schema version of the open database (PRAGMA user_version). */
@@ -479,45 +419,34 @@ export class HubStore implements HubStoreContract {
   /** Copies the database to destPath with SQLite's online backup; writes may go on meanwhile. */
   async backup(destPath: string): Promise<void> {
     const db = this.#p.db;
-    this.#drainAll(false); // the copy holds every reading the journal could hand over
+    this.#drain?.all(false); // the copy holds every reading the journal could hand over
     // Another process owns the journal (the CLI beside a running hub): its records not drained yet go into the
     // copy. Read before the copy is taken, so that a record drained and deleted meanwhile is in one or the other.
-    const journaled = this.#journal || this.#path === ':memory:' ? [] : new JournalSegments(this.#path, false).snapshot();
+    const journaled = this.#drain || this.#path === ':memory:' ? [] : new JournalSegments(this.#path, false).snapshot();
     mkdirSync(dirname(destPath), { recursive: true });
     await db.backup(destPath);
     if (journaled.length === 0) return;
     const copy = new HubStore({ path: destPath });
     copy.open();
     try {
-      copy.#applyJournaled(journaled);
+      const slice = sliceAfter(journaled, copy.#p.sql.journalMarker.get()!);
+      if (slice) copy.#p.tx.drain.immediate(slice);
     } finally {
       copy.close();
     }
   }
 
-  /** Stores, in one transaction, the records past this database's journal marker (a backup's copy). */
-  #applyJournaled(records: RecoveredRecord[]): void {
-    const p = this.#p;
-    const after = p.sql.journalMarker.get()!;
-    const past = records.filter((r) => comparePositions(r, after) > 0);
-    const last = past[past.length - 1];
-    if (!last) return;
-    const batch = emptyBatch();
-    for (const r of past) mergeInto(batch, r.batch);
-    p.tx.drain.immediate({ batch, after, through: { segment: last.segment, end: last.end }, records: past.length });
-  }
-
   /** Bytes of each table and index in the database file (SQLite's dbstat), largest first. */
   spaceUsage(): Array<{ name: string; bytes: number }> {
     const { space } = this.#p.sql;
-    this.#drainAll(false);
+    this.#drain?.all(false);
     return space.all();
   }
 
   /** Checkpoints the WAL into the database file and truncates it (for size measurements and quiet moments). */
   checkpoint(): void {
     const { db } = this.#p;
-    this.#drainAll(false);
+    this.#drain?.all(false);
     db.pragma('wal_checkpoint(TRUNCATE)');
   }
 }

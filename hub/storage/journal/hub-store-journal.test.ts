@@ -16,10 +16,23 @@ const MANUAL: JournalSettings = { drainMs: 3_600_000, drainReadings: 1_000_000 }
 const fx = new StoreFixture();
 afterEach(() => fx.cleanup());
 
-function open(path: string, journal: JournalSettings = MANUAL): HubStore {
-  const store = fx.track(new HubStore({ path, journal }));
+function open(path: string, journal: JournalSettings = MANUAL, busyTimeoutMs?: number): HubStore {
+  const store = fx.track(new HubStore({ path, journal, ...(busyTimeoutMs !== undefined && { busyTimeoutMs }) }));
   store.open();
   return store;
+}
+
+/** A store on a new file with device `a` and its float series `t`. */
+function fresh(opts: { journal?: JournalSettings; busyTimeoutMs?: number } = {}): { path: string; store: HubStore; s: number } {
+  const path = join(fx.dir(), 'hub.db');
+  const store = open(path, opts.journal ?? MANUAL, opts.busyTimeoutMs);
+  store.addDevice(newDevice('a'));
+  return { path, store, s: store.seriesId('a', 't', 'float') };
+}
+
+/** Commits readings from..to of device a, one per commit: value i at T0 + i with seq i. */
+function commitRange(store: HubStore, s: number, from: number, to: number): void {
+  for (let i = from; i <= to; i++) store.commit(batchOf([{ series: s, ts: T0 + i, value: float(i) }], { a: i }));
 }
 
 /** What a SIGKILL leaves: the files as they are now (the page cache has every write()), copied to a new directory. */
@@ -50,10 +63,7 @@ function storedRows(path: string): number {
 
 describe('HubStore with the ingest journal', () => {
   it('keeps commits in the journal, not the database, until a drain; a crash then loses none and stores each once', () => {
-    const path = join(fx.dir(), 'hub.db');
-    const store = open(path);
-    store.addDevice(newDevice('a'));
-    const s = store.seriesId('a', 't', 'float');
+    const { path, store, s } = fresh();
     for (let i = 1; i <= 50; i++) store.commit(batchOf([{ series: s, ts: T0 + i, value: float(i) }], { a: i }, { a: T0 + i }));
     expect(storedRows(path)).toBe(0);
     expect(store.journalStats()).toMatchObject({ readings: 50, records: 50 });
@@ -75,11 +85,8 @@ describe('HubStore with the ingest journal', () => {
   });
 
   it('stores a record once when the crash came after its drain committed and before its segment was deleted', () => {
-    const path = join(fx.dir(), 'hub.db');
-    const store = open(path);
-    store.addDevice(newDevice('a'));
-    const s = store.seriesId('a', 't', 'float');
-    for (let i = 1; i <= 10; i++) store.commit(batchOf([{ series: s, ts: T0 + i, value: float(i) }], { a: i }));
+    const { path, store, s } = fresh();
+    commitRange(store, s, 1, 10);
     const [segment] = segments(path);
     const before = crashCopy(path);
     store.drainJournal();
@@ -94,11 +101,8 @@ describe('HubStore with the ingest journal', () => {
   });
 
   it('ignores a record torn by a crash at the end of a segment and keeps every whole one, then appends to a new segment', () => {
-    const path = join(fx.dir(), 'hub.db');
-    const store = open(path);
-    store.addDevice(newDevice('a'));
-    const s = store.seriesId('a', 't', 'float');
-    for (let i = 1; i <= 5; i++) store.commit(batchOf([{ series: s, ts: T0 + i, value: float(i) }], { a: i }));
+    const { path, store, s } = fresh();
+    commitRange(store, s, 1, 5);
     const copy = crashCopy(path);
     const [segment] = segments(copy);
     // Half a record: a length that runs past the end, as a write cut by SIGKILL leaves it.
@@ -113,11 +117,8 @@ describe('HubStore with the ingest journal', () => {
   });
 
   it('drains by itself: at drainReadings at the next commit, and after drainMs on its timer with no commit coming', async () => {
-    const path = join(fx.dir(), 'hub.db');
-    const store = open(path, { drainMs: 30, drainReadings: 10 });
-    store.addDevice(newDevice('a'));
-    const s = store.seriesId('a', 't', 'float');
-    for (let i = 1; i <= 10; i++) store.commit(batchOf([{ series: s, ts: T0 + i, value: float(i) }], { a: i }));
+    const { path, store, s } = fresh({ journal: { drainMs: 30, drainReadings: 10 } });
+    commitRange(store, s, 1, 10);
     expect(store.journalStats()?.readings).toBe(0);
     expect(storedRows(path)).toBe(10);
     store.commit(batchOf([{ series: s, ts: T0 + 11, value: float(11) }], { a: 11 }));
@@ -128,15 +129,11 @@ describe('HubStore with the ingest journal', () => {
   });
 
   it('acknowledges commits while the database is locked; drains all of them, once, when the lock goes', () => {
-    const path = join(fx.dir(), 'hub.db');
-    const store = fx.track(new HubStore({ path, journal: { drainMs: 0, drainReadings: 1 }, busyTimeoutMs: 1 }));
-    store.open();
-    store.addDevice(newDevice('a'));
-    const s = store.seriesId('a', 't', 'float');
+    const { path, store, s } = fresh({ journal: { drainMs: 0, drainReadings: 1 }, busyTimeoutMs: 1 });
     const other = new Database(path);
     other.exec('BEGIN IMMEDIATE');
     try {
-      for (let i = 1; i <= 20; i++) store.commit(batchOf([{ series: s, ts: T0 + i, value: float(i) }], { a: i }));
+      commitRange(store, s, 1, 20);
       expect(store.journalStats()?.readings).toBe(20);
       // The counts include what waits in the journal while it cannot go in.
       expect(store.stats()).toMatchObject({ storedReadings: 20, pendingLogRows: 20 });
@@ -151,11 +148,7 @@ describe('HubStore with the ingest journal', () => {
   });
 
   it(`refuses appends with the drain's error once ${JOURNAL_MAX_UNDRAINED} readings wait undrained, keeping what it took`, () => {
-    const path = join(fx.dir(), 'hub.db');
-    const store = fx.track(new HubStore({ path, journal: { drainMs: 0, drainReadings: 1 }, busyTimeoutMs: 1 }));
-    store.open();
-    store.addDevice(newDevice('a'));
-    const s = store.seriesId('a', 't', 'float');
+    const { path, store, s } = fresh({ journal: { drainMs: 0, drainReadings: 1 }, busyTimeoutMs: 1 });
     const other = new Database(path);
     other.exec('BEGIN IMMEDIATE');
     const per = 1000;
@@ -202,11 +195,8 @@ describe('HubStore with the ingest journal', () => {
   });
 
   it('replays at open even when the database refuses it then: the store opens, the records wait, nothing is lost', () => {
-    const path = join(fx.dir(), 'hub.db');
-    const store = open(path);
-    store.addDevice(newDevice('a'));
-    const s = store.seriesId('a', 't', 'float');
-    for (let i = 1; i <= 3; i++) store.commit(batchOf([{ series: s, ts: T0 + i, value: float(i) }], { a: i }));
+    const { path, store, s } = fresh();
+    commitRange(store, s, 1, 3);
     const copy = crashCopy(path);
     const other = new Database(copy);
     other.exec('BEGIN IMMEDIATE');
@@ -224,10 +214,7 @@ describe('HubStore with the ingest journal', () => {
   });
 
   it('refuses to drain records another process drained (HUB_ERR_JOURNAL_CORRUPT): one hub owns a journal', () => {
-    const path = join(fx.dir(), 'hub.db');
-    const store = open(path);
-    store.addDevice(newDevice('a'));
-    const s = store.seriesId('a', 't', 'float');
+    const { path, store, s } = fresh();
     store.commit(batchOf([{ series: s, ts: T0, value: float(1) }], { a: 1 }));
     const intruder = open(path); // replays and drains the hub's record behind its back
     intruder.close();
@@ -236,13 +223,10 @@ describe('HubStore with the ingest journal', () => {
   });
 
   it('backs up from another process (the CLI beside the hub) with the records the hub has not drained yet, touching none', async () => {
-    const path = join(fx.dir(), 'hub.db');
-    const hub = open(path);
-    hub.addDevice(newDevice('a'));
-    const s = hub.seriesId('a', 't', 'float');
-    for (let i = 1; i <= 4; i++) hub.commit(batchOf([{ series: s, ts: T0 + i, value: float(i) }], { a: i }));
+    const { path, store: hub, s } = fresh();
+    commitRange(hub, s, 1, 4);
     hub.drainJournal(); // 1-4 in the database, 5-7 only in the journal
-    for (let i = 5; i <= 7; i++) hub.commit(batchOf([{ series: s, ts: T0 + i, value: float(i) }], { a: i }));
+    commitRange(hub, s, 5, 7);
     const live = segments(path);
     const cli = fx.track(new HubStore({ path }));
     cli.open();

@@ -1,4 +1,4 @@
-import type { CommitBatch } from '../types.js';
+import type { CommitBatch, DeviceRecord } from '../types.js';
 import { JournalSegments, type JournalPosition } from './journal-segments.js';
 
 /** When the journal's records go into the database (config `ingest.journal*`). */
@@ -111,11 +111,6 @@ export class IngestJournal {
     this.#push({ batch, ...pos, at: this.#now() });
   }
 
-  /** Readings appended and not yet in the database. */
-  get undrained(): number {
-    return this.#readings;
-  }
-
   /** Records appended and not yet in the database. */
   get records(): number {
     return this.#entries.length;
@@ -163,18 +158,28 @@ export class IngestJournal {
     this.#release();
   }
 
-  /** Newest journaled seq of a device, if any record still waiting has one. */
-  seq(id: string): number | undefined {
-    return this.#seqs.get(id);
+  /** A device's seq: `stored` (the database's) or the journal's when a record not drained yet has a higher one. */
+  seqOf(id: string, stored: number): number {
+    const seq = this.#seqs.get(id);
+    return seq !== undefined && seq > stored ? seq : stored;
   }
 
-  seqs(): ReadonlyMap<string, number> {
-    return this.#seqs;
+  /** Raises the database's seqs (`stored`, by device) to the journal's where those are higher; devices absent stay absent. */
+  raiseSeqs(stored: Map<string, number>): Map<string, number> {
+    for (const [id, seq] of this.#seqs) if (stored.has(id) && seq > stored.get(id)!) stored.set(id, seq);
+    return stored;
   }
 
-  /** Newest journaled lastSeen of a device, if any. */
-  lastSeen(id: string): number | undefined {
-    return this.#seen.get(id);
+  /** The device with its lastSeen as a record not drained yet has it, when that is newer. */
+  withLastSeen(d: DeviceRecord): DeviceRecord {
+    const seen = this.#seen.get(d.id);
+    return seen !== undefined && seen > (d.lastSeen ?? -1) ? { ...d, lastSeen: seen } : d;
+  }
+
+  /** What waits, the files' bytes, and why the last drain failed (StoreStats.journal). */
+  info(): { readings: number; records: number; bytes: number; drainError: string | null } {
+    const err = this.lastError;
+    return { readings: this.#readings, records: this.#entries.length, bytes: this.bytes(), drainError: err === undefined ? null : String((err as Error)?.message ?? err) };
   }
 
   /** A removed device: its seq must not outlive it (a new device of the same id starts at 0). */

@@ -35,10 +35,12 @@ export function encodeRecord(batch: CommitBatch): Buffer {
   for (const e of batch.events) if (e.ts < base) base = e.ts;
   for (const at of batch.lastSeen.values()) if (at < base) base = at;
   if (base === Number.MAX_SAFE_INTEGER) base = 0;
-  const devices = new Set([...batch.seqs.keys(), ...batch.lastSeen.keys()]);
+  // Devices with a seq (each usually has a lastSeen too), then those with a lastSeen alone: no set built per commit.
+  let seenOnly = 0;
+  for (const id of batch.lastSeen.keys()) if (!batch.seqs.has(id)) seenOnly += 1;
   w.varint(batch.readings.length);
   w.varint(batch.events.length);
-  w.varint(devices.size);
+  w.varint(batch.seqs.size + seenOnly);
   w.varint(base);
   for (const r of batch.readings) {
     w.varint(r.series);
@@ -51,20 +53,21 @@ export function encodeRecord(batch: CommitBatch): Buffer {
     w.varint(e.ts - base);
     writeValue(w, e.value);
   }
-  for (const id of devices) {
-    const seq = batch.seqs.get(id);
-    const seen = batch.lastSeen.get(id);
-    w.string(id, MAX_ID_BYTES, 'device id');
-    w.u8((seq !== undefined ? HAS_SEQ : 0) | (seen !== undefined ? HAS_SEEN : 0));
-    if (seq !== undefined) w.varint(seq);
-    if (seen !== undefined) w.varint(seen - base);
-  }
+  for (const [id, seq] of batch.seqs) writeDevice(w, id, seq, batch.lastSeen.get(id), base);
+  if (seenOnly > 0) for (const [id, seen] of batch.lastSeen) if (!batch.seqs.has(id)) writeDevice(w, id, undefined, seen, base);
   const payload = w.toBytes();
   const out = Buffer.allocUnsafe(RECORD_HEADER_BYTES + payload.length);
   out.writeUInt32LE(payload.length, 0);
   out.writeUInt32LE(crc32(payload), 4);
   out.set(payload, RECORD_HEADER_BYTES);
   return out;
+}
+
+function writeDevice(w: Writer, id: string, seq: number | undefined, seen: number | undefined, base: number): void {
+  w.string(id, MAX_ID_BYTES, 'device id');
+  w.u8((seq !== undefined ? HAS_SEQ : 0) | (seen !== undefined ? HAS_SEEN : 0));
+  if (seq !== undefined) w.varint(seq);
+  if (seen !== undefined) w.varint(seen - base);
 }
 
 /** One record read back: its batch and the offset just past it. */
