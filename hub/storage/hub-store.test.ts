@@ -183,7 +183,7 @@ describe('commit', () => {
     ], { d1: 1 }));
     const raw = new Database(path, { readonly: true });
     try {
-      const rows = raw.prepare('SELECT series, typeof(value) AS t, value FROM log ORDER BY rowid').all();
+      const rows = raw.prepare('SELECT series, typeof(value) AS t, value FROM log ORDER BY series, rowid').all();
       expect(rows).toEqual([
         { series: ids.bool, t: 'integer', value: 1 },
         { series: ids.int, t: 'integer', value: -7 },
@@ -191,6 +191,34 @@ describe('commit', () => {
         { series: ids.string, t: 'text', value: 'ok' },
         { series: ids.enum, t: 'integer', value: 3 },
       ]);
+    } finally {
+      raw.close();
+    }
+  });
+
+  it('stores a batch of many rows (several multi-row inserts and a remainder) whole, each series in order', () => {
+    const path = join(fx.dir(), 'hub.db');
+    const store = fx.track(new HubStore({ path }));
+    store.open();
+    store.addDevice(newDevice('d1'));
+    const f = store.seriesId('d1', 'temp', 'float');
+    const n = store.seriesId('d1', 'count', 'int');
+    // 301 readings of each kind, interleaved: 4 statements of 64 rows and 45 single rows per kind.
+    const readings = Array.from({ length: 301 }, (_, i) => [
+      { series: f, ts: T0 + i, value: float(i / 2) },
+      { series: n, ts: T0 + i, value: int(0 - i || 0) },
+    ]).flat();
+    store.commit(batchOf(readings, { d1: 1 }));
+    const raw = new Database(path, { readonly: true });
+    try {
+      const rows = raw.prepare('SELECT series, ts, typeof(value) AS t, value FROM log ORDER BY rowid').all() as { series: number; ts: number; t: string; value: number }[];
+      expect(rows).toHaveLength(602);
+      for (const [series, t, value] of [[f, 'real', (i: number) => i / 2], [n, 'integer', (i: number) => 0 - i || 0]] as const) {
+        const mine = rows.filter((r) => r.series === series);
+        expect(mine.map((r) => r.ts)).toEqual(Array.from({ length: 301 }, (_, i) => T0 + i));
+        expect(mine.every((r) => r.t === t)).toBe(true);
+        expect(mine.map((r) => r.value)).toEqual(Array.from({ length: 301 }, (_, i) => value(i)));
+      }
     } finally {
       raw.close();
     }

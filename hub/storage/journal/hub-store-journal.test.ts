@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { HubStore } from '../hub-store.js';
 import { batchOf, float, newDevice, StoreFixture } from '../testing/store-fixture.js';
 import type { HistoryPoint } from '../types.js';
-import { JOURNAL_MAX_UNDRAINED, type JournalSettings } from './ingest-journal.js';
+import { DRAIN_SLICE_READINGS, JOURNAL_MAX_UNDRAINED, type JournalSettings } from './ingest-journal.js';
 
 const T0 = 1_700_000_000_000;
 /** Drains only when a read, a removal or close() needs one: the tests decide when records go in. */
@@ -49,6 +49,11 @@ function segments(path: string): string[] {
 
 function raw(store: HubStore, metric = 't'): HistoryPoint[] {
   return store.history({ deviceId: 'a', metric, from: 0, to: T0 * 2, step: 'raw', limit: 100_000 });
+}
+
+/** Resolves once the journal is empty: its drain session's turns, or its retry timer, have run. */
+async function drained(store: HubStore): Promise<void> {
+  while ((store.journalStats()?.readings ?? 0) > 0) await new Promise((r) => setTimeout(r, 5));
 }
 
 /** Rows of the log and chunks, read on a connection of its own (no drain on the way). */
@@ -116,25 +121,54 @@ describe('HubStore with the ingest journal', () => {
     expect(raw(third).map((p) => p.value)).toEqual([1, 2, 3, 4, 5, 6]);
   });
 
-  it('drains by itself: at drainReadings at the next commit, and after drainMs on its timer with no commit coming', async () => {
+  it('drains by itself: at drainReadings after the committing turn, and after drainMs on its timer with no commit coming', async () => {
     const { path, store, s } = fresh({ journal: { drainMs: 30, drainReadings: 10 } });
     commitRange(store, s, 1, 10);
-    expect(store.journalStats()?.readings).toBe(0);
+    // Not on the commit's own path: the turn's other frames and ACKs go first.
+    expect(store.journalStats()?.readings).toBe(10);
+    await drained(store);
     expect(storedRows(path)).toBe(10);
     store.commit(batchOf([{ series: s, ts: T0 + 11, value: float(11) }], { a: 11 }));
     expect(store.journalStats()?.readings).toBe(1);
-    while ((store.journalStats()?.readings ?? 0) > 0) await new Promise((r) => setTimeout(r, 5));
+    await drained(store);
     expect(storedRows(path)).toBe(11);
     expect(segments(path)).toEqual([]);
   });
 
-  it('acknowledges commits while the database is locked; drains all of them, once, when the lock goes', () => {
+  it('drains a session one slice per event-loop turn, none past the records that waited when it began', async () => {
+    const { path, store, s } = fresh({ journal: { drainMs: 3_600_000, drainReadings: 2 * DRAIN_SLICE_READINGS } });
+    const per = 500;
+    let seq = 0;
+    const commitMany = (frames: number): void => {
+      for (let i = 0; i < frames; i++, seq++) {
+        store.commit(batchOf(Array.from({ length: per }, (_, k) => ({ series: s, ts: T0 + seq * per + k, value: float(k) })), { a: seq + 1 }));
+      }
+    };
+    commitMany((2 * DRAIN_SLICE_READINGS) / per); // due at the last commit
+    const turns: number[] = [];
+    await new Promise<void>((done) => {
+      const next = (): void => {
+        turns.push(storedRows(path));
+        if (turns.length === 1) commitMany(2); // appended during the session: not its records
+        if (turns.length < 4) setImmediate(next);
+        else done();
+      };
+      setImmediate(next);
+    });
+    expect(turns).toEqual([DRAIN_SLICE_READINGS, 2 * DRAIN_SLICE_READINGS, 2 * DRAIN_SLICE_READINGS, 2 * DRAIN_SLICE_READINGS]);
+    expect(store.journalStats()).toMatchObject({ readings: 2 * per, records: 2 });
+    expect(store.committedSeq('a')).toBe(seq);
+  });
+
+  it('acknowledges commits while the database is locked; drains all of them, once, when the lock goes', async () => {
     const { path, store, s } = fresh({ journal: { drainMs: 0, drainReadings: 1 }, busyTimeoutMs: 1 });
     const other = new Database(path);
     other.exec('BEGIN IMMEDIATE');
     try {
       commitRange(store, s, 1, 20);
-      expect(store.journalStats()?.readings).toBe(20);
+      // The drain session runs after this turn, and fails on the lock.
+      while (store.journalStats()?.drainError == null) await new Promise((r) => setImmediate(r));
+      expect(store.journalStats()).toMatchObject({ readings: 20, drainError: expect.stringMatching(/locked/) });
       // The counts include what waits in the journal while it cannot go in.
       expect(store.stats()).toMatchObject({ storedReadings: 20, pendingLogRows: 20 });
       expect(store.committedSeq('a')).toBe(20);
@@ -143,7 +177,8 @@ describe('HubStore with the ingest journal', () => {
       other.close();
     }
     store.commit(batchOf([{ series: s, ts: T0 + 21, value: float(21) }], { a: 21 }));
-    expect(store.journalStats()?.readings).toBe(0);
+    await drained(store);
+    expect(storedRows(path)).toBe(21);
     expect(raw(store).map((p) => p.value)).toEqual(Array.from({ length: 21 }, (_, i) => i + 1));
   });
 

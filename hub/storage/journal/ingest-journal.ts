@@ -16,11 +16,13 @@ export interface JournalSettings {
  */
 export const JOURNAL_DEFAULTS: JournalSettings = { drainMs: 5_000, drainReadings: 20_000 };
 /**
- * Most readings one drain transaction writes: ~10 ms of inserts, which the next commits wait for. At
- * 10,000 readings/s with 1,000 devices every device is in each slice anyway, so a bigger slice costs latency
- * and saves no page.
+ * Most readings one drain transaction writes. A drain runs on the main thread, a slice per event-loop turn,
+ * and the frames that arrive meanwhile wait for it: 5,000 readings of 1,000 devices take ~4 ms (their log
+ * rows and each device's device_state row). 10,000 (~10 ms a slice before multi-row inserts) put the ACK p99
+ * at 10,000 readings/s over 20 ms (BENCHMARKS.md, 2026-12-04 16:34); smaller slices rewrite the device_state
+ * pages more often for the same readings.
  */
-export const DRAIN_SLICE_READINGS = 10_000;
+export const DRAIN_SLICE_READINGS = 5_000;
 /**
  * Undrained readings above which appends are refused with the drain's own error (the database is full,
  * locked or read-only while the journal's disk still has room): the records wait in memory as well as on
@@ -116,6 +118,23 @@ export class IngestJournal {
     return this.#entries.length;
   }
 
+  /** Their readings. */
+  get readings(): number {
+    return this.#readings;
+  }
+
+  /** Where the newest record ends, or undefined with none waiting. */
+  last(): JournalPosition | undefined {
+    const e = this.#entries[this.#entries.length - 1];
+    return e && { segment: e.segment, end: e.end };
+  }
+
+  /** Whether records up to `through` still wait. */
+  waits(through: JournalPosition): boolean {
+    const first = this.#entries[0];
+    return first !== undefined && comparePositions(first, through) <= 0;
+  }
+
   /** Whether a drain is due: enough readings wait, or the oldest has waited drainMs. */
   due(): boolean {
     const first = this.#entries[0];
@@ -131,15 +150,20 @@ export class IngestJournal {
     return Math.max(0, first.at + this.settings.drainMs - this.#now());
   }
 
-  /** The oldest records merged into one batch of about `maxReadings` (whole records), or undefined with none. */
-  slice(maxReadings = DRAIN_SLICE_READINGS): DrainSlice | undefined {
-    if (this.#entries.length === 0) return undefined;
+  /**
+   * The oldest records merged into one batch of about `maxReadings` (whole records), none past `through` when
+   * given; undefined with none.
+   */
+  slice(maxReadings = DRAIN_SLICE_READINGS, through?: JournalPosition): DrainSlice | undefined {
+    const entries = this.#entries;
+    const take = (e: Entry | undefined): e is Entry => e !== undefined && (through === undefined || comparePositions(e, through) <= 0);
+    if (!take(entries[0])) return undefined;
     const batch = emptyBatch();
     let n = 0;
-    while (n < this.#entries.length && (n === 0 || batch.readings.length + this.#entries[n]!.batch.readings.length <= maxReadings)) {
-      mergeInto(batch, this.#entries[n++]!.batch);
+    while (take(entries[n]) && (n === 0 || batch.readings.length + entries[n]!.batch.readings.length <= maxReadings)) {
+      mergeInto(batch, entries[n++]!.batch);
     }
-    const last = this.#entries[n - 1]!;
+    const last = entries[n - 1]!;
     // Its segment can then be deleted once drained: the next append starts another.
     if (last.segment === this.#segments.active) this.#segments.rotate();
     return { batch, after: this.#marker, through: { segment: last.segment, end: last.end }, records: n };

@@ -1,36 +1,48 @@
 import type { CommitBatch } from '../types.js';
-import { comparePositions, emptyBatch, mergeInto, type DrainSlice, type IngestJournal } from './ingest-journal.js';
+import { comparePositions, DRAIN_SLICE_READINGS, emptyBatch, JOURNAL_MAX_UNDRAINED, mergeInto, type DrainSlice, type IngestJournal } from './ingest-journal.js';
 import type { JournalPosition, RecoveredRecord } from './journal-segments.js';
 
 /** Wait before the timer tries a drain again after one failed. */
 const DRAIN_RETRY_MS = 1_000;
 
 /**
- * When the ingest journal's records go into the database: at a commit that finds a drain due, on a timer when
- * no commit comes, and all of them before a read that must see them. `store` runs one drain transaction
+ * When the ingest journal's records go into the database. A commit that finds a drain due (or the timer, when
+ * no commit comes) starts a session: it drains the records that wait at that moment, one slice per event-loop
+ * turn, so the frames and ACKs of the turns between go on (a drain of 20,000 readings at once held them 20-40
+ * ms). Reads that must see every record drain them all at once. `store` runs one drain transaction
  * (HubStore: through its write gate); a failure is kept as the journal's lastError and retried.
  */
 export class JournalDrain {
   readonly journal: IngestJournal;
   readonly #store: (slice: DrainSlice) => void;
   #timer: NodeJS.Timeout | undefined;
+  /** The session's next turn, and the last record it drains. */
+  #turn: NodeJS.Immediate | undefined;
+  #through: JournalPosition | undefined;
 
   constructor(journal: IngestJournal, store: (slice: DrainSlice) => void) {
     this.journal = journal;
     this.#store = store;
   }
 
-  /** Appends the batch (throws what the append throws); then drains a slice if one is due, never failing for it. */
+  /**
+   * Appends the batch (throws what the append throws); a drain due starts after this turn. Once
+   * JOURNAL_MAX_UNDRAINED readings wait, a slice goes in first, on the commit's path: that is ingest's
+   * back-pressure, and its failure what the append then throws.
+   */
   commit(batch: CommitBatch): void {
-    this.journal.append(batch);
-    if (this.journal.due()) this.slice(false);
-    this.arm();
+    const journal = this.journal;
+    if (journal.readings >= JOURNAL_MAX_UNDRAINED) this.slice(false);
+    journal.append(batch);
+    // After a failed drain only the timer tries again, not every commit.
+    if (journal.due() && journal.lastError === undefined) this.#start();
+    else this.arm();
   }
 
-  /** One drain transaction; false when there was nothing to drain or (unless `strict`, then it throws) it failed. */
-  slice(strict: boolean): boolean {
+  /** One drain transaction (none past `through`); false when there was nothing to drain or (unless `strict`, then it throws) it failed. */
+  slice(strict: boolean, through?: JournalPosition): boolean {
     const journal = this.journal;
-    const slice = journal.slice();
+    const slice = journal.slice(DRAIN_SLICE_READINGS, through);
     if (!slice) return false;
     try {
       this.#store(slice);
@@ -41,6 +53,29 @@ export class JournalDrain {
     }
     journal.drained(slice);
     return true;
+  }
+
+  /** Whether a session is draining (a turn of it is due). */
+  get draining(): boolean {
+    return this.#turn !== undefined;
+  }
+
+  #start(): void {
+    if (this.#turn) return;
+    this.#through = this.journal.last();
+    this.#turn = setImmediate(() => this.#step());
+  }
+
+  #step(): void {
+    this.#turn = undefined;
+    const through = this.#through;
+    if (through && this.slice(false, through) && this.journal.waits(through)) {
+      this.#turn = setImmediate(() => this.#step());
+      return;
+    }
+    // Done, or failed: the timer tries again (after DRAIN_RETRY_MS).
+    this.#through = undefined;
+    this.arm();
   }
 
   /** Drains every record, before a read that must see them (history, latest, stats, removal, retyping, close). */
@@ -57,8 +92,8 @@ export class JournalDrain {
     const wait = this.journal.lastError !== undefined ? Math.max(ms, DRAIN_RETRY_MS) : ms;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
-      if (this.journal.due()) this.slice(false);
-      this.arm();
+      if (this.journal.due()) this.#start();
+      else this.arm();
     }, wait);
     this.#timer.unref();
   }
@@ -66,7 +101,9 @@ export class JournalDrain {
   /** Stops the timer, drains what the database takes, and closes the journal (the rest stays in its files). */
   close(): void {
     if (this.#timer) clearTimeout(this.#timer);
+    if (this.#turn) clearImmediate(this.#turn);
     this.#timer = undefined;
+    this.#turn = undefined;
     this.all(false);
     this.journal.close();
   }
