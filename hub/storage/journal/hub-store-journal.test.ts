@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { HubStore } from '../hub-store.js';
 import { batchOf, float, newDevice, StoreFixture } from '../testing/store-fixture.js';
 import type { HistoryPoint } from '../types.js';
-import { DRAIN_SLICE_READINGS, JOURNAL_MAX_UNDRAINED, type JournalSettings } from './ingest-journal.js';
+import { JOURNAL_MAX_UNDRAINED, type JournalSettings } from './ingest-journal.js';
+import { DRAIN_SLICE_MIN_READINGS } from './journal-drain.js';
 
 const T0 = 1_700_000_000_000;
 /** Drains only when a read, a removal or close() needs one: the tests decide when records go in. */
@@ -136,7 +137,8 @@ describe('HubStore with the ingest journal', () => {
   });
 
   it('drains a session one slice per event-loop turn, none past the records that waited when it began', async () => {
-    const { path, store, s } = fresh({ journal: { drainMs: 3_600_000, drainReadings: 2 * DRAIN_SLICE_READINGS } });
+    const total = 10_000;
+    const { path, store, s } = fresh({ journal: { drainMs: 3_600_000, drainReadings: total } });
     const per = 500;
     let seq = 0;
     const commitMany = (frames: number): void => {
@@ -144,18 +146,26 @@ describe('HubStore with the ingest journal', () => {
         store.commit(batchOf(Array.from({ length: per }, (_, k) => ({ series: s, ts: T0 + seq * per + k, value: float(k) })), { a: seq + 1 }));
       }
     };
-    commitMany((2 * DRAIN_SLICE_READINGS) / per); // due at the last commit
+    commitMany(total / per); // due at the last commit
+    expect(storedRows(path)).toBe(0);
     const turns: number[] = [];
     await new Promise<void>((done) => {
       const next = (): void => {
         turns.push(storedRows(path));
         if (turns.length === 1) commitMany(2); // appended during the session: not its records
-        if (turns.length < 4) setImmediate(next);
+        if (turns.length < 40) setImmediate(next);
         else done();
       };
       setImmediate(next);
     });
-    expect(turns).toEqual([DRAIN_SLICE_READINGS, 2 * DRAIN_SLICE_READINGS, 2 * DRAIN_SLICE_READINGS, 2 * DRAIN_SLICE_READINGS]);
+    // Slices of whole records, at least DRAIN_SLICE_MIN_READINGS, at most one a turn, ending at the 10,000.
+    expect(turns[0]).toBeGreaterThanOrEqual(DRAIN_SLICE_MIN_READINGS);
+    expect(turns[0]).toBeLessThan(total);
+    for (let i = 1; i < turns.length; i++) {
+      expect(turns[i]! - turns[i - 1]!).toBeGreaterThanOrEqual(turns[i]! === turns[i - 1]! ? 0 : DRAIN_SLICE_MIN_READINGS - per);
+      expect(turns[i]! % per).toBe(0);
+    }
+    expect(turns[turns.length - 1]).toBe(total);
     expect(store.journalStats()).toMatchObject({ readings: 2 * per, records: 2 });
     expect(store.committedSeq('a')).toBe(seq);
   });

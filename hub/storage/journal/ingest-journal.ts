@@ -15,14 +15,8 @@ export interface JournalSettings {
  * pages twice (WAL, then checkpoint) with 1,000 devices, so it is worth waiting for a few thousand readings.
  */
 export const JOURNAL_DEFAULTS: JournalSettings = { drainMs: 5_000, drainReadings: 20_000 };
-/**
- * Most readings one drain transaction writes. A drain runs on the main thread, a slice per event-loop turn,
- * and the frames that arrive meanwhile wait for it: 5,000 readings of 1,000 devices take ~4 ms (their log
- * rows and each device's device_state row). 10,000 (~10 ms a slice before multi-row inserts) put the ACK p99
- * at 10,000 readings/s over 20 ms (BENCHMARKS.md, 2026-12-04 16:34); smaller slices rewrite the device_state
- * pages more often for the same readings.
- */
-export const DRAIN_SLICE_READINGS = 5_000;
+/** Most readings one drain transaction writes: a read that must see every record drains in slices this big. */
+export const DRAIN_SLICE_READINGS = 10_000;
 /**
  * Undrained readings above which appends are refused with the drain's own error (the database is full,
  * locked or read-only while the journal's disk still has room): the records wait in memory as well as on
