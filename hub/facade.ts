@@ -21,6 +21,8 @@ export interface HubHealth {
   devicesOnline: number;
   /** The storage fault in progress (cause, last error, since, failures); absent while commits succeed. */
   fault?: StorageFault;
+  /** While the ingest journal's drains fail: readings acknowledged and safe in the journal, not yet in the database. */
+  undrainedReadings?: number;
 }
 
 /**
@@ -105,6 +107,8 @@ export interface FacadeParts {
   firmware?: FirmwareControl;
   /** Several hubs on PostgreSQL: every device as this hub and the others have it (online, holder). */
   cluster?: { view(info: DeviceInfo): DeviceInfo };
+  /** SQLite with the ingest journal: why its drains fail, and what waits (HubStore.journalFault, journalStats). */
+  journal?: { fault(): StorageFault | undefined; readings(): number };
 }
 
 /** The one HubFacade of a running hub: the device registry, the command service and the store's queries. */
@@ -167,9 +171,14 @@ export class Facade implements HubFacade {
   }
 
   health(): HubHealth {
-    const fault = this.#p.ingest.fault;
     const devicesOnline = this.#p.registry.onlineCount;
-    return fault ? { ok: false, storage: 'failing', devicesOnline, fault: { ...fault } } : { ok: true, storage: 'ok', devicesOnline };
+    const fault = this.#p.ingest.fault;
+    if (fault) return { ok: false, storage: 'failing', devicesOnline, fault: { ...fault } };
+    // Devices are still acknowledged, but the database takes none of it: history and latest values go stale.
+    const journal = this.#p.journal;
+    const drain = journal?.fault();
+    if (drain) return { ok: false, storage: 'failing', devicesOnline, fault: drain, undrainedReadings: journal!.readings() };
+    return { ok: true, storage: 'ok', devicesOnline };
   }
 
   hubInfo(): HubInfoResponse {

@@ -116,11 +116,16 @@ export class Hub<S extends HubStoreContract = HubStore> {
       ...{ startedAt: () => this.#startedAt, openFiles: () => this.#front.openFiles },
       ...(cluster ? { hubs: () => cluster.hubs() } : {}),
     });
-    this.facade = new Facade({ bus: this.bus, registry: this.registry, commands, store, ingest: this.ingest, now, info: () => status.info(), firmware: this.firmware, ...(cluster ? { cluster } : {}) });
+    const journal = sqlite && { fault: () => sqlite.journalFault(), readings: () => sqlite.journalStats()?.readings ?? 0 };
+    this.facade = new Facade({
+      ...{ bus: this.bus, registry: this.registry, commands, store, ingest: this.ingest, now, info: () => status.info(), firmware: this.firmware },
+      ...(cluster ? { cluster } : {}),
+      ...(journal ? { journal } : {}),
+    });
     [this.#metrics, this.#samples] = [new HubMetrics(status, log, this.bus), new StatusSamples(status, { now })];
     this.mqtt = mqttConfigured(c) ? new MqttBridge(bridgeOptions(c, { facade: this.facade, auth: this.auth, tls: () => this.tls, log, ackLatency: () => this.#metrics.ackLatency(), ...(cluster ? { cluster } : {}) })) : undefined;
     const ws = c['mqtt.embedded'] && c['mqtt.websocket'] ? this.mqtt : undefined;
-    const ready = () => ({ storage: !this.ingest.stats.faulted && !this.cluster?.cutOff, broker: brokerReady(c, this.mqtt?.addresses()) });
+    const ready = () => ({ storage: !this.ingest.stats.faulted && !sqlite?.journalFault() && !this.cluster?.cutOff, broker: brokerReady(c, this.mqtt?.addresses()) });
     this.#health = c['http.healthPort'] === null ? undefined : new HealthServer({ host: c.host, port: c['http.healthPort'], ready, log });
     this.#front = new HttpFront({
       ...{ host: c.host, port: c.port ?? 8443, tls: () => this.tls },

@@ -30,6 +30,11 @@ async function device(h: Harness, id: string): Promise<SentLedger> {
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
+/** GET /api/health (no token needed): its HTTP status and body. */
+async function health(h: Harness): Promise<{ status: number; body: any }> {
+  return call(`https://127.0.0.1:${h.hub.port}`, h.hub.tls.cert, 'GET', '/api/health');
+}
+
 async function hubInfo(h: Harness): Promise<any> {
   return (await call(`https://127.0.0.1:${h.hub.port}`, h.hub.tls.cert, 'GET', '/api/hub', { token: h.hub.adminToken })).body;
 }
@@ -53,11 +58,17 @@ describe('the ingest journal under storage faults', () => {
       await eventually(() => expect(a.acked).toBeGreaterThan(ackedAtLock + 250), 10_000);
       expect(h.hub.ingest.fault).toBeUndefined();
       expect((await hubInfo(h)).storage.journal.readings).toBeGreaterThan(250);
+      // The database is behind: the hub says it is degraded, why, and how much waits in the journal.
+      const degraded = await health(h);
+      expect(degraded.status).toBe(503);
+      expect(degraded.body).toMatchObject({ status: 'degraded', storage: 'failing', fault: { cause: 'busy', failures: expect.any(Number) } });
+      expect(degraded.body.undrainedReadings).toBeGreaterThan(250);
     } finally {
       other.exec('ROLLBACK');
       other.close();
     }
     await eventually(async () => expect((await hubInfo(h)).storage.journal.drainError).toBeNull(), 10_000);
+    expect(await health(h)).toMatchObject({ status: 200, body: { status: 'ok', storage: 'ok' } });
     stop();
     await eventually(() => expect(a.acked).toBe(a.sent), 5000);
     await h.stop();

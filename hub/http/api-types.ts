@@ -46,13 +46,15 @@ export interface SignOutResponse {
 
 // ---- the hub ----------------------------------------------------------------------------------------
 
-/** GET /api/health: 200 when ok, 503 when degraded (SQLite writes failing). */
+/** GET /api/health: 200 when ok, 503 when degraded (SQLite writes failing: commits, or the ingest journal's drains). */
 export interface HealthResponse {
   status: 'ok' | 'degraded';
   storage: 'ok' | 'failing';
   devicesOnline: number;
   /** While storage fails: why (the `cause` of hearth_commit_failures_total), the last error, since when (ms), how many failures. */
   fault?: StorageFaultInfo;
+  /** While the ingest journal's drains fail (`fault` says why): readings acknowledged and kept in the journal, not yet in the database. */
+  undrainedReadings?: number;
 }
 
 /** A storage fault in progress, as /api/health reports it. */

@@ -47,8 +47,9 @@ async function route(deps: ApiDeps, req: IncomingMessage, res: ServerResponse): 
   const parts = pathSegments(url.pathname); // ['api', ...]
   const method = req.method ?? 'GET';
   if (parts[1] === 'health' && parts.length === 2) {
-    const { ok, storage, devicesOnline, fault } = deps.facade.health();
-    return sendJson(res, ok ? 200 : 503, { status: ok ? 'ok' : 'degraded', storage, devicesOnline, ...(fault ? { fault } : {}) } satisfies Api.HealthResponse);
+    const { ok, storage, devicesOnline, fault, undrainedReadings } = deps.facade.health();
+    const body: Api.HealthResponse = { status: ok ? 'ok' : 'degraded', storage, devicesOnline, ...(fault ? { fault } : {}), ...(undrainedReadings !== undefined ? { undrainedReadings } : {}) };
+    return sendJson(res, ok ? 200 : 503, body);
   }
   const asked = deps.authorize(req);
   const principal = isThenable(asked) ? await asked : asked; // SQLite and the admin token: at once

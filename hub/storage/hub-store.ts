@@ -4,7 +4,7 @@ import type { ValueType } from '../../protocol/types.js';
 import { DEFAULT_MAX_WAL_BYTES, openDatabase, userVersion } from './database.js';
 import { StoreError } from './errors.js';
 import type { FirmwareTable } from './firmware-table.js';
-import { IngestJournal, type JournalSettings } from './journal/ingest-journal.js';
+import { IngestJournal, type DrainFault, type JournalSettings } from './journal/ingest-journal.js';
 import { JournalDrain, sliceAfter } from './journal/journal-drain.js';
 import { JournalSegments } from './journal/journal-segments.js';
 import { fromNative, isNumeric, type Native } from './native-value.js';
@@ -253,6 +253,11 @@ export class HubStore implements HubStoreContract {
   /** What waits in the journal, without draining it first (stats() drains); undefined without one. */
   journalStats(): ReturnType<IngestJournal['info']> | undefined {
     return this.#drain?.journal.info();
+  }
+
+  /** Since when and why the journal's drains fail (the database refuses them), or undefined while they succeed. */
+  journalFault(): DrainFault | undefined {
+    return this.#drain?.journal.fault();
   }
 
   /** Firmware images and update state [FP-14]; run writes through write() so they go before compaction. */

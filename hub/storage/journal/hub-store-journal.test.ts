@@ -170,6 +170,15 @@ describe('HubStore with the ingest journal', () => {
     expect(store.committedSeq('a')).toBe(seq);
   });
 
+  it('drains in the largest slices once twice drainReadings wait, so a drain behind a hub at full load catches up', async () => {
+    const { path, store, s } = fresh({ journal: { drainMs: 3_600_000, drainReadings: 1_000 } });
+    // 25 records of 200: 5,000 readings, twice the ~2,500 a first 3 ms slice takes.
+    for (let i = 0; i < 25; i++) store.commit(batchOf(Array.from({ length: 200 }, (_, k) => ({ series: s, ts: T0 + i * 200 + k, value: float(k) })), { a: i + 1 }));
+    expect(storedRows(path)).toBe(0);
+    await new Promise((r) => setImmediate(r));
+    expect(storedRows(path)).toBe(5_000); // one turn, one slice
+  });
+
   it('acknowledges commits while the database is locked; drains all of them, once, when the lock goes', async () => {
     const { path, store, s } = fresh({ journal: { drainMs: 0, drainReadings: 1 }, busyTimeoutMs: 1 });
     const other = new Database(path);
@@ -179,6 +188,7 @@ describe('HubStore with the ingest journal', () => {
       // The drain session runs after this turn, and fails on the lock.
       while (store.journalStats()?.drainError == null) await new Promise((r) => setImmediate(r));
       expect(store.journalStats()).toMatchObject({ readings: 20, drainError: expect.stringMatching(/locked/) });
+      expect(store.journalFault()).toMatchObject({ cause: 'busy', failures: 1, since: expect.any(Number) });
       // The counts include what waits in the journal while it cannot go in.
       expect(store.stats()).toMatchObject({ storedReadings: 20, pendingLogRows: 20 });
       expect(store.committedSeq('a')).toBe(20);
@@ -188,6 +198,7 @@ describe('HubStore with the ingest journal', () => {
     }
     store.commit(batchOf([{ series: s, ts: T0 + 21, value: float(21) }], { a: 21 }));
     await drained(store);
+    expect(store.journalFault()).toBeUndefined();
     expect(storedRows(path)).toBe(21);
     expect(raw(store).map((p) => p.value)).toEqual(Array.from({ length: 21 }, (_, i) => i + 1));
   });

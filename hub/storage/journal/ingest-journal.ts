@@ -1,3 +1,4 @@
+import { faultCause, type StorageFaultCause } from '../fault-cause.js';
 import type { CommitBatch, DeviceRecord } from '../types.js';
 import { JournalSegments, type JournalPosition } from './journal-segments.js';
 
@@ -23,6 +24,14 @@ export const DRAIN_SLICE_READINGS = 10_000;
  * disk, so this bounds the hub's memory, and the refusal is what pauses the devices (ingest back-pressure).
  */
 export const JOURNAL_MAX_UNDRAINED = 200_000;
+
+/** Drains failing since `since` (wall clock ms), `failures` of them, the last for `message`: what /api/health reports. */
+export interface DrainFault {
+  cause: StorageFaultCause;
+  message: string;
+  since: number;
+  failures: number;
+}
 
 /** One record waiting for its drain. */
 interface Entry extends JournalPosition {
@@ -79,6 +88,8 @@ export class IngestJournal {
   #marker: JournalPosition = { segment: 0, end: 0 };
   /** Why the last drain failed; cleared by one that succeeds. */
   lastError: unknown;
+  #failingSince = 0;
+  #failures = 0;
 
   constructor(dbPath: string, sync: boolean, settings: JournalSettings, now: () => number) {
     this.settings = settings;
@@ -161,6 +172,20 @@ export class IngestJournal {
     // Its segment can then be deleted once drained: the next append starts another.
     if (last.segment === this.#segments.active) this.#segments.rotate();
     return { batch, after: this.#marker, through: { segment: last.segment, end: last.end }, records: n };
+  }
+
+  /** A drain failed for `err`. */
+  failed(err: unknown): void {
+    if (this.lastError === undefined) this.#failingSince = Date.now();
+    this.#failures = this.lastError === undefined ? 1 : this.#failures + 1;
+    this.lastError = err;
+  }
+
+  /** Since when and why drains fail, or undefined while they succeed. */
+  fault(): DrainFault | undefined {
+    const err = this.lastError;
+    if (err === undefined) return undefined;
+    return { cause: faultCause(err), message: String((err as Error)?.message ?? err), since: this.#failingSince, failures: this.#failures };
   }
 
   /** The slice is in the database: forget its records and delete the segments now wholly drained. */

@@ -64,7 +64,7 @@ export class JournalDrain {
     try {
       this.#store(slice);
     } catch (err) {
-      journal.lastError = err;
+      journal.failed(err);
       if (strict) throw err;
       return false;
     }
@@ -74,8 +74,12 @@ export class JournalDrain {
     return true;
   }
 
-  /** Readings of a session's next slice: about DRAIN_SLICE_MS of work at the cost measured so far. */
+  /**
+   * Readings of a session's next slice: about DRAIN_SLICE_MS of work at the cost measured so far; the most
+   * (DRAIN_SLICE_READINGS) once twice drainReadings wait, so that a drain behind a hub at full load catches up.
+   */
   get sliceReadings(): number {
+    if (this.journal.readings >= 2 * this.journal.settings.drainReadings) return DRAIN_SLICE_READINGS;
     return Math.min(DRAIN_SLICE_READINGS, Math.max(DRAIN_SLICE_MIN_READINGS, Math.round(DRAIN_SLICE_MS / this.#msPerReading)));
   }
 
