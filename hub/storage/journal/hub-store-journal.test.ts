@@ -170,13 +170,22 @@ describe('HubStore with the ingest journal', () => {
     expect(store.committedSeq('a')).toBe(seq);
   });
 
-  it('drains in the largest slices once twice drainReadings wait, so a drain behind a hub at full load catches up', async () => {
-    const { path, store, s } = fresh({ journal: { drainMs: 3_600_000, drainReadings: 1_000 } });
-    // 25 records of 200: 5,000 readings, twice the ~2,500 a first 3 ms slice takes.
-    for (let i = 0; i < 25; i++) store.commit(batchOf(Array.from({ length: 200 }, (_, k) => ({ series: s, ts: T0 + i * 200 + k, value: float(k) })), { a: i + 1 }));
-    expect(storedRows(path)).toBe(0);
-    await new Promise((r) => setImmediate(r));
-    expect(storedRows(path)).toBe(5_000); // one turn, one slice
+  it('drains in the largest slices once twice drainReadings wait, so a drain that fell behind catches up', async () => {
+    const { path, store, s } = fresh({ journal: { drainMs: 3_600_000, drainReadings: 1_000 }, busyTimeoutMs: 1 });
+    const other = new Database(path);
+    other.exec('BEGIN IMMEDIATE');
+    try {
+      // 25 records of 200 while the first session's drain fails: 5,000 readings, twice the ~2,500 of a 3 ms slice.
+      for (let i = 0; i < 25; i++) store.commit(batchOf(Array.from({ length: 200 }, (_, k) => ({ series: s, ts: T0 + i * 200 + k, value: float(k) })), { a: i + 1 }));
+      while (store.journalFault() === undefined) await new Promise((r) => setImmediate(r));
+    } finally {
+      other.exec('ROLLBACK');
+      other.close();
+    }
+    // The retry timer starts the next session; its first slice (one turn) takes all 5,000.
+    let rows = 0;
+    while ((rows = storedRows(path)) === 0) await new Promise((r) => setImmediate(r));
+    expect(rows).toBe(5_000);
   });
 
   it('acknowledges commits while the database is locked; drains all of them, once, when the lock goes', async () => {

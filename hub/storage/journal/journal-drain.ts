@@ -27,6 +27,8 @@ export class JournalDrain {
   readonly journal: IngestJournal;
   readonly #store: (slice: DrainSlice) => void;
   #timer: NodeJS.Timeout | undefined;
+  /** When #timer fires (performance.now()). */
+  #timerAt = 0;
   /** The session's next turn, and the last record it drains. */
   #turn: NodeJS.Immediate | undefined;
   #through: JournalPosition | undefined;
@@ -113,11 +115,15 @@ export class JournalDrain {
 
   /** A timer for the records no commit comes to drain (a quiet hub); unref'd, so it keeps no process alive. */
   arm(): void {
-    if (this.#timer) return;
     const ms = this.journal.dueInMs();
     if (ms === undefined) return;
     // After a failed drain, wait before the next try rather than spin on a database that refuses.
     const wait = this.journal.lastError !== undefined ? Math.max(ms, DRAIN_RETRY_MS) : ms;
+    const at = performance.now() + wait;
+    // A timer set for later (drainMs from the oldest record) gives way to a retry due sooner.
+    if (this.#timer && this.#timerAt <= at) return;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timerAt = at;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       if (this.journal.due()) this.#start();
