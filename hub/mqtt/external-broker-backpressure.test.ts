@@ -62,7 +62,9 @@ beforeAll(async () => {
   requireMosquitto();
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hearth-mosq-bp-'));
   mosquitto = new MosquittoServer(dir, await freePort());
-  mosquitto.configure(USERS);
+  // The test counts every live message at the subscriber: Mosquitto must not drop QoS 0 messages to a slow
+  // subscriber (its default queue of 1,000 did, once, under a loaded CI run: 29,933 of 30,000).
+  mosquitto.configure(USERS, ['max_queued_messages 0']);
   await mosquitto.start();
 });
 

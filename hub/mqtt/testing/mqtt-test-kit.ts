@@ -125,8 +125,8 @@ export class MosquittoServer {
     this.port = port;
   }
 
-  /** Writes the config and password file (users: name -> password). */
-  configure(users: Record<string, string>): void {
+  /** Writes the config and password file (users: name -> password), with `extra` config lines. */
+  configure(users: Record<string, string>, extra: readonly string[] = []): void {
     const passwd = path.join(this.#dir, 'passwd');
     let first = true;
     for (const [name, password] of Object.entries(users)) {
@@ -149,6 +149,7 @@ export class MosquittoServer {
         'log_type error',
         'log_type warning',
         'log_type notice',
+        ...extra,
         '',
       ].join('\n'),
     );
