@@ -81,10 +81,19 @@ export class HubStore implements HubStoreContract {
         const p = this.#parts;
         const journal = new IngestJournal(this.#path, this.#synchronous === 'FULL', this.#journalSettings, () => performance.now());
         journal.load(p.sql.journalMarker.get()!);
-        this.#drain = new JournalDrain(journal, (slice) => {
-          this.#write(() => p.tx.drain.immediate(slice));
-          this.#logEpoch += 1;
-        });
+        this.#drain = new JournalDrain(
+          journal,
+          (slice) => {
+            p.tx.drain.immediate(slice);
+            this.#logEpoch += 1;
+          },
+          (write, wait) => {
+            const gate = this.#gate;
+            if (gate && !wait) return gate.tryPriority(write);
+            this.#write(write);
+            return true;
+          },
+        );
       }
     } catch (err) {
       this.#parts = undefined;

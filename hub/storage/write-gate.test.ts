@@ -89,4 +89,38 @@ describe('WriteGate', () => {
     expect(await done).toBe(0);
     expect(Atomics.load(log, 0)).toBe(2); // and it went once we were done
   });
+  it('tryPriority skips a write while a compaction transaction is in flight, without waiting, and runs it once none is', async () => {
+    const gate = new WriteGate();
+    const log = new Int32Array(new SharedArrayBuffer(8));
+    const done = otherThread(gate.buffer, log, 'yielding', 1000);
+    spinUntil(() => Atomics.load(log, 0) === 1);
+    let ran = false;
+    const started = Date.now();
+    expect(gate.tryPriority(() => (ran = true))).toBe(false);
+    expect(ran).toBe(false);
+    expect(Date.now() - started).toBeLessThan(500); // it did not wait for the 1 s transaction
+    expect(Atomics.load(log, 0)).toBe(1); // which is still in flight
+    expect(await done).toBe(0);
+    let seen = -1;
+    expect(gate.tryPriority(() => (seen = Atomics.load(log, 0)))).toBe(true);
+    expect(seen).toBe(2);
+  });
+
+  it('tryPriority holds a compaction transaction back while its write runs', async () => {
+    const gate = new WriteGate();
+    const log = new Int32Array(new SharedArrayBuffer(8));
+    let done: Promise<number> | undefined;
+    let insideDuringOurs = -1;
+    const ran = gate.tryPriority(() => {
+      done = otherThread(gate.buffer, log, 'yielding', 0);
+      spinUntil(() => Atomics.load(log, 1) === 1);
+      const until = Date.now() + 50;
+      while (Date.now() < until);
+      insideDuringOurs = Atomics.load(log, 0);
+    });
+    expect(ran).toBe(true);
+    expect(insideDuringOurs).toBe(0);
+    expect(await done).toBe(0);
+    expect(Atomics.load(log, 0)).toBe(2);
+  });
 });

@@ -40,6 +40,25 @@ export class WriteGate {
     }
   }
 
+  /**
+   * Main thread, for writes that can wait for a later turn (the ingest journal's drains): runs `write` at
+   * once, holding compaction's next transaction off, unless one is in flight; then returns false without
+   * running it or waiting. A journaled hub's compaction writes a pass in one long transaction (fewer page
+   * rewrites per reading), which priority() would wait for on the event loop.
+   */
+  tryPriority(write: () => void): boolean {
+    const f = this.#flags;
+    Atomics.store(f, WANTS, 1);
+    try {
+      if (Atomics.load(f, WRITING) === 1) return false;
+      write();
+      return true;
+    } finally {
+      Atomics.store(f, WANTS, 0);
+      Atomics.notify(f, WANTS);
+    }
+  }
+
   /** Compaction thread: runs `write` at a moment the main thread is not committing or waiting to. */
   yielding<T>(write: () => T): T {
     const f = this.#flags;

@@ -9,6 +9,7 @@ import { batchOf, float, newDevice, StoreFixture } from '../testing/store-fixtur
 import type { HistoryPoint } from '../types.js';
 import { JOURNAL_MAX_UNDRAINED, type JournalSettings } from './ingest-journal.js';
 import { DRAIN_SLICE_MIN_READINGS } from './journal-drain.js';
+import { WriteGate } from '../write-gate.js';
 
 const T0 = 1_700_000_000_000;
 /** Drains only when a read, a removal or close() needs one: the tests decide when records go in. */
@@ -210,6 +211,34 @@ describe('HubStore with the ingest journal', () => {
     expect(store.journalFault()).toBeUndefined();
     expect(storedRows(path)).toBe(21);
     expect(raw(store).map((p) => p.value)).toEqual(Array.from({ length: 21 }, (_, i) => i + 1));
+  });
+
+  it("puts a session's turn off while a compaction transaction is in flight, not failing it, and drains once it ends", async () => {
+    const { path, store, s } = fresh({ journal: { drainMs: 0, drainReadings: 1 }, busyTimeoutMs: 1 });
+    const gate = new WriteGate();
+    store.attachCompaction(gate);
+    // Compaction's side of the gate in its transaction: its flag set (WriteGate.yielding) and the write lock held.
+    const compaction = new Database(path);
+    compaction.exec('BEGIN IMMEDIATE');
+    Atomics.store(new Int32Array(gate.buffer), 1, 1);
+    try {
+      commitRange(store, s, 1, 20);
+      // Many turns pass: a drain that tried the lock would have failed on it (busy after 1 ms).
+      const until = performance.now() + 100;
+      while (performance.now() < until) await new Promise((r) => setTimeout(r, 1));
+      expect(store.journalFault()).toBeUndefined();
+      expect(store.journalStats()).toMatchObject({ readings: 20 });
+      expect(store.journalStats()?.drainError).toBeNull();
+    } finally {
+      compaction.exec('ROLLBACK');
+      compaction.close();
+      gate.reset();
+    }
+    await drained(store);
+    expect(store.journalFault()).toBeUndefined();
+    expect(storedRows(path)).toBe(20);
+    expect(raw(store).map((p) => p.value)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    store.attachCompaction(undefined);
   });
 
   it(`refuses appends with the drain's error once ${JOURNAL_MAX_UNDRAINED} readings wait undrained, keeping what it took`, () => {

@@ -4,6 +4,8 @@ import type { JournalPosition, RecoveredRecord } from './journal-segments.js';
 
 /** Wait before the timer tries a drain again after one failed. */
 const DRAIN_RETRY_MS = 1_000;
+/** Wait before a session's turn tries again when a compaction transaction was in flight (not a failure). */
+export const DRAIN_BUSY_RETRY_MS = 2;
 /**
  * A session's slice, in time: the frames arriving during one wait for it. Measured (`npm run bench --
  * ingest`, 2026-12-04): 5,000 readings of 1,000 devices took 7 ms a slice in the hub (their log rows ~3.5 ms,
@@ -20,24 +22,30 @@ const INITIAL_MS_PER_READING = 0.0012;
  * When the ingest journal's records go into the database. A commit that finds a drain due (or the timer, when
  * no commit comes) starts a session: it drains the records that wait at that moment, one slice per event-loop
  * turn, so the frames and ACKs of the turns between go on (a drain of 20,000 readings at once held them 20-40
- * ms). Reads that must see every record drain them all at once. `store` runs one drain transaction
- * (HubStore: through its write gate); a failure is kept as the journal's lastError and retried.
+ * ms). Reads that must see every record drain them all at once. `store` runs one drain transaction, inside
+ * `gate` (HubStore: its write gate); a failure is kept as the journal's lastError and retried. A session's
+ * turn never waits for compaction: when the gate says a compaction transaction is in flight it tries again
+ * DRAIN_BUSY_RETRY_MS later; the back-pressure slice and the reads' drains wait (WriteGate.priority).
  */
 export class JournalDrain {
   readonly journal: IngestJournal;
   readonly #store: (slice: DrainSlice) => void;
+  readonly #gate: DrainGate;
   #timer: NodeJS.Timeout | undefined;
   /** When #timer fires (performance.now()). */
   #timerAt = 0;
   /** The session's next turn, and the last record it drains. */
   #turn: NodeJS.Immediate | undefined;
+  /** The session's turn put off while compaction wrote. */
+  #busyTurn: NodeJS.Timeout | undefined;
   #through: JournalPosition | undefined;
   /** Drain cost per reading, a moving average of the slices so far (ms). */
   #msPerReading = INITIAL_MS_PER_READING;
 
-  constructor(journal: IngestJournal, store: (slice: DrainSlice) => void) {
+  constructor(journal: IngestJournal, store: (slice: DrainSlice) => void, gate: DrainGate = ungated) {
     this.journal = journal;
     this.#store = store;
+    this.#gate = gate;
   }
 
   /**
@@ -59,21 +67,32 @@ export class JournalDrain {
    * or (unless `strict`, then it throws) it failed.
    */
   slice(strict: boolean, through?: JournalPosition, maxReadings = DRAIN_SLICE_READINGS): boolean {
+    return this.#slice(strict, through, maxReadings, true) === 'drained';
+  }
+
+  /** One drain transaction; 'busy' (only when not `wait`) when a compaction transaction was in flight. */
+  #slice(strict: boolean, through: JournalPosition | undefined, maxReadings: number, wait: boolean): SliceResult {
     const journal = this.journal;
-    const slice = journal.slice(maxReadings, through);
-    if (!slice) return false;
-    const started = performance.now();
+    let result: SliceResult = 'empty';
     try {
-      this.#store(slice);
+      const ran = this.#gate(() => {
+        // Sliced inside the gate: a turn that is put off merges nothing.
+        const slice = journal.slice(maxReadings, through);
+        if (!slice) return;
+        const started = performance.now();
+        result = 'failed';
+        this.#store(slice);
+        const n = slice.batch.readings.length;
+        if (n >= DRAIN_SLICE_MIN_READINGS) this.#msPerReading = 0.7 * this.#msPerReading + (0.3 * (performance.now() - started)) / n;
+        journal.drained(slice);
+        result = 'drained';
+      }, wait);
+      return ran ? result : 'busy';
     } catch (err) {
       journal.failed(err);
       if (strict) throw err;
-      return false;
+      return 'failed';
     }
-    const n = slice.batch.readings.length;
-    if (n >= DRAIN_SLICE_MIN_READINGS) this.#msPerReading = 0.7 * this.#msPerReading + (0.3 * (performance.now() - started)) / n;
-    journal.drained(slice);
-    return true;
   }
 
   /**
@@ -87,19 +106,25 @@ export class JournalDrain {
 
   /** Whether a session is draining (a turn of it is due). */
   get draining(): boolean {
-    return this.#turn !== undefined;
+    return this.#turn !== undefined || this.#busyTurn !== undefined;
   }
 
   #start(): void {
-    if (this.#turn) return;
+    if (this.draining) return;
     this.#through = this.journal.last();
     this.#turn = setImmediate(() => this.#step());
   }
 
   #step(): void {
     this.#turn = undefined;
+    this.#busyTurn = undefined;
     const through = this.#through;
-    if (through && this.slice(false, through, this.sliceReadings) && this.journal.waits(through)) {
+    const result = through ? this.#slice(false, through, this.sliceReadings, false) : 'empty';
+    if (result === 'busy') {
+      this.#busyTurn = setTimeout(() => this.#step(), DRAIN_BUSY_RETRY_MS);
+      return;
+    }
+    if (result === 'drained' && this.journal.waits(through!)) {
       this.#turn = setImmediate(() => this.#step());
       return;
     }
@@ -136,12 +161,27 @@ export class JournalDrain {
   close(): void {
     if (this.#timer) clearTimeout(this.#timer);
     if (this.#turn) clearImmediate(this.#turn);
+    if (this.#busyTurn) clearTimeout(this.#busyTurn);
     this.#timer = undefined;
     this.#turn = undefined;
+    this.#busyTurn = undefined;
     this.all(false);
     this.journal.close();
   }
 }
+
+type SliceResult = 'drained' | 'empty' | 'failed' | 'busy';
+
+/**
+ * Runs `write` (a drain transaction) when it may: `wait` says whether to wait for a compaction transaction
+ * in flight (true: run it, then return true) or not (false: return false without running it while one is).
+ */
+export type DrainGate = (write: () => void, wait: boolean) => boolean;
+
+const ungated: DrainGate = (write) => {
+  write();
+  return true;
+};
 
 /** The records past `after` (a database's marker) as one drain slice, or undefined when there are none (a backup's copy). */
 export function sliceAfter(records: readonly RecoveredRecord[], after: JournalPosition): DrainSlice | undefined {
