@@ -107,8 +107,14 @@ export class HubStore implements HubStoreContract {
   }
 
   /** The file and settings a CompactionRunner needs to open its own connection to this database. */
-  get settings(): { path: string; retention: RetentionPolicy; synchronous: SynchronousMode; maxWalBytes: number } {
-    return { path: this.#path, retention: { ...this.#retention }, synchronous: this.#synchronous, maxWalBytes: this.#maxWalBytes };
+  get settings(): { path: string; retention: RetentionPolicy; synchronous: SynchronousMode; maxWalBytes: number; journaled: boolean } {
+    return {
+      path: this.#path,
+      retention: { ...this.#retention },
+      synchronous: this.#synchronous,
+      maxWalBytes: this.#maxWalBytes,
+      journaled: this.#journalSettings !== undefined,
+    };
   }
 
   /**

@@ -26,17 +26,29 @@ export const COMPACTION_DEFAULTS: CompactionSchedule = {
   retentionStepRows: 5_000,
   /** Retention steps in one turn: each is its own short transaction; the rest waits for the next turn. */
   retentionMaxSteps: 20,
+  checkpointEveryTx: 4,
 };
 
 /**
- * A pass checkpoints after every this many of its write transactions (and once at its end). Measured at
- * full load (1,000 devices, 8,000 series): after each one, the WAL stayed under half its bound and no
- * commit met the lock, where one checkpoint per pass had made ~1 commit a second fail and the WAL pass its
- * bound; but pages that several transactions of a pass touch (the log's) were copied once per checkpoint,
- * ~10-40% more bytes written per reading (`npm run bench -- ingest`). Every 4th kept the first and gave back
- * part of the second (BENCHMARKS.md, 2026-12-03 20:00).
+ * The schedule of a hub whose commits go to the ingest journal (`ingest.journal`, the default): passes
+ * of fewer, larger transactions, for fewer bytes written per reading (flash wear). A pass rewrites each
+ * series' open chunk, rollup and latest rows once per transaction, at least a page each, and the WAL
+ * checkpoint writes those pages again: at 10,000 readings/s (2,000 series) transactions of 1,500 rows
+ * and 125 series rewrote ~16 pages per series per pass. The hub's commits do not wait for these
+ * transactions: they go to the journal, whose drains skip a turn while one is in flight
+ * (WriteGate.tryPriority). Measured with `bench/ingest-wear.ts` (2026-12-04/05, bytes written by the hub
+ * per reading at 1,000 / 10,000 / 100,000 readings/s): the defaults 289 / 487 / -; one transaction a pass
+ * with the defaults' minRows and maxAgeMs 142 / 231 / -; 100,000-row passes at most 20 s apart 133 / 195
+ * / 291, the WAL at most 43.7 MiB. Up to maxSeriesPerTx series a transaction bounds a transaction's WAL
+ * (~5 KiB a series), and a checkpoint after each lets the WAL start over before the next.
  */
-export const CHECKPOINT_EVERY_TX = 4;
+export const JOURNALED_COMPACTION: CompactionSchedule = {
+  ...COMPACTION_DEFAULTS,
+  minRows: 100_000,
+  maxAgeMs: 20_000,
+  limits: { maxRows: 100_000, maxRowsPerTx: 100_000, maxSeriesPerTx: 5_000 },
+  checkpointEveryTx: 1,
+};
 
 /** WAL size from which every turn checkpoints (SQLite's own autocheckpoint default: 1000 pages of 4 KiB). */
 export const WAL_CHECKPOINT_BYTES = 4 * 1024 * 1024;
@@ -54,6 +66,15 @@ export interface CompactionSchedule {
   retentionEveryMs: number;
   retentionStepRows: number;
   retentionMaxSteps: number;
+  /**
+   * A pass checkpoints after every this many of its write transactions (and once at its end). Measured at
+   * full load (1,000 devices, 8,000 series) with the defaults' small transactions: after each one, the WAL
+   * stayed under half its bound and no commit met the lock, where one checkpoint per pass had made ~1
+   * commit a second fail and the WAL pass its bound; but pages that several transactions of a pass touch
+   * (the log's) were copied once per checkpoint, ~10-40% more bytes written per reading (`npm run bench --
+   * ingest`). Every 4th kept the first and gave back part of the second (BENCHMARKS.md, 2026-12-03 20:00).
+   */
+  checkpointEveryTx: number;
 }
 
 /** What the loop reports; the worker posts each one to the main thread. */
@@ -184,7 +205,7 @@ export class CompactionLoop {
   #pass(): PassResult {
     // A checkpoint every few write transactions copies few enough pages to end between the hub's commits: the
     // WAL then restarts from its start instead of growing by a whole pass (store.ts).
-    const r = this.#store.compact(this.#schedule.limits, { afterWrite: (n) => (n % CHECKPOINT_EVERY_TX === 0 ? this.#store.checkpoint() : undefined) });
+    const r = this.#store.compact(this.#schedule.limits, { afterWrite: (n) => (n % this.#schedule.checkpointEveryTx === 0 ? this.#store.checkpoint() : undefined) });
     this.#lastPass = this.#timers.now();
     this.#sink.pass(r, this.#store.backlog());
     return r;

@@ -4,7 +4,7 @@ import { Worker } from 'node:worker_threads';
 import type { StoreErrorCode } from '../errors.js';
 import type { RetentionPolicy, SynchronousMode } from '../types.js';
 import { WriteGate } from '../write-gate.js';
-import { COMPACTION_DEFAULTS, CompactionLoop, type CompactionSchedule, type LoopTimers } from './loop.js';
+import { COMPACTION_DEFAULTS, CompactionLoop, JOURNALED_COMPACTION, type CompactionSchedule, type LoopTimers } from './loop.js';
 import { errorInfo, type CompactionWorkerInit, type ErrorInfo, type FromCompactionWorker, type ToCompactionWorker } from './messages.js';
 import type { PassResult } from './pass.js';
 import { CompactionStore } from './store.js';
@@ -19,7 +19,10 @@ export interface CompactionRunnerOptions {
   /** Bound of the WAL file (config `db.maxWalBytes`), kept by the compaction connection's checkpoints. */
   maxWalBytes?: number;
   retention?: Partial<RetentionPolicy>;
+  /** Overrides of the base schedule, field by field. */
   schedule?: Partial<Omit<CompactionSchedule, 'limits'>> & { limits?: Partial<CompactionSchedule['limits']> };
+  /** Whether the hub's commits go to the ingest journal: the base schedule is then JOURNALED_COMPACTION. */
+  journaled?: boolean;
   /**
    * 'auto' (default) runs the worker when its compiled file sits next to this module (dist/), inline
    * otherwise: under jest this module is TypeScript source, which a worker thread cannot load.
@@ -90,7 +93,8 @@ export class CompactionRunner {
   constructor(opts: CompactionRunnerOptions) {
     this.#opts = opts;
     const s = opts.schedule ?? {};
-    this.#schedule = { ...COMPACTION_DEFAULTS, ...s, limits: { ...COMPACTION_DEFAULTS.limits, ...s.limits } };
+    const base = opts.journaled ? JOURNALED_COMPACTION : COMPACTION_DEFAULTS;
+    this.#schedule = { ...base, ...s, limits: { ...base.limits, ...s.limits } };
     this.#stats = {
       mode: 'inline', running: false, passes: 0, rowsMoved: 0, transactions: 0, conflicts: 0, lastWriteMs: 0, maxWriteMs: 0,
       lastReadMs: 0, lastPassAt: undefined, backlog: 0, retentionDeleted: 0, errors: 0, lastError: undefined,

@@ -8,6 +8,8 @@ import { HubStore } from '../hub-store.js';
 import { bundleForWorker } from '../testing/bundle-for-worker.js';
 import { StoreFixture, batchOf, float, newDevice } from '../testing/store-fixture.js';
 import { WriteGate } from '../write-gate.js';
+import type { JournalSettings } from '../journal/ingest-journal.js';
+import { COMPACTION_DEFAULTS } from './loop.js';
 import { CompactionService } from './service.js';
 
 const fx = new StoreFixture();
@@ -94,5 +96,27 @@ describe('CompactionService', () => {
     expect(service.stats()).toMatchObject({ mode: 'inline', running: true, rowsMoved: 50 });
     await service.stop();
     expect(service.stats()).toBeUndefined();
+  });
+  it('compacts a journaled hub in one write transaction a pass, a hub without the journal in the short ones', async () => {
+    const transactions = async (journal: JournalSettings | undefined): Promise<number> => {
+      const path = join(fx.dir(), 'hub.db');
+      const store = fx.track(new HubStore({ path, ...(journal && { journal }) }));
+      store.open();
+      store.addDevice(newDevice('d'));
+      // 300 series of 10 readings: 3,000 rows, two to three transactions' worth of the defaults.
+      const series = Array.from({ length: 300 }, (_, m) => store.seriesId('d', `m${m}`, 'float'));
+      store.commit(batchOf(series.flatMap((s) => Array.from({ length: 10 }, (_, i) => ({ series: s, ts: T0 + i * 1000, value: float(i) })))));
+      expect(store.stats().pendingLogRows).toBe(3_000); // drained from the journal, when there is one
+      const service = new CompactionService({ store, log: memoryLog().log, now: Date.now, compaction: { schedule: EAGER } });
+      services.push(service);
+      service.start();
+      await eventually(() => expect(store.stats().pendingLogRows).toBe(0));
+      const stats = service.stats()!;
+      expect(stats).toMatchObject({ passes: 1, rowsMoved: 3_000 });
+      await service.stop();
+      return stats.transactions;
+    };
+    expect(await transactions({ drainMs: 3_600_000, drainReadings: 1_000_000 })).toBe(1);
+    expect(await transactions(undefined)).toBe(Math.ceil(300 / COMPACTION_DEFAULTS.limits.maxSeriesPerTx));
   });
 });

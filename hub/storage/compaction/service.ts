@@ -43,6 +43,7 @@ export class CompactionService {
       retention: settings.retention,
       synchronous: settings.synchronous,
       maxWalBytes: settings.maxWalBytes,
+      journaled: settings.journaled,
       now: this.#opts.now,
     });
     runner.on('error', (e) => this.#onError(e.code, e.message));
