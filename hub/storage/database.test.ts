@@ -45,6 +45,44 @@ describe('migrations', () => {
     }
   });
 
+  it('0007 rekeys the rollups (bucket, series) and indexes chunks by (series, t_min), keeping every row a version-6 database holds', () => {
+    const path = join(fx.dir(), 'v6.db');
+    const raw = new Database(path);
+    for (const m of MIGRATIONS.slice(0, 6)) raw.exec(m.sql);
+    raw.pragma('user_version = 6');
+    raw.prepare("INSERT INTO devices (id, name, type, token_salt, token_hash, created_at) VALUES ('d1', 'D', 't', 's', 'h', 1)").run();
+    const s = Number(raw.prepare("INSERT INTO series (device_id, metric, value_type) VALUES ('d1', 'temp', 'float')").run().lastInsertRowid);
+    for (const [bucket, min] of [[120_000, 3], [60_000, 1]] as const) {
+      raw.prepare('INSERT INTO rollup_minute (series, bucket, min, max, sum, count) VALUES (?, ?, ?, ?, ?, ?)').run(s, bucket, min, min + 1, 2 * min + 1, 2);
+    }
+    raw.prepare('INSERT INTO rollup_hour (series, bucket, min, max, sum, count) VALUES (?, 0, 1, 4, 10, 4)').run(s);
+    raw.close();
+    const store = new HubStore({ path });
+    store.open();
+    try {
+      const q = { deviceId: 'd1', metric: 'temp', from: 0, to: 3_600_000, limit: 10 } as const;
+      expect(store.history({ ...q, step: 'minute' })).toEqual([
+        { ts: 60_000, min: 1, max: 2, mean: 1.5, count: 2 },
+        { ts: 120_000, min: 3, max: 4, mean: 3.5, count: 2 },
+      ]);
+      expect(store.history({ ...q, step: 'hour' })).toEqual([{ ts: 0, min: 1, max: 4, mean: 2.5, count: 4 }]);
+      const names = new Set(store.spaceUsage().map((t) => t.name));
+      for (const name of ['chunks_series_tmin', 'rollup_minute_series', 'rollup_hour_series']) expect(names).toContain(name);
+      expect(names).not.toContain('chunks_series_tmax');
+      // The cascade from a removed device still reaches the rekeyed tables through their series index.
+      expect(store.removeDevice('d1')).toBe(true);
+    } finally {
+      store.close();
+    }
+    const check = new Database(path, { readonly: true });
+    try {
+      expect(check.prepare('SELECT (SELECT count(*) FROM rollup_minute) + (SELECT count(*) FROM rollup_hour)').pluck().get()).toBe(0);
+      expect(check.pragma('foreign_key_check')).toEqual([]);
+    } finally {
+      check.close();
+    }
+  });
+
   it('are numbered 1, 2, 3, ... with no gaps', () => {
     expect(MIGRATIONS.map((m) => m.version)).toEqual(MIGRATIONS.map((_, i) => i + 1));
     expect(SCHEMA_VERSION).toBe(MIGRATIONS.length);
@@ -115,9 +153,15 @@ describe('query plans use the indexes', () => {
   });
 
   it.each([
-    ['history chunk range', CHUNK_RANGE_SQL, [{ series: 1, from: 0, to: 1000, span: 10 }], /SEARCH chunks USING INDEX chunks_series_tmax \(series=\? AND t_max>\? AND t_max<\?\)/],
-    ['minute rollup range', rollupRangeSql('rollup_minute'), [1, 0, 1000, 10], /SEARCH rollup_minute USING PRIMARY KEY \(series=\? AND bucket>\? AND bucket<\?\)/],
-    ['hour rollup range', rollupRangeSql('rollup_hour'), [1, 0, 1000, 10], /SEARCH rollup_hour USING PRIMARY KEY \(series=\? AND bucket>\? AND bucket<\?\)/],
+    ['history chunk range', CHUNK_RANGE_SQL, [{ series: 1, from: 0, to: 1000, span: 10 }], /SEARCH chunks USING INDEX chunks_series_tmin \(series=\? AND t_min>\? AND t_min<\?\)/],
+    ['minute rollup range', rollupRangeSql('rollup_minute'), [1, 0, 1000, 10], /SEARCH rollup_minute USING (COVERING )?INDEX rollup_minute_series \(series=\? AND bucket>\? AND bucket<\?\)/],
+    ['hour rollup range', rollupRangeSql('rollup_hour'), [1, 0, 1000, 10], /SEARCH rollup_hour USING (COVERING )?INDEX rollup_hour_series \(series=\? AND bucket>\? AND bucket<\?\)/],
+    [
+      'rollup retention',
+      'SELECT bucket, series FROM rollup_minute WHERE bucket < ? ORDER BY bucket LIMIT ?',
+      [0, 10],
+      /SEARCH rollup_minute USING PRIMARY KEY \(bucket<\?\)/,
+    ],
     ['chunk retention', 'SELECT id FROM chunks WHERE t_max < ? ORDER BY t_max LIMIT ?', [0, 10], /SEARCH chunks USING (COVERING )?INDEX chunks_tmax \(t_max<\?\)/],
     ['event retention', 'SELECT id FROM events WHERE ts < ? ORDER BY ts LIMIT ?', [0, 10], /SEARCH events USING (COVERING )?INDEX events_ts \(ts<\?\)/],
     [
@@ -127,7 +171,12 @@ describe('query plans use the indexes', () => {
       /SEARCH events USING INDEX events_device_ts \(device_id=\? AND ts>\? AND ts<\?\)/,
     ],
     ['commands of a device', 'SELECT * FROM commands WHERE device_id = ? ORDER BY id DESC LIMIT ?', ['d', 10], /USING INDEX commands_device_id \(device_id=\?\)/],
-    ['newest chunk of a series', 'SELECT id, n, data FROM chunks WHERE series = ? ORDER BY t_max DESC LIMIT 1', [1], /SEARCH chunks USING INDEX chunks_series_tmax \(series=\?\)/],
+    [
+      'newest chunk of a series',
+      'SELECT id, n, t_min AS tMin, data FROM chunks WHERE series = ? ORDER BY t_min DESC LIMIT 1',
+      [1],
+      /SEARCH chunks USING INDEX chunks_series_tmin \(series=\?\)/,
+    ],
   ])('%s', (_name, sql, params, expected) => {
     const plan = planOf(db, sql, params);
     expect(plan).toMatch(expected);

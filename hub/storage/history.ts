@@ -7,12 +7,12 @@ import type { Rollups } from './rollups.js';
 import type { HistoryPoint } from './types.js';
 
 /**
- * Chunks of a series overlapping [from, to]: t_max >= from and t_min <= to. Since no chunk spans more
- * than CHUNK_MAX_SPAN_MS, t_max <= to + CHUNK_MAX_SPAN_MS bounds the scan of the (series, t_max) index.
+ * Chunks of a series overlapping [from, to]: t_min <= to and t_max >= from. Since no chunk spans more
+ * than CHUNK_MAX_SPAN_MS, t_min >= from - CHUNK_MAX_SPAN_MS bounds the scan of the (series, t_min) index.
  * Exported for the migration test's EXPLAIN QUERY PLAN.
  */
-export const CHUNK_RANGE_SQL = 
-  'SELECT id, t_min FROM chunks WHERE series = @series AND t_max >= @from AND t_max <= @to + @span AND t_min <= @to';
+export const CHUNK_RANGE_SQL =
+  'SELECT id, t_min FROM chunks WHERE series = @series AND t_min >= @from - @span AND t_min <= @to AND t_max >= @from';
 
 type ChunkRef = { id: number; t_min: number };
 

@@ -373,7 +373,7 @@ describe('housekeeping', () => {
     expect(store.stats().bytes).toBeGreaterThan(4096);
     const space = new Map(store.spaceUsage().map((t) => [t.name, t.bytes]));
     expect(space.get('chunks')).toBeGreaterThan(0);
-    expect(space.get('chunks_series_tmax')).toBeGreaterThan(0);
+    expect(space.get('chunks_series_tmin')).toBeGreaterThan(0);
   });
 
   it('backup() makes a readable copy while writes go on', async () => {

@@ -15,25 +15,17 @@ export const DEFAULT_RETENTION: RetentionPolicy = { rawMs: 30 * DAY_MS, rollupMs
 export class Retention {
   readonly #chunks: Statement<[number, number]>;
   readonly #events: Statement<[number, number]>;
-  readonly #rollupSeries: Array<{ find: Statement<[number, number], number>; trim: Statement<[{ series: number; cut: number; limit: number }]> }>;
+  readonly #rollups: Array<Statement<[number, number]>>;
   readonly #step: Transaction<(maxRows: number) => number>;
 
   /** `policy` with the defaults already applied; `now` the clock cut-offs are measured from. */
   constructor(db: Db, policy: RetentionPolicy, now: () => number) {
     this.#chunks = db.prepare('DELETE FROM chunks WHERE id IN (SELECT id FROM chunks WHERE t_max < ? ORDER BY t_max LIMIT ?)');
     this.#events = db.prepare('DELETE FROM events WHERE id IN (SELECT id FROM events WHERE ts < ? ORDER BY ts LIMIT ?)');
-    // Rollups have no index on bucket alone (it would cost as much as the minute table's own key), so
-    // they expire series by series through their (series, bucket) primary key: find series that have
-    // expired buckets (one probe each), then trim the oldest of each.
-    this.#rollupSeries = (['rollup_minute', 'rollup_hour'] as const).map((table) => ({
-      find: db
-        .prepare(`SELECT id FROM series WHERE EXISTS (SELECT 1 FROM ${table} WHERE series = series.id AND bucket < ?) LIMIT ?`)
-        .pluck() as unknown as Statement<[number, number], number>,
-      trim: db.prepare(
-        `DELETE FROM ${table} WHERE series = @series AND bucket IN
-           (SELECT bucket FROM ${table} WHERE series = @series AND bucket < @cut ORDER BY bucket LIMIT @limit)`,
-      ),
-    }));
+    // Rollups are keyed (bucket, series) (migration 0007): the oldest buckets are the head of the table.
+    this.#rollups = (['rollup_minute', 'rollup_hour'] as const).map((table) =>
+      db.prepare(`DELETE FROM ${table} WHERE (bucket, series) IN (SELECT bucket, series FROM ${table} WHERE bucket < ? ORDER BY bucket LIMIT ?)`),
+    );
     // A compaction pass between its phases may have read a chunk or merge into rollups deleted here.
     const bumpGuard = db.prepare('UPDATE compaction_guard SET generation = generation + 1 WHERE id = 1');
     this.#step = db.transaction((maxRows: number) => {
@@ -54,12 +46,9 @@ export class Retention {
     const rollupCut = now - policy.rollupMs;
     budget -= this.#chunks.run(rawCut, budget).changes;
     if (budget > 0) budget -= this.#events.run(rawCut, budget).changes;
-    for (const { find, trim } of this.#rollupSeries) {
+    for (const rollups of this.#rollups) {
       if (budget <= 0) break;
-      for (const series of find.all(rollupCut, budget)) {
-        budget -= trim.run({ series, cut: rollupCut, limit: budget }).changes;
-        if (budget <= 0) break;
-      }
+      budget -= rollups.run(rollupCut, budget).changes;
     }
     return maxRows - budget;
   }

@@ -102,7 +102,7 @@ function prepareStep(db: Db, table: 'rollup_minute' | 'rollup_hour', size: numbe
   return {
     merge: db.prepare(
       `INSERT INTO ${table} (series, bucket, min, max, sum, count) VALUES (?, ?, ?, ?, ?, ?)
-       ON CONFLICT (series, bucket) DO UPDATE SET
+       ON CONFLICT (bucket, series) DO UPDATE SET
          min = min(${table}.min, excluded.min), max = max(${table}.max, excluded.max),
          sum = ${table}.sum + excluded.sum, count = ${table}.count + excluded.count`,
     ),

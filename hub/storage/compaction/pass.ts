@@ -53,8 +53,8 @@ export interface PassHooks {
 }
 
 type LogRow = [rowid: number, series: number, ts: number, value: Native];
-type OpenChunk = { id: number; n: number; data: Uint8Array };
-type ChunkWrite = { reuse: { id: number; n: number } | undefined; tMin: number; tMax: number; n: number; data: Uint8Array };
+type OpenChunk = { id: number; n: number; tMin: number; data: Uint8Array };
+type ChunkWrite = { reuse: { id: number; n: number; tMin: number } | undefined; tMin: number; tMax: number; n: number; data: Uint8Array };
 type SeriesRows = { rowids: number[]; ts: number[]; raw: Native[] };
 
 /** What the read phase saw: log rows by series and the open chunk of each series that still exists. */
@@ -110,6 +110,7 @@ export class CompactionPass {
   readonly #deleteRowids: Statement<[string]>;
   readonly #insertChunk: Statement<[number, number, number, number, Uint8Array]>;
   readonly #updateChunk: Statement<[number, number, number, Uint8Array, number, number]>;
+  readonly #appendChunk: Statement<[number, number, Uint8Array, number, number]>;
   readonly #latest: Statement<[{ series: number; ts: number; value: Native; type: ValueType }]>;
   readonly #moveOldest: Transaction<(maxRows: number) => number>;
   /** Value types by series id, valid while the guard generation stays `#generation`. */
@@ -126,12 +127,15 @@ export class CompactionPass {
     this.#head = db.prepare('SELECT rowid, series, ts, value FROM log ORDER BY rowid LIMIT ?').raw() as unknown as Statement<[number], LogRow>;
     this.#ofSeries = db.prepare('SELECT rowid, series, ts, value FROM log WHERE series = ? ORDER BY rowid').raw() as unknown as Statement<[number], LogRow>;
     this.#typeOf = db.prepare('SELECT value_type FROM series WHERE id = ?').pluck() as unknown as Statement<[number], ValueType>;
-    this.#newest = db.prepare('SELECT id, n, data FROM chunks WHERE series = ? ORDER BY t_max DESC LIMIT 1');
+    // The chunk that starts last: the one new readings usually extend (a series' chunks rarely overlap).
+    this.#newest = db.prepare('SELECT id, n, t_min AS tMin, data FROM chunks WHERE series = ? ORDER BY t_min DESC LIMIT 1');
     this.#deleteUpTo = db.prepare('DELETE FROM log WHERE rowid <= ?');
     this.#deleteRowids = db.prepare('DELETE FROM log WHERE rowid IN (SELECT value FROM json_each(?))');
     this.#insertChunk = db.prepare('INSERT INTO chunks (series, t_min, t_max, n, data) VALUES (?, ?, ?, ?, ?)');
     // `AND n = ?`: the chunk must still be the one the read phase merged into (a net behind the guard).
     this.#updateChunk = db.prepare('UPDATE chunks SET t_min = ?, t_max = ?, n = ?, data = ? WHERE id = ? AND n = ?');
+    // Without t_min, so that the (series, t_min) index is not rewritten: the usual case, readings newer than the chunk's first.
+    this.#appendChunk = db.prepare('UPDATE chunks SET t_max = ?, n = ?, data = ? WHERE id = ? AND n = ?');
     this.#latest = db.prepare(
       `INSERT INTO series_latest (series, ts, value) VALUES (@series, @ts, ${nativeSql('@value', '@type')})
        ON CONFLICT (series) DO UPDATE SET ts = excluded.ts, value = excluded.value WHERE excluded.ts >= series_latest.ts`,
@@ -259,7 +263,10 @@ export class CompactionPass {
       if (!w.type) continue;
       for (const c of w.chunks) {
         if (c.reuse) {
-          if (this.#updateChunk.run(c.tMin, c.tMax, c.n, c.data, c.reuse.id, c.reuse.n).changes !== 1) throw new Conflict(`chunk ${c.reuse.id} changed`);
+          const { id, n, tMin } = c.reuse;
+          const changes =
+            c.tMin === tMin ? this.#appendChunk.run(c.tMax, c.n, c.data, id, n).changes : this.#updateChunk.run(c.tMin, c.tMax, c.n, c.data, id, n).changes;
+          if (changes !== 1) throw new Conflict(`chunk ${id} changed`);
         } else {
           this.#insertChunk.run(w.series, c.tMin, c.tMax, c.n, c.data);
         }
@@ -281,7 +288,7 @@ function plan(series: number, type: ValueType, rows: SeriesRows, open: OpenChunk
   const nums = raw as number[];
   const fresh: ChunkData = { ts, values: raw.map((r): Value => fromNative(type, r)) };
   const merged = open && open.n < CHUNK_MAX_READINGS ? mergeSorted(decodeChunk(open.data), fresh) : fresh;
-  let reuse = open && merged !== fresh ? { id: open.id, n: open.n } : undefined;
+  let reuse = open && merged !== fresh ? { id: open.id, n: open.n, tMin: open.tMin } : undefined;
   const chunks: ChunkWrite[] = [];
   for (const [from, to] of pieces(merged.ts)) {
     const pts = merged.ts.slice(from, to);

@@ -5,8 +5,8 @@ import type { Migration } from './migration.js';
 const MAX_VARINT = '9007199254740991';
 const VALUE_TYPES = "('bool', 'int', 'float', 'string', 'enum')";
 /**
- * Longest time one chunk covers. History finds the chunks overlapping [from, to] as those with t_max in
- * [from, to + CHUNK_MAX_SPAN_MS], a bounded range of the (series, t_max) index; the CHECK keeps that true.
+ * Longest time one chunk covers. History finds the chunks overlapping [from, to] as those with t_min in
+ * [from - CHUNK_MAX_SPAN_MS, to], a bounded range of the (series, t_min) index (0007); the CHECK keeps that true.
  */
 export const CHUNK_MAX_SPAN_MS = 6 * 3600 * 1000;
 
