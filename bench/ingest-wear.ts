@@ -1,11 +1,15 @@
 // Disk writes per reading (flash wear, issue #17 section 2), part of `npm run bench -- ingest`: the hub
 // takes a fixed offered load for a while and /proc/<hub>/io's write_bytes (every thread: the commit path on
 // the main thread, compaction and its checkpoints in the worker) is divided by the readings committed in
-// the same steady window. The WAL's size is sampled throughout. Each rate gets a fresh copy of one database.
+// the same steady window. The WAL's size is sampled throughout. Each rate gets a fresh copy of one database,
+// which holds hours of history for every series the load writes, as the database of a hub that has run for a
+// while does: where compaction's writes land in the indexes depends on it (HEARTH_BENCH_WEAR_HISTORY_HOURS).
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { encodeChunk } from '../hub/storage/chunk-codec.js';
+import { openDatabase } from '../hub/storage/database.js';
 import { loadOrCreateTls } from '../hub/tls.js';
 import { BENCH_DIR, percentile, provisionFleet, spawnNode, startHubProcess } from './proc.js';
 
@@ -34,6 +38,8 @@ export interface WearRow extends WearLoad {
   /** Largest WAL file seen, bytes. */
   walMaxBytes: number;
   windowSeconds: number;
+  /** Hours of history the database held before the load (see prefillHistory). */
+  historyHours: number;
 }
 
 /** write_bytes of a process (all its threads, live and exited) and of its main thread, from /proc. */
@@ -50,13 +56,64 @@ function walSize(dbPath: string): number {
   }
 }
 
+/** Hours of history the database holds before the load starts; 0: a fresh database. */
+export const WEAR_HISTORY_HOURS = Number(process.env.HEARTH_BENCH_WEAR_HISTORY_HOURS ?? 6);
+/** Sealed chunks of history per series (a chunk of 128 readings every ~72 s over 6 hours: ~1.8 readings/s). */
+const HISTORY_CHUNKS_PER_HOUR = 50;
+
+/**
+ * Gives every series the load will write (`m1`.. `m<perFrame>` of each device, floats, as ingest-load.ts
+ * sends) `hours` of history ending a minute ago: sealed chunks, one minute and one hour rollup row per bucket
+ * and a latest value, inserted in time order across series as a running hub writes them. A hub that has
+ * run for hours holds each series' index entries on pages of their own, so a compaction pass writes a page
+ * wherever its writes land per series; a fresh database holds every series on the same few pages and hides
+ * that. The chunks hold two readings each (their row count and keys are what matters, not their size).
+ */
+export function prefillHistory(dbPath: string, deviceIds: readonly string[], perFrame: number, hours: number): void {
+  if (hours <= 0) return;
+  const db = openDatabase(dbPath);
+  try {
+    const series: number[] = [];
+    const addSeries = db.prepare("INSERT INTO series (device_id, metric, value_type) VALUES (?, ?, 'float')");
+    db.transaction(() => {
+      for (const id of deviceIds) for (let m = 1; m <= perFrame; m++) series.push(Number(addSeries.run(id, `m${m}`).lastInsertRowid));
+    })();
+    const end = Date.now() - 60_000;
+    const start = end - hours * 3_600_000;
+    const chunk = db.prepare('INSERT INTO chunks (series, t_min, t_max, n, data) VALUES (?, ?, ?, 2, ?)');
+    const minute = db.prepare('INSERT INTO rollup_minute (series, bucket, min, max, sum, count) VALUES (?, ?, 20, 21, 2050, 100)');
+    const hour = db.prepare('INSERT INTO rollup_hour (series, bucket, min, max, sum, count) VALUES (?, ?, 20, 21, 123000, 6000)');
+    const latest = db.prepare('INSERT INTO series_latest (series, ts, value) VALUES (?, ?, 20.5)');
+    const chunkEvery = 3_600_000 / HISTORY_CHUNKS_PER_HOUR;
+    let nextChunk = start;
+    // One transaction per minute of history, in time order: chunks, then that minute's rollups.
+    for (let bucket = start - (start % 60_000); bucket < end; bucket += 60_000) {
+      db.transaction(() => {
+        for (; nextChunk < bucket + 60_000; nextChunk += chunkEvery) {
+          const t = Math.floor(nextChunk);
+          const data = encodeChunk([t, t + 1000], [{ type: 'float', value: 20 }, { type: 'float', value: 21 }]);
+          for (const s of series) chunk.run(s, t, t + 1000, data);
+        }
+        for (const s of series) minute.run(s, bucket);
+        if (bucket % 3_600_000 === 0) for (const s of series) hour.run(s, bucket);
+      })();
+    }
+    db.transaction(() => {
+      for (const s of series) latest.run(s, end);
+    })();
+    db.pragma('wal_checkpoint(TRUNCATE)');
+  } finally {
+    db.close();
+  }
+}
+
 /** Extra hub flags for A/B runs, e.g. HEARTH_BENCH_HUB_FLAGS='--ingest-commit-window-ms 0'. */
 function extraFlags(): string[] {
   const s = process.env.HEARTH_BENCH_HUB_FLAGS?.trim();
   return s ? s.split(/\s+/) : [];
 }
 
-async function runOne(template: string, fleet: string, load: WearLoad, seconds: number, warmup: number): Promise<WearRow> {
+async function runOne(template: string, fleet: string, load: WearLoad, seconds: number, warmup: number, historyHours: number): Promise<WearRow> {
   const dir = mkdtempSync(join(tmpdir(), 'hearth-bench-wear-'));
   try {
     for (const f of readdirSync(template)) cpSync(join(template, f), join(dir, f), { recursive: true });
@@ -95,6 +152,7 @@ async function runOne(template: string, fleet: string, load: WearLoad, seconds: 
       mainBytesPerReading: (b.main - a.main) / readings,
       walMaxBytes: walMax,
       windowSeconds: (b.t - a.t) / 1000,
+      historyHours,
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -102,17 +160,22 @@ async function runOne(template: string, fleet: string, load: WearLoad, seconds: 
 }
 
 /** Runs each load on a fresh copy of a database provisioned with the largest fleet; `seconds` per load. */
-export async function runIngestWearBench(opts: { loads?: WearLoad[]; seconds?: number; warmup?: number } = {}): Promise<WearRow[]> {
+export async function runIngestWearBench(
+  opts: { loads?: WearLoad[]; seconds?: number; warmup?: number; historyHours?: number } = {},
+): Promise<WearRow[]> {
   const loads = opts.loads ?? WEAR_LOADS;
+  const historyHours = opts.historyHours ?? WEAR_HISTORY_HOURS;
   const seconds = opts.seconds ?? 25;
   const warmup = opts.warmup ?? 4;
   const rows: WearRow[] = [];
   for (const load of loads) {
     const template = mkdtempSync(join(tmpdir(), 'hearth-bench-wear-template-'));
     try {
-      const fleet = provisionFleet(template, load.devices, (i) => ({ id: `wear-${String(i).padStart(5, '0')}` }));
+      const id = (i: number): string => `wear-${String(i).padStart(5, '0')}`;
+      const fleet = provisionFleet(template, load.devices, (i) => ({ id: id(i) }));
+      prefillHistory(join(template, 'hearth.db'), Array.from({ length: load.devices }, (_, i) => id(i)), load.perFrame, historyHours);
       await loadOrCreateTls({ dataDir: template });
-      rows.push(await runOne(template, fleet, load, seconds, warmup));
+      rows.push(await runOne(template, fleet, load, seconds, warmup, historyHours));
     } finally {
       rmSync(template, { recursive: true, force: true });
     }
@@ -123,10 +186,10 @@ export async function runIngestWearBench(opts: { loads?: WearLoad[]; seconds?: n
 export function formatWear(rows: WearRow[]): string {
   const k = (n: number) => Math.round(n).toLocaleString('en-US');
   return [
-    '| offered readings/s (devices, readings/frame) | committed/s | ACK p50 / p99 | hub write_bytes per reading (main thread) | WAL max | target |',
+    '| offered readings/s (devices, readings/frame), history | committed/s | ACK p50 / p99 | hub write_bytes per reading (main thread) | WAL max | target |',
     '| --- | --- | --- | --- | --- | --- |',
     ...rows.map((r) =>
-      `| ${k(r.rate)} (${k(r.devices)}, ${r.perFrame}) | ${k(r.committedPerSec)} | ${r.latencyP50Ms.toFixed(1)} / ${r.latencyP99Ms.toFixed(1)} ms | ` +
+      `| ${k(r.rate)} (${k(r.devices)}, ${r.perFrame}), ${r.historyHours > 0 ? `${r.historyHours} h` : 'none'} | ${k(r.committedPerSec)} | ${r.latencyP50Ms.toFixed(1)} / ${r.latencyP99Ms.toFixed(1)} ms | ` +
       `${k(r.bytesPerReading)} B (${k(r.mainBytesPerReading)} B) over ${r.windowSeconds.toFixed(0)} s | ${(r.walMaxBytes / 2 ** 20).toFixed(1)} MiB | <= 100 B |`),
   ].join('\n');
 }

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadOrCreateTls } from '../hub/tls.js';
-import { formatWear, runIngestWearBench, type WearRow } from './ingest-wear.js';
+import { formatWear, runIngestWearBench, WEAR_HISTORY_HOURS, type WearRow } from './ingest-wear.js';
 import { BENCH_DIR, percentile, provisionFleet, rssOf, spawnNode, startHubProcess, type Child } from './proc.js';
 
 export interface IngestBenchResult {
@@ -159,7 +159,8 @@ export function formatIngest(r: IngestBenchResult): string {
     `| hub RSS growth per idle connection | ${(r.bytesPerConnection / 1024).toFixed(1)} KiB | | | |`,
     '',
     'Disk writes per reading (hub write_bytes from /proc/<pid>/io, all threads, over the steady window; the main',
-    "thread's share is the commit path, the rest is compaction and its checkpoints), rate-mode load with a 1 ms tick:",
+    "thread's share is the commit path, the rest is compaction and its checkpoints), rate-mode load with a 1 ms tick,",
+    `on a database holding ${WEAR_HISTORY_HOURS} h of history for every series (HEARTH_BENCH_WEAR_HISTORY_HOURS; 0: a fresh one):`,
     '',
     formatWear(r.wear),
   ].join('\n');
