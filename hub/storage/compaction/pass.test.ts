@@ -344,36 +344,6 @@ describe('HubStore.compactStep (CompactionPass.moveOldest)', () => {
     expect(points).toEqual(Array.from({ length: n }, (_, i) => ({ ts: T0 + i * 60_000, value: i })));
   });
 
-  it("keeps a series' open chunk in its row: the readings it seals go to new rows, so open chunks stay together (#17)", () => {
-    const path = join(fx.dir(), 'hub.db');
-    const store = fx.track(new HubStore({ path }));
-    store.open();
-    store.addDevice(newDevice('d'));
-    const s = store.seriesId('d', 't', 'float');
-    const ids = (): number[] => {
-      const raw = new Database(path, { readonly: true });
-      try {
-        return raw.prepare('SELECT id FROM chunks ORDER BY t_min').pluck().all() as number[];
-      } finally {
-        raw.close();
-      }
-    };
-    const batch = CHUNK_MAX_READINGS / 2 + 7;
-    let seq = 0;
-    for (let pass = 0; pass < 5; pass++) {
-      store.commit(batchOf(Array.from({ length: batch }, (_, j) => ({ series: s, ts: T0 + pass * batch + j, value: float(j) })), { d: ++seq }));
-      store.compactStep();
-    }
-    const chunks = ids();
-    // 5 * 71 readings: two sealed chunks of 128 and the open one, which is still the first row written.
-    expect(chunks).toHaveLength(Math.ceil((5 * batch) / CHUNK_MAX_READINGS));
-    const open = chunks[chunks.length - 1]!;
-    expect(open).toBe(Math.min(...chunks));
-    expect(chunkRows(path).map((c) => c.n).sort((a, b) => a - b)).toEqual([(5 * batch) % CHUNK_MAX_READINGS, CHUNK_MAX_READINGS, CHUNK_MAX_READINGS]);
-    const points = store.history({ deviceId: 'd', metric: 't', from: 0, to: T0 * 2, step: 'raw', limit: 1e9 });
-    expect(points.map((p) => p.ts)).toEqual(Array.from({ length: 5 * batch }, (_, i) => T0 + i));
-  });
-
   it('is one transaction: a failure inside leaves the log, chunks, rollups and latest values as they were', () => {
     const { store, path, total, series } = populated(10, 3);
     const before = everyHistory(store, series);

@@ -279,12 +279,7 @@ export class CompactionPass {
   }
 }
 
-/**
- * The writes for one series' rows: merged with its open chunk, cut into pieces, rollups, latest. The open
- * chunk's row takes the last piece and the full pieces before it are new rows, so a series' open chunk
- * keeps its row: the open chunks of a hub's series stay together on few pages, which every pass rewrites,
- * instead of spreading among the sealed chunks appended since (flash wear, #17).
- */
+/** The writes for one series' rows: merged into its open chunk (if not full), cut into pieces, rollups, latest. */
 function plan(series: number, type: ValueType, rows: SeriesRows, open: OpenChunk | undefined): SeriesWork {
   const { rowids, ts, raw } = rows;
   sortByTs(ts, raw);
@@ -292,13 +287,14 @@ function plan(series: number, type: ValueType, rows: SeriesRows, open: OpenChunk
   const numeric = isNumeric(type);
   const nums = raw as number[];
   const fresh: ChunkData = { ts, values: raw.map((r): Value => fromNative(type, r)) };
-  const merged = open ? mergeSorted(decodeChunk(open.data), fresh) : fresh;
-  const cuts = pieces(merged.ts);
-  const chunks = cuts.map(([from, to], i): ChunkWrite => {
+  const merged = open && open.n < CHUNK_MAX_READINGS ? mergeSorted(decodeChunk(open.data), fresh) : fresh;
+  let reuse = open && merged !== fresh ? { id: open.id, n: open.n, tMin: open.tMin } : undefined;
+  const chunks: ChunkWrite[] = [];
+  for (const [from, to] of pieces(merged.ts)) {
     const pts = merged.ts.slice(from, to);
-    const reuse = open && i === cuts.length - 1 ? { id: open.id, n: open.n, tMin: open.tMin } : undefined;
-    return { reuse, tMin: pts[0]!, tMax: pts[pts.length - 1]!, n: pts.length, data: encodeChunk(pts, merged.values.slice(from, to)) };
-  });
+    chunks.push({ reuse, tMin: pts[0]!, tMax: pts[pts.length - 1]!, n: pts.length, data: encodeChunk(pts, merged.values.slice(from, to)) });
+    reuse = undefined;
+  }
   return {
     series,
     rowids,
