@@ -21,13 +21,19 @@ function planOf(db: Database.Database, sql: string, params: unknown[]): string {
   return (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as Array<{ detail: string }>).map((r) => r.detail).join('\n');
 }
 
+/** A database file migrated up to `version` only, holding device d1, and a raw connection to it (the caller closes it). */
+function databaseAtVersion(version: number): { path: string; raw: Database.Database } {
+  const path = join(fx.dir(), `v${version}.db`);
+  const raw = new Database(path);
+  for (const m of MIGRATIONS.slice(0, version)) raw.exec(m.sql);
+  raw.pragma(`user_version = ${version}`);
+  raw.prepare("INSERT INTO devices (id, name, type, token_salt, token_hash, created_at) VALUES ('d1', 'D', 't', 's', 'h', 1)").run();
+  return { path, raw };
+}
+
 describe('migrations', () => {
   it('0003 adds a nullable room to a database of version 2 with devices, keeping them; the CHECK bounds it', () => {
-    const path = join(fx.dir(), 'v2.db');
-    const raw = new Database(path);
-    for (const m of MIGRATIONS.slice(0, 2)) raw.exec(m.sql);
-    raw.pragma('user_version = 2');
-    raw.prepare("INSERT INTO devices (id, name, type, token_salt, token_hash, created_at) VALUES ('d1', 'D', 't', 's', 'h', 1)").run();
+    const { path, raw } = databaseAtVersion(2);
     raw.close();
     const store = new HubStore({ path });
     store.open();
@@ -46,11 +52,7 @@ describe('migrations', () => {
   });
 
   it('0007 rekeys the rollups (bucket, series) and indexes chunks by (series, t_min), keeping every row a version-6 database holds', () => {
-    const path = join(fx.dir(), 'v6.db');
-    const raw = new Database(path);
-    for (const m of MIGRATIONS.slice(0, 6)) raw.exec(m.sql);
-    raw.pragma('user_version = 6');
-    raw.prepare("INSERT INTO devices (id, name, type, token_salt, token_hash, created_at) VALUES ('d1', 'D', 't', 's', 'h', 1)").run();
+    const { path, raw } = databaseAtVersion(6);
     const s = Number(raw.prepare("INSERT INTO series (device_id, metric, value_type) VALUES ('d1', 'temp', 'float')").run().lastInsertRowid);
     for (const [bucket, min] of [[120_000, 3], [60_000, 1]] as const) {
       raw.prepare('INSERT INTO rollup_minute (series, bucket, min, max, sum, count) VALUES (?, ?, ?, ?, ?, ?)').run(s, bucket, min, min + 1, 2 * min + 1, 2);
