@@ -41,7 +41,8 @@ export const COMPACTION_DEFAULTS: CompactionSchedule = {
  * with the defaults' minRows and maxAgeMs 142 / 231 / -; 100,000-row passes at most 20 s apart 133 / 195
  * / 291, the WAL at most 43.7 MiB. On a database with 6 h of history (schema 7, 2026-12-06), 200,000-row
  * passes wrote 276-278 / 311 bytes at 10,000 / 100,000 readings/s against 340 / 379-401 for 100,000-row
- * ones (each series' open chunk is rewritten half as often), the WAL at most 35.2 MiB. Up to maxSeriesPerTx series a transaction bounds a transaction's WAL
+ * ones (each series' open chunk is rewritten half as often), the WAL at most 35.2 MiB. Up to maxSeriesPerTx
+ * series a transaction bounds a transaction's WAL
  * (~5 KiB a series), and a checkpoint after each lets the WAL start over before the next.
  */
 export const JOURNALED_COMPACTION: CompactionSchedule = {
